@@ -1,0 +1,53 @@
+// The policy as plain data: what a policy file or the command line says, already validated.
+// Built by policy_parse, read by decide() and the supervisor; nothing here runs or allocates
+// on the decision path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace re2 {
+class RE2;
+}
+
+namespace warden {
+
+enum class Action { kAllow, kDeny, kKill };
+
+const char* action_name(Action action);
+std::optional<Action> action_from_name(std::string_view name);
+
+inline constexpr int kDefaultDenyErrno = 1;    // EPERM
+inline constexpr int kDefaultQuotaErrno = 24;  // EMFILE
+
+struct Rule {
+  std::string id;                       // optional, echoed in the audit
+  std::optional<std::string> name_glob;
+  std::string name_regex_source;        // empty when the rule has no regex
+  std::shared_ptr<const re2::RE2> name_regex;  // compiled once; RE2 is linear-time
+  uint32_t flags_any = 0;               // matches when any of these bits is set (0: no condition)
+  uint32_t flags_all = 0;               // matches when all of these bits are set
+  uint32_t flags_none = 0;              // matches when none of these bits is set
+  std::optional<std::string> exe_glob;  // glob on the caller's /proc/PID/exe
+  Action action = Action::kDeny;
+  int errno_value = kDefaultDenyErrno;  // for deny
+};
+
+struct Quota {
+  std::optional<uint64_t> max_calls;  // successful memfd_create calls over the run
+  std::optional<uint64_t> max_live;   // memfds alive at once across the tree
+  int errno_value = kDefaultQuotaErrno;
+};
+
+struct Policy {
+  int version = 1;
+  Action default_action = Action::kAllow;
+  int default_errno = kDefaultDenyErrno;  // when default_action is deny
+  Quota quota;
+  std::vector<Rule> rules;  // first match wins
+};
+
+}  // namespace warden

@@ -1,0 +1,290 @@
+#include "policy/policy_parse.h"
+
+#include <re2/re2.h>
+
+#include <initializer_list>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "policy/errno_names.h"
+#include "policy/glob.h"
+#include "policy/memfd_flags.h"
+
+namespace warden {
+namespace {
+
+// The first error wins; each helper returns false once something is wrong and `error_` is set.
+class Parser {
+ public:
+  explicit Parser(const std::string& origin) : origin_(origin) {}
+
+  Result<Policy> parse(std::string_view text) {
+    toml::table root;
+    try {
+      root = toml::parse(text, origin_);
+    } catch (const toml::parse_error& e) {
+      const auto& where = e.source().begin;
+      return Error{0, origin_ + ":" + std::to_string(where.line) + ":" +
+                          std::to_string(where.column) + ": " + std::string(e.description())};
+    }
+    Policy policy;
+    if (!parse_root(root, policy)) return Error{0, error_};
+    return policy;
+  }
+
+  Result<Rule> glob_rule(Action action, const std::string& glob, const std::string& option) {
+    if (auto problem = glob_problem(glob)) {
+      return Error{0, option + " '" + glob + "': bad glob: " + *problem};
+    }
+    Rule rule;
+    rule.id = option + "=" + glob;
+    rule.name_glob = glob;
+    rule.action = action;
+    return rule;
+  }
+
+ private:
+  bool fail(const toml::node& node, const std::string& message) {
+    const auto& where = node.source().begin;
+    error_ = origin_ + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+             ": " + message;
+    return false;
+  }
+  bool fail_at_top(const std::string& message) {
+    error_ = origin_ + ":1:1: " + message;
+    return false;
+  }
+
+  // Refuses keys outside `allowed`, pointing at the offending key itself.
+  bool only_keys(const toml::table& table, std::initializer_list<std::string_view> allowed,
+                 const std::string& where) {
+    for (const auto& [key, value] : table) {
+      bool known = false;
+      for (auto name : allowed) known = known || key.str() == name;
+      if (!known) {
+        std::string list;
+        for (auto name : allowed) list += (list.empty() ? "" : ", ") + std::string(name);
+        error_ = origin_ + ":" + std::to_string(key.source().begin.line) + ":" +
+                 std::to_string(key.source().begin.column) + ": unknown key '" +
+                 std::string(key.str()) + "' in " + where + " (known keys: " + list + ")";
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool get_string(const toml::node& node, const std::string& what, std::string& out) {
+    auto value = node.value<std::string>();
+    if (!node.is_string() || !value) return fail(node, what + " must be a string");
+    out = *value;
+    return true;
+  }
+
+  bool get_count(const toml::node& node, const std::string& what, uint64_t& out) {
+    if (!node.is_integer()) return fail(node, what + " must be an integer");
+    int64_t value = *node.value<int64_t>();
+    if (value < 0) return fail(node, what + " must not be negative");
+    out = static_cast<uint64_t>(value);
+    return true;
+  }
+
+  bool get_action(const toml::node& node, const std::string& what, Action& out) {
+    std::string text;
+    if (!get_string(node, what, text)) return false;
+    auto action = action_from_name(text);
+    if (!action) return fail(node, what + " must be \"allow\", \"deny\" or \"kill\", not \"" +
+                                       text + "\"");
+    out = *action;
+    return true;
+  }
+
+  bool get_errno(const toml::node& node, const std::string& what, int& out) {
+    std::optional<int> value;
+    if (node.is_integer()) {
+      int64_t number = *node.value<int64_t>();
+      if (number >= 1 && number <= 4095) value = static_cast<int>(number);
+    } else if (node.is_string()) {
+      value = errno_from_name(*node.value<std::string>());
+    } else {
+      return fail(node, what + " must be an errno name such as \"EACCES\" or a number");
+    }
+    if (!value) return fail(node, what + ": unknown errno (use a name such as \"EPERM\" or a "
+                                         "number from 1 to 4095)");
+    out = *value;
+    return true;
+  }
+
+  bool get_flags(const toml::node& node, const std::string& what, uint32_t& out) {
+    const auto* array = node.as_array();
+    if (array == nullptr) return fail(node, what + " must be an array of flag names");
+    for (const auto& element : *array) {
+      std::string name;
+      if (!get_string(element, what + " entries", name)) return false;
+      auto bit = memfd_flag_from_name(name);
+      if (!bit) {
+        std::string known;
+        for (auto flag : all_memfd_flag_names()) known += (known.empty() ? "" : ", ") +
+                                                          std::string(flag);
+        return fail(element, what + ": unknown flag \"" + name + "\" (known: " + known + ")");
+      }
+      out |= *bit;
+    }
+    return true;
+  }
+
+  bool get_glob(const toml::node& node, const std::string& what, std::optional<std::string>& out) {
+    std::string pattern;
+    if (!get_string(node, what, pattern)) return false;
+    if (auto problem = glob_problem(pattern)) return fail(node, what + ": bad glob: " + *problem);
+    out = pattern;
+    return true;
+  }
+
+  bool parse_root(const toml::table& root, Policy& policy) {
+    if (!only_keys(root, {"version", "default", "default_errno", "quota", "rule"},
+                   "the top level")) {
+      return false;
+    }
+    const toml::node* version = root.get("version");
+    if (version == nullptr) return fail_at_top("missing 'version = 1' at the top level");
+    if (!version->is_integer() || *version->value<int64_t>() != 1) {
+      return fail(*version, "unsupported policy version (this memfd-warden reads version = 1)");
+    }
+    if (const auto* node = root.get("default")) {
+      if (!get_action(*node, "default", policy.default_action)) return false;
+    }
+    if (const auto* node = root.get("default_errno")) {
+      if (!get_errno(*node, "default_errno", policy.default_errno)) return false;
+      if (policy.default_action != Action::kDeny) {
+        return fail(*node, "default_errno only applies when default = \"deny\"");
+      }
+    }
+    if (const auto* node = root.get("quota")) {
+      if (!node->is_table()) return fail(*node, "quota must be a table ([quota])");
+      if (!parse_quota(*node->as_table(), policy.quota)) return false;
+    }
+    if (const auto* node = root.get("rule")) {
+      const auto* rules = node->as_array();
+      if (rules == nullptr || !rules->is_array_of_tables()) {
+        return fail(*node, "rule must be an array of tables ([[rule]])");
+      }
+      for (const auto& element : *rules) {
+        Rule rule;
+        std::string where = "rule " + std::to_string(policy.rules.size() + 1);
+        if (!parse_rule(*element.as_table(), where, rule)) return false;
+        policy.rules.push_back(std::move(rule));
+      }
+    }
+    return true;
+  }
+
+  bool parse_quota(const toml::table& table, Quota& quota) {
+    if (!only_keys(table, {"max_calls", "max_live", "errno"}, "[quota]")) return false;
+    uint64_t count = 0;
+    if (const auto* node = table.get("max_calls")) {
+      if (!get_count(*node, "quota.max_calls", count)) return false;
+      quota.max_calls = count;
+    }
+    if (const auto* node = table.get("max_live")) {
+      if (!get_count(*node, "quota.max_live", count)) return false;
+      quota.max_live = count;
+    }
+    if (const auto* node = table.get("errno")) {
+      if (!get_errno(*node, "quota.errno", quota.errno_value)) return false;
+    }
+    return true;
+  }
+
+  bool parse_rule(const toml::table& table, const std::string& where, Rule& rule) {
+    if (!only_keys(table, {"id", "name", "name_regex", "flags_any", "flags_all", "flags_none",
+                           "exe", "action", "errno"},
+                   where)) {
+      return false;
+    }
+    if (const auto* node = table.get("id")) {
+      if (!get_string(*node, where + ": id", rule.id)) return false;
+    }
+    if (const auto* node = table.get("name")) {
+      if (!get_glob(*node, where + ": name", rule.name_glob)) return false;
+    }
+    if (const auto* node = table.get("name_regex")) {
+      if (rule.name_glob) return fail(*node, where + ": use either name or name_regex, not both");
+      if (!get_string(*node, where + ": name_regex", rule.name_regex_source)) return false;
+      std::string problem;
+      rule.name_regex = compile_name_regex(rule.name_regex_source, &problem);
+      if (!rule.name_regex) return fail(*node, where + ": name_regex: bad regex: " + problem);
+    }
+    if (const auto* node = table.get("flags_any")) {
+      if (!get_flags(*node, where + ": flags_any", rule.flags_any)) return false;
+    }
+    if (const auto* node = table.get("flags_all")) {
+      if (!get_flags(*node, where + ": flags_all", rule.flags_all)) return false;
+    }
+    if (const auto* node = table.get("flags_none")) {
+      if (!get_flags(*node, where + ": flags_none", rule.flags_none)) return false;
+    }
+    if (const auto* node = table.get("exe")) {
+      if (!get_glob(*node, where + ": exe", rule.exe_glob)) return false;
+    }
+    const auto* action = table.get("action");
+    if (action == nullptr) {
+      error_ = origin_ + ":" + std::to_string(table.source().begin.line) + ":" +
+               std::to_string(table.source().begin.column) + ": " + where +
+               ": missing action (allow, deny or kill)";
+      return false;
+    }
+    if (!get_action(*action, where + ": action", rule.action)) return false;
+    if (const auto* node = table.get("errno")) {
+      if (!get_errno(*node, where + ": errno", rule.errno_value)) return false;
+      if (rule.action != Action::kDeny) {
+        return fail(*node, where + ": errno only applies to action = \"deny\"");
+      }
+    }
+    return true;
+  }
+
+  std::string origin_;
+  std::string error_;
+};
+
+}  // namespace
+
+const char* action_name(Action action) {
+  switch (action) {
+    case Action::kAllow: return "allow";
+    case Action::kDeny: return "deny";
+    case Action::kKill: return "kill";
+  }
+  return "?";
+}
+
+std::optional<Action> action_from_name(std::string_view name) {
+  if (name == "allow") return Action::kAllow;
+  if (name == "deny") return Action::kDeny;
+  if (name == "kill") return Action::kKill;
+  return std::nullopt;
+}
+
+std::shared_ptr<const re2::RE2> compile_name_regex(const std::string& source,
+                                                   std::string* problem) {
+  // Names are arbitrary bytes, so match bytes (Latin-1) rather than UTF-8 code points.
+  RE2::Options options(RE2::Latin1);
+  options.set_log_errors(false);
+  auto compiled = std::make_shared<const re2::RE2>(source, options);
+  if (!compiled->ok()) {
+    *problem = compiled->error();
+    return nullptr;
+  }
+  return compiled;
+}
+
+Result<Policy> parse_policy(std::string_view text, const std::string& origin) {
+  return Parser(origin).parse(text);
+}
+
+Result<Rule> rule_from_glob_option(Action action, const std::string& glob,
+                                   const std::string& option) {
+  return Parser(option).glob_rule(action, glob, option);
+}
+
+}  // namespace warden

@@ -1,0 +1,71 @@
+// The JSON-lines audit log: one object per decision, one summary at exit. Each record goes out
+// in a single write(2), so lines from the target sharing stderr never interleave inside ours.
+// Names, comms and paths are attacker-chosen bytes: they are JSON-escaped, and bytes that are not
+// UTF-8 are kept exactly in a companion "<field>_hex".
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "policy/decide.h"
+#include "policy/policy.h"
+#include "policy/result.h"
+#include "supervisor/unique_fd.h"
+
+namespace warden {
+
+enum class Decision { kAllow, kDeny, kKill, kAbort, kWouldDeny, kWouldKill };
+inline constexpr size_t kDecisionCount = 6;
+const char* decision_name(Decision decision);
+
+struct DecisionRecord {
+  const char* syscall = "memfd_create";
+  const char* abi = "x86_64";
+  pid_t pid = 0;
+  pid_t tid = 0;
+  std::string_view exe;
+  std::string_view comm;
+  std::optional<std::string_view> name;  // absent when it could not be read
+  uint32_t flags = 0;
+  Decision decision = Decision::kAllow;
+  int errno_value = 0;                   // the error the call returns, 0 for none
+  const char* reason = "default";        // rule, default, quota.*, invalid-flags, bad-name, ...
+  std::optional<size_t> rule_index;
+  std::string_view rule_id;
+  int fd = -1;                           // the fd the target received, -1 for none
+  QuotaState quota;
+};
+
+class AuditLog {
+ public:
+  // "-" writes to stderr; anything else is a file opened for appending (created 0600).
+  static Result<AuditLog> open(const std::string& destination, const Quota& limits);
+
+  void write(const DecisionRecord& record);
+  void write_summary(int exit_status, const QuotaState& final_state, uint64_t peak_live);
+
+  uint64_t count(Decision decision) const { return counts_[static_cast<size_t>(decision)]; }
+  uint64_t write_errors() const { return write_errors_; }
+
+ private:
+  AuditLog(UniqueFd owned, int fd, const Quota& limits)
+      : owned_(std::move(owned)), fd_(fd), limits_(limits) {}
+  void emit(const std::string& line);
+
+  UniqueFd owned_;
+  int fd_;
+  Quota limits_;
+  std::array<uint64_t, kDecisionCount> counts_{};
+  uint64_t write_errors_ = 0;
+};
+
+// RFC 3339 UTC with microseconds: 2026-11-27T19:00:00.123456Z.
+std::string rfc3339_now();
+
+}  // namespace warden

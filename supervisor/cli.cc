@@ -1,0 +1,147 @@
+#include "supervisor/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "policy/default_policy.h"
+#include "policy/policy_parse.h"
+#include "policy/policy_print.h"
+
+namespace warden {
+namespace {
+
+constexpr const char* kVersion = "memfd-warden 0.1.0";
+
+int report_error(const std::string& message) {
+  std::cerr << "memfd-warden: error: " << message << "\n";
+  return kExitUsage;
+}
+
+Result<Policy> load_policy(const std::optional<std::string>& path) {
+  if (!path) return parse_policy(default_policy_text(), "<default policy>");
+  std::ifstream in(*path, std::ios::binary);
+  if (!in) return errno_error("cannot read policy file " + *path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_policy(text.str(), *path);
+}
+
+}  // namespace
+
+CliOutcome parse_command_line(int argc, char** argv) {
+  CliOutcome outcome;
+  CLI::App app{"memfd-warden: run a program and decide each memfd_create in its process tree\n"
+               "before the kernel acts (seccomp user notification)."};
+  app.name("memfd-warden");
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+  app.get_formatter()->column_width(30);
+
+  // run
+  CLI::App* run = app.add_subcommand("run", "Run PROGRAM under the policy");
+  run->footer("Usage: memfd-warden run [OPTIONS] -- PROGRAM [ARGS...]");
+  std::optional<std::string> policy_path;
+  std::vector<std::string> allow_globs, deny_globs;
+  std::string default_action;
+  std::optional<uint64_t> max_calls, max_live;
+  RunCommand command;
+  run->add_option("--policy", policy_path,
+                  "Policy file (TOML, see docs/policy.md); default: the embedded policy")
+      ->check(CLI::ExistingFile);
+  CLI::Option* allow_opt = run->add_option(
+      "--allow", allow_globs, "Allow memfd names matching GLOB (repeatable; before the file's rules)");
+  CLI::Option* deny_opt = run->add_option(
+      "--deny", deny_globs, "Deny memfd names matching GLOB with EPERM (repeatable; ditto)");
+  allow_opt->type_name("GLOB")->allow_extra_args(false);
+  deny_opt->type_name("GLOB")->allow_extra_args(false);
+  run->add_option("--default", default_action, "Action when no rule matches")
+      ->check(CLI::IsMember({"allow", "deny", "kill"}))
+      ->type_name("allow|deny|kill");
+  run->add_option("--max-calls", max_calls, "Successful memfd_create calls allowed over the run");
+  run->add_option("--max-live", max_live, "memfds alive at once across the tree");
+  run->add_option("--audit", command.audit, "Audit log (JSON lines): FILE, or - for stderr")
+      ->capture_default_str();
+  run->add_flag("--dry-run", command.dry_run,
+                "Decide and audit, but allow everything (denials show as would-deny)");
+  run->add_option("--log-level", outcome.log_level, "Human log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  run->add_option("command", command.command, "PROGRAM [ARGS...] (after --)")->required();
+  run->positionals_at_end();
+
+  // check
+  CLI::App* check = app.add_subcommand("check", "Validate a policy file and print it normalized");
+  std::string check_path;
+  check->add_option("FILE", check_path, "Policy file")->required();
+
+  // policy
+  CLI::App* policy_cmd = app.add_subcommand("policy", "Print a policy");
+  bool print_default = false;
+  policy_cmd->add_flag("--default", print_default, "Print the embedded default policy")
+      ->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    outcome.exit_code = app.exit(e);
+    return outcome;
+  } catch (const CLI::CallForVersion& e) {
+    outcome.exit_code = app.exit(e);
+    return outcome;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    outcome.exit_code = kExitUsage;
+    return outcome;
+  }
+
+  if (policy_cmd->parsed()) {
+    std::cout << default_policy_text();
+    outcome.exit_code = 0;
+    return outcome;
+  }
+  if (check->parsed()) {
+    auto policy = load_policy(check_path);
+    if (!policy) {
+      outcome.exit_code = report_error(policy.error().message());
+      return outcome;
+    }
+    std::cout << format_policy(*policy);
+    outcome.exit_code = 0;
+    return outcome;
+  }
+
+  auto policy = load_policy(policy_path);
+  if (!policy) {
+    outcome.exit_code = report_error(policy.error().message());
+    return outcome;
+  }
+  // --allow / --deny go first, in the order they were typed across both options.
+  std::vector<Rule> cli_rules;
+  std::map<const CLI::Option*, size_t> used;
+  for (const CLI::Option* option : run->parse_order()) {
+    bool is_allow = option == allow_opt;
+    if (!is_allow && option != deny_opt) continue;
+    const auto& globs = is_allow ? allow_globs : deny_globs;
+    size_t index = used[option]++;
+    if (index >= globs.size()) continue;
+    auto rule = rule_from_glob_option(is_allow ? Action::kAllow : Action::kDeny, globs[index],
+                                      is_allow ? "--allow" : "--deny");
+    if (!rule) {
+      outcome.exit_code = report_error(rule.error().message());
+      return outcome;
+    }
+    cli_rules.push_back(std::move(rule.value()));
+  }
+  policy->rules.insert(policy->rules.begin(), cli_rules.begin(), cli_rules.end());
+  if (!default_action.empty()) policy->default_action = *action_from_name(default_action);
+  if (max_calls) policy->quota.max_calls = max_calls;
+  if (max_live) policy->quota.max_live = max_live;
+  command.policy = std::move(policy.value());
+  outcome.run = std::move(command);
+  return outcome;
+}
+
+}  // namespace warden

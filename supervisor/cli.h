@@ -1,0 +1,31 @@
+// The command line: `run`, `check`, `policy --default`. Turns argv into a Command; parsing and
+// policy assembly are here, running is in main.cc.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/policy.h"
+
+namespace warden {
+
+inline constexpr int kExitUsage = 2;     // bad command line or bad policy: nothing ran
+inline constexpr int kExitInternal = 125;
+
+struct RunCommand {
+  Policy policy;
+  std::string audit = "-";
+  bool dry_run = false;
+  std::vector<std::string> command;  // PROGRAM ARGS...
+};
+
+struct CliOutcome {
+  std::optional<RunCommand> run;  // set when there is a target to run
+  std::optional<int> exit_code;   // set when the command line was fully handled (or failed)
+  std::string log_level = "warn";
+};
+
+CliOutcome parse_command_line(int argc, char** argv);
+
+}  // namespace warden

@@ -1,0 +1,179 @@
+#include "supervisor/launcher.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/search_path.hpp>
+#include <cstring>
+#include <optional>
+#include <system_error>
+
+#include "supervisor/kernel_abi.h"
+
+namespace warden {
+namespace {
+
+// Boost carries only an int from the child's setup back to us, so a setup failure is sent as
+// (step << 16) | errno: a value no execve errno can take, and one that names the step.
+enum class SetupStep { kSigmask = 1, kNoNewPrivs, kSeccomp, kSendListener };
+constexpr int kStepShift = 16;
+
+const char* setup_step_name(int step) {
+  switch (static_cast<SetupStep>(step)) {
+    case SetupStep::kSigmask: return "restoring the signal mask";
+    case SetupStep::kNoNewPrivs: return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case SetupStep::kSeccomp: return "loading the seccomp filter (seccomp(2) with NEW_LISTENER)";
+    case SetupStep::kSendListener: return "sending the seccomp listener to the supervisor";
+  }
+  return "setting up the child";
+}
+
+// Runs in the child right before execve. Raw syscalls only: the parent may have had threads,
+// so nothing here may allocate, lock or log.
+struct FilterInstaller : boost::process::extend::handler {
+  sock_fprog* program;
+  int socket_fd;
+  const sigset_t* sigmask;
+
+  template <typename Executor>
+  void fail(Executor& exec, SetupStep step) const {
+    int code = (static_cast<int>(step) << kStepShift) | errno;
+    exec.set_error(std::error_code(code, std::system_category()), "child setup");
+    ::_exit(125);  // Boost would go on to execve after set_error; a half-set-up child must not
+  }
+
+  template <typename Executor>
+  void on_exec_setup(Executor& exec) const {
+    if (::sigprocmask(SIG_SETMASK, sigmask, nullptr) != 0) fail(exec, SetupStep::kSigmask);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(exec, SetupStep::kNoNewPrivs);
+    long listener = sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                                 program);
+    if (listener < 0) fail(exec, SetupStep::kSeccomp);
+
+    int fd = static_cast<int>(listener);
+    char payload = 'L';
+    iovec iov{&payload, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+    if (::sendmsg(socket_fd, &msg, MSG_NOSIGNAL) != 1) fail(exec, SetupStep::kSendListener);
+    ::close(fd);
+    ::close(socket_fd);
+  }
+};
+
+Result<UniqueFd> receive_listener(int socket_fd) {
+  char payload = 0;
+  iovec iov{&payload, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t got = ::recvmsg(socket_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (got < 0) return errno_error("receiving the listener fd from the child");
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  if (got != 1 || cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) {
+    return Error{0, "the child exited without sending its seccomp listener"};
+  }
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+  return UniqueFd(fd);
+}
+
+LaunchFailure exec_failure(const std::string& program, const std::error_code& ec) {
+  int err = ec.value();
+  if (err >> kStepShift != 0) {
+    int cause = err & ((1 << kStepShift) - 1);
+    std::string hint = (err >> kStepShift) == static_cast<int>(SetupStep::kSeccomp)
+                           ? " (does this kernel have seccomp user notification, Linux 5.0+?)"
+                           : "";
+    return {125, std::string(setup_step_name(err >> kStepShift)) + ": " + std::strerror(cause) +
+                     hint};
+  }
+  if (err == ENOENT || err == ENOTDIR) {
+    return {127, program + ": no such file or directory"};
+  }
+  if (err == EACCES || err == ENOEXEC || err == EISDIR || err == EPERM || err == ETXTBSY) {
+    return {126, program + ": cannot execute: " + std::strerror(err)};
+  }
+  return {125, "starting " + program + ": " + ec.message()};
+}
+
+}  // namespace
+
+LaunchResult launch(const LaunchRequest& request) {
+  namespace bp = boost::process;
+  LaunchResult result;
+  boost::filesystem::path exe;
+  if (request.program.find('/') != std::string::npos) {
+    exe = request.program;
+  } else {
+    exe = bp::search_path(request.program);
+    if (exe.empty()) {
+      result.failure = LaunchFailure{127, request.program + ": command not found in PATH"};
+      return result;
+    }
+  }
+
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+    result.failure = LaunchFailure{125, std::string("socketpair: ") + std::strerror(errno)};
+    return result;
+  }
+  UniqueFd ours(sockets[0]);
+  UniqueFd theirs(sockets[1]);  // CLOEXEC: it reaches the child's setup code but not the target
+
+  sock_fprog fprog = request.filter->fprog();
+  FilterInstaller installer;
+  installer.program = &fprog;
+  installer.socket_fd = theirs.get();
+  installer.sigmask = request.child_sigmask;
+
+  std::error_code ec;
+  // Boost.Process v1 passes the resolved path as argv[0].
+  bp::child child(bp::exe = exe.string(), bp::args = request.args, ec, installer);
+  theirs.reset();
+  if (ec) {
+    // A setup failure in the child reports through `ec` too; its message names the step.
+    result.failure = exec_failure(request.program, ec);
+    return result;
+  }
+  // We reap with waitpid(-1) ourselves; Boost must never wait on (or terminate) the child.
+  pid_t pid = child.id();
+  child.detach();
+
+  Target target;
+  target.pid = pid;
+  target.pidfd = UniqueFd(sys::pidfd_open(pid));  // our unreaped child: its pid cannot be reused
+  if (!target.pidfd.valid()) {
+    ::kill(pid, SIGKILL);
+    result.failure = LaunchFailure{125, std::string("pidfd_open: ") + std::strerror(errno)};
+    return result;
+  }
+  auto listener = receive_listener(ours.get());
+  if (!listener) {
+    ::kill(pid, SIGKILL);
+    result.failure = LaunchFailure{125, listener.error().message()};
+    return result;
+  }
+  target.listener = std::move(listener.value());
+  result.target = std::move(target);
+  return result;
+}
+
+}  // namespace warden

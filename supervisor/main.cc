@@ -1,0 +1,86 @@
+// memfd-warden's entry point: parse the command line, start the target under the filter, hand
+// it to the supervisor loop, exit with the target's status.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <iostream>
+
+#include "supervisor/audit_log.h"
+#include "supervisor/cli.h"
+#include "supervisor/launcher.h"
+#include "supervisor/seccomp_filter.h"
+#include "supervisor/supervisor.h"
+
+namespace {
+
+int run_target(warden::RunCommand& command) {
+  using namespace warden;
+  auto audit = AuditLog::open(command.audit, command.policy.quota);
+  if (!audit) {
+    std::cerr << "memfd-warden: error: " << audit.error().message() << "\n";
+    return kExitUsage;
+  }
+  auto filter = build_filter(TrapAction::kUserNotify);
+  if (!filter) {
+    spdlog::critical("building the seccomp filter: {}", filter.error().message());
+    return kExitInternal;
+  }
+
+  // Signals we act on arrive through a signalfd; SIGPIPE is blocked so that a closed audit pipe
+  // is an EPIPE we report, not our death. The target starts with the mask we were given.
+  sigset_t handled, original;
+  sigemptyset(&handled);
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
+  if (sigprocmask(SIG_BLOCK, &handled, &original) != 0) {
+    spdlog::critical("sigprocmask: {}", std::strerror(errno));
+    return kExitInternal;
+  }
+  sigdelset(&handled, SIGPIPE);
+  UniqueFd signal_fd(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd.valid()) {
+    spdlog::critical("signalfd: {}", std::strerror(errno));
+    return kExitInternal;
+  }
+  // Orphans in the tree come to us, so "the tree has exited" is "we have no children left".
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+    spdlog::critical("prctl(PR_SET_CHILD_SUBREAPER): {}", std::strerror(errno));
+    return kExitInternal;
+  }
+
+  LaunchRequest request;
+  request.program = command.command.front();
+  request.args.assign(command.command.begin() + 1, command.command.end());
+  request.filter = &filter.value();
+  request.child_sigmask = &original;
+  LaunchResult launched = launch(request);
+  if (!launched.target) {
+    std::cerr << "memfd-warden: error: " << launched.failure->message << "\n";
+    return launched.failure->exit_code;
+  }
+  SuperviseOptions options;
+  options.dry_run = command.dry_run;
+  return supervise(command.policy, options, std::move(*launched.target), signal_fd.get(),
+                   audit.value());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    auto logger = spdlog::stderr_color_st("memfd-warden");
+    logger->set_pattern("memfd-warden: %l: %v");
+    spdlog::set_default_logger(logger);
+    warden::CliOutcome outcome = warden::parse_command_line(argc, argv);
+    spdlog::set_level(spdlog::level::from_str(outcome.log_level));
+    if (outcome.exit_code) return *outcome.exit_code;
+    return run_target(*outcome.run);
+  } catch (const std::exception& e) {
+    std::cerr << "memfd-warden: internal error: " << e.what() << "\n";
+    return warden::kExitInternal;
+  }
+}
