@@ -12,7 +12,8 @@ namespace {
 // A TOML basic string with toml++ doing the escaping.
 std::string quoted(const std::string& text) {
   std::ostringstream out;
-  out << toml::value<std::string>(text);
+  // Basic ("double-quoted") strings only, as in the docs; toml++ would pick 'literal' ones.
+  out << toml::toml_formatter{toml::value<std::string>(text), toml::format_flags::none};
   return out.str();
 }
 

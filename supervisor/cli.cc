@@ -15,10 +15,7 @@ namespace {
 
 constexpr const char* kVersion = "memfd-warden 0.1.0";
 
-int report_error(const std::string& message) {
-  std::cerr << "memfd-warden: error: " << message << "\n";
-  return kExitUsage;
-}
+int report_error(const std::string& message) { return exit_with_error(kExitUsage, message); }
 
 Result<Policy> load_policy(const std::optional<std::string>& path) {
   if (!path) return parse_policy(default_policy_text(), "<default policy>");
@@ -30,6 +27,11 @@ Result<Policy> load_policy(const std::optional<std::string>& path) {
 }
 
 }  // namespace
+
+int exit_with_error(int code, const std::string& message) {
+  std::cerr << "memfd-warden: error: " << message << std::endl;
+  return code;
+}
 
 CliOutcome parse_command_line(int argc, char** argv) {
   CliOutcome outcome;

@@ -28,4 +28,8 @@ struct CliOutcome {
 
 CliOutcome parse_command_line(int argc, char** argv);
 
+// Prints "memfd-warden: error: MESSAGE" to stderr, whatever the log level, and returns `code`.
+// Every path that ends memfd-warden on a failure of its own or of its input goes through here.
+int exit_with_error(int code, const std::string& message);
+
 }  // namespace warden

@@ -145,12 +145,24 @@ LaunchResult launch(const LaunchRequest& request) {
   installer.sigmask = request.child_sigmask;
 
   std::error_code ec;
+  errno = 0;
   // Boost.Process v1 passes the resolved path as argv[0].
   bp::child child(bp::exe = exe.string(), bp::args = request.args, ec, installer);
+  int spawn_errno = errno;
   theirs.reset();
   if (ec) {
     // A setup failure in the child reports through `ec` too; its message names the step.
     result.failure = exec_failure(request.program, ec);
+    return result;
+  }
+  // Boost 1.74 loses its own pipe(2)/fork(2) failures in the parent: it returns an invalid child
+  // (pid -1) and leaves `ec` clear. A pid of -1 must never reach kill(2): kill(-1, SIGKILL) is
+  // every process we may signal.
+  if (!child.valid() || child.id() <= 0) {
+    child.detach();
+    result.failure = LaunchFailure{
+        125, "starting " + request.program + ": Boost.Process could not create the process" +
+                 (spawn_errno != 0 ? std::string(": ") + std::strerror(spawn_errno) : "")};
     return result;
   }
   // We reap with waitpid(-1) ourselves; Boost must never wait on (or terminate) the child.
@@ -161,7 +173,7 @@ LaunchResult launch(const LaunchRequest& request) {
   target.pid = pid;
   target.pidfd = UniqueFd(sys::pidfd_open(pid));  // our unreaped child: its pid cannot be reused
   if (!target.pidfd.valid()) {
-    ::kill(pid, SIGKILL);
+    ::kill(pid, SIGKILL);  // pid > 0 checked above
     result.failure = LaunchFailure{125, std::string("pidfd_open: ") + std::strerror(errno)};
     return result;
   }

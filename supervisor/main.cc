@@ -22,13 +22,11 @@ int run_target(warden::RunCommand& command) {
   using namespace warden;
   auto audit = AuditLog::open(command.audit, command.policy.quota);
   if (!audit) {
-    std::cerr << "memfd-warden: error: " << audit.error().message() << "\n";
-    return kExitUsage;
+    return exit_with_error(kExitUsage, audit.error().message());
   }
   auto filter = build_filter(TrapAction::kUserNotify);
   if (!filter) {
-    spdlog::critical("building the seccomp filter: {}", filter.error().message());
-    return kExitInternal;
+    return exit_with_error(kExitInternal, "building the seccomp filter: " + filter.error().message());
   }
 
   // Signals we act on arrive through a signalfd; SIGPIPE is blocked so that a closed audit pipe
@@ -37,19 +35,17 @@ int run_target(warden::RunCommand& command) {
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
   if (sigprocmask(SIG_BLOCK, &handled, &original) != 0) {
-    spdlog::critical("sigprocmask: {}", std::strerror(errno));
-    return kExitInternal;
+    return exit_with_error(kExitInternal, std::string("sigprocmask: ") + std::strerror(errno));
   }
   sigdelset(&handled, SIGPIPE);
   UniqueFd signal_fd(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd.valid()) {
-    spdlog::critical("signalfd: {}", std::strerror(errno));
-    return kExitInternal;
+    return exit_with_error(kExitInternal, std::string("signalfd: ") + std::strerror(errno));
   }
   // Orphans in the tree come to us, so "the tree has exited" is "we have no children left".
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-    spdlog::critical("prctl(PR_SET_CHILD_SUBREAPER): {}", std::strerror(errno));
-    return kExitInternal;
+    return exit_with_error(kExitInternal,
+                           std::string("prctl(PR_SET_CHILD_SUBREAPER): ") + std::strerror(errno));
   }
 
   LaunchRequest request;
@@ -59,8 +55,7 @@ int run_target(warden::RunCommand& command) {
   request.child_sigmask = &original;
   LaunchResult launched = launch(request);
   if (!launched.target) {
-    std::cerr << "memfd-warden: error: " << launched.failure->message << "\n";
-    return launched.failure->exit_code;
+    return exit_with_error(launched.failure->exit_code, launched.failure->message);
   }
   SuperviseOptions options;
   options.dry_run = command.dry_run;
@@ -80,7 +75,6 @@ int main(int argc, char** argv) {
     if (outcome.exit_code) return *outcome.exit_code;
     return run_target(*outcome.run);
   } catch (const std::exception& e) {
-    std::cerr << "memfd-warden: internal error: " << e.what() << "\n";
-    return warden::kExitInternal;
+    return warden::exit_with_error(warden::kExitInternal, std::string("internal error: ") + e.what());
   }
 }

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "supervisor/cli.h"
 #include "supervisor/memfd_call.h"
 #include "supervisor/memfd_ledger.h"
 #include "supervisor/notify_fd.h"
@@ -44,10 +45,9 @@ int supervise(const Policy& policy, const SuperviseOptions& options, Target targ
               int signal_fd, AuditLog& audit) {
   ProcessTree tree(target.pid, std::move(target.pidfd));
   auto fail = [&](const std::string& what) {
-    spdlog::critical("{}; killing the target", what);
     tree.forward(SIGKILL);
     while (!tree.reap()) ::usleep(1000);
-    return 125;
+    return exit_with_error(kExitInternal, what + "; the target was killed");
   };
 
   auto notify = NotifyFd::adopt(std::move(target.listener));

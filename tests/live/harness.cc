@@ -1,0 +1,192 @@
+#include "tests/live/harness.h"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <boost/process.hpp>
+#include <fstream>
+#include <sstream>
+
+namespace warden::test {
+namespace bp = boost::process;
+namespace fs = std::filesystem;
+
+std::string warden_bin() { return WARDEN_BIN; }
+std::string probe_bin() { return PROBE_BIN; }
+std::string sample_bin(const std::string& name) { return std::string(SAMPLES_DIR) + "/" + name; }
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "warden-test-XXXXXX").string();
+  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& text) const {
+  std::string path = file(name);
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+std::string RunResult::fact(const std::string& key) const {
+  auto it = facts.find(key);
+  return it == facts.end() ? std::string("<missing " + key + ">") : it->second;
+}
+
+long RunResult::fact_number(const std::string& key) const {
+  auto it = facts.find(key);
+  REQUIRE_MESSAGE(it != facts.end(), "no fact " << key << " in output:\n" << out << err);
+  return std::stol(it->second);
+}
+
+size_t RunResult::count(const std::string& decision) const {
+  size_t n = 0;
+  for (const auto& record : decisions) n += record.value("decision", "") == decision ? 1 : 0;
+  return n;
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void parse_facts(RunResult& result) {
+  std::istringstream lines(result.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) result.facts[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+}
+
+int shell_status(int native) {
+  if (WIFEXITED(native)) return WEXITSTATUS(native);
+  if (WIFSIGNALED(native)) return 128 + WTERMSIG(native);
+  return -1;
+}
+
+RunResult spawn_and_wait(const std::string& exe, const Args& args) {
+  TempDir dir;
+  RunResult result;
+  std::string out = dir.file("stdout"), err = dir.file("stderr");
+  bp::child child(exe, bp::args = args, bp::std_out > out, bp::std_err > err,
+                  bp::std_in < bp::null);
+  child.wait();
+  result.exit_code = shell_status(child.native_exit_code());
+  result.out = slurp(out);
+  result.err = slurp(err);
+  parse_facts(result);
+  return result;
+}
+
+Args warden_run_args(const Args& warden_args, const std::string& audit, const Args& command) {
+  Args args{"run", "--audit", audit};
+  args.insert(args.end(), warden_args.begin(), warden_args.end());
+  args.push_back("--");
+  args.insert(args.end(), command.begin(), command.end());
+  return args;
+}
+
+}  // namespace
+
+void read_audit(const std::string& path, RunResult& into) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) {
+    Json record;
+    try {
+      record = Json::parse(line);
+    } catch (const Json::exception& e) {
+      FAIL("audit line is not JSON (" << e.what() << "): " << line);
+    }
+    REQUIRE(record.is_object());
+    if (record.value("event", "") == "summary") {
+      into.summary = record;
+    } else {
+      into.decisions.push_back(record);
+    }
+  }
+}
+
+RunResult run_warden(const Args& warden_args, const Args& command) {
+  TempDir dir;
+  std::string audit = dir.file("audit.jsonl");
+  RunResult result = spawn_and_wait(warden_bin(), warden_run_args(warden_args, audit, command));
+  read_audit(audit, result);
+  return result;
+}
+
+RunResult run_warden_raw(const Args& args) { return spawn_and_wait(warden_bin(), args); }
+
+RunResult run_native(const Args& command) {
+  Args rest(command.begin() + 1, command.end());
+  std::string exe = command.front();
+  if (exe.find('/') == std::string::npos) exe = bp::search_path(exe).string();
+  REQUIRE_MESSAGE(!exe.empty(), command.front() << " not found in PATH");
+  return spawn_and_wait(exe, rest);
+}
+
+struct LiveRun::Impl {
+  TempDir dir;
+  std::string audit = dir.file("audit.jsonl");
+  std::string err = dir.file("stderr");
+  bp::ipstream out;
+  bp::opstream in;
+  bp::child child;
+  std::string seen;
+};
+
+LiveRun::LiveRun(const Args& warden_args, const Args& command) : impl_(std::make_unique<Impl>()) {
+  impl_->child = bp::child(warden_bin(),
+                           bp::args = warden_run_args(warden_args, impl_->audit, command),
+                           bp::std_out > impl_->out, bp::std_err > impl_->err,
+                           bp::std_in < impl_->in);
+}
+
+LiveRun::~LiveRun() {
+  if (impl_->child.valid() && impl_->child.running()) {
+    impl_->child.terminate();
+  }
+}
+
+int LiveRun::warden_pid() const { return impl_->child.id(); }
+
+bool LiveRun::wait_for_line(const std::string& wanted) {
+  std::string line;
+  while (std::getline(impl_->out, line)) {
+    impl_->seen += line + "\n";
+    if (line == wanted) return true;
+  }
+  return false;
+}
+
+void LiveRun::send_line(const std::string& line) {
+  impl_->in << line << std::endl;
+}
+
+void LiveRun::signal_warden(int sig) { ::kill(impl_->child.id(), sig); }
+
+RunResult LiveRun::finish() {
+  RunResult result;
+  impl_->in.pipe().close();
+  std::string line;
+  while (std::getline(impl_->out, line)) impl_->seen += line + "\n";
+  impl_->child.wait();
+  result.exit_code = shell_status(impl_->child.native_exit_code());
+  result.out = impl_->seen;
+  result.err = slurp(impl_->err);
+  parse_facts(result);
+  read_audit(impl_->audit, result);
+  return result;
+}
+
+}  // namespace warden::test

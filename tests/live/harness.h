@@ -1,0 +1,84 @@
+// Live-test harness: runs the real memfd-warden binary on real programs and returns what a test
+// asserts on: exit status, the probe's key=value facts, and the parsed audit records. Every run
+// has a control: the same command without the supervisor (run_native).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace warden::test {
+
+using Json = nlohmann::json;
+using Args = std::vector<std::string>;
+
+std::string warden_bin();
+std::string probe_bin();
+std::string sample_bin(const std::string& name);
+
+// Sentinel errnos: a memfd_create can never fail with these on its own, so seeing one proves the
+// supervisor answered.
+inline constexpr int kSentinel = 33;       // EDOM
+inline constexpr const char* kSentinelName = "EDOM";
+inline constexpr int kSentinel2 = 76;      // ENOTUNIQ
+
+// A directory removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // Writes `text` to NAME and returns its path.
+  std::string write(const std::string& name, const std::string& text) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct RunResult {
+  int exit_code = -1;  // shell style: 128+N after signal N
+  std::string out;
+  std::string err;
+  std::map<std::string, std::string> facts;  // key=value lines of stdout
+  std::vector<Json> decisions;               // audit records with event == "decision"
+  std::optional<Json> summary;
+
+  std::string fact(const std::string& key) const;
+  long fact_number(const std::string& key) const;
+  // Decision records whose "decision" field is `decision`.
+  size_t count(const std::string& decision) const;
+};
+
+// memfd-warden run WARDEN_ARGS --audit FILE -- COMMAND. The audit goes to a fresh file.
+RunResult run_warden(const Args& warden_args, const Args& command);
+// memfd-warden ARGS as given (for check, policy, --help, bad command lines).
+RunResult run_warden_raw(const Args& args);
+// COMMAND alone: the control run.
+RunResult run_native(const Args& command);
+
+// A running memfd-warden for tests that talk to the target while it runs.
+class LiveRun {
+ public:
+  LiveRun(const Args& warden_args, const Args& command);
+  ~LiveRun();
+  int warden_pid() const;
+  // Reads target stdout lines until one equals `line` (false at EOF). Lines before it are kept.
+  bool wait_for_line(const std::string& line);
+  void send_line(const std::string& line);
+  void signal_warden(int sig);
+  RunResult finish();  // waits for exit
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses a JSON-lines audit file; every line must be a JSON object (a test failure otherwise).
+void read_audit(const std::string& path, RunResult& into);
+
+}  // namespace warden::test

@@ -1,0 +1,95 @@
+// Live: the command line around policies. A bad policy stops everything with exit 2 and a
+// file:line:column message before the target runs; check and policy --default print policies.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+
+TEST_CASE("every class of bad policy: exit 2, file:line:column, and the target never runs") {
+  struct Case {
+    const char* text;
+    const char* where;    // line:column
+    const char* message;  // a phrase the message must contain
+  };
+  const Case cases[] = {
+      {"version = 1\nbogus = 3\n", ":2:1:", "unknown key 'bogus'"},
+      {"version = 1\n[quota]\nmax_live = \"many\"\n", ":3:12:", "must be an integer"},
+      {"version = 1\n[[rule]]\nname = \"[abc\"\naction = \"deny\"\n", ":3:8:", "bad glob"},
+      {"version = 1\n[[rule]]\nname_regex = \"(unclosed\"\naction = \"deny\"\n", ":3:14:",
+       "bad regex"},
+      {"version = 1\n[[rule]]\nflags_any = [\"MFD_BOGUS\"]\naction = \"deny\"\n", ":3:14:",
+       "unknown flag \"MFD_BOGUS\""},
+      {"version = 1\n[[rule]]\naction = \"deny\"\nerrno = \"ENOTANERRNO\"\n", ":4:9:",
+       "unknown errno"},
+      {"version = 2\n", ":1:11:", "unsupported policy version"},
+      {"version = 1\n[[rule]\n", ":2:", ""},  // TOML syntax error, from toml++
+      {"version = 1\n[[rule]]\nname = \"a\"\n", ":2:1:", "missing action"},
+      {"version = 1\n[[rule]]\naction = \"explode\"\n", ":3:10:", "must be \"allow\""},
+      {"default = \"allow\"\n", ":1:1:", "missing 'version = 1'"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    TempDir dir;
+    auto policy = dir.write("bad.toml", c.text);
+    std::string marker = dir.file("target-ran");
+    auto run = run_warden({"--policy", policy}, {"/bin/sh", "-c", "touch " + marker});
+    CHECK(run.exit_code == 2);
+    CHECK(run.err.find(policy + c.where) != std::string::npos);
+    CHECK(run.err.find(c.message) != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(marker));
+    auto check = run_warden_raw({"check", policy});
+    CHECK(check.exit_code == 2);
+    CHECK(check.err.find(policy + c.where) != std::string::npos);
+  }
+}
+
+TEST_CASE("check prints the normalized policy, which parses back to itself") {
+  TempDir dir;
+  auto policy = dir.write("p.toml",
+                          "version = 1\n[quota]\nmax_calls = 9\n[[rule]]\nname = \"a*\"\n"
+                          "flags_any = [\"MFD_EXEC\", \"MFD_CLOEXEC\"]\naction = \"deny\"\n"
+                          "errno = 13\n");
+  auto first = run_warden_raw({"check", policy});
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.out.find("errno = \"EACCES\"") != std::string::npos);
+  CHECK(first.out.find("flags_any = [\"MFD_CLOEXEC\", \"MFD_EXEC\"]") != std::string::npos);
+  CHECK(first.out.find("max_calls = 9") != std::string::npos);
+  auto again = run_warden_raw({"check", dir.write("normalized.toml", first.out)});
+  CHECK(again.exit_code == 0);
+  CHECK(again.out == first.out);
+}
+
+TEST_CASE("policy --default prints the embedded policy, and it checks clean") {
+  auto shown = run_warden_raw({"policy", "--default"});
+  REQUIRE(shown.exit_code == 0);
+  CHECK(shown.out.find("MFD_EXEC") != std::string::npos);
+  TempDir dir;
+  CHECK(run_warden_raw({"check", dir.write("default.toml", shown.out)}).exit_code == 0);
+}
+
+TEST_CASE("bad command lines exit 2 with a message; --help and --version exit 0") {
+  CHECK(run_warden_raw({"run", "--bogus", "--", "/bin/true"}).exit_code == 2);
+  CHECK(run_warden_raw({"run", "--default", "maybe", "--", "/bin/true"}).exit_code == 2);
+  CHECK(run_warden_raw({"run"}).exit_code == 2);
+  auto bad_glob = run_warden_raw({"run", "--deny", "[x", "--", "/bin/true"});
+  CHECK(bad_glob.exit_code == 2);
+  CHECK(bad_glob.err.find("--deny") != std::string::npos);
+  auto missing = run_warden_raw({"run", "--policy", "/nonexistent.toml", "--", "/bin/true"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("/nonexistent.toml") != std::string::npos);
+  auto help = run_warden_raw({"run", "--help"});
+  CHECK(help.exit_code == 0);
+  for (const char* option : {"--policy", "--allow", "--deny", "--default", "--max-calls",
+                             "--max-live", "--audit", "--dry-run", "--log-level"}) {
+    CAPTURE(option);
+    CHECK(help.out.find(option) != std::string::npos);
+  }
+  auto version = run_warden_raw({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.find("memfd-warden") != std::string::npos);
+}
+
+}  // namespace warden::test

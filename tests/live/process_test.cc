@@ -1,0 +1,87 @@
+// Live: memfd-warden behaves like the program it wraps: exit statuses pass through, signals sent
+// to it reach the target, and its own failures use the shell's codes (125, 126, 127).
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <csignal>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+
+TEST_CASE("exit status passes through; death by signal N is 128+N") {
+  CHECK(run_warden({}, {probe_bin(), "exit", "7"}).exit_code == 7);
+  CHECK(run_warden({}, {probe_bin(), "exit", "0"}).exit_code == 0);
+  CHECK(run_warden({}, {probe_bin(), "raise", "15"}).exit_code == 128 + 15);
+  CHECK(run_warden({}, {probe_bin(), "raise", "6"}).exit_code == 128 + 6);
+  auto run = run_warden({}, {probe_bin(), "exit", "42"});
+  CHECK(run.summary.value()["exit_status"] == 42);
+}
+
+TEST_CASE("SIGINT, SIGTERM and SIGHUP sent to memfd-warden reach the target") {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    CAPTURE(sig);
+    LiveRun live({}, {probe_bin(), "wait-signal"});
+    REQUIRE(live.wait_for_line("ready"));
+    live.signal_warden(sig);
+    auto run = live.finish();
+    CHECK(run.exit_code == 40 + sig);  // the target's handler saw it and exited 40+N
+  }
+  LiveRun live({}, {probe_bin(), "wait-default"});
+  REQUIRE(live.wait_for_line("ready"));
+  live.signal_warden(SIGTERM);
+  CHECK(live.finish().exit_code == 128 + SIGTERM);
+}
+
+TEST_CASE("a missing program is 127, a non-executable one 126, with a message") {
+  auto missing = run_warden({}, {"/nonexistent/program"});
+  CHECK(missing.exit_code == 127);
+  CHECK(missing.err.find("/nonexistent/program") != std::string::npos);
+  auto not_in_path = run_warden({}, {"no-such-command-memfd-warden"});
+  CHECK(not_in_path.exit_code == 127);
+  CHECK(not_in_path.err.find("not found") != std::string::npos);
+
+  TempDir dir;
+  std::string plain = dir.write("not-executable", "#!/bin/sh\nexit 0\n");
+  ::chmod(plain.c_str(), 0644);
+  auto denied = run_warden({}, {plain});
+  CHECK(denied.exit_code == 126);
+  CHECK(denied.err.find("cannot execute") != std::string::npos);
+  CHECK(run_warden({}, {dir.path().string()}).exit_code == 126);  // a directory
+}
+
+TEST_CASE("memfd-warden's own failure is 125 with a message that says what failed") {
+  // Starve memfd-warden of file descriptors at each step of its setup. Every outcome must be a
+  // clean 125 with the reason (or success, once there are enough). This once found
+  // kill(-1, SIGKILL) on a Boost.Process failure path, so it runs in a PID namespace of its own
+  // where such a bug cannot reach past the namespace. (127 is the dynamic loader failing to load
+  // memfd-warden itself, before any of our code runs.)
+  bool saw_fd_failure = false;
+  for (int limit = 4; limit <= 12; ++limit) {
+    CAPTURE(limit);
+    auto run = run_native({"unshare", "--fork", "--pid", "--mount-proc", "/bin/sh", "-c",
+                           "ulimit -n " + std::to_string(limit) + "; exec " + warden_bin() +
+                               " run --audit /dev/null -- /bin/true"});
+    CHECK((run.exit_code == 0 || run.exit_code == 125 || run.exit_code == 127));
+    if (run.exit_code == 125) {
+      CHECK(run.err.find("memfd-warden: error:") != std::string::npos);
+      saw_fd_failure = saw_fd_failure || run.err.find("Too many open files") != std::string::npos;
+    }
+  }
+  CHECK(saw_fd_failure);
+  CHECK(run_warden_raw({"run", "--audit", "/dev/null", "--", "/bin/true"}).exit_code == 0);
+}
+
+TEST_CASE("stdin, stdout, environment and working directory pass through") {
+  auto run = run_native({"/bin/sh", "-c",
+                         "cd /tmp && echo piped | WARDEN_TEST_VAR=seen " + warden_bin() +
+                             " run --audit /dev/null -- /bin/sh -c "
+                             "'read line; echo \"line=$line\"; echo \"var=$WARDEN_TEST_VAR\"; "
+                             "echo \"cwd=$(pwd)\"'"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("line") == "piped");
+  CHECK(run.fact("var") == "seen");
+  CHECK(run.fact("cwd") == "/tmp");
+}
+
+}  // namespace warden::test

@@ -1,0 +1,91 @@
+// Live: count quotas across the tree, and the release of slots when a memfd's last fd and last
+// mapping are gone in every process. The release tests also prove the supervisor pins nothing:
+// a supervisor holding a reference would keep every slot taken.
+#include <doctest/doctest.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+
+TEST_CASE("max_calls bounds successful calls over the run, closed or not") {
+  auto run = run_warden({"--max-calls", "3"}, {probe_bin(), "many", "10", "close"});
+  CHECK(run.exit_code == EMFILE);
+  CHECK(run.fact_number("made") == 3);
+  CHECK(run.count("allow") == 3);
+  CHECK(run.decisions.back()["reason"] == "quota.max_calls");
+  CHECK(run.decisions.back()["quota"]["calls"] == 3);
+  CHECK(run.decisions.back()["quota"]["max_calls"] == 3);
+  // Control: without the quota all ten succeed.
+  CHECK(run_warden({}, {probe_bin(), "many", "10", "close"}).exit_code == 0);
+}
+
+TEST_CASE("max_live bounds memfds alive at once; the policy file and quota.errno work too") {
+  TempDir dir;
+  auto policy = dir.write("policy.toml", "version = 1\n[quota]\nmax_live = 4\nerrno = \"EDQUOT\"\n");
+  auto kept = run_warden({"--policy", policy}, {probe_bin(), "many", "10"});
+  CHECK(kept.exit_code == EDQUOT);
+  CHECK(kept.fact_number("made") == 4);
+  CHECK(kept.decisions.back()["reason"] == "quota.max_live");
+  // Closing each one first frees its slot: all ten fit through four slots.
+  auto closed = run_warden({"--policy", policy}, {probe_bin(), "many", "10", "close"});
+  CHECK(closed.exit_code == 0);
+  CHECK(closed.summary.value()["peak_live"] == 1);
+}
+
+TEST_CASE("a slot comes back after close") {
+  auto run = run_warden({"--max-live", "3"}, {probe_bin(), "release-close", "3"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.fact_number("over") == EMFILE);
+  CHECK(run.fact_number("after_close") == 0);
+}
+
+TEST_CASE("a mapping keeps a closed memfd alive until munmap") {
+  auto run = run_warden({"--max-live", "1"}, {probe_bin(), "release-munmap"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.fact_number("while_mapped") == EMFILE);
+  CHECK(run.fact_number("after_munmap") == 0);
+}
+
+TEST_CASE("a forked child holding the fd keeps it alive until the child exits") {
+  auto run = run_warden({"--max-live", "1"}, {probe_bin(), "release-child"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.fact_number("while_child") == EMFILE);
+  CHECK(run.fact_number("after_child") == 0);
+}
+
+TEST_CASE("max_live counts the whole tree: a grandchild is refused when the parent holds the slot") {
+  TempDir dir;
+  // The probe's grandchild makes one memfd while the probe itself holds none: allowed. With the
+  // quota at zero, nobody in the tree gets one.
+  CHECK(run_warden({"--max-live", "1"}, {probe_bin(), "grandchild", "g", "0"}).exit_code == 0);
+  CHECK(run_warden({"--max-live", "0"}, {probe_bin(), "grandchild", "g", "0"}).exit_code == EMFILE);
+}
+
+TEST_CASE("the supervisor holds no memfd: no fd and no mapping of one while the target has it") {
+  LiveRun live({}, {probe_bin(), "hold", "held-8MiB"});
+  REQUIRE(live.wait_for_line("ready"));
+  std::string proc = "/proc/" + std::to_string(live.warden_pid());
+  int memfd_fds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(entry.path(), ec);
+    if (!ec && target.string().rfind("/memfd:", 0) == 0) ++memfd_fds;
+  }
+  CHECK(memfd_fds == 0);
+  std::ifstream maps(proc + "/maps");
+  std::string line;
+  bool mapped = false;
+  while (std::getline(maps, line)) mapped = mapped || line.find("/memfd:held") != std::string::npos;
+  CHECK_FALSE(mapped);
+  live.send_line("done");
+  auto run = live.finish();
+  CHECK(run.exit_code == 0);
+  CHECK(run.summary.value()["live_at_exit"] == 0);
+}
+
+}  // namespace warden::test

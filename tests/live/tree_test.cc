@@ -1,0 +1,57 @@
+// Live: every thread and every descendant stays under the filter and the same policy, through
+// fork, clone and execve, and memfd-warden waits for the whole tree.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+namespace {
+std::string deny_evil(const TempDir& dir) {
+  return dir.write("policy.toml", "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"
+                                  "errno = \"EDOM\"\n");
+}
+}  // namespace
+
+TEST_CASE("a second thread's call is decided by the policy") {
+  TempDir dir;
+  auto policy = deny_evil(dir);
+  auto run = run_warden({"--policy", policy}, {probe_bin(), "thread", "evil-t", "0"});
+  CHECK(run.exit_code == kSentinel);
+  REQUIRE(run.decisions.size() == 1);
+  CHECK(run.decisions[0]["tid"] != run.decisions[0]["pid"]);  // made by the non-leader thread
+  CHECK(run_warden({"--policy", policy}, {probe_bin(), "thread", "good-t", "0"}).exit_code == 0);
+}
+
+TEST_CASE("a grandchild's call is decided by the same policy") {
+  TempDir dir;
+  auto policy = deny_evil(dir);
+  auto run = run_warden({"--policy", policy}, {probe_bin(), "grandchild", "evil-g", "0"});
+  CHECK(run.exit_code == kSentinel);
+  REQUIRE(run.decisions.size() == 1);
+  CHECK(run_warden({"--policy", policy}, {probe_bin(), "grandchild", "good-g", "0"}).exit_code == 0);
+  CHECK(run_native({probe_bin(), "grandchild", "evil-g", "0"}).exit_code == 0);  // control
+}
+
+TEST_CASE("the filter survives execve") {
+  TempDir dir;
+  auto policy = deny_evil(dir);
+  auto run = run_warden({"--policy", policy}, {probe_bin(), "exec-then", "evil-e", "0"});
+  CHECK(run.exit_code == kSentinel);
+}
+
+TEST_CASE("memfd-warden waits for orphans and decides their calls; the main status is kept") {
+  TempDir dir;
+  auto policy = deny_evil(dir);
+  std::string result = dir.file("orphan-result");
+  auto run = run_warden({"--policy", policy}, {probe_bin(), "orphan", "evil-o", "0", result});
+  CHECK(run.exit_code == 3);  // the main process's own status
+  std::ifstream in(result);
+  int seen = -1;
+  in >> seen;
+  CHECK(seen == kSentinel);  // decided by us, after the main process had already exited
+  CHECK(run.count("deny") == 1);
+}
+
+}  // namespace warden::test

@@ -1,0 +1,381 @@
+// warden_probe: a target for the live tests. Each command does one thing the way a real program
+// would and exits with the errno it saw (0 on success), printing what it observed as key=value
+// lines on stdout. Tests run it with and without the supervisor and compare.
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Raw syscall: glibc's wrapper is fine too, but the raw form lets us pass any pointer and flags.
+int raw_memfd_create(const void* name, unsigned long flags) {
+  return static_cast<int>(::syscall(SYS_memfd_create, name, flags));
+}
+
+unsigned parse_flags(const char* text) { return static_cast<unsigned>(std::strtoul(text, nullptr, 0)); }
+
+std::string unhex(const char* hex) {
+  std::string out;
+  for (size_t i = 0; hex[i] && hex[i + 1]; i += 2) {
+    char byte[3] = {hex[i], hex[i + 1], 0};
+    out += static_cast<char>(std::strtoul(byte, nullptr, 16));
+  }
+  return out;
+}
+
+// Prints every fact a test compares between a supervised and an unsupervised memfd.
+int describe(int fd) {
+  char path[64], link[512] = {};
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  ssize_t n = ::readlink(path, link, sizeof(link) - 1);
+  std::printf("fd=%d\n", fd);
+  std::printf("link=%s\n", n > 0 ? link : "?");
+  std::printf("seals=%d\n", ::fcntl(fd, F_GET_SEALS));
+  std::printf("cloexec=%d\n", (::fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 1 : 0);
+  struct stat st {};
+  ::fstat(fd, &st);
+  std::printf("mode=%o\nuid=%u\ngid=%u\nsize=%lld\n", st.st_mode, st.st_uid, st.st_gid,
+              static_cast<long long>(st.st_size));
+  int status_flags = ::fcntl(fd, F_GETFL);
+  std::printf("accmode=%d\n", status_flags & O_ACCMODE);
+
+  // read/write/mmap work, and a forked child sees the same file through fd and mapping.
+  const char text[] = "hello memfd";
+  bool rw = ::pwrite(fd, text, sizeof(text), 0) == sizeof(text);
+  char back[sizeof(text)] = {};
+  rw = rw && ::pread(fd, back, sizeof(back), 0) == sizeof(back) && std::strcmp(back, text) == 0;
+  std::printf("rw=%d\n", rw ? 1 : 0);
+  bool mapped = false, shared = false;
+  if (::ftruncate(fd, 4096) == 0) {
+    void* map = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map != MAP_FAILED) {
+      auto* bytes = static_cast<char*>(map);
+      bytes[100] = 'X';
+      char via_fd = 0;
+      mapped = ::pread(fd, &via_fd, 1, 100) == 1 && via_fd == 'X';
+      pid_t child = ::fork();
+      if (child == 0) {
+        char seen = 0;
+        bool ok = ::pread(fd, &seen, 1, 100) == 1 && seen == 'X' && bytes[100] == 'X';
+        bytes[200] = 'Y';
+        _exit(ok ? 0 : 1);
+      }
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      shared = WIFEXITED(status) && WEXITSTATUS(status) == 0 && bytes[200] == 'Y';
+      ::munmap(map, 4096);
+    }
+  }
+  std::printf("mmap=%d\nfork_shared=%d\n", mapped ? 1 : 0, shared ? 1 : 0);
+  std::fflush(stdout);
+  return 0;
+}
+
+// create NAME FLAGS: one memfd_create, then describe the result.
+int cmd_create(const std::string& name, unsigned flags) {
+  int fd = raw_memfd_create(name.c_str(), flags);
+  if (fd < 0) return errno;
+  return describe(fd);
+}
+
+// bad-pointer KIND FLAGS: names the kernel must refuse.
+//   null: NULL; wild: an unmapped address; edge: bytes running into an unmapped page with no NUL;
+//   edge-ok: a short name that ends right before an unmapped page; long: 250 bytes; max: 249 bytes
+int cmd_bad_pointer(const std::string& kind, unsigned flags) {
+  long page = ::sysconf(_SC_PAGESIZE);
+  auto* area = static_cast<char*>(::mmap(nullptr, static_cast<size_t>(page) * 2,
+                                         PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                                         0));
+  ::munmap(area + page, static_cast<size_t>(page));
+  const void* name = nullptr;
+  std::string text;
+  if (kind == "null") {
+    name = nullptr;
+  } else if (kind == "wild") {
+    name = area + page;
+  } else if (kind == "edge") {
+    std::memset(area + page - 10, 'a', 10);
+    name = area + page - 10;
+  } else if (kind == "edge-ok") {
+    std::memcpy(area + page - 5, "edge", 5);
+    name = area + page - 5;
+  } else if (kind == "long" || kind == "max") {
+    text.assign(kind == "long" ? 250 : 249, 'n');
+    name = text.c_str();
+  }
+  int fd = raw_memfd_create(name, flags);
+  if (fd < 0) return errno;
+  std::printf("fd=%d\n", fd);
+  return 0;
+}
+
+// many N [close]: N memfds, kept open (or closed right away with "close"); stops at the first
+// error. Prints made=K and exits with the errno (0 if all N were made).
+int cmd_many(long count, bool close_each) {
+  long made = 0;
+  for (; made < count; ++made) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "many-%ld", made);
+    int fd = raw_memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      std::printf("made=%ld\nerrno=%d\n", made, err);
+      return err;
+    }
+    if (close_each) ::close(fd);
+  }
+  std::printf("made=%ld\n", made);
+  return 0;
+}
+
+// release-close LIMIT: fill LIMIT slots, try one more (expect refusal), close one, try again.
+int cmd_release_close(long limit) {
+  std::vector<int> fds;
+  for (long i = 0; i < limit; ++i) {
+    int fd = raw_memfd_create("slot", 0);
+    if (fd < 0) return errno;
+    fds.push_back(fd);
+  }
+  int over = raw_memfd_create("over", 0);
+  std::printf("over=%d\n", over < 0 ? errno : 0);
+  ::close(fds.back());
+  int again = raw_memfd_create("again", 0);
+  std::printf("after_close=%d\n", again < 0 ? errno : 0);
+  return 0;
+}
+
+// release-munmap: with max_live = 1, a mapping keeps a closed memfd alive until munmap.
+int cmd_release_munmap() {
+  int fd = raw_memfd_create("mapped", 0);
+  if (fd < 0) return errno;
+  if (::ftruncate(fd, 4096) != 0) return errno;
+  void* map = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return errno;
+  ::close(fd);
+  int while_mapped = raw_memfd_create("while-mapped", 0);
+  std::printf("while_mapped=%d\n", while_mapped < 0 ? errno : 0);
+  if (while_mapped >= 0) ::close(while_mapped);
+  ::munmap(map, 4096);
+  int after = raw_memfd_create("after-munmap", 0);
+  std::printf("after_munmap=%d\n", after < 0 ? errno : 0);
+  return 0;
+}
+
+// release-child: with max_live = 1, a forked child holding the only fd keeps the memfd alive
+// until it exits.
+int cmd_release_child() {
+  int fd = raw_memfd_create("held-by-child", 0);
+  if (fd < 0) return errno;
+  int go[2];
+  if (::pipe(go) != 0) return errno;
+  pid_t child = ::fork();
+  if (child == 0) {
+    char byte;
+    ::close(go[1]);
+    (void)::read(go[0], &byte, 1);  // hold fd until the parent says so
+    _exit(0);
+  }
+  ::close(go[0]);
+  ::close(fd);
+  int while_child = raw_memfd_create("while-child", 0);
+  std::printf("while_child=%d\n", while_child < 0 ? errno : 0);
+  if (while_child >= 0) ::close(while_child);
+  ::close(go[1]);
+  ::waitpid(child, nullptr, 0);
+  int after = raw_memfd_create("after-child", 0);
+  std::printf("after_child=%d\n", after < 0 ? errno : 0);
+  return 0;
+}
+
+// race ITERATIONS: a second thread flips the name buffer between "good-name" and "evil-name"
+// while this thread calls memfd_create on it. Any memfd whose /proc link says evil is a breach.
+// Each name is held for a few microseconds (about a supervisor round trip) so that both names
+// are seen, and the flip is one aligned 32-bit store so a name is never torn.
+int cmd_race(long iterations) {
+  alignas(64) static char buffer[16] = "good-name";
+  uint32_t good = 0, evil = 0;
+  std::memcpy(&good, "good", 4);
+  std::memcpy(&evil, "evil", 4);
+  auto* word = reinterpret_cast<uint32_t*>(buffer);
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (uint32_t value : {evil, good}) {
+        __atomic_store_n(word, value, __ATOMIC_SEQ_CST);
+        for (int spin = 0; spin < 2000; ++spin) asm volatile("" ::: "memory");
+      }
+    }
+  });
+  long allowed = 0, denied = 0, breaches = 0;
+  for (long i = 0; i < iterations; ++i) {
+    int fd = raw_memfd_create(buffer, MFD_CLOEXEC);
+    if (fd < 0) {
+      ++denied;
+      continue;
+    }
+    ++allowed;
+    char path[64], link[128] = {};
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    if (::readlink(path, link, sizeof(link) - 1) > 0 && std::strstr(link, "evil") != nullptr) {
+      ++breaches;
+    }
+    ::close(fd);
+  }
+  stop = true;
+  flipper.join();
+  std::printf("allowed=%ld\ndenied=%ld\nbreaches=%ld\n", allowed, denied, breaches);
+  return 0;
+}
+
+// thread NAME FLAGS: memfd_create from a second thread; exits with its errno.
+int cmd_thread(const std::string& name, unsigned flags) {
+  int result = 0;
+  std::thread worker([&] {
+    int fd = raw_memfd_create(name.c_str(), flags);
+    result = fd < 0 ? errno : 0;
+  });
+  worker.join();
+  return result;
+}
+
+// grandchild NAME FLAGS: memfd_create two forks down; the errno travels back in exit codes.
+int cmd_grandchild(const std::string& name, unsigned flags) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    pid_t grandchild = ::fork();
+    if (grandchild == 0) {
+      int fd = raw_memfd_create(name.c_str(), flags);
+      _exit(fd < 0 ? errno : 0);
+    }
+    int status = 0;
+    ::waitpid(grandchild, &status, 0);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 99);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+}
+
+// exec-then NAME FLAGS: execve ourselves into "create" to show the filter survives execve.
+int cmd_exec_then(char* self, const char* name, const char* flags) {
+  char create[] = "create";
+  char* argv[] = {self, create, const_cast<char*>(name), const_cast<char*>(flags), nullptr};
+  ::execv("/proc/self/exe", argv);
+  return errno;
+}
+
+// orphan NAME FLAGS FILE: exit at once, leaving a grandchild that later calls memfd_create and
+// writes its errno to FILE. The supervisor must wait for it and decide its call.
+int cmd_orphan(const std::string& name, unsigned flags, const std::string& file) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (::fork() == 0) {
+      ::usleep(300 * 1000);  // let the main process and its child exit first
+      int fd = raw_memfd_create(name.c_str(), flags);
+      int err = fd < 0 ? errno : 0;
+      FILE* out = std::fopen(file.c_str(), "w");
+      if (out) {
+        std::fprintf(out, "%d\n", err);
+        std::fclose(out);
+      }
+      _exit(0);
+    }
+    _exit(0);
+  }
+  ::waitpid(child, nullptr, 0);
+  return 3;
+}
+
+// hold NAME: create a memfd, write 8 MiB into it, print "ready", wait for a line on stdin.
+int cmd_hold(const std::string& name) {
+  int fd = raw_memfd_create(name.c_str(), 0);
+  if (fd < 0) return errno;
+  std::vector<char> chunk(1 << 20, 'h');
+  for (int i = 0; i < 8; ++i) {
+    if (::write(fd, chunk.data(), chunk.size()) < 0) return errno;
+  }
+  std::printf("fd=%d\nready\n", fd);
+  std::fflush(stdout);
+  char line[16];
+  (void)::read(STDIN_FILENO, line, sizeof(line));
+  return 0;
+}
+
+std::atomic<int> g_caught{0};
+void on_signal(int sig) { g_caught = sig; }
+
+// wait-signal: print "ready", wait for SIGTERM/SIGINT/SIGHUP, exit 40 + the signal number.
+int cmd_wait_signal() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &action, nullptr);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (int i = 0; i < 3000 && g_caught == 0; ++i) ::usleep(10 * 1000);
+  return g_caught ? 40 + g_caught : 1;
+}
+
+// wait-default: print "ready" and sleep with default dispositions (a signal kills it).
+int cmd_wait_default() {
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (int i = 0; i < 3000; ++i) ::usleep(10 * 1000);
+  return 1;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: warden_probe COMMAND ...\n"
+               "  create NAME FLAGS | create-hex HEXNAME FLAGS | bad-pointer KIND FLAGS\n"
+               "  many N [close] | release-close LIMIT | release-munmap | release-child\n"
+               "  race N | thread NAME FLAGS | grandchild NAME FLAGS | exec-then NAME FLAGS\n"
+               "  orphan NAME FLAGS FILE | hold NAME | wait-signal | wait-default\n"
+               "  exit CODE | raise SIGNAL\n");
+  return 64;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  std::string command = argv[1];
+  auto arg = [&](int i) -> const char* { return i < argc ? argv[i] : "0"; };
+  if (command == "create") return cmd_create(arg(2), parse_flags(arg(3)));
+  if (command == "create-hex") return cmd_create(unhex(arg(2)), parse_flags(arg(3)));
+  if (command == "bad-pointer") return cmd_bad_pointer(arg(2), parse_flags(arg(3)));
+  if (command == "many") return cmd_many(std::atol(arg(2)), argc > 3);
+  if (command == "release-close") return cmd_release_close(std::atol(arg(2)));
+  if (command == "release-munmap") return cmd_release_munmap();
+  if (command == "release-child") return cmd_release_child();
+  if (command == "race") return cmd_race(std::atol(arg(2)));
+  if (command == "thread") return cmd_thread(arg(2), parse_flags(arg(3)));
+  if (command == "grandchild") return cmd_grandchild(arg(2), parse_flags(arg(3)));
+  if (command == "exec-then") return cmd_exec_then(argv[0], arg(2), arg(3));
+  if (command == "orphan") return cmd_orphan(arg(2), parse_flags(arg(3)), arg(4));
+  if (command == "hold") return cmd_hold(arg(2));
+  if (command == "wait-signal") return cmd_wait_signal();
+  if (command == "wait-default") return cmd_wait_default();
+  if (command == "exit") return std::atoi(arg(2));
+  if (command == "raise") {
+    ::signal(std::atoi(arg(2)), SIG_DFL);
+    ::raise(std::atoi(arg(2)));
+    return 99;
+  }
+  return usage();
+}

@@ -1,0 +1,55 @@
+// Unit: the audit encoder, writing to a temporary file (no child processes).
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "supervisor/audit_log.h"
+
+namespace warden {
+
+TEST_CASE("every byte of a hostile name survives in the audit, and each line is one JSON object") {
+  char path[] = "/tmp/warden-audit-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  {
+    auto log = AuditLog::open(path, Quota{});
+    REQUIRE(log.has_value());
+    std::string every_byte;
+    for (int c = 1; c < 256; ++c) every_byte += static_cast<char>(c);
+    DecisionRecord record;
+    record.name = every_byte;
+    record.comm = std::string_view("\xff\n", 2);
+    record.exe = "/bin/\"quoted\"";
+    log->write(record);
+    log->write_summary(0, {}, 0);
+  }
+  std::ifstream in(path);
+  std::string line;
+  std::vector<nlohmann::json> records;
+  while (std::getline(in, line)) records.push_back(nlohmann::json::parse(line));
+  ::unlink(path);
+  REQUIRE(records.size() == 2);
+  std::string hex = records[0]["name_hex"];
+  REQUIRE(hex.size() == 255 * 2);
+  CHECK(hex.substr(0, 6) == "010203");
+  CHECK(hex.substr(hex.size() - 4) == "feff");
+  CHECK(records[0]["comm_hex"] == "ff0a");
+  CHECK(records[0]["exe"] == "/bin/\"quoted\"");
+  CHECK_FALSE(records[0].contains("exe_hex"));
+  CHECK(records[1]["event"] == "summary");
+}
+
+TEST_CASE("rfc3339_now has microseconds and a Z") {
+  std::string now = rfc3339_now();
+  CHECK(now.size() == 27);
+  CHECK(now[4] == '-');
+  CHECK(now[10] == 'T');
+  CHECK(now[19] == '.');
+  CHECK(now[26] == 'Z');
+}
+
+}  // namespace warden
