@@ -10,10 +10,14 @@ namespace warden {
 
 const char* reason_name(Reason reason) {
   switch (reason) {
-    case Reason::kRule: return "rule";
-    case Reason::kDefault: return "default";
-    case Reason::kQuotaCalls: return "quota.max_calls";
-    case Reason::kQuotaLive: return "quota.max_live";
+    case Reason::kRule:
+      return "rule";
+    case Reason::kDefault:
+      return "default";
+    case Reason::kQuotaCalls:
+      return "quota.max_calls";
+    case Reason::kQuotaLive:
+      return "quota.max_live";
   }
   return "?";
 }

@@ -14,7 +14,7 @@ namespace warden {
 struct MemfdRequest {
   std::string_view name;  // the exact bytes read from the target, without the NUL
   uint32_t flags = 0;
-  std::string_view exe;   // the caller's executable, empty when unknown
+  std::string_view exe;  // the caller's executable, empty when unknown
 };
 
 // The tree-wide counts as they stand before this call.

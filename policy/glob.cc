@@ -19,8 +19,8 @@ std::optional<std::string> glob_problem(std::string_view pattern) {
       while (j < pattern.size() && pattern[j] != ']') {
         if (pattern[j] == '[' && j + 1 < pattern.size() && pattern[j + 1] == ':') {
           size_t end = pattern.find(":]", j + 2);
-          if (end == std::string_view::npos) return "unterminated character class at offset " +
-                                                    std::to_string(j);
+          if (end == std::string_view::npos)
+            return "unterminated character class at offset " + std::to_string(j);
           j = end + 2;
           continue;
         }

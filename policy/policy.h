@@ -24,9 +24,9 @@ inline constexpr int kDefaultDenyErrno = 1;    // EPERM
 inline constexpr int kDefaultQuotaErrno = 24;  // EMFILE
 
 struct Rule {
-  std::string id;                       // optional, echoed in the audit
+  std::string id;  // optional, echoed in the audit
   std::optional<std::string> name_glob;
-  std::string name_regex_source;        // empty when the rule has no regex
+  std::string name_regex_source;               // empty when the rule has no regex
   std::shared_ptr<const re2::RE2> name_regex;  // compiled once; RE2 is linear-time
   uint32_t flags_any = 0;               // matches when any of these bits is set (0: no condition)
   uint32_t flags_all = 0;               // matches when all of these bits are set

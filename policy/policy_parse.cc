@@ -1,10 +1,10 @@
 #include "policy/policy_parse.h"
 
 #include <re2/re2.h>
+#include <toml++/toml.h>
 
 #include <initializer_list>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "policy/errno_names.h"
 #include "policy/glob.h"
@@ -92,8 +92,8 @@ class Parser {
     std::string text;
     if (!get_string(node, what, text)) return false;
     auto action = action_from_name(text);
-    if (!action) return fail(node, what + " must be \"allow\", \"deny\" or \"kill\", not \"" +
-                                       text + "\"");
+    if (!action)
+      return fail(node, what + " must be \"allow\", \"deny\" or \"kill\", not \"" + text + "\"");
     out = *action;
     return true;
   }
@@ -108,8 +108,10 @@ class Parser {
     } else {
       return fail(node, what + " must be an errno name such as \"EACCES\" or a number");
     }
-    if (!value) return fail(node, what + ": unknown errno (use a name such as \"EPERM\" or a "
-                                         "number from 1 to 4095)");
+    if (!value)
+      return fail(node, what +
+                            ": unknown errno (use a name such as \"EPERM\" or a "
+                            "number from 1 to 4095)");
     out = *value;
     return true;
   }
@@ -123,8 +125,8 @@ class Parser {
       auto bit = memfd_flag_from_name(name);
       if (!bit) {
         std::string known;
-        for (auto flag : all_memfd_flag_names()) known += (known.empty() ? "" : ", ") +
-                                                          std::string(flag);
+        for (auto flag : all_memfd_flag_names())
+          known += (known.empty() ? "" : ", ") + std::string(flag);
         return fail(element, what + ": unknown flag \"" + name + "\" (known: " + known + ")");
       }
       out |= *bit;
@@ -196,8 +198,9 @@ class Parser {
   }
 
   bool parse_rule(const toml::table& table, const std::string& where, Rule& rule) {
-    if (!only_keys(table, {"id", "name", "name_regex", "flags_any", "flags_all", "flags_none",
-                           "exe", "action", "errno"},
+    if (!only_keys(table,
+                   {"id", "name", "name_regex", "flags_any", "flags_all", "flags_none", "exe",
+                    "action", "errno"},
                    where)) {
       return false;
     }
@@ -251,9 +254,12 @@ class Parser {
 
 const char* action_name(Action action) {
   switch (action) {
-    case Action::kAllow: return "allow";
-    case Action::kDeny: return "deny";
-    case Action::kKill: return "kill";
+    case Action::kAllow:
+      return "allow";
+    case Action::kDeny:
+      return "deny";
+    case Action::kKill:
+      return "kill";
   }
   return "?";
 }

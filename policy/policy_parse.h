@@ -20,7 +20,6 @@ Result<Rule> rule_from_glob_option(Action action, const std::string& glob,
 
 // Compiles a name regex the way policy files do (bytes, unanchored); nullptr and `problem` set
 // when it does not compile.
-std::shared_ptr<const re2::RE2> compile_name_regex(const std::string& source,
-                                                   std::string* problem);
+std::shared_ptr<const re2::RE2> compile_name_regex(const std::string& source, std::string* problem);
 
 }  // namespace warden

@@ -1,7 +1,8 @@
 #include "policy/policy_print.h"
 
-#include <sstream>
 #include <toml++/toml.h>
+
+#include <sstream>
 
 #include "policy/errno_names.h"
 #include "policy/memfd_flags.h"

@@ -12,8 +12,8 @@
 namespace warden {
 
 struct Error {
-  int code = 0;          // errno value, 0 when the failure has no errno (bad input)
-  std::string context;   // "what we did", e.g. "opening /proc/42/status"
+  int code = 0;         // errno value, 0 when the failure has no errno (bad input)
+  std::string context;  // "what we did", e.g. "opening /proc/42/status"
 
   // "context: strerror(code)", or just the context when there is no errno.
   std::string message() const {
@@ -28,8 +28,8 @@ inline Error errno_error(std::string context) { return Error{errno, std::move(co
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}     // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -19,9 +19,15 @@
 int main(int argc, char **argv) {
   const char *elf = argc > 1 ? argv[1] : "/bin/true";
   int src = open(elf, O_RDONLY | O_CLOEXEC);
-  if (src < 0) { perror("fileless_exec: open"); return errno; }
+  if (src < 0) {
+    perror("fileless_exec: open");
+    return errno;
+  }
   struct stat st;
-  if (fstat(src, &st) != 0) { perror("fileless_exec: fstat"); return errno; }
+  if (fstat(src, &st) != 0) {
+    perror("fileless_exec: fstat");
+    return errno;
+  }
 
   int fd = memfd_create("payload", MFD_CLOEXEC | MFD_EXEC);
   if (fd < 0) {

@@ -49,12 +49,18 @@ Json quota_json(const QuotaState& state, const Quota& limits) {
 
 const char* decision_name(Decision decision) {
   switch (decision) {
-    case Decision::kAllow: return "allow";
-    case Decision::kDeny: return "deny";
-    case Decision::kKill: return "kill";
-    case Decision::kAbort: return "abort";
-    case Decision::kWouldDeny: return "would-deny";
-    case Decision::kWouldKill: return "would-kill";
+    case Decision::kAllow:
+      return "allow";
+    case Decision::kDeny:
+      return "deny";
+    case Decision::kKill:
+      return "kill";
+    case Decision::kAbort:
+      return "abort";
+    case Decision::kWouldDeny:
+      return "would-deny";
+    case Decision::kWouldKill:
+      return "would-kill";
   }
   return "?";
 }
@@ -110,8 +116,7 @@ void AuditLog::write(const DecisionRecord& record) {
   emit(line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
-void AuditLog::write_summary(int exit_status, const QuotaState& final_state,
-                             uint64_t peak_live) {
+void AuditLog::write_summary(int exit_status, const QuotaState& final_state, uint64_t peak_live) {
   Json line;
   line["time"] = rfc3339_now();
   line["event"] = "summary";
@@ -135,8 +140,10 @@ void AuditLog::emit(const std::string& line) {
     if (wrote < 0 && errno == EINTR) continue;
     if (wrote <= 0) {
       if (write_errors_++ == 0) {
-        spdlog::error("writing the audit log: {} (further write errors are counted in the "
-                      "summary)", std::strerror(errno));
+        spdlog::error(
+            "writing the audit log: {} (further write errors are counted in the "
+            "summary)",
+            std::strerror(errno));
       }
       return;
     }

@@ -34,11 +34,11 @@ struct DecisionRecord {
   std::optional<std::string_view> name;  // absent when it could not be read
   uint32_t flags = 0;
   Decision decision = Decision::kAllow;
-  int errno_value = 0;                   // the error the call returns, 0 for none
-  const char* reason = "default";        // rule, default, quota.*, invalid-flags, bad-name, ...
+  int errno_value = 0;             // the error the call returns, 0 for none
+  const char* reason = "default";  // rule, default, quota.*, invalid-flags, bad-name, ...
   std::optional<size_t> rule_index;
   std::string_view rule_id;
-  int fd = -1;                           // the fd the target received, -1 for none
+  int fd = -1;  // the fd the target received, -1 for none
   QuotaState quota;
 };
 

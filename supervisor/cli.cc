@@ -35,8 +35,9 @@ int exit_with_error(int code, const std::string& message) {
 
 CliOutcome parse_command_line(int argc, char** argv) {
   CliOutcome outcome;
-  CLI::App app{"memfd-warden: run a program and decide each memfd_create in its process tree\n"
-               "before the kernel acts (seccomp user notification)."};
+  CLI::App app{
+      "memfd-warden: run a program and decide each memfd_create in its process tree\n"
+      "before the kernel acts (seccomp user notification)."};
   app.name("memfd-warden");
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
@@ -53,8 +54,9 @@ CliOutcome parse_command_line(int argc, char** argv) {
   run->add_option("--policy", policy_path,
                   "Policy file (TOML, see docs/policy.md); default: the embedded policy")
       ->check(CLI::ExistingFile);
-  CLI::Option* allow_opt = run->add_option(
-      "--allow", allow_globs, "Allow memfd names matching GLOB (repeatable; before the file's rules)");
+  CLI::Option* allow_opt =
+      run->add_option("--allow", allow_globs,
+                      "Allow memfd names matching GLOB (repeatable; before the file's rules)");
   CLI::Option* deny_opt = run->add_option(
       "--deny", deny_globs, "Deny memfd names matching GLOB with EPERM (repeatable; ditto)");
   allow_opt->type_name("GLOB")->allow_extra_args(false);
@@ -82,8 +84,7 @@ CliOutcome parse_command_line(int argc, char** argv) {
   // policy
   CLI::App* policy_cmd = app.add_subcommand("policy", "Print a policy");
   bool print_default = false;
-  policy_cmd->add_flag("--default", print_default, "Print the embedded default policy")
-      ->required();
+  policy_cmd->add_flag("--default", print_default, "Print the embedded default policy")->required();
 
   try {
     app.parse(argc, argv);

@@ -10,7 +10,7 @@
 
 namespace warden {
 
-inline constexpr int kExitUsage = 2;     // bad command line or bad policy: nothing ran
+inline constexpr int kExitUsage = 2;  // bad command line or bad policy: nothing ran
 inline constexpr int kExitInternal = 125;
 
 struct RunCommand {

@@ -25,10 +25,14 @@ constexpr int kStepShift = 16;
 
 const char* setup_step_name(int step) {
   switch (static_cast<SetupStep>(step)) {
-    case SetupStep::kSigmask: return "restoring the signal mask";
-    case SetupStep::kNoNewPrivs: return "prctl(PR_SET_NO_NEW_PRIVS)";
-    case SetupStep::kSeccomp: return "loading the seccomp filter (seccomp(2) with NEW_LISTENER)";
-    case SetupStep::kSendListener: return "sending the seccomp listener to the supervisor";
+    case SetupStep::kSigmask:
+      return "restoring the signal mask";
+    case SetupStep::kNoNewPrivs:
+      return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case SetupStep::kSeccomp:
+      return "loading the seccomp filter (seccomp(2) with NEW_LISTENER)";
+    case SetupStep::kSendListener:
+      return "sending the seccomp listener to the supervisor";
   }
   return "setting up the child";
 }
@@ -51,8 +55,8 @@ struct FilterInstaller : boost::process::extend::handler {
   void on_exec_setup(Executor& exec) const {
     if (::sigprocmask(SIG_SETMASK, sigmask, nullptr) != 0) fail(exec, SetupStep::kSigmask);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(exec, SetupStep::kNoNewPrivs);
-    long listener = sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                                 program);
+    long listener =
+        sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, program);
     if (listener < 0) fail(exec, SetupStep::kSeccomp);
 
     int fd = static_cast<int>(listener);
@@ -102,8 +106,8 @@ LaunchFailure exec_failure(const std::string& program, const std::error_code& ec
     std::string hint = (err >> kStepShift) == static_cast<int>(SetupStep::kSeccomp)
                            ? " (does this kernel have seccomp user notification, Linux 5.0+?)"
                            : "";
-    return {125, std::string(setup_step_name(err >> kStepShift)) + ": " + std::strerror(cause) +
-                     hint};
+    return {125,
+            std::string(setup_step_name(err >> kStepShift)) + ": " + std::strerror(cause) + hint};
   }
   if (err == ENOENT || err == ENOTDIR) {
     return {127, program + ": no such file or directory"};

@@ -17,8 +17,8 @@
 namespace warden {
 
 struct LaunchRequest {
-  std::string program;             // as typed: searched in PATH when it has no '/'
-  std::vector<std::string> args;   // argv[1..]
+  std::string program;            // as typed: searched in PATH when it has no '/'
+  std::vector<std::string> args;  // argv[1..]
   BpfProgram* filter = nullptr;
   const sigset_t* child_sigmask = nullptr;  // the mask the target starts with
 };
@@ -31,7 +31,7 @@ struct Target {
 
 // Why a launch failed, mapped to the exit codes a shell would use.
 struct LaunchFailure {
-  int exit_code;        // 127 not found, 126 not executable, 125 our own failure
+  int exit_code;  // 127 not found, 126 not executable, 125 our own failure
   std::string message;
 };
 

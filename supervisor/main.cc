@@ -12,6 +12,7 @@
 
 #include "supervisor/audit_log.h"
 #include "supervisor/cli.h"
+#include "supervisor/kernel_support.h"
 #include "supervisor/launcher.h"
 #include "supervisor/seccomp_filter.h"
 #include "supervisor/supervisor.h"
@@ -24,9 +25,13 @@ int run_target(warden::RunCommand& command) {
   if (!audit) {
     return exit_with_error(kExitUsage, audit.error().message());
   }
+  if (auto supported = check_unotify_support(); !supported) {
+    return exit_with_error(kExitInternal, supported.error().message());
+  }
   auto filter = build_filter(TrapAction::kUserNotify);
   if (!filter) {
-    return exit_with_error(kExitInternal, "building the seccomp filter: " + filter.error().message());
+    return exit_with_error(kExitInternal,
+                           "building the seccomp filter: " + filter.error().message());
   }
 
   // Signals we act on arrive through a signalfd; SIGPIPE is blocked so that a closed audit pipe
@@ -75,6 +80,7 @@ int main(int argc, char** argv) {
     if (outcome.exit_code) return *outcome.exit_code;
     return run_target(*outcome.run);
   } catch (const std::exception& e) {
-    return warden::exit_with_error(warden::kExitInternal, std::string("internal error: ") + e.what());
+    return warden::exit_with_error(warden::kExitInternal,
+                                   std::string("internal error: ") + e.what());
   }
 }

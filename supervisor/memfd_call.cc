@@ -41,9 +41,14 @@ void MemfdCallHandler::handle(const seccomp_notif& request, const TrappedSyscall
     return;
   }
   switch (name.status) {
-    case NameStatus::kOk: break;
-    case NameStatus::kFault: refuse(request.id, record, EFAULT, "bad-name-pointer"); return;
-    case NameStatus::kTooLong: refuse(request.id, record, EINVAL, "name-too-long"); return;
+    case NameStatus::kOk:
+      break;
+    case NameStatus::kFault:
+      refuse(request.id, record, EFAULT, "bad-name-pointer");
+      return;
+    case NameStatus::kTooLong:
+      refuse(request.id, record, EINVAL, "name-too-long");
+      return;
     case NameStatus::kUnreadable:
       spdlog::error("reading the memfd name from thread {}: {}; refusing the call (EPERM)",
                     record.tid, std::strerror(name.error));
@@ -73,8 +78,8 @@ void MemfdCallHandler::handle(const seccomp_notif& request, const TrappedSyscall
       record.errno_value = verdict.errno_value;
       record.quota = ledger_.state();
       audit_.write(record);  // before the answer: the record exists by the time the call fails
-      if (int err = notify_.respond_error(request.id, verdict.errno_value); err != 0 &&
-          err != ENOENT) {
+      if (int err = notify_.respond_error(request.id, verdict.errno_value);
+          err != 0 && err != ENOENT) {
         spdlog::error("answering a denied memfd_create: {}", std::strerror(err));
       }
       return;
@@ -89,8 +94,7 @@ void MemfdCallHandler::handle(const seccomp_notif& request, const TrappedSyscall
   }
 }
 
-void MemfdCallHandler::refuse(uint64_t id, DecisionRecord& record, int error,
-                              const char* reason) {
+void MemfdCallHandler::refuse(uint64_t id, DecisionRecord& record, int error, const char* reason) {
   record.decision = Decision::kDeny;
   record.errno_value = error;
   record.reason = reason;
@@ -102,8 +106,8 @@ void MemfdCallHandler::refuse(uint64_t id, DecisionRecord& record, int error,
 }
 
 int MemfdCallHandler::create_memfd(uint32_t flags) {
-  bool switch_creds = caller_.have_creds &&
-                      (caller_.fsuid != ::geteuid() || caller_.fsgid != ::getegid());
+  bool switch_creds =
+      caller_.have_creds && (caller_.fsuid != ::geteuid() || caller_.fsgid != ::getegid());
   uid_t old_uid = 0;
   gid_t old_gid = 0;
   if (switch_creds) {

@@ -18,8 +18,8 @@ namespace warden {
 
 class MemfdCallHandler {
  public:
-  MemfdCallHandler(const Policy& policy, bool dry_run, const NotifyFd& notify,
-                   MemfdLedger& ledger, AuditLog& audit)
+  MemfdCallHandler(const Policy& policy, bool dry_run, const NotifyFd& notify, MemfdLedger& ledger,
+                   AuditLog& audit)
       : policy_(policy), dry_run_(dry_run), notify_(notify), ledger_(ledger), audit_(audit) {}
 
   void handle(const seccomp_notif& request, const TrappedSyscall& call);

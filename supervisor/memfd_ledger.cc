@@ -36,8 +36,9 @@ void MemfdLedger::drain() {
       if (event->mask & IN_Q_OVERFLOW) {
         // Releases were lost: live counts stay high (never low) until the tree exits.
         ++lost_events_;
-        spdlog::error("inotify queue overflowed: some memfd releases were missed, so the live "
-                      "count may overstate (raise fs.inotify.max_queued_events)");
+        spdlog::error(
+            "inotify queue overflowed: some memfd releases were missed, so the live "
+            "count may overstate (raise fs.inotify.max_queued_events)");
       } else if (event->mask & IN_IGNORED) {
         live_.erase(event->wd);
       }

@@ -42,7 +42,8 @@ class NotifyFd {
 
  private:
   NotifyFd(UniqueFd fd, size_t notif_size)
-      : fd_(std::move(fd)), notif_size_(notif_size),
+      : fd_(std::move(fd)),
+        notif_size_(notif_size),
         buffer_(std::make_unique<unsigned char[]>(notif_size)) {}
 
   UniqueFd fd_;

@@ -24,9 +24,12 @@ Error lib_error(int rc, const char* what) { return Error{-rc, what}; }
 
 uint32_t scmp_arch(Abi abi) {
   switch (abi) {
-    case Abi::kX86_64: return SCMP_ARCH_X86_64;
-    case Abi::kI386: return SCMP_ARCH_X86;
-    case Abi::kX32: return SCMP_ARCH_X32;
+    case Abi::kX86_64:
+      return SCMP_ARCH_X86_64;
+    case Abi::kI386:
+      return SCMP_ARCH_X86;
+    case Abi::kX32:
+      return SCMP_ARCH_X32;
   }
   return 0;
 }

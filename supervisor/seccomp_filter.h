@@ -14,8 +14,9 @@ enum class TrapAction { kUserNotify, kTrace };
 
 struct BpfProgram {
   std::vector<sock_filter> instructions;
-  sock_fprog fprog() { return {static_cast<unsigned short>(instructions.size()),
-                               instructions.data()}; }
+  sock_fprog fprog() {
+    return {static_cast<unsigned short>(instructions.size()), instructions.data()};
+  }
 };
 
 // Every trapped syscall of every ABI in trapped_syscalls() gets `action`; any other call is

@@ -41,8 +41,8 @@ bool handle_signals(int signal_fd, ProcessTree& tree) {
 
 }  // namespace
 
-int supervise(const Policy& policy, const SuperviseOptions& options, Target target,
-              int signal_fd, AuditLog& audit) {
+int supervise(const Policy& policy, const SuperviseOptions& options, Target target, int signal_fd,
+              AuditLog& audit) {
   ProcessTree tree(target.pid, std::move(target.pidfd));
   auto fail = [&](const std::string& what) {
     tree.forward(SIGKILL);

@@ -14,7 +14,7 @@ struct SuperviseOptions {
 
 // Takes over `target`; `signal_fd` is a signalfd for SIGCHLD, SIGINT, SIGTERM and SIGHUP, all
 // blocked. Returns memfd-warden's exit status: the target's, or 125 for our own failure.
-int supervise(const Policy& policy, const SuperviseOptions& options, Target target,
-              int signal_fd, AuditLog& audit);
+int supervise(const Policy& policy, const SuperviseOptions& options, Target target, int signal_fd,
+              AuditLog& audit);
 
 }  // namespace warden

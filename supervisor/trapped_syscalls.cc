@@ -20,16 +20,20 @@ constexpr std::array<TrappedSyscall, 3> kTrapped{{
 
 const char* abi_name(Abi abi) {
   switch (abi) {
-    case Abi::kX86_64: return "x86_64";
-    case Abi::kI386: return "i386";
-    case Abi::kX32: return "x32";
+    case Abi::kX86_64:
+      return "x86_64";
+    case Abi::kI386:
+      return "i386";
+    case Abi::kX32:
+      return "x32";
   }
   return "?";
 }
 
 const char* trapped_call_name(TrappedCall call) {
   switch (call) {
-    case TrappedCall::kMemfdCreate: return "memfd_create";
+    case TrappedCall::kMemfdCreate:
+      return "memfd_create";
   }
   return "?";
 }

@@ -18,9 +18,10 @@ std::string hex(const std::string& bytes) {
 }  // namespace
 
 TEST_CASE("hostile names keep every audit line valid JSON and the bytes recoverable") {
-  const std::string names[] = {
-      "quote\"inside", "back\\slash", "new\nline", "tab\tand\rcr", "{\"json\":1}",
-      std::string("\xff\xfe invalid utf8"), "unicode-\xc3\xa9", std::string("\x1b[31mred")};
+  const std::string names[] = {"quote\"inside",    "back\\slash",
+                               "new\nline",        "tab\tand\rcr",
+                               "{\"json\":1}",     std::string("\xff\xfe invalid utf8"),
+                               "unicode-\xc3\xa9", std::string("\x1b[31mred")};
   for (const auto& name : names) {
     CAPTURE(hex(name));
     auto run = run_warden({}, {probe_bin(), "create-hex", hex(name), "0"});
@@ -66,8 +67,9 @@ TEST_CASE("a decision record carries every documented field") {
 
 TEST_CASE("the summary counts every decision") {
   TempDir dir;
-  auto policy = dir.write("policy.toml", "version = 1\n[[rule]]\nname = \"many-[02468]\"\n"
-                                         "action = \"deny\"\nerrno = \"EDOM\"\n");
+  auto policy = dir.write("policy.toml",
+                          "version = 1\n[[rule]]\nname = \"many-[02468]\"\n"
+                          "action = \"deny\"\nerrno = \"EDOM\"\n");
   auto run = run_warden({"--policy", policy}, {probe_bin(), "many", "1", "close"});
   REQUIRE(run.summary);
   CHECK((*run.summary)["decisions"]["deny"] == 1);

@@ -19,8 +19,9 @@ std::string policy_file(const TempDir& dir, const std::string& rules,
 
 TEST_CASE("allow: a name the policy allows becomes a memfd, and the audit says so") {
   TempDir dir;
-  auto policy = policy_file(dir, "default = \"deny\"\n[[rule]]\nid = \"cache\"\nname = \"cache-*\"\n"
-                                 "action = \"allow\"\n");
+  auto policy = policy_file(dir,
+                            "default = \"deny\"\n[[rule]]\nid = \"cache\"\nname = \"cache-*\"\n"
+                            "action = \"allow\"\n");
   auto run = run_warden({"--policy", policy}, {probe_bin(), "create", "cache-1", kNoFlags});
   CHECK(run.exit_code == 0);
   CHECK(run.fact("link") == "/memfd:cache-1 (deleted)");
@@ -36,8 +37,9 @@ TEST_CASE("allow: a name the policy allows becomes a memfd, and the audit says s
 
 TEST_CASE("deny by glob fails the call with the rule's errno before a memfd exists") {
   TempDir dir;
-  auto policy = policy_file(dir, "[[rule]]\nid = \"no-evil\"\nname = \"evil*\"\naction = \"deny\"\n"
-                                 "errno = \"EDOM\"\n");
+  auto policy = policy_file(dir,
+                            "[[rule]]\nid = \"no-evil\"\nname = \"evil*\"\naction = \"deny\"\n"
+                            "errno = \"EDOM\"\n");
   auto run = run_warden({"--policy", policy}, {probe_bin(), "create", "evil-1", kNoFlags});
   CHECK(run.exit_code == kSentinel);
   REQUIRE(run.decisions.size() == 1);
@@ -52,11 +54,13 @@ TEST_CASE("deny by glob fails the call with the rule's errno before a memfd exis
 
 TEST_CASE("deny by regex: RE2 search semantics on the name bytes") {
   TempDir dir;
-  auto policy = policy_file(dir, "[[rule]]\nname_regex = \"^evil-[0-9]+$\"\naction = \"deny\"\n"
-                                 "errno = 33\n");
+  auto policy = policy_file(dir,
+                            "[[rule]]\nname_regex = \"^evil-[0-9]+$\"\naction = \"deny\"\n"
+                            "errno = 33\n");
   CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "evil-42", kNoFlags}).exit_code ==
         kSentinel);
-  CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "evil-x", kNoFlags}).exit_code == 0);
+  CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "evil-x", kNoFlags}).exit_code ==
+        0);
   CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "xevil-42", kNoFlags}).exit_code ==
         0);
 }
@@ -64,31 +68,38 @@ TEST_CASE("deny by regex: RE2 search semantics on the name bytes") {
 TEST_CASE("deny by flags: flags_any, flags_all and flags_none") {
   TempDir dir;
   SUBCASE("flags_all") {
-    auto policy = policy_file(dir, "[[rule]]\nflags_all = [\"MFD_CLOEXEC\", \"MFD_ALLOW_SEALING\"]\n"
-                                   "action = \"deny\"\nerrno = \"EDOM\"\n");
-    CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "3"}).exit_code == kSentinel);
+    auto policy = policy_file(dir,
+                              "[[rule]]\nflags_all = [\"MFD_CLOEXEC\", \"MFD_ALLOW_SEALING\"]\n"
+                              "action = \"deny\"\nerrno = \"EDOM\"\n");
+    CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "3"}).exit_code ==
+          kSentinel);
     CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "1"}).exit_code == 0);
   }
   SUBCASE("flags_any") {
-    auto policy = policy_file(dir, "[[rule]]\nflags_any = [\"MFD_ALLOW_SEALING\", \"MFD_EXEC\"]\n"
-                                   "action = \"deny\"\nerrno = \"EDOM\"\n");
-    CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "2"}).exit_code == kSentinel);
+    auto policy = policy_file(dir,
+                              "[[rule]]\nflags_any = [\"MFD_ALLOW_SEALING\", \"MFD_EXEC\"]\n"
+                              "action = \"deny\"\nerrno = \"EDOM\"\n");
+    CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "2"}).exit_code ==
+          kSentinel);
     CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "0x10"}).exit_code ==
           kSentinel);
     CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "1"}).exit_code == 0);
   }
   SUBCASE("flags_none") {
-    auto policy = policy_file(dir, "[[rule]]\nflags_none = [\"MFD_CLOEXEC\"]\naction = \"deny\"\n"
-                                   "errno = \"EDOM\"\n");
-    CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "0"}).exit_code == kSentinel);
+    auto policy = policy_file(dir,
+                              "[[rule]]\nflags_none = [\"MFD_CLOEXEC\"]\naction = \"deny\"\n"
+                              "errno = \"EDOM\"\n");
+    CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "0"}).exit_code ==
+          kSentinel);
     CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "f", "1"}).exit_code == 0);
   }
 }
 
 TEST_CASE("deny by caller executable") {
   TempDir dir;
-  auto probe_policy = policy_file(dir, "[[rule]]\nexe = \"*/warden_probe\"\naction = \"deny\"\n"
-                                       "errno = \"EDOM\"\n");
+  auto probe_policy = policy_file(dir,
+                                  "[[rule]]\nexe = \"*/warden_probe\"\naction = \"deny\"\n"
+                                  "errno = \"EDOM\"\n");
   auto run = run_warden({"--policy", probe_policy}, {probe_bin(), "create", "x", kNoFlags});
   CHECK(run.exit_code == kSentinel);
   REQUIRE(run.decisions.size() == 1);
@@ -96,14 +107,17 @@ TEST_CASE("deny by caller executable") {
   CHECK(run.decisions[0]["comm"] == "warden_probe");
   // Control: a rule for other executables leaves the probe alone.
   TempDir other;
-  auto other_policy = other.write("policy.toml", "version = 1\n[[rule]]\nexe = \"/usr/bin/*\"\n"
-                                                 "action = \"deny\"\nerrno = \"EDOM\"\n");
-  CHECK(run_warden({"--policy", other_policy}, {probe_bin(), "create", "x", kNoFlags}).exit_code == 0);
+  auto other_policy = other.write("policy.toml",
+                                  "version = 1\n[[rule]]\nexe = \"/usr/bin/*\"\n"
+                                  "action = \"deny\"\nerrno = \"EDOM\"\n");
+  CHECK(run_warden({"--policy", other_policy}, {probe_bin(), "create", "x", kNoFlags}).exit_code ==
+        0);
 }
 
 TEST_CASE("kill: the calling process dies by SIGKILL and the record names it") {
   TempDir dir;
-  auto policy = policy_file(dir, "[[rule]]\nid = \"fatal\"\nname = \"fatal*\"\naction = \"kill\"\n");
+  auto policy =
+      policy_file(dir, "[[rule]]\nid = \"fatal\"\nname = \"fatal*\"\naction = \"kill\"\n");
   auto run = run_warden({"--policy", policy}, {probe_bin(), "create", "fatal-1", kNoFlags});
   CHECK(run.exit_code == 128 + 9);
   REQUIRE(run.decisions.size() == 1);
@@ -125,8 +139,9 @@ TEST_CASE("default action applies when no rule matches") {
   CHECK(run_warden({"--policy", policy, "--default", "allow"},
                    {probe_bin(), "create", "anything", kNoFlags})
             .exit_code == 0);
-  CHECK(run_warden({"--default", "deny"}, {probe_bin(), "create", "anything", kNoFlags}).exit_code ==
-        EPERM);
+  CHECK(
+      run_warden({"--default", "deny"}, {probe_bin(), "create", "anything", kNoFlags}).exit_code ==
+      EPERM);
 }
 
 TEST_CASE("first match wins, and --allow/--deny come first in the order typed") {
@@ -134,8 +149,9 @@ TEST_CASE("first match wins, and --allow/--deny come first in the order typed") 
   auto policy = policy_file(dir,
                             "[[rule]]\nname = \"evil-ok*\"\naction = \"allow\"\n"
                             "[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"EDOM\"\n");
-  CHECK(run_warden({"--policy", policy}, {probe_bin(), "create", "evil-ok-1", kNoFlags}).exit_code ==
-        0);
+  CHECK(
+      run_warden({"--policy", policy}, {probe_bin(), "create", "evil-ok-1", kNoFlags}).exit_code ==
+      0);
   auto denied = run_warden({"--policy", policy}, {probe_bin(), "create", "evil-2", kNoFlags});
   CHECK(denied.exit_code == kSentinel);
   CHECK(denied.decisions.at(0)["rule"]["index"] == 1);
@@ -163,7 +179,8 @@ TEST_CASE("dry-run allows what it would deny or kill, and audits it as would-den
   CHECK(deny.decisions[0]["errno"] == kSentinelName);
   CHECK(deny.decisions[0]["fd"] == deny.fact_number("fd"));
 
-  auto kill = run_warden({"--policy", policy, "--dry-run"}, {probe_bin(), "create", "fatal-1", "0"});
+  auto kill =
+      run_warden({"--policy", policy, "--dry-run"}, {probe_bin(), "create", "fatal-1", "0"});
   CHECK(kill.exit_code == 0);
   CHECK(kill.decisions.at(0)["decision"] == "would-kill");
 

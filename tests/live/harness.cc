@@ -146,10 +146,9 @@ struct LiveRun::Impl {
 };
 
 LiveRun::LiveRun(const Args& warden_args, const Args& command) : impl_(std::make_unique<Impl>()) {
-  impl_->child = bp::child(warden_bin(),
-                           bp::args = warden_run_args(warden_args, impl_->audit, command),
-                           bp::std_out > impl_->out, bp::std_err > impl_->err,
-                           bp::std_in < impl_->in);
+  impl_->child =
+      bp::child(warden_bin(), bp::args = warden_run_args(warden_args, impl_->audit, command),
+                bp::std_out > impl_->out, bp::std_err > impl_->err, bp::std_in < impl_->in);
 }
 
 LiveRun::~LiveRun() {
@@ -169,9 +168,7 @@ bool LiveRun::wait_for_line(const std::string& wanted) {
   return false;
 }
 
-void LiveRun::send_line(const std::string& line) {
-  impl_->in << line << std::endl;
-}
+void LiveRun::send_line(const std::string& line) { impl_->in << line << std::endl; }
 
 void LiveRun::signal_warden(int sig) { ::kill(impl_->child.id(), sig); }
 

@@ -22,9 +22,9 @@ std::string sample_bin(const std::string& name);
 
 // Sentinel errnos: a memfd_create can never fail with these on its own, so seeing one proves the
 // supervisor answered.
-inline constexpr int kSentinel = 33;       // EDOM
+inline constexpr int kSentinel = 33;  // EDOM
 inline constexpr const char* kSentinelName = "EDOM";
-inline constexpr int kSentinel2 = 76;      // ENOTUNIQ
+inline constexpr int kSentinel2 = 76;  // ENOTUNIQ
 
 // A directory removed with everything in it at the end of the test.
 class TempDir {

@@ -14,10 +14,10 @@ TEST_CASE("EFAULT and EINVAL match the kernel's own answers") {
   };
   // Flags are checked before the name, so a bad pointer with bad flags is EINVAL.
   const Case cases[] = {
-      {"null", "0", EFAULT},      {"wild", "0", EFAULT},  {"edge", "0", EFAULT},
-      {"edge-ok", "0", 0},        {"long", "0", EINVAL},  {"max", "0", 0},
-      {"max", "0x100", EINVAL},   {"max", "0x18", EINVAL},  // unknown bit; EXEC with NOEXEC_SEAL
-      {"null", "0x100", EINVAL},  {"max", "0x40000000", EINVAL},  // huge size bits w/o HUGETLB
+      {"null", "0", EFAULT},     {"wild", "0", EFAULT},         {"edge", "0", EFAULT},
+      {"edge-ok", "0", 0},       {"long", "0", EINVAL},         {"max", "0", 0},
+      {"max", "0x100", EINVAL},  {"max", "0x18", EINVAL},  // unknown bit; EXEC with NOEXEC_SEAL
+      {"null", "0x100", EINVAL}, {"max", "0x40000000", EINVAL},  // huge size bits w/o HUGETLB
       {"long", "0x18", EINVAL},
   };
   for (const auto& c : cases) {

@@ -18,12 +18,12 @@ TEST_CASE("every class of bad policy: exit 2, file:line:column, and the target n
       {"version = 1\nbogus = 3\n", ":2:1:", "unknown key 'bogus'"},
       {"version = 1\n[quota]\nmax_live = \"many\"\n", ":3:12:", "must be an integer"},
       {"version = 1\n[[rule]]\nname = \"[abc\"\naction = \"deny\"\n", ":3:8:", "bad glob"},
-      {"version = 1\n[[rule]]\nname_regex = \"(unclosed\"\naction = \"deny\"\n", ":3:14:",
-       "bad regex"},
-      {"version = 1\n[[rule]]\nflags_any = [\"MFD_BOGUS\"]\naction = \"deny\"\n", ":3:14:",
-       "unknown flag \"MFD_BOGUS\""},
-      {"version = 1\n[[rule]]\naction = \"deny\"\nerrno = \"ENOTANERRNO\"\n", ":4:9:",
-       "unknown errno"},
+      {"version = 1\n[[rule]]\nname_regex = \"(unclosed\"\naction = \"deny\"\n",
+       ":3:14:", "bad regex"},
+      {"version = 1\n[[rule]]\nflags_any = [\"MFD_BOGUS\"]\naction = \"deny\"\n",
+       ":3:14:", "unknown flag \"MFD_BOGUS\""},
+      {"version = 1\n[[rule]]\naction = \"deny\"\nerrno = \"ENOTANERRNO\"\n",
+       ":4:9:", "unknown errno"},
       {"version = 2\n", ":1:11:", "unsupported policy version"},
       {"version = 1\n[[rule]\n", ":2:", ""},  // TOML syntax error, from toml++
       {"version = 1\n[[rule]]\nname = \"a\"\n", ":2:1:", "missing action"},
@@ -70,7 +70,20 @@ TEST_CASE("policy --default prints the embedded policy, and it checks clean") {
   CHECK(run_warden_raw({"check", dir.write("default.toml", shown.out)}).exit_code == 0);
 }
 
-TEST_CASE("bad command lines exit 2 with a message; --help and --version exit 0") {
+TEST_CASE("every sample policy checks clean") {
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(SAMPLE_POLICIES_DIR)) {
+    if (entry.path().extension() != ".toml") continue;
+    CAPTURE(entry.path().string());
+    auto run = run_warden_raw({"check", entry.path().string()});
+    CHECK(run.exit_code == 0);
+    CHECK(run.err.empty());
+    ++seen;
+  }
+  CHECK(seen >= 4);
+}
+
+TEST_CASE("bad command lines exit 2 with a message - --help and --version exit 0") {
   CHECK(run_warden_raw({"run", "--bogus", "--", "/bin/true"}).exit_code == 2);
   CHECK(run_warden_raw({"run", "--default", "maybe", "--", "/bin/true"}).exit_code == 2);
   CHECK(run_warden_raw({"run"}).exit_code == 2);

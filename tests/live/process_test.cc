@@ -9,7 +9,7 @@
 
 namespace warden::test {
 
-TEST_CASE("exit status passes through; death by signal N is 128+N") {
+TEST_CASE("exit status passes through - death by signal N is 128+N") {
   CHECK(run_warden({}, {probe_bin(), "exit", "7"}).exit_code == 7);
   CHECK(run_warden({}, {probe_bin(), "exit", "0"}).exit_code == 0);
   CHECK(run_warden({}, {probe_bin(), "raise", "15"}).exit_code == 128 + 15);

@@ -1,8 +1,8 @@
 // Live: count quotas across the tree, and the release of slots when a memfd's last fd and last
 // mapping are gone in every process. The release tests also prove the supervisor pins nothing:
 // a supervisor holding a reference would keep every slot taken.
-#include <doctest/doctest.h>
 #include <dirent.h>
+#include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -24,9 +24,10 @@ TEST_CASE("max_calls bounds successful calls over the run, closed or not") {
   CHECK(run_warden({}, {probe_bin(), "many", "10", "close"}).exit_code == 0);
 }
 
-TEST_CASE("max_live bounds memfds alive at once; the policy file and quota.errno work too") {
+TEST_CASE("max_live bounds memfds alive at once - the policy file and quota.errno work too") {
   TempDir dir;
-  auto policy = dir.write("policy.toml", "version = 1\n[quota]\nmax_live = 4\nerrno = \"EDQUOT\"\n");
+  auto policy =
+      dir.write("policy.toml", "version = 1\n[quota]\nmax_live = 4\nerrno = \"EDQUOT\"\n");
   auto kept = run_warden({"--policy", policy}, {probe_bin(), "many", "10"});
   CHECK(kept.exit_code == EDQUOT);
   CHECK(kept.fact_number("made") == 4);
@@ -58,7 +59,8 @@ TEST_CASE("a forked child holding the fd keeps it alive until the child exits") 
   CHECK(run.fact_number("after_child") == 0);
 }
 
-TEST_CASE("max_live counts the whole tree: a grandchild is refused when the parent holds the slot") {
+TEST_CASE(
+    "max_live counts the whole tree: a grandchild is refused when the parent holds the slot") {
   TempDir dir;
   // The probe's grandchild makes one memfd while the probe itself holds none: allowed. With the
   // quota at zero, nobody in the tree gets one.

@@ -15,8 +15,9 @@ namespace warden::test {
 
 TEST_CASE("name race: thousands of flips never yield a memfd with a denied name") {
   TempDir dir;
-  auto policy = dir.write("policy.toml", "version = 1\n[[rule]]\nname = \"evil*\"\n"
-                                         "action = \"deny\"\nerrno = \"EDOM\"\n");
+  auto policy = dir.write("policy.toml",
+                          "version = 1\n[[rule]]\nname = \"evil*\"\n"
+                          "action = \"deny\"\nerrno = \"EDOM\"\n");
   auto run = run_warden({"--policy", policy}, {probe_bin(), "race", "5000"});
   REQUIRE(run.exit_code == 0);
   CHECK(run.fact_number("breaches") == 0);

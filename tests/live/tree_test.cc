@@ -9,8 +9,9 @@
 namespace warden::test {
 namespace {
 std::string deny_evil(const TempDir& dir) {
-  return dir.write("policy.toml", "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"
-                                  "errno = \"EDOM\"\n");
+  return dir.write("policy.toml",
+                   "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"
+                   "errno = \"EDOM\"\n");
 }
 }  // namespace
 
@@ -30,7 +31,8 @@ TEST_CASE("a grandchild's call is decided by the same policy") {
   auto run = run_warden({"--policy", policy}, {probe_bin(), "grandchild", "evil-g", "0"});
   CHECK(run.exit_code == kSentinel);
   REQUIRE(run.decisions.size() == 1);
-  CHECK(run_warden({"--policy", policy}, {probe_bin(), "grandchild", "good-g", "0"}).exit_code == 0);
+  CHECK(run_warden({"--policy", policy}, {probe_bin(), "grandchild", "good-g", "0"}).exit_code ==
+        0);
   CHECK(run_native({probe_bin(), "grandchild", "evil-g", "0"}).exit_code == 0);  // control
 }
 
@@ -41,7 +43,7 @@ TEST_CASE("the filter survives execve") {
   CHECK(run.exit_code == kSentinel);
 }
 
-TEST_CASE("memfd-warden waits for orphans and decides their calls; the main status is kept") {
+TEST_CASE("memfd-warden waits for orphans and decides their calls - the main status is kept") {
   TempDir dir;
   auto policy = deny_evil(dir);
   std::string result = dir.file("orphan-result");

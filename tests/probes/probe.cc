@@ -28,7 +28,9 @@ int raw_memfd_create(const void* name, unsigned long flags) {
   return static_cast<int>(::syscall(SYS_memfd_create, name, flags));
 }
 
-unsigned parse_flags(const char* text) { return static_cast<unsigned>(std::strtoul(text, nullptr, 0)); }
+unsigned parse_flags(const char* text) {
+  return static_cast<unsigned>(std::strtoul(text, nullptr, 0));
+}
 
 std::string unhex(const char* hex) {
   std::string out;
@@ -99,9 +101,9 @@ int cmd_create(const std::string& name, unsigned flags) {
 //   edge-ok: a short name that ends right before an unmapped page; long: 250 bytes; max: 249 bytes
 int cmd_bad_pointer(const std::string& kind, unsigned flags) {
   long page = ::sysconf(_SC_PAGESIZE);
-  auto* area = static_cast<char*>(::mmap(nullptr, static_cast<size_t>(page) * 2,
-                                         PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                                         0));
+  auto* area =
+      static_cast<char*>(::mmap(nullptr, static_cast<size_t>(page) * 2, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   ::munmap(area + page, static_cast<size_t>(page));
   const void* name = nullptr;
   std::string text;

@@ -1,12 +1,12 @@
 // Unit: the audit encoder, writing to a temporary file (no child processes).
+#include "supervisor/audit_log.h"
+
 #include <doctest/doctest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include "supervisor/audit_log.h"
 
 namespace warden {
 

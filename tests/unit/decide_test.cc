@@ -1,7 +1,8 @@
 // Unit: decide() is a pure function; these tables pin its order of evaluation.
+#include "policy/decide.h"
+
 #include <doctest/doctest.h>
 
-#include "policy/decide.h"
 #include "policy/memfd_flags.h"
 #include "policy/policy_parse.h"
 
@@ -14,7 +15,7 @@ Policy parse(const char* text) {
 }
 }  // namespace
 
-TEST_CASE("first matching rule wins; the default applies when none match") {
+TEST_CASE("first matching rule wins - the default applies when none match") {
   Policy policy = parse(R"(version = 1
 default = "deny"
 default_errno = 33
@@ -54,9 +55,9 @@ action = "deny"
   auto action = [&](uint32_t flags) { return decide(policy, {"n", flags, ""}, {}).action; };
   CHECK(action(kMfdExec | kMfdCloexec) == Action::kDeny);
   CHECK(action(kMfdHugetlb | kMfdCloexec) == Action::kDeny);
-  CHECK(action(kMfdExec) == Action::kAllow);                                        // not all
-  CHECK(action(kMfdCloexec) == Action::kAllow);                                     // not any
-  CHECK(action(kMfdExec | kMfdCloexec | kMfdAllowSealing) == Action::kAllow);       // a none
+  CHECK(action(kMfdExec) == Action::kAllow);                                   // not all
+  CHECK(action(kMfdCloexec) == Action::kAllow);                                // not any
+  CHECK(action(kMfdExec | kMfdCloexec | kMfdAllowSealing) == Action::kAllow);  // a none
 }
 
 TEST_CASE("exe globs and names with arbitrary bytes") {

@@ -32,7 +32,7 @@ TEST_CASE("memfd flag validity mirrors mm/memfd.c") {
   CHECK_FALSE(memfd_flags_invalid(kMfdCloexec | kMfdAllowSealing | kMfdNoexecSeal));
   CHECK(memfd_flags_invalid(0x20));
   CHECK(memfd_flags_invalid(kMfdExec | kMfdNoexecSeal));
-  CHECK(memfd_flags_invalid(21u << kMfdHugeShift));                 // size bits need HUGETLB
+  CHECK(memfd_flags_invalid(21u << kMfdHugeShift));  // size bits need HUGETLB
   CHECK_FALSE(memfd_flags_invalid(kMfdHugetlb | (21u << kMfdHugeShift)));
   CHECK(memfd_flag_names(kMfdCloexec | kMfdExec) ==
         std::vector<std::string>{"MFD_CLOEXEC", "MFD_EXEC"});

@@ -1,9 +1,10 @@
 // Unit: the policy parser, table-driven, no processes.
+#include "policy/policy_parse.h"
+
 #include <doctest/doctest.h>
 
 #include "policy/default_policy.h"
 #include "policy/memfd_flags.h"
-#include "policy/policy_parse.h"
 #include "policy/policy_print.h"
 
 namespace warden {
@@ -28,7 +29,8 @@ errno = "EACCES"
 [[rule]]
 name_regex = "^jit-[0-9]+$"
 action = "kill"
-)", "p.toml");
+)",
+                             "p.toml");
   REQUIRE_MESSAGE(policy.has_value(), (policy ? "" : policy.error().message()));
   CHECK(policy->default_action == Action::kDeny);
   CHECK(policy->default_errno == EDOM);
@@ -68,7 +70,8 @@ TEST_CASE("every class of mistake is refused with file:line:column") {
       {"version = 1\n[quota]\nmax_bytes = 1\n", "p.toml:3:1: unknown key 'max_bytes' in [quota]"},
       {"version = 1\n[[rule]]\nnme = \"x\"\naction = \"deny\"\n", "p.toml:3:1: unknown key 'nme'"},
       {"version = 1\n[quota]\nmax_calls = -1\n", "p.toml:3:13: quota.max_calls must not be"},
-      {"version = 1\n[quota]\nmax_calls = 1.5\n", "p.toml:3:13: quota.max_calls must be an integer"},
+      {"version = 1\n[quota]\nmax_calls = 1.5\n",
+       "p.toml:3:13: quota.max_calls must be an integer"},
       {"version = 1\nquota = 3\n", "p.toml:2:9: quota must be a table"},
       {"version = 1\nrule = 3\n", "p.toml:2:8: rule must be an array of tables"},
       {"version = 1\n[[rule]]\nname = 5\naction = \"deny\"\n", "p.toml:3:8: rule 1: name must be"},
@@ -86,7 +89,8 @@ TEST_CASE("every class of mistake is refused with file:line:column") {
        "p.toml:3:15: rule 1: flags_none: unknown flag \"MFD_NOPE\""},
       {"version = 1\n[[rule]]\naction = \"deny\"\nerrno = \"EWHAT\"\n",
        "p.toml:4:9: rule 1: errno: unknown errno"},
-      {"version = 1\n[[rule]]\naction = \"deny\"\nerrno = 0\n", "p.toml:4:9: rule 1: errno: unknown"},
+      {"version = 1\n[[rule]]\naction = \"deny\"\nerrno = 0\n",
+       "p.toml:4:9: rule 1: errno: unknown"},
       {"version = 1\n[[rule]]\naction = \"allow\"\nerrno = \"EPERM\"\n",
        "p.toml:4:9: rule 1: errno only applies"},
       {"version = 1\n[[rule]]\nid = \"x\"\n", "p.toml:2:1: rule 1: missing action"},
@@ -112,7 +116,8 @@ TEST_CASE("errno accepts names and numbers") {
   auto by_number = parse_policy("version = 1\n[[rule]]\naction = \"deny\"\nerrno = 13\n", "p");
   REQUIRE(by_number.has_value());
   CHECK(by_number->rules[0].errno_value == EACCES);
-  auto string_number = parse_policy("version = 1\n[[rule]]\naction = \"deny\"\nerrno = \"28\"\n", "p");
+  auto string_number =
+      parse_policy("version = 1\n[[rule]]\naction = \"deny\"\nerrno = \"28\"\n", "p");
   REQUIRE(string_number.has_value());
   CHECK(string_number->rules[0].errno_value == ENOSPC);
 }
@@ -137,7 +142,8 @@ id = "quote \" and \\ backslash"
 name_regex = "^a\\d+$"
 flags_none = ["MFD_ALLOW_SEALING", "MFD_CLOEXEC"]
 action = "allow"
-)", "p");
+)",
+                             "p");
   REQUIRE(policy.has_value());
   std::string text = format_policy(*policy);
   auto again = parse_policy(text, "normalized");
