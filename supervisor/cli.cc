@@ -41,11 +41,18 @@ CliOutcome parse_command_line(int argc, char** argv) {
   app.name("memfd-warden");
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
+  app.footer("\nDocs: README.md, docs/policy.md, docs/architecture.md. "
+             "Try: memfd-warden run --help");
   app.get_formatter()->column_width(30);
 
   // run
   CLI::App* run = app.add_subcommand("run", "Run PROGRAM under the policy");
-  run->footer("Usage: memfd-warden run [OPTIONS] -- PROGRAM [ARGS...]");
+  run->footer(
+      "\nUsage: memfd-warden run [OPTIONS] -- PROGRAM [ARGS...]\n\n"
+      "Without --policy the embedded default applies (see: memfd-warden policy --default).\n"
+      "Exit status: the target's own (128+N if it died of signal N); 2 for a bad command line\n"
+      "or policy (nothing ran); 125 when memfd-warden itself failed; 126 when PROGRAM cannot\n"
+      "be executed; 127 when it is not found. SIGINT, SIGTERM and SIGHUP are forwarded.");
   std::optional<std::string> policy_path;
   std::vector<std::string> allow_globs, deny_globs;
   std::string default_action;

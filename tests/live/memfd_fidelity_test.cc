@@ -56,3 +56,34 @@ TEST_CASE("names with every printable oddity survive byte for byte") {
 }
 
 }  // namespace warden::test
+
+namespace warden::test {
+
+TEST_CASE("a target running as another user gets a memfd owned by its own uid and gid") {
+  // memfd-warden runs as root here; the memfd it creates must not be root's.
+  const Args as_nobody{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+  Args command = as_nobody;
+  for (const char* part : {"create", "owned", "0"}) command.push_back(part);
+  command.insert(command.begin() + static_cast<long>(as_nobody.size()), probe_bin());
+  auto native = run_native(command);
+  auto warded = run_warden({}, command);
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(warded.exit_code == 0);
+  CHECK(native.fact("uid") == "65534");
+  CHECK(warded.fact("uid") == native.fact("uid"));
+  CHECK(warded.fact("gid") == native.fact("gid"));
+  CHECK(warded.fact("mode") == native.fact("mode"));
+  CHECK(warded.fact("rw") == "1");
+}
+
+TEST_CASE("MFD_HUGETLB fails or succeeds exactly as it does without the supervisor") {
+  // Whether hugetlbfs has pages here decides the kernel's answer; ours must be the same one.
+  auto native = run_native({probe_bin(), "create", "huge", "0x4"});
+  auto warded = run_warden({}, {probe_bin(), "create", "huge", "0x4"});
+  CHECK(warded.exit_code == native.exit_code);
+  CHECK(warded.fact("link") == native.fact("link"));
+  REQUIRE(warded.decisions.size() == 1);
+  if (native.exit_code != 0) CHECK(warded.decisions[0]["reason"] == "kernel-refused");
+}
+
+}  // namespace warden::test
