@@ -37,6 +37,42 @@ const char* setup_step_name(int step) {
   return "setting up the child";
 }
 
+// One byte of payload and room for one SCM_RIGHTS fd: both ends of the listener hand-over.
+// Lives on the stack and allocates nothing, so the child may use it between fork and execve.
+struct FdMessage {
+  char payload = 'L';
+  iovec iov{&payload, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+
+  FdMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+  }
+  FdMessage(const FdMessage&) = delete;  // msg points into this object
+  FdMessage& operator=(const FdMessage&) = delete;
+
+  void set_fd(int fd) {
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  }
+  // The received fd, or -1 when none came.
+  int fd() {
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
+      return -1;
+    }
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+    return fd;
+  }
+};
+
 // Runs in the child right before execve. Raw syscalls only: the parent may have had threads,
 // so nothing here may allocate, lock or log.
 struct FilterInstaller : boost::process::extend::handler {
@@ -60,42 +96,20 @@ struct FilterInstaller : boost::process::extend::handler {
     if (listener < 0) fail(exec, SetupStep::kSeccomp);
 
     int fd = static_cast<int>(listener);
-    char payload = 'L';
-    iovec iov{&payload, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-    if (::sendmsg(socket_fd, &msg, MSG_NOSIGNAL) != 1) fail(exec, SetupStep::kSendListener);
+    FdMessage message;
+    message.set_fd(fd);
+    if (::sendmsg(socket_fd, &message.msg, MSG_NOSIGNAL) != 1) fail(exec, SetupStep::kSendListener);
     ::close(fd);
     ::close(socket_fd);
   }
 };
 
 Result<UniqueFd> receive_listener(int socket_fd) {
-  char payload = 0;
-  iovec iov{&payload, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t got = ::recvmsg(socket_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  FdMessage message;
+  ssize_t got = ::recvmsg(socket_fd, &message.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   if (got < 0) return errno_error("receiving the listener fd from the child");
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  if (got != 1 || cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) {
-    return Error{0, "the child exited without sending its seccomp listener"};
-  }
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+  int fd = message.fd();
+  if (got != 1 || fd < 0) return Error{0, "the child exited without sending its seccomp listener"};
   return UniqueFd(fd);
 }
 
