@@ -18,11 +18,22 @@ const char* reason_name(Reason reason) {
       return "quota.max_calls";
     case Reason::kQuotaLive:
       return "quota.max_live";
+    case Reason::kRuleLive:
+      return "rule.max_live";
+    case Reason::kGrowth:
+      return "growth";
+    case Reason::kQuotaBytes:
+      return "quota.max_bytes";
+    case Reason::kQuotaMemfdBytes:
+      return "quota.max_memfd_bytes";
+    case Reason::kRuleBytes:
+      return "rule.max_bytes";
   }
   return "?";
 }
 
 bool rule_matches(const Rule& rule, const MemfdRequest& request) {
+  if (rule.syscall != request.call) return false;
   if (rule.flags_any && !(request.flags & rule.flags_any)) return false;
   if ((request.flags & rule.flags_all) != rule.flags_all) return false;
   if (request.flags & rule.flags_none) return false;
@@ -55,14 +66,54 @@ Verdict decide(const Policy& policy, const MemfdRequest& request, const QuotaSta
   verdict.errno_value = 0;
 
   // Quotas only ever turn an allow into a deny; the matched rule stays in the verdict.
+  auto refuse = [&](Reason reason) {
+    verdict.action = Action::kDeny;
+    verdict.errno_value = policy.quota.errno_value;
+    verdict.reason = reason;
+  };
+  if (verdict.rule_index) {
+    const Rule& rule = policy.rules[*verdict.rule_index];
+    uint64_t rule_live =
+        *verdict.rule_index < quota.rules.size() ? quota.rules[*verdict.rule_index].live : 0;
+    if (rule.max_live && rule_live >= *rule.max_live) {
+      refuse(Reason::kRuleLive);
+      return verdict;
+    }
+  }
   if (policy.quota.max_calls && quota.calls >= *policy.quota.max_calls) {
-    verdict.action = Action::kDeny;
-    verdict.errno_value = policy.quota.errno_value;
-    verdict.reason = Reason::kQuotaCalls;
+    refuse(Reason::kQuotaCalls);
   } else if (policy.quota.max_live && quota.live >= *policy.quota.max_live) {
+    refuse(Reason::kQuotaLive);
+  }
+  return verdict;
+}
+
+Verdict decide_growth(const Policy& policy, const GrowthRequest& request, const QuotaState& quota) {
+  Verdict verdict;
+  verdict.action = Action::kAllow;
+  verdict.reason = Reason::kGrowth;
+  verdict.rule_index = request.rule_index;
+  if (request.new_charge <= request.old_charge) return verdict;
+  uint64_t added = request.new_charge - request.old_charge;
+  auto over = [added](uint64_t used, const std::optional<uint64_t>& limit) {
+    return limit && (added > *limit || used > *limit - added);  // used + added > limit, no overflow
+  };
+  std::optional<Reason> refused;
+  if (policy.quota.max_memfd_bytes && request.new_charge > *policy.quota.max_memfd_bytes) {
+    refused = Reason::kQuotaMemfdBytes;
+  } else if (over(quota.bytes, policy.quota.max_bytes)) {
+    refused = Reason::kQuotaBytes;
+  } else if (request.rule_index) {
+    const Rule& rule = policy.rules[*request.rule_index];
+    uint64_t rule_bytes =
+        *request.rule_index < quota.rules.size() ? quota.rules[*request.rule_index].bytes : 0;
+    if (over(rule_bytes, rule.max_bytes)) refused = Reason::kRuleBytes;
+  }
+  if (refused) {
     verdict.action = Action::kDeny;
-    verdict.errno_value = policy.quota.errno_value;
-    verdict.reason = Reason::kQuotaLive;
+    verdict.reason = *refused;
+    verdict.errno_value = request.kind == GrowthKind::kFtruncate ? policy.quota.ftruncate_errno
+                                                                 : policy.quota.write_errno;
   }
   return verdict;
 }

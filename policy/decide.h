@@ -4,26 +4,46 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "policy/policy.h"
 
 namespace warden {
 
-// What the supervisor learned about one memfd_create call.
+// What the supervisor learned about one call that makes a memfd.
 struct MemfdRequest {
   std::string_view name;  // the exact bytes read from the target, without the NUL
   uint32_t flags = 0;
   std::string_view exe;  // the caller's executable, empty when unknown
+  CreateCall call = CreateCall::kMemfdCreate;
+};
+
+// What the memfds admitted by one rule hold now.
+struct RuleUsage {
+  uint64_t live = 0;
+  uint64_t bytes = 0;
 };
 
 // The tree-wide counts as they stand before this call.
 struct QuotaState {
-  uint64_t calls = 0;  // memfd_create calls that succeeded so far
-  uint64_t live = 0;   // memfds alive now
+  uint64_t calls = 0;                // create calls that succeeded so far
+  uint64_t live = 0;                 // memfds alive now
+  uint64_t bytes = 0;                // the sum of their charges
+  std::span<const RuleUsage> rules;  // indexed like Policy::rules; may be empty
 };
 
-enum class Reason { kRule, kDefault, kQuotaCalls, kQuotaLive };
+enum class Reason {
+  kRule,
+  kDefault,
+  kQuotaCalls,
+  kQuotaLive,
+  kRuleLive,
+  kGrowth,  // a growth within every limit
+  kQuotaBytes,
+  kQuotaMemfdBytes,
+  kRuleBytes,
+};
 
 const char* reason_name(Reason reason);
 
@@ -39,5 +59,20 @@ bool rule_matches(const Rule& rule, const MemfdRequest& request);
 
 // First matching rule wins, else the default; an allow is then checked against the quotas.
 Verdict decide(const Policy& policy, const MemfdRequest& request, const QuotaState& quota);
+
+// A call that would change one memfd's charge (its largest extent: max(size, fallocated end)).
+enum class GrowthKind { kFtruncate, kFallocate, kWrite };
+
+struct GrowthRequest {
+  GrowthKind kind = GrowthKind::kFtruncate;
+  uint64_t old_charge = 0;
+  uint64_t new_charge = 0;
+  std::optional<size_t> rule_index;  // the rule that admitted this memfd, if any
+};
+
+// Never refuses a call that does not raise the charge. Otherwise checks the per-memfd cap, the
+// tree's max_bytes and the admitting rule's max_bytes, and refuses with quota.ftruncate_errno
+// (ftruncate) or quota.write_errno (fallocate, writes).
+Verdict decide_growth(const Policy& policy, const GrowthRequest& request, const QuotaState& quota);
 
 }  // namespace warden

@@ -20,11 +20,18 @@ enum class Action { kAllow, kDeny, kKill };
 const char* action_name(Action action);
 std::optional<Action> action_from_name(std::string_view name);
 
-inline constexpr int kDefaultDenyErrno = 1;    // EPERM
-inline constexpr int kDefaultQuotaErrno = 24;  // EMFILE
+inline constexpr int kDefaultDenyErrno = 1;        // EPERM
+inline constexpr int kDefaultQuotaErrno = 24;      // EMFILE
+inline constexpr int kDefaultFtruncateErrno = 27;  // EFBIG
+inline constexpr int kDefaultWriteErrno = 28;      // ENOSPC
+
+// The calls that make a new memfd. Rules without `syscall` apply to memfd_create.
+enum class CreateCall { kMemfdCreate, kMemfdSecret };
+const char* create_call_name(CreateCall call);
 
 struct Rule {
   std::string id;  // optional, echoed in the audit
+  CreateCall syscall = CreateCall::kMemfdCreate;
   std::optional<std::string> name_glob;
   std::string name_regex_source;               // empty when the rule has no regex
   std::shared_ptr<const re2::RE2> name_regex;  // compiled once; RE2 is linear-time
@@ -34,12 +41,22 @@ struct Rule {
   std::optional<std::string> exe_glob;  // glob on the caller's /proc/PID/exe
   Action action = Action::kDeny;
   int errno_value = kDefaultDenyErrno;  // for deny
+  // Limits on the memfds this rule admitted (allow rules only), apart from the tree's.
+  std::optional<uint64_t> max_bytes;
+  std::optional<uint64_t> max_live;
 };
 
 struct Quota {
-  std::optional<uint64_t> max_calls;  // successful memfd_create calls over the run
-  std::optional<uint64_t> max_live;   // memfds alive at once across the tree
-  int errno_value = kDefaultQuotaErrno;
+  std::optional<uint64_t> max_calls;             // successful memfd_create calls over the run
+  std::optional<uint64_t> max_live;              // memfds alive at once across the tree
+  std::optional<uint64_t> max_bytes;             // sum of the charges of the tree's live memfds
+  std::optional<uint64_t> max_memfd_bytes;       // the charge of any single memfd
+  int errno_value = kDefaultQuotaErrno;          // a create over max_calls / max_live
+  int ftruncate_errno = kDefaultFtruncateErrno;  // an ftruncate over a byte limit
+  int write_errno = kDefaultWriteErrno;          // fallocate or a write over a byte limit
+  bool strict_writes = false;  // also check growth through the write family (costly)
+
+  bool has_byte_limit() const { return max_bytes || max_memfd_bytes; }
 };
 
 struct Policy {
@@ -48,6 +65,15 @@ struct Policy {
   int default_errno = kDefaultDenyErrno;  // when default_action is deny
   Quota quota;
   std::vector<Rule> rules;  // first match wins
+
+  // True when some limit needs the size of memfds, so growth calls must be trapped.
+  bool tracks_bytes() const {
+    if (quota.has_byte_limit()) return true;
+    for (const auto& rule : rules) {
+      if (rule.max_bytes) return true;
+    }
+    return false;
+  }
 };
 
 }  // namespace warden

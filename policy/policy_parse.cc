@@ -9,6 +9,7 @@
 #include "policy/errno_names.h"
 #include "policy/glob.h"
 #include "policy/memfd_flags.h"
+#include "policy/sizes.h"
 
 namespace warden {
 namespace {
@@ -85,6 +86,26 @@ class Parser {
     int64_t value = *node.value<int64_t>();
     if (value < 0) return fail(node, what + " must not be negative");
     out = static_cast<uint64_t>(value);
+    return true;
+  }
+
+  bool get_size(const toml::node& node, const std::string& what, uint64_t& out) {
+    if (node.is_integer()) {
+      return get_count(node, what, out);
+    }
+    if (!node.is_string()) {
+      return fail(node, what + " must be a size: an integer, or a string such as \"512MiB\"");
+    }
+    std::string problem;
+    auto size = parse_size(*node.value<std::string>(), &problem);
+    if (!size) return fail(node, what + ": " + problem);
+    out = *size;
+    return true;
+  }
+
+  bool get_bool(const toml::node& node, const std::string& what, bool& out) {
+    if (!node.is_boolean()) return fail(node, what + " must be true or false");
+    out = *node.value<bool>();
     return true;
   }
 
@@ -181,28 +202,67 @@ class Parser {
   }
 
   bool parse_quota(const toml::table& table, Quota& quota) {
-    if (!only_keys(table, {"max_calls", "max_live", "errno"}, "[quota]")) return false;
-    uint64_t count = 0;
+    if (!only_keys(table,
+                   {"max_calls", "max_live", "max_bytes", "max_memfd_bytes", "errno",
+                    "ftruncate_errno", "write_errno", "strict_writes"},
+                   "[quota]")) {
+      return false;
+    }
+    uint64_t value = 0;
     if (const auto* node = table.get("max_calls")) {
-      if (!get_count(*node, "quota.max_calls", count)) return false;
-      quota.max_calls = count;
+      if (!get_count(*node, "quota.max_calls", value)) return false;
+      quota.max_calls = value;
     }
     if (const auto* node = table.get("max_live")) {
-      if (!get_count(*node, "quota.max_live", count)) return false;
-      quota.max_live = count;
+      if (!get_count(*node, "quota.max_live", value)) return false;
+      quota.max_live = value;
+    }
+    if (const auto* node = table.get("max_bytes")) {
+      if (!get_size(*node, "quota.max_bytes", value)) return false;
+      quota.max_bytes = value;
+    }
+    if (const auto* node = table.get("max_memfd_bytes")) {
+      if (!get_size(*node, "quota.max_memfd_bytes", value)) return false;
+      quota.max_memfd_bytes = value;
     }
     if (const auto* node = table.get("errno")) {
       if (!get_errno(*node, "quota.errno", quota.errno_value)) return false;
+    }
+    if (const auto* node = table.get("ftruncate_errno")) {
+      if (!get_errno(*node, "quota.ftruncate_errno", quota.ftruncate_errno)) return false;
+    }
+    if (const auto* node = table.get("write_errno")) {
+      if (!get_errno(*node, "quota.write_errno", quota.write_errno)) return false;
+    }
+    if (const auto* node = table.get("strict_writes")) {
+      if (!get_bool(*node, "quota.strict_writes", quota.strict_writes)) return false;
     }
     return true;
   }
 
   bool parse_rule(const toml::table& table, const std::string& where, Rule& rule) {
     if (!only_keys(table,
-                   {"id", "name", "name_regex", "flags_any", "flags_all", "flags_none", "exe",
-                    "action", "errno"},
+                   {"id", "syscall", "name", "name_regex", "flags_any", "flags_all", "flags_none",
+                    "exe", "action", "errno", "max_bytes", "max_live"},
                    where)) {
       return false;
+    }
+    if (const auto* node = table.get("syscall")) {
+      std::string call;
+      if (!get_string(*node, where + ": syscall", call)) return false;
+      if (call == "memfd_secret") {
+        rule.syscall = CreateCall::kMemfdSecret;
+      } else if (call != "memfd_create") {
+        return fail(*node, where + ": syscall must be \"memfd_create\" or \"memfd_secret\"");
+      }
+      if (rule.syscall == CreateCall::kMemfdSecret) {
+        for (const char* key : {"name", "name_regex", "flags_any", "flags_all", "flags_none"}) {
+          if (const auto* bad = table.get(key)) {
+            return fail(*bad, where + ": memfd_secret takes no name and no MFD_ flags, so '" + key +
+                                  "' cannot apply");
+          }
+        }
+      }
     }
     if (const auto* node = table.get("id")) {
       if (!get_string(*node, where + ": id", rule.id)) return false;
@@ -243,6 +303,21 @@ class Parser {
         return fail(*node, where + ": errno only applies to action = \"deny\"");
       }
     }
+    uint64_t value = 0;
+    for (const char* key : {"max_bytes", "max_live"}) {
+      const auto* node = table.get(key);
+      if (node == nullptr) continue;
+      if (rule.action != Action::kAllow) {
+        return fail(*node, where + ": " + key +
+                               " limits the memfds a rule admits, so it needs action = \"allow\"");
+      }
+      bool is_bytes = std::string_view(key) == "max_bytes";
+      if (!(is_bytes ? get_size(*node, where + ": max_bytes", value)
+                     : get_count(*node, where + ": max_live", value))) {
+        return false;
+      }
+      (is_bytes ? rule.max_bytes : rule.max_live) = value;
+    }
     return true;
   }
 
@@ -251,6 +326,10 @@ class Parser {
 };
 
 }  // namespace
+
+const char* create_call_name(CreateCall call) {
+  return call == CreateCall::kMemfdSecret ? "memfd_secret" : "memfd_create";
+}
 
 const char* action_name(Action action) {
   switch (action) {

@@ -6,6 +6,7 @@
 
 #include "policy/errno_names.h"
 #include "policy/memfd_flags.h"
+#include "policy/sizes.h"
 
 namespace warden {
 namespace {
@@ -38,10 +39,22 @@ std::string format_policy(const Policy& policy) {
   out << "\n[quota]\n";
   if (policy.quota.max_calls) out << "max_calls = " << *policy.quota.max_calls << "\n";
   if (policy.quota.max_live) out << "max_live = " << *policy.quota.max_live << "\n";
+  if (policy.quota.max_bytes) {
+    out << "max_bytes = " << quoted(format_size(*policy.quota.max_bytes)) << "\n";
+  }
+  if (policy.quota.max_memfd_bytes) {
+    out << "max_memfd_bytes = " << quoted(format_size(*policy.quota.max_memfd_bytes)) << "\n";
+  }
   out << "errno = " << quoted(errno_name(policy.quota.errno_value)) << "\n";
+  out << "ftruncate_errno = " << quoted(errno_name(policy.quota.ftruncate_errno)) << "\n";
+  out << "write_errno = " << quoted(errno_name(policy.quota.write_errno)) << "\n";
+  out << "strict_writes = " << (policy.quota.strict_writes ? "true" : "false") << "\n";
   for (const auto& rule : policy.rules) {
     out << "\n[[rule]]\n";
     if (!rule.id.empty()) out << "id = " << quoted(rule.id) << "\n";
+    if (rule.syscall != CreateCall::kMemfdCreate) {
+      out << "syscall = " << quoted(create_call_name(rule.syscall)) << "\n";
+    }
     if (rule.name_glob) out << "name = " << quoted(*rule.name_glob) << "\n";
     if (rule.name_regex) out << "name_regex = " << quoted(rule.name_regex_source) << "\n";
     if (rule.flags_any) out << "flags_any = " << flag_list(rule.flags_any) << "\n";
@@ -52,6 +65,8 @@ std::string format_policy(const Policy& policy) {
     if (rule.action == Action::kDeny) {
       out << "errno = " << quoted(errno_name(rule.errno_value)) << "\n";
     }
+    if (rule.max_bytes) out << "max_bytes = " << quoted(format_size(*rule.max_bytes)) << "\n";
+    if (rule.max_live) out << "max_live = " << *rule.max_live << "\n";
   }
   return out.str();
 }

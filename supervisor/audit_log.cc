@@ -42,6 +42,9 @@ Json quota_json(const QuotaState& state, const Quota& limits) {
   quota["live"] = state.live;
   quota["max_calls"] = limits.max_calls ? Json(*limits.max_calls) : Json(nullptr);
   quota["max_live"] = limits.max_live ? Json(*limits.max_live) : Json(nullptr);
+  quota["bytes"] = state.bytes;
+  quota["max_bytes"] = limits.max_bytes ? Json(*limits.max_bytes) : Json(nullptr);
+  quota["max_memfd_bytes"] = limits.max_memfd_bytes ? Json(*limits.max_memfd_bytes) : Json(nullptr);
   return quota;
 }
 
@@ -100,7 +103,9 @@ void AuditLog::write(const DecisionRecord& record) {
   } else {
     line["name"] = nullptr;
   }
-  line["flags"] = {{"raw", record.flags}, {"names", memfd_flag_names(record.flags)}};
+  if (!record.charge) {  // growth records are about a memfd, not a create's flags
+    line["flags"] = {{"raw", record.flags}, {"names", memfd_flag_names(record.flags)}};
+  }
   line["decision"] = decision_name(record.decision);
   line["errno"] = record.errno_value ? Json(errno_name(record.errno_value)) : Json(nullptr);
   line["reason"] = record.reason;
@@ -112,11 +117,15 @@ void AuditLog::write(const DecisionRecord& record) {
     line["rule"] = nullptr;
   }
   line["fd"] = record.fd >= 0 ? Json(record.fd) : Json(nullptr);
+  if (record.charge) {
+    line["charge"] = {{"old", record.charge->old_charge}, {"new", record.charge->new_charge}};
+  }
   line["quota"] = quota_json(record.quota, limits_);
   emit(line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
-void AuditLog::write_summary(int exit_status, const QuotaState& final_state, uint64_t peak_live) {
+void AuditLog::write_summary(int exit_status, const QuotaState& final_state, uint64_t peak_live,
+                             std::optional<uint64_t> peak_bytes) {
   Json line;
   line["time"] = rfc3339_now();
   line["event"] = "summary";
@@ -128,6 +137,9 @@ void AuditLog::write_summary(int exit_status, const QuotaState& final_state, uin
   line["calls"] = final_state.calls;
   line["live_at_exit"] = final_state.live;
   line["peak_live"] = peak_live;
+  // Bytes are tracked only when a byte limit makes memfd-warden trap growth calls.
+  line["bytes_at_exit"] = peak_bytes ? Json(final_state.bytes) : Json(nullptr);
+  line["peak_bytes"] = peak_bytes ? Json(*peak_bytes) : Json(nullptr);
   line["exit_status"] = exit_status;
   line["audit_write_errors"] = write_errors_;
   emit(line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");

@@ -24,6 +24,12 @@ enum class Decision { kAllow, kDeny, kKill, kAbort, kWouldDeny, kWouldKill };
 inline constexpr size_t kDecisionCount = 6;
 const char* decision_name(Decision decision);
 
+// How a growth call changes one memfd's charge.
+struct ChargeChange {
+  uint64_t old_charge = 0;
+  uint64_t new_charge = 0;
+};
+
 struct DecisionRecord {
   const char* syscall = "memfd_create";
   const char* abi = "x86_64";
@@ -38,7 +44,8 @@ struct DecisionRecord {
   const char* reason = "default";  // rule, default, quota.*, invalid-flags, bad-name, ...
   std::optional<size_t> rule_index;
   std::string_view rule_id;
-  int fd = -1;  // the fd the target received, -1 for none
+  int fd = -1;  // the fd the target received (create) or named (growth), -1 for none
+  std::optional<ChargeChange> charge;  // growth records
   QuotaState quota;
 };
 
@@ -48,7 +55,8 @@ class AuditLog {
   static Result<AuditLog> open(const std::string& destination, const Quota& limits);
 
   void write(const DecisionRecord& record);
-  void write_summary(int exit_status, const QuotaState& final_state, uint64_t peak_live);
+  void write_summary(int exit_status, const QuotaState& final_state, uint64_t peak_live,
+                     std::optional<uint64_t> peak_bytes);
 
   uint64_t count(Decision decision) const { return counts_[static_cast<size_t>(decision)]; }
   uint64_t write_errors() const { return write_errors_; }

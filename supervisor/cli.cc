@@ -5,10 +5,12 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "policy/default_policy.h"
 #include "policy/policy_parse.h"
 #include "policy/policy_print.h"
+#include "policy/sizes.h"
 
 namespace warden {
 namespace {
@@ -41,8 +43,9 @@ CliOutcome parse_command_line(int argc, char** argv) {
   app.name("memfd-warden");
   app.set_version_flag("--version", kVersion);
   app.require_subcommand(1);
-  app.footer("\nDocs: README.md, docs/policy.md, docs/architecture.md. "
-             "Try: memfd-warden run --help");
+  app.footer(
+      "\nDocs: README.md, docs/policy.md, docs/architecture.md. "
+      "Try: memfd-warden run --help");
   app.get_formatter()->column_width(30);
 
   // run
@@ -57,6 +60,8 @@ CliOutcome parse_command_line(int argc, char** argv) {
   std::vector<std::string> allow_globs, deny_globs;
   std::string default_action;
   std::optional<uint64_t> max_calls, max_live;
+  std::optional<std::string> max_bytes, max_memfd_bytes;
+  bool strict_writes = false;
   RunCommand command;
   run->add_option("--policy", policy_path,
                   "Policy file (TOML, see docs/policy.md); default: the embedded policy")
@@ -73,6 +78,13 @@ CliOutcome parse_command_line(int argc, char** argv) {
       ->type_name("allow|deny|kill");
   run->add_option("--max-calls", max_calls, "Successful memfd_create calls allowed over the run");
   run->add_option("--max-live", max_live, "memfds alive at once across the tree");
+  run->add_option("--max-bytes", max_bytes,
+                  "Bytes the tree's live memfds may hold in all (e.g. 512MiB, 2G)")
+      ->type_name("SIZE");
+  run->add_option("--max-memfd-bytes", max_memfd_bytes, "Bytes any one memfd may hold")
+      ->type_name("SIZE");
+  run->add_flag("--strict-writes", strict_writes,
+                "Also check memfd growth through write/pwrite/writev/... (traps every write)");
   run->add_option("--audit", command.audit, "Audit log (JSON lines): FILE, or - for stderr")
       ->capture_default_str();
   run->add_flag("--dry-run", command.dry_run,
@@ -149,6 +161,19 @@ CliOutcome parse_command_line(int argc, char** argv) {
   if (!default_action.empty()) policy->default_action = *action_from_name(default_action);
   if (max_calls) policy->quota.max_calls = max_calls;
   if (max_live) policy->quota.max_live = max_live;
+  for (auto [text, target, option] :
+       {std::tuple{&max_bytes, &policy->quota.max_bytes, "--max-bytes"},
+        std::tuple{&max_memfd_bytes, &policy->quota.max_memfd_bytes, "--max-memfd-bytes"}}) {
+    if (!*text) continue;
+    std::string problem;
+    auto size = parse_size(**text, &problem);
+    if (!size) {
+      outcome.exit_code = report_error(std::string(option) + " '" + **text + "': " + problem);
+      return outcome;
+    }
+    *target = size;
+  }
+  if (strict_writes) policy->quota.strict_writes = true;
   command.policy = std::move(policy.value());
   outcome.run = std::move(command);
   return outcome;

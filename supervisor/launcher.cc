@@ -91,8 +91,15 @@ struct FilterInstaller : boost::process::extend::handler {
   void on_exec_setup(Executor& exec) const {
     if (::sigprocmask(SIG_SETMASK, sigmask, nullptr) != 0) fail(exec, SetupStep::kSigmask);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(exec, SetupStep::kNoNewPrivs);
-    long listener =
-        sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, program);
+    // WAIT_KILLABLE_RECV (5.19+): once we have received a call, only a fatal signal interrupts
+    // the caller's wait, so a call we carry out ourselves is never also restarted (SA_RESTART)
+    // behind our back. Older kernels refuse the flag; then we go without it.
+    long listener = sys::seccomp(
+        SECCOMP_SET_MODE_FILTER,
+        SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, program);
+    if (listener < 0 && errno == EINVAL) {
+      listener = sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, program);
+    }
     if (listener < 0) fail(exec, SetupStep::kSeccomp);
 
     int fd = static_cast<int>(listener);

@@ -28,7 +28,15 @@ int run_target(warden::RunCommand& command) {
   if (auto supported = check_unotify_support(); !supported) {
     return exit_with_error(kExitInternal, supported.error().message());
   }
-  auto filter = build_filter(TrapAction::kUserNotify);
+  TrapSet traps;
+  traps.growth = command.policy.tracks_bytes();
+  traps.writes = traps.growth && command.policy.quota.strict_writes;
+  if (command.policy.quota.strict_writes && !traps.growth) {
+    spdlog::warn(
+        "strict_writes has no effect without a byte limit (max_bytes, "
+        "max_memfd_bytes, or a rule's max_bytes)");
+  }
+  auto filter = build_filter(TrapAction::kUserNotify, traps);
   if (!filter) {
     return exit_with_error(kExitInternal,
                            "building the seccomp filter: " + filter.error().message());

@@ -1,8 +1,10 @@
 #include "supervisor/memfd_call.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/fsuid.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "policy/decide.h"
@@ -14,18 +16,23 @@ namespace warden {
 
 void MemfdCallHandler::handle(const seccomp_notif& request, const TrappedSyscall& call) {
   DecisionRecord record;
+  record.syscall = trapped_call_name(call.call);
   record.abi = abi_name(call.abi);
   record.tid = static_cast<pid_t>(request.pid);
+  bool secret = call.call == TrappedCall::kMemfdSecret;
   // The kernel truncates the int argument after the filter has run: only the low 32 bits count.
-  uint32_t flags = static_cast<uint32_t>(request.data.args[1]);
+  // memfd_secret(flags) has its flags first and no name.
+  uint32_t flags = static_cast<uint32_t>(request.data.args[secret ? 0 : 1]);
   record.flags = flags;
 
   // The kernel checks flags before it touches the name; so do we, to fail the same way.
-  if (memfd_flags_invalid(flags)) {
+  // (memfd_secret's flags are checked by the kernel when we make the file ourselves.)
+  if (!secret && memfd_flags_invalid(flags)) {
     refuse(request.id, record, EINVAL, "invalid-flags");
     return;
   }
-  NameRead name = read_target_name(record.tid, request.data.args[0], name_);
+  NameRead name{NameStatus::kOk, 0, 0};
+  if (!secret) name = read_target_name(record.tid, request.data.args[0], name_);
   read_caller_info(record.tid, caller_);
   record.pid = caller_.tgid;
   record.exe = caller_.exe_view();
@@ -55,10 +62,12 @@ void MemfdCallHandler::handle(const seccomp_notif& request, const TrappedSyscall
       refuse(request.id, record, EPERM, "target-unreadable");
       return;
   }
-  record.name = std::string_view(name_, name.length);
+  std::string_view name_bytes(name_, name.length);
+  if (!secret) record.name = name_bytes;
+  call_ = secret ? CreateCall::kMemfdSecret : CreateCall::kMemfdCreate;
 
   ledger_.drain();  // releases that happened before this call must count
-  Verdict verdict = decide(policy_, {*record.name, flags, record.exe}, ledger_.state());
+  Verdict verdict = decide(policy_, {name_bytes, flags, record.exe, call_}, ledger_.state());
   record.reason = reason_name(verdict.reason);
   record.rule_index = verdict.rule_index;
   if (verdict.rule_index) record.rule_id = policy_.rules[*verdict.rule_index].id;
@@ -115,7 +124,9 @@ int MemfdCallHandler::create_memfd(uint32_t flags) {
     old_gid = static_cast<gid_t>(::setfsgid(caller_.fsgid));
     old_uid = static_cast<uid_t>(::setfsuid(caller_.fsuid));
   }
-  int fd = ::memfd_create(name_, flags);  // name_ ends at the NUL the target's name ended at
+  // name_ ends at the NUL the target's name ended at.
+  int fd = call_ == CreateCall::kMemfdSecret ? static_cast<int>(::syscall(SYS_memfd_secret, flags))
+                                             : ::memfd_create(name_, flags);
   int saved = errno;
   if (switch_creds) {
     ::setfsuid(old_uid);
@@ -135,14 +146,17 @@ void MemfdCallHandler::allow(uint64_t id, DecisionRecord& record) {
     refuse(id, record, errno, "kernel-refused");
     return;
   }
-  int watch = ledger_.track(memfd.get());
-  if (watch < 0) {
+  // A memfd is booked to the allow rule that admitted it (its max_bytes / max_live apply).
+  std::optional<size_t> rule = record.rule_index;
+  if (rule && policy_.rules[*rule].action != Action::kAllow) rule.reset();
+  if (ledger_.track(memfd.get(), record.name.value_or(""), call_, rule, 0) == nullptr) {
     spdlog::error("cannot track a new memfd (inotify_add_watch: {}); refusing the call",
-                  std::strerror(-watch));
+                  std::strerror(errno));
     refuse(id, record, policy_.quota.errno_value, "untrackable");
     return;
   }
-  bool cloexec = record.flags & kMfdCloexec;
+  bool cloexec = call_ == CreateCall::kMemfdSecret ? (record.flags & O_CLOEXEC) != 0
+                                                   : (record.flags & kMfdCloexec) != 0;
   int installed = notify_.install_and_respond(id, memfd.get(), cloexec);
   // Our copy goes now, whatever happened: the ledger watches the file, it does not hold it.
   memfd.reset();

@@ -41,6 +41,7 @@ class MemfdCallHandler {
   // Scratch reused for every call: the hot path does not allocate for these.
   char name_[kMaxMemfdName + 1] = {};
   CallerInfo caller_;
+  CreateCall call_ = CreateCall::kMemfdCreate;  // the call being handled
 };
 
 }  // namespace warden

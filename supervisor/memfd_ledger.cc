@@ -1,49 +1,162 @@
 #include "supervisor/memfd_ledger.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 
 namespace warden {
+namespace {
 
-Result<MemfdLedger> MemfdLedger::open() {
-  UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!fd.valid()) return errno_error("inotify_init1");
-  return MemfdLedger(std::move(fd));
+struct KeySetHash {
+  size_t operator()(const MemfdKey& key) const noexcept {
+    return std::hash<uint64_t>()(static_cast<uint64_t>(key.ino) * 1000003u ^ key.dev);
+  }
+};
+using KeySet = std::unordered_set<MemfdKey, KeySetHash>;
+
+// Marks in `alive` every key of `wanted` that process `pid` holds as an fd or a mapping.
+void scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
+  char path[300];
+  std::snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+  if (DIR* fds = ::opendir(path)) {
+    while (dirent* entry = ::readdir(fds)) {
+      struct stat st {};
+      if (entry->d_name[0] == '.' || ::fstatat(::dirfd(fds), entry->d_name, &st, 0) != 0) {
+        continue;
+      }
+      MemfdKey key{st.st_dev, st.st_ino};
+      if (wanted.count(key)) alive.insert(key);
+    }
+    ::closedir(fds);
+  }
+  std::snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+  if (FILE* maps = std::fopen(path, "re")) {
+    char line[512];
+    while (std::fgets(line, sizeof(line), maps)) {
+      unsigned major_id = 0, minor_id = 0;
+      unsigned long inode = 0;
+      // address perms offset major:minor inode path
+      if (std::sscanf(line, "%*s %*s %*s %x:%x %lu", &major_id, &minor_id, &inode) != 3) continue;
+      MemfdKey key{::makedev(major_id, minor_id), static_cast<ino_t>(inode)};
+      if (inode != 0 && wanted.count(key)) alive.insert(key);
+    }
+    std::fclose(maps);
+  }
 }
 
-int MemfdLedger::track(int memfd) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
-  // IN_IGNORED comes with every watch; IN_DELETE_SELF is the least we must ask for to get it
-  // when the inode dies.
-  int wd = ::inotify_add_watch(inotify_.get(), path, IN_DELETE_SELF);
-  if (wd < 0) return -errno;
-  live_.insert(wd);
-  if (live_.size() > peak_live_) peak_live_ = live_.size();
-  return wd;
+}  // namespace
+
+Result<MemfdLedger> MemfdLedger::open(size_t rule_count) {
+  UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!fd.valid()) return errno_error("inotify_init1");
+  return MemfdLedger(std::move(fd), rule_count);
+}
+
+MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,
+                               std::optional<size_t> rule, uint64_t charge) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return nullptr;
+  MemfdKey key{st.st_dev, st.st_ino};
+  // A live inode is unique, so an entry under the same key belongs to a dead file whose release
+  // we have not read yet.
+  if (entries_.count(key)) release(key);
+
+  MemfdEntry entry;
+  entry.name = name;
+  entry.call = call;
+  entry.rule = rule;
+  if (call == CreateCall::kMemfdCreate) {
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    // IN_IGNORED comes with every watch; IN_DELETE_SELF is the least we must ask for to get it
+    // when the inode dies.
+    entry.watch = ::inotify_add_watch(inotify_.get(), path, IN_DELETE_SELF);
+    if (entry.watch < 0) return nullptr;
+    by_watch_[entry.watch] = key;
+  } else {
+    ++unwatched_;
+  }
+  auto [it, inserted] = entries_.emplace(key, std::move(entry));
+  if (rule && *rule < rule_usage_.size()) ++rule_usage_[*rule].live;
+  if (entries_.size() > peak_live_) peak_live_ = entries_.size();
+  recharge(it->second, charge);
+  return &it->second;
+}
+
+MemfdEntry* MemfdLedger::find(MemfdKey key) {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void MemfdLedger::recharge(MemfdEntry& entry, uint64_t charge) {
+  bytes_ = bytes_ - entry.charge + charge;
+  if (entry.rule && *entry.rule < rule_usage_.size()) {
+    RuleUsage& usage = rule_usage_[*entry.rule];
+    usage.bytes = usage.bytes - entry.charge + charge;
+  }
+  entry.charge = charge;
+  if (bytes_ > peak_bytes_) peak_bytes_ = bytes_;
+}
+
+void MemfdLedger::release(MemfdKey key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  MemfdEntry& entry = it->second;
+  recharge(entry, 0);
+  if (entry.rule && *entry.rule < rule_usage_.size()) --rule_usage_[*entry.rule].live;
+  if (entry.watch >= 0) {
+    by_watch_.erase(entry.watch);
+  } else {
+    --unwatched_;
+  }
+  entries_.erase(it);
 }
 
 void MemfdLedger::drain() {
   alignas(inotify_event) char buffer[16 * 1024];
   for (;;) {
     ssize_t got = ::read(inotify_.get(), buffer, sizeof(buffer));
-    if (got <= 0) return;  // EAGAIN: nothing queued
+    if (got <= 0) break;  // EAGAIN: nothing queued
     for (char* p = buffer; p < buffer + got;) {
       const auto* event = reinterpret_cast<const inotify_event*>(p);
       if (event->mask & IN_Q_OVERFLOW) {
-        // Releases were lost: live counts stay high (never low) until the tree exits.
-        ++lost_events_;
+        // Releases were lost: counts stay high (never low) for the memfds concerned.
         spdlog::error(
-            "inotify queue overflowed: some memfd releases were missed, so the live "
-            "count may overstate (raise fs.inotify.max_queued_events)");
+            "inotify queue overflowed: some memfd releases were missed, so quotas may "
+            "overstate what the tree holds (raise fs.inotify.max_queued_events)");
       } else if (event->mask & IN_IGNORED) {
-        live_.erase(event->wd);
+        auto it = by_watch_.find(event->wd);
+        if (it != by_watch_.end()) release(it->second);
       }
       p += sizeof(inotify_event) + event->len;
     }
+  }
+  if (unwatched_ > 0) reconcile_unwatched();
+}
+
+void MemfdLedger::reconcile_unwatched() {
+  KeySet wanted, alive;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.watch < 0) wanted.insert(key);
+  }
+  if (DIR* proc = ::opendir("/proc")) {
+    while (dirent* entry = ::readdir(proc)) {
+      if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+      scan_process(entry->d_name, wanted, alive);
+      if (alive.size() == wanted.size()) break;
+    }
+    ::closedir(proc);
+  }
+  for (const auto& key : wanted) {
+    if (!alive.count(key)) release(key);
   }
 }
 

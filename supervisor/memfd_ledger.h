@@ -1,12 +1,23 @@
-// MemfdLedger: how many memfds the tree has been given and how many are alive, without the
-// supervisor keeping any of them alive. Each memfd we create gets an inotify watch (through
-// /proc/self/fd/N) before we hand it over and close our copy; the kernel sends IN_IGNORED once
-// the last fd and the last mapping are gone in every process, and the slot comes back then.
-// A watch holds no reference to the file. Owned by the supervisor loop's thread.
+// MemfdLedger: the memfds the tree holds, what each is charged, and what each rule's memfds
+// hold, without the supervisor keeping any of them alive.
+//
+// Liveness: each memfd gets an inotify watch (through /proc/self/fd/N) before we hand it over
+// and close our copy; the kernel queues IN_IGNORED once the last fd and the last mapping are gone
+// in every process. A watch holds no reference. secretmem files raise no inotify events at all,
+// so memfd_secret entries are found dead by scanning /proc/*/fd and /proc/*/maps instead.
+//
+// Charge: the largest extent a memfd can hold pages in, max(file size, highest fallocated end).
+// Owned by the supervisor loop's thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
-#include <unordered_set>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "policy/decide.h"
 #include "policy/result.h"
@@ -14,36 +25,71 @@
 
 namespace warden {
 
+struct MemfdKey {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const MemfdKey&) const = default;
+};
+
+struct MemfdEntry {
+  std::string name;
+  CreateCall call = CreateCall::kMemfdCreate;
+  std::optional<size_t> rule;  // the rule that admitted it
+  uint64_t charge = 0;         // as booked in the totals
+  uint64_t alloc_end = 0;      // highest fallocated end, cut back by shrinking
+  int watch = -1;              // inotify watch, -1 when the file cannot be watched (secretmem)
+};
+
 class MemfdLedger {
  public:
-  static Result<MemfdLedger> open();
+  static Result<MemfdLedger> open(size_t rule_count);
 
   // For the event loop: readable when releases are queued.
   int event_fd() const { return inotify_.get(); }
 
-  // Starts tracking `memfd` (our own fd for it) as alive. Returns the watch id, or -errno
-  // (ENOSPC: fs.inotify.max_user_watches reached).
-  int track(int memfd);
+  // Starts tracking the file behind `fd` (ours, or a dup of the target's) as alive, charged
+  // `charge` bytes. Returns the entry, or nullptr with errno set (ENOSPC: inotify watch limit).
+  MemfdEntry* track(int fd, std::string_view name, CreateCall call, std::optional<size_t> rule,
+                    uint64_t charge);
+
+  // The live memfd with this identity, or nullptr.
+  MemfdEntry* find(MemfdKey key);
+
+  // Books a new charge for `entry` (growth or shrink).
+  void recharge(MemfdEntry& entry, uint64_t charge);
 
   // A tracked memfd reached the target: one more successful call.
   void count_call() { ++calls_; }
 
-  // Applies every queued release. Call before deciding, so a close() that returned in the target
-  // before its next memfd_create is always seen.
+  // Applies every release that has happened. Call before deciding, so that a close() that
+  // returned in the target before its next call is always seen.
   void drain();
 
-  QuotaState state() const { return {calls_, live_.size()}; }
+  QuotaState state() const { return {calls_, entries_.size(), bytes_, rule_usage_}; }
   uint64_t peak_live() const { return peak_live_; }
-  uint64_t lost_events() const { return lost_events_; }
+  uint64_t peak_bytes() const { return peak_bytes_; }
 
  private:
-  explicit MemfdLedger(UniqueFd inotify) : inotify_(std::move(inotify)) {}
+  struct KeyHash {
+    size_t operator()(const MemfdKey& key) const noexcept {
+      return std::hash<uint64_t>()(static_cast<uint64_t>(key.ino) * 1000003u ^ key.dev);
+    }
+  };
+
+  explicit MemfdLedger(UniqueFd inotify, size_t rule_count)
+      : inotify_(std::move(inotify)), rule_usage_(rule_count) {}
+  void release(MemfdKey key);
+  void reconcile_unwatched();
 
   UniqueFd inotify_;
-  std::unordered_set<int> live_;  // watch ids of memfds still alive somewhere
+  std::unordered_map<MemfdKey, MemfdEntry, KeyHash> entries_;
+  std::unordered_map<int, MemfdKey> by_watch_;
+  std::vector<RuleUsage> rule_usage_;
+  size_t unwatched_ = 0;
   uint64_t calls_ = 0;
+  uint64_t bytes_ = 0;
   uint64_t peak_live_ = 0;
-  uint64_t lost_events_ = 0;
+  uint64_t peak_bytes_ = 0;
 };
 
 }  // namespace warden

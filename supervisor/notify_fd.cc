@@ -37,6 +37,22 @@ int NotifyFd::respond_error(uint64_t id, int error) const {
   return 0;
 }
 
+int NotifyFd::respond_value(uint64_t id, int64_t value) const {
+  seccomp_notif_resp resp{};
+  resp.id = id;
+  resp.val = value;
+  if (::ioctl(fd_.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0) return errno;
+  return 0;
+}
+
+int NotifyFd::respond_continue(uint64_t id) const {
+  seccomp_notif_resp resp{};
+  resp.id = id;
+  resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  if (::ioctl(fd_.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0) return errno;
+  return 0;
+}
+
 int NotifyFd::install_and_respond(uint64_t id, int fd, bool cloexec) const {
   seccomp_notif_addfd addfd{};
   addfd.id = id;

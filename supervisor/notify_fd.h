@@ -31,6 +31,14 @@ class NotifyFd {
   // Fails the call with `error` (a positive errno). Returns 0 or errno.
   int respond_error(uint64_t id, int error) const;
 
+  // Completes the call with return value `value` (we carried it out ourselves).
+  int respond_value(uint64_t id, int64_t value) const;
+
+  // Lets the kernel run the call as the target made it. Only for calls whose decision read no
+  // target memory that could change afterwards (seccomp_unotify(2): CONTINUE is not a policy
+  // tool). Returns 0 or errno.
+  int respond_continue(uint64_t id) const;
+
   // Installs `fd` in the caller and makes it the call's return value in one atomic step
   // (ADDFD_FLAG_SEND, 5.14+): a caller interrupted in between never receives the fd. Returns the
   // fd number in the target, or -errno.

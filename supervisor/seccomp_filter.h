@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "policy/result.h"
+#include "supervisor/trapped_syscalls.h"
 
 namespace warden {
 
@@ -19,8 +20,15 @@ struct BpfProgram {
   }
 };
 
-// Every trapped syscall of every ABI in trapped_syscalls() gets `action`; any other call is
-// allowed; a call from an architecture other than x86_64/i386/x32 kills the process.
-Result<BpfProgram> build_filter(TrapAction action);
+// Which groups of calls the filter traps: creation always; growth when a byte limit is set;
+// the write family only with quota.strict_writes.
+struct TrapSet {
+  bool growth = false;
+  bool writes = false;
+};
+
+// Every call of the chosen groups, on every ABI in trapped_syscalls(), gets `action`; any other
+// call is allowed; a call from an architecture other than x86_64/i386/x32 kills the process.
+Result<BpfProgram> build_filter(TrapAction action, TrapSet traps);
 
 }  // namespace warden

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "supervisor/cli.h"
+#include "supervisor/growth_call.h"
 #include "supervisor/memfd_call.h"
 #include "supervisor/memfd_ledger.h"
 #include "supervisor/notify_fd.h"
@@ -56,7 +57,7 @@ int supervise(const Policy& policy, const SuperviseOptions& options, Target targ
     spdlog::debug("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable ({}): Linux 6.6+ has it",
                   std::strerror(err));
   }
-  auto ledger = MemfdLedger::open();
+  auto ledger = MemfdLedger::open(policy.rules.size());
   if (!ledger) return fail(ledger.error().message());
 
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
@@ -66,7 +67,8 @@ int supervise(const Policy& policy, const SuperviseOptions& options, Target targ
     return fail(std::string("setting up epoll: ") + std::strerror(errno));
   }
 
-  MemfdCallHandler handler(policy, options.dry_run, *notify, *ledger, audit);
+  MemfdCallHandler create_handler(policy, options.dry_run, *notify, *ledger, audit);
+  GrowthCallHandler growth_handler(policy, options.dry_run, *notify, *ledger, audit);
   bool tree_gone = tree.reap();
   while (!tree_gone) {
     epoll_event events[4];
@@ -96,7 +98,11 @@ int supervise(const Policy& policy, const SuperviseOptions& options, Target targ
             notify->respond_error(request->id, ENOSYS);
             break;
           }
-          handler.handle(*request, *call);
+          if (call_group(call->call) == CallGroup::kCreate) {
+            create_handler.handle(*request, *call);
+          } else {
+            growth_handler.handle(*request, *call);
+          }
           break;
         }
         case kSignals:
@@ -111,7 +117,8 @@ int supervise(const Policy& policy, const SuperviseOptions& options, Target targ
   }
   ledger->drain();
   int exit_code = tree.exit_code();
-  audit.write_summary(exit_code, ledger->state(), ledger->peak_live());
+  audit.write_summary(exit_code, ledger->state(), ledger->peak_live(),
+                      policy.tracks_bytes() ? std::optional(ledger->peak_bytes()) : std::nullopt);
   return exit_code;
 }
 

@@ -1,20 +1,60 @@
 #include "supervisor/trapped_syscalls.h"
 
 #include <linux/audit.h>
+#include <seccomp.h>
 
 #include <array>
+#include <vector>
 
 namespace warden {
 namespace {
 
-constexpr int32_t kX32SyscallBit = 0x40000000;
+struct CallInfo {
+  TrappedCall call;
+  const char* name;  // libseccomp's name
+  CallGroup group;
+};
 
-// Numbers from arch/x86/entry/syscalls/syscall_{64,32}.tbl.
-constexpr std::array<TrappedSyscall, 3> kTrapped{{
-    {TrappedCall::kMemfdCreate, Abi::kX86_64, AUDIT_ARCH_X86_64, 319},
-    {TrappedCall::kMemfdCreate, Abi::kI386, AUDIT_ARCH_I386, 356},
-    {TrappedCall::kMemfdCreate, Abi::kX32, AUDIT_ARCH_X86_64, kX32SyscallBit | 319},
+constexpr std::array<CallInfo, 14> kCalls{{
+    {TrappedCall::kMemfdCreate, "memfd_create", CallGroup::kCreate},
+    {TrappedCall::kMemfdSecret, "memfd_secret", CallGroup::kCreate},
+    {TrappedCall::kFtruncate, "ftruncate", CallGroup::kGrowth},
+    {TrappedCall::kFtruncate64, "ftruncate64", CallGroup::kGrowth},
+    {TrappedCall::kFallocate, "fallocate", CallGroup::kGrowth},
+    {TrappedCall::kWrite, "write", CallGroup::kWrite},
+    {TrappedCall::kPwrite64, "pwrite64", CallGroup::kWrite},
+    {TrappedCall::kWritev, "writev", CallGroup::kWrite},
+    {TrappedCall::kPwritev, "pwritev", CallGroup::kWrite},
+    {TrappedCall::kPwritev2, "pwritev2", CallGroup::kWrite},
+    {TrappedCall::kSendfile, "sendfile", CallGroup::kWrite},
+    {TrappedCall::kSendfile64, "sendfile64", CallGroup::kWrite},
+    {TrappedCall::kSplice, "splice", CallGroup::kWrite},
+    {TrappedCall::kCopyFileRange, "copy_file_range", CallGroup::kWrite},
 }};
+
+struct AbiInfo {
+  Abi abi;
+  uint32_t scmp_arch;
+  uint32_t audit_arch;
+};
+
+constexpr std::array<AbiInfo, 3> kAbis{{
+    {Abi::kX86_64, SCMP_ARCH_X86_64, AUDIT_ARCH_X86_64},
+    {Abi::kI386, SCMP_ARCH_X86, AUDIT_ARCH_I386},
+    {Abi::kX32, SCMP_ARCH_X32, AUDIT_ARCH_X86_64},
+}};
+
+std::vector<TrappedSyscall> build_table() {
+  std::vector<TrappedSyscall> table;
+  for (const auto& abi : kAbis) {
+    for (const auto& call : kCalls) {
+      int nr = seccomp_syscall_resolve_name_arch(abi.scmp_arch, call.name);
+      if (nr < 0) continue;  // the call does not exist on this ABI (ftruncate64 on x86_64 ...)
+      table.push_back({call.call, abi.abi, abi.audit_arch, nr});
+    }
+  }
+  return table;
+}
 
 }  // namespace
 
@@ -30,18 +70,17 @@ const char* abi_name(Abi abi) {
   return "?";
 }
 
-const char* trapped_call_name(TrappedCall call) {
-  switch (call) {
-    case TrappedCall::kMemfdCreate:
-      return "memfd_create";
-  }
-  return "?";
+const char* trapped_call_name(TrappedCall call) { return kCalls[static_cast<size_t>(call)].name; }
+
+CallGroup call_group(TrappedCall call) { return kCalls[static_cast<size_t>(call)].group; }
+
+std::span<const TrappedSyscall> trapped_syscalls() {
+  static const std::vector<TrappedSyscall> table = build_table();
+  return table;
 }
 
-std::span<const TrappedSyscall> trapped_syscalls() { return kTrapped; }
-
 std::optional<TrappedSyscall> classify_syscall(uint32_t audit_arch, int32_t nr) {
-  for (const auto& entry : kTrapped) {
+  for (const auto& entry : trapped_syscalls()) {
     if (entry.audit_arch == audit_arch && entry.nr == nr) return entry;
   }
   return std::nullopt;

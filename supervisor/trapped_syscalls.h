@@ -1,5 +1,6 @@
-// The syscalls memfd-warden traps, by ABI. The filter is built from this table and notifications
-// are decoded with it, so the two can never disagree about what a number means.
+// The syscalls memfd-warden can trap, by ABI. Numbers come from libseccomp's tables for every ABI
+// we cover; the filter is built from this table and notifications are decoded with it, so the
+// two can never disagree about what a number means.
 #pragma once
 
 #include <cstdint>
@@ -9,10 +10,33 @@
 namespace warden {
 
 enum class Abi { kX86_64, kI386, kX32 };
-enum class TrappedCall { kMemfdCreate };
+
+enum class TrappedCall {
+  // make a memfd
+  kMemfdCreate,
+  kMemfdSecret,
+  // change a file's size or extent
+  kFtruncate,
+  kFtruncate64,  // i386 only
+  kFallocate,
+  // the write family (quota.strict_writes)
+  kWrite,
+  kPwrite64,
+  kWritev,
+  kPwritev,
+  kPwritev2,
+  kSendfile,
+  kSendfile64,  // i386 only
+  kSplice,
+  kCopyFileRange,
+};
+
+// Which groups of calls a filter traps.
+enum class CallGroup { kCreate, kGrowth, kWrite };
 
 const char* abi_name(Abi abi);
 const char* trapped_call_name(TrappedCall call);
+CallGroup call_group(TrappedCall call);
 
 struct TrappedSyscall {
   TrappedCall call;
@@ -21,6 +45,7 @@ struct TrappedSyscall {
   int32_t nr;           // as seen in seccomp_data.nr (x32 numbers carry __X32_SYSCALL_BIT)
 };
 
+// Every (call, ABI) pair that exists, numbered by libseccomp. Built once.
 std::span<const TrappedSyscall> trapped_syscalls();
 
 // Which trapped call (and ABI) a notification's (arch, nr) names; nullopt for anything else.

@@ -2,12 +2,14 @@
 // would and exits with the errno it saw (0 on success), printing what it observed as key=value
 // lines on stdout. Tests run it with and without the supervisor and compare.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -341,6 +344,156 @@ int cmd_wait_default() {
   return 1;
 }
 
+// Sizes in scripts: a number with an optional K, M or G (binary).
+long long parse_size(const char* text) {
+  char* end = nullptr;
+  long long value = std::strtoll(text, &end, 10);
+  switch (*end) {
+    case 'K':
+      return value << 10;
+    case 'M':
+      return value << 20;
+    case 'G':
+      return value << 30;
+    default:
+      return value;
+  }
+}
+
+// The byte written at file offset `pos`: lets `check` prove the data landed where it should.
+char pattern(long long pos) { return static_cast<char>((pos * 7 + 3) % 251); }
+
+// script OP [ARGS] ; OP [ARGS] ; ...: runs memfd operations in order on named memfds and prints
+// opN=ERRNO for each (0 on success). Ops:
+//   create N | secret N | ftruncate N SIZE | fallocate N OFF LEN | fallocate-keep N OFF LEN |
+//   punch N OFF LEN | write N LEN | pwrite N OFF LEN | writev N LEN | pwritev N OFF LEN |
+//   append N LEN | check N OFF LEN | size N | map N LEN | touch N LEN | unmap N | close N |
+//   fork-hold N | release-child | inherit N FD
+int cmd_script(int argc, char** argv) {
+  std::map<std::string, int> fds;
+  std::map<std::string, std::pair<char*, size_t>> maps;
+  int hold_pipe[2] = {-1, -1};
+  pid_t holder = -1;
+  int op = 0;
+  for (int i = 2; i < argc;) {
+    std::vector<std::string> words;
+    for (; i < argc && std::strcmp(argv[i], ";") != 0; ++i) words.push_back(argv[i]);
+    ++i;  // the ';'
+    if (words.empty()) continue;
+    ++op;
+    const std::string& verb = words[0];
+    auto word = [&](size_t k) { return k < words.size() ? words[k].c_str() : "0"; };
+    int fd = fds.count(word(1)) ? fds[word(1)] : -1;
+    long long a = parse_size(word(2)), b = parse_size(word(3));
+    int result = 0;
+    auto check = [&](long long rc) { result = rc < 0 ? errno : 0; };
+    if (verb == "create") {
+      int made = raw_memfd_create(word(1), MFD_CLOEXEC);
+      check(made);
+      if (made >= 0) fds[word(1)] = made;
+    } else if (verb == "secret") {
+      int made = static_cast<int>(::syscall(447, O_CLOEXEC));
+      check(made);
+      if (made >= 0) fds[word(1)] = made;
+    } else if (verb == "inherit") {
+      fds[word(1)] = std::atoi(word(2));
+    } else if (verb == "ftruncate") {
+      check(::ftruncate(fd, a));
+    } else if (verb == "fallocate" || verb == "fallocate-keep" || verb == "punch") {
+      int mode = verb == "fallocate"        ? 0
+                 : verb == "fallocate-keep" ? FALLOC_FL_KEEP_SIZE
+                                            : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+      check(::fallocate(fd, mode, a, b));
+    } else if (verb == "write" || verb == "append" || verb == "writev") {
+      off_t pos = verb == "append" ? ::lseek(fd, 0, SEEK_END) : ::lseek(fd, 0, SEEK_CUR);
+      std::vector<char> data(static_cast<size_t>(a));
+      for (size_t k = 0; k < data.size(); ++k) data[k] = pattern(pos + static_cast<long long>(k));
+      if (verb == "writev") {
+        size_t half = data.size() / 2;
+        iovec parts[2] = {{data.data(), half}, {data.data() + half, data.size() - half}};
+        check(::writev(fd, parts, 2));
+      } else {
+        check(::write(fd, data.data(), data.size()));
+      }
+    } else if (verb == "pwrite" || verb == "pwritev") {
+      std::vector<char> data(static_cast<size_t>(b));
+      for (size_t k = 0; k < data.size(); ++k) data[k] = pattern(a + static_cast<long long>(k));
+      if (verb == "pwritev") {
+        size_t half = data.size() / 2;
+        iovec parts[2] = {{data.data(), half}, {data.data() + half, data.size() - half}};
+        check(::pwritev(fd, parts, 2, a));
+      } else {
+        check(::pwrite(fd, data.data(), data.size(), a));
+      }
+    } else if (verb == "check") {
+      std::vector<char> data(static_cast<size_t>(b));
+      ssize_t got = ::pread(fd, data.data(), data.size(), a);
+      bool same = got == static_cast<ssize_t>(data.size());
+      for (size_t k = 0; same && k < data.size(); ++k)
+        same = data[k] == pattern(a + static_cast<long long>(k));
+      result = same ? 0 : 1;
+    } else if (verb == "size") {
+      struct stat st {};
+      ::fstat(fd, &st);
+      std::printf("size.%s=%lld\n", word(1), static_cast<long long>(st.st_size));
+    } else if (verb == "map" || verb == "touch") {
+      void* map =
+          ::mmap(nullptr, static_cast<size_t>(a), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      check(map == MAP_FAILED ? -1 : 0);
+      if (map != MAP_FAILED) {
+        maps[word(1)] = {static_cast<char*>(map), static_cast<size_t>(a)};
+        if (verb == "touch") std::memset(map, 'T', static_cast<size_t>(a));
+      }
+    } else if (verb == "unmap") {
+      check(::munmap(maps[word(1)].first, maps[word(1)].second));
+    } else if (verb == "close") {
+      check(::close(fd));
+      fds.erase(word(1));
+    } else if (verb == "fork-hold") {
+      if (::pipe(hold_pipe) != 0) return errno;
+      holder = ::fork();
+      if (holder == 0) {
+        char byte;
+        ::close(hold_pipe[1]);
+        (void)::read(hold_pipe[0], &byte, 1);  // holds every fd until told
+        _exit(0);
+      }
+      ::close(hold_pipe[0]);
+    } else if (verb == "release-child") {
+      ::close(hold_pipe[1]);
+      ::waitpid(holder, nullptr, 0);
+    } else {
+      std::fprintf(stderr, "unknown op %s\n", verb.c_str());
+      return 64;
+    }
+    std::printf("op%d=%d\n", op, result);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// churn N: create, size, map, touch, release N memfds, pausing for a line on stdin at the
+// half-way mark and at the end ("mark1", "mark2") so a test can look at the supervisor.
+int cmd_churn(long count) {
+  for (long i = 0; i < count; ++i) {
+    if (i == count / 2 || i == count - 1) {
+      std::printf("%s\n", i == count / 2 ? "mark1" : "mark2");
+      std::fflush(stdout);
+      char line[16];
+      (void)::read(STDIN_FILENO, line, sizeof(line));
+    }
+    int fd = raw_memfd_create("churn", MFD_CLOEXEC);
+    if (fd < 0) return errno;
+    if (::ftruncate(fd, 4096) != 0) return errno;
+    void* map = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) return errno;
+    static_cast<char*>(map)[0] = 1;
+    ::munmap(map, 4096);
+    ::close(fd);
+  }
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: warden_probe COMMAND ...\n"
@@ -348,6 +501,7 @@ int usage() {
                "  many N [close] | release-close LIMIT | release-munmap | release-child\n"
                "  race N | thread NAME FLAGS | grandchild NAME FLAGS | exec-then NAME FLAGS\n"
                "  orphan NAME FLAGS FILE | hold NAME | wait-signal | wait-default\n"
+               "  script OP ARGS ; OP ARGS ... | churn N\n"
                "  exit CODE | raise SIGNAL\n");
   return 64;
 }
@@ -373,6 +527,8 @@ int main(int argc, char** argv) {
   if (command == "hold") return cmd_hold(arg(2));
   if (command == "wait-signal") return cmd_wait_signal();
   if (command == "wait-default") return cmd_wait_default();
+  if (command == "script") return cmd_script(argc, argv);
+  if (command == "churn") return cmd_churn(std::atol(arg(2)));
   if (command == "exit") return std::atoi(arg(2));
   if (command == "raise") {
     ::signal(std::atoi(arg(2)), SIG_DFL);

@@ -86,18 +86,18 @@ errno = "EDQUOT"
 name = "evil"
 action = "deny"
 )");
-  CHECK(decide(policy, {"a", 0, ""}, {9, 1}).action == Action::kAllow);
-  Verdict calls = decide(policy, {"a", 0, ""}, {10, 0});
+  CHECK(decide(policy, {"a", 0, ""}, {9, 1, 0, {}}).action == Action::kAllow);
+  Verdict calls = decide(policy, {"a", 0, ""}, {10, 0, 0, {}});
   CHECK(calls.action == Action::kDeny);
   CHECK(calls.errno_value == EDQUOT);
   CHECK(calls.reason == Reason::kQuotaCalls);
-  Verdict live = decide(policy, {"a", 0, ""}, {3, 2});
+  Verdict live = decide(policy, {"a", 0, ""}, {3, 2, 0, {}});
   CHECK(live.reason == Reason::kQuotaLive);
-  Verdict rule = decide(policy, {"evil", 0, ""}, {10, 2});
+  Verdict rule = decide(policy, {"evil", 0, ""}, {10, 2, 0, {}});
   CHECK(rule.reason == Reason::kRule);
   CHECK(rule.errno_value == EPERM);
   Policy zero = parse("version = 1\n[quota]\nmax_live = 0\n");
-  CHECK(decide(zero, {"a", 0, ""}, {0, 0}).reason == Reason::kQuotaLive);
+  CHECK(decide(zero, {"a", 0, ""}, {0, 0, 0, {}}).reason == Reason::kQuotaLive);
 }
 
 }  // namespace warden

@@ -67,7 +67,8 @@ TEST_CASE("every class of mistake is refused with file:line:column") {
   };
   const Case cases[] = {
       {"version = 1\nbogus = 1\n", "p.toml:2:1: unknown key 'bogus' in the top level"},
-      {"version = 1\n[quota]\nmax_bytes = 1\n", "p.toml:3:1: unknown key 'max_bytes' in [quota]"},
+      {"version = 1\n[quota]\nmax_megabytes = 1\n",
+       "p.toml:3:1: unknown key 'max_megabytes' in [quota]"},
       {"version = 1\n[[rule]]\nnme = \"x\"\naction = \"deny\"\n", "p.toml:3:1: unknown key 'nme'"},
       {"version = 1\n[quota]\nmax_calls = -1\n", "p.toml:3:13: quota.max_calls must not be"},
       {"version = 1\n[quota]\nmax_calls = 1.5\n",

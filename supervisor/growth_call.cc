@@ -1,0 +1,293 @@
+#include "supervisor/growth_call.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "supervisor/kernel_abi.h"
+
+namespace warden {
+namespace {
+
+constexpr int kPidfdThread = O_EXCL;  // PIDFD_THREAD, 6.9+
+constexpr int kRwfAppend = 0x10;      // RWF_APPEND
+
+// A pidfd for the caller's thread (6.9+) or its process. Either reaches the caller's fd table.
+UniqueFd open_caller_pidfd(pid_t tid, CallerInfo& caller) {
+  int fd = sys::pidfd_open_flags(tid, kPidfdThread);
+  if (fd >= 0) return UniqueFd(fd);
+  if (!read_caller_info(tid, caller) || caller.tgid <= 0) return UniqueFd();
+  return UniqueFd(sys::pidfd_open(caller.tgid));
+}
+
+// The memfd name behind our reference, when the file is a memfd ("/memfd:NAME (deleted)") or a
+// secretmem file; nullopt for any other file.
+std::optional<std::pair<std::string, CreateCall>> memfd_identity(int fd) {
+  char path[64], link[512];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  ssize_t n = ::readlink(path, link, sizeof(link));
+  if (n <= 0) return std::nullopt;
+  std::string_view text(link, static_cast<size_t>(n));
+  constexpr std::string_view kPrefix = "/memfd:", kSuffix = " (deleted)";
+  if (text.starts_with(kPrefix) && text.ends_with(kSuffix)) {
+    text.remove_prefix(kPrefix.size());
+    text.remove_suffix(kSuffix.size());
+    return std::make_pair(std::string(text), CreateCall::kMemfdCreate);
+  }
+  if (text == "/secretmem (deleted)")
+    return std::make_pair(std::string(), CreateCall::kMemfdSecret);
+  return std::nullopt;
+}
+
+// The caller's RLIMIT_FSIZE (the kernel checks it for memfds too), or RLIM_INFINITY.
+uint64_t fsize_limit(pid_t tid) {
+  rlimit limit{};
+  if (::prlimit(tid, RLIMIT_FSIZE, nullptr, &limit) != 0) return RLIM_INFINITY;
+  return limit.rlim_cur;
+}
+
+uint64_t charge_of(uint64_t size, uint64_t alloc_end) {
+  return size > alloc_end ? size : alloc_end;
+}
+
+}  // namespace
+
+struct GrowthCallHandler::Call {
+  const seccomp_notif& request;
+  TrappedSyscall syscall;
+  GrowthArgs args;
+  pid_t tid;
+  UniqueFd pidfd;
+  UniqueFd file;  // our reference to the caller's open file description
+  struct stat st {};
+};
+
+void GrowthCallHandler::respond(const Call& call, int64_t result) {
+  int err = result < 0 ? notify_.respond_error(call.request.id, static_cast<int>(-result))
+                       : notify_.respond_value(call.request.id, result);
+  if (err != 0 && err != ENOENT) {
+    spdlog::error("answering {}: {}", trapped_call_name(call.syscall.call), std::strerror(err));
+  }
+}
+
+void GrowthCallHandler::handle(const seccomp_notif& request, const TrappedSyscall& syscall) {
+  Call call{request,
+            syscall,
+            decode_growth_args(syscall.call, syscall.abi, request.data),
+            static_cast<pid_t>(request.pid),
+            UniqueFd(),
+            UniqueFd()};
+  caller_ = CallerInfo{};
+  call.pidfd = open_caller_pidfd(call.tid, caller_);
+  // Proves the pidfd names the caller (not a process that reused its pid) before we use it.
+  if (!call.pidfd.valid() || !notify_.id_valid(request.id)) {
+    if (call.pidfd.valid() || errno == ESRCH) return;  // the caller is gone
+    // We cannot reach the caller's files: fail closed rather than let an unchecked call through.
+    spdlog::error("opening a pidfd for thread {}: {}; refusing its {}", call.tid,
+                  std::strerror(errno), trapped_call_name(syscall.call));
+    respond(call, -EPERM);
+    return;
+  }
+  call.file = UniqueFd(sys::pidfd_getfd(call.pidfd.get(), call.args.fd));
+  if (!call.file.valid()) {
+    // EBADF: no such fd, the kernel's own answer. Anything else: fail closed.
+    respond(call, errno == EBADF ? -EBADF : -EPERM);
+    return;
+  }
+  if (::fstat(call.file.get(), &call.st) != 0) {
+    respond(call, -errno);
+    return;
+  }
+
+  MemfdEntry* entry = ledger_.find({call.st.st_dev, call.st.st_ino});
+  if (entry == nullptr) {
+    if (auto identity = memfd_identity(call.file.get())) {
+      // A memfd we did not create (passed in from outside the tree, or made before a restart):
+      // from now on it is charged like ours, to no rule.
+      entry = ledger_.track(call.file.get(), identity->first, identity->second, std::nullopt,
+                            charge_of(static_cast<uint64_t>(call.st.st_size), 0));
+      if (entry == nullptr) {
+        spdlog::error("cannot track a memfd passed into the tree: {}", std::strerror(errno));
+        respond(call, -(call.args.kind == GrowthKind::kFtruncate ? policy_.quota.ftruncate_errno
+                                                                 : policy_.quota.write_errno));
+        return;
+      }
+    }
+  }
+  if (entry != nullptr) {
+    handle_memfd(call, *entry);
+    return;
+  }
+  // Not a memfd. ftruncate and fallocate are carried out on the description we examined, so a
+  // swap of the fd number cannot send them elsewhere; writes to other files go on unchanged.
+  if (call.args.kind == GrowthKind::kWrite) {
+    if (int err = notify_.respond_continue(request.id); err != 0 && err != ENOENT) {
+      spdlog::error("continuing a write: {}", std::strerror(err));
+    }
+    return;
+  }
+  respond(call, perform_resize(call));
+}
+
+int64_t GrowthCallHandler::perform_resize(Call& call) {
+  const GrowthArgs& args = call.args;
+  uint64_t size = static_cast<uint64_t>(call.st.st_size);
+  int64_t end = args.kind == GrowthKind::kFtruncate ? args.length : args.offset + args.length;
+  bool grows = end > 0 && static_cast<uint64_t>(end) > size &&
+               !(args.kind == GrowthKind::kFallocate && (args.mode & FALLOC_FL_KEEP_SIZE));
+  if (grows && S_ISREG(call.st.st_mode) && static_cast<uint64_t>(end) > fsize_limit(call.tid)) {
+    // What the kernel does past RLIMIT_FSIZE: SIGXFSZ to the caller, EFBIG from the call.
+    sys::pidfd_send_signal(call.pidfd.get(), SIGXFSZ);
+    return -EFBIG;
+  }
+  int rc = args.kind == GrowthKind::kFtruncate
+               ? ::ftruncate(call.file.get(), args.length)
+               : ::fallocate(call.file.get(), args.mode, args.offset, args.length);
+  return rc == 0 ? 0 : -errno;
+}
+
+void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
+  const GrowthArgs& args = call.args;
+  uint64_t size = static_cast<uint64_t>(call.st.st_size);
+  // Catch up with growth we did not see (writes, when strict_writes is off): the booking follows
+  // the file, not the other way round.
+  uint64_t current = charge_of(size, entry.alloc_end);
+  if (current != entry.charge) ledger_.recharge(entry, current);
+
+  uint64_t new_alloc_end = entry.alloc_end;
+  uint64_t new_size = size;
+  uint64_t write_position = 0;
+  TargetIovecs data;
+  switch (args.kind) {
+    case GrowthKind::kFtruncate:
+      if (args.length >= 0) {
+        new_size = static_cast<uint64_t>(args.length);
+        new_alloc_end = std::min(entry.alloc_end, new_size);  // shrinking frees what lies past it
+      }
+      break;
+    case GrowthKind::kFallocate:
+      if (args.offset >= 0 && args.length > 0 && !(args.mode & FALLOC_FL_PUNCH_HOLE)) {
+        uint64_t end = static_cast<uint64_t>(args.offset) + static_cast<uint64_t>(args.length);
+        new_alloc_end = std::max(entry.alloc_end, end);
+        if (!(args.mode & FALLOC_FL_KEEP_SIZE)) new_size = std::max(size, end);
+      }
+      break;
+    case GrowthKind::kWrite: {
+      bool append = (::fcntl(call.file.get(), F_GETFL) & O_APPEND) || (args.rwf_flags & kRwfAppend);
+      if (args.emulated) {
+        data = read_target_iovecs(call.tid, args);
+        if (data.error != 0) {
+          respond(call, -data.error);
+          return;
+        }
+        write_position = append ? size
+                         : args.has_offset
+                             ? static_cast<uint64_t>(args.offset)
+                             : static_cast<uint64_t>(::lseek(call.file.get(), 0, SEEK_CUR));
+        if (args.has_offset && args.offset < 0) {
+          respond(call, -EINVAL);
+          return;
+        }
+        if (data.total > 0) new_size = std::max(size, write_position + data.total);
+      } else {
+        // sendfile / splice / copy_file_range: at most `length` bytes at the destination's
+        // position (or *off_out). Checked here, then continued: see docs/memory-quotas.md.
+        uint64_t position =
+            append ? size : static_cast<uint64_t>(::lseek(call.file.get(), 0, SEEK_CUR));
+        if (args.out_offset_pointer != 0) {
+          int64_t off = 0;
+          iovec local{&off, sizeof(off)};
+          iovec remote{reinterpret_cast<void*>(args.out_offset_pointer), sizeof(off)};
+          if (::process_vm_readv(call.tid, &local, 1, &remote, 1, 0) == sizeof(off) && off >= 0) {
+            position = static_cast<uint64_t>(off);
+          }
+        }
+        if (args.length > 0)
+          new_size = std::max(size, position + static_cast<uint64_t>(args.length));
+      }
+      break;
+    }
+  }
+  uint64_t new_charge = charge_of(new_size, new_alloc_end);
+
+  DecisionRecord record;
+  record.syscall = trapped_call_name(call.syscall.call);
+  record.abi = abi_name(call.syscall.abi);
+  record.tid = call.tid;
+  if (caller_.tgid == 0) read_caller_info(call.tid, caller_);
+  record.pid = caller_.tgid;
+  record.exe = caller_.exe_view();
+  record.comm = caller_.comm_view();
+  if (entry.call == CreateCall::kMemfdCreate) record.name = entry.name;
+  record.fd = args.fd;
+  record.charge = ChargeChange{entry.charge, new_charge};
+
+  ledger_.drain();  // releases before this call count
+  Verdict verdict =
+      decide_growth(policy_, {args.kind, entry.charge, new_charge, entry.rule}, ledger_.state());
+  record.reason = reason_name(verdict.reason);
+  record.rule_index = verdict.rule_index;
+  if (verdict.rule_index) record.rule_id = policy_.rules[*verdict.rule_index].id;
+  record.quota = ledger_.state();
+  if (verdict.action != Action::kAllow) {
+    record.errno_value = verdict.errno_value;
+    record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
+  }
+  // Recorded before it takes effect: before the resize or write, and before the answer.
+  audit_.write(record);
+  if (verdict.action != Action::kAllow && !dry_run_) {
+    respond(call, -verdict.errno_value);
+    return;
+  }
+
+  int64_t result = 0;
+  if (args.kind != GrowthKind::kWrite) {
+    result = perform_resize(call);
+  } else if (args.emulated) {
+    uint64_t limit = fsize_limit(call.tid);
+    uint64_t end = write_position + data.total;
+    if (data.total > 0 && end > limit) {
+      // Past RLIMIT_FSIZE the kernel writes what fits, or fails with EFBIG and SIGXFSZ.
+      if (write_position >= limit) {
+        sys::pidfd_send_signal(call.pidfd.get(), SIGXFSZ);
+        respond(call, -EFBIG);
+        return;
+      }
+      uint64_t keep = limit - write_position;
+      for (auto& segment : data.segments) {
+        segment.iov_len = std::min<uint64_t>(segment.iov_len, keep);
+        keep -= segment.iov_len;
+      }
+    }
+    result = writer_.write(call.tid, notify_, call.request.id, call.file.get(), data,
+                           write_position, args.rwf_flags & ~kRwfAppend);
+    if (result > 0 && !args.has_offset) {
+      // write/writev (and pwritev2 at -1) move the file position, as the kernel would.
+      ::lseek(call.file.get(), static_cast<off_t>(write_position + static_cast<uint64_t>(result)),
+              SEEK_SET);
+    }
+  } else {
+    if (int err = notify_.respond_continue(call.request.id); err != 0 && err != ENOENT) {
+      spdlog::error("continuing a write: {}", std::strerror(err));
+    }
+    return;
+  }
+
+  // Book what the file holds now (a refused or short operation books less than decided).
+  struct stat after {};
+  if (::fstat(call.file.get(), &after) == 0) {
+    if (args.kind == GrowthKind::kFtruncate && result == 0) entry.alloc_end = new_alloc_end;
+    if (args.kind == GrowthKind::kFallocate && result == 0) entry.alloc_end = new_alloc_end;
+    ledger_.recharge(entry, charge_of(static_cast<uint64_t>(after.st_size), entry.alloc_end));
+  }
+  respond(call, result);
+}
+
+}  // namespace warden

@@ -1,0 +1,291 @@
+// Live: byte quotas. The probe's `script` runs memfd operations in order and prints opN=ERRNO;
+// each test states which ops must succeed and which must be refused, and that the audit shows
+// the supervisor doing it. A memfd's charge is max(size, highest fallocated end).
+#include <doctest/doctest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+namespace {
+
+// "create a ; ftruncate a 1M" -> {"script", "create", "a", ";", "ftruncate", "a", "1M"}
+Args script(const std::string& text) {
+  Args args{probe_bin(), "script"};
+  std::string word;
+  for (char c : text + " ") {
+    if (c == ' ') {
+      if (!word.empty()) args.push_back(word);
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  return args;
+}
+
+long op(const RunResult& run, int n) { return run.fact_number("op" + std::to_string(n)); }
+
+std::vector<Json> growth_records(const RunResult& run) {
+  std::vector<Json> out;
+  for (const auto& r : run.decisions) {
+    if (r.contains("charge")) out.push_back(r);
+  }
+  return out;
+}
+
+constexpr long kMiB = 1 << 20;
+
+}  // namespace
+
+TEST_CASE("ftruncate under and over the tree quota") {
+  auto run = run_warden({"--max-bytes", "1M"},
+                        script("create a ; ftruncate a 512K ; ftruncate a 1M ; ftruncate a 2M"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 3) == 0);      // exactly at the limit is within it
+  CHECK(op(run, 4) == EFBIG);  // ftruncate past a limit: EFBIG
+  auto growth = growth_records(run);
+  REQUIRE(growth.size() == 3);
+  CHECK(growth[2]["syscall"] == "ftruncate");
+  CHECK(growth[2]["decision"] == "deny");
+  CHECK(growth[2]["reason"] == "quota.max_bytes");
+  CHECK(growth[2]["name"] == "a");
+  CHECK(growth[2]["charge"]["old"] == kMiB);
+  CHECK(growth[2]["charge"]["new"] == 2 * kMiB);
+  CHECK(growth[2]["quota"]["max_bytes"] == kMiB);
+  CHECK(run.summary.value()["peak_bytes"] == kMiB);
+  // Control: without the quota the same script grows to 2 MiB.
+  auto control = run_native(script("create a ; ftruncate a 2M ; size a"));
+  CHECK(op(control, 2) == 0);
+  CHECK(control.fact_number("size.a") == 2 * kMiB);
+}
+
+TEST_CASE("the per-memfd cap holds each memfd, not the sum") {
+  auto run = run_warden({"--max-memfd-bytes", "1M", "--max-bytes", "10M"},
+                        script("create a ; ftruncate a 2M ; ftruncate a 1M ; create b ; "
+                               "ftruncate b 1M ; fallocate b 0 2M"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == EFBIG);
+  CHECK(op(run, 3) == 0);
+  CHECK(op(run, 5) == 0);
+  CHECK(op(run, 6) == ENOSPC);  // fallocate past a limit: ENOSPC
+  CHECK(growth_records(run).at(0)["reason"] == "quota.max_memfd_bytes");
+}
+
+TEST_CASE("several memfds summing over the quota, then shrink and grow again") {
+  auto run =
+      run_warden({"--max-bytes", "1M"},
+                 script("create a ; ftruncate a 600K ; create b ; ftruncate b 600K ; "
+                        "ftruncate b 400K ; ftruncate a 0 ; ftruncate b 1M ; ftruncate a 1"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 4) == EFBIG);  // 600K + 600K > 1M
+  CHECK(op(run, 5) == 0);      // 600K + 400K fits
+  CHECK(op(run, 6) == 0);      // shrinking gives a's bytes back ...
+  CHECK(op(run, 7) == 0);      // ... so b can take all of them
+  CHECK(op(run, 8) == EFBIG);  // and then there is nothing left for a
+}
+
+TEST_CASE("fallocate with KEEP_SIZE past the end is charged although the size stays") {
+  auto run = run_warden({"--max-bytes", "1M"},
+                        script("create a ; fallocate-keep a 0 2M ; fallocate-keep a 0 768K ; "
+                               "size a ; create b ; ftruncate b 300K ; punch a 0 768K ; "
+                               "ftruncate b 200K ; ftruncate a 0 ; ftruncate b 1M"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == ENOSPC);
+  CHECK(op(run, 3) == 0);
+  CHECK(run.fact_number("size.a") == 0);  // the size did not move ...
+  CHECK(op(run, 6) == EFBIG);             // ... but 768K are charged: 768K + 300K > 1M
+  CHECK(op(run, 7) == 0);                 // PUNCH_HOLE never raises the charge
+  CHECK(op(run, 8) == 0);
+  CHECK(op(run, 9) == 0);   // shrinking to 0 cuts the fallocated extent too ...
+  CHECK(op(run, 10) == 0);  // ... so b can grow to the whole quota
+}
+
+TEST_CASE("with --strict-writes, write and pwrite growth is checked and the data is exact") {
+  auto run = run_warden(
+      {"--max-bytes", "1M", "--strict-writes"},
+      script("create a ; write a 300K ; write a 300K ; writev a 300K ; write a 300K ; "
+             "pwrite a 0 100K ; pwritev a 1000K 24K ; pwrite a 1000K 25K ; append a 10 ; "
+             "check a 0 900K ; check a 1000K 24K ; size a"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 3) == 0);
+  CHECK(op(run, 4) == 0);       // writev: 900K
+  CHECK(op(run, 5) == ENOSPC);  // 900K + 300K > 1M: the write family fails with ENOSPC
+  CHECK(op(run, 6) == 0);       // an overwrite inside the size never grows
+  CHECK(op(run, 7) == 0);       // pwritev up to exactly 1M
+  CHECK(op(run, 8) == ENOSPC);  // pwrite to 1025K
+  CHECK(op(run, 9) == ENOSPC);  // O_APPEND-style growth past the end
+  CHECK(op(run, 10) == 0);      // every byte written landed where the target put it
+  CHECK(op(run, 11) == 0);
+  CHECK(run.fact_number("size.a") == kMiB);
+  auto growth = growth_records(run);
+  CHECK(growth.at(0)["syscall"] == "write");
+  CHECK(growth.at(2)["syscall"] == "writev");
+  CHECK(growth.at(5)["syscall"] == "pwritev");
+  // Control: the default mode does not check writes (docs/memory-quotas.md says why).
+  auto lax = run_warden({"--max-bytes", "1M"}, script("create a ; write a 2M ; size a"));
+  CHECK(op(lax, 2) == 0);
+  CHECK(lax.fact_number("size.a") == 2 * kMiB);
+}
+
+TEST_CASE("writes through a shared mapping inside the size need no round trip") {
+  // Strict mode traps every write syscall; stores through a mapping are not syscalls at all.
+  auto run = run_warden({"--max-bytes", "4M", "--strict-writes"},
+                        script("create a ; ftruncate a 4M ; touch a 4M ; check a 0 0"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 3) == 0);
+  // One create record and one ftruncate record: nothing for 4 MiB of stores.
+  CHECK(run.decisions.size() == 2);
+}
+
+TEST_CASE("bytes come back after close, after munmap, and after the last holder exits") {
+  SUBCASE("close") {
+    auto run = run_warden({"--max-bytes", "1M"},
+                          script("create a ; ftruncate a 1M ; create b ; ftruncate b 1 ; "
+                                 "close a ; ftruncate b 1M"));
+    CHECK(op(run, 4) == EFBIG);
+    CHECK(op(run, 6) == 0);
+  }
+  SUBCASE("munmap") {
+    auto run = run_warden({"--max-bytes", "1M"},
+                          script("create a ; ftruncate a 1M ; map a 1M ; close a ; create b ; "
+                                 "ftruncate b 1 ; unmap a ; ftruncate b 1M"));
+    CHECK(op(run, 6) == EFBIG);  // the mapping keeps a alive after close
+    CHECK(op(run, 8) == 0);
+  }
+  SUBCASE("a forked child holding a dup keeps the charge until it exits") {
+    auto run = run_warden({"--max-bytes", "1M"},
+                          script("create a ; ftruncate a 1M ; fork-hold ; close a ; create b ; "
+                                 "ftruncate b 1 ; release-child ; ftruncate b 1M"));
+    CHECK(op(run, 6) == EFBIG);
+    CHECK(op(run, 8) == 0);
+  }
+}
+
+TEST_CASE("a rule-level quota limits its own memfds without touching the others") {
+  TempDir dir;
+  auto policy = dir.write("policy.toml",
+                          "version = 1\n[[rule]]\nid = \"pools\"\nname = \"pool-*\"\n"
+                          "action = \"allow\"\nmax_bytes = \"1MiB\"\nmax_live = 2\n");
+  auto run = run_warden({"--policy", policy},
+                        script("create pool-a ; ftruncate pool-a 1M ; create pool-b ; "
+                               "ftruncate pool-b 1 ; create other ; ftruncate other 8M ; "
+                               "create pool-c ; create other2 ; close pool-b ; create pool-c"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 4) == EFBIG);   // the rule's bytes are spent
+  CHECK(op(run, 6) == 0);       // memfds outside the rule are not limited by it
+  CHECK(op(run, 7) == EMFILE);  // the rule's two live slots are taken
+  CHECK(op(run, 8) == 0);
+  CHECK(op(run, 10) == 0);  // a slot came back
+  auto growth = growth_records(run);
+  CHECK(growth.at(1)["reason"] == "rule.max_bytes");
+  CHECK(growth.at(1)["rule"]["id"] == "pools");
+}
+
+TEST_CASE("the gc_heap sample fails cleanly below its heap size and runs above it") {
+  auto small = run_warden({"--max-memfd-bytes", "32MiB"}, {sample_bin("gc_heap"), "64", "16"});
+  CHECK(small.exit_code == EFBIG);
+  CHECK(small.err.find("reserving the heap (ftruncate) (64 MiB): File too large") !=
+        std::string::npos);
+  auto committed = run_warden({"--max-bytes", "80MiB"}, {sample_bin("gc_heap"), "64", "32"});
+  CHECK(committed.exit_code == 0);  // 64 MiB reserved, committing inside it adds nothing
+  auto big = run_warden({"--max-memfd-bytes", "64MiB"}, {sample_bin("gc_heap"), "64", "16"});
+  CHECK(big.exit_code == 0);
+  CHECK(big.out.find("64 MiB heap, 16 MiB committed: ok") != std::string::npos);
+}
+
+TEST_CASE("ftruncate and fallocate on ordinary files are carried out unchanged and unaudited") {
+  TempDir dir;
+  std::string file = dir.file("plain");
+  auto run = run_warden({"--max-bytes", "1M"}, {"/bin/sh", "-c",
+                                                "truncate -s 8M " + file + " && fallocate -l 4M " +
+                                                    file + ".2 && stat -c size=%s " + file});
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("size") == std::to_string(8 * kMiB));
+  CHECK(run.decisions.empty());
+}
+
+TEST_CASE("a memfd passed into the tree is charged from its first growth") {
+  int outside = ::memfd_create("from-outside", 0);  // inherited: no CLOEXEC
+  REQUIRE(outside >= 0);
+  auto run = run_warden({"--max-bytes", "1M"}, script("inherit x " + std::to_string(outside) +
+                                                      " ; ftruncate x 512K ; ftruncate x 2M"));
+  ::close(outside);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 3) == EFBIG);
+  CHECK(growth_records(run).at(0)["name"] == "from-outside");
+}
+
+TEST_CASE("dry-run lets growth through and records would-deny") {
+  auto run =
+      run_warden({"--max-bytes", "1M", "--dry-run"}, script("create a ; ftruncate a 2M ; size a"));
+  CHECK(op(run, 2) == 0);
+  CHECK(run.fact_number("size.a") == 2 * kMiB);
+  CHECK(growth_records(run).at(0)["decision"] == "would-deny");
+}
+
+TEST_CASE("memfd_secret goes through the same policy, quotas and audit") {
+  auto native = run_native(script("secret s ; ftruncate s 4K ; touch s 4K"));
+  if (native.exit_code != 0 || native.fact("op1") != "0") {
+    MESSAGE("memfd_secret is not available on this kernel; skipping");
+    return;
+  }
+  auto allowed = run_warden({"--max-bytes", "64K"},
+                            script("secret s ; ftruncate s 4K ; touch s 4K ; ftruncate s 1M"));
+  CHECK(op(allowed, 1) == 0);
+  CHECK(op(allowed, 3) == 0);  // a real secretmem file: it maps and holds data
+  CHECK(op(allowed, 4) == EFBIG);
+  CHECK(allowed.decisions.at(0)["syscall"] == "memfd_secret");
+  CHECK(allowed.decisions.at(0)["name"].is_null());
+
+  TempDir dir;
+  auto deny = dir.write("p.toml",
+                        "version = 1\n[[rule]]\nsyscall = \"memfd_secret\"\n"
+                        "action = \"deny\"\nerrno = \"EDOM\"\n");
+  auto denied = run_warden({"--policy", deny}, script("secret s ; create m"));
+  CHECK(op(denied, 1) == kSentinel);
+  CHECK(op(denied, 2) == 0);  // the rule is for memfd_secret only
+
+  // Released secretmem gives its slot back (found by scanning /proc: it raises no inotify).
+  auto slots = run_warden({"--max-live", "1"}, script("secret s ; secret t ; close s ; secret t"));
+  CHECK(op(slots, 2) == EMFILE);
+  CHECK(op(slots, 4) == 0);
+}
+
+TEST_CASE("the supervisor's memory and fds stay flat over 100000 memfds created, sized, freed") {
+  LiveRun live({"--max-bytes", "1M", "--audit", "/dev/null"}, {probe_bin(), "churn", "100000"});
+  auto sample = [&] {
+    std::string proc = "/proc/" + std::to_string(live.warden_pid());
+    long fds = std::distance(std::filesystem::directory_iterator(proc + "/fd"),
+                             std::filesystem::directory_iterator());
+    std::ifstream status(proc + "/status");
+    std::string line;
+    long rss_kib = 0;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) rss_kib = std::stol(line.substr(6));
+    }
+    return std::pair{fds, rss_kib};
+  };
+  REQUIRE(live.wait_for_line("mark1"));
+  auto [fds_half, rss_half] = sample();
+  live.send_line("go");
+  REQUIRE(live.wait_for_line("mark2"));
+  auto [fds_end, rss_end] = sample();
+  live.send_line("go");
+  auto run = live.finish();
+  CHECK(run.exit_code == 0);
+  MESSAGE("supervisor at 50000: " << fds_half << " fds, " << rss_half << " KiB; at 100000: "
+                                  << fds_end << " fds, " << rss_end << " KiB");
+  CHECK(fds_end == fds_half);
+  CHECK(rss_end - rss_half < 1024);  // less than 1 MiB of growth over 50000 more memfds
+}
+
+}  // namespace warden::test
