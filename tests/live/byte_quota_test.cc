@@ -135,6 +135,29 @@ TEST_CASE("with --strict-writes, write and pwrite growth is checked and the data
   CHECK(lax.fact_number("size.a") == 2 * kMiB);
 }
 
+TEST_CASE("with --strict-writes, sendfile and copy_file_range into a memfd are checked") {
+  // src holds 32K of the 96K budget; a may grow to 64K.
+  auto run = run_warden({"--max-bytes", "96K", "--strict-writes"},
+                        script("create src ; pwrite src 0 32K ; create a ; sendfile a 32K ; "
+                               "copy_file_range a 16K ; sendfile a 32K ; copy_file_range a 32K ; "
+                               "copy_file_range a 16K ; size a"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 4) == 0);
+  CHECK(op(run, 5) == 0);
+  CHECK(op(run, 6) == ENOSPC);  // 32K + 48K + 32K > 96K
+  CHECK(op(run, 7) == ENOSPC);
+  CHECK(op(run, 8) == 0);  // exactly up to the limit
+  CHECK(run.fact_number("size.a") == 64 * 1024);
+  auto growth = growth_records(run);
+  REQUIRE(growth.size() == 6);
+  CHECK(growth[1]["syscall"] == "sendfile");
+  CHECK(growth[2]["syscall"] == "copy_file_range");
+  auto control =
+      run_native(script("create src ; pwrite src 0 32K ; create a ; "
+                        "copy_file_range a 32K ; size a"));
+  CHECK(control.fact_number("size.a") == 32 * 1024);  // the op works without us too
+}
+
 TEST_CASE("writes through a shared mapping inside the size need no round trip") {
   // Strict mode traps every write syscall; stores through a mapping are not syscalls at all.
   auto run = run_warden({"--max-bytes", "4M", "--strict-writes"},

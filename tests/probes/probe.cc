@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -367,8 +368,8 @@ char pattern(long long pos) { return static_cast<char>((pos * 7 + 3) % 251); }
 // opN=ERRNO for each (0 on success). Ops:
 //   create N | secret N | ftruncate N SIZE | fallocate N OFF LEN | fallocate-keep N OFF LEN |
 //   punch N OFF LEN | write N LEN | pwrite N OFF LEN | writev N LEN | pwritev N OFF LEN |
-//   append N LEN | check N OFF LEN | size N | map N LEN | touch N LEN | unmap N | close N |
-//   fork-hold N | release-child | inherit N FD
+//   append N LEN | sendfile N LEN | copy_file_range N LEN | check N OFF LEN | size N | map N LEN |
+//   touch N LEN | unmap N | close N | fork-hold N | release-child | inherit N FD
 int cmd_script(int argc, char** argv) {
   std::map<std::string, int> fds;
   std::map<std::string, std::pair<char*, size_t>> maps;
@@ -425,6 +426,16 @@ int cmd_script(int argc, char** argv) {
       } else {
         check(::pwrite(fd, data.data(), data.size(), a));
       }
+    } else if (verb == "sendfile") {
+      // Copies A bytes of this executable into the memfd at its file position.
+      int source = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+      check(::sendfile(fd, source, nullptr, static_cast<size_t>(a)));
+      ::close(source);
+    } else if (verb == "copy_file_range") {
+      // Copies A bytes from the start of the memfd named "src" (same filesystem, as the call
+      // needs) into the memfd at its file position.
+      loff_t from = 0;
+      check(::copy_file_range(fds["src"], &from, fd, nullptr, static_cast<size_t>(a), 0));
     } else if (verb == "check") {
       std::vector<char> data(static_cast<size_t>(b));
       ssize_t got = ::pread(fd, data.data(), data.size(), a);
