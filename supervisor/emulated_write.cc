@@ -74,8 +74,8 @@ TargetIovecs read_target_iovecs(pid_t tid, const GrowthArgs& args) {
   return out;
 }
 
-int64_t EmulatedWriter::write(pid_t tid, const NotifyFd& notify, uint64_t id, int fd,
-                              const TargetIovecs& data, uint64_t position, int rwf_flags) {
+int64_t EmulatedWriter::write(pid_t tid, CallChannel& channel, int fd, const TargetIovecs& data,
+                              uint64_t position, int rwf_flags) {
   if (!bounce_) bounce_ = std::make_unique<char[]>(kBounceSize);
   uint64_t written = 0;
   for (const auto& segment : data.segments) {
@@ -86,7 +86,7 @@ int64_t EmulatedWriter::write(pid_t tid, const NotifyFd& notify, uint64_t id, in
       iovec remote{static_cast<char*>(segment.iov_base) + done, want};
       ssize_t got = ::process_vm_readv(tid, &local, 1, &remote, 1, 0);
       // The thread must still be the one waiting in this call, or the bytes are not its own.
-      if (!notify.id_valid(id)) return written > 0 ? static_cast<int64_t>(written) : -ENOENT;
+      if (!channel.caller_waiting()) return written > 0 ? static_cast<int64_t>(written) : -ENOENT;
       if (got <= 0) return written > 0 ? static_cast<int64_t>(written) : -EFAULT;
       iovec chunk{bounce_.get(), static_cast<size_t>(got)};
       ssize_t put = ::pwritev2(fd, &chunk, 1, static_cast<off_t>(position + written), rwf_flags);

@@ -11,8 +11,8 @@
 #include <memory>
 #include <vector>
 
+#include "supervisor/call_channel.h"
 #include "supervisor/growth_args.h"
-#include "supervisor/notify_fd.h"
 
 namespace warden {
 
@@ -34,7 +34,7 @@ class EmulatedWriter {
   // Writes `data` (in the target `tid`) to `fd` at `position`, chunk by chunk, re-checking the
   // notification before each chunk is written. Returns bytes written, or -errno when nothing
   // was (EFAULT when the first byte cannot be read).
-  int64_t write(pid_t tid, const NotifyFd& notify, uint64_t id, int fd, const TargetIovecs& data,
+  int64_t write(pid_t tid, CallChannel& channel, int fd, const TargetIovecs& data,
                 uint64_t position, int rwf_flags);
 
  private:

@@ -24,8 +24,7 @@ int64_t pair(uint64_t low, uint64_t high) {
 
 }  // namespace
 
-GrowthArgs decode_growth_args(TrappedCall call, Abi abi, const seccomp_data& data) {
-  const auto& a = data.args;
+GrowthArgs decode_growth_args(TrappedCall call, Abi abi, const std::array<uint64_t, 6>& a) {
   GrowthArgs g;
   g.fd = as_int(a[0]);
   bool i386 = abi == Abi::kI386;

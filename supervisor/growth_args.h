@@ -3,8 +3,7 @@
 // 32-bit iovecs. Pure: a unit test pins every layout.
 #pragma once
 
-#include <linux/seccomp.h>
-
+#include <array>
 #include <cstdint>
 
 #include "policy/decide.h"
@@ -30,6 +29,6 @@ struct GrowthArgs {
   bool emulated = false;
 };
 
-GrowthArgs decode_growth_args(TrappedCall call, Abi abi, const seccomp_data& data);
+GrowthArgs decode_growth_args(TrappedCall call, Abi abi, const std::array<uint64_t, 6>& a);
 
 }  // namespace warden

@@ -60,7 +60,7 @@ uint64_t charge_of(uint64_t size, uint64_t alloc_end) {
 }  // namespace
 
 struct GrowthCallHandler::Call {
-  const seccomp_notif& request;
+  CallChannel& channel;
   TrappedSyscall syscall;
   GrowthArgs args;
   pid_t tid;
@@ -70,24 +70,21 @@ struct GrowthCallHandler::Call {
 };
 
 void GrowthCallHandler::respond(const Call& call, int64_t result) {
-  int err = result < 0 ? notify_.respond_error(call.request.id, static_cast<int>(-result))
-                       : notify_.respond_value(call.request.id, result);
+  int err =
+      result < 0 ? call.channel.fail(static_cast<int>(-result)) : call.channel.complete(result);
   if (err != 0 && err != ENOENT) {
     spdlog::error("answering {}: {}", trapped_call_name(call.syscall.call), std::strerror(err));
   }
 }
 
-void GrowthCallHandler::handle(const seccomp_notif& request, const TrappedSyscall& syscall) {
-  Call call{request,
-            syscall,
-            decode_growth_args(syscall.call, syscall.abi, request.data),
-            static_cast<pid_t>(request.pid),
-            UniqueFd(),
-            UniqueFd()};
+void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& channel) {
+  const TrappedSyscall& syscall = request.syscall;
+  Call call{channel,     syscall,    decode_growth_args(syscall.call, syscall.abi, request.args),
+            request.tid, UniqueFd(), UniqueFd()};
   caller_ = CallerInfo{};
   call.pidfd = open_caller_pidfd(call.tid, caller_);
   // Proves the pidfd names the caller (not a process that reused its pid) before we use it.
-  if (!call.pidfd.valid() || !notify_.id_valid(request.id)) {
+  if (!call.pidfd.valid() || !channel.caller_waiting()) {
     if (call.pidfd.valid() || errno == ESRCH) return;  // the caller is gone
     // We cannot reach the caller's files: fail closed rather than let an unchecked call through.
     spdlog::error("opening a pidfd for thread {}: {}; refusing its {}", call.tid,
@@ -128,7 +125,7 @@ void GrowthCallHandler::handle(const seccomp_notif& request, const TrappedSyscal
   // Not a memfd. ftruncate and fallocate are carried out on the description we examined, so a
   // swap of the fd number cannot send them elsewhere; writes to other files go on unchanged.
   if (call.args.kind == GrowthKind::kWrite) {
-    if (int err = notify_.respond_continue(request.id); err != 0 && err != ENOENT) {
+    if (int err = channel.pass_through(); err != 0 && err != ENOENT) {
       spdlog::error("continuing a write: {}", std::strerror(err));
     }
     return;
@@ -266,15 +263,15 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
         keep -= segment.iov_len;
       }
     }
-    result = writer_.write(call.tid, notify_, call.request.id, call.file.get(), data,
-                           write_position, args.rwf_flags & ~kRwfAppend);
+    result = writer_.write(call.tid, call.channel, call.file.get(), data, write_position,
+                           args.rwf_flags & ~kRwfAppend);
     if (result > 0 && !args.has_offset) {
       // write/writev (and pwritev2 at -1) move the file position, as the kernel would.
       ::lseek(call.file.get(), static_cast<off_t>(write_position + static_cast<uint64_t>(result)),
               SEEK_SET);
     }
   } else {
-    if (int err = notify_.respond_continue(call.request.id); err != 0 && err != ENOENT) {
+    if (int err = call.channel.pass_through(); err != 0 && err != ENOENT) {
       spdlog::error("continuing a write: {}", std::strerror(err));
     }
     return;

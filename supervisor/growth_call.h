@@ -2,30 +2,26 @@
 // quota.strict_writes the write family. The supervisor takes its own reference to the caller's
 // file description (pidfd_getfd) and acts on that, so the target cannot swap what the fd number
 // names between our check and the effect. Calls on files that are not memfds are carried out
-// unchanged (ftruncate, fallocate) or continued (writes); calls on memfds are charged, decided
-// with policy/decide_growth, audited, and carried out or refused.
+// unchanged (ftruncate, fallocate) or passed through (writes); calls on memfds are charged,
+// decided with policy/decide_growth, audited, and carried out or refused.
 #pragma once
-
-#include <linux/seccomp.h>
 
 #include "policy/policy.h"
 #include "supervisor/audit_log.h"
+#include "supervisor/call_channel.h"
 #include "supervisor/caller_info.h"
 #include "supervisor/emulated_write.h"
 #include "supervisor/growth_args.h"
 #include "supervisor/memfd_ledger.h"
-#include "supervisor/notify_fd.h"
-#include "supervisor/trapped_syscalls.h"
 
 namespace warden {
 
 class GrowthCallHandler {
  public:
-  GrowthCallHandler(const Policy& policy, bool dry_run, const NotifyFd& notify, MemfdLedger& ledger,
-                    AuditLog& audit)
-      : policy_(policy), dry_run_(dry_run), notify_(notify), ledger_(ledger), audit_(audit) {}
+  GrowthCallHandler(const Policy& policy, bool dry_run, MemfdLedger& ledger, AuditLog& audit)
+      : policy_(policy), dry_run_(dry_run), ledger_(ledger), audit_(audit) {}
 
-  void handle(const seccomp_notif& request, const TrappedSyscall& call);
+  void handle(const TrappedRequest& request, CallChannel& channel);
 
  private:
   struct Call;  // one call's state while it is handled
@@ -36,7 +32,6 @@ class GrowthCallHandler {
 
   const Policy& policy_;
   bool dry_run_;
-  const NotifyFd& notify_;
   MemfdLedger& ledger_;
   AuditLog& audit_;
   EmulatedWriter writer_;

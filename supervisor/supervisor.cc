@@ -10,6 +10,7 @@
 #include "supervisor/growth_call.h"
 #include "supervisor/memfd_call.h"
 #include "supervisor/memfd_ledger.h"
+#include "supervisor/notify_channel.h"
 #include "supervisor/notify_fd.h"
 #include "supervisor/process_tree.h"
 
@@ -67,8 +68,8 @@ int supervise(const Policy& policy, const SuperviseOptions& options, Target targ
     return fail(std::string("setting up epoll: ") + std::strerror(errno));
   }
 
-  MemfdCallHandler create_handler(policy, options.dry_run, *notify, *ledger, audit);
-  GrowthCallHandler growth_handler(policy, options.dry_run, *notify, *ledger, audit);
+  MemfdCallHandler create_handler(policy, options.dry_run, *ledger, audit);
+  GrowthCallHandler growth_handler(policy, options.dry_run, *ledger, audit);
   bool tree_gone = tree.reap();
   while (!tree_gone) {
     epoll_event events[4];
@@ -98,10 +99,12 @@ int supervise(const Policy& policy, const SuperviseOptions& options, Target targ
             notify->respond_error(request->id, ENOSYS);
             break;
           }
+          NotifyChannel channel(*notify, request->id);
+          TrappedRequest trapped = request_from_notification(*request, *call);
           if (call_group(call->call) == CallGroup::kCreate) {
-            create_handler.handle(*request, *call);
+            create_handler.handle(trapped, channel);
           } else {
-            growth_handler.handle(*request, *call);
+            growth_handler.handle(trapped, channel);
           }
           break;
         }

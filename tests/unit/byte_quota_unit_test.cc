@@ -131,10 +131,10 @@ TEST_CASE("rule max_live refuses creates beyond the rule's own live count") {
 }
 
 namespace {
-seccomp_data with_args(std::initializer_list<uint64_t> args) {
-  seccomp_data data{};
+std::array<uint64_t, 6> with_args(std::initializer_list<uint64_t> args) {
+  std::array<uint64_t, 6> data{};
   size_t i = 0;
-  for (uint64_t value : args) data.args[i++] = value;
+  for (uint64_t value : args) data[i++] = value;
   return data;
 }
 }  // namespace
