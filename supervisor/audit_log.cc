@@ -124,8 +124,7 @@ void AuditLog::write(const DecisionRecord& record) {
   emit(line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
-void AuditLog::write_summary(int exit_status, const QuotaState& final_state, uint64_t peak_live,
-                             std::optional<uint64_t> peak_bytes) {
+void AuditLog::write_summary(const SuperviseResult& result) {
   Json line;
   line["time"] = rfc3339_now();
   line["event"] = "summary";
@@ -134,13 +133,13 @@ void AuditLog::write_summary(int exit_status, const QuotaState& final_state, uin
     decisions[decision_name(static_cast<Decision>(i))] = counts_[i];
   }
   line["decisions"] = std::move(decisions);
-  line["calls"] = final_state.calls;
-  line["live_at_exit"] = final_state.live;
-  line["peak_live"] = peak_live;
+  line["calls"] = result.calls;
+  line["live_at_exit"] = result.live_at_exit;
+  line["peak_live"] = result.peak_live;
   // Bytes are tracked only when a byte limit makes memfd-warden trap growth calls.
-  line["bytes_at_exit"] = peak_bytes ? Json(final_state.bytes) : Json(nullptr);
-  line["peak_bytes"] = peak_bytes ? Json(*peak_bytes) : Json(nullptr);
-  line["exit_status"] = exit_status;
+  line["bytes_at_exit"] = result.peak_bytes ? Json(result.bytes_at_exit) : Json(nullptr);
+  line["peak_bytes"] = result.peak_bytes ? Json(*result.peak_bytes) : Json(nullptr);
+  line["exit_status"] = result.exit_code;
   line["audit_write_errors"] = write_errors_;
   emit(line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
 }

@@ -16,6 +16,7 @@
 #include "policy/decide.h"
 #include "policy/policy.h"
 #include "policy/result.h"
+#include "supervisor/backend.h"
 #include "supervisor/unique_fd.h"
 
 namespace warden {
@@ -55,8 +56,7 @@ class AuditLog {
   static Result<AuditLog> open(const std::string& destination, const Quota& limits);
 
   void write(const DecisionRecord& record);
-  void write_summary(int exit_status, const QuotaState& final_state, uint64_t peak_live,
-                     std::optional<uint64_t> peak_bytes);
+  void write_summary(const SuperviseResult& result);
 
   uint64_t count(Decision decision) const { return counts_[static_cast<size_t>(decision)]; }
   uint64_t write_errors() const { return write_errors_; }

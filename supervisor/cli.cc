@@ -87,6 +87,12 @@ CliOutcome parse_command_line(int argc, char** argv) {
                 "Also check memfd growth through write/pwrite/writev/... (traps every write)");
   run->add_option("--audit", command.audit, "Audit log (JSON lines): FILE, or - for stderr")
       ->capture_default_str();
+  std::string backend = "auto";
+  run->add_option("--backend", backend,
+                  "unotify (seccomp user notification), ptrace, or auto: unotify where the "
+                  "kernel has all it needs, else ptrace (see: memfd-warden probe)")
+      ->check(CLI::IsMember({"auto", "unotify", "ptrace"}))
+      ->capture_default_str();
   run->add_flag("--dry-run", command.dry_run,
                 "Decide and audit, but allow everything (denials show as would-deny)");
   run->add_option("--log-level", outcome.log_level, "Human log level on stderr")
@@ -174,6 +180,9 @@ CliOutcome parse_command_line(int argc, char** argv) {
     *target = size;
   }
   if (strict_writes) policy->quota.strict_writes = true;
+  command.backend = backend == "unotify"  ? BackendChoice::kUnotify
+                    : backend == "ptrace" ? BackendChoice::kPtrace
+                                          : BackendChoice::kAuto;
   command.policy = std::move(policy.value());
   outcome.run = std::move(command);
   return outcome;

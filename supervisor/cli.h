@@ -13,8 +13,11 @@ namespace warden {
 inline constexpr int kExitUsage = 2;  // bad command line or bad policy: nothing ran
 inline constexpr int kExitInternal = 125;
 
+enum class BackendChoice { kAuto, kUnotify, kPtrace };
+
 struct RunCommand {
   Policy policy;
+  BackendChoice backend = BackendChoice::kAuto;
   std::string audit = "-";
   bool dry_run = false;
   std::vector<std::string> command;  // PROGRAM ARGS...

@@ -20,7 +20,7 @@ namespace {
 
 // Boost carries only an int from the child's setup back to us, so a setup failure is sent as
 // (step << 16) | errno: a value no execve errno can take, and one that names the step.
-enum class SetupStep { kSigmask = 1, kNoNewPrivs, kSeccomp, kSendListener };
+enum class SetupStep { kSigmask = 1, kNoNewPrivs, kSeccomp, kSendListener, kTracerHandshake };
 constexpr int kStepShift = 16;
 
 const char* setup_step_name(int step) {
@@ -33,6 +33,8 @@ const char* setup_step_name(int step) {
       return "loading the seccomp filter (seccomp(2) with NEW_LISTENER)";
     case SetupStep::kSendListener:
       return "sending the seccomp listener to the supervisor";
+    case SetupStep::kTracerHandshake:
+      return "waiting for the ptrace tracer to attach";
   }
   return "setting up the child";
 }
@@ -79,6 +81,7 @@ struct FilterInstaller : boost::process::extend::handler {
   sock_fprog* program;
   int socket_fd;
   const sigset_t* sigmask;
+  bool tracer_handshake = false;
 
   template <typename Executor>
   void fail(Executor& exec, SetupStep step) const {
@@ -91,6 +94,22 @@ struct FilterInstaller : boost::process::extend::handler {
   void on_exec_setup(Executor& exec) const {
     if (::sigprocmask(SIG_SETMASK, sigmask, nullptr) != 0) fail(exec, SetupStep::kSigmask);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(exec, SetupStep::kNoNewPrivs);
+    if (tracer_handshake) {
+      // RET_TRACE with no tracer fails the call with ENOSYS, so nothing trapped may run before
+      // the tracer has seized us: send our pid and wait for its answer first (with strict_writes
+      // even this write would be trapped), then load the filter, then exec.
+      pid_t self = static_cast<pid_t>(::syscall(SYS_getpid));
+      char go = 0;
+      if (::write(socket_fd, &self, sizeof(self)) != sizeof(self) ||
+          ::read(socket_fd, &go, 1) != 1) {
+        fail(exec, SetupStep::kTracerHandshake);
+      }
+      ::close(socket_fd);
+      if (sys::seccomp(SECCOMP_SET_MODE_FILTER, 0, program) != 0) {
+        fail(exec, SetupStep::kSeccomp);
+      }
+      return;
+    }
     // WAIT_KILLABLE_RECV (5.19+): once we have received a call, only a fatal signal interrupts
     // the caller's wait, so a call we carry out ourselves is never also restarted (SA_RESTART)
     // behind our back. Older kernels refuse the flag; then we go without it.
@@ -105,7 +124,9 @@ struct FilterInstaller : boost::process::extend::handler {
     int fd = static_cast<int>(listener);
     FdMessage message;
     message.set_fd(fd);
-    if (::sendmsg(socket_fd, &message.msg, MSG_NOSIGNAL) != 1) fail(exec, SetupStep::kSendListener);
+    if (::sendmsg(socket_fd, &message.msg, MSG_NOSIGNAL) != 1) {
+      fail(exec, SetupStep::kSendListener);
+    }
     ::close(fd);
     ::close(socket_fd);
   }
@@ -155,19 +176,24 @@ LaunchResult launch(const LaunchRequest& request) {
     }
   }
 
-  int sockets[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+  int sockets[2] = {-1, -1};
+  bool ptrace_mode = request.mode == LaunchMode::kPtrace;
+  if (!ptrace_mode && ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
     result.failure = LaunchFailure{125, std::string("socketpair: ") + std::strerror(errno)};
     return result;
   }
   UniqueFd ours(sockets[0]);
-  UniqueFd theirs(sockets[1]);  // CLOEXEC: it reaches the child's setup code but not the target
+  // CLOEXEC: it reaches the child's setup code but not the target. In ptrace mode it is the
+  // caller's, and stays open until the caller's tracer has seen the handshake.
+  UniqueFd theirs(sockets[1]);
+  if (ptrace_mode) ours.reset();
 
   sock_fprog fprog = request.filter->fprog();
   FilterInstaller installer;
   installer.program = &fprog;
-  installer.socket_fd = theirs.get();
+  installer.socket_fd = ptrace_mode ? request.handshake_fd : theirs.get();
   installer.sigmask = request.child_sigmask;
+  installer.tracer_handshake = ptrace_mode;
 
   std::error_code ec;
   errno = 0;
@@ -200,6 +226,10 @@ LaunchResult launch(const LaunchRequest& request) {
   if (!target.pidfd.valid()) {
     ::kill(pid, SIGKILL);  // pid > 0 checked above
     result.failure = LaunchFailure{125, std::string("pidfd_open: ") + std::strerror(errno)};
+    return result;
+  }
+  if (ptrace_mode) {
+    result.target = std::move(target);
     return result;
   }
   auto listener = receive_listener(ours.get());

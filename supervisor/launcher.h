@@ -16,17 +16,27 @@
 
 namespace warden {
 
+enum class LaunchMode {
+  kUnotify,  // the child passes its seccomp listener to us
+  kPtrace,   // the child sends its pid and waits until a tracer has seized it
+};
+
 struct LaunchRequest {
   std::string program;            // as typed: searched in PATH when it has no '/'
   std::vector<std::string> args;  // argv[1..]
   BpfProgram* filter = nullptr;
   const sigset_t* child_sigmask = nullptr;  // the mask the target starts with
+  LaunchMode mode = LaunchMode::kUnotify;
+  // kPtrace: the child's end of a socketpair. The child writes its pid (a pid_t) there, then
+  // waits for one byte before it execs; another thread must read the pid, PTRACE_SEIZE the
+  // child and answer while launch() waits for the exec.
+  int handshake_fd = -1;
 };
 
 struct Target {
   pid_t pid = -1;
   UniqueFd pidfd;
-  UniqueFd listener;  // the seccomp notify fd
+  UniqueFd listener;  // the seccomp notify fd (kUnotify only) (kUnotify only)
 };
 
 // Why a launch failed, mapped to the exit codes a shell would use.

@@ -14,8 +14,9 @@
 #include "supervisor/cli.h"
 #include "supervisor/kernel_support.h"
 #include "supervisor/launcher.h"
+#include "supervisor/ptrace_backend.h"
 #include "supervisor/seccomp_filter.h"
-#include "supervisor/supervisor.h"
+#include "supervisor/unotify_backend.h"
 
 namespace {
 
@@ -25,8 +26,18 @@ int run_target(warden::RunCommand& command) {
   if (!audit) {
     return exit_with_error(kExitUsage, audit.error().message());
   }
-  if (auto supported = check_unotify_support(); !supported) {
-    return exit_with_error(kExitInternal, supported.error().message());
+  // auto: user notification where the kernel has everything it needs, else ptrace.
+  bool use_ptrace = command.backend == BackendChoice::kPtrace;
+  if (!use_ptrace) {
+    auto supported = check_unotify_support();
+    if (!supported && command.backend == BackendChoice::kUnotify) {
+      return exit_with_error(kExitInternal,
+                             supported.error().message() + " (try --backend ptrace)");
+    }
+    if (!supported) {
+      spdlog::info("{}; using the ptrace backend", supported.error().message());
+      use_ptrace = true;
+    }
   }
   TrapSet traps;
   traps.growth = command.policy.tracks_bytes();
@@ -36,7 +47,7 @@ int run_target(warden::RunCommand& command) {
         "strict_writes has no effect without a byte limit (max_bytes, "
         "max_memfd_bytes, or a rule's max_bytes)");
   }
-  auto filter = build_filter(TrapAction::kUserNotify, traps);
+  auto filter = build_filter(use_ptrace ? TrapAction::kTrace : TrapAction::kUserNotify, traps);
   if (!filter) {
     return exit_with_error(kExitInternal,
                            "building the seccomp filter: " + filter.error().message());
@@ -66,14 +77,23 @@ int run_target(warden::RunCommand& command) {
   request.args.assign(command.command.begin() + 1, command.command.end());
   request.filter = &filter.value();
   request.child_sigmask = &original;
-  LaunchResult launched = launch(request);
-  if (!launched.target) {
-    return exit_with_error(launched.failure->exit_code, launched.failure->message);
-  }
   SuperviseOptions options;
   options.dry_run = command.dry_run;
-  return supervise(command.policy, options, std::move(*launched.target), signal_fd.get(),
-                   audit.value());
+  SuperviseResult result;
+  if (use_ptrace) {
+    result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
+                                audit.value());
+  } else {
+    LaunchResult launched = launch(request);
+    if (!launched.target) {
+      return exit_with_error(launched.failure->exit_code, launched.failure->message);
+    }
+    result = supervise_unotify(command.policy, options, std::move(*launched.target),
+                               signal_fd.get(), audit.value());
+  }
+  if (result.started) audit->write_summary(result);
+  if (!result.error.empty()) return exit_with_error(result.exit_code, result.error);
+  return result.exit_code;
 }
 
 }  // namespace

@@ -160,4 +160,13 @@ void MemfdLedger::reconcile_unwatched() {
   }
 }
 
+void fill_totals(SuperviseResult& result, const MemfdLedger& ledger, const Policy& policy) {
+  QuotaState state = ledger.state();
+  result.calls = state.calls;
+  result.live_at_exit = state.live;
+  result.bytes_at_exit = state.bytes;
+  result.peak_live = ledger.peak_live();
+  if (policy.tracks_bytes()) result.peak_bytes = ledger.peak_bytes();
+}
+
 }  // namespace warden

@@ -21,6 +21,7 @@
 
 #include "policy/decide.h"
 #include "policy/result.h"
+#include "supervisor/backend.h"
 #include "supervisor/unique_fd.h"
 
 namespace warden {
@@ -91,5 +92,8 @@ class MemfdLedger {
   uint64_t peak_live_ = 0;
   uint64_t peak_bytes_ = 0;
 };
+
+// Copies the ledger's final totals into a backend's result.
+void fill_totals(SuperviseResult& result, const MemfdLedger& ledger, const Policy& policy);
 
 }  // namespace warden

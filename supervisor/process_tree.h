@@ -19,6 +19,11 @@ class ProcessTree {
   // Reaps every child that has exited. True once the main target and all descendants are gone.
   bool reap();
 
+  // For a caller that does its own waitpid (the ptrace backend): `pid` ended with `status`.
+  void note_exit(pid_t pid, int status) {
+    if (pid == main_pid_) main_status_ = status;
+  }
+
   // Sends `sig` to the main target, or, once it has exited, to the rest of the tree.
   void forward(int sig);
 

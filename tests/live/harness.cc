@@ -14,6 +14,13 @@ namespace bp = boost::process;
 namespace fs = std::filesystem;
 
 std::string warden_bin() { return WARDEN_BIN; }
+
+std::string backend() {
+  const char* chosen = std::getenv("WARDEN_BACKEND");
+  return chosen ? chosen : "";
+}
+
+std::string backend_flag() { return backend().empty() ? "" : "--backend " + backend() + " "; }
 std::string probe_bin() { return PROBE_BIN; }
 std::string sample_bin(const std::string& name) { return std::string(SAMPLES_DIR) + "/" + name; }
 
@@ -91,6 +98,7 @@ RunResult spawn_and_wait(const std::string& exe, const Args& args) {
 
 Args warden_run_args(const Args& warden_args, const std::string& audit, const Args& command) {
   Args args{"run"};
+  if (!backend().empty()) args.insert(args.end(), {"--backend", backend()});
   // The test's own --audit (e.g. /dev/null for a long run) wins; read_audit then finds nothing.
   if (std::find(warden_args.begin(), warden_args.end(), "--audit") == warden_args.end()) {
     args.insert(args.end(), {"--audit", audit});
@@ -130,7 +138,13 @@ RunResult run_warden(const Args& warden_args, const Args& command) {
   return result;
 }
 
-RunResult run_warden_raw(const Args& args) { return spawn_and_wait(warden_bin(), args); }
+RunResult run_warden_raw(const Args& args) {
+  Args with_backend = args;
+  if (!args.empty() && args[0] == "run" && !backend().empty()) {
+    with_backend.insert(with_backend.begin() + 1, {"--backend", backend()});
+  }
+  return spawn_and_wait(warden_bin(), with_backend);
+}
 
 RunResult run_native(const Args& command) {
   Args rest(command.begin() + 1, command.end());

@@ -17,6 +17,10 @@ using Json = nlohmann::json;
 using Args = std::vector<std::string>;
 
 std::string warden_bin();
+// The backend this run of the suite uses ("unotify" or "ptrace"; empty: memfd-warden's default).
+std::string backend();
+// "--backend NAME " for shell command lines, or "" when no backend was chosen.
+std::string backend_flag();
 std::string probe_bin();
 std::string sample_bin(const std::string& name);
 

@@ -61,7 +61,7 @@ TEST_CASE("memfd-warden's own failure is 125 with a message that says what faile
     CAPTURE(limit);
     auto run = run_native({"unshare", "--fork", "--pid", "--mount-proc", "/bin/sh", "-c",
                            "ulimit -n " + std::to_string(limit) + "; exec " + warden_bin() +
-                               " run --audit /dev/null -- /bin/true"});
+                               " run " + backend_flag() + "--audit /dev/null -- /bin/true"});
     CHECK((run.exit_code == 0 || run.exit_code == 125 || run.exit_code == 127));
     if (run.exit_code == 125) {
       CHECK(run.err.find("memfd-warden: error:") != std::string::npos);
@@ -74,8 +74,9 @@ TEST_CASE("memfd-warden's own failure is 125 with a message that says what faile
 
 TEST_CASE("stdin, stdout, environment and working directory pass through") {
   auto run = run_native({"/bin/sh", "-c",
-                         "cd /tmp && echo piped | WARDEN_TEST_VAR=seen " + warden_bin() +
-                             " run --audit /dev/null -- /bin/sh -c "
+                         "cd /tmp && echo piped | WARDEN_TEST_VAR=seen " + warden_bin() + " run " +
+                             backend_flag() +
+                             "--audit /dev/null -- /bin/sh -c "
                              "'read line; echo \"line=$line\"; echo \"var=$WARDEN_TEST_VAR\"; "
                              "echo \"cwd=$(pwd)\"'"});
   CHECK(run.exit_code == 0);

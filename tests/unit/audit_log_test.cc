@@ -25,7 +25,7 @@ TEST_CASE("every byte of a hostile name survives in the audit, and each line is 
     record.comm = std::string_view("\xff\n", 2);
     record.exe = "/bin/\"quoted\"";
     log->write(record);
-    log->write_summary(0, {}, 0, std::nullopt);
+    log->write_summary(SuperviseResult{});
   }
   std::ifstream in(path);
   std::string line;

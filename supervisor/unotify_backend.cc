@@ -1,4 +1,4 @@
-#include "supervisor/supervisor.h"
+#include "supervisor/unotify_backend.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
@@ -6,7 +6,6 @@
 
 #include <cstring>
 
-#include "supervisor/cli.h"
 #include "supervisor/growth_call.h"
 #include "supervisor/memfd_call.h"
 #include "supervisor/memfd_ledger.h"
@@ -43,13 +42,17 @@ bool handle_signals(int signal_fd, ProcessTree& tree) {
 
 }  // namespace
 
-int supervise(const Policy& policy, const SuperviseOptions& options, Target target, int signal_fd,
-              AuditLog& audit) {
+SuperviseResult supervise_unotify(const Policy& policy, const SuperviseOptions& options,
+                                  Target target, int signal_fd, AuditLog& audit) {
+  SuperviseResult result;
+  result.started = true;
   ProcessTree tree(target.pid, std::move(target.pidfd));
   auto fail = [&](const std::string& what) {
     tree.forward(SIGKILL);
     while (!tree.reap()) ::usleep(1000);
-    return exit_with_error(kExitInternal, what + "; the target was killed");
+    result.exit_code = 125;  // our own failure
+    result.error = what + "; the target was killed";
+    return result;
   };
 
   auto notify = NotifyFd::adopt(std::move(target.listener));
@@ -119,10 +122,9 @@ int supervise(const Policy& policy, const SuperviseOptions& options, Target targ
     if (child_changed) tree_gone = tree.reap();
   }
   ledger->drain();
-  int exit_code = tree.exit_code();
-  audit.write_summary(exit_code, ledger->state(), ledger->peak_live(),
-                      policy.tracks_bytes() ? std::optional(ledger->peak_bytes()) : std::nullopt);
-  return exit_code;
+  result.exit_code = tree.exit_code();
+  fill_totals(result, *ledger, policy);
+  return result;
 }
 
 }  // namespace warden

@@ -1,0 +1,26 @@
+// What both backends take and give back. main.cc chooses a backend, runs it, and writes the
+// audit summary from its SuperviseResult.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace warden {
+
+struct SuperviseOptions {
+  bool dry_run = false;
+};
+
+struct SuperviseResult {
+  int exit_code = 125;   // the target's status (128+N after signal N), or ours
+  bool started = false;  // false: the target never ran (launch failed); no summary is written
+  std::string error;     // set when memfd-warden itself failed (exit_code 125, 126, 127)
+  uint64_t calls = 0;
+  uint64_t live_at_exit = 0;
+  uint64_t bytes_at_exit = 0;
+  uint64_t peak_live = 0;
+  std::optional<uint64_t> peak_bytes;  // set when byte limits made us track bytes
+};
+
+}  // namespace warden

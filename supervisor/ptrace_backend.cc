@@ -1,0 +1,450 @@
+#include "supervisor/ptrace_backend.h"
+
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <deque>
+#include <thread>
+#include <unordered_map>
+
+#include "supervisor/call_channel.h"
+#include "supervisor/growth_call.h"
+#include "supervisor/kernel_abi.h"
+#include "supervisor/memfd_call.h"
+#include "supervisor/memfd_ledger.h"
+#include "supervisor/process_tree.h"
+#include "supervisor/unique_fd.h"
+
+namespace warden {
+namespace {
+
+constexpr long kTraceOptions = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+                               PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE | PTRACE_O_TRACEEXEC |
+                               PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
+constexpr int kSyscallStop = SIGTRAP | 0x80;  // with PTRACE_O_TRACESYSGOOD
+
+int ptrace_event(int status) { return status >> 16; }
+
+bool is_stop_signal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+// The tracer: owns every tracee, the event queue, and the handlers. Runs on one thread.
+class Tracer {
+ public:
+  Tracer(const Policy& policy, const SuperviseOptions& options, MemfdLedger& ledger,
+         AuditLog& audit, int signal_fd)
+      : create_(policy, options.dry_run, ledger, audit),
+        growth_(policy, options.dry_run, ledger, audit),
+        ledger_(ledger),
+        signal_fd_(signal_fd) {}
+
+  // Seizes the child whose pid arrives on `handshake`, lets it exec, and supervises the tree.
+  // Returns false (with `error`) when the child never arrived or could not be seized.
+  bool attach(int handshake, std::string& error);
+  int run();  // returns the main target's exit status
+
+  // For PtraceChannel.
+  bool alive(pid_t tid) const { return tracees_.count(tid) != 0; }
+  void resume(pid_t tid, int sig = 0, __ptrace_request request = PTRACE_CONT);
+  // Stops every tracee but `tid`; their events wait in the queue. False if `tid` died meanwhile.
+  bool freeze_except(pid_t tid);
+  // Runs `tid`'s current syscall to its exit stop (other events are queued). False if it died.
+  bool run_to_syscall_exit(pid_t tid);
+
+ private:
+  struct Tracee {
+    bool held = false;      // stopped, with an event we have not acted on yet
+    bool in_vfork = false;  // blocked in the kernel until its vfork child execs or exits
+  };
+
+  // Reads one wait status. `block`: wait for one. Returns false when there was none.
+  bool collect_one(bool block);
+  void note(pid_t pid, int status);
+  void handle(pid_t pid, int status);
+  void handle_seccomp_stop(pid_t tid);
+
+  MemfdCallHandler create_;
+  GrowthCallHandler growth_;
+  MemfdLedger& ledger_;
+  int signal_fd_;
+  pid_t main_pid_ = -1;
+  std::unique_ptr<ProcessTree> tree_;
+  std::unordered_map<pid_t, Tracee> tracees_;
+  std::deque<std::pair<pid_t, int>> events_;
+  bool no_children_ = false;
+};
+
+// CallChannel over a tracee stopped at its seccomp stop.
+class PtraceChannel final : public CallChannel {
+ public:
+  PtraceChannel(Tracer& tracer, pid_t tid) : tracer_(tracer), tid_(tid) {}
+  ~PtraceChannel() override {
+    if (!answered_) pass_through();  // never leave a tracee stopped behind us
+  }
+
+  bool caller_waiting() override {
+    siginfo_t info{};
+    // The tracee sits in a stop we have not released; only death can end it. WNOWAIT leaves the
+    // exit for the tracer's loop to read.
+    if (!tracer_.alive(tid_)) return false;
+    if (::waitid(P_PID, static_cast<id_t>(tid_), &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0)
+      return false;
+    return info.si_pid == 0;
+  }
+
+  int fail(int error) override { return finish(-static_cast<int64_t>(error)); }
+  int complete(int64_t value) override { return finish(value); }
+
+  int pass_through() override {
+    answered_ = true;
+    if (!tracer_.alive(tid_)) return ENOENT;
+    tracer_.resume(tid_);
+    return 0;
+  }
+
+  int deliver_memfd(const MemfdSpec& spec, const std::function<bool(int)>& on_created) override {
+    // The kernel makes this memfd from the name in the caller's memory. The tracer froze the
+    // rest of the tree before the name was read, so the name it reads is the one we checked.
+    if (!tracer_.run_to_syscall_exit(tid_)) {
+      answered_ = true;
+      return -ENOENT;
+    }
+    at_exit_ = true;
+    user_regs_struct regs{};
+    if (::ptrace(PTRACE_GETREGS, tid_, nullptr, &regs) != 0) return -ENOENT;
+    auto result = static_cast<int64_t>(regs.rax);
+    if (result < 0) return static_cast<int>(result);  // the kernel refused; fail() re-answers it
+    int fd = static_cast<int>(result);
+    UniqueFd pidfd(sys::pidfd_open_flags(tid_, O_EXCL));  // PIDFD_THREAD
+    if (!pidfd.valid()) pidfd = UniqueFd(sys::pidfd_open(tgid()));
+    UniqueFd reference(pidfd.valid() ? sys::pidfd_getfd(pidfd.get(), fd) : -1);
+    bool ok =
+        reference.valid() && carries_name(reference.get(), spec) && on_created(reference.get());
+    if (!ok) {
+      // The memfd exists in the caller and is not the one we decided, or we cannot track it:
+      // fail closed. The caller must not go on with it.
+      spdlog::error(
+          "memfd {} in thread {} does not carry the checked name, or cannot be "
+          "tracked; killing the process",
+          fd, tid_);
+      if (pidfd.valid()) sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+      answered_ = true;
+      tracer_.resume(tid_);
+      return -EPERM;
+    }
+    answered_ = true;
+    tracer_.resume(tid_);
+    return fd;
+  }
+
+ private:
+  int finish(int64_t value) {
+    answered_ = true;
+    if (!tracer_.alive(tid_)) return ENOENT;
+    user_regs_struct regs{};
+    if (::ptrace(PTRACE_GETREGS, tid_, nullptr, &regs) != 0) return ENOENT;
+    // At the seccomp stop: skip the call (number -1) and make `value` its return value
+    // (seccomp(2)). At the exit stop the call has run; only the return value changes.
+    if (!at_exit_) regs.orig_rax = static_cast<unsigned long long>(-1);
+    regs.rax = static_cast<unsigned long long>(value);
+    if (::ptrace(PTRACE_SETREGS, tid_, nullptr, &regs) != 0) return ENOENT;
+    tracer_.resume(tid_);
+    return 0;
+  }
+
+  pid_t tgid() const {
+    char path[64], buffer[512] = {};
+    std::snprintf(path, sizeof(path), "/proc/%d/status", tid_);
+    FILE* status = std::fopen(path, "re");
+    if (status == nullptr) return -1;
+    size_t got = std::fread(buffer, 1, sizeof(buffer) - 1, status);
+    std::fclose(status);
+    buffer[got] = '\0';
+    const char* line = std::strstr(buffer, "\nTgid:");
+    return line ? static_cast<pid_t>(std::strtol(line + 6, nullptr, 10)) : -1;
+  }
+
+  static bool carries_name(int fd, const MemfdSpec& spec) {
+    char path[64], link[512];
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    ssize_t n = ::readlink(path, link, sizeof(link));
+    if (n <= 0) return false;
+    std::string_view seen(link, static_cast<size_t>(n));
+    if (spec.call == CreateCall::kMemfdSecret) return seen == "/secretmem (deleted)";
+    return seen == std::string("/memfd:") + spec.name + " (deleted)";
+  }
+
+  Tracer& tracer_;
+  pid_t tid_;
+  bool answered_ = false;
+  bool at_exit_ = false;
+};
+
+bool Tracer::attach(int handshake, std::string& error) {
+  pid_t pid = -1;
+  ssize_t got = ::read(handshake, &pid, sizeof(pid));
+  if (got != sizeof(pid) || pid <= 0) {
+    error = "the child exited before it could be traced";
+    return false;
+  }
+  if (::ptrace(PTRACE_SEIZE, pid, nullptr, kTraceOptions) != 0) {
+    error = std::string("PTRACE_SEIZE: ") + std::strerror(errno) +
+            " (is ptrace allowed here? see kernel.yama.ptrace_scope)";
+    ::kill(pid, SIGKILL);
+    return false;
+  }
+  main_pid_ = pid;
+  tracees_[pid] = Tracee{};
+  tree_ = std::make_unique<ProcessTree>(pid, UniqueFd(sys::pidfd_open(pid)));
+  char go = 'G';
+  if (::write(handshake, &go, 1) != 1) {
+    error = std::string("releasing the traced child: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+void Tracer::resume(pid_t tid, int sig, __ptrace_request request) {
+  auto it = tracees_.find(tid);
+  if (it != tracees_.end()) it->second.held = false;
+  // ESRCH: it died meanwhile; its exit arrives through waitpid.
+  ::ptrace(request, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig)));
+}
+
+void Tracer::note(pid_t pid, int status) {
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    tracees_.erase(pid);
+    if (pid == main_pid_) tree_->note_exit(pid, status);
+  } else if (WIFSTOPPED(status)) {
+    tracees_[pid].held = true;  // unknown pids are new tracees reporting their first stop
+  }
+  events_.emplace_back(pid, status);
+}
+
+bool Tracer::collect_one(bool block) {
+  int status = 0;
+  pid_t pid = ::waitpid(-1, &status, __WALL | (block ? 0 : WNOHANG));
+  if (pid > 0) {
+    note(pid, status);
+    return true;
+  }
+  if (pid < 0 && errno == ECHILD) no_children_ = true;
+  return false;
+}
+
+bool Tracer::freeze_except(pid_t tid) {
+  std::vector<pid_t> waiting;
+  for (auto& [pid, tracee] : tracees_) {
+    if (pid == tid || tracee.held || tracee.in_vfork) continue;
+    // A vfork parent is blocked in the kernel until its child execs: it cannot touch memory and
+    // would not stop for INTERRUPT anyway.
+    if (::ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) == 0) waiting.push_back(pid);
+  }
+  for (;;) {
+    bool all = true;
+    for (pid_t pid : waiting) {
+      auto it = tracees_.find(pid);
+      if (it != tracees_.end() && !it->second.held) all = false;
+    }
+    if (all) break;
+    if (!collect_one(true) && no_children_) break;
+  }
+  return alive(tid);
+}
+
+bool Tracer::run_to_syscall_exit(pid_t tid) {
+  resume(tid, 0, PTRACE_SYSCALL);
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(tid, &status, __WALL);
+    if (pid != tid) return false;
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == kSyscallStop) {
+      tracees_[tid].held = true;
+      return true;
+    }
+    note(tid, status);  // exit, or another stop (queued for the loop)
+    if (!alive(tid)) return false;
+    if (WIFSTOPPED(status)) {
+      // A signal-delivery stop before the call returned: deliver it later, keep going now.
+      events_.pop_back();
+      resume(tid, 0, PTRACE_SYSCALL);
+    }
+  }
+}
+
+void Tracer::handle_seccomp_stop(pid_t tid) {
+  __ptrace_syscall_info info{};
+  long size = ::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info);
+  PtraceChannel channel(*this, tid);
+  if (size <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP) {
+    channel.pass_through();
+    return;
+  }
+  auto call = classify_syscall(info.arch, static_cast<int32_t>(info.seccomp.nr));
+  if (!call) {
+    spdlog::error("unexpected traced syscall {} (arch {:#x}); answering ENOSYS", info.seccomp.nr,
+                  info.arch);
+    channel.fail(ENOSYS);
+    return;
+  }
+  TrappedRequest request;
+  request.tid = tid;
+  request.syscall = *call;
+  for (size_t i = 0; i < request.args.size(); ++i) request.args[i] = info.seccomp.args[i];
+  if (call_group(call->call) == CallGroup::kCreate) {
+    // Before the name is read: from here until the call returns nobody else in the tree runs,
+    // so the name the kernel reads (if the call is allowed) is the one we checked.
+    if (!freeze_except(tid)) return;  // the caller died meanwhile
+    create_.handle(request, channel);
+  } else {
+    growth_.handle(request, channel);
+  }
+}
+
+void Tracer::handle(pid_t pid, int status) {
+  if (!WIFSTOPPED(status)) return;  // exits were noted when they were read
+  if (!alive(pid)) tracees_[pid] = Tracee{true, false};
+  int sig = WSTOPSIG(status);
+  switch (ptrace_event(status)) {
+    case PTRACE_EVENT_SECCOMP:
+      handle_seccomp_stop(pid);
+      return;
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+    case PTRACE_EVENT_CLONE: {
+      unsigned long child = 0;
+      ::ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &child);
+      // The new tracee starts stopped and reports that stop itself; it cannot run before.
+      if (child > 0 && !alive(static_cast<pid_t>(child))) {
+        tracees_[static_cast<pid_t>(child)] = Tracee{true, false};
+      }
+      if (ptrace_event(status) == PTRACE_EVENT_VFORK) tracees_[pid].in_vfork = true;
+      resume(pid);
+      return;
+    }
+    case PTRACE_EVENT_VFORK_DONE:
+      tracees_[pid].in_vfork = false;
+      resume(pid);
+      return;
+    case PTRACE_EVENT_EXEC: {
+      // After an execve in a non-leader thread the thread takes the leader's pid; the old tid
+      // is gone without an exit report.
+      unsigned long former = 0;
+      ::ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &former);
+      if (static_cast<pid_t>(former) != pid) tracees_.erase(static_cast<pid_t>(former));
+      resume(pid);
+      return;
+    }
+    case PTRACE_EVENT_STOP:
+      if (is_stop_signal(sig)) {
+        // Group-stop (job control): stay stopped, as untraced, but let us hear of SIGCONT.
+        tracees_[pid].held = false;
+        ::ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);
+      } else {
+        resume(pid);  // a new tracee's first stop, or the end of a freeze
+      }
+      return;
+    default:
+      break;
+  }
+  if (sig == kSyscallStop) {
+    resume(pid);  // a syscall stop nobody waits for any more
+    return;
+  }
+  resume(pid, sig);  // signal-delivery stop: deliver the signal as the kernel would have
+}
+
+int Tracer::run() {
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = 0;
+  ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, signal_fd_, &event);
+  event.data.u64 = 1;
+  ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, ledger_.event_fd(), &event);
+  for (;;) {
+    while (!events_.empty()) {
+      auto [pid, status] = events_.front();
+      events_.pop_front();
+      handle(pid, status);
+    }
+    while (collect_one(false)) {
+    }
+    if (!events_.empty()) continue;
+    if (no_children_) break;  // ECHILD: no child and no tracee is left anywhere in the tree
+    epoll_event ready[2];
+    int n = ::epoll_wait(epoll.get(), ready, 2, -1);
+    for (int i = 0; i < n; ++i) {
+      if (ready[i].data.u64 == 1) {
+        ledger_.drain();
+        continue;
+      }
+      signalfd_siginfo info{};
+      while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo != SIGCHLD) tree_->forward(static_cast<int>(info.ssi_signo));
+      }
+    }
+  }
+  return tree_->exit_code();
+}
+
+}  // namespace
+
+SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions& options,
+                                   LaunchRequest request, int signal_fd, AuditLog& audit) {
+  SuperviseResult result;
+  auto ledger = MemfdLedger::open(policy.rules.size());
+  if (!ledger) {
+    result.error = ledger.error().message();
+    return result;
+  }
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) {
+    result.error = std::string("socketpair: ") + std::strerror(errno);
+    return result;
+  }
+  UniqueFd ours(sockets[0]), theirs(sockets[1]);
+  Tracer tracer(policy, options, *ledger, audit, signal_fd);
+  std::string attach_error;
+  bool attached = false;
+  int exit_code = 125;
+  // ptrace requests must come from the tracer, and launch() blocks until the child has exec'd,
+  // which it does only once it is traced: so the tracer is its own thread.
+  std::thread thread([&] {
+    attached = tracer.attach(ours.get(), attach_error);
+    if (attached) exit_code = tracer.run();
+  });
+  request.mode = LaunchMode::kPtrace;
+  request.handshake_fd = theirs.get();
+  LaunchResult launched = launch(request);
+  theirs.reset();
+  if (!launched.target) ::shutdown(ours.get(), SHUT_RDWR);  // wakes a tracer still waiting
+  thread.join();
+  if (!launched.target) {
+    result.exit_code = launched.failure->exit_code;
+    result.error = launched.failure->message;
+    return result;
+  }
+  if (!attached) {
+    result.exit_code = 125;
+    result.error = attach_error;
+    return result;
+  }
+  result.started = true;
+  result.exit_code = exit_code;
+  ledger->drain();
+  fill_totals(result, *ledger, policy);
+  return result;
+}
+
+}  // namespace warden

@@ -1,0 +1,18 @@
+// The user-notification backend's loop: one thread, one epoll set over the notify fd, a signalfd
+// (SIGCHLD and the signals we forward) and the ledger's inotify fd. Returns when the whole target
+// tree has exited.
+#pragma once
+
+#include "policy/policy.h"
+#include "supervisor/audit_log.h"
+#include "supervisor/backend.h"
+#include "supervisor/launcher.h"
+
+namespace warden {
+
+// Takes over `target` (launched in LaunchMode::kUnotify); `signal_fd` is a signalfd for SIGCHLD,
+// SIGINT, SIGTERM and SIGHUP, all blocked.
+SuperviseResult supervise_unotify(const Policy& policy, const SuperviseOptions& options,
+                                  Target target, int signal_fd, AuditLog& audit);
+
+}  // namespace warden
