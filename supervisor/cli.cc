@@ -11,6 +11,7 @@
 #include "policy/policy_parse.h"
 #include "policy/policy_print.h"
 #include "policy/sizes.h"
+#include "supervisor/kernel_probe.h"
 
 namespace warden {
 namespace {
@@ -106,6 +107,10 @@ CliOutcome parse_command_line(int argc, char** argv) {
   std::string check_path;
   check->add_option("FILE", check_path, "Policy file")->required();
 
+  // probe
+  CLI::App* probe = app.add_subcommand(
+      "probe", "Show which kernel features memfd-warden finds here, and what --backend auto picks");
+
   // policy
   CLI::App* policy_cmd = app.add_subcommand("policy", "Print a policy");
   bool print_default = false;
@@ -125,6 +130,13 @@ CliOutcome parse_command_line(int argc, char** argv) {
     return outcome;
   }
 
+  if (probe->parsed()) {
+    KernelFeatures features = probe_kernel();
+    std::cout << describe_features(features);
+    outcome.exit_code =
+        features.error.empty() && (features.unotify_usable() || features.ptrace) ? 0 : 1;
+    return outcome;
+  }
   if (policy_cmd->parsed()) {
     std::cout << default_policy_text();
     outcome.exit_code = 0;

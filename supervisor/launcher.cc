@@ -222,14 +222,16 @@ LaunchResult launch(const LaunchRequest& request) {
 
   Target target;
   target.pid = pid;
+  if (ptrace_mode) {
+    // The tracer owns this child: it opened its pidfd while the child waited for it, and may
+    // already have reaped it (a quick target), so its pid is not ours to use here.
+    result.target = std::move(target);
+    return result;
+  }
   target.pidfd = UniqueFd(sys::pidfd_open(pid));  // our unreaped child: its pid cannot be reused
   if (!target.pidfd.valid()) {
     ::kill(pid, SIGKILL);  // pid > 0 checked above
     result.failure = LaunchFailure{125, std::string("pidfd_open: ") + std::strerror(errno)};
-    return result;
-  }
-  if (ptrace_mode) {
-    result.target = std::move(target);
     return result;
   }
   auto listener = receive_listener(ours.get());

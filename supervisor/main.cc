@@ -12,7 +12,7 @@
 
 #include "supervisor/audit_log.h"
 #include "supervisor/cli.h"
-#include "supervisor/kernel_support.h"
+#include "supervisor/kernel_probe.h"
 #include "supervisor/launcher.h"
 #include "supervisor/ptrace_backend.h"
 #include "supervisor/seccomp_filter.h"
@@ -26,16 +26,27 @@ int run_target(warden::RunCommand& command) {
   if (!audit) {
     return exit_with_error(kExitUsage, audit.error().message());
   }
-  // auto: user notification where the kernel has everything it needs, else ptrace.
+  // auto: user notification where the kernel has everything it needs, else ptrace. The probe
+  // tries each feature for real (memfd-warden probe prints the same findings).
   bool use_ptrace = command.backend == BackendChoice::kPtrace;
   if (!use_ptrace) {
-    auto supported = check_unotify_support();
-    if (!supported && command.backend == BackendChoice::kUnotify) {
+    KernelFeatures features = probe_kernel();
+    if (!features.error.empty()) {
       return exit_with_error(kExitInternal,
-                             supported.error().message() + " (try --backend ptrace)");
+                             "cannot tell what this kernel supports: " + features.error);
     }
-    if (!supported) {
-      spdlog::info("{}; using the ptrace backend", supported.error().message());
+    if (!features.unotify_usable()) {
+      std::string missing = std::string(!features.user_notification ? "user notification"
+                                        : !features.addfd_send      ? "ADDFD with SEND (5.14)"
+                                                                    : "pidfd_getfd (5.6)");
+      if (command.backend == BackendChoice::kUnotify) {
+        return exit_with_error(kExitInternal, "this kernel (" + features.release + ") lacks " +
+                                                  missing +
+                                                  ", which the unotify backend needs; try "
+                                                  "--backend ptrace (memfd-warden probe shows "
+                                                  "what this kernel has)");
+      }
+      spdlog::info("kernel lacks {}: using the ptrace backend", missing);
       use_ptrace = true;
     }
   }

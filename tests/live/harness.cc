@@ -140,11 +140,14 @@ RunResult run_warden(const Args& warden_args, const Args& command) {
 
 RunResult run_warden_raw(const Args& args) {
   Args with_backend = args;
-  if (!args.empty() && args[0] == "run" && !backend().empty()) {
+  if (!args.empty() && args[0] == "run" && !backend().empty() &&
+      std::find(args.begin(), args.end(), "--backend") == args.end()) {
     with_backend.insert(with_backend.begin() + 1, {"--backend", backend()});
   }
   return spawn_and_wait(warden_bin(), with_backend);
 }
+
+RunResult spawn_warden_auto(const Args& args) { return spawn_and_wait(warden_bin(), args); }
 
 RunResult run_native(const Args& command) {
   Args rest(command.begin() + 1, command.end());

@@ -60,8 +60,11 @@ struct RunResult {
 
 // memfd-warden run WARDEN_ARGS --audit FILE -- COMMAND. The audit goes to a fresh file.
 RunResult run_warden(const Args& warden_args, const Args& command);
-// memfd-warden ARGS as given (for check, policy, --help, bad command lines).
+// memfd-warden ARGS as given (for check, policy, --help, bad command lines); `run` gets the
+// suite's --backend.
 RunResult run_warden_raw(const Args& args);
+// memfd-warden ARGS exactly as given: no --backend added, so `run` uses auto.
+RunResult spawn_warden_auto(const Args& args);
 // COMMAND alone: the control run.
 RunResult run_native(const Args& command);
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -505,6 +506,97 @@ int cmd_churn(long count) {
   return 0;
 }
 
+// jobctl: a child is stopped with SIGSTOP, continued with SIGCONT and ended with SIGTERM; the
+// parent must see each change through waitpid as it would untraced. Exits 0 when it did, else
+// the number of the step that went wrong.
+int cmd_jobctl() {
+  // The child counts in shared memory, so the parent can tell whether it is really stopped.
+  auto* counter = static_cast<volatile long*>(
+      ::mmap(nullptr, sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  pid_t child = ::fork();
+  if (child == 0) {
+    for (;;) *counter = *counter + 1;
+  }
+  int status = 0;
+  ::usleep(20 * 1000);
+  ::kill(child, SIGSTOP);
+  if (::waitpid(child, &status, WUNTRACED) != child || !WIFSTOPPED(status) ||
+      WSTOPSIG(status) != SIGSTOP) {
+    return 1;
+  }
+  long before = *counter;
+  ::usleep(100 * 1000);
+  std::printf("ran_while_stopped=%d\n", *counter != before ? 1 : 0);
+  ::kill(child, SIGCONT);
+  if (::waitpid(child, &status, WCONTINUED) != child || !WIFCONTINUED(status)) return 2;
+  long resumed = *counter;
+  ::usleep(50 * 1000);
+  std::printf("ran_after_cont=%d\n", *counter != resumed ? 1 : 0);
+  ::kill(child, SIGTERM);
+  if (::waitpid(child, &status, 0) != child || !WIFSIGNALED(status) ||
+      WTERMSIG(status) != SIGTERM) {
+    return 3;
+  }
+  return 0;
+}
+
+// thread-exec NAME FLAGS: a second thread (not the leader) calls execve into "create".
+int cmd_thread_exec(char* self, const char* name, const char* flags) {
+  std::thread worker([&] {
+    char create[] = "create";
+    char* argv[] = {self, create, const_cast<char*>(name), const_cast<char*>(flags), nullptr};
+    ::execv("/proc/self/exe", argv);
+    _exit(errno);
+  });
+  worker.join();
+  return 99;  // not reached
+}
+
+// vfork NAME FLAGS: a vfork child execs into "create"; the parent returns its exit code.
+int cmd_vfork(char* self, const char* name, const char* flags) {
+  char create[] = "create";
+  char* argv[] = {self, create, const_cast<char*>(name), const_cast<char*>(flags), nullptr};
+  pid_t child = ::vfork();
+  if (child == 0) {
+    ::execv("/proc/self/exe", argv);
+    _exit(errno);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+}
+
+// storm THREADS: threads call memfd_create and close in a loop until the process is killed.
+// Prints "ready" once they run.
+int cmd_storm(int threads) {
+  for (int i = 0; i < threads; ++i) {
+    std::thread([] {
+      for (;;) {
+        int fd = raw_memfd_create("storm", MFD_CLOEXEC);
+        if (fd >= 0) ::close(fd);
+      }
+    }).detach();
+  }
+  ::usleep(50 * 1000);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (;;) ::pause();
+}
+
+// ptrace-child: tries to trace its own child, the way a debugger in CI would; exits with the
+// errno PTRACE_ATTACH gave (0 if it worked).
+int cmd_ptrace_child() {
+  pid_t child = ::fork();
+  if (child == 0) {
+    for (;;) ::pause();
+  }
+  long rc = ::ptrace(PTRACE_ATTACH, child, nullptr, nullptr);
+  int result = rc == 0 ? 0 : errno;
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return result;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: warden_probe COMMAND ...\n"
@@ -513,6 +605,8 @@ int usage() {
                "  race N | thread NAME FLAGS | grandchild NAME FLAGS | exec-then NAME FLAGS\n"
                "  orphan NAME FLAGS FILE | hold NAME | wait-signal | wait-default\n"
                "  script OP ARGS ; OP ARGS ... | churn N\n"
+               "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
+               "  ptrace-child\n"
                "  exit CODE | raise SIGNAL\n");
   return 64;
 }
@@ -539,6 +633,11 @@ int main(int argc, char** argv) {
   if (command == "wait-signal") return cmd_wait_signal();
   if (command == "wait-default") return cmd_wait_default();
   if (command == "script") return cmd_script(argc, argv);
+  if (command == "jobctl") return cmd_jobctl();
+  if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
+  if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));
+  if (command == "storm") return cmd_storm(std::atoi(arg(2)));
+  if (command == "ptrace-child") return cmd_ptrace_child();
   if (command == "churn") return cmd_churn(std::atol(arg(2)));
   if (command == "exit") return std::atoi(arg(2));
   if (command == "raise") {

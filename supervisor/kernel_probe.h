@@ -1,0 +1,35 @@
+// Finds out what this kernel can do by doing it: each feature memfd-warden relies on is tried
+// (in short-lived child processes where it must be), not inferred from the version number.
+// Used by `memfd-warden probe` and by --backend auto.
+#pragma once
+
+#include <string>
+
+namespace warden {
+
+struct KernelFeatures {
+  std::string release;              // uname -r
+  bool user_notification = false;   // SECCOMP_RET_USER_NOTIF (5.0)
+  bool addfd_send = false;          // SECCOMP_IOCTL_NOTIF_ADDFD + SECCOMP_ADDFD_FLAG_SEND (5.14)
+  bool sync_wake_up = false;        // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6)
+  bool wait_killable_recv = false;  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19)
+  bool noexec_seal = false;         // MFD_NOEXEC_SEAL (6.3)
+  bool memfd_secret = false;        // memfd_secret(2) (5.14, when secretmem is enabled)
+  bool pidfd_getfd = false;         // pidfd_getfd(2) (5.6)
+  bool ptrace = false;              // PTRACE_SEIZE of our own child
+
+  // Set when a feature could not be tried (out of fds, fork failed, ...): then a "no" above may
+  // mean "unknown", and nothing should be concluded from it.
+  std::string error;
+
+  // What --backend auto picks: user notification when it has what a sound decision needs.
+  bool unotify_usable() const { return user_notification && addfd_send && pidfd_getfd; }
+};
+
+KernelFeatures probe_kernel();
+
+// The text `memfd-warden probe` prints: one "feature: yes|no" line each, the backend auto
+// would choose, and the guarantees in force with it.
+std::string describe_features(const KernelFeatures& features);
+
+}  // namespace warden

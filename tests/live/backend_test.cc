@@ -1,0 +1,89 @@
+// Live: the target behaves as it would without memfd-warden, whichever backend watches it:
+// job control, execve from a non-leader thread, vfork, death mid-decision, debuggers. These
+// matter most for the ptrace backend (which stops and resumes every tracee) and run under both.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+namespace {
+std::string deny_evil(const TempDir& dir) {
+  return dir.write("policy.toml",
+                   "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"
+                   "errno = \"EDOM\"\n");
+}
+}  // namespace
+
+TEST_CASE("job control: SIGSTOP, SIGCONT and SIGTERM reach a child and its parent sees them") {
+  auto native = run_native({probe_bin(), "jobctl"});
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(native.fact("ran_while_stopped") == "0");
+  auto run = run_warden({}, {probe_bin(), "jobctl"});
+  CHECK(run.exit_code == 0);  // the parent saw stop, continue and death through waitpid
+  CHECK(run.fact("ran_while_stopped") == "0");  // a stopped child really is stopped
+  CHECK(run.fact("ran_after_cont") == "1");     // and SIGCONT really resumes it
+}
+
+TEST_CASE("execve from a non-leader thread keeps the tree under the policy") {
+  TempDir dir;
+  auto policy = deny_evil(dir);
+  auto denied = run_warden({"--policy", policy}, {probe_bin(), "thread-exec", "evil-x", "0"});
+  CHECK(denied.exit_code == kSentinel);
+  auto allowed = run_warden({"--policy", policy}, {probe_bin(), "thread-exec", "good-x", "0"});
+  CHECK(allowed.exit_code == 0);
+  CHECK(allowed.fact("link") == "/memfd:good-x (deleted)");
+}
+
+TEST_CASE("a vfork child is followed and decided") {
+  TempDir dir;
+  auto policy = deny_evil(dir);
+  CHECK(run_warden({"--policy", policy}, {probe_bin(), "vfork", "evil-v", "0"}).exit_code ==
+        kSentinel);
+  CHECK(run_warden({"--policy", policy}, {probe_bin(), "vfork", "good-v", "0"}).exit_code == 0);
+  CHECK(run_native({probe_bin(), "vfork", "evil-v", "0"}).exit_code == 0);  // control
+}
+
+TEST_CASE("a target killed in the middle of its calls ends the run cleanly") {
+  // Four threads call memfd_create in a loop; SIGKILL lands while calls are being decided.
+  LiveRun live({"--max-bytes", "1G"}, {probe_bin(), "storm", "4"});
+  REQUIRE(live.wait_for_line("ready"));
+  std::string proc = "/proc/" + std::to_string(live.warden_pid()) + "/task/" +
+                     std::to_string(live.warden_pid()) + "/children";
+  ::usleep(100 * 1000);
+  // The target is memfd-warden's only child (memfd-warden forwards SIGINT, SIGTERM and SIGHUP,
+  // not SIGKILL, so the test kills the target itself).
+  std::ifstream children(proc);
+  long target = 0;
+  children >> target;
+  REQUIRE_MESSAGE(target > 0, "cannot find the target's pid through " << proc);
+  ::kill(static_cast<pid_t>(target), SIGKILL);
+  auto run = live.finish();
+  CHECK(run.exit_code == 128 + SIGKILL);
+  REQUIRE(run.summary.has_value());
+  CHECK((*run.summary)["exit_status"] == 128 + SIGKILL);
+  CHECK((*run.summary)["live_at_exit"] == 0);
+  CHECK(run.err.find("error") == std::string::npos);
+}
+
+TEST_CASE("a target that outlives its parent: memfd-warden waits for the whole tree") {
+  TempDir dir;
+  auto policy = deny_evil(dir);
+  std::string result = dir.file("orphan-result");
+  auto run = run_warden({"--policy", policy}, {probe_bin(), "orphan", "evil-o", "0", result});
+  CHECK(run.exit_code == 3);
+  CHECK(run.count("deny") == 1);
+}
+
+TEST_CASE("a target that tries to ptrace (a debugger in CI) gets EPERM under the ptrace backend") {
+  auto run = run_warden({}, {probe_bin(), "ptrace-child"});
+  if (backend() == "ptrace") {
+    CHECK(run.exit_code == EPERM);  // its child is already traced, by us
+  } else {
+    CHECK(run.exit_code == 0);  // user notification leaves ptrace to the target
+  }
+}
+
+}  // namespace warden::test

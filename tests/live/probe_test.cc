@@ -1,0 +1,130 @@
+// Live: `memfd-warden probe` must say what the running kernel really does. Each feature is
+// checked here independently of the probe's own code, and the backend auto picks is checked by
+// its behaviour (a target may ptrace under user notification, not under ptrace).
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+namespace {
+
+std::map<std::string, bool> parse_probe(const std::string& text) {
+  std::map<std::string, bool> out;
+  std::regex line("^([^:]+): (yes|no)$");
+  std::istringstream lines(text);
+  std::string each;
+  while (std::getline(lines, each)) {
+    std::smatch m;
+    if (std::regex_match(each, m, line)) out[m[1]] = m[2] == "yes";
+  }
+  return out;
+}
+
+// A child loads an allow-all filter with `flags` and (when asked) hands us its listener by
+// number; `use` runs on our copy of it. Returns whether the kernel took the filter.
+bool with_child_listener(unsigned flags, const std::function<void(int)>& use) {
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    sock_fprog prog{1, allow};
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    int listener = static_cast<int>(::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog));
+    (void)::write(pipe_fds[1], &listener, sizeof(listener));
+    ::pause();
+    _exit(0);
+  }
+  ::close(pipe_fds[1]);
+  int listener = -1;
+  REQUIRE(::read(pipe_fds[0], &listener, sizeof(listener)) == sizeof(listener));
+  ::close(pipe_fds[0]);
+  if (listener >= 0 && use) {
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+    int copy = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, listener, 0));
+    use(copy);
+    ::close(copy);
+    ::close(pidfd);
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return listener >= 0;
+}
+
+}  // namespace
+
+TEST_CASE("probe reports what the kernel does, and auto picks by it") {
+  auto run = run_warden_raw({"probe"});
+  REQUIRE(run.exit_code == 0);
+  auto found = parse_probe(run.out);
+  REQUIRE(found.size() == 8);
+
+  uint32_t action = SECCOMP_RET_USER_NOTIF;
+  bool user_notification = ::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
+  CHECK(found["user notification (5.0)"] == user_notification);
+
+  int sealed = ::memfd_create("t", 0x8 /* MFD_NOEXEC_SEAL */);
+  CHECK(found["MFD_NOEXEC_SEAL (6.3)"] == (sealed >= 0));
+  if (sealed >= 0) ::close(sealed);
+
+  int secret = static_cast<int>(::syscall(447, 0));
+  CHECK(found["memfd_secret (5.14)"] == (secret >= 0));
+  if (secret >= 0) ::close(secret);
+
+  int self = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+  int copy = static_cast<int>(::syscall(SYS_pidfd_getfd, self, STDERR_FILENO, 0));
+  CHECK(found["pidfd_getfd (5.6)"] == (copy >= 0));
+  ::close(copy);
+  ::close(self);
+
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    _exit(0);
+  }
+  bool seized = ::ptrace(PTRACE_SEIZE, child, nullptr, nullptr) == 0;
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  CHECK(found["ptrace"] == seized);
+
+  bool killable = with_child_listener(
+      SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, nullptr);
+  CHECK(found["WAIT_KILLABLE_RECV (5.19)"] == killable);
+
+  bool sync_wake_up = false;
+  with_child_listener(SECCOMP_FILTER_FLAG_NEW_LISTENER, [&](int listener) {
+    sync_wake_up = ::ioctl(listener, SECCOMP_IOW(4, __u64), 1UL) == 0;
+  });
+  CHECK(found["SYNC_WAKE_UP (6.6)"] == sync_wake_up);
+
+  // ADDFD+SEND, by its use: the unotify backend installs every allowed memfd with it.
+  auto installed = run_warden_raw({"run", "--backend", "unotify", "--audit", "/dev/null", "--",
+                                   probe_bin(), "create", "probe-check", "0"});
+  CHECK(found["ADDFD with SEND (5.14)"] == (installed.exit_code == 0));
+
+  // auto: unotify lets the target ptrace its own child; the ptrace backend cannot.
+  bool unotify = found["user notification (5.0)"] && found["ADDFD with SEND (5.14)"] &&
+                 found["pidfd_getfd (5.6)"];
+  CHECK(run.out.find(std::string("auto backend: ") + (unotify ? "unotify" : "ptrace")) !=
+        std::string::npos);
+  auto chosen =
+      spawn_warden_auto({"run", "--audit", "/dev/null", "--", probe_bin(), "ptrace-child"});
+  CHECK(chosen.exit_code == (unotify ? 0 : EPERM));
+}
+
+}  // namespace warden::test
