@@ -5,8 +5,12 @@
 #include <string>
 
 #include "policy/glob.h"
+#include "policy/memfd_flags.h"
 
 namespace warden {
+namespace {
+constexpr int kExecErrno = 13;  // EACCES, as the kernel answers a noexec memfd
+}  // namespace
 
 const char* reason_name(Reason reason) {
   switch (reason) {
@@ -28,6 +32,8 @@ const char* reason_name(Reason reason) {
       return "quota.max_memfd_bytes";
     case Reason::kRuleBytes:
       return "rule.max_bytes";
+    case Reason::kFilelessExec:
+      return "fileless-exec";
   }
   return "?";
 }
@@ -82,10 +88,31 @@ Verdict decide(const Policy& policy, const MemfdRequest& request, const QuotaSta
   }
   if (policy.quota.max_calls && quota.calls >= *policy.quota.max_calls) {
     refuse(Reason::kQuotaCalls);
-  } else if (policy.quota.max_live && quota.live >= *policy.quota.max_live) {
+    return verdict;
+  }
+  if (policy.quota.max_live && quota.live >= *policy.quota.max_live) {
     refuse(Reason::kQuotaLive);
+    return verdict;
+  }
+  // Fileless execution: an executable memfd is refused; any other is sealed against exec.
+  if (request.call == CreateCall::kMemfdCreate && !exec_allowed(policy, verdict.rule_index)) {
+    if (request.flags & kMfdExec) {
+      verdict.action = Action::kDeny;
+      verdict.errno_value = kExecErrno;
+      verdict.reason = Reason::kFilelessExec;
+    } else {
+      verdict.seal_noexec = true;
+    }
   }
   return verdict;
+}
+
+bool exec_allowed(const Policy& policy, std::optional<size_t> rule_index) {
+  if (rule_index && policy.rules[*rule_index].action == Action::kAllow &&
+      policy.rules[*rule_index].exec_allowed) {
+    return *policy.rules[*rule_index].exec_allowed;
+  }
+  return policy.exec_allowed;
 }
 
 Verdict decide_growth(const Policy& policy, const GrowthRequest& request, const QuotaState& quota) {

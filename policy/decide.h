@@ -43,6 +43,7 @@ enum class Reason {
   kQuotaBytes,
   kQuotaMemfdBytes,
   kRuleBytes,
+  kFilelessExec,  // MFD_EXEC, or executing a memfd, where exec = "deny" (T1620)
 };
 
 const char* reason_name(Reason reason);
@@ -52,7 +53,12 @@ struct Verdict {
   int errno_value = 0;               // set for deny
   std::optional<size_t> rule_index;  // which rule matched, when one did
   Reason reason = Reason::kDefault;
+  // For an allowed memfd_create: add MFD_NOEXEC_SEAL (exec = "deny" applies to it).
+  bool seal_noexec = false;
 };
+
+// Whether a memfd admitted with this verdict's rule (or the default) may be executed.
+bool exec_allowed(const Policy& policy, std::optional<size_t> rule_index);
 
 // True when `rule` matches `request` (all of its conditions hold).
 bool rule_matches(const Rule& rule, const MemfdRequest& request);

@@ -44,6 +44,8 @@ struct Rule {
   // Limits on the memfds this rule admitted (allow rules only), apart from the tree's.
   std::optional<uint64_t> max_bytes;
   std::optional<uint64_t> max_live;
+  // Whether memfds this rule admits may be executed (allow rules only); unset: Policy::exec.
+  std::optional<bool> exec_allowed;
 };
 
 struct Quota {
@@ -65,6 +67,12 @@ struct Policy {
   int default_errno = kDefaultDenyErrno;  // when default_action is deny
   Quota quota;
   std::vector<Rule> rules;  // first match wins
+  // exec = "deny" (the default): admitted memfds get MFD_NOEXEC_SEAL, MFD_EXEC is refused with
+  // EACCES, and executing a memfd is refused (MITRE ATT&CK T1620). Rules may say exec = "allow".
+  bool exec_allowed = false;
+  // io_uring = "deny" (the default): io_uring_setup fails with ENOSYS, because io_uring
+  // operations would bypass seccomp.
+  bool io_uring_allowed = false;
 
   // True when some limit needs the size of memfds, so growth calls must be trapped.
   bool tracks_bytes() const {

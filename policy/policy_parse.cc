@@ -109,6 +109,16 @@ class Parser {
     return true;
   }
 
+  bool get_allow_deny(const toml::node& node, const std::string& what, bool& allowed) {
+    std::string text;
+    if (!get_string(node, what, text)) return false;
+    if (text != "allow" && text != "deny") {
+      return fail(node, what + " must be \"allow\" or \"deny\", not \"" + text + "\"");
+    }
+    allowed = text == "allow";
+    return true;
+  }
+
   bool get_action(const toml::node& node, const std::string& what, Action& out) {
     std::string text;
     if (!get_string(node, what, text)) return false;
@@ -164,7 +174,8 @@ class Parser {
   }
 
   bool parse_root(const toml::table& root, Policy& policy) {
-    if (!only_keys(root, {"version", "default", "default_errno", "quota", "rule"},
+    if (!only_keys(root,
+                   {"version", "default", "default_errno", "exec", "io_uring", "quota", "rule"},
                    "the top level")) {
       return false;
     }
@@ -181,6 +192,12 @@ class Parser {
       if (policy.default_action != Action::kDeny) {
         return fail(*node, "default_errno only applies when default = \"deny\"");
       }
+    }
+    if (const auto* node = root.get("exec")) {
+      if (!get_allow_deny(*node, "exec", policy.exec_allowed)) return false;
+    }
+    if (const auto* node = root.get("io_uring")) {
+      if (!get_allow_deny(*node, "io_uring", policy.io_uring_allowed)) return false;
     }
     if (const auto* node = root.get("quota")) {
       if (!node->is_table()) return fail(*node, "quota must be a table ([quota])");
@@ -243,7 +260,7 @@ class Parser {
   bool parse_rule(const toml::table& table, const std::string& where, Rule& rule) {
     if (!only_keys(table,
                    {"id", "syscall", "name", "name_regex", "flags_any", "flags_all", "flags_none",
-                    "exe", "action", "errno", "max_bytes", "max_live"},
+                    "exe", "action", "errno", "max_bytes", "max_live", "exec"},
                    where)) {
       return false;
     }
@@ -302,6 +319,16 @@ class Parser {
       if (rule.action != Action::kDeny) {
         return fail(*node, where + ": errno only applies to action = \"deny\"");
       }
+    }
+    if (const auto* node = table.get("exec")) {
+      if (rule.action != Action::kAllow) {
+        return fail(*node, where +
+                               ": exec says whether the memfds a rule admits may run, so it "
+                               "needs action = \"allow\"");
+      }
+      bool allowed = false;
+      if (!get_allow_deny(*node, where + ": exec", allowed)) return false;
+      rule.exec_allowed = allowed;
     }
     uint64_t value = 0;
     for (const char* key : {"max_bytes", "max_live"}) {

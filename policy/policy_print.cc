@@ -36,6 +36,8 @@ std::string format_policy(const Policy& policy) {
   if (policy.default_action == Action::kDeny) {
     out << "default_errno = " << quoted(errno_name(policy.default_errno)) << "\n";
   }
+  out << "exec = " << quoted(policy.exec_allowed ? "allow" : "deny") << "\n";
+  out << "io_uring = " << quoted(policy.io_uring_allowed ? "allow" : "deny") << "\n";
   out << "\n[quota]\n";
   if (policy.quota.max_calls) out << "max_calls = " << *policy.quota.max_calls << "\n";
   if (policy.quota.max_live) out << "max_live = " << *policy.quota.max_live << "\n";
@@ -67,6 +69,8 @@ std::string format_policy(const Policy& policy) {
     }
     if (rule.max_bytes) out << "max_bytes = " << quoted(format_size(*rule.max_bytes)) << "\n";
     if (rule.max_live) out << "max_live = " << *rule.max_live << "\n";
+    if (rule.exec_allowed)
+      out << "exec = " << quoted(*rule.exec_allowed ? "allow" : "deny") << "\n";
   }
   return out.str();
 }

@@ -1,7 +1,7 @@
 /* Fileless execution, the way malware does it (MITRE ATT&CK T1620): copy an ELF into a memfd
  * and execute it from memory. Usage: fileless_exec [ELF] (default /bin/true). It asks for
- * MFD_EXEC, as code must on kernels where vm.memfd_noexec is set; if that is refused it says so
- * and exits with the errno. */
+ * MFD_EXEC first, as code must where vm.memfd_noexec is set, and falls back to a plain memfd
+ * when that is refused. Exits with what the ELF exits with, or with the errno that stopped it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +31,13 @@ int main(int argc, char **argv) {
 
   int fd = memfd_create("payload", MFD_CLOEXEC | MFD_EXEC);
   if (fd < 0) {
+    fprintf(stderr, "fileless_exec: memfd_create(MFD_EXEC) refused: %s; trying a plain memfd\n",
+            strerror(errno));
+    fd = memfd_create("payload", MFD_CLOEXEC);
+  }
+  if (fd < 0) {
     int err = errno;
-    fprintf(stderr, "fileless_exec: memfd_create(MFD_EXEC) refused: %s\n", strerror(err));
+    fprintf(stderr, "fileless_exec: memfd_create refused: %s\n", strerror(err));
     return err;
   }
   if (sendfile(fd, src, NULL, (size_t)st.st_size) != st.st_size) {

@@ -117,6 +117,8 @@ void AuditLog::write(const DecisionRecord& record) {
     line["rule"] = nullptr;
   }
   line["fd"] = record.fd >= 0 ? Json(record.fd) : Json(nullptr);
+  if (record.technique) line["technique"] = record.technique;
+  if (record.noexec_seal) line["noexec_seal"] = true;
   if (record.charge) {
     line["charge"] = {{"old", record.charge->old_charge}, {"new", record.charge->new_charge}};
   }

@@ -25,6 +25,9 @@ enum class Decision { kAllow, kDeny, kKill, kAbort, kWouldDeny, kWouldKill };
 inline constexpr size_t kDecisionCount = 6;
 const char* decision_name(Decision decision);
 
+// Reflective code loading: running a program from memory (a memfd).
+inline constexpr const char* kFilelessTechnique = "T1620";
+
 // How a growth call changes one memfd's charge.
 struct ChargeChange {
   uint64_t old_charge = 0;
@@ -47,6 +50,8 @@ struct DecisionRecord {
   std::string_view rule_id;
   int fd = -1;  // the fd the target received (create) or named (growth), -1 for none
   std::optional<ChargeChange> charge;  // growth records
+  const char* technique = nullptr;     // MITRE ATT&CK technique id, e.g. "T1620"
+  bool noexec_seal = false;            // the memfd was made with MFD_NOEXEC_SEAL
   QuotaState quota;
 };
 

@@ -27,6 +27,9 @@ struct MemfdSpec {
   CreateCall call = CreateCall::kMemfdCreate;
   const char* name = "";
   uint32_t flags = 0;
+  // exec = "deny": make it with MFD_NOEXEC_SEAL (where the kernel has it), and keep it closed to
+  // further seals (F_SEAL_SEAL) unless the caller asked for MFD_ALLOW_SEALING.
+  bool seal_noexec = false;
   bool have_creds = false;
   uid_t fsuid = 0;
   gid_t fsgid = 0;

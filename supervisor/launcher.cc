@@ -13,6 +13,7 @@
 #include <optional>
 #include <system_error>
 
+#include "supervisor/fd_message.h"
 #include "supervisor/kernel_abi.h"
 
 namespace warden {
@@ -38,42 +39,6 @@ const char* setup_step_name(int step) {
   }
   return "setting up the child";
 }
-
-// One byte of payload and room for one SCM_RIGHTS fd: both ends of the listener hand-over.
-// Lives on the stack and allocates nothing, so the child may use it between fork and execve.
-struct FdMessage {
-  char payload = 'L';
-  iovec iov{&payload, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-
-  FdMessage() {
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-  }
-  FdMessage(const FdMessage&) = delete;  // msg points into this object
-  FdMessage& operator=(const FdMessage&) = delete;
-
-  void set_fd(int fd) {
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  }
-  // The received fd, or -1 when none came.
-  int fd() {
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    if (cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
-      return -1;
-    }
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-    return fd;
-  }
-};
 
 // Runs in the child right before execve. Raw syscalls only: the parent may have had threads,
 // so nothing here may allocate, lock or log.
@@ -132,15 +97,6 @@ struct FilterInstaller : boost::process::extend::handler {
   }
 };
 
-Result<UniqueFd> receive_listener(int socket_fd) {
-  FdMessage message;
-  ssize_t got = ::recvmsg(socket_fd, &message.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  if (got < 0) return errno_error("receiving the listener fd from the child");
-  int fd = message.fd();
-  if (got != 1 || fd < 0) return Error{0, "the child exited without sending its seccomp listener"};
-  return UniqueFd(fd);
-}
-
 LaunchFailure exec_failure(const std::string& program, const std::error_code& ec) {
   int err = ec.value();
   if (err >> kStepShift != 0) {
@@ -176,22 +132,12 @@ LaunchResult launch(const LaunchRequest& request) {
     }
   }
 
-  int sockets[2] = {-1, -1};
   bool ptrace_mode = request.mode == LaunchMode::kPtrace;
-  if (!ptrace_mode && ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
-    result.failure = LaunchFailure{125, std::string("socketpair: ") + std::strerror(errno)};
-    return result;
-  }
-  UniqueFd ours(sockets[0]);
-  // CLOEXEC: it reaches the child's setup code but not the target. In ptrace mode it is the
-  // caller's, and stays open until the caller's tracer has seen the handshake.
-  UniqueFd theirs(sockets[1]);
-  if (ptrace_mode) ours.reset();
 
   sock_fprog fprog = request.filter->fprog();
   FilterInstaller installer;
   installer.program = &fprog;
-  installer.socket_fd = ptrace_mode ? request.handshake_fd : theirs.get();
+  installer.socket_fd = request.handshake_fd;
   installer.sigmask = request.child_sigmask;
   installer.tracer_handshake = ptrace_mode;
 
@@ -200,7 +146,6 @@ LaunchResult launch(const LaunchRequest& request) {
   // Boost.Process v1 passes the resolved path as argv[0].
   bp::child child(bp::exe = exe.string(), bp::args = request.args, ec, installer);
   int spawn_errno = errno;
-  theirs.reset();
   if (ec) {
     // A setup failure in the child reports through `ec` too; its message names the step.
     result.failure = exec_failure(request.program, ec);
@@ -234,13 +179,6 @@ LaunchResult launch(const LaunchRequest& request) {
     result.failure = LaunchFailure{125, std::string("pidfd_open: ") + std::strerror(errno)};
     return result;
   }
-  auto listener = receive_listener(ours.get());
-  if (!listener) {
-    ::kill(pid, SIGKILL);
-    result.failure = LaunchFailure{125, listener.error().message()};
-    return result;
-  }
-  target.listener = std::move(listener.value());
   result.target = std::move(target);
   return result;
 }

@@ -17,8 +17,8 @@
 namespace warden {
 
 enum class LaunchMode {
-  kUnotify,  // the child passes its seccomp listener to us
-  kPtrace,   // the child sends its pid and waits until a tracer has seized it
+  kUnotify,  // the child sends its seccomp listener (SCM_RIGHTS) over handshake_fd, then execs
+  kPtrace,   // the child sends its pid over handshake_fd and waits until a tracer has seized it
 };
 
 struct LaunchRequest {
@@ -27,9 +27,9 @@ struct LaunchRequest {
   BpfProgram* filter = nullptr;
   const sigset_t* child_sigmask = nullptr;  // the mask the target starts with
   LaunchMode mode = LaunchMode::kUnotify;
-  // kPtrace: the child's end of a socketpair. The child writes its pid (a pid_t) there, then
-  // waits for one byte before it execs; another thread must read the pid, PTRACE_SEIZE the
-  // child and answer while launch() waits for the exec.
+  // The child's end of a socketpair. Another thread must serve the other end while launch()
+  // waits for the exec: receive the listener and answer the calls it traps (kUnotify), or read
+  // the pid, PTRACE_SEIZE the child and send one byte (kPtrace).
   int handshake_fd = -1;
 };
 

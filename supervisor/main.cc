@@ -53,6 +53,11 @@ int run_target(warden::RunCommand& command) {
   TrapSet traps;
   traps.growth = command.policy.tracks_bytes();
   traps.writes = traps.growth && command.policy.quota.strict_writes;
+  traps.exec = !command.policy.exec_allowed;
+  for (const auto& rule : command.policy.rules) {
+    traps.exec = traps.exec || (rule.exec_allowed && !*rule.exec_allowed);
+  }
+  traps.io_uring = !command.policy.io_uring_allowed;
   if (command.policy.quota.strict_writes && !traps.growth) {
     spdlog::warn(
         "strict_writes has no effect without a byte limit (max_bytes, "
@@ -95,12 +100,8 @@ int run_target(warden::RunCommand& command) {
     result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
                                 audit.value());
   } else {
-    LaunchResult launched = launch(request);
-    if (!launched.target) {
-      return exit_with_error(launched.failure->exit_code, launched.failure->message);
-    }
-    result = supervise_unotify(command.policy, options, std::move(*launched.target),
-                               signal_fd.get(), audit.value());
+    result = run_unotify_backend(command.policy, options, std::move(request), signal_fd.get(),
+                                 audit.value());
   }
   if (result.started) audit->write_summary(result);
   if (!result.error.empty()) return exit_with_error(result.exit_code, result.error);

@@ -81,6 +81,10 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   record.reason = reason_name(verdict.reason);
   record.rule_index = verdict.rule_index;
   if (verdict.rule_index) record.rule_id = policy_.rules[*verdict.rule_index].id;
+  if (verdict.reason == Reason::kFilelessExec) record.technique = kFilelessTechnique;
+  // A dry run changes nothing in what the target gets, seals included.
+  spec.seal_noexec = verdict.seal_noexec && !dry_run_;
+  record.noexec_seal = spec.seal_noexec;
 
   switch (verdict.action) {
     case Action::kAllow:
@@ -127,7 +131,8 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
   if (rule && policy_.rules[*rule].action != Action::kAllow) rule.reset();
   bool untrackable = false;
   int installed = channel.deliver_memfd(spec, [&](int memfd) {
-    if (ledger_.track(memfd, record.name.value_or(""), spec.call, rule, 0) != nullptr) {
+    if (MemfdEntry* entry = ledger_.track(memfd, record.name.value_or(""), spec.call, rule, 0)) {
+      entry->exec_allowed = !spec.seal_noexec && exec_allowed(policy_, rule);
       return true;
     }
     spdlog::error("cannot track a new memfd (inotify_add_watch: {}); refusing the call",

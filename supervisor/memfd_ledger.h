@@ -39,6 +39,7 @@ struct MemfdEntry {
   uint64_t charge = 0;         // as booked in the totals
   uint64_t alloc_end = 0;      // highest fallocated end, cut back by shrinking
   int watch = -1;              // inotify watch, -1 when the file cannot be watched (secretmem)
+  bool exec_allowed = false;   // admitted where exec = "allow"
 };
 
 class MemfdLedger {

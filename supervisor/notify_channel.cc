@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "policy/memfd_flags.h"
+#include "supervisor/noexec_seal.h"
 #include "supervisor/unique_fd.h"
 
 namespace warden {
@@ -27,7 +28,7 @@ int create_memfd(const MemfdSpec& spec) {
   }
   int fd = spec.call == CreateCall::kMemfdSecret
                ? static_cast<int>(::syscall(SYS_memfd_secret, spec.flags))
-               : ::memfd_create(spec.name, spec.flags);
+               : ::memfd_create(spec.name, sealed_flags(spec.flags, spec.seal_noexec));
   int saved = errno;
   if (switch_creds) {
     ::setfsuid(old_uid);
@@ -45,6 +46,9 @@ int NotifyChannel::deliver_memfd(const MemfdSpec& spec,
   // The kernel itself refused (hugetlb without pages, vm.memfd_noexec = 2, ENFILE ...): the
   // caller gets what it would have got without us.
   if (!memfd.valid()) return -errno;
+  if (int err = restore_seal_policy(memfd.get(), spec.flags, spec.seal_noexec); err != 0) {
+    return -err;
+  }
   if (!on_created(memfd.get())) return -EPERM;
   bool cloexec = spec.call == CreateCall::kMemfdSecret ? (spec.flags & O_CLOEXEC) != 0
                                                        : (spec.flags & kMfdCloexec) != 0;

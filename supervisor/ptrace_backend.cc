@@ -17,10 +17,10 @@
 #include <unordered_map>
 
 #include "supervisor/call_channel.h"
-#include "supervisor/growth_call.h"
+#include "supervisor/call_dispatch.h"
 #include "supervisor/kernel_abi.h"
-#include "supervisor/memfd_call.h"
 #include "supervisor/memfd_ledger.h"
+#include "supervisor/noexec_seal.h"
 #include "supervisor/process_tree.h"
 #include "supervisor/unique_fd.h"
 
@@ -43,10 +43,7 @@ class Tracer {
  public:
   Tracer(const Policy& policy, const SuperviseOptions& options, MemfdLedger& ledger,
          AuditLog& audit, int signal_fd)
-      : create_(policy, options.dry_run, ledger, audit),
-        growth_(policy, options.dry_run, ledger, audit),
-        ledger_(ledger),
-        signal_fd_(signal_fd) {}
+      : dispatcher_(policy, options, ledger, audit), ledger_(ledger), signal_fd_(signal_fd) {}
 
   // Seizes the child whose pid arrives on `handshake`, lets it exec, and supervises the tree.
   // Returns false (with `error`) when the child never arrived or could not be seized.
@@ -73,8 +70,7 @@ class Tracer {
   void handle(pid_t pid, int status);
   void handle_seccomp_stop(pid_t tid);
 
-  MemfdCallHandler create_;
-  GrowthCallHandler growth_;
+  CallDispatcher dispatcher_;
   MemfdLedger& ledger_;
   int signal_fd_;
   pid_t main_pid_ = -1;
@@ -87,7 +83,7 @@ class Tracer {
 // CallChannel over a tracee stopped at its seccomp stop.
 class PtraceChannel final : public CallChannel {
  public:
-  PtraceChannel(Tracer& tracer, pid_t tid) : tracer_(tracer), tid_(tid) {}
+  PtraceChannel(Tracer& tracer, pid_t tid, Abi abi) : tracer_(tracer), tid_(tid), abi_(abi) {}
   ~PtraceChannel() override {
     if (!answered_) pass_through();  // never leave a tracee stopped behind us
   }
@@ -113,6 +109,15 @@ class PtraceChannel final : public CallChannel {
   }
 
   int deliver_memfd(const MemfdSpec& spec, const std::function<bool(int)>& on_created) override {
+    // exec = "deny": the kernel makes it with MFD_NOEXEC_SEAL; flags are a register, so the
+    // change is ours alone (x86_64 and x32 pass them in rsi, i386 in ecx).
+    if (spec.call == CreateCall::kMemfdCreate && spec.seal_noexec) {
+      user_regs_struct regs{};
+      if (::ptrace(PTRACE_GETREGS, tid_, nullptr, &regs) != 0) return -ENOENT;
+      auto& flags_register = abi_ == Abi::kI386 ? regs.rcx : regs.rsi;
+      flags_register = sealed_flags(spec.flags, true);
+      if (::ptrace(PTRACE_SETREGS, tid_, nullptr, &regs) != 0) return -ENOENT;
+    }
     // The kernel makes this memfd from the name in the caller's memory. The tracer froze the
     // rest of the tree before the name was read, so the name it reads is the one we checked.
     if (!tracer_.run_to_syscall_exit(tid_)) {
@@ -128,8 +133,9 @@ class PtraceChannel final : public CallChannel {
     UniqueFd pidfd(sys::pidfd_open_flags(tid_, O_EXCL));  // PIDFD_THREAD
     if (!pidfd.valid()) pidfd = UniqueFd(sys::pidfd_open(tgid()));
     UniqueFd reference(pidfd.valid() ? sys::pidfd_getfd(pidfd.get(), fd) : -1);
-    bool ok =
-        reference.valid() && carries_name(reference.get(), spec) && on_created(reference.get());
+    bool ok = reference.valid() && carries_name(reference.get(), spec) &&
+              restore_seal_policy(reference.get(), spec.flags, spec.seal_noexec) == 0 &&
+              on_created(reference.get());
     if (!ok) {
       // The memfd exists in the caller and is not the one we decided, or we cannot track it:
       // fail closed. The caller must not go on with it.
@@ -186,6 +192,7 @@ class PtraceChannel final : public CallChannel {
 
   Tracer& tracer_;
   pid_t tid_;
+  Abi abi_;
   bool answered_ = false;
   bool at_exit_ = false;
 };
@@ -285,12 +292,15 @@ bool Tracer::run_to_syscall_exit(pid_t tid) {
 void Tracer::handle_seccomp_stop(pid_t tid) {
   __ptrace_syscall_info info{};
   long size = ::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info);
-  PtraceChannel channel(*this, tid);
+  std::optional<TrappedSyscall> call;
+  if (size > 0 && info.op == PTRACE_SYSCALL_INFO_SECCOMP) {
+    call = classify_syscall(info.arch, static_cast<int32_t>(info.seccomp.nr));
+  }
+  PtraceChannel channel(*this, tid, call ? call->abi : Abi::kX86_64);
   if (size <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP) {
     channel.pass_through();
     return;
   }
-  auto call = classify_syscall(info.arch, static_cast<int32_t>(info.seccomp.nr));
   if (!call) {
     spdlog::error("unexpected traced syscall {} (arch {:#x}); answering ENOSYS", info.seccomp.nr,
                   info.arch);
@@ -305,10 +315,8 @@ void Tracer::handle_seccomp_stop(pid_t tid) {
     // Before the name is read: from here until the call returns nobody else in the tree runs,
     // so the name the kernel reads (if the call is allowed) is the one we checked.
     if (!freeze_except(tid)) return;  // the caller died meanwhile
-    create_.handle(request, channel);
-  } else {
-    growth_.handle(request, channel);
   }
+  dispatcher_.handle(request, channel);
 }
 
 void Tracer::handle(pid_t pid, int status) {

@@ -39,7 +39,9 @@ Result<BpfProgram> build_filter(TrapAction action, TrapSet traps) {
   for (const auto& entry : trapped_syscalls()) {
     CallGroup group = call_group(entry.call);
     if ((group == CallGroup::kGrowth && !traps.growth) ||
-        (group == CallGroup::kWrite && !traps.writes) || !added.insert(entry.call).second) {
+        (group == CallGroup::kWrite && !traps.writes) ||
+        (group == CallGroup::kExec && !traps.exec) ||
+        (group == CallGroup::kIoUring && !traps.io_uring) || !added.insert(entry.call).second) {
       continue;
     }
     // One rule per call, by name: libseccomp places it on every ABI of the filter where the call

@@ -25,6 +25,8 @@ struct BpfProgram {
 struct TrapSet {
   bool growth = false;
   bool writes = false;
+  bool exec = false;      // execve, execveat (exec = "deny" somewhere in the policy)
+  bool io_uring = false;  // io_uring_setup (io_uring = "deny")
 };
 
 // Every call of the chosen groups, on every ABI in trapped_syscalls(), gets `action`; any other

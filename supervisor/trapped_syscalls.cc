@@ -15,7 +15,7 @@ struct CallInfo {
   CallGroup group;
 };
 
-constexpr std::array<CallInfo, 14> kCalls{{
+constexpr std::array<CallInfo, 17> kCalls{{
     {TrappedCall::kMemfdCreate, "memfd_create", CallGroup::kCreate},
     {TrappedCall::kMemfdSecret, "memfd_secret", CallGroup::kCreate},
     {TrappedCall::kFtruncate, "ftruncate", CallGroup::kGrowth},
@@ -30,6 +30,9 @@ constexpr std::array<CallInfo, 14> kCalls{{
     {TrappedCall::kSendfile64, "sendfile64", CallGroup::kWrite},
     {TrappedCall::kSplice, "splice", CallGroup::kWrite},
     {TrappedCall::kCopyFileRange, "copy_file_range", CallGroup::kWrite},
+    {TrappedCall::kExecve, "execve", CallGroup::kExec},
+    {TrappedCall::kExecveat, "execveat", CallGroup::kExec},
+    {TrappedCall::kIoUringSetup, "io_uring_setup", CallGroup::kIoUring},
 }};
 
 struct AbiInfo {

@@ -29,10 +29,15 @@ enum class TrappedCall {
   kSendfile64,  // i386 only
   kSplice,
   kCopyFileRange,
+  // running a program (exec = "deny": refused for memfds, T1620)
+  kExecve,
+  kExecveat,
+  // io_uring = "deny"
+  kIoUringSetup,
 };
 
 // Which groups of calls a filter traps.
-enum class CallGroup { kCreate, kGrowth, kWrite };
+enum class CallGroup { kCreate, kGrowth, kWrite, kExec, kIoUring };
 
 const char* abi_name(Abi abi);
 const char* trapped_call_name(TrappedCall call);

@@ -1,13 +1,18 @@
 #include "supervisor/unotify_backend.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 
 #include <cstring>
+#include <optional>
+#include <thread>
 
-#include "supervisor/growth_call.h"
-#include "supervisor/memfd_call.h"
+#include "supervisor/call_dispatch.h"
+#include "supervisor/fd_message.h"
 #include "supervisor/memfd_ledger.h"
 #include "supervisor/notify_channel.h"
 #include "supervisor/notify_fd.h"
@@ -40,13 +45,100 @@ bool handle_signals(int signal_fd, ProcessTree& tree) {
   return child_changed;
 }
 
+// Receives one notification and hands it to the dispatcher. Returns 0, or an errno that ends
+// supervision (ENOENT and EINTR are ordinary: the caller died before we received it).
+int serve_one(NotifyFd& notify, CallDispatcher& dispatcher) {
+  const seccomp_notif* request = nullptr;
+  int err = notify.receive(request);
+  if (err == ENOENT || err == EINTR) return 0;
+  if (err != 0) return err;
+  auto call = classify_syscall(request->data.arch, request->data.nr);
+  if (!call) {
+    // The filter traps nothing else; a mismatch is our bug, and failing is safe.
+    spdlog::error("unexpected trapped syscall {} (arch {:#x}); answering ENOSYS", request->data.nr,
+                  request->data.arch);
+    notify.respond_error(request->id, ENOSYS);
+    return 0;
+  }
+  NotifyChannel channel(notify, request->id);
+  dispatcher.handle(request_from_notification(*request, *call), channel);
+  return 0;
+}
+
+// Runs on its own thread while launch() waits for the target's execve: receives the listener,
+// then answers calls (the child's own execve is one, when exec is trapped) until `stop` fires.
+// The main thread touches none of this state until it has joined this thread.
+void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notify,
+                         CallDispatcher& dispatcher, std::string& error) {
+  FdMessage message;
+  if (::recvmsg(handshake, &message.msg, MSG_CMSG_CLOEXEC) != 1 || message.fd() < 0) return;
+  auto adopted = NotifyFd::adopt(UniqueFd(message.fd()));
+  if (!adopted) {
+    error = adopted.error().message();
+    return;
+  }
+  notify.emplace(std::move(adopted.value()));
+  for (;;) {
+    pollfd fds[2] = {{notify->fd(), POLLIN, 0}, {stop, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+    if (fds[1].revents & POLLIN) return;
+    if (fds[0].revents & POLLIN) {
+      if (int err = serve_one(*notify, dispatcher); err != 0) {
+        error = std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err);
+        return;
+      }
+    } else if (fds[0].revents & (POLLHUP | POLLERR)) {
+      return;  // the child died before it exec'd
+    }
+  }
+}
+
 }  // namespace
 
-SuperviseResult supervise_unotify(const Policy& policy, const SuperviseOptions& options,
-                                  Target target, int signal_fd, AuditLog& audit) {
+SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions& options,
+                                    LaunchRequest request, int signal_fd, AuditLog& audit) {
   SuperviseResult result;
+  auto ledger = MemfdLedger::open(policy.rules.size());
+  if (!ledger) {
+    result.error = ledger.error().message();
+    return result;
+  }
+  CallDispatcher dispatcher(policy, options, *ledger, audit);
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+    result.error = std::string("socketpair: ") + std::strerror(errno);
+    return result;
+  }
+  UniqueFd ours(sockets[0]), theirs(sockets[1]);
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  if (!stop.valid()) {
+    result.error = std::string("eventfd: ") + std::strerror(errno);
+    return result;
+  }
+
+  // The child passes its listener, then execs. Its execve may itself be a trapped call, which
+  // must be answered while launch() is still waiting for that exec: so a thread serves the
+  // notify fd until launch() returns, then hands it back.
+  std::optional<NotifyFd> notify;
+  std::string serve_error;
+  std::thread server(
+      [&] { serve_during_launch(ours.get(), stop.get(), notify, dispatcher, serve_error); });
+  request.mode = LaunchMode::kUnotify;
+  request.handshake_fd = theirs.get();
+  LaunchResult launched = launch(request);
+  theirs.reset();
+  ::shutdown(ours.get(), SHUT_RDWR);  // wakes a server still waiting for the listener
+  uint64_t one = 1;
+  (void)::write(stop.get(), &one, sizeof(one));
+  server.join();
+  if (!launched.target) {
+    result.exit_code = launched.failure->exit_code;
+    result.error = launched.failure->message;
+    return result;
+  }
+
   result.started = true;
-  ProcessTree tree(target.pid, std::move(target.pidfd));
+  ProcessTree tree(launched.target->pid, std::move(launched.target->pidfd));
   auto fail = [&](const std::string& what) {
     tree.forward(SIGKILL);
     while (!tree.reap()) ::usleep(1000);
@@ -54,15 +146,12 @@ SuperviseResult supervise_unotify(const Policy& policy, const SuperviseOptions& 
     result.error = what + "; the target was killed";
     return result;
   };
-
-  auto notify = NotifyFd::adopt(std::move(target.listener));
-  if (!notify) return fail(notify.error().message());
+  if (!serve_error.empty()) return fail(serve_error);
+  if (!notify) return fail("the child exec'd without passing its seccomp listener");
   if (int err = notify->enable_sync_wakeup(); err != 0) {
     spdlog::debug("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable ({}): Linux 6.6+ has it",
                   std::strerror(err));
   }
-  auto ledger = MemfdLedger::open(policy.rules.size());
-  if (!ledger) return fail(ledger.error().message());
 
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll.valid() || !add_to_epoll(epoll.get(), notify->fd(), kNotify) ||
@@ -71,8 +160,6 @@ SuperviseResult supervise_unotify(const Policy& policy, const SuperviseOptions& 
     return fail(std::string("setting up epoll: ") + std::strerror(errno));
   }
 
-  MemfdCallHandler create_handler(policy, options.dry_run, *ledger, audit);
-  GrowthCallHandler growth_handler(policy, options.dry_run, *ledger, audit);
   bool tree_gone = tree.reap();
   while (!tree_gone) {
     epoll_event events[4];
@@ -84,33 +171,16 @@ SuperviseResult supervise_unotify(const Policy& policy, const SuperviseOptions& 
     bool child_changed = false;
     for (int i = 0; i < ready; ++i) {
       switch (events[i].data.u64) {
-        case kNotify: {
+        case kNotify:
           if (!(events[i].events & EPOLLIN)) {
             // EPOLLHUP: no task uses the filter any more. Stop watching; reaping ends the loop.
             ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, notify->fd(), nullptr);
             break;
           }
-          const seccomp_notif* request = nullptr;
-          int err = notify->receive(request);
-          if (err == ENOENT || err == EINTR) break;  // the caller died before we received it
-          if (err != 0) return fail(std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + strerror(err));
-          auto call = classify_syscall(request->data.arch, request->data.nr);
-          if (!call) {
-            // The filter traps nothing else; a mismatch is our bug, and failing is safe.
-            spdlog::error("unexpected trapped syscall {} (arch {:#x}); answering ENOSYS",
-                          request->data.nr, request->data.arch);
-            notify->respond_error(request->id, ENOSYS);
-            break;
-          }
-          NotifyChannel channel(*notify, request->id);
-          TrappedRequest trapped = request_from_notification(*request, *call);
-          if (call_group(call->call) == CallGroup::kCreate) {
-            create_handler.handle(trapped, channel);
-          } else {
-            growth_handler.handle(trapped, channel);
+          if (int err = serve_one(*notify, dispatcher); err != 0) {
+            return fail(std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err));
           }
           break;
-        }
         case kSignals:
           child_changed = handle_signals(signal_fd, tree) || child_changed;
           break;

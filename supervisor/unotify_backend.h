@@ -10,9 +10,9 @@
 
 namespace warden {
 
-// Takes over `target` (launched in LaunchMode::kUnotify); `signal_fd` is a signalfd for SIGCHLD,
-// SIGINT, SIGTERM and SIGHUP, all blocked.
-SuperviseResult supervise_unotify(const Policy& policy, const SuperviseOptions& options,
-                                  Target target, int signal_fd, AuditLog& audit);
+// Launches request.program under the user-notification filter and supervises its tree.
+// `signal_fd` is a signalfd for SIGCHLD, SIGINT, SIGTERM and SIGHUP, all blocked.
+SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions& options,
+                                    LaunchRequest request, int signal_fd, AuditLog& audit);
 
 }  // namespace warden

@@ -7,12 +7,22 @@
 
 namespace warden::test {
 
+namespace {
+// Fidelity is measured where memfd-warden changes nothing on purpose: exec = "allow" (the
+// default seals memfds against execution; fileless_test.cc covers that).
+std::string exec_allowed(const TempDir& dir) {
+  return dir.write("policy.toml", "version = 1\nexec = \"allow\"\n");
+}
+}  // namespace
+
 TEST_CASE("an allowed memfd matches the kernel's own, flag combination by flag combination") {
+  TempDir dir;
+  auto policy = exec_allowed(dir);
   // flags: 0, CLOEXEC, ALLOW_SEALING, CLOEXEC|ALLOW_SEALING, NOEXEC_SEAL, NOEXEC_SEAL|CLOEXEC
   for (const char* flags : {"0", "1", "2", "3", "8", "9"}) {
     CAPTURE(flags);
     auto native = run_native({probe_bin(), "create", "same-name", flags});
-    auto warded = run_warden({}, {probe_bin(), "create", "same-name", flags});
+    auto warded = run_warden({"--policy", policy}, {probe_bin(), "create", "same-name", flags});
     REQUIRE(native.exit_code == 0);
     REQUIRE(warded.exit_code == 0);
     for (const char* fact : {"fd", "link", "seals", "cloexec", "mode", "uid", "gid", "size",
@@ -24,10 +34,12 @@ TEST_CASE("an allowed memfd matches the kernel's own, flag combination by flag c
 }
 
 TEST_CASE("seals: F_SEAL_SEAL without MFD_ALLOW_SEALING, none with it") {
+  TempDir dir;
+  auto policy = exec_allowed(dir);
   constexpr int kSealSeal = 0x1;
-  auto sealed = run_warden({}, {probe_bin(), "create", "s", "0"});
+  auto sealed = run_warden({"--policy", policy}, {probe_bin(), "create", "s", "0"});
   CHECK(sealed.fact_number("seals") == kSealSeal);
-  auto sealable = run_warden({}, {probe_bin(), "create", "s", "2"});
+  auto sealable = run_warden({"--policy", policy}, {probe_bin(), "create", "s", "2"});
   CHECK(sealable.fact_number("seals") == 0);
 }
 
@@ -65,8 +77,9 @@ TEST_CASE("a target running as another user gets a memfd owned by its own uid an
   Args command = as_nobody;
   for (const char* part : {"create", "owned", "0"}) command.push_back(part);
   command.insert(command.begin() + static_cast<long>(as_nobody.size()), probe_bin());
+  TempDir dir;
   auto native = run_native(command);
-  auto warded = run_warden({}, command);
+  auto warded = run_warden({"--policy", exec_allowed(dir)}, command);
   REQUIRE(native.exit_code == 0);
   REQUIRE(warded.exit_code == 0);
   CHECK(native.fact("uid") == "65534");

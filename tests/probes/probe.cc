@@ -597,6 +597,79 @@ int cmd_ptrace_child() {
   return result;
 }
 
+// Copies /bin/true into `fd`.
+bool fill_with_true(int fd) {
+  int source = ::open("/bin/true", O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (source < 0 || ::fstat(source, &st) != 0) return false;
+  bool ok = ::sendfile(fd, source, nullptr, static_cast<size_t>(st.st_size)) == st.st_size;
+  ::close(source);
+  return ok;
+}
+
+// Runs the program in `fd` the way HOW says; returns the errno when the exec fails.
+int exec_fd(int fd, const std::string& how) {
+  char arg0[] = "from-memory";
+  char* argv[] = {arg0, nullptr};
+  char* envp[] = {nullptr};
+  char path[64];
+  if (how == "fexecve") {
+    ::fexecve(fd, argv, envp);
+  } else if (how == "execveat") {
+    ::syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+  } else if (how == "proc") {
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    ::execve(path, argv, envp);
+  } else if (how == "devfd") {
+    std::snprintf(path, sizeof(path), "/dev/fd/%d", fd);
+    ::execve(path, argv, envp);
+  } else if (how == "symlink") {
+    // A path memfd-warden does not recognise: only the kernel's exec seal can stop it.
+    char target[64];
+    std::snprintf(target, sizeof(target), "/proc/%d/fd/%d", ::getpid(), fd);
+    std::snprintf(path, sizeof(path), "/tmp/warden-probe-link-%d", ::getpid());
+    ::unlink(path);
+    if (::symlink(target, path) != 0) return errno;
+    ::execve(path, argv, envp);
+    int err = errno;
+    ::unlink(path);
+    return err;
+  }
+  return errno;
+}
+
+// exec-memfd NAME HOW: a memfd named NAME holding /bin/true, run by HOW (fexecve, execveat, proc,
+// devfd, symlink). Exits 0 if /bin/true ran, else the errno.
+int cmd_exec_memfd(const std::string& name, const std::string& how) {
+  int fd = raw_memfd_create(name.c_str(), 0);
+  if (fd < 0) return errno;
+  if (!fill_with_true(fd)) return errno ? errno : 1;
+  return exec_fd(fd, how);
+}
+
+// exec-fd FD HOW: run the program in an inherited fd.
+int cmd_exec_fd(int fd, const std::string& how) { return exec_fd(fd, how); }
+
+// io_uring: io_uring_setup(1); exits 0 if it gave an fd, else the errno.
+int cmd_io_uring() {
+  char params[120] = {};  // struct io_uring_params, zeroed
+  long fd = ::syscall(SYS_io_uring_setup, 1, params);
+  return fd >= 0 ? 0 : errno;
+}
+
+// shm-route: anonymous memory by another route than memfd_create (shm in /dev/shm, O_TMPFILE).
+int cmd_shm_route() {
+  char name[64];
+  std::snprintf(name, sizeof(name), "/dev/shm/warden-probe-%d", ::getpid());
+  int shm = ::open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (shm < 0) return errno;
+  ::unlink(name);
+  int tmp = ::open("/dev/shm", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+  bool grown = ::ftruncate(shm, 1 << 20) == 0 && (tmp < 0 || ::ftruncate(tmp, 1 << 20) == 0);
+  std::printf("shm=%d\ntmpfile=%d\n", grown ? 1 : 0, tmp >= 0 ? 1 : 0);
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: warden_probe COMMAND ...\n"
@@ -606,7 +679,7 @@ int usage() {
                "  orphan NAME FLAGS FILE | hold NAME | wait-signal | wait-default\n"
                "  script OP ARGS ; OP ARGS ... | churn N\n"
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
-               "  ptrace-child\n"
+               "  ptrace-child | exec-memfd NAME HOW | exec-fd FD HOW | io_uring | shm-route\n"
                "  exit CODE | raise SIGNAL\n");
   return 64;
 }
@@ -634,6 +707,10 @@ int main(int argc, char** argv) {
   if (command == "wait-default") return cmd_wait_default();
   if (command == "script") return cmd_script(argc, argv);
   if (command == "jobctl") return cmd_jobctl();
+  if (command == "exec-memfd") return cmd_exec_memfd(arg(2), arg(3));
+  if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));
+  if (command == "io_uring") return cmd_io_uring();
+  if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));
   if (command == "storm") return cmd_storm(std::atoi(arg(2)));

@@ -46,6 +46,7 @@ errno = "EACCES"
 
 TEST_CASE("flag conditions: any, all, none") {
   Policy policy = parse(R"(version = 1
+exec = "allow"
 [[rule]]
 flags_any = ["MFD_EXEC", "MFD_HUGETLB"]
 flags_all = ["MFD_CLOEXEC"]

@@ -1,0 +1,38 @@
+// Routes a trapped call to its handler by call group. Both backends hand every call here, so a
+// call group added to the filter is handled the same way by both.
+#pragma once
+
+#include "policy/policy.h"
+#include "supervisor/audit_log.h"
+#include "supervisor/backend.h"
+#include "supervisor/call_channel.h"
+#include "supervisor/exec_call.h"
+#include "supervisor/growth_call.h"
+#include "supervisor/memfd_call.h"
+#include "supervisor/memfd_ledger.h"
+
+namespace warden {
+
+class CallDispatcher {
+ public:
+  CallDispatcher(const Policy& policy, const SuperviseOptions& options, MemfdLedger& ledger,
+                 AuditLog& audit)
+      : options_(options),
+        ledger_(ledger),
+        audit_(audit),
+        create_(policy, options.dry_run, ledger, audit),
+        growth_(policy, options.dry_run, ledger, audit),
+        exec_(policy, options.dry_run, ledger, audit) {}
+
+  void handle(const TrappedRequest& request, CallChannel& channel);
+
+ private:
+  SuperviseOptions options_;
+  MemfdLedger& ledger_;
+  AuditLog& audit_;
+  MemfdCallHandler create_;
+  GrowthCallHandler growth_;
+  ExecCallHandler exec_;
+};
+
+}  // namespace warden
