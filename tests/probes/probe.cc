@@ -670,6 +670,24 @@ int cmd_shm_route() {
   return 0;
 }
 
+// i386-memfd NAME: memfd_create through the i386 ABI (int $0x80, syscall 356), the way a 32-bit
+// program would; the name lives below 4 GiB so a 32-bit pointer can reach it. Exits with the
+// errno, 0 on success. Where the kernel has no i386 ABI, int $0x80 kills the process (SIGSEGV).
+int cmd_i386_memfd(const char* name) {
+  void* low =
+      ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (low == MAP_FAILED) return errno;
+  std::strncpy(static_cast<char*>(low), name, 255);
+  long result = 356;
+  asm volatile("int $0x80"
+               : "+a"(result)
+               : "b"(static_cast<long>(reinterpret_cast<uintptr_t>(low))), "c"(0L)
+               : "memory");
+  if (result < 0) return static_cast<int>(-result);
+  std::printf("fd=%ld\n", result);
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: warden_probe COMMAND ...\n"
@@ -680,6 +698,7 @@ int usage() {
                "  script OP ARGS ; OP ARGS ... | churn N\n"
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-fd FD HOW | io_uring | shm-route\n"
+               "  i386-memfd NAME\n"
                "  exit CODE | raise SIGNAL\n");
   return 64;
 }
@@ -710,6 +729,7 @@ int main(int argc, char** argv) {
   if (command == "exec-memfd") return cmd_exec_memfd(arg(2), arg(3));
   if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));
   if (command == "io_uring") return cmd_io_uring();
+  if (command == "i386-memfd") return cmd_i386_memfd(arg(2));
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));
