@@ -10,6 +10,9 @@ namespace warden {
 
 struct SuperviseOptions {
   bool dry_run = false;
+  // --on-supervisor-exit=kill (true): the tree dies with memfd-warden. For the ptrace backend
+  // this is PTRACE_O_EXITKILL; user notification uses a PID namespace (see main.cc).
+  bool tree_dies_with_us = true;
 };
 
 struct SuperviseResult {

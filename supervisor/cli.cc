@@ -88,6 +88,12 @@ CliOutcome parse_command_line(int argc, char** argv) {
                 "Also check memfd growth through write/pwrite/writev/... (traps every write)");
   run->add_option("--audit", command.audit, "Audit log (JSON lines): FILE, or - for stderr")
       ->capture_default_str();
+  std::string on_exit = "kill";
+  run->add_option("--on-supervisor-exit", on_exit,
+                  "If memfd-warden itself dies: kill (the whole tree dies with it) or enosys "
+                  "(the tree runs on; its trapped calls fail with ENOSYS)")
+      ->check(CLI::IsMember({"kill", "enosys"}))
+      ->capture_default_str();
   std::string backend = "auto";
   run->add_option("--backend", backend,
                   "unotify (seccomp user notification), ptrace, or auto: unotify where the "
@@ -192,6 +198,7 @@ CliOutcome parse_command_line(int argc, char** argv) {
     *target = size;
   }
   if (strict_writes) policy->quota.strict_writes = true;
+  command.tree_dies_with_us = on_exit == "kill";
   command.backend = backend == "unotify"  ? BackendChoice::kUnotify
                     : backend == "ptrace" ? BackendChoice::kPtrace
                                           : BackendChoice::kAuto;

@@ -18,6 +18,7 @@ enum class BackendChoice { kAuto, kUnotify, kPtrace };
 struct RunCommand {
   Policy policy;
   BackendChoice backend = BackendChoice::kAuto;
+  bool tree_dies_with_us = true;  // --on-supervisor-exit kill (default) | enosys
   std::string audit = "-";
   bool dry_run = false;
   std::vector<std::string> command;  // PROGRAM ARGS...

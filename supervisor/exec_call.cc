@@ -79,11 +79,20 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
     return;
   }
   read_caller_info(request.tid, caller_);
-  pid_t owner = named->pid > 0 ? named->pid : caller_.tgid;
-  UniqueFd pidfd(owner > 0 ? sys::pidfd_open(owner) : -1);
+  UniqueFd file;
+  if (named->pid > 0) {
+    // /proc/PID/fd/N: PID is as the caller sees it (its PID namespace, its /proc), so resolve
+    // the path in the caller's own view of /proc.
+    char resolved[128];
+    std::snprintf(resolved, sizeof(resolved), "/proc/%d/root/proc/%d/fd/%d", request.tid,
+                  named->pid, named->fd);
+    file = UniqueFd(::open(resolved, O_PATH | O_CLOEXEC));
+  } else {
+    UniqueFd pidfd(caller_.tgid > 0 ? sys::pidfd_open(caller_.tgid) : -1);
+    file = UniqueFd(pidfd.valid() ? sys::pidfd_getfd(pidfd.get(), named->fd) : -1);
+  }
   // Reads above were the caller's own only if it is still waiting.
   if (!channel.caller_waiting()) return;
-  UniqueFd file(pidfd.valid() ? sys::pidfd_getfd(pidfd.get(), named->fd) : -1);
   struct stat st {};
   if (!file.valid() || ::fstat(file.get(), &st) != 0) {
     channel.pass_through();  // no such fd: the kernel answers as it would

@@ -1,6 +1,7 @@
 #include "supervisor/launcher.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
@@ -15,13 +16,21 @@
 
 #include "supervisor/fd_message.h"
 #include "supervisor/kernel_abi.h"
+#include "supervisor/tree_init.h"
 
 namespace warden {
 namespace {
 
 // Boost carries only an int from the child's setup back to us, so a setup failure is sent as
 // (step << 16) | errno: a value no execve errno can take, and one that names the step.
-enum class SetupStep { kSigmask = 1, kNoNewPrivs, kSeccomp, kSendListener, kTracerHandshake };
+enum class SetupStep {
+  kSigmask = 1,
+  kNoNewPrivs,
+  kSeccomp,
+  kSendListener,
+  kTracerHandshake,
+  kDeathSignal,
+};
 constexpr int kStepShift = 16;
 
 const char* setup_step_name(int step) {
@@ -36,6 +45,8 @@ const char* setup_step_name(int step) {
       return "sending the seccomp listener to the supervisor";
     case SetupStep::kTracerHandshake:
       return "waiting for the ptrace tracer to attach";
+    case SetupStep::kDeathSignal:
+      return "tying the target's life to memfd-warden's (PR_SET_PDEATHSIG)";
   }
   return "setting up the child";
 }
@@ -47,6 +58,9 @@ struct FilterInstaller : boost::process::extend::handler {
   int socket_fd;
   const sigset_t* sigmask;
   bool tracer_handshake = false;
+  bool die_with_supervisor = false;
+  int lifeline_fd = -1;
+  int lifeline_write_fd = -1;
 
   template <typename Executor>
   void fail(Executor& exec, SetupStep step) const {
@@ -58,6 +72,14 @@ struct FilterInstaller : boost::process::extend::handler {
   template <typename Executor>
   void on_exec_setup(Executor& exec) const {
     if (::sigprocmask(SIG_SETMASK, sigmask, nullptr) != 0) fail(exec, SetupStep::kSigmask);
+    if (die_with_supervisor) {
+      if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(exec, SetupStep::kDeathSignal);
+      // If memfd-warden died before the prctl, the signal will never come: the lifeline's write
+      // end (held only by memfd-warden once ours is closed) tells.
+      ::close(lifeline_write_fd);
+      pollfd lifeline{lifeline_fd, POLLIN, 0};
+      if (::poll(&lifeline, 1, 0) != 0) ::_exit(128 + SIGKILL);
+    }
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(exec, SetupStep::kNoNewPrivs);
     if (tracer_handshake) {
       // RET_TRACE with no tracer fails the call with ENOSYS, so nothing trapped may run before
@@ -140,11 +162,21 @@ LaunchResult launch(const LaunchRequest& request) {
   installer.socket_fd = request.handshake_fd;
   installer.sigmask = request.child_sigmask;
   installer.tracer_handshake = ptrace_mode;
+  installer.die_with_supervisor = request.die_with_supervisor;
+  installer.lifeline_fd = request.lifeline_fd;
+  installer.lifeline_write_fd = request.lifeline_write_fd;
 
   std::error_code ec;
   errno = 0;
   // Boost.Process v1 passes the resolved path as argv[0].
-  bp::child child(bp::exe = exe.string(), bp::args = request.args, ec, installer);
+  std::string program = exe.string();
+  std::vector<std::string> args = request.args;
+  if (request.through_tree_init) {
+    // The child becomes PID 1 of the new namespace as `memfd-warden __init PROGRAM ARGS`.
+    args.insert(args.begin(), {kInitCommand, program});
+    program = "/proc/self/exe";
+  }
+  bp::child child(bp::exe = program, bp::args = args, ec, installer);
   int spawn_errno = errno;
   if (ec) {
     // A setup failure in the child reports through `ec` too; its message names the step.

@@ -31,6 +31,15 @@ struct LaunchRequest {
   // waits for the exec: receive the listener and answer the calls it traps (kUnotify), or read
   // the pid, PTRACE_SEIZE the child and send one byte (kPtrace).
   int handshake_fd = -1;
+  // Fail closed when memfd-warden dies: the child gets PR_SET_PDEATHSIG(SIGKILL), checked against
+  // `lifeline_fd` (the read end of a pipe whose write end only memfd-warden holds) so that a
+  // supervisor dying before the prctl is not missed.
+  bool die_with_supervisor = false;
+  int lifeline_fd = -1;
+  int lifeline_write_fd = -1;  // closed in the child before the check
+  // Run the program through `memfd-warden __init` (tree_init.h): the first process of a new PID
+  // namespace, which the caller has already unshared.
+  bool through_tree_init = false;
 };
 
 struct Target {

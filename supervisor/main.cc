@@ -1,5 +1,7 @@
 // memfd-warden's entry point: parse the command line, start the target under the filter, hand
 // it to the supervisor loop, exit with the target's status.
+#include <fcntl.h>
+#include <sched.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -16,6 +18,7 @@
 #include "supervisor/launcher.h"
 #include "supervisor/ptrace_backend.h"
 #include "supervisor/seccomp_filter.h"
+#include "supervisor/tree_init.h"
 #include "supervisor/unotify_backend.h"
 
 namespace {
@@ -95,6 +98,26 @@ int run_target(warden::RunCommand& command) {
   request.child_sigmask = &original;
   SuperviseOptions options;
   options.dry_run = command.dry_run;
+  options.tree_dies_with_us = command.tree_dies_with_us;
+
+  // --on-supervisor-exit=kill: if we die, the tree must die too. ptrace: PTRACE_O_EXITKILL.
+  // User notification: the target runs under `memfd-warden __init` as PID 1 of its own PID
+  // namespace, killed by PR_SET_PDEATHSIG when we die, which kills the whole namespace.
+  // Without the privilege to make a namespace, only the main process can be tied to us.
+  int lifeline[2] = {-1, -1};
+  if (command.tree_dies_with_us && ::pipe2(lifeline, O_CLOEXEC) != 0) {
+    return exit_with_error(kExitInternal, std::string("pipe2: ") + std::strerror(errno));
+  }
+  UniqueFd lifeline_read(lifeline[0]),
+      lifeline_write(lifeline[1]);  // the write end lives as long as we do
+  if (command.tree_dies_with_us) {
+    request.die_with_supervisor = true;
+    request.lifeline_fd = lifeline_read.get();
+    request.lifeline_write_fd = lifeline_write.get();
+    // User notification: run_unotify_backend makes the PID namespace (it must start its
+    // thread first: a thread cannot be created after its creator unshared CLONE_NEWPID).
+    request.through_tree_init = !use_ptrace;
+  }
   SuperviseResult result;
   if (use_ptrace) {
     result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
@@ -111,6 +134,9 @@ int run_target(warden::RunCommand& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `memfd-warden __init ...` is the target's PID 1 (tree_init.h), not a command for people.
+  if (argc > 1 && std::strcmp(argv[1], warden::kInitCommand) == 0)
+    warden::run_tree_init(argc, argv);
   try {
     auto logger = spdlog::stderr_color_st("memfd-warden");
     logger->set_pattern("memfd-warden: %l: %v");

@@ -29,7 +29,7 @@ namespace {
 
 constexpr long kTraceOptions = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
                                PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE | PTRACE_O_TRACEEXEC |
-                               PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
+                               PTRACE_O_TRACESYSGOOD;
 constexpr int kSyscallStop = SIGTRAP | 0x80;  // with PTRACE_O_TRACESYSGOOD
 
 int ptrace_event(int status) { return status >> 16; }
@@ -43,7 +43,10 @@ class Tracer {
  public:
   Tracer(const Policy& policy, const SuperviseOptions& options, MemfdLedger& ledger,
          AuditLog& audit, int signal_fd)
-      : dispatcher_(policy, options, ledger, audit), ledger_(ledger), signal_fd_(signal_fd) {}
+      : dispatcher_(policy, options, ledger, audit),
+        ledger_(ledger),
+        exit_kill_(options.tree_dies_with_us),
+        signal_fd_(signal_fd) {}
 
   // Seizes the child whose pid arrives on `handshake`, lets it exec, and supervises the tree.
   // Returns false (with `error`) when the child never arrived or could not be seized.
@@ -72,6 +75,7 @@ class Tracer {
 
   CallDispatcher dispatcher_;
   MemfdLedger& ledger_;
+  bool exit_kill_;
   int signal_fd_;
   pid_t main_pid_ = -1;
   std::unique_ptr<ProcessTree> tree_;
@@ -204,7 +208,10 @@ bool Tracer::attach(int handshake, std::string& error) {
     error = "the child exited before it could be traced";
     return false;
   }
-  if (::ptrace(PTRACE_SEIZE, pid, nullptr, kTraceOptions) != 0) {
+  // EXITKILL: if we die, every tracee is killed (--on-supervisor-exit=kill). Without it the
+  // tracees are detached, and their trapped calls then fail with ENOSYS.
+  long options = kTraceOptions | (exit_kill_ ? PTRACE_O_EXITKILL : 0);
+  if (::ptrace(PTRACE_SEIZE, pid, nullptr, options) != 0) {
     error = std::string("PTRACE_SEIZE: ") + std::strerror(errno) +
             " (is ptrace allowed here? see kernel.yama.ptrace_scope)";
     ::kill(pid, SIGKILL);

@@ -1,6 +1,7 @@
 #include "supervisor/unotify_backend.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -125,6 +126,16 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
       [&] { serve_during_launch(ours.get(), stop.get(), notify, dispatcher, serve_error); });
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
+  if (request.through_tree_init && ::unshare(CLONE_NEWPID) != 0) {
+    // pid_ns_for_children is per thread: this thread forks the target; the server thread
+    // (started above, as it must be before the unshare) does not fork.
+    spdlog::warn(
+        "cannot make a PID namespace ({}): if memfd-warden dies, only the main "
+        "process dies with it, not its descendants (run as root, or use "
+        "--backend ptrace, for the whole tree)",
+        std::strerror(errno));
+    request.through_tree_init = false;
+  }
   LaunchResult launched = launch(request);
   theirs.reset();
   ::shutdown(ours.get(), SHUT_RDWR);  // wakes a server still waiting for the listener

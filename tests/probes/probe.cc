@@ -688,6 +688,49 @@ int cmd_i386_memfd(const char* name) {
   return 0;
 }
 
+// lifeline DIR: a parent and a forked child that each write their host pid (DIR/pid.parent,
+// DIR/pid.child), beat a heartbeat counter (DIR/hb.ROLE) every 20 ms, and once DIR/go exists
+// call memfd_create once and write the errno to DIR/result.ROLE. Prints "ready" once both run.
+// For tests that kill memfd-warden itself and watch what becomes of the tree.
+int cmd_lifeline(const std::string& dir) {
+  auto put = [&](const std::string& name, const std::string& text) {
+    std::string tmp = dir + "/." + name;
+    FILE* out = std::fopen(tmp.c_str(), "w");
+    if (out == nullptr) return;
+    std::fputs(text.c_str(), out);
+    std::fclose(out);
+    std::rename(tmp.c_str(), (dir + "/" + name).c_str());
+  };
+  auto announce = [&](const std::string& role) {
+    char self[32] = {};
+    (void)::readlink("/proc/self", self, sizeof(self) - 1);  // our pid as the host sees it
+    put("pid." + role, self);
+  };
+  auto live = [&](const std::string& role) {
+    bool called = false;
+    for (long beat = 0;; ++beat) {
+      put("hb." + role, std::to_string(beat));
+      if (!called && ::access((dir + "/go").c_str(), F_OK) == 0) {
+        int fd = raw_memfd_create("after-supervisor", 0);
+        put("result." + role, std::to_string(fd < 0 ? errno : 0));
+        called = true;
+      }
+      ::usleep(20 * 1000);
+    }
+  };
+  announce("parent");
+  pid_t child = ::fork();
+  if (child == 0) {
+    announce("child");
+    live("child");
+  }
+  while (::access((dir + "/pid.child").c_str(), F_OK) != 0) ::usleep(5000);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  live("parent");
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: warden_probe COMMAND ...\n"
@@ -698,7 +741,7 @@ int usage() {
                "  script OP ARGS ; OP ARGS ... | churn N\n"
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-fd FD HOW | io_uring | shm-route\n"
-               "  i386-memfd NAME\n"
+               "  i386-memfd NAME | lifeline DIR\n"
                "  exit CODE | raise SIGNAL\n");
   return 64;
 }
@@ -729,6 +772,7 @@ int main(int argc, char** argv) {
   if (command == "exec-memfd") return cmd_exec_memfd(arg(2), arg(3));
   if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));
   if (command == "io_uring") return cmd_io_uring();
+  if (command == "lifeline") return cmd_lifeline(arg(2));
   if (command == "i386-memfd") return cmd_i386_memfd(arg(2));
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
