@@ -1,5 +1,6 @@
 #include "supervisor/seccomp_filter.h"
 
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -50,6 +51,14 @@ Result<BpfProgram> build_filter(TrapAction action, TrapSet traps) {
     rc = seccomp_rule_add(ctx.get(), trap, seccomp_syscall_resolve_name(name), 0);
     if (rc < 0 && rc != -EEXIST) return Error{-rc, std::string("seccomp_rule_add for ") + name};
   }
+
+  // Only memfd-warden may listen: a second listener in the chain would see memfd_create first
+  // under the ptrace backend (USER_NOTIF outranks TRACE) and could let it through. The kernel
+  // refuses a second listener with EBUSY when ours is one; we refuse every one the same way.
+  rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EBUSY), SCMP_SYS(seccomp), 1,
+                        SCMP_A1(SCMP_CMP_MASKED_EQ, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                                SECCOMP_FILTER_FLAG_NEW_LISTENER));
+  if (rc < 0) return lib_error(rc, "seccomp_rule_add for seccomp(NEW_LISTENER)");
 
   // libseccomp 2.5 exports only to an fd; a memfd of our own holds the program.
   UniqueFd out(::memfd_create("memfd-warden-bpf", MFD_CLOEXEC));

@@ -3,6 +3,8 @@
 // lines on stdout. Tests run it with and without the supervisor and compare.
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -731,6 +733,48 @@ int cmd_lifeline(const std::string& dir) {
   return 0;
 }
 
+// own-filter MODE NAME: installs a filter of the target's own, then calls memfd_create(NAME).
+// MODE allow: an allow-everything filter (stacked on ours); listener: the same with
+// SECCOMP_FILTER_FLAG_NEW_LISTENER (exits with its errno if refused). Exits with the errno of
+// memfd_create, 0 on success.
+int cmd_own_filter(const std::string& mode, const std::string& name) {
+  sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+  sock_fprog prog{1, allow};
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  unsigned flags = mode == "listener" ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0) return errno;
+  int fd = raw_memfd_create(name.c_str(), 0);
+  return fd < 0 ? errno : 0;
+}
+
+// restart-storm N: N memfd_create calls while another thread pelts this one with SIGUSR1 (an
+// SA_RESTART handler). Prints made=K; a call restarted by the signal must count once.
+std::atomic<long> g_signals{0};
+void count_signal(int) { ++g_signals; }
+int cmd_restart_storm(long count) {
+  struct sigaction action {};
+  action.sa_handler = count_signal;
+  action.sa_flags = SA_RESTART;
+  ::sigaction(SIGUSR1, &action, nullptr);
+  pthread_t self = ::pthread_self();
+  std::atomic<bool> stop{false};
+  std::thread pelter([&] {
+    while (!stop) ::pthread_kill(self, SIGUSR1);
+  });
+  long made = 0;
+  for (long i = 0; i < count; ++i) {
+    int fd = raw_memfd_create("storm", MFD_CLOEXEC);
+    if (fd >= 0) {
+      ++made;
+      ::close(fd);
+    }
+  }
+  stop = true;
+  pelter.join();
+  std::printf("made=%ld\nsignals=%ld\n", made, g_signals.load());
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: warden_probe COMMAND ...\n"
@@ -741,7 +785,8 @@ int usage() {
                "  script OP ARGS ; OP ARGS ... | churn N\n"
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-fd FD HOW | io_uring | shm-route\n"
-               "  i386-memfd NAME | lifeline DIR\n"
+               "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
+               "  restart-storm N\n"
                "  exit CODE | raise SIGNAL\n");
   return 64;
 }
@@ -773,6 +818,8 @@ int main(int argc, char** argv) {
   if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));
   if (command == "io_uring") return cmd_io_uring();
   if (command == "lifeline") return cmd_lifeline(arg(2));
+  if (command == "own-filter") return cmd_own_filter(arg(2), arg(3));
+  if (command == "restart-storm") return cmd_restart_storm(std::atol(arg(2)));
   if (command == "i386-memfd") return cmd_i386_memfd(arg(2));
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
