@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -775,6 +776,51 @@ int cmd_restart_storm(long count) {
   return 0;
 }
 
+// load PROCESSES THREADS SECONDS: every thread of every process creates a memfd, sizes it to
+// 4 KiB and closes it, every 20 ms, for SECONDS. Prints "started", then the totals of what the
+// targets saw: created=, create_refused=, sized=, size_refused=.
+int cmd_load(int processes, int threads, int seconds) {
+  int totals[2];
+  if (::pipe(totals) != 0) return errno;
+  std::printf("started\n");
+  std::fflush(stdout);
+  for (int p = 0; p < processes; ++p) {
+    if (::fork() != 0) continue;
+    std::atomic<long> created{0}, create_refused{0}, sized{0}, size_refused{0};
+    std::vector<std::thread> workers;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&] {
+        while (std::chrono::steady_clock::now() < until) {
+          int fd = raw_memfd_create("load", MFD_CLOEXEC);
+          if (fd < 0) {
+            ++create_refused;
+          } else {
+            ++created;
+            (::ftruncate(fd, 4096) == 0 ? sized : size_refused)++;
+            ::close(fd);
+          }
+          ::usleep(20 * 1000);
+        }
+      });
+    }
+    for (auto& worker : workers) worker.join();
+    long line[4] = {created, create_refused, sized, size_refused};
+    (void)::write(totals[1], line, sizeof(line));
+    _exit(0);
+  }
+  ::close(totals[1]);
+  long sum[4] = {0, 0, 0, 0}, line[4];
+  while (::read(totals[0], line, sizeof(line)) == sizeof(line)) {
+    for (int i = 0; i < 4; ++i) sum[i] += line[i];
+  }
+  while (::wait(nullptr) > 0) {
+  }
+  std::printf("created=%ld\ncreate_refused=%ld\nsized=%ld\nsize_refused=%ld\n", sum[0], sum[1],
+              sum[2], sum[3]);
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: warden_probe COMMAND ...\n"
@@ -786,7 +832,7 @@ int usage() {
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-fd FD HOW | io_uring | shm-route\n"
                "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
-               "  restart-storm N\n"
+               "  restart-storm N | load PROCESSES THREADS SECONDS\n"
                "  exit CODE | raise SIGNAL\n");
   return 64;
 }
@@ -820,6 +866,7 @@ int main(int argc, char** argv) {
   if (command == "lifeline") return cmd_lifeline(arg(2));
   if (command == "own-filter") return cmd_own_filter(arg(2), arg(3));
   if (command == "restart-storm") return cmd_restart_storm(std::atol(arg(2)));
+  if (command == "load") return cmd_load(std::atoi(arg(2)), std::atoi(arg(3)), std::atoi(arg(4)));
   if (command == "i386-memfd") return cmd_i386_memfd(arg(2));
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
