@@ -1,5 +1,6 @@
 #include "supervisor/unotify_backend.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
@@ -126,6 +127,10 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
       [&] { serve_during_launch(ours.get(), stop.get(), notify, dispatcher, serve_error); });
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
+  // The namespace our own future children belong in, to come back to after the launch: after
+  // unshare(CLONE_NEWPID) every later fork of this thread would land in the target's namespace
+  // (and fail once it is gone).
+  UniqueFd own_pid_namespace(::open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC));
   if (request.through_tree_init && ::unshare(CLONE_NEWPID) != 0) {
     // pid_ns_for_children is per thread: this thread forks the target; the server thread
     // (started above, as it must be before the unshare) does not fork.
@@ -137,6 +142,11 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     request.through_tree_init = false;
   }
   LaunchResult launched = launch(request);
+  if (request.through_tree_init && own_pid_namespace.valid() &&
+      ::setns(own_pid_namespace.get(), CLONE_NEWPID) != 0) {
+    spdlog::warn("returning to our own PID namespace for later children: {}",
+                 std::strerror(errno));
+  }
   theirs.reset();
   ::shutdown(ours.get(), SHUT_RDWR);  // wakes a server still waiting for the listener
   uint64_t one = 1;

@@ -16,6 +16,14 @@ namespace warden::test {
 using Json = nlohmann::json;
 using Args = std::vector<std::string>;
 
+// True in the sanitizer build (-DWARDEN_SANITIZE=ON): memory figures then measure ASan's
+// quarantine, and ASan's runtime needs file descriptors of its own.
+#ifdef __SANITIZE_ADDRESS__
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 std::string warden_bin();
 // The backend this run of the suite uses ("unotify" or "ptrace"; empty: memfd-warden's default).
 std::string backend();

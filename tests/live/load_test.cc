@@ -47,7 +47,11 @@ TEST_CASE("8 processes x 8 threads for 30 s under quotas: every call decided exa
   CHECK(create_deny == static_cast<size_t>(create_refused));
   CHECK(size_allow == static_cast<size_t>(sized));
   CHECK(size_deny == static_cast<size_t>(size_refused));
-  CHECK(late - early < 2048);  // under 2 MiB of growth over 20 s of load
+  if (kSanitized) {
+    MESSAGE("RSS not checked: in the sanitizer build it measures ASan's quarantine");
+  } else {
+    CHECK(late - early < 2048);  // under 2 MiB of growth over 20 s of load
+  }
 }
 
 }  // namespace warden::test
