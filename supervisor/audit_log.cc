@@ -87,8 +87,7 @@ Result<AuditLog> AuditLog::open(const std::string& destination, const Quota& lim
   return AuditLog(std::move(fd), raw, limits);
 }
 
-void AuditLog::write(const DecisionRecord& record) {
-  ++counts_[static_cast<size_t>(record.decision)];
+std::string encode_decision(const DecisionRecord& record, const Quota& limits) {
   Json line;
   line["time"] = rfc3339_now();
   line["event"] = "decision";
@@ -122,9 +121,15 @@ void AuditLog::write(const DecisionRecord& record) {
   if (record.charge) {
     line["charge"] = {{"old", record.charge->old_charge}, {"new", record.charge->new_charge}};
   }
-  line["quota"] = quota_json(record.quota, limits_);
-  emit(line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+  line["quota"] = quota_json(record.quota, limits);
+  return line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
+
+void AuditLog::write(const DecisionRecord& record) {
+  ++counts_[static_cast<size_t>(record.decision)];
+  emit(encode_decision(record, limits_));
+}
+
 
 void AuditLog::write_summary(const SuperviseResult& result) {
   Json line;

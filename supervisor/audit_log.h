@@ -81,4 +81,7 @@ class AuditLog {
 // RFC 3339 UTC with microseconds: 2026-11-27T19:00:00.123456Z.
 std::string rfc3339_now();
 
+// One decision record as a JSON line (newline included), as AuditLog::write emits it.
+std::string encode_decision(const DecisionRecord& record, const Quota& limits);
+
 }  // namespace warden

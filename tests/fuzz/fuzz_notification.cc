@@ -1,0 +1,76 @@
+// libFuzzer: decoding of trapped calls. The input is a seccomp_data-like record (arch, nr, six
+// arguments) followed by an exec path; everything the supervisor derives from a notification
+// (which call, its growth arguments, an fd path, the decision on a name) must hold up.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "policy/decide.h"
+#include "policy/default_policy.h"
+#include "policy/memfd_flags.h"
+#include "policy/policy_parse.h"
+#include "supervisor/exec_call.h"
+#include "supervisor/growth_args.h"
+#include "supervisor/trapped_syscalls.h"
+
+namespace {
+const warden::Policy& policy() {
+  static const warden::Policy parsed = [] {
+    auto p = warden::parse_policy(R"(version = 1
+[quota]
+max_bytes = "1MiB"
+[[rule]]
+name_regex = "^(evil|stage)[0-9]*$"
+action = "deny"
+[[rule]]
+name = "pool-*"
+action = "allow"
+max_bytes = 65536
+max_live = 3
+)",
+                                  "fuzz");
+    if (!p) std::abort();
+    return std::move(p.value());
+  }();
+  return parsed;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  struct {
+    uint32_t arch;
+    int32_t nr;
+    uint64_t args[6];
+  } record{};
+  if (size < sizeof(record)) return 0;
+  std::memcpy(&record, data, sizeof(record));
+  std::string tail(reinterpret_cast<const char*>(data) + sizeof(record), size - sizeof(record));
+
+  if (auto call = warden::classify_syscall(record.arch, record.nr)) {
+    std::array<uint64_t, 6> args{};
+    std::memcpy(args.data(), record.args, sizeof(record.args));
+    auto growth = warden::decode_growth_args(call->call, call->abi, args);
+    if (growth.compat_iov != (call->abi != warden::Abi::kX86_64)) std::abort();
+  }
+  if (auto named = warden::parse_fd_path(tail)) {
+    if (named->fd < 0 || named->pid < 0) std::abort();
+  }
+  uint32_t flags = static_cast<uint32_t>(record.args[1]);
+  (void)warden::memfd_flags_invalid(flags);
+  std::string name = tail.substr(0, std::min<size_t>(tail.size(), 249));
+  if (name.find('\0') != std::string::npos) name.resize(name.find('\0'));
+  std::vector<warden::RuleUsage> usage(policy().rules.size(), {record.args[2] % 5, record.args[3]});
+  warden::QuotaState state{record.args[4] % 100, record.args[5] % 100, record.args[3], usage};
+  auto verdict = warden::decide(
+      policy(), {name, flags, "/usr/bin/x", warden::CreateCall::kMemfdCreate}, state);
+  if (verdict.action == warden::Action::kDeny && verdict.errno_value == 0) std::abort();
+  auto growth = warden::decide_growth(
+      policy(),
+      {warden::GrowthKind::kWrite, record.args[0] >> 8, record.args[1] >> 8, verdict.rule_index},
+      state);
+  if (growth.action == warden::Action::kDeny && record.args[1] >> 8 <= record.args[0] >> 8) {
+    std::abort();  // a call that does not raise the charge is never refused
+  }
+  return 0;
+}
