@@ -130,7 +130,6 @@ void AuditLog::write(const DecisionRecord& record) {
   emit(encode_decision(record, limits_));
 }
 
-
 void AuditLog::write_summary(const SuperviseResult& result) {
   Json line;
   line["time"] = rfc3339_now();

@@ -17,6 +17,7 @@
 #include "policy/policy.h"
 #include "policy/result.h"
 #include "supervisor/backend.h"
+#include "supervisor/caller_info.h"
 #include "supervisor/unique_fd.h"
 
 namespace warden {
@@ -80,6 +81,13 @@ class AuditLog {
 
 // RFC 3339 UTC with microseconds: 2026-11-27T19:00:00.123456Z.
 std::string rfc3339_now();
+
+// Fills the record's pid, exe and comm from what /proc said about the caller.
+inline void describe_caller(DecisionRecord& record, const CallerInfo& caller) {
+  record.pid = caller.tgid;
+  record.exe = caller.exe_view();
+  record.comm = caller.comm_view();
+}
 
 // One decision record as a JSON line (newline included), as AuditLog::write emits it.
 std::string encode_decision(const DecisionRecord& record, const Quota& limits);

@@ -122,9 +122,7 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   record.syscall = trapped_call_name(request.syscall.call);
   record.abi = abi_name(request.syscall.abi);
   record.tid = request.tid;
-  record.pid = caller_.tgid;
-  record.exe = caller_.exe_view();
-  record.comm = caller_.comm_view();
+  describe_caller(record, caller_);
   record.name = name;
   record.fd = named->fd;
   record.technique = kFilelessTechnique;

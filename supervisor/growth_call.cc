@@ -219,9 +219,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   record.abi = abi_name(call.syscall.abi);
   record.tid = call.tid;
   if (caller_.tgid == 0) read_caller_info(call.tid, caller_);
-  record.pid = caller_.tgid;
-  record.exe = caller_.exe_view();
-  record.comm = caller_.comm_view();
+  describe_caller(record, caller_);
   if (entry.call == CreateCall::kMemfdCreate) record.name = entry.name;
   record.fd = args.fd;
   record.charge = ChargeChange{entry.charge, new_charge};

@@ -10,9 +10,7 @@ void handle_io_uring_setup(const TrappedRequest& request, CallChannel& channel, 
   record.syscall = trapped_call_name(request.syscall.call);
   record.abi = abi_name(request.syscall.abi);
   record.tid = request.tid;
-  record.pid = caller.tgid;
-  record.exe = caller.exe_view();
-  record.comm = caller.comm_view();
+  describe_caller(record, caller);
   record.decision = dry_run ? Decision::kWouldDeny : Decision::kDeny;
   record.errno_value = ENOSYS;
   record.reason = "io_uring";

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "policy/memfd_flags.h"
+#include "supervisor/fd_message.h"
 #include "supervisor/kernel_abi.h"
 #include "supervisor/unique_fd.h"
 
@@ -74,44 +75,23 @@ void probe_notify(KernelFeatures& out) {
     int listener = static_cast<int>(
         sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
     if (listener < 0) _exit(2);
-    char byte = 'L';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &listener, sizeof(int));
-    if (::sendmsg(sockets[1], &msg, 0) != 1) _exit(3);
+    FdMessage message;
+    message.set_fd(listener);
+    if (::sendmsg(sockets[1], &message.msg, 0) != 1) _exit(3);
     ::close(listener);
     long fd = ::syscall(SYS_getppid);  // answered by the parent with an installed fd
     _exit(fd >= 0 && ::fcntl(static_cast<int>(fd), F_GETFD) >= 0 ? 0 : 4);
   }
   theirs.reset();
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = nullptr;
-  if (::recvmsg(ours.get(), &msg, MSG_CMSG_CLOEXEC) != 1 ||
-      (cmsg = CMSG_FIRSTHDR(&msg)) == nullptr) {
+  FdMessage message;
+  int raw = -1;
+  if (::recvmsg(ours.get(), &message.msg, MSG_CMSG_CLOEXEC) != 1 || (raw = message.fd()) < 0) {
     // The child could not load a listener filter or pass it (EMFILE in the child, ...).
     errno = errno != 0 ? errno : EIO;
     could_not("receiving a listener from a test child");
     reap(child);
     return;
   }
-  int raw = -1;
-  std::memcpy(&raw, CMSG_DATA(cmsg), sizeof(int));
   UniqueFd listener(raw);
   out.sync_wake_up = ::ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
                              SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;

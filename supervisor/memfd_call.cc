@@ -38,9 +38,7 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   NameRead name{NameStatus::kOk, 0, 0};
   if (!secret) name = read_target_name(record.tid, request.args[0], name_);
   read_caller_info(record.tid, caller_);
-  record.pid = caller_.tgid;
-  record.exe = caller_.exe_view();
-  record.comm = caller_.comm_view();
+  describe_caller(record, caller_);
 
   // Everything above came from /proc/TID and TID's memory. If the call is still pending, TID
   // was the waiting thread the whole time and nothing we read belongs to a reused pid.
@@ -152,14 +150,8 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
     }
     // The kernel refused to make or install it (EMFILE: the caller's fd table is full ...), or
     // we could not track it: the caller gets that error, as it would have without us.
-    const char* reason = untrackable ? "untrackable" : "kernel-refused";
-    int error = untrackable ? policy_.quota.errno_value : -installed;
-    record.decision = Decision::kDeny;
-    record.errno_value = error;
-    record.reason = reason;
-    record.quota = ledger_.state();
-    audit_.write(record);
-    log_answer_error(channel.fail(error), "answering a refused call");
+    refuse(channel, record, untrackable ? policy_.quota.errno_value : -installed,
+           untrackable ? "untrackable" : "kernel-refused");
     return;
   }
   ledger_.count_call();

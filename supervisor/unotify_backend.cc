@@ -144,8 +144,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   LaunchResult launched = launch(request);
   if (request.through_tree_init && own_pid_namespace.valid() &&
       ::setns(own_pid_namespace.get(), CLONE_NEWPID) != 0) {
-    spdlog::warn("returning to our own PID namespace for later children: {}",
-                 std::strerror(errno));
+    spdlog::warn("returning to our own PID namespace for later children: {}", std::strerror(errno));
   }
   theirs.reset();
   ::shutdown(ours.get(), SHUT_RDWR);  // wakes a server still waiting for the listener

@@ -9,13 +9,6 @@
 #include "tests/live/harness.h"
 
 namespace warden::test {
-namespace {
-std::string deny_evil(const TempDir& dir) {
-  return dir.write("policy.toml",
-                   "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"
-                   "errno = \"EDOM\"\n");
-}
-}  // namespace
 
 TEST_CASE("job control: SIGSTOP, SIGCONT and SIGTERM reach a child and its parent sees them") {
   auto native = run_native({probe_bin(), "jobctl"});
@@ -29,7 +22,7 @@ TEST_CASE("job control: SIGSTOP, SIGCONT and SIGTERM reach a child and its paren
 
 TEST_CASE("execve from a non-leader thread keeps the tree under the policy") {
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   auto denied = run_warden({"--policy", policy}, {probe_bin(), "thread-exec", "evil-x", "0"});
   CHECK(denied.exit_code == kSentinel);
   auto allowed = run_warden({"--policy", policy}, {probe_bin(), "thread-exec", "good-x", "0"});
@@ -39,7 +32,7 @@ TEST_CASE("execve from a non-leader thread keeps the tree under the policy") {
 
 TEST_CASE("a vfork child is followed and decided") {
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   CHECK(run_warden({"--policy", policy}, {probe_bin(), "vfork", "evil-v", "0"}).exit_code ==
         kSentinel);
   CHECK(run_warden({"--policy", policy}, {probe_bin(), "vfork", "good-v", "0"}).exit_code == 0);
@@ -70,7 +63,7 @@ TEST_CASE("a target killed in the middle of its calls ends the run cleanly") {
 
 TEST_CASE("a target that outlives its parent: memfd-warden waits for the whole tree") {
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   std::string result = dir.file("orphan-result");
   auto run = run_warden({"--policy", policy}, {probe_bin(), "orphan", "evil-o", "0", result});
   CHECK(run.exit_code == 3);

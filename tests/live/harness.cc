@@ -111,6 +111,12 @@ Args warden_run_args(const Args& warden_args, const std::string& audit, const Ar
 
 }  // namespace
 
+std::string policy_denying_evil(const TempDir& dir) {
+  return dir.write("policy.toml",
+                   "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"
+                   "errno = \"EDOM\"\n");
+}
+
 void read_audit(const std::string& path, RunResult& into) {
   std::ifstream in(path, std::ios::binary);
   std::string line;

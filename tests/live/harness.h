@@ -93,6 +93,9 @@ class LiveRun {
   std::unique_ptr<Impl> impl_;
 };
 
+// Writes a policy denying names "evil*" with the sentinel EDOM into `dir`; returns its path.
+std::string policy_denying_evil(const TempDir& dir);
+
 // Parses a JSON-lines audit file; every line must be a JSON object (a test failure otherwise).
 void read_audit(const std::string& path, RunResult& into);
 

@@ -6,17 +6,10 @@
 #include "tests/live/harness.h"
 
 namespace warden::test {
-namespace {
-std::string deny_evil(const TempDir& dir) {
-  return dir.write("policy.toml",
-                   "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"
-                   "errno = \"EDOM\"\n");
-}
-}  // namespace
 
 TEST_CASE("a target that stacks its own seccomp filter stays under our policy") {
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   CHECK(
       run_warden({"--policy", policy}, {probe_bin(), "own-filter", "allow", "evil-s"}).exit_code ==
       kSentinel);

@@ -7,17 +7,10 @@
 #include "tests/live/harness.h"
 
 namespace warden::test {
-namespace {
-std::string deny_evil(const TempDir& dir) {
-  return dir.write("policy.toml",
-                   "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"
-                   "errno = \"EDOM\"\n");
-}
-}  // namespace
 
 TEST_CASE("a second thread's call is decided by the policy") {
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   auto run = run_warden({"--policy", policy}, {probe_bin(), "thread", "evil-t", "0"});
   CHECK(run.exit_code == kSentinel);
   REQUIRE(run.decisions.size() == 1);
@@ -27,7 +20,7 @@ TEST_CASE("a second thread's call is decided by the policy") {
 
 TEST_CASE("a grandchild's call is decided by the same policy") {
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   auto run = run_warden({"--policy", policy}, {probe_bin(), "grandchild", "evil-g", "0"});
   CHECK(run.exit_code == kSentinel);
   REQUIRE(run.decisions.size() == 1);
@@ -38,14 +31,14 @@ TEST_CASE("a grandchild's call is decided by the same policy") {
 
 TEST_CASE("the filter survives execve") {
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   auto run = run_warden({"--policy", policy}, {probe_bin(), "exec-then", "evil-e", "0"});
   CHECK(run.exit_code == kSentinel);
 }
 
 TEST_CASE("memfd-warden waits for orphans and decides their calls - the main status is kept") {
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   std::string result = dir.file("orphan-result");
   auto run = run_warden({"--policy", policy}, {probe_bin(), "orphan", "evil-o", "0", result});
   CHECK(run.exit_code == 3);  // the main process's own status
@@ -67,7 +60,7 @@ TEST_CASE("the i386 ABI (int $0x80) is decided like x86_64, where the machine ha
   }
   REQUIRE(native.exit_code == 0);
   TempDir dir;
-  auto policy = deny_evil(dir);
+  auto policy = policy_denying_evil(dir);
   auto run = run_warden({"--policy", policy}, {probe_bin(), "i386-memfd", "evil-32"});
   CHECK(run.exit_code == kSentinel);
   REQUIRE(run.decisions.size() == 1);

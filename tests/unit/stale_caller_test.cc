@@ -1,0 +1,120 @@
+// Unit: what a handler does when the caller stops being the caller between what it read and
+// what it does: exactly what a reused pid looks like to it. The CallChannel is faked so that
+// caller_waiting() turns false at a chosen moment; the caller is a real child process, so a
+// wrongly sent SIGKILL would be seen. Nothing may be delivered, answered or killed.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "policy/policy_parse.h"
+#include "supervisor/call_channel.h"
+#include "supervisor/memfd_call.h"
+#include "supervisor/memfd_ledger.h"
+#include "supervisor/trapped_syscalls.h"
+
+namespace warden {
+namespace {
+
+// Says "still waiting" for the first `valid_checks` checks, then "gone".
+class FakeChannel final : public CallChannel {
+ public:
+  explicit FakeChannel(int valid_checks) : valid_checks_(valid_checks) {}
+  bool caller_waiting() override { return checks_++ < valid_checks_; }
+  int fail(int) override {
+    ++answers;
+    return 0;
+  }
+  int complete(int64_t) override {
+    ++answers;
+    return 0;
+  }
+  int pass_through() override {
+    ++answers;
+    return 0;
+  }
+  int deliver_memfd(const MemfdSpec&, const std::function<bool(int)>&) override {
+    ++deliveries;
+    return 3;
+  }
+  int answers = 0;
+  int deliveries = 0;
+
+ private:
+  int valid_checks_;
+  int checks_ = 0;
+};
+
+char g_name[] = "victim";  // at the same address in the forked child
+
+struct Fixture {
+  Fixture(const char* policy_text) {
+    auto parsed = parse_policy(policy_text, "t");
+    REQUIRE(parsed.has_value());
+    policy = std::move(parsed.value());
+    child = ::fork();
+    if (child == 0) {
+      for (;;) ::pause();
+    }
+  }
+  ~Fixture() {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  bool child_alive() {
+    int status = 0;
+    return ::waitpid(child, &status, WNOHANG) == 0;
+  }
+  TrappedRequest request() {
+    TrappedRequest r;
+    r.tid = child;
+    r.syscall = *classify_syscall(0xc000003e /* AUDIT_ARCH_X86_64 */, 319);
+    r.args[0] = reinterpret_cast<uint64_t>(g_name);
+    r.args[1] = 0;
+    return r;
+  }
+  Policy policy;
+  pid_t child = -1;
+};
+
+}  // namespace
+
+TEST_CASE("a caller gone after its name was read: recorded as abort, nothing else happens") {
+  Fixture f("version = 1\n");
+  auto ledger = MemfdLedger::open(0);
+  auto audit = AuditLog::open("/dev/null", f.policy.quota);
+  REQUIRE(ledger.has_value());
+  REQUIRE(audit.has_value());
+  MemfdCallHandler handler(f.policy, false, *ledger, *audit);
+  FakeChannel gone(0);
+  handler.handle(f.request(), gone);
+  CHECK(gone.deliveries == 0);
+  CHECK(gone.answers == 0);
+  CHECK(audit->count(Decision::kAbort) == 1);
+  // Control: the same call with the caller still there is allowed and delivered.
+  FakeChannel present(100);
+  handler.handle(f.request(), present);
+  CHECK(present.deliveries == 1);
+}
+
+TEST_CASE("a kill decided for a caller that is gone before the signal goes is not sent") {
+  Fixture f("version = 1\n[[rule]]\nname = \"victim\"\naction = \"kill\"\n");
+  auto ledger = MemfdLedger::open(1);
+  auto audit = AuditLog::open("/dev/null", f.policy.quota);
+  REQUIRE(ledger.has_value());
+  REQUIRE(audit.has_value());
+  MemfdCallHandler handler(f.policy, false, *ledger, *audit);
+  // Valid for the read check, gone by the check after the pidfd is opened: the pid may now
+  // belong to another process, so no signal may go to it.
+  FakeChannel reused(1);
+  handler.handle(f.request(), reused);
+  ::usleep(20 * 1000);
+  CHECK(f.child_alive());
+  // Control: still valid at both checks, and the kill does happen.
+  FakeChannel valid(100);
+  handler.handle(f.request(), valid);
+  ::usleep(20 * 1000);
+  CHECK_FALSE(f.child_alive());
+}
+
+}  // namespace warden
