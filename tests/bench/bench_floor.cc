@@ -1,0 +1,69 @@
+// bench_floor [--sync] PROGRAM ARGS...: the cheapest a user-notification supervisor can be:
+// memfd_create is trapped and every notification is answered CONTINUE without reading anything.
+// Never a way to enforce a policy (seccomp_unotify(2)); only the floor the benchmarks compare to.
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+#include "supervisor/fd_message.h"
+#include "supervisor/kernel_abi.h"
+
+int main(int argc, char** argv) {
+  int first = 1;
+  bool sync = argc > 1 && std::strcmp(argv[1], "--sync") == 0;
+  if (sync) ++first;
+  if (first >= argc) return 64;
+  int sockets[2];
+  ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets);
+  pid_t child = ::fork();
+  if (child == 0) {
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{4, filter};
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    int listener = static_cast<int>(
+        warden::sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+    warden::FdMessage message;
+    message.set_fd(listener);
+    ::sendmsg(sockets[1], &message.msg, 0);
+    ::close(listener);
+    ::execvp(argv[first], argv + first);
+    _exit(127);
+  }
+  ::close(sockets[1]);
+  warden::FdMessage message;
+  ::recvmsg(sockets[0], &message.msg, MSG_CMSG_CLOEXEC);
+  int listener = message.fd();
+  if (sync) {
+    ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  }
+  seccomp_notif request;
+  seccomp_notif_resp response;
+  for (;;) {
+    pollfd ready{listener, POLLIN, 0};
+    if (::poll(&ready, 1, -1) < 0 || !(ready.revents & POLLIN)) break;  // HUP: the child is done
+    std::memset(&request, 0, sizeof(request));
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) continue;
+    std::memset(&response, 0, sizeof(response));
+    response.id = request.id;
+    response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &response);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
