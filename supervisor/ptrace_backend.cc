@@ -148,10 +148,14 @@ class PtraceChannel final : public CallChannel {
           "tracked; killing the process",
           fd, tid_);
       if (pidfd.valid()) sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+      reference.reset();
       answered_ = true;
       tracer_.resume(tid_);
       return -EPERM;
     }
+    // Our reference goes before the tracee runs again: memfd-warden must never hold a memfd
+    // the target can see.
+    reference.reset();
     answered_ = true;
     tracer_.resume(tid_);
     return fd;
