@@ -17,7 +17,7 @@ void CallDispatcher::handle(const TrappedRequest& request, CallChannel& channel)
       exec_.handle(request, channel);
       return;
     case CallGroup::kIoUring:
-      handle_io_uring_setup(request, channel, options_.dry_run, ledger_, audit_);
+      handle_io_uring_setup(request, channel, context_);
       return;
   }
 }

@@ -17,19 +17,16 @@ class CallDispatcher {
  public:
   CallDispatcher(const Policy& policy, const SuperviseOptions& options, MemfdLedger& ledger,
                  AuditLog& audit)
-      : options_(options),
-        ledger_(ledger),
-        audit_(audit),
-        create_(policy, options.dry_run, ledger, audit),
-        growth_(policy, options.dry_run, ledger, audit),
-        exec_(policy, options.dry_run, ledger, audit) {}
+      : context_{policy, options.dry_run, ledger, audit, callers_},
+        create_(context_),
+        growth_(context_),
+        exec_(context_) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
 
  private:
-  SuperviseOptions options_;
-  MemfdLedger& ledger_;
-  AuditLog& audit_;
+  CallerReader callers_;
+  HandlerContext context_;
   MemfdCallHandler create_;
   GrowthCallHandler growth_;
   ExecCallHandler exec_;

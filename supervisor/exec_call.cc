@@ -78,7 +78,7 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
     channel.pass_through();  // an ordinary program (or a path the kernel will refuse itself)
     return;
   }
-  read_caller_info(request.tid, caller_);
+  callers_.read(request.tid, caller_);
   UniqueFd file;
   if (named->pid > 0) {
     // /proc/PID/fd/N: PID is as the caller sees it (its PID namespace, its /proc), so resolve

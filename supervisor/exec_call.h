@@ -10,6 +10,7 @@
 #include "supervisor/audit_log.h"
 #include "supervisor/call_channel.h"
 #include "supervisor/caller_info.h"
+#include "supervisor/handler_context.h"
 #include "supervisor/memfd_ledger.h"
 #include "supervisor/target_memory.h"
 
@@ -17,8 +18,12 @@ namespace warden {
 
 class ExecCallHandler {
  public:
-  ExecCallHandler(const Policy& policy, bool dry_run, MemfdLedger& ledger, AuditLog& audit)
-      : policy_(policy), dry_run_(dry_run), ledger_(ledger), audit_(audit) {}
+  explicit ExecCallHandler(const HandlerContext& context)
+      : policy_(context.policy),
+        dry_run_(context.dry_run),
+        ledger_(context.ledger),
+        audit_(context.audit),
+        callers_(context.callers) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
 
@@ -27,6 +32,7 @@ class ExecCallHandler {
   bool dry_run_;
   MemfdLedger& ledger_;
   AuditLog& audit_;
+  CallerReader& callers_;
   char path_[kMaxMemfdName + 1] = {};
   CallerInfo caller_;
 };

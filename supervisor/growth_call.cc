@@ -16,14 +16,13 @@
 namespace warden {
 namespace {
 
-constexpr int kPidfdThread = O_EXCL;  // PIDFD_THREAD, 6.9+
 constexpr int kRwfAppend = 0x10;      // RWF_APPEND
 
-// A pidfd for the caller's thread (6.9+) or its process. Either reaches the caller's fd table.
-UniqueFd open_caller_pidfd(pid_t tid, CallerInfo& caller) {
-  int fd = sys::pidfd_open_flags(tid, kPidfdThread);
-  if (fd >= 0) return UniqueFd(fd);
-  if (!read_caller_info(tid, caller) || caller.tgid <= 0) return UniqueFd();
+// A pidfd of our own for the caller's thread (6.9+) or its process, for kernels where the
+// CallerReader keeps none. Either reaches the caller's fd table.
+UniqueFd open_caller_pidfd(pid_t tid, const CallerInfo& caller) {
+  int fd = sys::pidfd_open_flags(tid, PIDFD_THREAD);
+  if (fd >= 0 || caller.tgid <= 0) return UniqueFd(fd);
   return UniqueFd(sys::pidfd_open(caller.tgid));
 }
 
@@ -64,7 +63,8 @@ struct GrowthCallHandler::Call {
   TrappedSyscall syscall;
   GrowthArgs args;
   pid_t tid;
-  UniqueFd pidfd;
+  int pidfd = -1;      // the CallerReader's, or own_pidfd
+  UniqueFd own_pidfd;
   UniqueFd file;  // our reference to the caller's open file description
   struct stat st {};
 };
@@ -79,20 +79,25 @@ void GrowthCallHandler::respond(const Call& call, int64_t result) {
 
 void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& channel) {
   const TrappedSyscall& syscall = request.syscall;
-  Call call{channel,     syscall,    decode_growth_args(syscall.call, syscall.abi, request.args),
-            request.tid, UniqueFd(), UniqueFd()};
-  caller_ = CallerInfo{};
-  call.pidfd = open_caller_pidfd(call.tid, caller_);
+  Call call{channel,     syscall, decode_growth_args(syscall.call, syscall.abi, request.args),
+            request.tid, -1,      UniqueFd(),
+            UniqueFd()};
+  callers_.read(call.tid, caller_);
+  call.pidfd = callers_.pidfd(call.tid);
+  if (call.pidfd < 0) {
+    call.own_pidfd = open_caller_pidfd(call.tid, caller_);
+    call.pidfd = call.own_pidfd.get();
+  }
   // Proves the pidfd names the caller (not a process that reused its pid) before we use it.
-  if (!call.pidfd.valid() || !channel.caller_waiting()) {
-    if (call.pidfd.valid() || errno == ESRCH) return;  // the caller is gone
+  if (call.pidfd < 0 || !channel.caller_waiting()) {
+    if (call.pidfd >= 0 || errno == ESRCH) return;  // the caller is gone
     // We cannot reach the caller's files: fail closed rather than let an unchecked call through.
     spdlog::error("opening a pidfd for thread {}: {}; refusing its {}", call.tid,
                   std::strerror(errno), trapped_call_name(syscall.call));
     respond(call, -EPERM);
     return;
   }
-  call.file = UniqueFd(sys::pidfd_getfd(call.pidfd.get(), call.args.fd));
+  call.file = UniqueFd(sys::pidfd_getfd(call.pidfd, call.args.fd));
   if (!call.file.valid()) {
     // EBADF: no such fd, the kernel's own answer. Anything else: fail closed.
     respond(call, errno == EBADF ? -EBADF : -EPERM);
@@ -141,7 +146,7 @@ int64_t GrowthCallHandler::perform_resize(Call& call) {
                !(args.kind == GrowthKind::kFallocate && (args.mode & FALLOC_FL_KEEP_SIZE));
   if (grows && S_ISREG(call.st.st_mode) && static_cast<uint64_t>(end) > fsize_limit(call.tid)) {
     // What the kernel does past RLIMIT_FSIZE: SIGXFSZ to the caller, EFBIG from the call.
-    sys::pidfd_send_signal(call.pidfd.get(), SIGXFSZ);
+    sys::pidfd_send_signal(call.pidfd, SIGXFSZ);
     return -EFBIG;
   }
   int rc = args.kind == GrowthKind::kFtruncate
@@ -218,7 +223,6 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   record.syscall = trapped_call_name(call.syscall.call);
   record.abi = abi_name(call.syscall.abi);
   record.tid = call.tid;
-  if (caller_.tgid == 0) read_caller_info(call.tid, caller_);
   describe_caller(record, caller_);
   if (entry.call == CreateCall::kMemfdCreate) record.name = entry.name;
   record.fd = args.fd;
@@ -251,7 +255,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
     if (data.total > 0 && end > limit) {
       // Past RLIMIT_FSIZE the kernel writes what fits, or fails with EFBIG and SIGXFSZ.
       if (write_position >= limit) {
-        sys::pidfd_send_signal(call.pidfd.get(), SIGXFSZ);
+        sys::pidfd_send_signal(call.pidfd, SIGXFSZ);
         respond(call, -EFBIG);
         return;
       }

@@ -12,14 +12,19 @@
 #include "supervisor/caller_info.h"
 #include "supervisor/emulated_write.h"
 #include "supervisor/growth_args.h"
+#include "supervisor/handler_context.h"
 #include "supervisor/memfd_ledger.h"
 
 namespace warden {
 
 class GrowthCallHandler {
  public:
-  GrowthCallHandler(const Policy& policy, bool dry_run, MemfdLedger& ledger, AuditLog& audit)
-      : policy_(policy), dry_run_(dry_run), ledger_(ledger), audit_(audit) {}
+  explicit GrowthCallHandler(const HandlerContext& context)
+      : policy_(context.policy),
+        dry_run_(context.dry_run),
+        ledger_(context.ledger),
+        audit_(context.audit),
+        callers_(context.callers) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
 
@@ -34,6 +39,7 @@ class GrowthCallHandler {
   bool dry_run_;
   MemfdLedger& ledger_;
   AuditLog& audit_;
+  CallerReader& callers_;
   EmulatedWriter writer_;
   CallerInfo caller_;
 };

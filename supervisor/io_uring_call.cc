@@ -2,10 +2,11 @@
 
 namespace warden {
 
-void handle_io_uring_setup(const TrappedRequest& request, CallChannel& channel, bool dry_run,
-                           const MemfdLedger& ledger, AuditLog& audit) {
+void handle_io_uring_setup(const TrappedRequest& request, CallChannel& channel,
+                           const HandlerContext& context) {
+  bool dry_run = context.dry_run;
   CallerInfo caller;
-  read_caller_info(request.tid, caller);
+  context.callers.read(request.tid, caller);
   DecisionRecord record;
   record.syscall = trapped_call_name(request.syscall.call);
   record.abi = abi_name(request.syscall.abi);
@@ -14,9 +15,9 @@ void handle_io_uring_setup(const TrappedRequest& request, CallChannel& channel, 
   record.decision = dry_run ? Decision::kWouldDeny : Decision::kDeny;
   record.errno_value = ENOSYS;
   record.reason = "io_uring";
-  record.quota = ledger.state();
+  record.quota = context.ledger.state();
   if (!channel.caller_waiting()) return;
-  audit.write(record);
+  context.audit.write(record);
   if (dry_run) {
     channel.pass_through();
   } else {

@@ -7,11 +7,11 @@
 #include "supervisor/audit_log.h"
 #include "supervisor/call_channel.h"
 #include "supervisor/caller_info.h"
-#include "supervisor/memfd_ledger.h"
+#include "supervisor/handler_context.h"
 
 namespace warden {
 
-void handle_io_uring_setup(const TrappedRequest& request, CallChannel& channel, bool dry_run,
-                           const MemfdLedger& ledger, AuditLog& audit);
+void handle_io_uring_setup(const TrappedRequest& request, CallChannel& channel,
+                           const HandlerContext& context);
 
 }  // namespace warden

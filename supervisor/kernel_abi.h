@@ -3,7 +3,9 @@
 // and leaves errno as the kernel set it.
 #pragma once
 
+#include <fcntl.h>
 #include <linux/seccomp.h>
+#include <linux/types.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,7 +20,35 @@
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
 
+// 6.9: a pidfd for one thread rather than a thread group.
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
 namespace warden::sys {
+
+// 6.13: PIDFD_GET_INFO, a task's ids and credentials from its pidfd (struct pidfd_info in
+// linux/pidfd.h, which Debian 12's headers predate). Extensible: the kernel fills what it knows
+// of the size passed.
+struct PidfdInfo {
+  __u64 mask;
+  __u64 cgroupid;
+  __u32 pid;
+  __u32 tgid;
+  __u32 ppid;
+  __u32 ruid;
+  __u32 rgid;
+  __u32 euid;
+  __u32 egid;
+  __u32 suid;
+  __u32 sgid;
+  __u32 fsuid;
+  __u32 fsgid;
+  __s32 exit_code;
+};
+inline constexpr __u64 kPidfdInfoPid = 1u << 0;
+inline constexpr __u64 kPidfdInfoCreds = 1u << 1;
+inline constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
 
 inline int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 

@@ -37,7 +37,7 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   }
   NameRead name{NameStatus::kOk, 0, 0};
   if (!secret) name = read_target_name(record.tid, request.args[0], name_);
-  read_caller_info(record.tid, caller_);
+  callers_.read(record.tid, caller_);
   describe_caller(record, caller_);
 
   // Everything above came from /proc/TID and TID's memory. If the call is still pending, TID

@@ -9,6 +9,7 @@
 #include "supervisor/audit_log.h"
 #include "supervisor/call_channel.h"
 #include "supervisor/caller_info.h"
+#include "supervisor/handler_context.h"
 #include "supervisor/memfd_ledger.h"
 #include "supervisor/target_memory.h"
 
@@ -16,8 +17,12 @@ namespace warden {
 
 class MemfdCallHandler {
  public:
-  MemfdCallHandler(const Policy& policy, bool dry_run, MemfdLedger& ledger, AuditLog& audit)
-      : policy_(policy), dry_run_(dry_run), ledger_(ledger), audit_(audit) {}
+  explicit MemfdCallHandler(const HandlerContext& context)
+      : policy_(context.policy),
+        dry_run_(context.dry_run),
+        ledger_(context.ledger),
+        audit_(context.audit),
+        callers_(context.callers) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
 
@@ -31,6 +36,7 @@ class MemfdCallHandler {
   bool dry_run_;
   MemfdLedger& ledger_;
   AuditLog& audit_;
+  CallerReader& callers_;
   // Scratch reused for every call: the hot path does not allocate for these.
   char name_[kMaxMemfdName + 1] = {};
   CallerInfo caller_;

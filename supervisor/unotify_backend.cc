@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -23,14 +22,7 @@
 namespace warden {
 namespace {
 
-enum Source : uint64_t { kNotify, kSignals, kLedger };
-
-bool add_to_epoll(int epoll_fd, int fd, Source source) {
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.u64 = source;
-  return ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
-}
+enum Source : size_t { kNotify, kSignals, kLedger };
 
 // Reads every pending signal; returns true when a SIGCHLD was among them.
 bool handle_signals(int signal_fd, ProcessTree& tree) {
@@ -173,42 +165,31 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
                   std::strerror(err));
   }
 
-  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll.valid() || !add_to_epoll(epoll.get(), notify->fd(), kNotify) ||
-      !add_to_epoll(epoll.get(), signal_fd, kSignals) ||
-      !add_to_epoll(epoll.get(), ledger->event_fd(), kLedger)) {
-    return fail(std::string("setting up epoll: ") + std::strerror(errno));
-  }
+  // poll, not epoll: with SYNC_WAKE_UP the kernel wakes the waiter on the caller's CPU, and
+  // poll passes that hint on while epoll drops it. Measured on the benchmark's floor: 14 us per
+  // call with poll, 27 us with epoll (docs/performance.md).
+  pollfd sources[3] = {};
+  sources[kNotify] = {notify->fd(), POLLIN, 0};
+  sources[kSignals] = {signal_fd, POLLIN, 0};
+  sources[kLedger] = {ledger->event_fd(), POLLIN, 0};
 
   bool tree_gone = tree.reap();
   while (!tree_gone) {
-    epoll_event events[4];
-    int ready = ::epoll_wait(epoll.get(), events, 4, -1);
-    if (ready < 0) {
+    if (::poll(sources, 3, -1) < 0) {
       if (errno == EINTR) continue;
-      return fail(std::string("epoll_wait: ") + std::strerror(errno));
+      return fail(std::string("poll: ") + std::strerror(errno));
     }
     bool child_changed = false;
-    for (int i = 0; i < ready; ++i) {
-      switch (events[i].data.u64) {
-        case kNotify:
-          if (!(events[i].events & EPOLLIN)) {
-            // EPOLLHUP: no task uses the filter any more. Stop watching; reaping ends the loop.
-            ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, notify->fd(), nullptr);
-            break;
-          }
-          if (int err = serve_one(*notify, dispatcher); err != 0) {
-            return fail(std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err));
-          }
-          break;
-        case kSignals:
-          child_changed = handle_signals(signal_fd, tree) || child_changed;
-          break;
-        case kLedger:
-          ledger->drain();
-          break;
+    if (short ready = sources[kNotify].revents; ready != 0) {
+      if (!(ready & POLLIN)) {
+        // POLLHUP: no task uses the filter any more. Stop watching; reaping ends the loop.
+        sources[kNotify].fd = -1;
+      } else if (int err = serve_one(*notify, dispatcher); err != 0) {
+        return fail(std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err));
       }
     }
+    if (sources[kSignals].revents & POLLIN) child_changed = handle_signals(signal_fd, tree);
+    if (sources[kLedger].revents & POLLIN) ledger->drain();
     if (child_changed) tree_gone = tree.reap();
   }
   ledger->drain();

@@ -4,7 +4,11 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
+#include <cerrno>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -20,8 +24,13 @@
 
 int main(int argc, char** argv) {
   int first = 1;
-  bool sync = argc > 1 && std::strcmp(argv[1], "--sync") == 0;
-  if (sync) ++first;
+  bool sync = false, addfd = false, use_epoll = false, block = false;
+  for (; first < argc && argv[first][0] == '-'; ++first) {
+    if (std::strcmp(argv[first], "--sync") == 0) sync = true;
+    if (std::strcmp(argv[first], "--addfd") == 0) addfd = true;
+    if (std::strcmp(argv[first], "--epoll") == 0) use_epoll = true;
+    if (std::strcmp(argv[first], "--block") == 0) block = true;
+  }
   if (first >= argc) return 64;
   int sockets[2];
   ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets);
@@ -54,10 +63,28 @@ int main(int argc, char** argv) {
   seccomp_notif request;
   seccomp_notif_resp response;
   for (;;) {
+    if (use_epoll) {
+      static int ep = -1;
+      if (ep < 0) { ep = epoll_create1(0); epoll_event e{}; e.events = EPOLLIN; epoll_ctl(ep, EPOLL_CTL_ADD, listener, &e); }
+      epoll_event e{};
+      if (epoll_wait(ep, &e, 1, -1) < 0 || !(e.events & EPOLLIN)) break;
+    } else if (!block) {
     pollfd ready{listener, POLLIN, 0};
     if (::poll(&ready, 1, -1) < 0 || !(ready.revents & POLLIN)) break;  // HUP: the child is done
+    }
     std::memset(&request, 0, sizeof(request));
-    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) continue;
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) { if (block && errno != EINTR && errno != ENOENT) break; continue; }
+    if (addfd) {
+      int memfd = ::memfd_create("floor", MFD_CLOEXEC);
+      seccomp_notif_addfd add{};
+      add.id = request.id;
+      add.flags = SECCOMP_ADDFD_FLAG_SEND;
+      add.srcfd = static_cast<uint32_t>(memfd);
+      add.newfd_flags = O_CLOEXEC;
+      ::ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+      ::close(memfd);
+      continue;
+    }
     std::memset(&response, 0, sizeof(response));
     response.id = request.id;
     response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

@@ -85,7 +85,8 @@ TEST_CASE("a caller gone after its name was read: recorded as abort, nothing els
   auto audit = AuditLog::open("/dev/null", f.policy.quota);
   REQUIRE(ledger.has_value());
   REQUIRE(audit.has_value());
-  MemfdCallHandler handler(f.policy, false, *ledger, *audit);
+  CallerReader callers;
+  MemfdCallHandler handler({f.policy, false, *ledger, *audit, callers});
   FakeChannel gone(0);
   handler.handle(f.request(), gone);
   CHECK(gone.deliveries == 0);
@@ -103,7 +104,8 @@ TEST_CASE("a kill decided for a caller that is gone before the signal goes is no
   auto audit = AuditLog::open("/dev/null", f.policy.quota);
   REQUIRE(ledger.has_value());
   REQUIRE(audit.has_value());
-  MemfdCallHandler handler(f.policy, false, *ledger, *audit);
+  CallerReader callers;
+  MemfdCallHandler handler({f.policy, false, *ledger, *audit, callers});
   // Valid for the read check, gone by the check after the pidfd is opened: the pid may now
   // belong to another process, so no signal may go to it.
   FakeChannel reused(1);
