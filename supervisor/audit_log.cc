@@ -1,12 +1,15 @@
 #include "supervisor/audit_log.h"
 
 #include <fcntl.h>
+#include <rapidjson/encodings.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
-#include <nlohmann/json.hpp>
 
 #include "policy/errno_names.h"
 #include "policy/memfd_flags.h"
@@ -14,41 +17,240 @@
 namespace warden {
 namespace {
 
-using Json = nlohmann::ordered_json;
+// A RapidJSON input stream over a byte range. RapidJSON's own streams end at NUL, which a rule id
+// may contain.
+struct ByteStream {
+  using Ch = char;
+  const char* at;
+  const char* end;
+  Ch Peek() const { return at < end ? *at : '\0'; }
+  Ch Take() { return at < end ? *at++ : '\0'; }
+};
 
-// Puts `bytes` under `key`. JSON strings hold Unicode text, so bytes that are not valid UTF-8
-// are shown as U+FFFD in `key` and kept exactly, as hex, in `key`_hex.
-void put_bytes(Json& object, const char* key, std::string_view bytes) {
-  std::string text(bytes);
-  try {
-    (void)Json(text).dump();  // throws type_error 316 on invalid UTF-8
-    object[key] = std::move(text);
-  } catch (const Json::type_error&) {
-    object[key] = std::move(text);  // dump() below replaces the bad bytes
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(bytes.size() * 2);
-    for (unsigned char c : bytes) {
-      hex += kHex[c >> 4];
-      hex += kHex[c & 0xf];
+struct Discard {
+  void Put(char) {}
+};
+
+bool is_utf8(std::string_view bytes) {
+  ByteStream in{bytes.data(), bytes.data() + bytes.size()};
+  Discard out;
+  while (in.at < in.end) {
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  }
+  return true;
+}
+
+// `bytes` with every byte that does not begin a valid UTF-8 sequence replaced by U+FFFD.
+void replace_invalid(std::string_view bytes, std::string& out) {
+  out.clear();
+  ByteStream in{bytes.data(), bytes.data() + bytes.size()};
+  Discard discard;
+  while (in.at < in.end) {
+    const char* start = in.at;
+    if (rapidjson::UTF8<>::Validate(in, discard)) {
+      out.append(start, static_cast<size_t>(in.at - start));
+    } else {
+      out += "\xEF\xBF\xBD";
+      in.at = start + 1;
     }
-    object[std::string(key) + "_hex"] = std::move(hex);
   }
 }
 
-Json quota_json(const QuotaState& state, const Quota& limits) {
-  Json quota;
-  quota["calls"] = state.calls;
-  quota["live"] = state.live;
-  quota["max_calls"] = limits.max_calls ? Json(*limits.max_calls) : Json(nullptr);
-  quota["max_live"] = limits.max_live ? Json(*limits.max_live) : Json(nullptr);
-  quota["bytes"] = state.bytes;
-  quota["max_bytes"] = limits.max_bytes ? Json(*limits.max_bytes) : Json(nullptr);
-  quota["max_memfd_bytes"] = limits.max_memfd_bytes ? Json(*limits.max_memfd_bytes) : Json(nullptr);
-  return quota;
+}  // namespace
+
+// One JSON line at a time into a buffer kept between records.
+class AuditEncoder {
+ public:
+  std::string_view decision(const DecisionRecord& record, const Quota& limits);
+  std::string_view summary(const SuperviseResult& result, const std::array<uint64_t, kDecisionCount>& counts,
+                           uint64_t write_errors);
+
+ private:
+  void begin(const char* event);
+  std::string_view end();
+  void key(std::string_view name) { writer_.Key(name.data(), static_cast<unsigned>(name.size())); }
+  void text(std::string_view value) {
+    writer_.String(value.data(), static_cast<unsigned>(value.size()));
+  }
+  void number_or_null(const std::optional<uint64_t>& value) {
+    if (value) {
+      writer_.Uint64(*value);
+    } else {
+      writer_.Null();
+    }
+  }
+  // Attacker-chosen bytes under `name`. JSON strings hold Unicode text, so bytes that are not
+  // UTF-8 are shown as U+FFFD there and kept exactly, as hex, in `name`_hex.
+  void bytes(std::string_view name, std::string_view value);
+  void quota(const QuotaState& state, const Quota& limits);
+
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_{buffer_};
+  std::string scratch_;
+};
+
+void AuditEncoder::begin(const char* event) {
+  buffer_.Clear();
+  writer_.Reset(buffer_);
+  writer_.StartObject();
+  key("time");
+  text(rfc3339_now().view());
+  key("event");
+  text(event);
 }
 
-}  // namespace
+std::string_view AuditEncoder::end() {
+  writer_.EndObject();
+  buffer_.Put('\n');
+  return {buffer_.GetString(), buffer_.GetSize()};
+}
+
+void AuditEncoder::bytes(std::string_view name, std::string_view value) {
+  key(name);
+  if (is_utf8(value)) {
+    text(value);
+    return;
+  }
+  replace_invalid(value, scratch_);
+  text(scratch_);
+  static constexpr char kHex[] = "0123456789abcdef";
+  scratch_.clear();
+  scratch_.append(name).append("_hex");
+  key(scratch_);
+  scratch_.clear();
+  for (unsigned char c : value) {
+    scratch_ += kHex[c >> 4];
+    scratch_ += kHex[c & 0xf];
+  }
+  text(scratch_);
+}
+
+void AuditEncoder::quota(const QuotaState& state, const Quota& limits) {
+  key("quota");
+  writer_.StartObject();
+  key("calls");
+  writer_.Uint64(state.calls);
+  key("live");
+  writer_.Uint64(state.live);
+  key("max_calls");
+  number_or_null(limits.max_calls);
+  key("max_live");
+  number_or_null(limits.max_live);
+  key("bytes");
+  writer_.Uint64(state.bytes);
+  key("max_bytes");
+  number_or_null(limits.max_bytes);
+  key("max_memfd_bytes");
+  number_or_null(limits.max_memfd_bytes);
+  writer_.EndObject();
+}
+
+std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quota& limits) {
+  begin("decision");
+  key("syscall");
+  text(record.syscall);
+  key("abi");
+  text(record.abi);
+  key("pid");
+  writer_.Int(record.pid);
+  key("tid");
+  writer_.Int(record.tid);
+  bytes("exe", record.exe);
+  bytes("comm", record.comm);
+  if (record.name) {
+    bytes("name", *record.name);
+  } else {
+    key("name");
+    writer_.Null();
+  }
+  if (!record.charge) {  // growth records are about a memfd, not a create's flags
+    key("flags");
+    writer_.StartObject();
+    key("raw");
+    writer_.Uint(record.flags);
+    key("names");
+    writer_.StartArray();
+    for (std::string_view flag : all_memfd_flag_names()) {
+      if (record.flags & *memfd_flag_from_name(flag)) text(flag);
+    }
+    writer_.EndArray();
+    writer_.EndObject();
+  }
+  key("decision");
+  text(decision_name(record.decision));
+  key("errno");
+  if (record.errno_value) {
+    text(errno_name(record.errno_value));
+  } else {
+    writer_.Null();
+  }
+  key("reason");
+  text(record.reason);
+  key("rule");
+  if (record.rule_index) {
+    writer_.StartObject();
+    key("index");
+    writer_.Uint64(*record.rule_index);
+    bytes("id", record.rule_id);
+    writer_.EndObject();
+  } else {
+    writer_.Null();
+  }
+  key("fd");
+  if (record.fd >= 0) {
+    writer_.Int(record.fd);
+  } else {
+    writer_.Null();
+  }
+  if (record.technique) {
+    key("technique");
+    text(record.technique);
+  }
+  if (record.noexec_seal) {
+    key("noexec_seal");
+    writer_.Bool(true);
+  }
+  if (record.charge) {
+    key("charge");
+    writer_.StartObject();
+    key("old");
+    writer_.Uint64(record.charge->old_charge);
+    key("new");
+    writer_.Uint64(record.charge->new_charge);
+    writer_.EndObject();
+  }
+  quota(record.quota, limits);
+  return end();
+}
+
+std::string_view AuditEncoder::summary(const SuperviseResult& result,
+                                       const std::array<uint64_t, kDecisionCount>& counts,
+                                       uint64_t write_errors) {
+  begin("summary");
+  key("decisions");
+  writer_.StartObject();
+  for (size_t i = 0; i < kDecisionCount; ++i) {
+    key(decision_name(static_cast<Decision>(i)));
+    writer_.Uint64(counts[i]);
+  }
+  writer_.EndObject();
+  key("calls");
+  writer_.Uint64(result.calls);
+  key("live_at_exit");
+  writer_.Uint64(result.live_at_exit);
+  key("peak_live");
+  writer_.Uint64(result.peak_live);
+  // Bytes are tracked only when a byte limit makes memfd-warden trap growth calls.
+  key("bytes_at_exit");
+  number_or_null(result.peak_bytes ? std::optional<uint64_t>(result.bytes_at_exit) : std::nullopt);
+  key("peak_bytes");
+  number_or_null(result.peak_bytes);
+  key("exit_status");
+  writer_.Int(result.exit_code);
+  key("audit_write_errors");
+  writer_.Uint64(write_errors);
+  return end();
+}
 
 const char* decision_name(Decision decision) {
   switch (decision) {
@@ -68,16 +270,32 @@ const char* decision_name(Decision decision) {
   return "?";
 }
 
-std::string rfc3339_now() {
+Rfc3339 rfc3339_now() {
+  // The date and time of day change once a second; the records of that second share them.
+  thread_local time_t cached_second = -1;
+  thread_local char cached[24];
+  thread_local size_t cached_size = 0;
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
-  tm utc{};
-  ::gmtime_r(&now.tv_sec, &utc);
-  char text[40];
-  size_t used = std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(text + used, sizeof(text) - used, ".%06ldZ", now.tv_nsec / 1000);
-  return text;
+  if (now.tv_sec != cached_second) {
+    tm utc{};
+    ::gmtime_r(&now.tv_sec, &utc);
+    cached_size = std::strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &utc);
+    cached_second = now.tv_sec;
+  }
+  Rfc3339 out;
+  std::memcpy(out.text, cached, cached_size);
+  out.size = cached_size;
+  out.size += static_cast<size_t>(std::snprintf(out.text + out.size, sizeof(out.text) - out.size,
+                                                ".%06ldZ", now.tv_nsec / 1000));
+  return out;
 }
+
+AuditLog::AuditLog(UniqueFd owned, int fd, const Quota& limits)
+    : owned_(std::move(owned)), fd_(fd), limits_(limits), encoder_(std::make_unique<AuditEncoder>()) {}
+AuditLog::AuditLog(AuditLog&&) noexcept = default;
+AuditLog& AuditLog::operator=(AuditLog&&) noexcept = default;
+AuditLog::~AuditLog() = default;
 
 Result<AuditLog> AuditLog::open(const std::string& destination, const Quota& limits) {
   if (destination == "-") return AuditLog(UniqueFd(), STDERR_FILENO, limits);
@@ -88,69 +306,20 @@ Result<AuditLog> AuditLog::open(const std::string& destination, const Quota& lim
 }
 
 std::string encode_decision(const DecisionRecord& record, const Quota& limits) {
-  Json line;
-  line["time"] = rfc3339_now();
-  line["event"] = "decision";
-  line["syscall"] = record.syscall;
-  line["abi"] = record.abi;
-  line["pid"] = record.pid;
-  line["tid"] = record.tid;
-  put_bytes(line, "exe", record.exe);
-  put_bytes(line, "comm", record.comm);
-  if (record.name) {
-    put_bytes(line, "name", *record.name);
-  } else {
-    line["name"] = nullptr;
-  }
-  if (!record.charge) {  // growth records are about a memfd, not a create's flags
-    line["flags"] = {{"raw", record.flags}, {"names", memfd_flag_names(record.flags)}};
-  }
-  line["decision"] = decision_name(record.decision);
-  line["errno"] = record.errno_value ? Json(errno_name(record.errno_value)) : Json(nullptr);
-  line["reason"] = record.reason;
-  if (record.rule_index) {
-    Json rule{{"index", *record.rule_index}};
-    put_bytes(rule, "id", record.rule_id);
-    line["rule"] = std::move(rule);
-  } else {
-    line["rule"] = nullptr;
-  }
-  line["fd"] = record.fd >= 0 ? Json(record.fd) : Json(nullptr);
-  if (record.technique) line["technique"] = record.technique;
-  if (record.noexec_seal) line["noexec_seal"] = true;
-  if (record.charge) {
-    line["charge"] = {{"old", record.charge->old_charge}, {"new", record.charge->new_charge}};
-  }
-  line["quota"] = quota_json(record.quota, limits);
-  return line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  AuditEncoder encoder;
+  return std::string(encoder.decision(record, limits));
 }
 
 void AuditLog::write(const DecisionRecord& record) {
   ++counts_[static_cast<size_t>(record.decision)];
-  emit(encode_decision(record, limits_));
+  emit(encoder_->decision(record, limits_));
 }
 
 void AuditLog::write_summary(const SuperviseResult& result) {
-  Json line;
-  line["time"] = rfc3339_now();
-  line["event"] = "summary";
-  Json decisions = Json::object();
-  for (size_t i = 0; i < kDecisionCount; ++i) {
-    decisions[decision_name(static_cast<Decision>(i))] = counts_[i];
-  }
-  line["decisions"] = std::move(decisions);
-  line["calls"] = result.calls;
-  line["live_at_exit"] = result.live_at_exit;
-  line["peak_live"] = result.peak_live;
-  // Bytes are tracked only when a byte limit makes memfd-warden trap growth calls.
-  line["bytes_at_exit"] = result.peak_bytes ? Json(result.bytes_at_exit) : Json(nullptr);
-  line["peak_bytes"] = result.peak_bytes ? Json(*result.peak_bytes) : Json(nullptr);
-  line["exit_status"] = result.exit_code;
-  line["audit_write_errors"] = write_errors_;
-  emit(line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+  emit(encoder_->summary(result, counts_, write_errors_));
 }
 
-void AuditLog::emit(const std::string& line) {
+void AuditLog::emit(std::string_view line) {
   size_t done = 0;
   while (done < line.size()) {
     ssize_t wrote = ::write(fd_, line.data() + done, line.size() - done);

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,11 +57,17 @@ struct DecisionRecord {
   QuotaState quota;
 };
 
+class AuditEncoder;  // audit_log.cc: the JSON writer and its reused buffers
+
 class AuditLog {
  public:
   // "-" writes to stderr; anything else is a file opened for appending (created 0600).
   static Result<AuditLog> open(const std::string& destination, const Quota& limits);
+  AuditLog(AuditLog&&) noexcept;
+  AuditLog& operator=(AuditLog&&) noexcept;
+  ~AuditLog();
 
+  // Encodes into buffers reused from record to record: no allocation once they have grown.
   void write(const DecisionRecord& record);
   void write_summary(const SuperviseResult& result);
 
@@ -68,19 +75,24 @@ class AuditLog {
   uint64_t write_errors() const { return write_errors_; }
 
  private:
-  AuditLog(UniqueFd owned, int fd, const Quota& limits)
-      : owned_(std::move(owned)), fd_(fd), limits_(limits) {}
-  void emit(const std::string& line);
+  AuditLog(UniqueFd owned, int fd, const Quota& limits);
+  void emit(std::string_view line);
 
   UniqueFd owned_;
   int fd_;
   Quota limits_;
+  std::unique_ptr<AuditEncoder> encoder_;
   std::array<uint64_t, kDecisionCount> counts_{};
   uint64_t write_errors_ = 0;
 };
 
 // RFC 3339 UTC with microseconds: 2026-11-27T19:00:00.123456Z.
-std::string rfc3339_now();
+struct Rfc3339 {
+  char text[32] = {};
+  size_t size = 0;
+  std::string_view view() const { return {text, size}; }
+};
+Rfc3339 rfc3339_now();
 
 // Fills the record's pid, exe and comm from what /proc said about the caller.
 inline void describe_caller(DecisionRecord& record, const CallerInfo& caller) {

@@ -40,15 +40,9 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   callers_.read(record.tid, caller_);
   describe_caller(record, caller_);
 
-  // Everything above came from /proc/TID and TID's memory. If the call is still pending, TID
-  // was the waiting thread the whole time and nothing we read belongs to a reused pid.
-  if (!channel.caller_waiting()) {
-    record.decision = Decision::kAbort;
-    record.reason = "caller-gone";
-    record.quota = ledger_.state();
-    audit_.write(record);
-    return;
-  }
+  // Everything above came from /proc/TID and TID's memory. It was the caller's own (no reused
+  // pid) if the call is still pending when we act: an allowed memfd reaches the caller only then
+  // (ADDFD fails otherwise), and every record written before its answer checks first.
   switch (name.status) {
     case NameStatus::kOk:
       break;
@@ -95,6 +89,7 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
         allow(channel, record, spec);
         return;
       }
+      if (!still_pending(channel, record)) return;
       record.decision = Decision::kDeny;
       record.quota = ledger_.state();
       audit_.write(record);  // before the answer: the record exists by the time the call fails
@@ -111,8 +106,19 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   }
 }
 
+bool MemfdCallHandler::still_pending(CallChannel& channel, DecisionRecord& record) {
+  if (channel.caller_waiting()) return true;
+  record.decision = Decision::kAbort;
+  record.reason = "caller-gone";
+  record.errno_value = 0;
+  record.quota = ledger_.state();
+  audit_.write(record);
+  return false;
+}
+
 void MemfdCallHandler::refuse(CallChannel& channel, DecisionRecord& record, int error,
                               const char* reason) {
+  if (!still_pending(channel, record)) return;
   record.decision = Decision::kDeny;
   record.errno_value = error;
   record.reason = reason;
@@ -164,6 +170,7 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
 }
 
 void MemfdCallHandler::kill_caller(CallChannel& channel, DecisionRecord& record) {
+  if (!still_pending(channel, record)) return;
   record.decision = Decision::kKill;
   record.quota = ledger_.state();
   audit_.write(record);

@@ -27,6 +27,9 @@ class MemfdCallHandler {
   void handle(const TrappedRequest& request, CallChannel& channel);
 
  private:
+  // True while the caller waits; otherwise records the call as abandoned. Called before any
+  // record that precedes its answer.
+  bool still_pending(CallChannel& channel, DecisionRecord& record);
   // Fails the call with `error` and records why.
   void refuse(CallChannel& channel, DecisionRecord& record, int error, const char* reason);
   void allow(CallChannel& channel, DecisionRecord& record, const MemfdSpec& spec);

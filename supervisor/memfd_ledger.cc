@@ -74,11 +74,13 @@ MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,
   entry.call = call;
   entry.rule = rule;
   if (call == CreateCall::kMemfdCreate) {
+    // /proc/PID/fd/N rather than /proc/self/fd/N: one symlink fewer to walk.
     char path[64];
-    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    // IN_IGNORED comes with every watch; IN_DELETE_SELF is the least we must ask for to get it
-    // when the inode dies.
-    entry.watch = ::inotify_add_watch(inotify_.get(), path, IN_DELETE_SELF);
+    std::snprintf(path, sizeof(path), "/proc/%d/fd/%d", own_pid_, fd);
+    // IN_IGNORED comes with every watch when the inode dies, whatever the mask. The mask must
+    // name some event: IN_MOVE_SELF, which a memfd (in no directory) never raises, so the queue
+    // carries one event per memfd and nothing else.
+    entry.watch = ::inotify_add_watch(inotify_.get(), path, IN_MOVE_SELF);
     if (entry.watch < 0) return nullptr;
     by_watch_[entry.watch] = key;
   } else {
@@ -138,6 +140,9 @@ void MemfdLedger::drain() {
       }
       p += sizeof(inotify_event) + event->len;
     }
+    // A read returns every queued event that fits: room to spare means the queue is empty
+    // (anything queued after the read happened after this drain was asked for).
+    if (static_cast<size_t>(got) + sizeof(inotify_event) + NAME_MAX + 1 <= sizeof(buffer)) break;
   }
   if (unwatched_ > 0) reconcile_unwatched();
 }

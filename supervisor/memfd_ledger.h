@@ -1,7 +1,7 @@
 // MemfdLedger: the memfds the tree holds, what each is charged, and what each rule's memfds
 // hold, without the supervisor keeping any of them alive.
 //
-// Liveness: each memfd gets an inotify watch (through /proc/self/fd/N) before we hand it over
+// Liveness: each memfd gets an inotify watch (through /proc/PID/fd/N) before we hand it over
 // and close our copy; the kernel queues IN_IGNORED once the last fd and the last mapping are gone
 // in every process. A watch holds no reference. secretmem files raise no inotify events at all,
 // so memfd_secret entries are found dead by scanning /proc/*/fd and /proc/*/maps instead.
@@ -11,6 +11,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <optional>
@@ -79,7 +80,7 @@ class MemfdLedger {
   };
 
   explicit MemfdLedger(UniqueFd inotify, size_t rule_count)
-      : inotify_(std::move(inotify)), rule_usage_(rule_count) {}
+      : inotify_(std::move(inotify)), rule_usage_(rule_count), own_pid_(::getpid()) {}
   void release(MemfdKey key);
   void reconcile_unwatched();
 
@@ -92,6 +93,7 @@ class MemfdLedger {
   uint64_t bytes_ = 0;
   uint64_t peak_live_ = 0;
   uint64_t peak_bytes_ = 0;
+  pid_t own_pid_;
 };
 
 // Copies the ledger's final totals into a backend's result.

@@ -18,7 +18,10 @@ namespace {
 // Our own memfd for the caller: same name and flags, owned by the caller's filesystem ids (a
 // root supervisor would otherwise hand a non-root target a file it does not own).
 int create_memfd(const MemfdSpec& spec) {
-  bool switch_creds = spec.have_creds && (spec.fsuid != ::geteuid() || spec.fsgid != ::getegid());
+  // Our own ids never change while we run.
+  static const uid_t own_uid = ::geteuid();
+  static const gid_t own_gid = ::getegid();
+  bool switch_creds = spec.have_creds && (spec.fsuid != own_uid || spec.fsgid != own_gid);
   uid_t old_uid = 0;
   gid_t old_gid = 0;
   if (switch_creds) {

@@ -16,12 +16,14 @@
 namespace warden {
 namespace {
 
-// Says "still waiting" for the first `valid_checks` checks, then "gone".
+// Says "still waiting" for the first `valid_checks` checks, then "gone". Like the kernel, it
+// refuses answers and memfds for a caller that is gone (each attempt is a check).
 class FakeChannel final : public CallChannel {
  public:
   explicit FakeChannel(int valid_checks) : valid_checks_(valid_checks) {}
   bool caller_waiting() override { return checks_++ < valid_checks_; }
   int fail(int) override {
+    if (!caller_waiting()) return ENOENT;
     ++answers;
     return 0;
   }
@@ -34,6 +36,7 @@ class FakeChannel final : public CallChannel {
     return 0;
   }
   int deliver_memfd(const MemfdSpec&, const std::function<bool(int)>&) override {
+    if (!caller_waiting()) return -ENOENT;
     ++deliveries;
     return 3;
   }
