@@ -43,14 +43,13 @@ bool rule_matches(const Rule& rule, const MemfdRequest& request) {
   if (rule.flags_any && !(request.flags & rule.flags_any)) return false;
   if ((request.flags & rule.flags_all) != rule.flags_all) return false;
   if (request.flags & rule.flags_none) return false;
-  // fnmatch wants NUL-terminated strings; names are at most 249 bytes, so the copy is small.
-  if (rule.name_glob && !glob_match(*rule.name_glob, std::string(request.name))) return false;
+  if (rule.name_glob && !glob_match(*rule.name_glob, request.name)) return false;
   if (rule.name_regex &&
       !RE2::PartialMatch(re2::StringPiece(request.name.data(), request.name.size()),
                          *rule.name_regex)) {
     return false;
   }
-  if (rule.exe_glob && !glob_match(*rule.exe_glob, std::string(request.exe))) return false;
+  if (rule.exe_glob && !glob_match(*rule.exe_glob, request.exe)) return false;
   return true;
 }
 

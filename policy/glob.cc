@@ -1,6 +1,9 @@
 #include "policy/glob.h"
 
 #include <fnmatch.h>
+#include <linux/limits.h>
+
+#include <cstring>
 
 namespace warden {
 
@@ -33,8 +36,16 @@ std::optional<std::string> glob_problem(std::string_view pattern) {
   return std::nullopt;
 }
 
-bool glob_match(const std::string& pattern, const std::string& text) {
-  return ::fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+bool glob_match(const std::string& pattern, std::string_view text) {
+  // fnmatch wants a NUL-terminated string. Names (< 250 bytes) and paths (< PATH_MAX) fit on
+  // the stack, so deciding does not allocate.
+  char terminated[PATH_MAX + 1];
+  if (text.size() < sizeof(terminated)) {
+    std::memcpy(terminated, text.data(), text.size());
+    terminated[text.size()] = '\0';
+    return ::fnmatch(pattern.c_str(), terminated, 0) == 0;
+  }
+  return ::fnmatch(pattern.c_str(), std::string(text).c_str(), 0) == 0;
 }
 
 }  // namespace warden

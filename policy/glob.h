@@ -13,6 +13,6 @@ namespace warden {
 std::optional<std::string> glob_problem(std::string_view pattern);
 
 // True when `text` matches the whole of `pattern`. `text` may hold any bytes but NUL.
-bool glob_match(const std::string& pattern, const std::string& text);
+bool glob_match(const std::string& pattern, std::string_view text);
 
 }  // namespace warden

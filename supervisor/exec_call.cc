@@ -99,13 +99,14 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
     return;
   }
   MemfdEntry* entry = ledger_.find({st.st_dev, st.st_ino});
-  std::string name;
+  std::string_view name;  // in the ledger's entry, or in `link`
+  char link[512];
   bool allowed = policy_.exec_allowed;
   if (entry != nullptr) {
-    name = entry->name;
+    name = entry->name();
     allowed = entry->exec_allowed;
   } else {
-    char link_path[64], link[512];
+    char link_path[64];
     std::snprintf(link_path, sizeof(link_path), "/proc/self/fd/%d", file.get());
     ssize_t n = ::readlink(link_path, link, sizeof(link));
     std::string_view seen(link, n > 0 ? static_cast<size_t>(n) : 0);

@@ -224,7 +224,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   record.abi = abi_name(call.syscall.abi);
   record.tid = call.tid;
   describe_caller(record, caller_);
-  if (entry.call == CreateCall::kMemfdCreate) record.name = entry.name;
+  if (entry.call == CreateCall::kMemfdCreate) record.name = entry.name();
   record.fd = args.fd;
   record.charge = ChargeChange{entry.charge, new_charge};
 

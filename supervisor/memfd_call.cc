@@ -134,7 +134,7 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
   std::optional<size_t> rule = record.rule_index;
   if (rule && policy_.rules[*rule].action != Action::kAllow) rule.reset();
   bool untrackable = false;
-  int installed = channel.deliver_memfd(spec, [&](int memfd) {
+  auto track = [&](int memfd) {
     if (MemfdEntry* entry = ledger_.track(memfd, record.name.value_or(""), spec.call, rule, 0)) {
       entry->exec_allowed = !spec.seal_noexec && exec_allowed(policy_, rule);
       return true;
@@ -143,7 +143,9 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
                   std::strerror(errno));
     untrackable = true;
     return false;
-  });
+  };
+  // A lambda holding one pointer fits inside std::function: no allocation per call.
+  int installed = channel.deliver_memfd(spec, [track = &track](int memfd) { return (*track)(memfd); });
   if (installed < 0) {
     if (-installed == ENOENT) {
       // Interrupted or dead caller: no fd reached it, and a restarted call comes back as a new

@@ -70,7 +70,7 @@ MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,
   if (entries_.count(key)) release(key);
 
   MemfdEntry entry;
-  entry.name = name;
+  entry.set_name(name);
   entry.call = call;
   entry.rule = rule;
   if (call == CreateCall::kMemfdCreate) {

@@ -13,7 +13,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +28,7 @@
 #include "policy/decide.h"
 #include "policy/result.h"
 #include "supervisor/backend.h"
+#include "supervisor/target_memory.h"
 #include "supervisor/unique_fd.h"
 
 namespace warden {
@@ -34,7 +40,15 @@ struct MemfdKey {
 };
 
 struct MemfdEntry {
-  std::string name;
+  std::string_view name() const { return {name_bytes.data(), name_length}; }
+  void set_name(std::string_view name) {
+    name_length = static_cast<uint8_t>(std::min(name.size(), name_bytes.size()));
+    std::memcpy(name_bytes.data(), name.data(), name_length);
+  }
+
+  // Held inline (a memfd name has at most kMaxMemfdName bytes), so an entry allocates nothing.
+  std::array<char, kMaxMemfdName> name_bytes{};
+  uint8_t name_length = 0;
   CreateCall call = CreateCall::kMemfdCreate;
   std::optional<size_t> rule;  // the rule that admitted it
   uint64_t charge = 0;         // as booked in the totals
@@ -80,13 +94,21 @@ class MemfdLedger {
   };
 
   explicit MemfdLedger(UniqueFd inotify, size_t rule_count)
-      : inotify_(std::move(inotify)), rule_usage_(rule_count), own_pid_(::getpid()) {}
+      : inotify_(std::move(inotify)),
+        pool_(std::make_unique<std::pmr::unsynchronized_pool_resource>()),
+        entries_(pool_.get()),
+        by_watch_(pool_.get()),
+        rule_usage_(rule_count),
+        own_pid_(::getpid()) {}
   void release(MemfdKey key);
   void reconcile_unwatched();
 
   UniqueFd inotify_;
-  std::unordered_map<MemfdKey, MemfdEntry, KeyHash> entries_;
-  std::unordered_map<int, MemfdKey> by_watch_;
+  // Entries come and go with every memfd: their nodes are recycled through a pool, so tracking a
+  // memfd allocates only while the ledger grows past its largest size so far.
+  std::unique_ptr<std::pmr::unsynchronized_pool_resource> pool_;
+  std::pmr::unordered_map<MemfdKey, MemfdEntry, KeyHash> entries_;
+  std::pmr::unordered_map<int, MemfdKey> by_watch_;
   std::vector<RuleUsage> rule_usage_;
   size_t unwatched_ = 0;
   uint64_t calls_ = 0;

@@ -1,13 +1,27 @@
-// warden_bench [--json] [--n N]: one invocation measures, side by side on this machine, the cost
-// per call of memfd_create (+ close) natively, under the user-notification floor (with and
-// without SYNC_WAKE_UP), under memfd-warden (allow, deny, a quota-checked ftruncate) with each
-// backend, and under strace; and the cost of an untrapped getpid. Each figure is the median of
-// three runs, each itself the median of five rounds inside the target (bench_loop). Ratios are
-// against native (a) and against the floor (b). See docs/performance.md.
+// warden_bench [--json] [--n N]: one invocation measures, side by side on this machine:
+//   a. memfd_create (+ close) and ftruncate natively;
+//   b. the user-notification floor: CONTINUE without and with SYNC_WAKE_UP, and ADDFD+SEND (the
+//      cheapest way to hand over a memfd the supervisor made, which is how memfd-warden allows);
+//   c. memfd-warden allow (audit to a file), deny, and a quota-checked ftruncate;
+//   d. the ptrace backend, allow and deny;
+//   e. strace -f --seccomp-bpf -e trace=memfd_create;
+//   f. an untrapped getpid natively, under the floor and under memfd-warden;
+//   g. 1, 2, 8 and 32 threads creating memfds at once, natively and under memfd-warden;
+//   h. a real workload: building a generated C project with make -j, natively and under
+//      memfd-warden with its default policy.
+// Each figure is the median of three runs (h: of five, alternating), each itself the median of
+// five rounds timed inside the target (bench_loop). Then the targets, as ratios from this
+// run. See docs/performance.md.
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -15,13 +29,27 @@
 namespace {
 
 struct Row {
+  std::string id;  // what targets refer to
   std::string label;
-  std::string command;  // prints ns/op on stdout
-  double ns = -1;       // median; -1: could not run
+  std::string command;  // prints ns/op on stdout (h rows: run and timed here)
+  std::string native;   // id of the row "x native" compares with
+  std::string floor;    // id of the row "x floor" compares with ("" for none)
+  bool timed_here = false;
+  double value = -1;  // ns per call, or ms per build for timed_here rows; -1: could not run
 };
 
-double run_once(const std::string& command) {
-  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
+constexpr const char* kAuditFile = "/tmp/warden-bench-audit.jsonl";
+constexpr const char* kProjectDir = "/tmp/warden-bench-project";
+
+double run_once(const Row& row) {
+  std::remove(kAuditFile);  // the allow case appends to it; keep each run's file its own
+  if (row.timed_here) {
+    auto start = std::chrono::steady_clock::now();
+    int status = std::system((row.command + " >/dev/null 2>&1").c_str());
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+    return status == 0 ? ms.count() : -1;
+  }
+  FILE* pipe = ::popen((row.command + " 2>/dev/null").c_str(), "r");
   if (pipe == nullptr) return -1;
   char line[128] = {};
   bool got = std::fgets(line, sizeof(line), pipe) != nullptr;
@@ -30,18 +58,63 @@ double run_once(const std::string& command) {
   return std::atof(line);
 }
 
-constexpr const char* kAuditFile = "/tmp/warden-bench-audit.jsonl";
+double median(std::vector<double> values) {
+  if (values.empty() || *std::min_element(values.begin(), values.end()) < 0) return -1;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
 
-double median_of_three(const std::string& command) {
-  std::vector<double> runs;
-  for (int i = 0; i < 3; ++i) {
-    std::remove(kAuditFile);  // the allow case appends to it; keep each run's file its own
-    double ns = run_once(command);
-    if (ns < 0) return -1;
-    runs.push_back(ns);
+// A C project with little memfd use, for case h: 32 translation units of ordinary code (string
+// handling, a hash table, some arithmetic) and a Makefile.
+void write_project() {
+  ::mkdir(kProjectDir, 0755);
+  std::string objects;
+  for (int unit = 0; unit < 32; ++unit) {
+    std::ofstream c(std::string(kProjectDir) + "/unit" + std::to_string(unit) + ".c");
+    c << "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <ctype.h>\n";
+    for (int f = 0; f < 24; ++f) {
+      std::string name = "u" + std::to_string(unit) + "_f" + std::to_string(f);
+      c << "struct " << name << "_entry { char key[32]; long value; struct " << name
+        << "_entry* next; };\n"
+        << "static struct " << name << "_entry* " << name << "_table[64];\n"
+        << "static unsigned " << name << "_hash(const char* s) { unsigned h = 5381;"
+        << " while (*s) h = h * 33 + (unsigned char)*s++; return h % 64; }\n"
+        << "long " << name << "(const char* text, int rounds) {\n"
+        << "  char buffer[256]; long total = 0;\n"
+        << "  for (int r = 0; r < rounds; ++r) {\n"
+        << "    snprintf(buffer, sizeof buffer, \"%s-%d\", text, r);\n"
+        << "    for (char* p = buffer; *p; ++p) *p = (char)toupper((unsigned char)*p);\n"
+        << "    unsigned slot = " << name << "_hash(buffer);\n"
+        << "    struct " << name << "_entry* e = " << name << "_table[slot];\n"
+        << "    while (e && strcmp(e->key, buffer) != 0) e = e->next;\n"
+        << "    if (!e) { e = calloc(1, sizeof *e); if (!e) return -1;"
+        << " strncpy(e->key, buffer, sizeof e->key - 1); e->next = " << name
+        << "_table[slot]; " << name << "_table[slot] = e; }\n"
+        << "    e->value += r * " << f + 1 << "L; total += e->value % 97;\n"
+        << "  }\n  return total;\n}\n";
+    }
+    objects += " unit" + std::to_string(unit) + ".o";
   }
-  std::sort(runs.begin(), runs.end());
-  return runs[1];
+  std::ofstream main_c(std::string(kProjectDir) + "/main.c");
+  main_c << "int main(void) { return 0; }\n";
+  std::ofstream make(std::string(kProjectDir) + "/Makefile");
+  make << "CFLAGS = -O2 -Wall\nall: app\napp: main.o" << objects
+       << "\n\t$(CC) -o $@ $^\n%.o: %.c\n\t$(CC) $(CFLAGS) -c -o $@ $<\n";
+}
+
+std::string machine_description() {
+  utsname names{};
+  ::uname(&names);
+  std::string cpu = "unknown CPU";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return cpu + ", " + std::to_string(cpus) + " CPUs, Linux " + names.release;
 }
 
 }  // namespace
@@ -56,52 +129,160 @@ int main(int argc, char** argv) {
   std::string dir = BENCH_DIR, warden = WARDEN_BIN;
   std::string loop = dir + "/bench_loop", floor_bin = dir + "/bench_floor";
   std::string count = " " + std::to_string(n);
+  std::string thread_count = " " + std::to_string(std::max(1L, n / 5));  // g: 5x fewer calls
   std::string quiet = " --audit /dev/null --log-level off";
   std::string audit_file = std::string(" --audit ") + kAuditFile + " --log-level off";
   std::string deny = " --deny denied";
+  std::string unotify = warden + " run --backend unotify";
+  std::string make = "make -s -B -j" + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + " -C " +
+                     kProjectDir;
   std::vector<Row> rows = {
-      {"a. native memfd_create+close", loop + " memfd" + count},
-      {"b. floor (CONTINUE)", floor_bin + " " + loop + " memfd" + count},
-      {"b. floor (CONTINUE) + SYNC_WAKE_UP", floor_bin + " --sync " + loop + " memfd" + count},
-      {"c. memfd-warden allow (audit to a file)",
-       warden + " run --backend unotify" + audit_file + " -- " + loop + " memfd" + count},
-      {"c. memfd-warden deny",
-       warden + " run --backend unotify" + quiet + deny + " -- " + loop + " memfd-denied" + count},
-      {"c. memfd-warden ftruncate, quota-checked",
-       warden + " run --backend unotify --max-bytes 1G" + quiet + " -- " + loop + " ftruncate" +
-           count},
-      {"d. ptrace backend allow",
-       warden + " run --backend ptrace" + quiet + " -- " + loop + " memfd" + count},
-      {"d. ptrace backend deny",
-       warden + " run --backend ptrace" + quiet + deny + " -- " + loop + " memfd-denied" + count},
-      {"e. strace -f --seccomp-bpf -e trace=memfd_create",
-       "strace -o /dev/null -f --seccomp-bpf -e trace=memfd_create " + loop + " memfd" + count},
-      {"f. getpid native", loop + " getpid" + count},
-      {"f. getpid under the floor", floor_bin + " " + loop + " getpid" + count},
-      {"f. getpid under memfd-warden",
-       warden + " run --backend unotify" + quiet + " -- " + loop + " getpid" + count},
+      {"native", "a. native memfd_create+close", loop + " memfd" + count, "native", "floor"},
+      {"native-ftruncate", "a. native ftruncate", loop + " ftruncate" + count, "native-ftruncate",
+       ""},
+      {"floor-nosync", "b. floor: CONTINUE", floor_bin + " " + loop + " memfd" + count, "native",
+       "floor"},
+      {"floor", "b. floor: CONTINUE + SYNC_WAKE_UP",
+       floor_bin + " --sync " + loop + " memfd" + count, "native", "floor"},
+      {"floor-addfd", "b. floor: ADDFD+SEND + SYNC_WAKE_UP",
+       floor_bin + " --sync --addfd " + loop + " memfd" + count, "native", "floor"},
+      {"allow", "c. memfd-warden allow (audit to a file)",
+       unotify + audit_file + " -- " + loop + " memfd" + count, "native", "floor"},
+      {"deny", "c. memfd-warden deny",
+       unotify + quiet + deny + " -- " + loop + " memfd-denied" + count, "native", "floor"},
+      {"ftruncate", "c. memfd-warden ftruncate, quota-checked",
+       unotify + " --max-bytes 1G" + quiet + " -- " + loop + " ftruncate" + count,
+       "native-ftruncate", "floor"},
+      {"ptrace-allow", "d. ptrace backend allow",
+       warden + " run --backend ptrace" + quiet + " -- " + loop + " memfd" + count, "native",
+       "floor"},
+      {"ptrace-deny", "d. ptrace backend deny",
+       warden + " run --backend ptrace" + quiet + deny + " -- " + loop + " memfd-denied" + count,
+       "native", "floor"},
+      {"strace", "e. strace -f --seccomp-bpf -e trace=memfd_create",
+       "strace -o /dev/null -f --seccomp-bpf -e trace=memfd_create " + loop + " memfd" + count,
+       "native", "floor"},
+      {"getpid-native", "f. getpid native", loop + " getpid" + count, "getpid-native",
+       "getpid-floor"},
+      {"getpid-floor", "f. getpid under the floor", floor_bin + " " + loop + " getpid" + count,
+       "getpid-native", "getpid-floor"},
+      {"getpid", "f. getpid under memfd-warden",
+       unotify + quiet + " -- " + loop + " getpid" + count, "getpid-native", "getpid-floor"},
   };
-  for (auto& row : rows) row.ns = median_of_three(row.command);
-  double native = rows[0].ns, floor_ns = rows[1].ns;
-  nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  if (!json) std::printf("%-50s %12s %10s %10s\n", "case", "ns/call", "x native", "x floor");
-  for (const auto& row : rows) {
-    bool getpid_row = row.label.rfind("f.", 0) == 0;
-    double base = getpid_row ? rows[9].ns : native;
-    double floor_base = getpid_row ? rows[10].ns : floor_ns;
-    if (json) {
-      out.push_back({{"case", row.label},
-                     {"ns_per_call", row.ns},
-                     {"x_native", row.ns > 0 ? row.ns / base : -1},
-                     {"x_floor", row.ns > 0 ? row.ns / floor_base : -1}});
-    } else if (row.ns < 0) {
-      std::printf("%-50s %12s\n", row.label.c_str(), "(not run)");
-    } else {
-      std::printf("%-50s %12.0f %10.2f %10.2f\n", row.label.c_str(), row.ns, row.ns / base,
-                  row.ns / floor_base);
+  for (int threads : {1, 2, 8, 32}) {
+    std::string t = std::to_string(threads);
+    rows.push_back({"native-" + t + "t", "g. native, " + t + " threads",
+                    loop + " memfd" + thread_count + " " + t, "native", ""});
+  }
+  for (int threads : {1, 2, 8, 32}) {
+    std::string t = std::to_string(threads);
+    rows.push_back({"allow-" + t + "t", "g. memfd-warden allow, " + t + " threads",
+                    unotify + quiet + " -- " + loop + " memfd" + thread_count + " " + t,
+                    "native-" + t + "t", "floor"});
+  }
+  rows.push_back({"make-native", "h. make -j (32 C files), native, ms", make, "make-native", "",
+                  true});
+  rows.push_back({"make", "h. make -j (32 C files), memfd-warden, ms",
+                  unotify + " --audit /dev/null --log-level off -- " + make, "make-native", "",
+                  true});
+
+  auto find = [&](const std::string& id) -> const Row* {
+    for (const auto& row : rows) {
+      if (row.id == id) return &row;
+    }
+    return nullptr;
+  };
+  for (auto& row : rows) {
+    if (row.timed_here) continue;
+    std::vector<double> runs;
+    for (int i = 0; i < 3; ++i) runs.push_back(run_once(row));
+    row.value = median(runs);
+  }
+  // h: the two builds alternate, so that drift on the machine falls on both.
+  write_project();
+  std::vector<double> native_builds, warden_builds;
+  Row& make_native = rows[rows.size() - 2];
+  Row& make_warden = rows[rows.size() - 1];
+  run_once(make_native);  // warm the page cache and make's view of the tree
+  for (int i = 0; i < 5; ++i) {
+    native_builds.push_back(run_once(make_native));
+    warden_builds.push_back(run_once(make_warden));
+  }
+  make_native.value = median(native_builds);
+  make_warden.value = median(warden_builds);
+
+  auto ratio = [&](const Row& row, const std::string& base_id) {
+    const Row* base = find(base_id);
+    if (base == nullptr || base->value <= 0 || row.value <= 0) return -1.0;
+    return row.value / base->value;
+  };
+  auto value = [&](const char* id) { return find(id)->value; };
+  auto quotient = [](double a, double b) { return a > 0 && b > 0 ? a / b : -1.0; };
+  struct Target {
+    const char* what;
+    double measured;
+    double limit;
+    bool at_most;  // measured must be <= limit (else >=)
+  };
+  std::vector<Target> targets = {
+      {"allow / floor (CONTINUE + SYNC_WAKE_UP)", quotient(value("allow"), value("floor")), 1.35,
+       true},
+      {"allow / floor (ADDFD+SEND + SYNC_WAKE_UP)", quotient(value("allow"), value("floor-addfd")),
+       1.35, true},
+      {"deny / floor (CONTINUE + SYNC_WAKE_UP)", quotient(value("deny"), value("floor")), 1.10,
+       true},
+      {"strace / allow (how much faster)", quotient(value("strace"), value("allow")), 1.8, false},
+      {"getpid under memfd-warden / under the floor", quotient(value("getpid"), value("getpid-floor")),
+       1.05, true},
+      {"make under memfd-warden / native", quotient(value("make"), value("make-native")), 1.02,
+       true},
+      {"throughput, 32 threads / 1 thread (memfd-warden)",
+       quotient(value("allow-1t"), value("allow-32t")), 0.80, false},
+  };
+
+  std::string machine = machine_description();
+  if (json) {
+    nlohmann::ordered_json out;
+    out["machine"] = machine;
+    out["rows"] = nlohmann::ordered_json::array();
+    for (const auto& row : rows) {
+      out["rows"].push_back({{"case", row.label},
+                             {"unit", row.timed_here ? "ms" : "ns"},
+                             {"value", row.value},
+                             {"x_native", ratio(row, row.native)},
+                             {"x_floor", row.floor.empty() ? -1 : ratio(row, row.floor)}});
+    }
+    out["targets"] = nlohmann::ordered_json::array();
+    for (const auto& t : targets) {
+      bool met = t.measured > 0 && (t.at_most ? t.measured <= t.limit : t.measured >= t.limit);
+      out["targets"].push_back({{"target", t.what},
+                                {"measured", t.measured},
+                                {"limit", t.limit},
+                                {"at_most", t.at_most},
+                                {"met", met}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%s\n\n%-46s %12s %9s %9s\n", machine.c_str(), "case", "ns/call", "x native",
+                "x floor");
+    for (const auto& row : rows) {
+      if (row.value < 0) {
+        std::printf("%-46s %12s\n", row.label.c_str(), "(not run)");
+        continue;
+      }
+      double native = ratio(row, row.native);
+      double floor = row.floor.empty() ? -1 : ratio(row, row.floor);
+      std::printf("%-46s %12.0f %9.2f", row.label.c_str(), row.value, native);
+      if (floor > 0) std::printf(" %9.2f", floor);
+      std::printf("\n");
+    }
+    std::printf("\n%-50s %9s %9s  %s\n", "target", "measured", "limit", "met");
+    for (const auto& t : targets) {
+      bool met = t.measured > 0 && (t.at_most ? t.measured <= t.limit : t.measured >= t.limit);
+      std::printf("%-50s %9.2f %s%8.2f  %s\n", t.what, t.measured, t.at_most ? "<=" : ">=",
+                  t.limit, met ? "yes" : "no");
     }
   }
-  if (json) std::printf("%s\n", out.dump(2).c_str());
   std::remove(kAuditFile);
   return 0;
 }
