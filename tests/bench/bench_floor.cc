@@ -1,13 +1,17 @@
-// bench_floor [--sync] PROGRAM ARGS...: the cheapest a user-notification supervisor can be:
-// memfd_create is trapped and every notification is answered CONTINUE without reading anything.
-// Never a way to enforce a policy (seccomp_unotify(2)); only the floor the benchmarks compare to.
+// bench_floor [--sync] [--addfd] [--epoll] PROGRAM ARGS...: the cheapest a user-notification
+// supervisor can be: memfd_create is trapped and every notification is answered without reading
+// anything. By default the answer is CONTINUE, never a way to enforce a policy
+// (seccomp_unotify(2)), only the floor the benchmarks compare to.
+//   --sync   SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6+), as memfd-warden sets it;
+//   --addfd  answer with a memfd of our own through ADDFD+SEND, which is how memfd-warden
+//            allows: the cheapest safe allow;
+//   --epoll  wait in epoll_wait instead of poll (to measure what SYNC_WAKE_UP loses through it).
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
-#include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/epoll.h>
-#include <cerrno>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -24,12 +28,11 @@
 
 int main(int argc, char** argv) {
   int first = 1;
-  bool sync = false, addfd = false, use_epoll = false, block = false;
+  bool sync = false, addfd = false, use_epoll = false;
   for (; first < argc && argv[first][0] == '-'; ++first) {
     if (std::strcmp(argv[first], "--sync") == 0) sync = true;
     if (std::strcmp(argv[first], "--addfd") == 0) addfd = true;
     if (std::strcmp(argv[first], "--epoll") == 0) use_epoll = true;
-    if (std::strcmp(argv[first], "--block") == 0) block = true;
   }
   if (first >= argc) return 64;
   int sockets[2];
@@ -60,20 +63,26 @@ int main(int argc, char** argv) {
   if (sync) {
     ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
   }
+  int epoll = -1;
+  if (use_epoll) {
+    epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    ::epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event);
+  }
   seccomp_notif request;
   seccomp_notif_resp response;
   for (;;) {
+    // Readable, or HUP once the child is done.
     if (use_epoll) {
-      static int ep = -1;
-      if (ep < 0) { ep = epoll_create1(0); epoll_event e{}; e.events = EPOLLIN; epoll_ctl(ep, EPOLL_CTL_ADD, listener, &e); }
-      epoll_event e{};
-      if (epoll_wait(ep, &e, 1, -1) < 0 || !(e.events & EPOLLIN)) break;
-    } else if (!block) {
-    pollfd ready{listener, POLLIN, 0};
-    if (::poll(&ready, 1, -1) < 0 || !(ready.revents & POLLIN)) break;  // HUP: the child is done
+      epoll_event event{};
+      if (::epoll_wait(epoll, &event, 1, -1) < 0 || !(event.events & EPOLLIN)) break;
+    } else {
+      pollfd ready{listener, POLLIN, 0};
+      if (::poll(&ready, 1, -1) < 0 || !(ready.revents & POLLIN)) break;
     }
     std::memset(&request, 0, sizeof(request));
-    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) { if (block && errno != EINTR && errno != ENOENT) break; continue; }
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &request) != 0) continue;
     if (addfd) {
       int memfd = ::memfd_create("floor", MFD_CLOEXEC);
       seccomp_notif_addfd add{};

@@ -8,7 +8,9 @@
 //   f. an untrapped getpid natively, under the floor and under memfd-warden;
 //   g. 1, 2, 8 and 32 threads creating memfds at once, natively and under memfd-warden;
 //   h. a real workload: building a generated C project with make -j, natively and under
-//      memfd-warden with its default policy.
+//      memfd-warden with its default policy;
+//   x. diagnosis: the floor through epoll_wait, and the ADDFD floor, memfd-warden allow and
+//      strace with everything pinned to one CPU (no wake-up crosses CPUs).
 // Each figure is the median of three runs (h: of five, alternating), each itself the median of
 // five rounds timed inside the target (bench_loop). Then the targets, as ratios from this
 // run. See docs/performance.md.
@@ -169,6 +171,21 @@ int main(int argc, char** argv) {
       {"getpid", "f. getpid under memfd-warden",
        unotify + quiet + " -- " + loop + " getpid" + count, "getpid-native", "getpid-floor"},
   };
+  // Diagnosis, not targets: where the floor's time goes. epoll drops SYNC_WAKE_UP's same-CPU
+  // wake-up; pinned to one CPU (taskset), no wake-up crosses CPUs.
+  std::string pin = "taskset -c 0 ";
+  rows.push_back({"floor-epoll", "x. floor: CONTINUE + SYNC_WAKE_UP, epoll_wait",
+                  floor_bin + " --sync --epoll " + loop + " memfd" + count, "native", "floor"});
+  rows.push_back({"floor-addfd-1cpu", "x. floor: ADDFD+SEND + SYNC_WAKE_UP, one CPU",
+                  pin + floor_bin + " --sync --addfd " + loop + " memfd" + count, "native",
+                  "floor"});
+  rows.push_back({"allow-1cpu", "x. memfd-warden allow, one CPU",
+                  pin + unotify + audit_file + " -- " + loop + " memfd" + count, "native",
+                  "floor"});
+  rows.push_back({"strace-1cpu", "x. strace, one CPU",
+                  pin + "strace -o /dev/null -f --seccomp-bpf -e trace=memfd_create " + loop +
+                      " memfd" + count,
+                  "native", "floor"});
   for (int threads : {1, 2, 8, 32}) {
     std::string t = std::to_string(threads);
     rows.push_back({"native-" + t + "t", "g. native, " + t + " threads",
