@@ -1,4 +1,4 @@
-// The user-notification backend's loop: one thread, one epoll set over the notify fd, a signalfd
+// The user-notification backend's loop: one thread, one poll over the notify fd, a signalfd
 // (SIGCHLD and the signals we forward) and the ledger's inotify fd. Returns when the whole target
 // tree has exited.
 #pragma once
