@@ -98,6 +98,7 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
     channel.pass_through();  // no such fd: the kernel answers as it would
     return;
   }
+  ledger_.drain();  // a dead memfd's entry must not answer for a new file with its inode number
   MemfdEntry* entry = ledger_.find({st.st_dev, st.st_ino});
   std::string_view name;  // in the ledger's entry, or in `link`
   char link[512];

@@ -108,6 +108,9 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
     return;
   }
 
+  // Releases before this call count; and a dead memfd whose inode number was reused must be
+  // gone from the ledger before we look the file up (and keep a reference to its entry).
+  ledger_.drain();
   MemfdEntry* entry = ledger_.find({call.st.st_dev, call.st.st_ino});
   if (entry == nullptr) {
     if (auto identity = memfd_identity(call.file.get())) {
@@ -228,7 +231,6 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   record.fd = args.fd;
   record.charge = ChargeChange{entry.charge, new_charge};
 
-  ledger_.drain();  // releases before this call count
   Verdict verdict =
       decide_growth(policy_, {args.kind, entry.charge, new_charge, entry.rule}, ledger_.state());
   record.reason = reason_name(verdict.reason);
