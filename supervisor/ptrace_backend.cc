@@ -81,6 +81,7 @@ class Tracer {
   std::unique_ptr<ProcessTree> tree_;
   std::unordered_map<pid_t, Tracee> tracees_;
   std::deque<std::pair<pid_t, int>> events_;
+  std::vector<pid_t> freezing_;  // scratch for freeze_except
   bool no_children_ = false;
 };
 
@@ -195,7 +196,11 @@ class PtraceChannel final : public CallChannel {
     if (n <= 0) return false;
     std::string_view seen(link, static_cast<size_t>(n));
     if (spec.call == CreateCall::kMemfdSecret) return seen == "/secretmem (deleted)";
-    return seen == std::string("/memfd:") + spec.name + " (deleted)";
+    constexpr std::string_view kPrefix = "/memfd:", kSuffix = " (deleted)";
+    if (!seen.starts_with(kPrefix) || !seen.ends_with(kSuffix)) return false;
+    seen.remove_prefix(kPrefix.size());
+    seen.remove_suffix(kSuffix.size());
+    return seen == spec.name;
   }
 
   Tracer& tracer_;
@@ -261,7 +266,8 @@ bool Tracer::collect_one(bool block) {
 }
 
 bool Tracer::freeze_except(pid_t tid) {
-  std::vector<pid_t> waiting;
+  std::vector<pid_t>& waiting = freezing_;  // reused: no allocation once it has grown
+  waiting.clear();
   for (auto& [pid, tracee] : tracees_) {
     if (pid == tid || tracee.held || tracee.in_vfork) continue;
     // A vfork parent is blocked in the kernel until its child execs: it cannot touch memory and
