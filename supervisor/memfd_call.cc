@@ -53,6 +53,7 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
       refuse(channel, record, EINVAL, "name-too-long");
       return;
     case NameStatus::kUnreadable:
+      if (!still_pending(channel, record)) return;  // unreadable because it is gone: no error
       spdlog::error("reading the memfd name from thread {}: {}; refusing the call (EPERM)",
                     record.tid, std::strerror(name.error));
       refuse(channel, record, EPERM, "target-unreadable");

@@ -58,7 +58,7 @@ TEST_CASE("a target killed in the middle of its calls ends the run cleanly") {
   REQUIRE(run.summary.has_value());
   CHECK((*run.summary)["exit_status"] == 128 + SIGKILL);
   CHECK((*run.summary)["live_at_exit"] == 0);
-  CHECK(run.err.find("error") == std::string::npos);
+  CHECK_MESSAGE(run.err.find("error") == std::string::npos, run.err);
 }
 
 TEST_CASE("a target that outlives its parent: memfd-warden waits for the whole tree") {
