@@ -79,6 +79,19 @@ class AuditEncoder {
       writer_.Null();
     }
   }
+  // "name": value, for the numeric fields.
+  void field(std::string_view name, uint64_t value) {
+    key(name);
+    writer_.Uint64(value);
+  }
+  void field(std::string_view name, int value) {
+    key(name);
+    writer_.Int(value);
+  }
+  void field(std::string_view name, const std::optional<uint64_t>& value) {
+    key(name);
+    number_or_null(value);
+  }
   // Attacker-chosen bytes under `name`. JSON strings hold Unicode text, so bytes that are not
   // UTF-8 are shown as U+FFFD there and kept exactly, as hex, in `name`_hex.
   void bytes(std::string_view name, std::string_view value);
@@ -128,20 +141,13 @@ void AuditEncoder::bytes(std::string_view name, std::string_view value) {
 void AuditEncoder::quota(const QuotaState& state, const Quota& limits) {
   key("quota");
   writer_.StartObject();
-  key("calls");
-  writer_.Uint64(state.calls);
-  key("live");
-  writer_.Uint64(state.live);
-  key("max_calls");
-  number_or_null(limits.max_calls);
-  key("max_live");
-  number_or_null(limits.max_live);
-  key("bytes");
-  writer_.Uint64(state.bytes);
-  key("max_bytes");
-  number_or_null(limits.max_bytes);
-  key("max_memfd_bytes");
-  number_or_null(limits.max_memfd_bytes);
+  field("calls", state.calls);
+  field("live", state.live);
+  field("max_calls", limits.max_calls);
+  field("max_live", limits.max_live);
+  field("bytes", state.bytes);
+  field("max_bytes", limits.max_bytes);
+  field("max_memfd_bytes", limits.max_memfd_bytes);
   writer_.EndObject();
 }
 
@@ -151,10 +157,8 @@ std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quot
   text(record.syscall);
   key("abi");
   text(record.abi);
-  key("pid");
-  writer_.Int(record.pid);
-  key("tid");
-  writer_.Int(record.tid);
+  field("pid", record.pid);
+  field("tid", record.tid);
   bytes("exe", record.exe);
   bytes("comm", record.comm);
   if (record.name) {
@@ -213,10 +217,8 @@ std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quot
   if (record.charge) {
     key("charge");
     writer_.StartObject();
-    key("old");
-    writer_.Uint64(record.charge->old_charge);
-    key("new");
-    writer_.Uint64(record.charge->new_charge);
+    field("old", record.charge->old_charge);
+    field("new", record.charge->new_charge);
     writer_.EndObject();
   }
   quota(record.quota, limits);
@@ -229,26 +231,17 @@ std::string_view AuditEncoder::summary(const SuperviseResult& result,
   begin("summary");
   key("decisions");
   writer_.StartObject();
-  for (size_t i = 0; i < kDecisionCount; ++i) {
-    key(decision_name(static_cast<Decision>(i)));
-    writer_.Uint64(counts[i]);
-  }
+  for (size_t i = 0; i < kDecisionCount; ++i) field(decision_name(static_cast<Decision>(i)), counts[i]);
   writer_.EndObject();
-  key("calls");
-  writer_.Uint64(result.calls);
-  key("live_at_exit");
-  writer_.Uint64(result.live_at_exit);
-  key("peak_live");
-  writer_.Uint64(result.peak_live);
+  field("calls", result.calls);
+  field("live_at_exit", result.live_at_exit);
+  field("peak_live", result.peak_live);
   // Bytes are tracked only when a byte limit makes memfd-warden trap growth calls.
-  key("bytes_at_exit");
-  number_or_null(result.peak_bytes ? std::optional<uint64_t>(result.bytes_at_exit) : std::nullopt);
-  key("peak_bytes");
-  number_or_null(result.peak_bytes);
-  key("exit_status");
-  writer_.Int(result.exit_code);
-  key("audit_write_errors");
-  writer_.Uint64(write_errors);
+  field("bytes_at_exit",
+        result.peak_bytes ? std::optional<uint64_t>(result.bytes_at_exit) : std::nullopt);
+  field("peak_bytes", result.peak_bytes);
+  field("exit_status", result.exit_code);
+  field("audit_write_errors", write_errors);
   return end();
 }
 
