@@ -72,13 +72,6 @@ class AuditEncoder {
   void text(std::string_view value) {
     writer_.String(value.data(), static_cast<unsigned>(value.size()));
   }
-  void number_or_null(const std::optional<uint64_t>& value) {
-    if (value) {
-      writer_.Uint64(*value);
-    } else {
-      writer_.Null();
-    }
-  }
   // "name": value, for the numeric fields.
   void field(std::string_view name, uint64_t value) {
     key(name);
@@ -90,7 +83,11 @@ class AuditEncoder {
   }
   void field(std::string_view name, const std::optional<uint64_t>& value) {
     key(name);
-    number_or_null(value);
+    if (value) {
+      writer_.Uint64(*value);
+    } else {
+      writer_.Null();
+    }
   }
   // Attacker-chosen bytes under `name`. JSON strings hold Unicode text, so bytes that are not
   // UTF-8 are shown as U+FFFD there and kept exactly, as hex, in `name`_hex.

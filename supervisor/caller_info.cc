@@ -113,6 +113,13 @@ int CallerReader::pidfd(pid_t tid) const {
   return it == threads_.end() ? -1 : it->second.pidfd.get();
 }
 
+int CallerReader::pidfd_for(pid_t tid, const CallerInfo& caller, UniqueFd& own) const {
+  if (int kept = pidfd(tid); kept >= 0) return kept;
+  own = UniqueFd(sys::pidfd_open_flags(tid, PIDFD_THREAD));
+  if (!own.valid() && caller.tgid > 0) own = UniqueFd(sys::pidfd_open(caller.tgid));
+  return own.get();
+}
+
 bool CallerReader::read(pid_t tid, CallerInfo& out) {
   out = CallerInfo{};
   if (source_ == Source::kPidfdInfo) {

@@ -49,6 +49,11 @@ class CallerReader {
   // next read(). Like everything here, it names the caller only once the call is proved pending.
   int pidfd(pid_t tid) const;
 
+  // A pidfd that reaches `tid`'s fd table: the one kept by the last read(), or else one opened
+  // into `own` (a thread pidfd, 6.9+, or the process's, from `caller.tgid`). -1 with errno set
+  // when neither opens.
+  int pidfd_for(pid_t tid, const CallerInfo& caller, UniqueFd& own) const;
+
   Source source() const { return source_; }
   size_t cached_threads() const { return threads_.size(); }
 

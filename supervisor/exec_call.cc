@@ -88,8 +88,9 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
                   named->pid, named->fd);
     file = UniqueFd(::open(resolved, O_PATH | O_CLOEXEC));
   } else {
-    UniqueFd pidfd(caller_.tgid > 0 ? sys::pidfd_open(caller_.tgid) : -1);
-    file = UniqueFd(pidfd.valid() ? sys::pidfd_getfd(pidfd.get(), named->fd) : -1);
+    UniqueFd own_pidfd;
+    int pidfd = callers_.pidfd_for(request.tid, caller_, own_pidfd);
+    file = UniqueFd(pidfd >= 0 ? sys::pidfd_getfd(pidfd, named->fd) : -1);
   }
   // Reads above were the caller's own only if it is still waiting.
   if (!channel.caller_waiting()) return;

@@ -16,23 +16,13 @@
 
 namespace warden {
 
-class ExecCallHandler {
+class ExecCallHandler : CallHandler {
  public:
-  explicit ExecCallHandler(const HandlerContext& context)
-      : policy_(context.policy),
-        dry_run_(context.dry_run),
-        ledger_(context.ledger),
-        audit_(context.audit),
-        callers_(context.callers) {}
+  explicit ExecCallHandler(const HandlerContext& context) : CallHandler(context) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
 
  private:
-  const Policy& policy_;
-  bool dry_run_;
-  MemfdLedger& ledger_;
-  AuditLog& audit_;
-  CallerReader& callers_;
   char path_[kMaxMemfdName + 1] = {};
   CallerInfo caller_;
 };

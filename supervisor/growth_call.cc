@@ -18,33 +18,6 @@ namespace {
 
 constexpr int kRwfAppend = 0x10;      // RWF_APPEND
 
-// A pidfd of our own for the caller's thread (6.9+) or its process, for kernels where the
-// CallerReader keeps none. Either reaches the caller's fd table.
-UniqueFd open_caller_pidfd(pid_t tid, const CallerInfo& caller) {
-  int fd = sys::pidfd_open_flags(tid, PIDFD_THREAD);
-  if (fd >= 0 || caller.tgid <= 0) return UniqueFd(fd);
-  return UniqueFd(sys::pidfd_open(caller.tgid));
-}
-
-// The memfd name behind our reference, when the file is a memfd ("/memfd:NAME (deleted)") or a
-// secretmem file; nullopt for any other file.
-std::optional<std::pair<std::string, CreateCall>> memfd_identity(int fd) {
-  char path[64], link[512];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-  ssize_t n = ::readlink(path, link, sizeof(link));
-  if (n <= 0) return std::nullopt;
-  std::string_view text(link, static_cast<size_t>(n));
-  constexpr std::string_view kPrefix = "/memfd:", kSuffix = " (deleted)";
-  if (text.starts_with(kPrefix) && text.ends_with(kSuffix)) {
-    text.remove_prefix(kPrefix.size());
-    text.remove_suffix(kSuffix.size());
-    return std::make_pair(std::string(text), CreateCall::kMemfdCreate);
-  }
-  if (text == "/secretmem (deleted)")
-    return std::make_pair(std::string(), CreateCall::kMemfdSecret);
-  return std::nullopt;
-}
-
 // The caller's RLIMIT_FSIZE (the kernel checks it for memfds too), or RLIM_INFINITY.
 uint64_t fsize_limit(pid_t tid) {
   rlimit limit{};
@@ -83,11 +56,7 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
             request.tid, -1,      UniqueFd(),
             UniqueFd()};
   callers_.read(call.tid, caller_);
-  call.pidfd = callers_.pidfd(call.tid);
-  if (call.pidfd < 0) {
-    call.own_pidfd = open_caller_pidfd(call.tid, caller_);
-    call.pidfd = call.own_pidfd.get();
-  }
+  call.pidfd = callers_.pidfd_for(call.tid, caller_, call.own_pidfd);
   // Proves the pidfd names the caller (not a process that reused its pid) before we use it.
   if (call.pidfd < 0 || !channel.caller_waiting()) {
     if (call.pidfd >= 0 || errno == ESRCH) return;  // the caller is gone
@@ -113,10 +82,11 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
   ledger_.drain();
   MemfdEntry* entry = ledger_.find({call.st.st_dev, call.st.st_ino});
   if (entry == nullptr) {
-    if (auto identity = memfd_identity(call.file.get())) {
+    char link[512];
+    if (auto identity = memfd_identity(call.file.get(), link)) {
       // A memfd we did not create (passed in from outside the tree, or made before a restart):
       // from now on it is charged like ours, to no rule.
-      entry = ledger_.track(call.file.get(), identity->first, identity->second, std::nullopt,
+      entry = ledger_.track(call.file.get(), identity->name, identity->call, std::nullopt,
                             charge_of(static_cast<uint64_t>(call.st.st_size), 0));
       if (entry == nullptr) {
         spdlog::error("cannot track a memfd passed into the tree: {}", std::strerror(errno));

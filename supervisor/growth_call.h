@@ -17,14 +17,9 @@
 
 namespace warden {
 
-class GrowthCallHandler {
+class GrowthCallHandler : CallHandler {
  public:
-  explicit GrowthCallHandler(const HandlerContext& context)
-      : policy_(context.policy),
-        dry_run_(context.dry_run),
-        ledger_(context.ledger),
-        audit_(context.audit),
-        callers_(context.callers) {}
+  explicit GrowthCallHandler(const HandlerContext& context) : CallHandler(context) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
 
@@ -35,11 +30,6 @@ class GrowthCallHandler {
   int64_t perform_resize(Call& call);
   void respond(const Call& call, int64_t result);
 
-  const Policy& policy_;
-  bool dry_run_;
-  MemfdLedger& ledger_;
-  AuditLog& audit_;
-  CallerReader& callers_;
   EmulatedWriter writer_;
   CallerInfo caller_;
 };

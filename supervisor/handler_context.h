@@ -18,4 +18,21 @@ struct HandlerContext {
   CallerReader& callers;
 };
 
+// The base of the call handlers: the context's pieces, as members.
+class CallHandler {
+ protected:
+  explicit CallHandler(const HandlerContext& context)
+      : policy_(context.policy),
+        dry_run_(context.dry_run),
+        ledger_(context.ledger),
+        audit_(context.audit),
+        callers_(context.callers) {}
+
+  const Policy& policy_;
+  bool dry_run_;
+  MemfdLedger& ledger_;
+  AuditLog& audit_;
+  CallerReader& callers_;
+};
+
 }  // namespace warden

@@ -15,14 +15,9 @@
 
 namespace warden {
 
-class MemfdCallHandler {
+class MemfdCallHandler : CallHandler {
  public:
-  explicit MemfdCallHandler(const HandlerContext& context)
-      : policy_(context.policy),
-        dry_run_(context.dry_run),
-        ledger_(context.ledger),
-        audit_(context.audit),
-        callers_(context.callers) {}
+  explicit MemfdCallHandler(const HandlerContext& context) : CallHandler(context) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
 
@@ -35,11 +30,6 @@ class MemfdCallHandler {
   void allow(CallChannel& channel, DecisionRecord& record, const MemfdSpec& spec);
   void kill_caller(CallChannel& channel, DecisionRecord& record);
 
-  const Policy& policy_;
-  bool dry_run_;
-  MemfdLedger& ledger_;
-  AuditLog& audit_;
-  CallerReader& callers_;
   // Scratch reused for every call: the hot path does not allocate for these.
   char name_[kMaxMemfdName + 1] = {};
   CallerInfo caller_;

@@ -165,6 +165,22 @@ void MemfdLedger::reconcile_unwatched() {
   }
 }
 
+std::optional<MemfdIdentity> memfd_identity(int fd, char (&link)[512]) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  ssize_t n = ::readlink(path, link, sizeof(link));
+  if (n <= 0) return std::nullopt;
+  std::string_view text(link, static_cast<size_t>(n));
+  constexpr std::string_view kPrefix = "/memfd:", kSuffix = " (deleted)";
+  if (text.starts_with(kPrefix) && text.ends_with(kSuffix)) {
+    text.remove_prefix(kPrefix.size());
+    text.remove_suffix(kSuffix.size());
+    return MemfdIdentity{text, CreateCall::kMemfdCreate};
+  }
+  if (text == "/secretmem (deleted)") return MemfdIdentity{{}, CreateCall::kMemfdSecret};
+  return std::nullopt;
+}
+
 void fill_totals(SuperviseResult& result, const MemfdLedger& ledger, const Policy& policy) {
   QuotaState state = ledger.state();
   result.calls = state.calls;

@@ -118,6 +118,15 @@ class MemfdLedger {
   pid_t own_pid_;
 };
 
+// What the file behind our reference `fd` is, from its /proc/self/fd link: a memfd
+// ("/memfd:NAME (deleted)", with NAME a view into `link`) or a secretmem file (no name); nullopt
+// for any other file.
+struct MemfdIdentity {
+  std::string_view name;
+  CreateCall call;
+};
+std::optional<MemfdIdentity> memfd_identity(int fd, char (&link)[512]);
+
 // Copies the ledger's final totals into a backend's result.
 void fill_totals(SuperviseResult& result, const MemfdLedger& ledger, const Policy& policy);
 

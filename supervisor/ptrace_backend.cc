@@ -190,17 +190,10 @@ class PtraceChannel final : public CallChannel {
   }
 
   static bool carries_name(int fd, const MemfdSpec& spec) {
-    char path[64], link[512];
-    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    ssize_t n = ::readlink(path, link, sizeof(link));
-    if (n <= 0) return false;
-    std::string_view seen(link, static_cast<size_t>(n));
-    if (spec.call == CreateCall::kMemfdSecret) return seen == "/secretmem (deleted)";
-    constexpr std::string_view kPrefix = "/memfd:", kSuffix = " (deleted)";
-    if (!seen.starts_with(kPrefix) || !seen.ends_with(kSuffix)) return false;
-    seen.remove_prefix(kPrefix.size());
-    seen.remove_suffix(kSuffix.size());
-    return seen == spec.name;
+    char link[512];
+    auto identity = memfd_identity(fd, link);
+    if (!identity || identity->call != spec.call) return false;
+    return spec.call == CreateCall::kMemfdSecret || identity->name == spec.name;
   }
 
   Tracer& tracer_;

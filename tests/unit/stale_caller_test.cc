@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "policy/policy_parse.h"
 #include "supervisor/call_channel.h"
 #include "supervisor/memfd_call.h"
@@ -55,6 +57,13 @@ struct Fixture {
     auto parsed = parse_policy(policy_text, "t");
     REQUIRE(parsed.has_value());
     policy = std::move(parsed.value());
+    auto opened_ledger = MemfdLedger::open(policy.rules.size());
+    auto opened_audit = AuditLog::open("/dev/null", policy.quota);
+    REQUIRE(opened_ledger.has_value());
+    REQUIRE(opened_audit.has_value());
+    ledger.emplace(std::move(opened_ledger.value()));
+    audit.emplace(std::move(opened_audit.value()));
+    handler.emplace(HandlerContext{policy, false, *ledger, *audit, callers});
     child = ::fork();
     if (child == 0) {
       for (;;) ::pause();
@@ -77,6 +86,10 @@ struct Fixture {
     return r;
   }
   Policy policy;
+  std::optional<MemfdLedger> ledger;
+  std::optional<AuditLog> audit;
+  CallerReader callers;
+  std::optional<MemfdCallHandler> handler;
   pid_t child = -1;
 };
 
@@ -84,40 +97,28 @@ struct Fixture {
 
 TEST_CASE("a caller gone after its name was read: recorded as abort, nothing else happens") {
   Fixture f("version = 1\n");
-  auto ledger = MemfdLedger::open(0);
-  auto audit = AuditLog::open("/dev/null", f.policy.quota);
-  REQUIRE(ledger.has_value());
-  REQUIRE(audit.has_value());
-  CallerReader callers;
-  MemfdCallHandler handler({f.policy, false, *ledger, *audit, callers});
   FakeChannel gone(0);
-  handler.handle(f.request(), gone);
+  f.handler->handle(f.request(), gone);
   CHECK(gone.deliveries == 0);
   CHECK(gone.answers == 0);
-  CHECK(audit->count(Decision::kAbort) == 1);
+  CHECK(f.audit->count(Decision::kAbort) == 1);
   // Control: the same call with the caller still there is allowed and delivered.
   FakeChannel present(100);
-  handler.handle(f.request(), present);
+  f.handler->handle(f.request(), present);
   CHECK(present.deliveries == 1);
 }
 
 TEST_CASE("a kill decided for a caller that is gone before the signal goes is not sent") {
   Fixture f("version = 1\n[[rule]]\nname = \"victim\"\naction = \"kill\"\n");
-  auto ledger = MemfdLedger::open(1);
-  auto audit = AuditLog::open("/dev/null", f.policy.quota);
-  REQUIRE(ledger.has_value());
-  REQUIRE(audit.has_value());
-  CallerReader callers;
-  MemfdCallHandler handler({f.policy, false, *ledger, *audit, callers});
   // Valid for the read check, gone by the check after the pidfd is opened: the pid may now
   // belong to another process, so no signal may go to it.
   FakeChannel reused(1);
-  handler.handle(f.request(), reused);
+  f.handler->handle(f.request(), reused);
   ::usleep(20 * 1000);
   CHECK(f.child_alive());
   // Control: still valid at both checks, and the kill does happen.
   FakeChannel valid(100);
-  handler.handle(f.request(), valid);
+  f.handler->handle(f.request(), valid);
   ::usleep(20 * 1000);
   CHECK_FALSE(f.child_alive());
 }
