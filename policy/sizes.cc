@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <utility>
 
 namespace warden {
@@ -50,6 +51,26 @@ std::optional<uint64_t> parse_size(std::string_view text, std::string* problem) 
   *problem = "unknown unit \"" + std::string(unit) +
              "\" (use B, K, KiB, M, MiB, G, GiB, T, TiB, KB, MB, GB or TB)";
   return std::nullopt;
+}
+
+std::optional<uint64_t> parse_count(std::string_view text, std::string* problem) {
+  if (text.empty()) {
+    *problem = "empty (give a whole number, e.g. 64)";
+    return std::nullopt;
+  }
+  for (char c : text) {
+    if (c < '0' || c > '9') {
+      *problem = "not a whole number of decimal digits (no sign, blanks or units)";
+      return std::nullopt;
+    }
+  }
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc{} || number > static_cast<uint64_t>(INT64_MAX)) {
+    *problem = "too large (at most 9223372036854775807)";
+    return std::nullopt;
+  }
+  return number;
 }
 
 std::string format_size(uint64_t bytes) {

@@ -13,6 +13,10 @@ namespace warden {
 // "512MiB" -> 536870912; nullopt (with `problem` set) for anything else, overflow included.
 std::optional<uint64_t> parse_size(std::string_view text, std::string* problem);
 
+// A count as the command line takes it ("--max-live 64"): decimal digits only, no sign, no
+// blanks, at most INT64_MAX (what a policy file's integer may hold). nullopt with `problem` set.
+std::optional<uint64_t> parse_count(std::string_view text, std::string* problem);
+
 // 536870912 -> "512MiB": the largest binary unit that divides it exactly.
 std::string format_size(uint64_t bytes);
 

@@ -164,7 +164,14 @@ std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quot
     key("name");
     writer_.Null();
   }
-  if (!record.charge) {  // growth records are about a memfd, not a create's flags
+  if (record.path) bytes("path", *record.path);
+  if (record.file) {
+    key("file");
+    text(record.file);
+  }
+  if (record.prot) {
+    field("prot", *record.prot);
+  } else if (!record.charge) {  // growth records are about a memfd, not a create's flags
     key("flags");
     writer_.StartObject();
     key("raw");

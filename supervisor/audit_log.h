@@ -54,6 +54,12 @@ struct DecisionRecord {
   std::optional<ChargeChange> charge;  // growth records
   const char* technique = nullptr;     // MITRE ATT&CK technique id, e.g. "T1620"
   bool noexec_seal = false;            // the memfd was made with MFD_NOEXEC_SEAL
+  // Exec and mapping records: the path as the caller gave it (exec, truncate) or the interpreter
+  // an exec would load; the kind of memory file reached (memory_file.h); and for a mapping the
+  // protection asked for (then "prot" replaces "flags").
+  std::optional<std::string_view> path;
+  const char* file = nullptr;
+  std::optional<uint64_t> prot;
   QuotaState quota;
 };
 

@@ -13,6 +13,9 @@ struct SuperviseOptions {
   // --on-supervisor-exit=kill (true): the tree dies with memfd-warden. For the ptrace backend
   // this is PTRACE_O_EXITKILL; user notification uses a PID namespace (see main.cc).
   bool tree_dies_with_us = true;
+  // exec = "deny" somewhere: the ptrace backend checks every new program image at its exec
+  // event, before it runs.
+  bool check_exec_images = false;
 };
 
 struct SuperviseResult {

@@ -1,6 +1,6 @@
 #include "supervisor/call_dispatch.h"
 
-#include "supervisor/io_uring_call.h"
+#include "supervisor/refused_call.h"
 
 namespace warden {
 
@@ -16,8 +16,13 @@ void CallDispatcher::handle(const TrappedRequest& request, CallChannel& channel)
     case CallGroup::kExec:
       exec_.handle(request, channel);
       return;
+    case CallGroup::kExecMap:
+      exec_map_.handle(request, channel);
+      return;
     case CallGroup::kIoUring:
-      handle_io_uring_setup(request, channel, context_);
+    case CallGroup::kAio:
+    case CallGroup::kClone:
+      handle_refused_call(request, channel, context_);
       return;
   }
 }

@@ -7,6 +7,7 @@
 #include "supervisor/backend.h"
 #include "supervisor/call_channel.h"
 #include "supervisor/exec_call.h"
+#include "supervisor/exec_map_call.h"
 #include "supervisor/growth_call.h"
 #include "supervisor/memfd_call.h"
 #include "supervisor/memfd_ledger.h"
@@ -20,9 +21,13 @@ class CallDispatcher {
       : context_{policy, options.dry_run, ledger, audit, callers_},
         create_(context_),
         growth_(context_),
-        exec_(context_) {}
+        exec_(context_),
+        exec_map_(context_) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
+
+  // ptrace backend, at an exec event: see ExecCallHandler::refuse_new_image.
+  bool refuse_new_image(pid_t pid) { return exec_.refuse_new_image(pid); }
 
  private:
   CallerReader callers_;
@@ -30,6 +35,7 @@ class CallDispatcher {
   MemfdCallHandler create_;
   GrowthCallHandler growth_;
   ExecCallHandler exec_;
+  ExecMapCallHandler exec_map_;
 };
 
 }  // namespace warden

@@ -1,5 +1,7 @@
 #include "supervisor/cli.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
@@ -60,8 +62,7 @@ CliOutcome parse_command_line(int argc, char** argv) {
   std::optional<std::string> policy_path;
   std::vector<std::string> allow_globs, deny_globs;
   std::string default_action;
-  std::optional<uint64_t> max_calls, max_live;
-  std::optional<std::string> max_bytes, max_memfd_bytes;
+  std::optional<std::string> max_calls, max_live, max_bytes, max_memfd_bytes;
   bool strict_writes = false;
   RunCommand command;
   run->add_option("--policy", policy_path,
@@ -77,8 +78,9 @@ CliOutcome parse_command_line(int argc, char** argv) {
   run->add_option("--default", default_action, "Action when no rule matches")
       ->check(CLI::IsMember({"allow", "deny", "kill"}))
       ->type_name("allow|deny|kill");
-  run->add_option("--max-calls", max_calls, "Successful memfd_create calls allowed over the run");
-  run->add_option("--max-live", max_live, "memfds alive at once across the tree");
+  run->add_option("--max-calls", max_calls, "Successful memfd_create calls allowed over the run")
+      ->type_name("N");
+  run->add_option("--max-live", max_live, "memfds alive at once across the tree")->type_name("N");
   run->add_option("--max-bytes", max_bytes,
                   "Bytes the tree's live memfds may hold in all (e.g. 512MiB, 2G)")
       ->type_name("SIZE");
@@ -100,6 +102,15 @@ CliOutcome parse_command_line(int argc, char** argv) {
                   "kernel has all it needs, else ptrace (see: memfd-warden probe)")
       ->check(CLI::IsMember({"auto", "unotify", "ptrace"}))
       ->capture_default_str();
+  std::optional<std::string> user_spec;
+  run->add_option("--user", user_spec,
+                  "Run PROGRAM as USER (and GROUP): names or numbers; needs memfd-warden to run "
+                  "as root")
+      ->type_name("USER[:GROUP]");
+  run->add_flag("--keep-caps", command.keep_caps,
+                "Let a root PROGRAM keep the capabilities that reach memfd-warden (" +
+                    reaching_capability_names() +
+                    "), which are dropped by default; it can then trace or stop memfd-warden");
   run->add_flag("--dry-run", command.dry_run,
                 "Decide and audit, but allow everything (denials show as would-deny)");
   run->add_option("--log-level", outcome.log_level, "Human log level on stderr")
@@ -183,8 +194,20 @@ CliOutcome parse_command_line(int argc, char** argv) {
   }
   policy->rules.insert(policy->rules.begin(), cli_rules.begin(), cli_rules.end());
   if (!default_action.empty()) policy->default_action = *action_from_name(default_action);
-  if (max_calls) policy->quota.max_calls = max_calls;
-  if (max_live) policy->quota.max_live = max_live;
+  // Numbers are checked as strictly as the policy file's: CLI11 alone would take "-1" as a huge
+  // count and "" as no limit at all.
+  for (auto [text, target, option] :
+       {std::tuple{&max_calls, &policy->quota.max_calls, "--max-calls"},
+        std::tuple{&max_live, &policy->quota.max_live, "--max-live"}}) {
+    if (!*text) continue;
+    std::string problem;
+    auto count = parse_count(**text, &problem);
+    if (!count) {
+      outcome.exit_code = report_error(std::string(option) + " '" + **text + "': " + problem);
+      return outcome;
+    }
+    *target = count;
+  }
   for (auto [text, target, option] :
        {std::tuple{&max_bytes, &policy->quota.max_bytes, "--max-bytes"},
         std::tuple{&max_memfd_bytes, &policy->quota.max_memfd_bytes, "--max-memfd-bytes"}}) {
@@ -198,6 +221,18 @@ CliOutcome parse_command_line(int argc, char** argv) {
     *target = size;
   }
   if (strict_writes) policy->quota.strict_writes = true;
+  if (user_spec) {
+    if (::geteuid() != 0) {
+      outcome.exit_code = report_error("--user needs memfd-warden to run as root");
+      return outcome;
+    }
+    auto privileges = privileges_for_user(*user_spec);
+    if (!privileges) {
+      outcome.exit_code = report_error(privileges.error().message());
+      return outcome;
+    }
+    command.user = privileges.value();
+  }
   command.tree_dies_with_us = on_exit == "kill";
   command.backend = backend == "unotify"  ? BackendChoice::kUnotify
                     : backend == "ptrace" ? BackendChoice::kPtrace

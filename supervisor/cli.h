@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "supervisor/target_privileges.h"
 
 namespace warden {
 
@@ -21,6 +22,10 @@ struct RunCommand {
   bool tree_dies_with_us = true;  // --on-supervisor-exit kill (default) | enosys
   std::string audit = "-";
   bool dry_run = false;
+  // The target's privileges: by default a root target loses the capabilities that reach
+  // memfd-warden (--keep-caps keeps them); --user runs it as another user.
+  bool keep_caps = false;
+  std::optional<TargetPrivileges> user;
   std::vector<std::string> command;  // PROGRAM ARGS...
 };
 

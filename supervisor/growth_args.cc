@@ -36,6 +36,16 @@ GrowthArgs decode_growth_args(TrappedCall call, Abi abi, const std::array<uint64
     case TrappedCall::kFtruncate64:  // i386 only
       g.length = pair(a[1], a[2]);
       break;
+    case TrappedCall::kTruncate:
+      g.fd = -1;
+      g.path = unsigned_long(abi, a[0]);
+      g.length = signed_long(abi, a[1]);
+      break;
+    case TrappedCall::kTruncate64:  // i386 only
+      g.fd = -1;
+      g.path = unsigned_long(abi, a[0]);
+      g.length = pair(a[1], a[2]);
+      break;
     case TrappedCall::kFallocate:
       g.kind = GrowthKind::kFallocate;
       g.mode = as_int(a[1]);

@@ -1,4 +1,5 @@
-// Decodes the arguments of a call that can grow a file (ftruncate, fallocate, the write family)
+// Decodes the arguments of a call that can grow a file (ftruncate, truncate, fallocate, the write
+// family)
 // from seccomp_data.args, for each ABI: i386 passes 64-bit values as register pairs and takes
 // 32-bit iovecs. Pure: a unit test pins every layout.
 #pragma once
@@ -13,6 +14,7 @@ namespace warden {
 
 struct GrowthArgs {
   int fd = -1;  // the file that may grow (the destination of a copy)
+  uint64_t path = 0;  // truncate, truncate64: the file is named by this path instead
   GrowthKind kind = GrowthKind::kFtruncate;
   int64_t length = 0;               // ftruncate: new size; fallocate: length; writes: byte count
   int64_t offset = 0;               // fallocate offset, or an explicit write position

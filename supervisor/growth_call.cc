@@ -11,7 +11,10 @@
 #include <cstring>
 #include <string_view>
 
+#include "supervisor/caller_creds.h"
 #include "supervisor/kernel_abi.h"
+#include "supervisor/path_resolver.h"
+#include "supervisor/target_memory.h"
 
 namespace warden {
 namespace {
@@ -66,11 +69,21 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
     respond(call, -EPERM);
     return;
   }
-  call.file = UniqueFd(sys::pidfd_getfd(call.pidfd, call.args.fd));
-  if (!call.file.valid()) {
-    // EBADF: no such fd, the kernel's own answer. Anything else: fail closed.
-    respond(call, errno == EBADF ? -EBADF : -EPERM);
-    return;
+  if (call.args.path != 0) {
+    // truncate(PATH): carried out here on the file the path reaches, opened as the caller would
+    // open it, so that the kernel never looks the path up again (a second thread could point
+    // it at a memfd after our check).
+    if (int64_t error = open_by_path(call); error != 0) {
+      respond(call, error);
+      return;
+    }
+  } else {
+    call.file = UniqueFd(sys::pidfd_getfd(call.pidfd, call.args.fd));
+    if (!call.file.valid()) {
+      // EBADF: no such fd, the kernel's own answer. Anything else: fail closed.
+      respond(call, errno == EBADF ? -EBADF : -EPERM);
+      return;
+    }
   }
   if (::fstat(call.file.get(), &call.st) != 0) {
     respond(call, -errno);
@@ -109,6 +122,33 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
     return;
   }
   respond(call, perform_resize(call));
+}
+
+int64_t GrowthCallHandler::open_by_path(Call& call) {
+  char path[kMaxPath];
+  NameRead read = read_target_string(call.tid, call.args.path, path, sizeof(path));
+  if (read.status == NameStatus::kFault) return -EFAULT;
+  if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
+  if (read.status != NameStatus::kOk) return -EPERM;  // we cannot read the caller: fail closed
+  if (call.args.length < 0) return -EINVAL;  // vfs_truncate checks the length first
+  // Search and write permission are the caller's, not ours.
+  PathLookup lookup;
+  lookup.tid = call.tid;
+  lookup.caller_pidfd = call.pidfd;
+  lookup.path = std::string_view(path, read.length);
+  lookup.as_caller = true;
+  ResolvedPath resolved = resolve_caller_path(lookup);
+  if (!resolved.file.valid()) return -resolved.error;
+  struct stat st {};
+  if (::fstat(resolved.file.get(), &st) != 0) return -errno;
+  if (S_ISDIR(st.st_mode)) return -EISDIR;
+  if (!S_ISREG(st.st_mode)) return -EINVAL;
+  char self[64];
+  std::snprintf(self, sizeof(self), "/proc/self/fd/%d", resolved.file.get());
+  CallerCredsScope as_caller(call.tid);
+  if (!as_caller.ok()) return -EPERM;
+  call.file = UniqueFd(::open(self, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  return call.file.valid() ? 0 : -errno;
 }
 
 int64_t GrowthCallHandler::perform_resize(Call& call) {

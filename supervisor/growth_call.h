@@ -1,4 +1,4 @@
-// Handles one trapped call that can grow a file: ftruncate, fallocate, and with
+// Handles one trapped call that can grow a file: ftruncate, truncate, fallocate, and with
 // quota.strict_writes the write family. The supervisor takes its own reference to the caller's
 // file description (pidfd_getfd) and acts on that, so the target cannot swap what the fd number
 // names between our check and the effect. Calls on files that are not memfds are carried out
@@ -26,6 +26,8 @@ class GrowthCallHandler : CallHandler {
  private:
   struct Call;  // one call's state while it is handled
   void handle_memfd(Call& call, MemfdEntry& entry);
+  // truncate(PATH): opens the file the path reaches for writing, as the caller; 0 or -errno.
+  int64_t open_by_path(Call& call);
   // Carries out ftruncate / fallocate on our reference; returns 0 or -errno.
   int64_t perform_resize(Call& call);
   void respond(const Call& call, int64_t result);

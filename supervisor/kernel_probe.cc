@@ -138,6 +138,12 @@ bool probe_ptrace() {
 
 }  // namespace
 
+bool kernel_runs_x32() {
+  constexpr long kX32Getpid = 0x40000000 | 39;  // __X32_SYSCALL_BIT | __NR_getpid
+  static const bool runs = ::syscall(kX32Getpid) >= 0 || errno != ENOSYS;
+  return runs;
+}
+
 KernelFeatures probe_kernel() {
   KernelFeatures out;
   utsname names{};
@@ -162,6 +168,7 @@ KernelFeatures probe_kernel() {
     out.error = std::string("probing pidfd_getfd: ") + std::strerror(errno);
   }
   out.ptrace = probe_ptrace();
+  out.x32 = kernel_runs_x32();
   return out;
 }
 
@@ -180,6 +187,7 @@ std::string describe_features(const KernelFeatures& f) {
   line("memfd_secret (5.14)", f.memfd_secret);
   line("pidfd_getfd (5.6)", f.pidfd_getfd);
   line("ptrace", f.ptrace);
+  line("x32 ABI", f.x32);
   bool unotify = f.unotify_usable();
   out << "auto backend: " << (unotify ? "unotify" : f.ptrace ? "ptrace" : "none") << "\n";
   out << "guarantees:\n";

@@ -17,6 +17,7 @@ struct KernelFeatures {
   bool memfd_secret = false;        // memfd_secret(2) (5.14, when secretmem is enabled)
   bool pidfd_getfd = false;         // pidfd_getfd(2) (5.6)
   bool ptrace = false;              // PTRACE_SEIZE of our own child
+  bool x32 = false;                 // the x32 ABI (CONFIG_X86_X32_ABI): absent on most kernels
 
   // Set when a feature could not be tried (out of fds, fork failed, ...): then a "no" above may
   // mean "unknown", and nothing should be concluded from it.
@@ -27,6 +28,10 @@ struct KernelFeatures {
 };
 
 KernelFeatures probe_kernel();
+
+// Whether this kernel runs x32 system calls: one x32 getpid, no child needed. Without x32 the
+// kernel answers every x32 call with ENOSYS, and the filter leaves them to it.
+bool kernel_runs_x32();
 
 // The text `memfd-warden probe` prints: one "feature: yes|no" line each, the backend auto
 // would choose, and the guarantees in force with it.

@@ -1,6 +1,7 @@
 #include "supervisor/launcher.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -10,9 +11,12 @@
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/search_path.hpp>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <system_error>
+
+#include <spdlog/spdlog.h>
 
 #include "supervisor/fd_message.h"
 #include "supervisor/kernel_abi.h"
@@ -30,6 +34,7 @@ enum class SetupStep {
   kSendListener,
   kTracerHandshake,
   kDeathSignal,
+  kPrivileges,
 };
 constexpr int kStepShift = 16;
 
@@ -47,6 +52,8 @@ const char* setup_step_name(int step) {
       return "waiting for the ptrace tracer to attach";
     case SetupStep::kDeathSignal:
       return "tying the target's life to memfd-warden's (PR_SET_PDEATHSIG)";
+    case SetupStep::kPrivileges:
+      return "dropping the target's privileges (capabilities, --user)";
   }
   return "setting up the child";
 }
@@ -61,6 +68,7 @@ struct FilterInstaller : boost::process::extend::handler {
   bool die_with_supervisor = false;
   int lifeline_fd = -1;
   int lifeline_write_fd = -1;
+  const TargetPrivileges* privileges = nullptr;  // applied here when no tree_init does it
 
   template <typename Executor>
   void fail(Executor& exec, SetupStep step) const {
@@ -81,14 +89,24 @@ struct FilterInstaller : boost::process::extend::handler {
       if (::poll(&lifeline, 1, 0) != 0) ::_exit(128 + SIGKILL);
     }
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(exec, SetupStep::kNoNewPrivs);
+    // memfd-warden is not dumpable, and we are its fork: become dumpable again so that a tracer
+    // without CAP_SYS_PTRACE may seize us (execve would reset it anyway).
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    if (privileges != nullptr) {
+      const char* step = "";
+      if (int err = apply_target_privileges(*privileges, &step); err != 0) {
+        errno = err;
+        fail(exec, SetupStep::kPrivileges);
+      }
+    }
     if (tracer_handshake) {
       // RET_TRACE with no tracer fails the call with ENOSYS, so nothing trapped may run before
-      // the tracer has seized us: send our pid and wait for its answer first (with strict_writes
-      // even this write would be trapped), then load the filter, then exec.
-      pid_t self = static_cast<pid_t>(::syscall(SYS_getpid));
-      char go = 0;
-      if (::write(socket_fd, &self, sizeof(self)) != sizeof(self) ||
-          ::read(socket_fd, &go, 1) != 1) {
+      // the tracer has seized us: tell it we are here and wait for its answer first (with
+      // strict_writes even this write would be trapped), then load the filter, then exec. The
+      // tracer learns our pid from the credentials the kernel attaches (SO_PASSCRED), in its
+      // own PID namespace: in a new namespace we would call ourselves 1.
+      char hello = 'H', go = 0;
+      if (::write(socket_fd, &hello, 1) != 1 || ::read(socket_fd, &go, 1) != 1) {
         fail(exec, SetupStep::kTracerHandshake);
       }
       ::close(socket_fd);
@@ -140,6 +158,21 @@ LaunchFailure exec_failure(const std::string& program, const std::error_code& ec
 
 }  // namespace
 
+PidNamespaceScope::PidNamespaceScope()
+    : own_(::open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC)) {
+  ok_ = own_.valid() && ::unshare(CLONE_NEWPID) == 0;
+  error_ = ok_ ? 0 : errno;
+}
+
+PidNamespaceScope::~PidNamespaceScope() {
+  // pid_ns_for_children is per thread: after unshare every later fork of this thread would land
+  // in the target's namespace (and fail once it is gone).
+  if (ok_ && ::setns(own_.get(), CLONE_NEWPID) != 0) {
+    std::fprintf(stderr, "memfd-warden: warning: returning to our own PID namespace: %s\n",
+                 std::strerror(errno));
+  }
+}
+
 LaunchResult launch(const LaunchRequest& request) {
   namespace bp = boost::process;
   LaunchResult result;
@@ -165,6 +198,7 @@ LaunchResult launch(const LaunchRequest& request) {
   installer.die_with_supervisor = request.die_with_supervisor;
   installer.lifeline_fd = request.lifeline_fd;
   installer.lifeline_write_fd = request.lifeline_write_fd;
+  if (!request.through_tree_init) installer.privileges = &request.privileges;
 
   std::error_code ec;
   errno = 0;
@@ -172,8 +206,11 @@ LaunchResult launch(const LaunchRequest& request) {
   std::string program = exe.string();
   std::vector<std::string> args = request.args;
   if (request.through_tree_init) {
-    // The child becomes PID 1 of the new namespace as `memfd-warden __init PROGRAM ARGS`.
-    args.insert(args.begin(), {kInitCommand, program});
+    // The child becomes PID 1 of the new namespace as `memfd-warden __init ... -- PROGRAM ARGS`.
+    std::vector<std::string> init_args{kInitCommand};
+    for (auto& arg : privileges_to_args(request.privileges)) init_args.push_back(std::move(arg));
+    init_args.insert(init_args.end(), {"--", program});
+    args.insert(args.begin(), init_args.begin(), init_args.end());
     program = "/proc/self/exe";
   }
   bp::child child(bp::exe = program, bp::args = args, ec, installer);
@@ -213,6 +250,20 @@ LaunchResult launch(const LaunchRequest& request) {
   }
   result.target = std::move(target);
   return result;
+}
+
+LaunchResult launch_in_namespace(LaunchRequest& request) {
+  if (!request.through_tree_init) return launch(request);
+  PidNamespaceScope scope;
+  if (!scope.ok()) {
+    spdlog::warn(
+        "cannot make a PID namespace for the target ({}): it can see memfd-warden's pid, and "
+        "if memfd-warden dies only the main process dies with it, not its descendants (run as "
+        "root for both)",
+        std::strerror(scope.error()));
+    request.through_tree_init = false;
+  }
+  return launch(request);
 }
 
 }  // namespace warden

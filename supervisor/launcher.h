@@ -12,6 +12,7 @@
 
 #include "policy/result.h"
 #include "supervisor/seccomp_filter.h"
+#include "supervisor/target_privileges.h"
 #include "supervisor/unique_fd.h"
 
 namespace warden {
@@ -38,14 +39,36 @@ struct LaunchRequest {
   int lifeline_fd = -1;
   int lifeline_write_fd = -1;  // closed in the child before the check
   // Run the program through `memfd-warden __init` (tree_init.h): the first process of a new PID
-  // namespace, which the caller has already unshared.
+  // namespace, which the caller has already unshared (PidNamespaceScope).
   bool through_tree_init = false;
+  // Capabilities to drop and ids to take on, right before the program's own execve (by
+  // tree_init when there is one, else by the launched child).
+  TargetPrivileges privileges;
+};
+
+// Makes the next child forked by this thread the first process of a new PID namespace, and puts
+// this thread's later children back in its own namespace when it goes. Threads must be created
+// before: clone(CLONE_THREAD) fails once a thread's children would land in another namespace.
+class PidNamespaceScope {
+ public:
+  // Tries to unshare(CLONE_NEWPID); ok() says whether it worked (it needs CAP_SYS_ADMIN).
+  PidNamespaceScope();
+  ~PidNamespaceScope();
+  PidNamespaceScope(const PidNamespaceScope&) = delete;
+  PidNamespaceScope& operator=(const PidNamespaceScope&) = delete;
+  bool ok() const { return ok_; }
+  int error() const { return error_; }
+
+ private:
+  UniqueFd own_;
+  bool ok_ = false;
+  int error_ = 0;
 };
 
 struct Target {
   pid_t pid = -1;
   UniqueFd pidfd;
-  UniqueFd listener;  // the seccomp notify fd (kUnotify only) (kUnotify only)
+  UniqueFd listener;  // the seccomp notify fd (kUnotify only)
 };
 
 // Why a launch failed, mapped to the exit codes a shell would use.
@@ -60,5 +83,11 @@ struct LaunchResult {
 };
 
 LaunchResult launch(const LaunchRequest& request);
+
+// launch(), in a PID namespace of the target's own when request.through_tree_init asks for one
+// (call it from the thread that forks, once every other thread has been started). Without the
+// privilege to make a namespace it warns and launches without tree_init: then only the main
+// process dies with memfd-warden, and the target can see memfd-warden's pid.
+LaunchResult launch_in_namespace(LaunchRequest& request);
 
 }  // namespace warden

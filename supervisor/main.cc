@@ -25,6 +25,12 @@ namespace {
 
 int run_target(warden::RunCommand& command) {
   using namespace warden;
+  // Nothing without CAP_SYS_PTRACE may trace us or read our memory, not even a target that runs
+  // as our own user (docs/hardening.md, "Privilege model").
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return exit_with_error(kExitInternal,
+                           std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno));
+  }
   auto audit = AuditLog::open(command.audit, command.policy.quota);
   if (!audit) {
     return exit_with_error(kExitUsage, audit.error().message());
@@ -61,6 +67,7 @@ int run_target(warden::RunCommand& command) {
     traps.exec = traps.exec || (rule.exec_allowed && !*rule.exec_allowed);
   }
   traps.io_uring = !command.policy.io_uring_allowed;
+  traps.x32 = kernel_runs_x32();
   if (command.policy.quota.strict_writes && !traps.growth) {
     spdlog::warn(
         "strict_writes has no effect without a byte limit (max_bytes, "
@@ -96,13 +103,17 @@ int run_target(warden::RunCommand& command) {
   request.args.assign(command.command.begin() + 1, command.command.end());
   request.filter = &filter.value();
   request.child_sigmask = &original;
+  if (command.user) request.privileges = *command.user;
+  request.privileges.drop_caps = ::geteuid() == 0 && !command.keep_caps;
   SuperviseOptions options;
   options.dry_run = command.dry_run;
   options.tree_dies_with_us = command.tree_dies_with_us;
+  options.check_exec_images = traps.exec;
 
-  // --on-supervisor-exit=kill: if we die, the tree must die too. ptrace: PTRACE_O_EXITKILL.
-  // User notification: the target runs under `memfd-warden __init` as PID 1 of its own PID
-  // namespace, killed by PR_SET_PDEATHSIG when we die, which kills the whole namespace.
+  // The target runs under `memfd-warden __init` as PID 1 of its own PID namespace (both
+  // backends): memfd-warden has no pid there, so the target cannot signal or trace it by number.
+  // --on-supervisor-exit=kill: if we die, the tree must die too. ptrace: PTRACE_O_EXITKILL; and
+  // for both the init is killed by PR_SET_PDEATHSIG when we die, which kills the namespace.
   // Without the privilege to make a namespace, only the main process can be tied to us.
   int lifeline[2] = {-1, -1};
   if (command.tree_dies_with_us && ::pipe2(lifeline, O_CLOEXEC) != 0) {
@@ -114,10 +125,10 @@ int run_target(warden::RunCommand& command) {
     request.die_with_supervisor = true;
     request.lifeline_fd = lifeline_read.get();
     request.lifeline_write_fd = lifeline_write.get();
-    // User notification: run_unotify_backend makes the PID namespace (it must start its
-    // thread first: a thread cannot be created after its creator unshared CLONE_NEWPID).
-    request.through_tree_init = !use_ptrace;
   }
+  // The backend makes the namespace (it must start its thread first: a thread cannot be
+  // created after its creator unshared CLONE_NEWPID).
+  request.through_tree_init = true;
   SuperviseResult result;
   if (use_ptrace) {
     result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),

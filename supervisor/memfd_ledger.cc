@@ -10,7 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <unordered_set>
+
+#include "supervisor/fd_in_flight.h"
 
 namespace warden {
 namespace {
@@ -22,8 +25,10 @@ struct KeySetHash {
 };
 using KeySet = std::unordered_set<MemfdKey, KeySetHash>;
 
-// Marks in `alive` every key of `wanted` that process `pid` holds as an fd or a mapping.
-void scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
+// Marks in `alive` every key of `wanted` that process `pid` holds as an fd or a mapping. Returns
+// whether it holds a socket (through which a file could be sent away).
+bool scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
+  bool sockets = false;
   char path[300];
   std::snprintf(path, sizeof(path), "/proc/%s/fd", pid);
   if (DIR* fds = ::opendir(path)) {
@@ -32,6 +37,7 @@ void scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
       if (entry->d_name[0] == '.' || ::fstatat(::dirfd(fds), entry->d_name, &st, 0) != 0) {
         continue;
       }
+      sockets = sockets || S_ISSOCK(st.st_mode);
       MemfdKey key{st.st_dev, st.st_ino};
       if (wanted.count(key)) alive.insert(key);
     }
@@ -50,6 +56,15 @@ void scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
     }
     std::fclose(maps);
   }
+  return sockets;
+}
+
+// The PID namespace a process is in, or 0.
+ino_t pid_namespace(const char* pid) {
+  char path[300];
+  std::snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+  struct stat st {};
+  return ::stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
 }  // namespace
@@ -147,19 +162,35 @@ void MemfdLedger::drain() {
   if (unwatched_ > 0) reconcile_unwatched();
 }
 
+void MemfdLedger::set_tree(pid_t main_pid) {
+  std::string pid = std::to_string(main_pid);
+  ino_t tree = pid_namespace(pid.c_str());
+  // The tree's own namespace (tree_init.h), or none of its own: then every process counts.
+  tree_pid_namespace_ = tree != pid_namespace("self") ? tree : 0;
+}
+
 void MemfdLedger::reconcile_unwatched() {
   KeySet wanted, alive;
   for (const auto& [key, entry] : entries_) {
     if (entry.watch < 0) wanted.insert(key);
   }
+  bool tree_sockets = false;
   if (DIR* proc = ::opendir("/proc")) {
     while (dirent* entry = ::readdir(proc)) {
       if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
-      scan_process(entry->d_name, wanted, alive);
+      bool sockets = scan_process(entry->d_name, wanted, alive);
+      if (sockets && !tree_sockets) {
+        tree_sockets = tree_pid_namespace_ == 0 || pid_namespace(entry->d_name) == tree_pid_namespace_;
+      }
       if (alive.size() == wanted.size()) break;
     }
     ::closedir(proc);
   }
+  if (alive.size() == wanted.size()) return;
+  // Held by no process: gone, or in flight in a unix socket (SCM_RIGHTS), where it keeps its
+  // memory. Conservatively, while the tree holds any socket it could have sent one through, or
+  // any unix socket has something queued, nothing is released (docs/memory-quotas.md).
+  if (tree_sockets || unix_queues_hold_data()) return;
   for (const auto& key : wanted) {
     if (!alive.count(key)) release(key);
   }

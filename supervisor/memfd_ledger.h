@@ -4,7 +4,8 @@
 // Liveness: each memfd gets an inotify watch (through /proc/PID/fd/N) before we hand it over
 // and close our copy; the kernel queues IN_IGNORED once the last fd and the last mapping are gone
 // in every process. A watch holds no reference. secretmem files raise no inotify events at all,
-// so memfd_secret entries are found dead by scanning /proc/*/fd and /proc/*/maps instead.
+// so memfd_secret entries are found dead by scanning /proc/*/fd and /proc/*/maps instead, and
+// released only when they cannot be in flight in a socket either (fd_in_flight.h).
 //
 // Charge: the largest extent a memfd can hold pages in, max(file size, highest fallocated end).
 // Owned by the supervisor loop's thread.
@@ -75,6 +76,10 @@ class MemfdLedger {
   // Books a new charge for `entry` (growth or shrink).
   void recharge(MemfdEntry& entry, uint64_t charge);
 
+  // The tree's main process, once launched: its PID namespace tells which processes belong to
+  // the tree when deciding whether a secretmem file could be in flight.
+  void set_tree(pid_t main_pid);
+
   // A tracked memfd reached the target: one more successful call.
   void count_call() { ++calls_; }
 
@@ -111,6 +116,7 @@ class MemfdLedger {
   std::pmr::unordered_map<int, MemfdKey> by_watch_;
   std::vector<RuleUsage> rule_usage_;
   size_t unwatched_ = 0;
+  ino_t tree_pid_namespace_ = 0;  // 0: unknown, every process counts as the tree's
   uint64_t calls_ = 0;
   uint64_t bytes_ = 0;
   uint64_t peak_live_ = 0;

@@ -45,6 +45,7 @@ class Tracer {
          AuditLog& audit, int signal_fd)
       : dispatcher_(policy, options, ledger, audit),
         ledger_(ledger),
+        check_images_(options.check_exec_images),
         exit_kill_(options.tree_dies_with_us),
         signal_fd_(signal_fd) {}
 
@@ -75,6 +76,7 @@ class Tracer {
 
   CallDispatcher dispatcher_;
   MemfdLedger& ledger_;
+  bool check_images_;
   bool exit_kill_;
   int signal_fd_;
   pid_t main_pid_ = -1;
@@ -89,6 +91,11 @@ class Tracer {
 class PtraceChannel final : public CallChannel {
  public:
   PtraceChannel(Tracer& tracer, pid_t tid, Abi abi) : tracer_(tracer), tid_(tid), abi_(abi) {}
+
+  // The rest of the tree is stopped for this call: a call let through then runs to its end
+  // before anyone else may run, so what was checked (a name, an fd, a mapping) is what the
+  // kernel uses.
+  void set_frozen() { frozen_ = true; }
   ~PtraceChannel() override {
     if (!answered_) pass_through();  // never leave a tracee stopped behind us
   }
@@ -109,6 +116,10 @@ class PtraceChannel final : public CallChannel {
   int pass_through() override {
     answered_ = true;
     if (!tracer_.alive(tid_)) return ENOENT;
+    if (frozen_ && !at_exit_) {
+      if (!tracer_.run_to_syscall_exit(tid_)) return ENOENT;
+      at_exit_ = true;
+    }
     tracer_.resume(tid_);
     return 0;
   }
@@ -201,12 +212,31 @@ class PtraceChannel final : public CallChannel {
   Abi abi_;
   bool answered_ = false;
   bool at_exit_ = false;
+  bool frozen_ = false;
 };
 
 bool Tracer::attach(int handshake, std::string& error) {
+  // The child's byte comes with its credentials (SO_PASSCRED on our end): its pid as we
+  // number it, whatever PID namespace it is in.
+  char hello = 0;
+  iovec data{&hello, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof(control);
   pid_t pid = -1;
-  ssize_t got = ::read(handshake, &pid, sizeof(pid));
-  if (got != sizeof(pid) || pid <= 0) {
+  if (::recvmsg(handshake, &message, MSG_CMSG_CLOEXEC) == 1) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        ucred credentials{};
+        std::memcpy(&credentials, CMSG_DATA(c), sizeof(credentials));
+        pid = credentials.pid;
+      }
+    }
+  }
+  if (pid <= 0) {
     error = "the child exited before it could be traced";
     return false;
   }
@@ -220,6 +250,7 @@ bool Tracer::attach(int handshake, std::string& error) {
     return false;
   }
   main_pid_ = pid;
+  ledger_.set_tree(pid);
   tracees_[pid] = Tracee{};
   tree_ = std::make_unique<ProcessTree>(pid, UniqueFd(sys::pidfd_open(pid)));
   char go = 'G';
@@ -321,10 +352,13 @@ void Tracer::handle_seccomp_stop(pid_t tid) {
   request.tid = tid;
   request.syscall = *call;
   for (size_t i = 0; i < request.args.size(); ++i) request.args[i] = info.seccomp.args[i];
-  if (call_group(call->call) == CallGroup::kCreate) {
-    // Before the name is read: from here until the call returns nobody else in the tree runs,
-    // so the name the kernel reads (if the call is allowed) is the one we checked.
+  CallGroup group = call_group(call->call);
+  if (group == CallGroup::kCreate || group == CallGroup::kExecMap) {
+    // Before the name or the fd is read: from here until the call returns nobody else in the
+    // tree runs, so the name the kernel reads, the file an fd number names, and the mappings
+    // of a range (if the call is allowed) are the ones we checked.
     if (!freeze_except(tid)) return;  // the caller died meanwhile
+    channel.set_frozen();
   }
   dispatcher_.handle(request, channel);
 }
@@ -360,6 +394,12 @@ void Tracer::handle(pid_t pid, int status) {
       unsigned long former = 0;
       ::ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &former);
       if (static_cast<pid_t>(former) != pid) tracees_.erase(static_cast<pid_t>(former));
+      // The new image is in place and has not run an instruction; its other threads are gone
+      // and nobody else shares its fresh memory. What runs now is checked here, whatever path
+      // the exec named and whatever a racing thread did to it after the check at the call.
+      if (check_images_ && dispatcher_.refuse_new_image(pid)) {
+        ::kill(pid, SIGKILL);  // a stopped tracee: its pid cannot be reused before we reap it
+      }
       resume(pid);
       return;
     }
@@ -432,6 +472,12 @@ SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions&
     return result;
   }
   UniqueFd ours(sockets[0]), theirs(sockets[1]);
+  int pass_credentials = 1;
+  if (::setsockopt(ours.get(), SOL_SOCKET, SO_PASSCRED, &pass_credentials,
+                   sizeof(pass_credentials)) != 0) {
+    result.error = std::string("setsockopt(SO_PASSCRED): ") + std::strerror(errno);
+    return result;
+  }
   Tracer tracer(policy, options, *ledger, audit, signal_fd);
   std::string attach_error;
   bool attached = false;
@@ -444,7 +490,7 @@ SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions&
   });
   request.mode = LaunchMode::kPtrace;
   request.handshake_fd = theirs.get();
-  LaunchResult launched = launch(request);
+  LaunchResult launched = launch_in_namespace(request);
   theirs.reset();
   if (!launched.target) ::shutdown(ours.get(), SHUT_RDWR);  // wakes a tracer still waiting
   thread.join();

@@ -28,4 +28,10 @@ struct NameRead {
 // `buffer` must hold kMaxMemfdName + 1 bytes.
 NameRead read_target_name(pid_t tid, uint64_t address, char* buffer);
 
+// The same for any NUL-terminated string of at most `capacity` bytes with its NUL (at most one
+// page): a path (PATH_MAX) reads the way the kernel's getname() sees it, kTooLong standing for
+// its ENAMETOOLONG.
+inline constexpr size_t kMaxPath = 4096;  // PATH_MAX, the NUL included
+NameRead read_target_string(pid_t tid, uint64_t address, char* buffer, size_t capacity);
+
 }  // namespace warden

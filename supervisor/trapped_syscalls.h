@@ -29,15 +29,30 @@ enum class TrappedCall {
   kSendfile64,  // i386 only
   kSplice,
   kCopyFileRange,
+  // change a file's size by path (byte limits)
+  kTruncate,
+  kTruncate64,  // i386 only
   // running a program (exec = "deny": refused for memfds, T1620)
   kExecve,
   kExecveat,
+  // loading code from memory (exec = "deny"): mappings that would make a memory file's pages
+  // executable, and the switches that make readable memory executable
+  kMmap,  // on i386 this is old_mmap, whose arguments are a struct in memory
+  kMmap2,
+  kMprotect,
+  kPkeyMprotect,
+  kShmat,  // on i386 also ipc(SHMAT, ...), which the kernel multiplexes
+  kPersonality,
   // io_uring = "deny"
   kIoUringSetup,
+  // Linux AIO: its writes bypass the write family (refused with strict_writes)
+  kIoSetup,
+  // clone with CLONE_UNTRACED (ptrace backend: a child that would leave tracing)
+  kClone,
 };
 
 // Which groups of calls a filter traps.
-enum class CallGroup { kCreate, kGrowth, kWrite, kExec, kIoUring };
+enum class CallGroup { kCreate, kGrowth, kWrite, kAio, kExec, kExecMap, kIoUring, kClone };
 
 const char* abi_name(Abi abi);
 const char* trapped_call_name(TrappedCall call);
@@ -48,6 +63,7 @@ struct TrappedSyscall {
   Abi abi;
   uint32_t audit_arch;  // AUDIT_ARCH_* as seen in seccomp_data.arch
   int32_t nr;           // as seen in seccomp_data.nr (x32 numbers carry __X32_SYSCALL_BIT)
+  bool multiplexed = false;  // i386 ipc(SHMAT, ...) rather than shmat itself
 };
 
 // Every (call, ABI) pair that exists, numbered by libseccomp. Built once.

@@ -119,25 +119,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
       [&] { serve_during_launch(ours.get(), stop.get(), notify, dispatcher, serve_error); });
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
-  // The namespace our own future children belong in, to come back to after the launch: after
-  // unshare(CLONE_NEWPID) every later fork of this thread would land in the target's namespace
-  // (and fail once it is gone).
-  UniqueFd own_pid_namespace(::open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC));
-  if (request.through_tree_init && ::unshare(CLONE_NEWPID) != 0) {
-    // pid_ns_for_children is per thread: this thread forks the target; the server thread
-    // (started above, as it must be before the unshare) does not fork.
-    spdlog::warn(
-        "cannot make a PID namespace ({}): if memfd-warden dies, only the main "
-        "process dies with it, not its descendants (run as root, or use "
-        "--backend ptrace, for the whole tree)",
-        std::strerror(errno));
-    request.through_tree_init = false;
-  }
-  LaunchResult launched = launch(request);
-  if (request.through_tree_init && own_pid_namespace.valid() &&
-      ::setns(own_pid_namespace.get(), CLONE_NEWPID) != 0) {
-    spdlog::warn("returning to our own PID namespace for later children: {}", std::strerror(errno));
-  }
+  LaunchResult launched = launch_in_namespace(request);
   theirs.reset();
   ::shutdown(ours.get(), SHUT_RDWR);  // wakes a server still waiting for the listener
   uint64_t one = 1;
@@ -150,6 +132,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   }
 
   result.started = true;
+  ledger->set_tree(launched.target->pid);
   ProcessTree tree(launched.target->pid, std::move(launched.target->pidfd));
   auto fail = [&](const std::string& what) {
     tree.forward(SIGKILL);

@@ -72,7 +72,7 @@ TEST_CASE("probe reports what the kernel does, and auto picks by it") {
   auto run = run_warden_raw({"probe"});
   REQUIRE(run.exit_code == 0);
   auto found = parse_probe(run.out);
-  REQUIRE(found.size() == 8);
+  REQUIRE(found.size() == 9);
 
   uint32_t action = SECCOMP_RET_USER_NOTIF;
   bool user_notification = ::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
@@ -84,6 +84,8 @@ TEST_CASE("probe reports what the kernel does, and auto picks by it") {
 
   int secret = static_cast<int>(::syscall(447, 0));
   CHECK(found["memfd_secret (5.14)"] == (secret >= 0));
+  // x32: a kernel without it answers ENOSYS to every x32 call (getpid here).
+  CHECK(found["x32 ABI"] == (::syscall(0x40000000 | 39) >= 0));
   if (secret >= 0) ::close(secret);
 
   int self = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));

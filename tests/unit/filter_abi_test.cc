@@ -1,9 +1,12 @@
-// Unit: the compiled seccomp filter, run through a BPF simulator over (architecture, number)
-// tuples: every trapped call traps on x86_64, i386 and x32, nothing else does, and a foreign
-// architecture is killed. The kernel cannot check this for us on a machine without int $0x80.
+// Unit: the compiled seccomp filter, run through a BPF simulator over (architecture, number,
+// arguments) tuples: every trapped call traps on x86_64, i386 and x32 exactly when its
+// arguments say it matters, nothing else does, x32 is left to a kernel without it, and a
+// foreign architecture is killed. The kernel cannot check this for us on a machine without
+// int $0x80 or x32.
 #include <doctest/doctest.h>
 #include <linux/audit.h>
 
+#include <array>
 #include <ios>
 #include <set>
 
@@ -15,33 +18,98 @@ namespace warden {
 namespace {
 
 constexpr uint32_t kX32Bit = 0x40000000;
+using Args = std::array<uint64_t, 6>;
+constexpr Args kNoisy = {0xdeadbeefcafef000ULL, 0xdeadbeefcafef000ULL, 0xdeadbeefcafef000ULL,
+                         0xdeadbeefcafef000ULL, 0xdeadbeefcafef000ULL, 0xdeadbeefcafef000ULL};
 
-uint32_t verdict(const BpfProgram& program, uint32_t arch, int32_t nr,
-                 uint64_t args = 0xdeadbeefcafef000ULL) {
+uint32_t verdict(const BpfProgram& program, uint32_t arch, int32_t nr, const Args& args = kNoisy) {
   seccomp_data data{};
   data.arch = arch;
   data.nr = nr;
-  for (auto& arg : data.args) arg = args;  // no trapped call looks at its arguments
+  for (size_t i = 0; i < 6; ++i) data.args[i] = args[i];
   return test::run_bpf(program.instructions, data);
 }
 
-// seccomp(2) on each ABI: the one call whose arguments matter (NEW_LISTENER is refused).
+uint32_t verdict_one(const BpfProgram& program, uint32_t arch, int32_t nr, uint64_t all_args) {
+  return verdict(program, arch, nr, Args{all_args, all_args, all_args, all_args, all_args, all_args});
+}
+
+// seccomp(2) on each ABI: NEW_LISTENER is refused (its own test below).
 std::set<std::pair<uint32_t, int32_t>> seccomp_numbers() {
   return {{AUDIT_ARCH_X86_64, 317}, {AUDIT_ARCH_I386, 354}, {AUDIT_ARCH_X86_64, 0x40000000 | 317}};
 }
 
+// An independent statement of when each call is worth a round trip (the filter's
+// conditions_for, written again from the kernel's point of view).
+bool should_trap(TrappedCall call, Abi abi, const Args& a, bool trace) {
+  constexpr uint64_t kRead = 0x1, kExec = 0x4, kAnonymous = 0x20, kShmExec = 0100000;
+  constexpr uint64_t kReadImpliesExec = 0x0400000, kUntraced = 0x00800000;
+  bool compat = abi != Abi::kX86_64;
+  uint64_t executable = compat ? (kRead | kExec) : kExec;
+  switch (call) {
+    case TrappedCall::kMmap:
+      if (abi == Abi::kI386) return true;  // old_mmap: arguments in memory
+      [[fallthrough]];
+    case TrappedCall::kMmap2:
+      return (a[2] & executable) && !(a[3] & kAnonymous);
+    case TrappedCall::kMprotect:
+    case TrappedCall::kPkeyMprotect:
+      return (a[2] & executable) != 0;
+    case TrappedCall::kShmat:
+      return (a[2] & kShmExec) != 0;
+    case TrappedCall::kPersonality:
+      return (a[0] & kReadImpliesExec) != 0;
+    case TrappedCall::kClone:
+      return trace && (a[0] & kUntraced);
+    default:
+      return true;
+  }
+}
+
+uint32_t arch_of(Abi abi) { return abi == Abi::kI386 ? AUDIT_ARCH_I386 : AUDIT_ARCH_X86_64; }
+
 }  // namespace
 
-TEST_CASE("every trapped call traps on every ABI, and nothing else does") {
+TEST_CASE("every trapped call traps on every ABI when its arguments matter, and nothing else does") {
   for (auto action : {TrapAction::kUserNotify, TrapAction::kTrace}) {
-    TrapSet all{true, true, true, true};
+    CAPTURE(static_cast<int>(action));
+    bool trace = action == TrapAction::kTrace;
+    TrapSet all{true, true, true, true, true};
     auto program = build_filter(action, all);
     REQUIRE(program.has_value());
-    uint32_t trap = action == TrapAction::kUserNotify ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_TRACE;
-    std::set<std::pair<uint32_t, int32_t>> trapped;
-    for (const auto& entry : trapped_syscalls()) trapped.insert({entry.audit_arch, entry.nr});
-    CHECK(trapped.size() >= 40);  // 17 calls over 3 ABIs, less those an ABI lacks
+    uint32_t trap = trace ? SECCOMP_RET_TRACE : SECCOMP_RET_USER_NOTIF;
 
+    // Each entry, with arguments chosen to make it matter and not to.
+    const Args argument_cases[] = {
+        {},                                                       // nothing set
+        {0, 0, 0x4, 0, 3, 0},                                     // PROT_EXEC of fd 3
+        {0, 0, 0x1, 0, 3, 0},                                     // PROT_READ of fd 3
+        {0, 0, 0x5, 0x20, 3, 0},                                  // ... anonymous
+        {0x0400000, 0, 0, 0, 0, 0},                               // READ_IMPLIES_EXEC
+        {0x00800000 | 17, 0, 0, 0, 0, 0},                         // CLONE_UNTRACED|SIGCHLD
+        {21, 5, 0100000, 0, 0, 0},                                // ipc(SHMAT, SHM_EXEC)
+        {5, 0, 0100000, 0, 0, 0},                                 // shmat SHM_EXEC
+        {0xffffffff00000000ULL, 0, 0xffffffff00000000ULL, 0, 0, 0},  // high halves only
+        kNoisy,
+    };
+    std::set<std::pair<uint32_t, int32_t>> numbers;
+    for (const auto& entry : trapped_syscalls()) {
+      numbers.insert({entry.audit_arch, entry.nr});
+      for (const auto& args : argument_cases) {
+        CAPTURE(trapped_call_name(entry.call));
+        CAPTURE(abi_name(entry.abi));
+        CAPTURE(args[0]);
+        CAPTURE(args[2]);
+        CAPTURE(args[3]);
+        bool expect = should_trap(entry.call, entry.abi, args, trace);
+        if (entry.multiplexed) expect = expect && static_cast<uint32_t>(args[0]) == 21;
+        uint32_t got = verdict(*program, entry.audit_arch, entry.nr, args) & SECCOMP_RET_ACTION_FULL;
+        CHECK(got == (expect ? trap : SECCOMP_RET_ALLOW));
+      }
+    }
+    CHECK(numbers.size() >= 60);  // 27 calls over 3 ABIs, less those an ABI lacks
+
+    // Every other number passes, whatever its arguments (clone3 aside under ptrace).
     struct Range {
       uint32_t arch;
       int32_t first;
@@ -51,12 +119,15 @@ TEST_CASE("every trapped call traps on every ABI, and nothing else does") {
                               Range{AUDIT_ARCH_X86_64, static_cast<int32_t>(kX32Bit),
                                     static_cast<int32_t>(kX32Bit + 600)}}) {
       for (int32_t nr = range.first; nr <= range.last; ++nr) {
-        uint32_t got = verdict(*program, range.arch, nr) & SECCOMP_RET_ACTION_FULL;
-        if (seccomp_numbers().count({range.arch, nr})) continue;  // its own test below
-        bool expect_trap = trapped.count({range.arch, nr}) != 0;
-        if ((got == trap) != expect_trap || (!expect_trap && got != SECCOMP_RET_ALLOW)) {
-          FAIL_CHECK("arch " << std::hex << range.arch << std::dec << " nr " << nr << ": got "
-                             << std::hex << got);
+        if (numbers.count({range.arch, nr}) || seccomp_numbers().count({range.arch, nr})) continue;
+        bool clone3 = (nr & ~static_cast<int32_t>(kX32Bit)) == 435;
+        for (uint64_t value : {uint64_t{0}, ~uint64_t{0}, kNoisy[0]}) {
+          uint32_t got = verdict_one(*program, range.arch, nr, value);
+          uint32_t expected = trace && clone3 ? (SECCOMP_RET_ERRNO | ENOSYS) : SECCOMP_RET_ALLOW;
+          if (got != expected) {
+            FAIL_CHECK("arch " << std::hex << range.arch << std::dec << " nr " << nr << ": got "
+                               << std::hex << got);
+          }
         }
       }
     }
@@ -73,10 +144,29 @@ TEST_CASE("memfd_create on each ABI by number") {
   // The same numbers on the other ABIs are other calls, and pass.
   CHECK(verdict(*program, AUDIT_ARCH_I386, 319) == SECCOMP_RET_ALLOW);
   CHECK(verdict(*program, AUDIT_ARCH_X86_64, 356) == SECCOMP_RET_ALLOW);
-  // Without byte limits or exec/io_uring checks, growth and exec calls are not trapped.
+  // Without byte limits or exec/io_uring checks, growth, exec and mapping calls are not trapped.
   CHECK(verdict(*program, AUDIT_ARCH_X86_64, 77) == SECCOMP_RET_ALLOW);  // ftruncate
+  CHECK(verdict(*program, AUDIT_ARCH_X86_64, 76) == SECCOMP_RET_ALLOW);  // truncate
   CHECK(verdict(*program, AUDIT_ARCH_X86_64, 59) == SECCOMP_RET_ALLOW);  // execve
   CHECK(verdict(*program, AUDIT_ARCH_X86_64, 1) == SECCOMP_RET_ALLOW);   // write
+  CHECK(verdict(*program, AUDIT_ARCH_X86_64, 9, {0, 0, 0x4, 0, 3, 0}) == SECCOMP_RET_ALLOW);
+  CHECK(verdict(*program, AUDIT_ARCH_X86_64, 206) == SECCOMP_RET_ALLOW);  // io_setup
+}
+
+TEST_CASE("a kernel without x32 answers x32 calls itself: the filter leaves them all alone") {
+  TrapSet no_x32{true, true, true, true, false};
+  for (auto action : {TrapAction::kUserNotify, TrapAction::kTrace}) {
+    auto program = build_filter(action, no_x32);
+    REQUIRE(program.has_value());
+    for (int32_t nr = 0; nr <= 600; ++nr) {
+      uint32_t got = verdict_one(*program, AUDIT_ARCH_X86_64, static_cast<int32_t>(kX32Bit) | nr,
+                                 ~uint64_t{0});
+      if (got != SECCOMP_RET_ALLOW) FAIL_CHECK("x32 nr " << nr << ": got " << std::hex << got);
+    }
+    // x86_64 and i386 are unchanged.
+    CHECK(verdict(*program, AUDIT_ARCH_X86_64, 319) != SECCOMP_RET_ALLOW);
+    CHECK(verdict(*program, AUDIT_ARCH_I386, 356) != SECCOMP_RET_ALLOW);
+  }
 }
 
 TEST_CASE("seccomp() with NEW_LISTENER is refused with EBUSY on every ABI, other uses pass") {
@@ -85,15 +175,38 @@ TEST_CASE("seccomp() with NEW_LISTENER is refused with EBUSY on every ABI, other
   constexpr uint64_t kNewListener = 1 << 3;
   for (auto [arch, nr] : seccomp_numbers()) {
     CAPTURE(nr);
-    CHECK(verdict(*program, arch, nr, kNewListener) == (SECCOMP_RET_ERRNO | EBUSY));
-    CHECK(verdict(*program, arch, nr, kNewListener | 0x1) == (SECCOMP_RET_ERRNO | EBUSY));
-    CHECK(verdict(*program, arch, nr, 0x1) == SECCOMP_RET_ALLOW);  // TSYNC alone
-    CHECK(verdict(*program, arch, nr, 0) == SECCOMP_RET_ALLOW);
+    CHECK(verdict_one(*program, arch, nr, kNewListener) == (SECCOMP_RET_ERRNO | EBUSY));
+    CHECK(verdict_one(*program, arch, nr, kNewListener | 0x1) == (SECCOMP_RET_ERRNO | EBUSY));
+    CHECK(verdict_one(*program, arch, nr, 0x1) == SECCOMP_RET_ALLOW);  // TSYNC alone
+    CHECK(verdict_one(*program, arch, nr, 0) == SECCOMP_RET_ALLOW);
+  }
+}
+
+TEST_CASE("under ptrace no child can leave tracing: clone(CLONE_UNTRACED) traps, clone3 is ENOSYS") {
+  auto trace = build_filter(TrapAction::kTrace, TrapSet{});
+  auto notify = build_filter(TrapAction::kUserNotify, TrapSet{});
+  REQUIRE(trace.has_value());
+  REQUIRE(notify.has_value());
+  for (Abi abi : {Abi::kX86_64, Abi::kI386, Abi::kX32}) {
+    CAPTURE(abi_name(abi));
+    int32_t clone = abi == Abi::kI386 ? 120 : 56;
+    int32_t clone3 = 435;
+    if (abi == Abi::kX32) {
+      clone |= static_cast<int32_t>(kX32Bit);
+      clone3 |= static_cast<int32_t>(kX32Bit);
+    }
+    Args untraced{0x00800000 | 17, 0, 0, 0, 0, 0}, plain{0x003d0f00, 0, 0, 0, 0, 0};
+    CHECK(verdict(*trace, arch_of(abi), clone, untraced) == SECCOMP_RET_TRACE);
+    CHECK(verdict(*trace, arch_of(abi), clone, plain) == SECCOMP_RET_ALLOW);  // pthread_create
+    CHECK(verdict(*trace, arch_of(abi), clone3) == (SECCOMP_RET_ERRNO | ENOSYS));
+    // User notification follows every child whatever its flags.
+    CHECK(verdict(*notify, arch_of(abi), clone, untraced) == SECCOMP_RET_ALLOW);
+    CHECK(verdict(*notify, arch_of(abi), clone3) == SECCOMP_RET_ALLOW);
   }
 }
 
 TEST_CASE("a foreign architecture is killed, whatever the call") {
-  auto program = build_filter(TrapAction::kUserNotify, TrapSet{true, true, true, true});
+  auto program = build_filter(TrapAction::kUserNotify, TrapSet{true, true, true, true, true});
   REQUIRE(program.has_value());
   for (uint32_t arch :
        std::initializer_list<uint32_t>{AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_PPC64LE,

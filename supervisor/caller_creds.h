@@ -1,0 +1,38 @@
+// Acting as the caller for a permission check: while a CallerCredsScope lives, this thread's
+// filesystem uid and gid, supplementary groups and effective capabilities are the calling
+// thread's, so an open() memfd-warden makes on the caller's behalf (an emulated truncate) is
+// allowed or refused exactly as the caller's own would be. Raw per-thread syscalls: glibc's
+// wrappers would change every thread of memfd-warden.
+//
+// Where memfd-warden cannot take on other credentials (it is not root), the scope changes
+// nothing: the target then runs as memfd-warden's own user.
+#pragma once
+
+#include <linux/capability.h>
+#include <sys/types.h>
+
+#include <vector>
+
+namespace warden {
+
+class CallerCredsScope {
+ public:
+  // Switches to `tid`'s credentials; ok() is false (and nothing changed) when they could not be
+  // read or taken on.
+  explicit CallerCredsScope(pid_t tid);
+  ~CallerCredsScope();
+  CallerCredsScope(const CallerCredsScope&) = delete;
+  CallerCredsScope& operator=(const CallerCredsScope&) = delete;
+
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_ = false;
+  bool switched_ = false;
+  uid_t old_fsuid_ = 0;
+  gid_t old_fsgid_ = 0;
+  std::vector<gid_t> old_groups_;
+  __user_cap_data_struct old_caps_[2] = {};
+};
+
+}  // namespace warden
