@@ -186,8 +186,14 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     }
     std::string name(part);
     if ((name == "self" || name == "thread-self") && is_proc_root(current.get())) {
-      // Resolved against the reader, which is the caller, not us.
+      // Resolved against the reader, which is the caller, not us. Found out as ourselves: it
+      // reads the namespace of that procfs's pid 1, which may be memfd-warden's own init.
+      caller_creds.reset();
       std::string target = caller_in_proc(current.get(), lookup.tid, name == "thread-self");
+      if (lookup.as_caller) {
+        caller_creds.emplace(lookup.tid);
+        if (!caller_creds->ok()) return fail(EPERM);
+      }
       if (target.empty()) return fail(ENOENT);
       if (++links > kMaxSymlinks) return fail(ELOOP);
       pending = target + (rest.empty() && !trailing_slash ? "" : "/") + std::string(rest);

@@ -52,8 +52,10 @@ void prepare_mounts(bool protect_cgroups) {
 }  // namespace
 
 void run_tree_init(int argc, char** argv) {
-  // Nothing in the namespace may read or trace us: a root target keeps uid 0.
+  // Nothing in the namespace may read or trace us: a root target keeps uid 0. The name tells
+  // us from the supervisor in ps.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::prctl(PR_SET_NAME, "warden-init", 0, 0, 0);
   TargetPrivileges privileges;
   int index = 2;
   if (!privileges_from_args(argc, argv, &index, &privileges) || index + 1 >= argc ||

@@ -30,6 +30,8 @@ std::string backend();
 // "--backend NAME " for shell command lines, or "" when no backend was chosen.
 std::string backend_flag();
 std::string probe_bin();
+std::string attack_bin();       // the hostile target (tests/probes/attack.cc)
+std::string payload_library();  // a shared library the attack loads from memory
 std::string sample_bin(const std::string& name);
 
 // Sentinel errnos: a memfd_create can never fail with these on its own, so seeing one proves the

