@@ -206,9 +206,14 @@ std::string describe_features(const KernelFeatures& f) {
                   "emulated write may then be replayed by SA_RESTART\n");
     out << (f.sync_wake_up ? "  - round trips use SYNC_WAKE_UP\n"
                            : "  - round trips without SYNC_WAKE_UP (slower)\n");
+    out << "  - exec and executable-mapping checks judge the file a call reaches; a racing "
+           "thread can still swap the path or fd before the kernel looks again "
+           "(docs/hardening.md; --backend ptrace has no such window)\n";
   } else {
     out << "  - ptrace: the rest of the tree is stopped while an allowed name is created, and "
            "the created memfd's name is verified\n";
+    out << "  - ptrace: executable mappings run with the rest of the tree stopped, and every new "
+           "program is checked again at its exec event, before it runs\n";
   }
   out << (f.pidfd_getfd ? "  - byte quotas act on the caller's own file description "
                           "(pidfd_getfd): no fd-swap race\n"

@@ -301,6 +301,10 @@ TEST_CASE("the target cannot reach memfd-warden: trace it, read its memory, sign
   auto kept = run_warden({"--keep-caps"}, {attack_bin(), "reach"});
   CHECK(kept.fact_number("found") >= 1);
   CHECK(kept.fact_number("mem") >= 1);
+  CHECK(kept.fact_number("cgroup_writable") >= 1);
+  // Seen, but still not signalled: it has no pid in the target's namespace.
+  CHECK(kept.fact_number("signalled") == 0);
+  CHECK(kept.fact_number("pidfd_signalled") == 0);
 }
 
 TEST_CASE("a root target runs without the capabilities that reach memfd-warden, and --user drops all") {
