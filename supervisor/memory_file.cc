@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "supervisor/unique_fd.h"
 
@@ -18,27 +19,23 @@ namespace {
 #define SECRETMEM_MAGIC 0x5345434d
 #endif
 
-// The kernel's internal shmem mount (shm_mnt), which holds every memfd and the file behind every
-// shared anonymous mapping: a file of ours made there tells its mount id. 0 when unknown.
-uint64_t internal_shmem_mount() {
-  static const uint64_t id = [] {
-    UniqueFd fd(::memfd_create("memfd-warden-mount-probe", MFD_CLOEXEC));
-    struct statx sx {};
-    if (!fd.valid() || ::statx(fd.get(), "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0 ||
-        !(sx.stx_mask & STATX_MNT_ID)) {
-      return uint64_t{0};
-    }
-    return static_cast<uint64_t>(sx.stx_mnt_id);
-  }();
-  return id;
-}
-
-uint64_t mount_of(int fd) {
+// A mount's id, or nullopt when the kernel does not say (before 5.8).
+std::optional<uint64_t> mount_of(int fd) {
   struct statx sx {};
   if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0 || !(sx.stx_mask & STATX_MNT_ID)) {
-    return 0;
+    return std::nullopt;
   }
   return static_cast<uint64_t>(sx.stx_mnt_id);
+}
+
+// The kernel's internal shmem mount (shm_mnt), which holds every memfd and the file behind every
+// shared anonymous mapping: a memfd of ours tells its id (0 here: the mount is in no namespace).
+std::optional<uint64_t> internal_shmem_mount() {
+  static const std::optional<uint64_t> id = [] {
+    UniqueFd fd(::memfd_create("memfd-warden-mount-probe", MFD_CLOEXEC));
+    return fd.valid() ? mount_of(fd.get()) : std::nullopt;
+  }();
+  return id;
 }
 
 }  // namespace
@@ -83,8 +80,8 @@ MemoryFile classify_memory_file(int fd, char (&link)[512]) {
     text.remove_suffix(kSuffix.size());
     out.kind = MemoryFileKind::kMemfd;
     out.name = text;
-  } else if (type == TMPFS_MAGIC && text == "/dev/zero (deleted)" &&
-             mount_of(fd) == internal_shmem_mount() && internal_shmem_mount() != 0) {
+  } else if (type == TMPFS_MAGIC && text == "/dev/zero (deleted)" && internal_shmem_mount() &&
+             mount_of(fd) == internal_shmem_mount()) {
     // Only the kernel's own mount: an unlinked tmpfs file that someone named /dev/zero is not
     // anonymous memory.
     out.kind = MemoryFileKind::kAnonymousShared;

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -91,37 +92,51 @@ std::string_view next_component(std::string_view& rest, bool& trailing_slash) {
   return part;
 }
 
+// The whole text of a small /proc file, or empty.
+std::string read_small(int dirfd, const char* path) {
+  UniqueFd fd(::openat(dirfd, path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return {};
+  std::string text(8192, '\0');
+  ssize_t got = ::read(fd.get(), text.data(), text.size() - 1);
+  text.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  return text;
+}
+
+bool same_inode(int a_dir, const char* a, int b_dir, const char* b) {
+  struct stat x {}, y {};
+  return ::fstatat(a_dir, a, &x, 0) == 0 && ::fstatat(b_dir, b, &y, 0) == 0 &&
+         x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 }  // namespace
 
 std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/status", tid);
-  UniqueFd status_fd(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!status_fd.valid()) return {};
-  std::string status(4096, '\0');
-  ssize_t got = ::read(status_fd.get(), status.data(), status.size() - 1);
-  if (got <= 0) return {};
-  status.resize(static_cast<size_t>(got));
+  // A procfs shows a task's NStgid from its own PID namespace inwards. The caller's full list,
+  // ours first, is [t0 .. tn]; if this procfs belongs to namespace level i, the caller is the
+  // entry named t_i there and its list reads [t_i .. tn]. A candidate that shows exactly that
+  // list and has the caller's PID namespace has the caller's depth, so it is seen from level i
+  // too, where t_i names one task only: the caller.
+  char own[64];
+  std::snprintf(own, sizeof(own), "/proc/%d", tid);
+  UniqueFd caller(::open(own, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!caller.valid()) return {};
+  std::string status = read_small(caller.get(), "status");
   std::vector<long> tgids = ns_ids(status, "\nNStgid:");
   std::vector<long> pids = ns_ids(status, "\nNSpid:");
   if (tgids.empty() || tgids.size() != pids.size()) return {};
-
-  // Which of the caller's PID namespaces this procfs shows: its pid 1 lives in it.
-  struct stat wanted {};
-  int init_ns = ::openat(proc_root, "1/ns/pid", O_RDONLY | O_CLOEXEC);
-  UniqueFd init_ns_fd(init_ns);
-  if (!init_ns_fd.valid() || ::fstat(init_ns, &wanted) != 0) return {};
-  UniqueFd ns(::open((std::string("/proc/") + std::to_string(tid) + "/ns/pid").c_str(),
-                     O_RDONLY | O_CLOEXEC));
-  for (size_t level = tgids.size(); level-- > 0 && ns.valid();) {
-    struct stat seen {};
-    if (::fstat(ns.get(), &seen) != 0) return {};
-    if (seen.st_ino == wanted.st_ino && seen.st_dev == wanted.st_dev) {
-      std::string out = std::to_string(tgids[level]);
-      if (thread_self) out += "/task/" + std::to_string(pids[level]);
-      return out;
+  for (size_t level = 0; level < tgids.size(); ++level) {
+    std::string name = std::to_string(tgids[level]);
+    UniqueFd candidate(::openat(proc_root, name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!candidate.valid()) continue;
+    std::vector<long> seen = ns_ids(read_small(candidate.get(), "status"), "\nNStgid:");
+    if (!std::equal(seen.begin(), seen.end(), tgids.begin() + static_cast<long>(level), tgids.end()) ||
+        seen.size() != tgids.size() - level ||
+        !same_inode(candidate.get(), "ns/pid", caller.get(), "ns/pid")) {
+      continue;
     }
-    ns = UniqueFd(::ioctl(ns.get(), NS_GET_PARENT));
+    std::string out = name;
+    if (thread_self) out += "/task/" + std::to_string(pids[level]);
+    return out;
   }
   return {};  // a procfs of a namespace the caller is not in: no "self" there
 }

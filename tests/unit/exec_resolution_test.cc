@@ -1,0 +1,184 @@
+// Unit: how an exec's file is found. The path resolver, run for this very thread (it is its own
+// caller), must reach the file the kernel reaches through every path form; the interpreter
+// reader must read "#!" lines and PT_INTERP the way binfmt_script and binfmt_elf do; and the
+// memory-file classifier must tell memfds, unlinked tmpfs files and shared anonymous memory from
+// files with a name.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "supervisor/memory_file.h"
+#include "supervisor/path_resolver.h"
+#include "supervisor/program_interpreter.h"
+#include "supervisor/unique_fd.h"
+
+namespace warden {
+namespace {
+
+pid_t self_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+ResolvedPath resolve(const std::string& path, int dirfd = AT_FDCWD, bool follow = true) {
+  PathLookup lookup;
+  lookup.tid = self_tid();
+  lookup.caller_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+  lookup.dirfd = dirfd;
+  lookup.path = path;
+  lookup.follow_final = follow;
+  ResolvedPath out = resolve_caller_path(lookup);
+  ::close(lookup.caller_pidfd);
+  return out;
+}
+
+bool same_file(int a, int b) {
+  struct stat x {}, y {};
+  return ::fstat(a, &x) == 0 && ::fstat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::string& text) {
+    char pattern[] = "/tmp/warden-unit-XXXXXX";
+    int fd = ::mkstemp(pattern);
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+    ::close(fd);
+    path = pattern;
+  }
+  ~TempFile() { ::unlink(path.c_str()); }
+  UniqueFd open() const { return UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); }
+};
+
+}  // namespace
+
+TEST_CASE("the resolver reaches a memfd by every /proc form, as the kernel does") {
+  UniqueFd memfd(::memfd_create("resolve-me", MFD_CLOEXEC));
+  REQUIRE(memfd.valid());
+  std::string n = std::to_string(memfd.get());
+  std::string tid = std::to_string(self_tid());
+  std::string pid = std::to_string(::getpid());
+  for (const std::string& path :
+       {"/proc/self/fd/" + n, "/proc/thread-self/fd/" + n, "//proc/./self//fd/" + n,
+        "/proc/self/fd/../fd/" + n, "/proc/" + pid + "/task/" + tid + "/fd/" + n,
+        "/dev/fd/" + n, "/proc/self/task/" + tid + "/fd/" + n}) {
+    CAPTURE(path);
+    ResolvedPath resolved = resolve(path);
+    REQUIRE(resolved.file.valid());
+    CHECK(same_file(resolved.file.get(), memfd.get()));
+  }
+  // Relative to a directory fd of the caller's, and to its working directory.
+  UniqueFd fds(::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ResolvedPath by_dirfd = resolve(n, fds.get());
+  REQUIRE(by_dirfd.file.valid());
+  CHECK(same_file(by_dirfd.file.get(), memfd.get()));
+  std::string cwd = std::filesystem::current_path();
+  REQUIRE(::chdir("/proc/self/fd") == 0);
+  ResolvedPath by_cwd = resolve("./" + n);
+  REQUIRE(::chdir(cwd.c_str()) == 0);
+  REQUIRE(by_cwd.file.valid());
+  CHECK(same_file(by_cwd.file.get(), memfd.get()));
+}
+
+TEST_CASE("the resolver follows symlinks, stays in the root, and fails as the kernel fails") {
+  std::string dir = std::filesystem::temp_directory_path() / ("warden-resolve-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  UniqueFd memfd(::memfd_create("linked", MFD_CLOEXEC));
+  std::filesystem::create_symlink("/proc/" + std::to_string(::getpid()) + "/fd/" +
+                                      std::to_string(memfd.get()),
+                                  dir + "/to-memfd");
+  std::filesystem::create_symlink("to-memfd", dir + "/relative");
+  std::filesystem::create_symlink("loop-b", dir + "/loop-a");
+  std::filesystem::create_symlink("loop-a", dir + "/loop-b");
+  ResolvedPath through = resolve(dir + "/relative");
+  REQUIRE(through.file.valid());
+  CHECK(same_file(through.file.get(), memfd.get()));
+  CHECK(resolve(dir + "/loop-a").error == ELOOP);
+  CHECK(resolve(dir + "/relative", AT_FDCWD, false).error == ELOOP);  // AT_SYMLINK_NOFOLLOW
+  CHECK(resolve(dir + "/missing").error == ENOENT);
+  CHECK(resolve("/etc/hostname/x").error == ENOTDIR);
+  CHECK(resolve("/etc/hostname/").error == ENOTDIR);
+  ResolvedPath root = resolve("/../../..");  // ".." stops at the caller's root
+  UniqueFd real_root(::open("/", O_PATH | O_CLOEXEC));
+  REQUIRE(root.file.valid());
+  CHECK(same_file(root.file.get(), real_root.get()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("self in a procfs is the caller as that procfs numbers it") {
+  UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  CHECK(caller_in_proc(proc.get(), self_tid(), false) == std::to_string(::getpid()));
+  CHECK(caller_in_proc(proc.get(), self_tid(), true) ==
+        std::to_string(::getpid()) + "/task/" + std::to_string(self_tid()));
+}
+
+TEST_CASE("interpreters are read as binfmt_script and binfmt_elf read them") {
+  struct Case {
+    std::string text;
+    std::optional<std::string> interpreter;
+  };
+  const Case cases[] = {
+      {"#!/bin/sh\necho hi\n", "/bin/sh"},
+      {"#! \t/usr/bin/env python3 -u\n", "/usr/bin/env"},
+      {"#!/proc/self/fd/3 payload\n", "/proc/self/fd/3"},
+      {"#!\n", std::nullopt},                       // no interpreter: ENOEXEC
+      {"#!   \n", std::nullopt},
+      {"#!/short/no/newline", "/short/no/newline"},  // shorter than the buffer: NUL padding ends it
+      {"#!/" + std::string(300, 'a'), std::nullopt},  // the name runs past 255 bytes: ENOEXEC
+      {"#!/bin/x " + std::string(300, 'a'), "/bin/x"},  // only the argument is cut off
+      {"plain text\n", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text.substr(0, 40));
+    TempFile file(c.text);
+    UniqueFd fd = file.open();
+    CHECK(program_interpreter(fd.get()) == c.interpreter);
+  }
+  // A dynamic ELF names its loader; the loader itself names none.
+  UniqueFd dynamic(::open("/bin/true", O_RDONLY | O_CLOEXEC));
+  auto loader = program_interpreter(dynamic.get());
+  REQUIRE(loader.has_value());
+  CHECK(loader->find("ld-linux") != std::string::npos);
+  UniqueFd ld(::open(loader->c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(ld.valid());
+  CHECK_FALSE(program_interpreter(ld.get()).has_value());
+}
+
+TEST_CASE("memory files are told from files with a name") {
+  char link[512];
+  UniqueFd memfd(::memfd_create("kind-test", MFD_CLOEXEC));
+  MemoryFile m = classify_memory_file(memfd.get(), link);
+  CHECK(m.kind == MemoryFileKind::kMemfd);
+  CHECK(m.name == "kind-test");
+
+  UniqueFd tmpfile(::open("/dev/shm", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600));
+  REQUIRE(tmpfile.valid());
+  CHECK(classify_memory_file(tmpfile.get(), link).kind == MemoryFileKind::kUnlinkedShmem);
+
+  void* shared = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(shared != MAP_FAILED);
+  char path[96];
+  auto start = reinterpret_cast<uintptr_t>(shared);
+  std::snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start, start + 4096);
+  UniqueFd anonymous(::open(path, O_PATH | O_CLOEXEC));
+  REQUIRE(anonymous.valid());
+  MemoryFile a = classify_memory_file(anonymous.get(), link);
+  CHECK(a.kind == MemoryFileKind::kAnonymousShared);
+  CHECK(runs_from_memory(a.kind, false));       // an ELF there is a program from memory
+  CHECK_FALSE(runs_from_memory(a.kind, true));  // mapping anonymous memory exec is a JIT's right
+  ::munmap(shared, 4096);
+
+  UniqueFd on_disk(::open("/bin/true", O_PATH | O_CLOEXEC));
+  CHECK(classify_memory_file(on_disk.get(), link).kind == MemoryFileKind::kNone);
+  TempFile named("x");
+  UniqueFd shm_named(::open("/dev/shm", O_PATH | O_CLOEXEC));
+  CHECK(classify_memory_file(shm_named.get(), link).kind == MemoryFileKind::kNone);  // a directory
+}
+
+}  // namespace warden
