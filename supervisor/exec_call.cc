@@ -42,22 +42,24 @@ struct Found {
 std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512]) {
   Found found;
   found.fd = std::move(start);
-  for (int depth = 0; depth < kMaxInterpreterDepth; ++depth) {
+  bool may_name_another = true;  // a program or a script's interpreter, not an ELF's loader
+  for (int depth = 0; depth <= kMaxInterpreterDepth; ++depth) {
     found.file = classify_memory_file(found.fd.get(), link);
     if (runs_from_memory(found.file.kind, false)) return found;
-    if (!S_ISREG(found.file.st.st_mode)) return std::nullopt;
+    if (!may_name_another || !S_ISREG(found.file.st.st_mode)) return std::nullopt;
     UniqueFd readable = reopen_for_reading(found.fd.get());
     if (!readable.valid()) return std::nullopt;
     auto interpreter = program_interpreter(readable.get());
     if (!interpreter) return std::nullopt;
     PathLookup lookup;
     lookup.tid = tid;
-    lookup.path = *interpreter;
+    lookup.path = interpreter->path;
     ResolvedPath next = resolve_caller_path(lookup);
     if (!next.file.valid()) return std::nullopt;  // the kernel will fail to load it
     found.fd = std::move(next.file);
     found.via = "interpreter";
-    found.interpreter = std::move(*interpreter);
+    found.interpreter = std::move(interpreter->path);
+    may_name_another = interpreter->is_program;
   }
   return std::nullopt;
 }
@@ -99,11 +101,18 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
     channel.pass_through();  // EFAULT or ENAMETOOLONG: the kernel refuses it itself
     return;
   }
-  callers_.read(request.tid, caller_);
-  UniqueFd own_pidfd;
+  // A thread pidfd reaches the caller's fd table (execveat's dirfd); the caller is read (comm,
+  // exe) only for a record.
+  UniqueFd own_pidfd(sys::pidfd_open_flags(request.tid, PIDFD_THREAD));
+  bool caller_read = false;
+  if (!own_pidfd.valid()) {
+    callers_.read(request.tid, caller_);
+    caller_read = true;
+  }
   PathLookup lookup;
   lookup.tid = request.tid;
-  lookup.caller_pidfd = callers_.pidfd_for(request.tid, caller_, own_pidfd);
+  lookup.caller_pidfd =
+      own_pidfd.valid() ? own_pidfd.get() : callers_.pidfd_for(request.tid, caller_, own_pidfd);
   lookup.dirfd = at ? static_cast<int>(static_cast<uint32_t>(request.args[0])) : AT_FDCWD;
   lookup.path = std::string_view(path_, path.length);
   lookup.follow_final = !(flags & kAtSymlinkNofollow);
@@ -111,13 +120,16 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   ResolvedPath resolved = resolve_caller_path(lookup);
   std::optional<Found> found;
   if (resolved.file.valid()) found = find_memory_image(std::move(resolved.file), request.tid, link_);
+  if (!found) {
+    // A program from a filesystem, or a path the kernel will refuse. No proof that the reads
+    // were the caller's is needed to let it go: a caller whose thread id was reused is dead.
+    channel.pass_through();
+    return;
+  }
+  if (!caller_read) callers_.read(request.tid, caller_);
   // Everything above was read from the caller's /proc entries and fd table: its own only if it
   // is still waiting (no pid reuse).
   if (!channel.caller_waiting()) return;
-  if (!found) {
-    channel.pass_through();  // a program from a filesystem, or a path the kernel will refuse
-    return;
-  }
 
   ExecJudgement judgement = judge_exec(policy_, ledger_, found->file);
   DecisionRecord record;

@@ -108,22 +108,31 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
     channel.pass_through();
     return;
   }
-  callers_.read(request.tid, caller_);
   record.prot = prot;
   if (mapping) {
-    UniqueFd own_pidfd;
-    int pidfd = callers_.pidfd_for(request.tid, caller_, own_pidfd);
-    UniqueFd file(pidfd >= 0 ? sys::pidfd_getfd(pidfd, fd) : -1);
-    if (!channel.caller_waiting()) return;  // proves the pidfd named the caller
-    if (!file.valid()) {
-      channel.pass_through();  // no such fd: the kernel answers EBADF
-      return;
+    // Every library a program loads comes through here: only the fd is looked at unless it
+    // names a memory file. A thread pidfd (6.9+) needs no caller read; older kernels go through
+    // the caller reader's process pidfd.
+    UniqueFd own_pidfd(sys::pidfd_open_flags(request.tid, PIDFD_THREAD));
+    int pidfd = own_pidfd.get();
+    bool caller_read = false;
+    if (pidfd < 0) {
+      callers_.read(request.tid, caller_);
+      caller_read = true;
+      pidfd = callers_.pidfd_for(request.tid, caller_, own_pidfd);
     }
-    MemoryFile memory = classify_memory_file(file.get(), link_);
+    UniqueFd file(pidfd >= 0 ? sys::pidfd_getfd(pidfd, fd) : -1);
+    MemoryFile memory;
+    if (file.valid()) memory = classify_memory_file(file.get(), link_);
     if (!runs_from_memory(memory.kind, true)) {
+      // No such fd (the kernel answers EBADF), or an ordinary file. Nothing here needs proof
+      // that the pidfd named the caller: a caller whose thread id was reused is dead, and its
+      // call can go nowhere.
       channel.pass_through();
       return;
     }
+    if (!caller_read) callers_.read(request.tid, caller_);
+    if (!channel.caller_waiting()) return;  // proves the pidfd, and the reads, were the caller's
     ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
     describe_caller(record, caller_);
     describe_exec_target(record, policy_, memory, judgement);
@@ -141,11 +150,12 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
   uint64_t start = request.args[0];
   uint64_t length = compat ? (request.args[1] & 0xffffffffu) : request.args[1];
   bool refused = check_range(request.tid, start, length, record);
-  if (!channel.caller_waiting()) return;
   if (!refused) {
     channel.pass_through();
     return;
   }
+  callers_.read(request.tid, caller_);
+  if (!channel.caller_waiting()) return;
   describe_caller(record, caller_);
   refuse(channel, record, EACCES);
 }

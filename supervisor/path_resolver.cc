@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
@@ -108,6 +109,38 @@ bool same_inode(int a_dir, const char* a, int b_dir, const char* b) {
          x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
+// Most paths need none of the walk below: no procfs (where "self" would mean us and magic links
+// live), no ".." above the start. The kernel resolves those in one openat2, kept from ever
+// entering another mount (RESOLVE_NO_XDEV: a procfs is always a mount of its own) and confined
+// to where the caller's own lookup would stay: inside its root for an absolute path
+// (RESOLVE_IN_ROOT: "/" and ".." are its root), beneath the start for a relative one
+// (RESOLVE_BENEATH refuses to climb out). Anything else (EXDEV, ELOOP for a magic link) goes to
+// the walk, which knows the caller's root and its procfs. nullopt: walk.
+std::optional<ResolvedPath> resolve_quickly(int start, const PathLookup& lookup, bool absolute) {
+  if (on_procfs(start)) return std::nullopt;
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC | (lookup.follow_final ? 0 : O_NOFOLLOW);
+  how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS |
+                (absolute ? RESOLVE_IN_ROOT : RESOLVE_BENEATH);
+  std::string path(lookup.path);
+  long fd = ::syscall(SYS_openat2, start, path.c_str(), &how, sizeof(how));
+  ResolvedPath out;
+  if (fd < 0) {
+    if (errno == ELOOP || errno == EXDEV || errno == EAGAIN || errno == ENOSYS || errno == E2BIG) {
+      return std::nullopt;
+    }
+    out.error = errno;
+    return out;
+  }
+  out.file = UniqueFd(static_cast<int>(fd));
+  struct stat st {};
+  if (!lookup.follow_final && ::fstat(out.file.get(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    out.file.reset();  // the last component, not followed (AT_SYMLINK_NOFOLLOW)
+    out.error = ELOOP;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
@@ -150,7 +183,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   };
   UniqueFd root = open_proc(lookup.tid, "root");
   if (!root.valid()) return fail(errno);
-  Identity root_id = identity_of(root.get());
+  std::optional<Identity> root_id;  // wanted only for ".."
 
   auto start_dir = [&]() -> UniqueFd {
     if (lookup.dirfd == AT_FDCWD) return open_proc(lookup.tid, "cwd");
@@ -168,18 +201,22 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   // What is left to walk; symlink targets are spliced in front of it.
   std::string pending(lookup.path);
   UniqueFd current;
-  if (pending.front() == '/') {
-    current = UniqueFd(::dup(root.get()));
-  } else {
+  bool absolute = pending.front() == '/';
+  if (!absolute) {
     current = start_dir();
     if (!current.valid()) return fail(errno == ESRCH ? ESRCH : EBADF);
   }
-  if (!current.valid()) return fail(errno);
+  int start = absolute ? root.get() : current.get();
   std::optional<CallerCredsScope> caller_creds;
   if (lookup.as_caller) {
     caller_creds.emplace(lookup.tid);
     if (!caller_creds->ok()) return fail(EPERM);
   }
+  if (std::optional<ResolvedPath> quick = resolve_quickly(start, lookup, absolute)) {
+    return std::move(*quick);
+  }
+  if (absolute) current = UniqueFd(::dup(root.get()));
+  if (!current.valid()) return fail(errno);
   int links = 0;
   std::string_view rest = pending;
   while (true) {
@@ -193,7 +230,8 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     if (part == ".") continue;
     if (part == "..") {
       // ".." never leaves the caller's root (chroot semantics); the kernel crosses mounts.
-      if (identity_of(current.get()) == root_id) continue;
+      if (!root_id) root_id = identity_of(root.get());
+      if (identity_of(current.get()) == *root_id) continue;
       int up = ::openat(current.get(), "..", O_PATH | O_CLOEXEC);
       if (up < 0) return fail(errno);
       current = UniqueFd(up);

@@ -42,11 +42,10 @@ std::optional<std::string> elf_interpreter(int fd, const Ehdr& header) {
   if (header.e_phentsize != sizeof(Phdr) || header.e_phnum == 0 || header.e_phnum > 65536 / sizeof(Phdr)) {
     return std::nullopt;  // the kernel refuses such a header itself
   }
+  Phdr programs[65536 / sizeof(Phdr)];
+  if (!read_at(fd, programs, header.e_phnum * sizeof(Phdr), header.e_phoff)) return std::nullopt;
   for (unsigned i = 0; i < header.e_phnum; ++i) {
-    Phdr program{};
-    if (!read_at(fd, &program, sizeof(program), header.e_phoff + uint64_t{i} * sizeof(Phdr))) {
-      return std::nullopt;
-    }
+    const Phdr& program = programs[i];
     if (program.p_type != PT_INTERP) continue;
     // binfmt_elf: 2 .. PATH_MAX bytes, NUL-terminated, or ENOEXEC.
     if (program.p_filesz < 2 || program.p_filesz > kPathMax) return std::nullopt;
@@ -62,22 +61,24 @@ std::optional<std::string> elf_interpreter(int fd, const Ehdr& header) {
 
 }  // namespace
 
-std::optional<std::string> program_interpreter(int fd) {
+std::optional<Interpreter> program_interpreter(int fd) {
   char head[kBinprmBufSize];
   ssize_t got = ::pread(fd, head, sizeof(head), 0);
   if (got <= 0) return std::nullopt;
   std::string_view text(head, static_cast<size_t>(got));
-  if (auto script = script_interpreter(text)) return script;
+  if (auto script = script_interpreter(text)) return Interpreter{std::move(*script), true};
   if (text.size() < EI_NIDENT || std::memcmp(head, ELFMAG, SELFMAG) != 0) return std::nullopt;
   if (head[EI_CLASS] == ELFCLASS64 && text.size() >= sizeof(Elf64_Ehdr)) {
     Elf64_Ehdr header;
     std::memcpy(&header, head, sizeof(header));
-    return elf_interpreter<Elf64_Ehdr, Elf64_Phdr>(fd, header);
+    if (auto path = elf_interpreter<Elf64_Ehdr, Elf64_Phdr>(fd, header)) return Interpreter{*path, false};
+    return std::nullopt;
   }
   if (head[EI_CLASS] == ELFCLASS32 && text.size() >= sizeof(Elf32_Ehdr)) {
     Elf32_Ehdr header;
     std::memcpy(&header, head, sizeof(header));
-    return elf_interpreter<Elf32_Ehdr, Elf32_Phdr>(fd, header);
+    if (auto path = elf_interpreter<Elf32_Ehdr, Elf32_Phdr>(fd, header)) return Interpreter{*path, false};
+    return std::nullopt;
   }
   return std::nullopt;
 }

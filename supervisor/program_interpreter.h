@@ -9,10 +9,18 @@
 
 namespace warden {
 
-// The interpreter path the kernel would open for the program in `fd` (ours, readable), or
-// nullopt when it loads none (a static ELF, an unknown format, a malformed header the kernel
-// refuses itself).
-std::optional<std::string> program_interpreter(int fd);
+struct Interpreter {
+  std::string path;
+  // A script's interpreter is exec'd in turn (and may name one of its own); an ELF's loader is
+  // only mapped: the kernel never reads a loader's own PT_INTERP.
+  bool is_program = false;
+  bool operator==(const Interpreter&) const = default;
+};
+
+// The interpreter the kernel would open for the program in `fd` (ours, readable), or nullopt
+// when it loads none (a static ELF, an unknown format, a malformed header the kernel refuses
+// itself).
+std::optional<Interpreter> program_interpreter(int fd);
 
 // How many times the kernel lets one exec go through an interpreter (bprm recursion).
 inline constexpr int kMaxInterpreterDepth = 5;
