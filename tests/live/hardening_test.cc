@@ -47,26 +47,6 @@ class OutsideMemfd {
   int fd_;
 };
 
-// Processes whose command line starts with ARGS (NUL-separated), not zombies.
-std::vector<pid_t> processes_running(const Args& args) {
-  std::string wanted;
-  for (const auto& arg : args) wanted += arg + '\0';
-  std::vector<pid_t> pids;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cmdline(entry.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    auto close = line.rfind(')');
-    bool zombie = close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
-    if (text.rfind(wanted, 0) == 0 && !zombie) pids.push_back(std::stoi(name));
-  }
-  return pids;
-}
-
 // A process named NAME for as long as the object lives (a control run's stand-in).
 class Decoy {
  public:

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/process.hpp>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace warden::test {
@@ -112,6 +113,30 @@ Args warden_run_args(const Args& warden_args, const std::string& audit, const Ar
 }
 
 }  // namespace
+
+bool process_dead(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');  // the comm field may itself hold ')'
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+std::vector<pid_t> processes_running(const Args& command) {
+  std::string wanted;
+  for (const auto& arg : command) wanted += arg + '\0';
+  std::vector<pid_t> pids;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (text.rfind(wanted, 0) == 0 && !process_dead(pid)) pids.push_back(pid);
+  }
+  return pids;
+}
 
 std::string policy_denying_evil(const TempDir& dir) {
   return dir.write("policy.toml",

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace warden::test {
@@ -97,6 +98,12 @@ class LiveRun {
 
 // Writes a policy denying names "evil*" with the sentinel EDOM into `dir`; returns its path.
 std::string policy_denying_evil(const TempDir& dir);
+
+// Gone, or a zombie (whose parent is no longer there to reap it).
+bool process_dead(pid_t pid);
+// Live processes whose command line starts with `command` (as the host numbers them: inside the
+// tree's PID namespace getpid() differs), in /proc order.
+std::vector<pid_t> processes_running(const Args& command);
 
 // Parses a JSON-lines audit file; every line must be a JSON object (a test failure otherwise).
 void read_audit(const std::string& path, RunResult& into);

@@ -22,32 +22,10 @@ std::string slurp_file(const std::string& path) {
   return text;
 }
 
-// Gone, or a zombie waiting for a parent that is no longer memfd-warden.
-bool dead(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  std::string line;
-  std::getline(stat, line);
-  auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
-}
-
-// The probe's processes as the host sees them (inside the tree's PID namespace getpid() differs):
-// the two processes running `warden_probe lifeline DIR`.
+// The two processes running `warden_probe lifeline DIR` (not memfd-warden's own command line,
+// which names them after "--").
 std::vector<pid_t> tree_pids(const TempDir& dir) {
-  std::vector<pid_t> pids;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cmdline(entry.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    std::string wanted = probe_bin() + '\0' + "lifeline" + '\0' + dir.path().string();
-    if (text.rfind(wanted, 0) == 0 &&  // the probe itself, not memfd-warden's own command line
-        !dead(static_cast<pid_t>(std::stol(name)))) {
-      pids.push_back(static_cast<pid_t>(std::stol(name)));
-    }
-  }
-  return pids;
+  return processes_running({probe_bin(), "lifeline", dir.path().string()});
 }
 
 }  // namespace
@@ -60,9 +38,9 @@ TEST_CASE("killing memfd-warden kills the whole tree by default") {
   REQUIRE(pids.size() == 2);
   pid_t parent = pids[0], child = pids[1];
   live.signal_warden(SIGKILL);
-  for (int i = 0; i < 100 && !(dead(parent) && dead(child)); ++i) ::usleep(10 * 1000);
-  CHECK(dead(parent));
-  CHECK(dead(child));  // a descendant, not only memfd-warden's own child
+  for (int i = 0; i < 100 && !(process_dead(parent) && process_dead(child)); ++i) ::usleep(10 * 1000);
+  CHECK(process_dead(parent));
+  CHECK(process_dead(child));  // a descendant, not only memfd-warden's own child
   CHECK(live.finish().exit_code == 128 + SIGKILL);
 }
 
@@ -77,8 +55,8 @@ TEST_CASE("with --on-supervisor-exit=enosys the tree runs on and trapped calls f
   ::usleep(200 * 1000);
   std::string beat = slurp_file(dir.file("hb.child"));
   ::usleep(200 * 1000);
-  CHECK_FALSE(dead(parent));
-  CHECK_FALSE(dead(child));
+  CHECK_FALSE(process_dead(parent));
+  CHECK_FALSE(process_dead(child));
   CHECK(slurp_file(dir.file("hb.child")) != beat);  // still running
   std::ofstream(dir.file("go")) << "go";
   for (int i = 0; i < 100 && slurp_file(dir.file("result.child")).empty(); ++i) ::usleep(10000);
