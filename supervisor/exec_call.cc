@@ -119,7 +119,8 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   lookup.empty_path_is_dirfd = at && (flags & kAtEmptyPath);
   ResolvedPath resolved = resolve_caller_path(lookup);
   std::optional<Found> found;
-  if (resolved.file.valid()) found = find_memory_image(std::move(resolved.file), request.tid, link_);
+  if (resolved.file.valid())
+    found = find_memory_image(std::move(resolved.file), request.tid, link_);
   if (!found) {
     // A program from a filesystem, or a path the kernel will refuse. No proof that the reads
     // were the caller's is needed to let it go: a caller whose thread id was reused is dead.

@@ -102,8 +102,8 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
     fd = static_cast<int>(old[4]);
   }
   bool mapping = call == TrappedCall::kMmap || call == TrappedCall::kMmap2;
-  bool executable = (prot & PROT_EXEC) ||
-                    (compat && (prot & PROT_READ) && reads_imply_exec(request.tid));
+  bool executable =
+      (prot & PROT_EXEC) || (compat && (prot & PROT_READ) && reads_imply_exec(request.tid));
   if (!executable || (mapping && (flags & MAP_ANONYMOUS))) {
     channel.pass_through();
     return;

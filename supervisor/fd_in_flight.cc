@@ -42,7 +42,8 @@ bool unix_queues_hold_data() {
       if (header->nlmsg_type == NLMSG_DONE) return queued;
       if (header->nlmsg_type == NLMSG_ERROR) return true;
       auto* socket_info = static_cast<unix_diag_msg*>(NLMSG_DATA(header));
-      auto attributes_size = static_cast<int>(header->nlmsg_len - NLMSG_LENGTH(sizeof(*socket_info)));
+      auto attributes_size =
+          static_cast<int>(header->nlmsg_len - NLMSG_LENGTH(sizeof(*socket_info)));
       for (auto* attribute = reinterpret_cast<rtattr*>(socket_info + 1);
            RTA_OK(attribute, attributes_size); attribute = RTA_NEXT(attribute, attributes_size)) {
         if (attribute->rta_type != UNIX_DIAG_RQLEN) continue;

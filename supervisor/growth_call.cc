@@ -19,7 +19,7 @@
 namespace warden {
 namespace {
 
-constexpr int kRwfAppend = 0x10;      // RWF_APPEND
+constexpr int kRwfAppend = 0x10;  // RWF_APPEND
 
 // The caller's RLIMIT_FSIZE (the kernel checks it for memfds too), or RLIM_INFINITY.
 uint64_t fsize_limit(pid_t tid) {
@@ -39,7 +39,7 @@ struct GrowthCallHandler::Call {
   TrappedSyscall syscall;
   GrowthArgs args;
   pid_t tid;
-  int pidfd = -1;      // the CallerReader's, or own_pidfd
+  int pidfd = -1;  // the CallerReader's, or own_pidfd
   UniqueFd own_pidfd;
   UniqueFd file;  // our reference to the caller's open file description
   struct stat st {};
@@ -130,7 +130,7 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
   if (read.status == NameStatus::kFault) return -EFAULT;
   if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
   if (read.status != NameStatus::kOk) return -EPERM;  // we cannot read the caller: fail closed
-  if (call.args.length < 0) return -EINVAL;  // vfs_truncate checks the length first
+  if (call.args.length < 0) return -EINVAL;           // vfs_truncate checks the length first
   // Search and write permission are the caller's, not ours.
   PathLookup lookup;
   lookup.tid = call.tid;

@@ -1,8 +1,9 @@
 #include "supervisor/launcher.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <poll.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
@@ -15,8 +16,6 @@
 #include <cstring>
 #include <optional>
 #include <system_error>
-
-#include <spdlog/spdlog.h>
 
 #include "supervisor/fd_message.h"
 #include "supervisor/kernel_abi.h"

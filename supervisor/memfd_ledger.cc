@@ -180,7 +180,8 @@ void MemfdLedger::reconcile_unwatched() {
       if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
       bool sockets = scan_process(entry->d_name, wanted, alive);
       if (sockets && !tree_sockets) {
-        tree_sockets = tree_pid_namespace_ == 0 || pid_namespace(entry->d_name) == tree_pid_namespace_;
+        tree_sockets =
+            tree_pid_namespace_ == 0 || pid_namespace(entry->d_name) == tree_pid_namespace_;
       }
       if (alive.size() == wanted.size()) break;
     }

@@ -5,15 +5,15 @@
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
-#include <sys/sysmacros.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -104,7 +104,8 @@ std::string read_small(int dirfd, const char* path) {
 }
 
 bool same_inode(int a_dir, const char* a, int b_dir, const char* b) {
-  struct stat x {}, y {};
+  struct stat x {
+  }, y{};
   return ::fstatat(a_dir, a, &x, 0) == 0 && ::fstatat(b_dir, b, &y, 0) == 0 &&
          x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
@@ -120,8 +121,8 @@ std::optional<ResolvedPath> resolve_quickly(int start, const PathLookup& lookup,
   if (on_procfs(start)) return std::nullopt;
   open_how how{};
   how.flags = O_PATH | O_CLOEXEC | (lookup.follow_final ? 0 : O_NOFOLLOW);
-  how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS |
-                (absolute ? RESOLVE_IN_ROOT : RESOLVE_BENEATH);
+  how.resolve =
+      RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | (absolute ? RESOLVE_IN_ROOT : RESOLVE_BENEATH);
   std::string path(lookup.path);
   long fd = ::syscall(SYS_openat2, start, path.c_str(), &how, sizeof(how));
   ResolvedPath out;
@@ -162,7 +163,8 @@ std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
     UniqueFd candidate(::openat(proc_root, name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!candidate.valid()) continue;
     std::vector<long> seen = ns_ids(read_small(candidate.get(), "status"), "\nNStgid:");
-    if (!std::equal(seen.begin(), seen.end(), tgids.begin() + static_cast<long>(level), tgids.end()) ||
+    if (!std::equal(seen.begin(), seen.end(), tgids.begin() + static_cast<long>(level),
+                    tgids.end()) ||
         seen.size() != tgids.size() - level ||
         !same_inode(candidate.get(), "ns/pid", caller.get(), "ns/pid")) {
       continue;

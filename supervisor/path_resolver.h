@@ -20,13 +20,13 @@
 namespace warden {
 
 struct PathLookup {
-  pid_t tid = 0;                // the calling thread (our pid namespace)
-  int caller_pidfd = -1;        // reaches the caller's fd table (for `dirfd`)
-  int dirfd = -100;             // AT_FDCWD, or the caller's directory fd (execveat, *at calls)
-  std::string_view path;        // as the caller passed it
-  bool follow_final = true;     // false: AT_SYMLINK_NOFOLLOW
+  pid_t tid = 0;                     // the calling thread (our pid namespace)
+  int caller_pidfd = -1;             // reaches the caller's fd table (for `dirfd`)
+  int dirfd = -100;                  // AT_FDCWD, or the caller's directory fd (execveat, *at calls)
+  std::string_view path;             // as the caller passed it
+  bool follow_final = true;          // false: AT_SYMLINK_NOFOLLOW
   bool empty_path_is_dirfd = false;  // AT_EMPTY_PATH
-  bool as_caller = false;       // search directories with the caller's credentials
+  bool as_caller = false;            // search directories with the caller's credentials
 };
 
 struct ResolvedPath {

@@ -39,7 +39,8 @@ std::optional<std::string> script_interpreter(std::string_view head) {
 
 template <typename Ehdr, typename Phdr>
 std::optional<std::string> elf_interpreter(int fd, const Ehdr& header) {
-  if (header.e_phentsize != sizeof(Phdr) || header.e_phnum == 0 || header.e_phnum > 65536 / sizeof(Phdr)) {
+  if (header.e_phentsize != sizeof(Phdr) || header.e_phnum == 0 ||
+      header.e_phnum > 65536 / sizeof(Phdr)) {
     return std::nullopt;  // the kernel refuses such a header itself
   }
   Phdr programs[65536 / sizeof(Phdr)];
@@ -71,13 +72,15 @@ std::optional<Interpreter> program_interpreter(int fd) {
   if (head[EI_CLASS] == ELFCLASS64 && text.size() >= sizeof(Elf64_Ehdr)) {
     Elf64_Ehdr header;
     std::memcpy(&header, head, sizeof(header));
-    if (auto path = elf_interpreter<Elf64_Ehdr, Elf64_Phdr>(fd, header)) return Interpreter{*path, false};
+    if (auto path = elf_interpreter<Elf64_Ehdr, Elf64_Phdr>(fd, header))
+      return Interpreter{*path, false};
     return std::nullopt;
   }
   if (head[EI_CLASS] == ELFCLASS32 && text.size() >= sizeof(Elf32_Ehdr)) {
     Elf32_Ehdr header;
     std::memcpy(&header, head, sizeof(header));
-    if (auto path = elf_interpreter<Elf32_Ehdr, Elf32_Phdr>(fd, header)) return Interpreter{*path, false};
+    if (auto path = elf_interpreter<Elf32_Ehdr, Elf32_Phdr>(fd, header))
+      return Interpreter{*path, false};
     return std::nullopt;
   }
   return std::nullopt;

@@ -27,9 +27,7 @@ using FilterCtx = std::unique_ptr<void, CtxRelease>;
 // libseccomp's calls return -errno.
 Error lib_error(int rc, const char* what) { return Error{-rc, what}; }
 
-scmp_arg_cmp bits_set(unsigned arg, uint64_t bits) {
-  return {arg, SCMP_CMP_MASKED_EQ, bits, bits};
-}
+scmp_arg_cmp bits_set(unsigned arg, uint64_t bits) { return {arg, SCMP_CMP_MASKED_EQ, bits, bits}; }
 scmp_arg_cmp bits_clear(unsigned arg, uint64_t bits) { return {arg, SCMP_CMP_MASKED_EQ, bits, 0}; }
 
 // When a call is worth a round trip: each inner vector is one rule (its comparisons all hold),
@@ -142,7 +140,8 @@ Result<FilterCtx> build_for_abi(Abi abi, uint32_t scmp_arch, TrapAction action,
 Result<BpfProgram> build_filter(TrapAction action, TrapSet traps) {
   auto merged = build_for_abi(Abi::kX86_64, SCMP_ARCH_X86_64, action, traps);
   if (!merged) return merged.error();
-  for (auto [abi, arch] : {std::pair{Abi::kI386, SCMP_ARCH_X86}, std::pair{Abi::kX32, SCMP_ARCH_X32}}) {
+  for (auto [abi, arch] :
+       {std::pair{Abi::kI386, SCMP_ARCH_X86}, std::pair{Abi::kX32, SCMP_ARCH_X32}}) {
     auto part = build_for_abi(abi, arch, action, traps);
     if (!part) return part.error();
     // seccomp_merge takes the second filter over, whether or not it succeeds.

@@ -80,8 +80,8 @@ Result<TargetPrivileges> privileges_for_user(std::string_view spec) {
   } else if (entry != nullptr) {
     out.gid = entry->pw_gid;
   } else {
-    return Error{0, "--user " + user + ": no passwd entry for it, so give its group: " + user +
-                        ":GROUP"};
+    return Error{
+        0, "--user " + user + ": no passwd entry for it, so give its group: " + user + ":GROUP"};
   }
   out.group_count = 1;
   out.groups[0] = out.gid;

@@ -42,8 +42,8 @@ void prepare_mounts(bool protect_cgroups) {
   if (!protect_cgroups) return;
   mount_attr attr{};
   attr.attr_set = MOUNT_ATTR_RDONLY;
-  if (::syscall(SYS_mount_setattr, AT_FDCWD, "/sys/fs/cgroup", AT_RECURSIVE, &attr,
-                sizeof(attr)) != 0 &&
+  if (::syscall(SYS_mount_setattr, AT_FDCWD, "/sys/fs/cgroup", AT_RECURSIVE, &attr, sizeof(attr)) !=
+          0 &&
       errno != ENOENT) {
     fail("making /sys/fs/cgroup read-only for the target (mount_setattr)");
   }

@@ -111,8 +111,7 @@ TEST_CASE("code from a sealed in-tree memfd does not run: mmap, mprotect, pkey, 
     const char* syscall;
   };
   for (const Case& c : {Case{"mmap", EACCES, "mmap"}, Case{"mmap-shared", EACCES, "mmap"},
-                        Case{"mprotect", EACCES, "mprotect"},
-                        Case{"pkey", EACCES, "pkey_mprotect"},
+                        Case{"mprotect", EACCES, "mprotect"}, Case{"pkey", EACCES, "pkey_mprotect"},
                         Case{"personality", EPERM, "personality"}}) {
     CAPTURE(c.how);
     auto native = run_native({attack_bin(), "map-exec", c.how});
@@ -218,7 +217,8 @@ TEST_CASE("byte quotas hold against AIO writes and truncate(PATH)") {
   auto native_aio = run_native({attack_bin(), "aio", "1048576"});
   REQUIRE(native_aio.exit_code == 0);
   REQUIRE(native_aio.fact("size") == "1048576");
-  auto aio = run_warden({"--max-bytes", "64K", "--strict-writes"}, {attack_bin(), "aio", "1048576"});
+  auto aio =
+      run_warden({"--max-bytes", "64K", "--strict-writes"}, {attack_bin(), "aio", "1048576"});
   CHECK(aio.exit_code == ENOSYS);
   const Json* setup = find_record(aio, "io_setup");
   REQUIRE(setup != nullptr);
@@ -270,8 +270,8 @@ TEST_CASE("the target cannot reach memfd-warden: trace it, read its memory, sign
     CAPTURE(who.size());
     auto run = run_warden(who, {attack_bin(), "reach"});
     REQUIRE(run.exit_code == 0);
-    for (const char* way : {"found", "traced", "mem", "signalled", "pidfd_signalled",
-                            "read_memory", "cgroup_writable", "init_traced", "init_mem"}) {
+    for (const char* way : {"found", "traced", "mem", "signalled", "pidfd_signalled", "read_memory",
+                            "cgroup_writable", "init_traced", "init_mem"}) {
       CAPTURE(way);
       CHECK(run.fact_number(way) == 0);
     }
@@ -287,8 +287,10 @@ TEST_CASE("the target cannot reach memfd-warden: trace it, read its memory, sign
   CHECK(kept.fact_number("pidfd_signalled") == 0);
 }
 
-TEST_CASE("a root target runs without the capabilities that reach memfd-warden, and --user drops all") {
-  const Args status{"/bin/sh", "-c", "grep -E '^(CapBnd|CapEff|Uid|Gid|Groups):' /proc/self/status"};
+TEST_CASE(
+    "a root target runs without the capabilities that reach memfd-warden, and --user drops all") {
+  const Args status{"/bin/sh", "-c",
+                    "grep -E '^(CapBnd|CapEff|Uid|Gid|Groups):' /proc/self/status"};
   auto capabilities = [](const RunResult& run, const char* key) {
     auto line = run.out.find(key);
     REQUIRE(line != std::string::npos);
@@ -333,7 +335,8 @@ TEST_CASE("bad numbers on the command line exit 2 with a message, before anythin
     CAPTURE(value);
     CHECK(run_warden({"--max-bytes", value}, {"/bin/true"}).exit_code == 2);
   }
-  auto fine = run_warden({"--max-live", "64", "--max-calls", "0"}, {probe_bin(), "create", "x", "0"});
+  auto fine =
+      run_warden({"--max-live", "64", "--max-calls", "0"}, {probe_bin(), "create", "x", "0"});
   CHECK(fine.exit_code == EMFILE);  // max_calls 0: the first create is over quota
 }
 

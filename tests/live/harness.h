@@ -3,13 +3,14 @@
 // has a control: the same command without the supervisor (run_native).
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace warden::test {

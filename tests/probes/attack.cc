@@ -5,6 +5,7 @@
 //
 // "Payload ran" is always the exit status 77: the payload is this very binary run from memory,
 // which exits 77 when /proc/self/exe is a memory file and 0 when it is the file on disk.
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/aio_abi.h>
@@ -32,7 +33,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -213,11 +213,12 @@ int cmd_map_exec(const std::string& how) {
   } else if (how == "mprotect" || how == "pkey") {
     map = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) return errno;
-    long rc = how == "mprotect" ? ::mprotect(map, 4096, PROT_READ | PROT_EXEC)
-                                : ::syscall(SYS_pkey_mprotect, map, 4096, PROT_READ | PROT_EXEC, -1);
+    long rc = how == "mprotect"
+                  ? ::mprotect(map, 4096, PROT_READ | PROT_EXEC)
+                  : ::syscall(SYS_pkey_mprotect, map, 4096, PROT_READ | PROT_EXEC, -1);
     if (rc != 0) return errno;
   } else if (how == "personality") {
-    if (::personality(PER_LINUX | READ_IMPLIES_EXEC) == -1) return errno;
+    if (::personality(static_cast<unsigned long>(READ_IMPLIES_EXEC)) == -1) return errno;
     if (!(::personality(0xffffffff) & READ_IMPLIES_EXEC)) return EPERM;
     map = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
   } else {
@@ -362,7 +363,8 @@ int cmd_reach() {
   // memfd-warden (freezer.state, cgroup.freeze, cgroup.kill) or move itself out of it. Measured
   // by making (and removing) a cgroup of our own, and by opening those controls for writing.
   int cgroup_writable = 0;
-  for (const char* hierarchy : {"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+  for (const char* hierarchy :
+       {"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
     char path[128];
     std::snprintf(path, sizeof(path), "%s/warden-attack-%d", hierarchy, ::getpid());
     if (::mkdir(path, 0755) == 0) {
@@ -370,18 +372,20 @@ int cmd_reach() {
       ::rmdir(path);
     }
   }
-  for (const char* control : {"/sys/fs/cgroup/freezer/freezer.state", "/sys/fs/cgroup/cgroup.freeze",
-                              "/sys/fs/cgroup/unified/cgroup.freeze", "/sys/fs/cgroup/cgroup.kill"}) {
+  for (const char* control :
+       {"/sys/fs/cgroup/freezer/freezer.state", "/sys/fs/cgroup/cgroup.freeze",
+        "/sys/fs/cgroup/unified/cgroup.freeze", "/sys/fs/cgroup/cgroup.kill"}) {
     int fd = ::open(control, O_WRONLY);
     if (fd >= 0) {
       ++cgroup_writable;
       ::close(fd);
     }
   }
-  std::printf("found=%d\ntraced=%d\nmem=%d\nsignalled=%d\npidfd_signalled=%d\nread_memory=%d\n"
-              "cgroup_writable=%d\ninit_traced=%d\ninit_mem=%d\n",
-              found, traced, mem, signalled, pidfd_signalled, read_memory, cgroup_writable,
-              init_traced, init_mem);
+  std::printf(
+      "found=%d\ntraced=%d\nmem=%d\nsignalled=%d\npidfd_signalled=%d\nread_memory=%d\n"
+      "cgroup_writable=%d\ninit_traced=%d\ninit_mem=%d\n",
+      found, traced, mem, signalled, pidfd_signalled, read_memory, cgroup_writable, init_traced,
+      init_mem);
   return 0;
 }
 
@@ -446,7 +450,8 @@ int cmd_secret_flight(long count, long size) {
       err = errno;
       break;
     }
-    void* map = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* map =
+        ::mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
       err = errno;
       break;

@@ -38,7 +38,8 @@ ResolvedPath resolve(const std::string& path, int dirfd = AT_FDCWD, bool follow 
 }
 
 bool same_file(int a, int b) {
-  struct stat x {}, y {};
+  struct stat x {
+  }, y{};
   return ::fstat(a, &x) == 0 && ::fstat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
@@ -66,8 +67,8 @@ TEST_CASE("the resolver reaches a memfd by every /proc form, as the kernel does"
   std::string pid = std::to_string(::getpid());
   for (const std::string& path :
        {"/proc/self/fd/" + n, "/proc/thread-self/fd/" + n, "//proc/./self//fd/" + n,
-        "/proc/self/fd/../fd/" + n, "/proc/" + pid + "/task/" + tid + "/fd/" + n,
-        "/dev/fd/" + n, "/proc/self/task/" + tid + "/fd/" + n}) {
+        "/proc/self/fd/../fd/" + n, "/proc/" + pid + "/task/" + tid + "/fd/" + n, "/dev/fd/" + n,
+        "/proc/self/task/" + tid + "/fd/" + n}) {
     CAPTURE(path);
     ResolvedPath resolved = resolve(path);
     REQUIRE(resolved.file.valid());
@@ -87,12 +88,13 @@ TEST_CASE("the resolver reaches a memfd by every /proc form, as the kernel does"
 }
 
 TEST_CASE("the resolver follows symlinks, stays in the root, and fails as the kernel fails") {
-  std::string dir = std::filesystem::temp_directory_path() / ("warden-resolve-" + std::to_string(::getpid()));
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("warden-resolve-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   UniqueFd memfd(::memfd_create("linked", MFD_CLOEXEC));
-  std::filesystem::create_symlink("/proc/" + std::to_string(::getpid()) + "/fd/" +
-                                      std::to_string(memfd.get()),
-                                  dir + "/to-memfd");
+  std::filesystem::create_symlink(
+      "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(memfd.get()),
+      dir + "/to-memfd");
   std::filesystem::create_symlink("to-memfd", dir + "/relative");
   std::filesystem::create_symlink("loop-b", dir + "/loop-a");
   std::filesystem::create_symlink("loop-a", dir + "/loop-b");
@@ -132,10 +134,10 @@ TEST_CASE("interpreters are read as binfmt_script and binfmt_elf read them") {
       {"#!/bin/sh\necho hi\n", "/bin/sh"},
       {"#! \t/usr/bin/env python3 -u\n", "/usr/bin/env"},
       {"#!/proc/self/fd/3 payload\n", "/proc/self/fd/3"},
-      {"#!\n", std::nullopt},                       // no interpreter: ENOEXEC
+      {"#!\n", std::nullopt},  // no interpreter: ENOEXEC
       {"#!   \n", std::nullopt},
       {"#!/short/no/newline", "/short/no/newline"},  // shorter than the buffer: NUL padding ends it
-      {"#!/" + std::string(300, 'a'), std::nullopt},  // the name runs past 255 bytes: ENOEXEC
+      {"#!/" + std::string(300, 'a'), std::nullopt},    // the name runs past 255 bytes: ENOEXEC
       {"#!/bin/x " + std::string(300, 'a'), "/bin/x"},  // only the argument is cut off
       {"plain text\n", std::nullopt},
   };

@@ -31,7 +31,8 @@ uint32_t verdict(const BpfProgram& program, uint32_t arch, int32_t nr, const Arg
 }
 
 uint32_t verdict_one(const BpfProgram& program, uint32_t arch, int32_t nr, uint64_t all_args) {
-  return verdict(program, arch, nr, Args{all_args, all_args, all_args, all_args, all_args, all_args});
+  return verdict(program, arch, nr,
+                 Args{all_args, all_args, all_args, all_args, all_args, all_args});
 }
 
 // seccomp(2) on each ABI: NEW_LISTENER is refused (its own test below).
@@ -70,7 +71,8 @@ uint32_t arch_of(Abi abi) { return abi == Abi::kI386 ? AUDIT_ARCH_I386 : AUDIT_A
 
 }  // namespace
 
-TEST_CASE("every trapped call traps on every ABI when its arguments matter, and nothing else does") {
+TEST_CASE(
+    "every trapped call traps on every ABI when its arguments matter, and nothing else does") {
   for (auto action : {TrapAction::kUserNotify, TrapAction::kTrace}) {
     CAPTURE(static_cast<int>(action));
     bool trace = action == TrapAction::kTrace;
@@ -81,14 +83,14 @@ TEST_CASE("every trapped call traps on every ABI when its arguments matter, and 
 
     // Each entry, with arguments chosen to make it matter and not to.
     const Args argument_cases[] = {
-        {},                                                       // nothing set
-        {0, 0, 0x4, 0, 3, 0},                                     // PROT_EXEC of fd 3
-        {0, 0, 0x1, 0, 3, 0},                                     // PROT_READ of fd 3
-        {0, 0, 0x5, 0x20, 3, 0},                                  // ... anonymous
-        {0x0400000, 0, 0, 0, 0, 0},                               // READ_IMPLIES_EXEC
-        {0x00800000 | 17, 0, 0, 0, 0, 0},                         // CLONE_UNTRACED|SIGCHLD
-        {21, 5, 0100000, 0, 0, 0},                                // ipc(SHMAT, SHM_EXEC)
-        {5, 0, 0100000, 0, 0, 0},                                 // shmat SHM_EXEC
+        {},                                                          // nothing set
+        {0, 0, 0x4, 0, 3, 0},                                        // PROT_EXEC of fd 3
+        {0, 0, 0x1, 0, 3, 0},                                        // PROT_READ of fd 3
+        {0, 0, 0x5, 0x20, 3, 0},                                     // ... anonymous
+        {0x0400000, 0, 0, 0, 0, 0},                                  // READ_IMPLIES_EXEC
+        {0x00800000 | 17, 0, 0, 0, 0, 0},                            // CLONE_UNTRACED|SIGCHLD
+        {21, 5, 0100000, 0, 0, 0},                                   // ipc(SHMAT, SHM_EXEC)
+        {5, 0, 0100000, 0, 0, 0},                                    // shmat SHM_EXEC
         {0xffffffff00000000ULL, 0, 0xffffffff00000000ULL, 0, 0, 0},  // high halves only
         kNoisy,
     };
@@ -103,7 +105,8 @@ TEST_CASE("every trapped call traps on every ABI when its arguments matter, and 
         CAPTURE(args[3]);
         bool expect = should_trap(entry.call, entry.abi, args, trace);
         if (entry.multiplexed) expect = expect && static_cast<uint32_t>(args[0]) == 21;
-        uint32_t got = verdict(*program, entry.audit_arch, entry.nr, args) & SECCOMP_RET_ACTION_FULL;
+        uint32_t got =
+            verdict(*program, entry.audit_arch, entry.nr, args) & SECCOMP_RET_ACTION_FULL;
         CHECK(got == (expect ? trap : SECCOMP_RET_ALLOW));
       }
     }
@@ -182,7 +185,8 @@ TEST_CASE("seccomp() with NEW_LISTENER is refused with EBUSY on every ABI, other
   }
 }
 
-TEST_CASE("under ptrace no child can leave tracing: clone(CLONE_UNTRACED) traps, clone3 is ENOSYS") {
+TEST_CASE(
+    "under ptrace no child can leave tracing: clone(CLONE_UNTRACED) traps, clone3 is ENOSYS") {
   auto trace = build_filter(TrapAction::kTrace, TrapSet{});
   auto notify = build_filter(TrapAction::kUserNotify, TrapSet{});
   REQUIRE(trace.has_value());
