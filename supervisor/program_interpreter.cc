@@ -55,6 +55,7 @@ std::optional<std::string> elf_interpreter(int fd, const Ehdr& header) {
       return std::nullopt;
     }
     path.resize(std::strlen(path.c_str()));
+    if (path.empty()) return std::nullopt;  // open_exec("") fails: the exec fails with ENOENT
     return path;
   }
   return std::nullopt;

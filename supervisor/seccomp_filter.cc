@@ -128,9 +128,9 @@ Result<FilterCtx> build_for_abi(Abi abi, uint32_t scmp_arch, TrapAction action,
   // Only memfd-warden may listen: a second listener in the chain would see memfd_create first
   // under the ptrace backend (USER_NOTIF outranks TRACE) and could let it through. The kernel
   // refuses a second listener with EBUSY when ours is one; we refuse every one the same way.
-  rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EBUSY), SCMP_SYS(seccomp), 1,
-                        SCMP_A1(SCMP_CMP_MASKED_EQ, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                                SECCOMP_FILTER_FLAG_NEW_LISTENER));
+  scmp_arg_cmp new_listener = bits_set(1, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+  rc = seccomp_rule_add_array(ctx.get(), SCMP_ACT_ERRNO(EBUSY), SCMP_SYS(seccomp), 1,
+                              &new_listener);
   if (rc < 0) return lib_error(rc, "seccomp_rule_add for seccomp(NEW_LISTENER)");
   return ctx;
 }

@@ -1,6 +1,10 @@
 // libFuzzer: decoding of trapped calls. The input is a seccomp_data-like record (arch, nr, six
-// arguments) followed by an exec path; everything the supervisor derives from a notification
-// (which call, its growth arguments, an fd path, the decision on a name) must hold up.
+// arguments) followed by bytes that serve as a memfd name and as the head of a program file;
+// everything the supervisor derives from them (which call, its growth arguments, the
+// interpreter an exec would load, the decision on a name) must hold up.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -10,8 +14,8 @@
 #include "policy/default_policy.h"
 #include "policy/memfd_flags.h"
 #include "policy/policy_parse.h"
-#include "supervisor/exec_call.h"
 #include "supervisor/growth_args.h"
+#include "supervisor/program_interpreter.h"
 #include "supervisor/trapped_syscalls.h"
 
 namespace {
@@ -53,8 +57,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto growth = warden::decode_growth_args(call->call, call->abi, args);
     if (growth.compat_iov != (call->abi != warden::Abi::kX86_64)) std::abort();
   }
-  if (auto named = warden::parse_fd_path(tail)) {
-    if (named->fd < 0 || named->pid < 0) std::abort();
+  // The same bytes as a program file: "#!" lines and ELF headers, read as the kernel reads them.
+  static const int program = ::memfd_create("fuzz-program", MFD_CLOEXEC);
+  if (::ftruncate(program, 0) != 0 ||
+      ::pwrite(program, tail.data(), tail.size(), 0) != static_cast<ssize_t>(tail.size())) {
+    std::abort();
+  }
+  if (auto interpreter = warden::program_interpreter(program)) {
+    const std::string& path = interpreter->path;
+    if (path.empty() || path.find('\0') != std::string::npos || path.size() > 4096) std::abort();
+    if (interpreter->is_program) {  // from a "#!" line: one word, within the first 255 bytes
+      if (tail.compare(0, 2, "#!") != 0 || path.find_first_of(" \t\n") != std::string::npos ||
+          path.size() > 253) {
+        std::abort();
+      }
+    }
   }
   uint32_t flags = static_cast<uint32_t>(record.args[1]);
   (void)warden::memfd_flags_invalid(flags);
