@@ -1,6 +1,12 @@
 #include "supervisor/audit_log.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <rapidjson/encodings.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -8,6 +14,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -61,13 +70,19 @@ void replace_invalid(std::string_view bytes, std::string& out) {
 // One JSON line at a time into a buffer kept between records.
 class AuditEncoder {
  public:
-  std::string_view decision(const DecisionRecord& record, const Quota& limits);
-  std::string_view summary(const SuperviseResult& result, const std::array<uint64_t, kDecisionCount>& counts,
-                           uint64_t write_errors);
+  // Each returns the finished line, chained with `chain` (nullptr: unchained, for tests that
+  // want one record's bytes).
+  std::string_view decision(const DecisionRecord& record, const Quota& limits, AuditChain* chain);
+  std::string_view summary(const SuperviseResult& result,
+                           const std::array<uint64_t, kDecisionCount>& counts,
+                           uint64_t write_errors, std::string_view tampering, AuditChain& chain);
+  std::string_view start(std::string_view version, std::string_view program, AuditChain& chain);
+  std::string_view tamper(std::string_view what, uint64_t size, uint64_t expected,
+                          AuditChain& chain);
 
  private:
   void begin(const char* event);
-  std::string_view end();
+  std::string_view end(AuditChain* chain);
   void key(std::string_view name) { writer_.Key(name.data(), static_cast<unsigned>(name.size())); }
   void text(std::string_view value) {
     writer_.String(value.data(), static_cast<unsigned>(value.size()));
@@ -109,10 +124,41 @@ void AuditEncoder::begin(const char* event) {
   text(event);
 }
 
-std::string_view AuditEncoder::end() {
+std::string_view AuditEncoder::end(AuditChain* chain) {
+  if (chain != nullptr) {
+    key("run");
+    text(chain->run_id());
+    field("seq", chain->next_seq());
+    // The chain covers the record as written so far: from '{' to the seq number.
+    ChainValue value = chain->link({buffer_.GetString(), buffer_.GetSize()});
+    char hex[2 * kChainBytes];
+    to_hex(value.data(), value.size(), hex);
+    key("chain");
+    text({hex, sizeof(hex)});
+  }
   writer_.EndObject();
   buffer_.Put('\n');
   return {buffer_.GetString(), buffer_.GetSize()};
+}
+
+std::string_view AuditEncoder::start(std::string_view version, std::string_view program,
+                                     AuditChain& chain) {
+  begin("start");
+  key("version");
+  text(version);
+  field("pid", static_cast<int>(::getpid()));
+  bytes("program", program);
+  return end(&chain);
+}
+
+std::string_view AuditEncoder::tamper(std::string_view what, uint64_t size, uint64_t expected,
+                                      AuditChain& chain) {
+  begin("tamper");
+  key("what");
+  text(what);
+  field("size", size);
+  field("expected_at_least", expected);
+  return end(&chain);
 }
 
 void AuditEncoder::bytes(std::string_view name, std::string_view value) {
@@ -148,7 +194,8 @@ void AuditEncoder::quota(const QuotaState& state, const Quota& limits) {
   writer_.EndObject();
 }
 
-std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quota& limits) {
+std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quota& limits,
+                                        AuditChain* chain) {
   begin("decision");
   key("syscall");
   text(record.syscall);
@@ -226,12 +273,13 @@ std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quot
     writer_.EndObject();
   }
   quota(record.quota, limits);
-  return end();
+  return end(chain);
 }
 
 std::string_view AuditEncoder::summary(const SuperviseResult& result,
                                        const std::array<uint64_t, kDecisionCount>& counts,
-                                       uint64_t write_errors) {
+                                       uint64_t write_errors, std::string_view tampering,
+                                       AuditChain& chain) {
   begin("summary");
   key("decisions");
   writer_.StartObject();
@@ -246,7 +294,23 @@ std::string_view AuditEncoder::summary(const SuperviseResult& result,
   field("peak_bytes", result.peak_bytes);
   field("exit_status", result.exit_code);
   field("audit_write_errors", write_errors);
-  return end();
+  key("audit_tampering");
+  if (tampering.empty()) {
+    writer_.Null();
+  } else {
+    text(tampering);
+  }
+  // The seal: the run's key, disclosed now that nothing of the run can write any more, and how
+  // many records the run wrote (this one included).
+  key("seal");
+  writer_.StartObject();
+  char hex[2 * kRunKeyBytes];
+  to_hex(chain.key().data(), chain.key().size(), hex);
+  key("key");
+  text({hex, sizeof(hex)});
+  field("records", chain.next_seq() + 1);
+  writer_.EndObject();
+  return end(&chain);
 }
 
 const char* decision_name(Decision decision) {
@@ -288,32 +352,181 @@ Rfc3339 rfc3339_now() {
   return out;
 }
 
-AuditLog::AuditLog(UniqueFd owned, int fd, const Quota& limits)
-    : owned_(std::move(owned)), fd_(fd), limits_(limits), encoder_(std::make_unique<AuditEncoder>()) {}
-AuditLog::AuditLog(AuditLog&&) noexcept = default;
-AuditLog& AuditLog::operator=(AuditLog&&) noexcept = default;
-AuditLog::~AuditLog() = default;
+AuditDestination AuditDestination::from_option(const std::string& text) {
+  AuditDestination out;
+  if (text != "-") {
+    out.kind = Kind::kFile;
+    out.path = text;
+  }
+  return out;
+}
 
-Result<AuditLog> AuditLog::open(const std::string& destination, const Quota& limits) {
-  if (destination == "-") return AuditLog(UniqueFd(), STDERR_FILENO, limits);
-  UniqueFd fd(::open(destination.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (!fd.valid()) return errno_error("opening the audit log " + destination);
-  int raw = fd.get();
-  return AuditLog(std::move(fd), raw, limits);
+AuditLog::AuditLog(UniqueFd owned, int fd, const Quota& limits, AuditChain chain)
+    : owned_(std::move(owned)),
+      fd_(fd),
+      limits_(limits),
+      encoder_(std::make_unique<AuditEncoder>()),
+      chain_(std::move(chain)) {}
+AuditLog::AuditLog(AuditLog&&) noexcept = default;
+AuditLog::~AuditLog() { unprotect(); }
+
+namespace {
+
+Result<UniqueFd> connect_socket(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) return Error{0, "--audit-socket: path too long"};
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  // A stream socket (one JSON line after another), or a datagram one (a record a datagram).
+  for (int type : {SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM}) {
+    UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return errno_error("socket(AF_UNIX)");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+      return fd;
+    }
+    if (errno != EPROTOTYPE) return errno_error("connecting to the audit socket " + path);
+  }
+  return errno_error("connecting to the audit socket " + path);
+}
+
+}  // namespace
+
+Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota& limits,
+                                const AuditOptions& options) {
+  auto chain = AuditChain::create();
+  if (!chain) return chain.error();
+  UniqueFd owned;
+  int fd = STDERR_FILENO;
+  switch (destination.kind) {
+    case AuditDestination::Kind::kStderr:
+      break;
+    case AuditDestination::Kind::kFile:
+      owned = UniqueFd(
+          ::open(destination.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      if (!owned.valid()) return errno_error("opening the audit log " + destination.path);
+      fd = owned.get();
+      break;
+    case AuditDestination::Kind::kFd: {
+      int flags = ::fcntl(destination.fd, F_GETFL);
+      if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) {
+        return Error{flags < 0 ? errno : EBADF,
+                     "--audit-fd " + std::to_string(destination.fd) + ": not open for writing"};
+      }
+      // Ours alone: the target must not inherit it.
+      if (::fcntl(destination.fd, F_SETFD, FD_CLOEXEC) != 0) {
+        return errno_error("--audit-fd: setting close-on-exec");
+      }
+      fd = destination.fd;
+      break;
+    }
+    case AuditDestination::Kind::kSocket: {
+      auto connected = connect_socket(destination.path);
+      if (!connected) return connected.error();
+      owned = std::move(connected.value());
+      fd = owned.get();
+      break;
+    }
+  }
+  AuditLog log(std::move(owned), fd, limits, std::move(chain.value()));
+  struct stat st {};
+  // Only a regular file can be truncated or protected (not /dev/null, a FIFO, a terminal).
+  if (destination.kind != AuditDestination::Kind::kFile || ::fstat(fd, &st) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return log;
+  }
+  log.is_file_ = true;
+  log.strict_ = options.strict;
+  log.written_size_ = static_cast<uint64_t>(st.st_size);
+  // Renaming or unlinking the file raises IN_MOVE_SELF / IN_ATTRIB on the inode we write to.
+  log.watch_ = UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  char self[64];
+  std::snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+  if (!log.watch_.valid() ||
+      ::inotify_add_watch(log.watch_.get(), self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
+    return errno_error("watching the audit log " + destination.path);
+  }
+  if (options.protect_file) {
+    // Append-only for the run: nobody without CAP_LINUX_IMMUTABLE (which a root target loses)
+    // may truncate, rewrite, rename, unlink or link it; appends still work, and a forged one
+    // fails `memfd-warden verify`. Filesystems without the flag keep only the hiding.
+    int attributes = 0;
+    if (::ioctl(fd, FS_IOC_GETFLAGS, &attributes) == 0 && !(attributes & FS_APPEND_FL)) {
+      attributes |= FS_APPEND_FL;
+      log.append_only_set_ = ::ioctl(fd, FS_IOC_SETFLAGS, &attributes) == 0;
+    }
+    if (!log.append_only_set_) {
+      spdlog::warn("cannot make the audit log append-only for the run ({}): {}", destination.path,
+                   std::strerror(errno));
+    }
+    char resolved[PATH_MAX];
+    if (::realpath(destination.path.c_str(), resolved) != nullptr) log.protected_path_ = resolved;
+  }
+  return log;
+}
+
+void AuditLog::unprotect() {
+  if (!append_only_set_ || !owned_.valid()) return;
+  int attributes = 0;
+  if (::ioctl(owned_.get(), FS_IOC_GETFLAGS, &attributes) == 0) {
+    attributes &= ~FS_APPEND_FL;
+    ::ioctl(owned_.get(), FS_IOC_SETFLAGS, &attributes);
+  }
+  append_only_set_ = false;
 }
 
 std::string encode_decision(const DecisionRecord& record, const Quota& limits) {
   AuditEncoder encoder;
-  return std::string(encoder.decision(record, limits));
+  return std::string(encoder.decision(record, limits, nullptr));
+}
+
+void AuditLog::write_start(std::string_view version, std::string_view program) {
+  emit(encoder_->start(version, program, chain_));
 }
 
 void AuditLog::write(const DecisionRecord& record) {
   ++counts_[static_cast<size_t>(record.decision)];
-  emit(encoder_->decision(record, limits_));
+  emit(encoder_->decision(record, limits_, &chain_));
 }
 
 void AuditLog::write_summary(const SuperviseResult& result) {
-  emit(encoder_->summary(result, counts_, write_errors_));
+  if (is_file_) check_file(0);  // tampering after the last record still makes the summary
+  emit(encoder_->summary(result, counts_, write_errors_, tampering_, chain_));
+  unprotect();
+}
+
+void AuditLog::note_tampering(const char* what, uint64_t size, uint64_t expected) {
+  if (tampering_.find(what) != std::string::npos) return;  // each kind once
+  if (!tampering_.empty()) tampering_ += ",";
+  tampering_ += what;
+  std::fprintf(stderr, "memfd-warden: error: the audit log was %s during the run%s\n", what,
+               strict_ ? "; ending the run (--audit-strict)" : "");
+  in_tamper_record_ = true;
+  emit(encoder_->tamper(what, size, expected, chain_));
+  in_tamper_record_ = false;
+}
+
+void AuditLog::check_file(uint64_t just_written) {
+  alignas(inotify_event) char events[1024];
+  bool renamed = false, unlinked = false;
+  for (ssize_t got; (got = ::read(watch_.get(), events, sizeof(events))) > 0;) {
+    for (char* p = events; p < events + got;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(p);
+      renamed = renamed || (event->mask & IN_MOVE_SELF);
+      p += sizeof(inotify_event) + event->len;
+    }
+  }
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return;
+  unlinked = st.st_nlink == 0;
+  auto size = static_cast<uint64_t>(st.st_size);
+  // O_APPEND: our bytes went to the end, so the file holds at least what it held plus them
+  // (others' appends only add).
+  uint64_t expected = written_size_ + just_written;
+  bool truncated = size < expected;
+  written_size_ = size;
+  if (unlinked) note_tampering("unlinked", size, expected);
+  if (renamed) note_tampering("renamed", size, expected);
+  if (truncated) note_tampering("truncated", size, expected);
 }
 
 void AuditLog::emit(std::string_view line) {
@@ -332,6 +545,8 @@ void AuditLog::emit(std::string_view line) {
     }
     done += static_cast<size_t>(wrote);
   }
+  // A record the file check itself writes is checked with the next one, not recursively.
+  if (is_file_ && !in_tamper_record_) check_file(line.size());
 }
 
 }  // namespace warden

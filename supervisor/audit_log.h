@@ -1,7 +1,13 @@
-// The JSON-lines audit log: one object per decision, one summary at exit. Each record goes out
-// in a single write(2), so lines from the target sharing stderr never interleave inside ours.
-// Names, comms and paths are attacker-chosen bytes: they are JSON-escaped, and bytes that are not
-// UTF-8 are kept exactly in a companion "<field>_hex".
+// The JSON-lines audit log: a start record, one object per decision, one summary at exit. Each
+// record goes out in a single write(2), so lines from the target sharing stderr never interleave
+// inside ours. Names, comms and paths are attacker-chosen bytes: they are JSON-escaped, and bytes
+// that are not UTF-8 are kept exactly in a companion "<field>_hex".
+//
+// Every record is chained (audit_chain.h) and the summary seals the chain. Destinations: stderr,
+// a file, an inherited fd (--audit-fd), a unix socket (--audit-socket). A file is watched for
+// truncation, unlinking and renaming while the run lasts; each is recorded in the chain and on
+// stderr, and with `strict` ends the run. As root, a file is made append-only for the run
+// (FS_APPEND_FL) and hidden from the target (tree_init mounts over its path).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +23,7 @@
 #include "policy/decide.h"
 #include "policy/policy.h"
 #include "policy/result.h"
+#include "supervisor/audit_chain.h"
 #include "supervisor/backend.h"
 #include "supervisor/caller_info.h"
 #include "supervisor/unique_fd.h"
@@ -65,31 +72,72 @@ struct DecisionRecord {
 
 class AuditEncoder;  // audit_log.cc: the JSON writer and its reused buffers
 
+struct AuditDestination {
+  enum class Kind { kStderr, kFile, kFd, kSocket };
+  Kind kind = Kind::kStderr;
+  std::string path;  // kFile, kSocket
+  int fd = -1;       // kFd: inherited from whoever started memfd-warden
+  // "-" is stderr, anything else a file (the --audit spelling).
+  static AuditDestination from_option(const std::string& text);
+};
+
+struct AuditOptions {
+  bool protect_file = false;  // root: append-only for the run, hidden from the target
+  bool strict = false;        // a tampered log ends the run
+};
+
 class AuditLog {
  public:
-  // "-" writes to stderr; anything else is a file opened for appending (created 0600).
-  static Result<AuditLog> open(const std::string& destination, const Quota& limits);
-  AuditLog(AuditLog&&) noexcept;
-  AuditLog& operator=(AuditLog&&) noexcept;
+  // Opens (or connects to) the destination and draws the run's chain key. A file is opened for
+  // appending (created 0600); an fd is made close-on-exec so that the target never holds it.
+  static Result<AuditLog> open(const AuditDestination& destination, const Quota& limits,
+                               const AuditOptions& options = {});
   ~AuditLog();
 
+  // The run's first record: who wrote the log, and for which program.
+  void write_start(std::string_view version, std::string_view program);
   // Encodes into buffers reused from record to record: no allocation once they have grown.
   void write(const DecisionRecord& record);
+  // The last record: the totals, and the seal (the run's key). Lifts the file's protection.
   void write_summary(const SuperviseResult& result);
 
   uint64_t count(Decision decision) const { return counts_[static_cast<size_t>(decision)]; }
   uint64_t write_errors() const { return write_errors_; }
+  // With `strict`: the log was tampered with, and the run must end (exit non-zero).
+  bool strict_failure() const { return strict_ && !tampering_.empty(); }
+  // What happened to the log file during the run ("truncated", "unlinked", "renamed").
+  const std::string& tampering() const { return tampering_; }
+  // The protected file's absolute path, for tree_init to hide; empty when there is none.
+  const std::string& protected_path() const { return protected_path_; }
+
+  // Destination of the audit when moved; the protection is lifted by the destructor too.
+  AuditLog(AuditLog&&) noexcept;
+  AuditLog& operator=(AuditLog&&) noexcept = delete;
 
  private:
-  AuditLog(UniqueFd owned, int fd, const Quota& limits);
+  AuditLog(UniqueFd owned, int fd, const Quota& limits, AuditChain chain);
   void emit(std::string_view line);
+  // After each write to a file (`just_written` bytes of ours): truncated, unlinked, renamed?
+  void check_file(uint64_t just_written);
+  void note_tampering(const char* what, uint64_t size, uint64_t expected);
+  void unprotect();
 
   UniqueFd owned_;
   int fd_;
   Quota limits_;
   std::unique_ptr<AuditEncoder> encoder_;
+  AuditChain chain_;
   std::array<uint64_t, kDecisionCount> counts_{};
   uint64_t write_errors_ = 0;
+  // File destinations only.
+  bool is_file_ = false;
+  bool strict_ = false;
+  UniqueFd watch_;             // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file
+  uint64_t written_size_ = 0;  // the file's size after our last write
+  std::string tampering_;      // what was seen, comma-separated, each once
+  std::string protected_path_;
+  bool append_only_set_ = false;
+  bool in_tamper_record_ = false;
 };
 
 // RFC 3339 UTC with microseconds: 2026-11-27T19:00:00.123456Z.

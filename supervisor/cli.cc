@@ -13,12 +13,12 @@
 #include "policy/policy_parse.h"
 #include "policy/policy_print.h"
 #include "policy/sizes.h"
+#include "supervisor/audit_verify.h"
 #include "supervisor/kernel_probe.h"
 
 namespace warden {
 namespace {
 
-constexpr const char* kVersion = "memfd-warden 0.1.0";
 
 int report_error(const std::string& message) { return exit_with_error(kExitUsage, message); }
 
@@ -88,8 +88,27 @@ CliOutcome parse_command_line(int argc, char** argv) {
       ->type_name("SIZE");
   run->add_flag("--strict-writes", strict_writes,
                 "Also check memfd growth through write/pwrite/writev/... (traps every write)");
-  run->add_option("--audit", command.audit, "Audit log (JSON lines): FILE, or - for stderr")
-      ->capture_default_str();
+  std::string audit_file = "-";
+  std::optional<int> audit_fd;
+  std::optional<std::string> audit_socket;
+  CLI::Option* audit_file_opt =
+      run->add_option("--audit", audit_file,
+                      "Audit log (JSON lines): FILE (appended to), or - for stderr")
+          ->capture_default_str();
+  CLI::Option* audit_fd_opt =
+      run->add_option("--audit-fd", audit_fd,
+                      "Write the audit to inherited fd N (e.g. a pipe to a log shipper); the "
+                      "target never holds it")
+          ->type_name("N");
+  CLI::Option* audit_socket_opt =
+      run->add_option("--audit-socket", audit_socket,
+                      "Send the audit to the unix socket at PATH (stream, seqpacket or datagram)")
+          ->type_name("PATH");
+  audit_file_opt->excludes(audit_fd_opt)->excludes(audit_socket_opt);
+  audit_fd_opt->excludes(audit_socket_opt);
+  run->add_flag("--audit-strict", command.audit_strict,
+                "End the run (exit 125) when the audit file is truncated, unlinked or renamed "
+                "under memfd-warden");
   std::string on_exit = "kill";
   run->add_option("--on-supervisor-exit", on_exit,
                   "If memfd-warden itself dies: kill (the whole tree dies with it) or enosys "
@@ -124,6 +143,16 @@ CliOutcome parse_command_line(int argc, char** argv) {
   std::string check_path;
   check->add_option("FILE", check_path, "Policy file")->required();
 
+  // verify
+  CLI::App* verify = app.add_subcommand(
+      "verify",
+      "Check audit logs: every run complete, unaltered and sealed. Exit 0 if so, 1 if not, 2 "
+      "if a file cannot be read");
+  std::vector<std::string> verify_paths;
+  verify->add_option("FILE", verify_paths, "Audit log(s), read in the order given (rotated logs: "
+                                           "oldest first)")
+      ->required();
+
   // probe
   CLI::App* probe = app.add_subcommand(
       "probe", "Show which kernel features memfd-warden finds here, and what --backend auto picks");
@@ -147,6 +176,10 @@ CliOutcome parse_command_line(int argc, char** argv) {
     return outcome;
   }
 
+  if (verify->parsed()) {
+    outcome.exit_code = run_verify(verify_paths, std::cout);
+    return outcome;
+  }
   if (probe->parsed()) {
     KernelFeatures features = probe_kernel();
     std::cout << describe_features(features);
@@ -221,6 +254,14 @@ CliOutcome parse_command_line(int argc, char** argv) {
     *target = size;
   }
   if (strict_writes) policy->quota.strict_writes = true;
+  command.audit = AuditDestination::from_option(audit_file);
+  if (audit_fd) {
+    command.audit.kind = AuditDestination::Kind::kFd;
+    command.audit.fd = *audit_fd;
+  } else if (audit_socket) {
+    command.audit.kind = AuditDestination::Kind::kSocket;
+    command.audit.path = *audit_socket;
+  }
   if (user_spec) {
     if (::geteuid() != 0) {
       outcome.exit_code = report_error("--user needs memfd-warden to run as root");

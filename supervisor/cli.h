@@ -1,4 +1,4 @@
-// The command line: `run`, `check`, `policy --default`. Turns argv into a Command; parsing and
+// The command line: `run`, `check`, `verify`, `probe`, `policy --default`. Turns argv into a Command; parsing and
 // policy assembly are here, running is in main.cc.
 #pragma once
 
@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "supervisor/audit_log.h"
 #include "supervisor/target_privileges.h"
 
 namespace warden {
 
 inline constexpr int kExitUsage = 2;  // bad command line or bad policy: nothing ran
 inline constexpr int kExitInternal = 125;
+inline constexpr const char* kVersion = "memfd-warden 0.1.0";
 
 enum class BackendChoice { kAuto, kUnotify, kPtrace };
 
@@ -20,7 +22,8 @@ struct RunCommand {
   Policy policy;
   BackendChoice backend = BackendChoice::kAuto;
   bool tree_dies_with_us = true;  // --on-supervisor-exit kill (default) | enosys
-  std::string audit = "-";
+  AuditDestination audit;    // --audit FILE|-, --audit-fd N, --audit-socket PATH
+  bool audit_strict = false;  // a tampered audit file ends the run
   bool dry_run = false;
   // The target's privileges: by default a root target loses the capabilities that reach
   // memfd-warden (--keep-caps keeps them); --user runs it as another user.

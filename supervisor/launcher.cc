@@ -207,6 +207,7 @@ LaunchResult launch(const LaunchRequest& request) {
   if (request.through_tree_init) {
     // The child becomes PID 1 of the new namespace as `memfd-warden __init ... -- PROGRAM ARGS`.
     std::vector<std::string> init_args{kInitCommand};
+    if (!request.hide_path.empty()) init_args.insert(init_args.end(), {"--hide", request.hide_path});
     for (auto& arg : privileges_to_args(request.privileges)) init_args.push_back(std::move(arg));
     init_args.insert(init_args.end(), {"--", program});
     args.insert(args.begin(), init_args.begin(), init_args.end());

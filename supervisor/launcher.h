@@ -41,6 +41,9 @@ struct LaunchRequest {
   // Run the program through `memfd-warden __init` (tree_init.h): the first process of a new PID
   // namespace, which the caller has already unshared (PidNamespaceScope).
   bool through_tree_init = false;
+  // A path tree_init makes unreachable for the target (the audit file): a read-only /dev/null
+  // is mounted over it in the target's mount namespace.
+  std::string hide_path;
   // Capabilities to drop and ids to take on, right before the program's own execve (by
   // tree_init when there is one, else by the launched child).
   TargetPrivileges privileges;

@@ -31,10 +31,15 @@ int run_target(warden::RunCommand& command) {
     return exit_with_error(kExitInternal,
                            std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno));
   }
-  auto audit = AuditLog::open(command.audit, command.policy.quota);
+  AuditOptions audit_options;
+  audit_options.strict = command.audit_strict;
+  // As root the file can be protected from the target (append-only, hidden from its view).
+  audit_options.protect_file = ::geteuid() == 0;
+  auto audit = AuditLog::open(command.audit, command.policy.quota, audit_options);
   if (!audit) {
     return exit_with_error(kExitUsage, audit.error().message());
   }
+  audit->write_start(kVersion, command.command.front());
   // auto: user notification where the kernel has everything it needs, else ptrace. The probe
   // tries each feature for real (memfd-warden probe prints the same findings).
   bool use_ptrace = command.backend == BackendChoice::kPtrace;
@@ -129,6 +134,7 @@ int run_target(warden::RunCommand& command) {
   // The backend makes the namespace (it must start its thread first: a thread cannot be
   // created after its creator unshared CLONE_NEWPID).
   request.through_tree_init = true;
+  request.hide_path = audit->protected_path();
   SuperviseResult result;
   if (use_ptrace) {
     result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
@@ -138,6 +144,11 @@ int run_target(warden::RunCommand& command) {
                                  audit.value());
   }
   if (result.started) audit->write_summary(result);
+  if (result.error.empty() && audit->strict_failure()) {
+    result.exit_code = kExitInternal;
+    result.error = "the audit log was " + audit->tampering() +
+                   " during the run (--audit-strict); the run was ended";
+  }
   if (!result.error.empty()) return exit_with_error(result.exit_code, result.error);
   return result.exit_code;
 }

@@ -45,6 +45,7 @@ class Tracer {
          AuditLog& audit, int signal_fd)
       : dispatcher_(policy, options, ledger, audit),
         ledger_(ledger),
+        audit_(audit),
         check_images_(options.check_exec_images),
         exit_kill_(options.tree_dies_with_us),
         signal_fd_(signal_fd) {}
@@ -53,6 +54,8 @@ class Tracer {
   // Returns false (with `error`) when the child never arrived or could not be seized.
   bool attach(int handshake, std::string& error);
   int run();  // returns the main target's exit status
+  // True when the run was ended because the audit log was tampered with (--audit-strict).
+  bool ended_for_audit() const { return ended_for_audit_; }
 
   // For PtraceChannel.
   bool alive(pid_t tid) const { return tracees_.count(tid) != 0; }
@@ -76,6 +79,8 @@ class Tracer {
 
   CallDispatcher dispatcher_;
   MemfdLedger& ledger_;
+  AuditLog& audit_;
+  bool ended_for_audit_ = false;
   bool check_images_;
   bool exit_kill_;
   int signal_fd_;
@@ -440,6 +445,13 @@ int Tracer::run() {
     }
     if (!events_.empty()) continue;
     if (no_children_) break;  // ECHILD: no child and no tracee is left anywhere in the tree
+    if (audit_.strict_failure() && !ended_for_audit_) {
+      // --audit-strict: the log was tampered with; end the run. The init of the tree's PID
+      // namespace (or the main process) takes the rest with it.
+      ended_for_audit_ = true;
+      tree_->forward(SIGKILL);
+      continue;
+    }
     epoll_event ready[2];
     int n = ::epoll_wait(epoll.get(), ready, 2, -1);
     for (int i = 0; i < n; ++i) {
@@ -506,6 +518,11 @@ SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions&
   }
   result.started = true;
   result.exit_code = exit_code;
+  if (tracer.ended_for_audit()) {
+    result.exit_code = 125;
+    result.error = "the audit log was " + audit.tampering() +
+                   " during the run (--audit-strict); the target was killed";
+  }
   ledger->drain();
   fill_totals(result, *ledger, policy);
   return result;

@@ -23,11 +23,11 @@ namespace {
 #define CAP_BPF 39
 #endif
 
-constexpr int kReaching[] = {CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_RAWIO,
-                             CAP_BPF,        CAP_PERFMON,   CAP_SYS_BOOT};
-constexpr const char* kReachingNames[] = {"CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_SYS_MODULE",
-                                          "CAP_SYS_RAWIO",  "CAP_BPF",       "CAP_PERFMON",
-                                          "CAP_SYS_BOOT"};
+constexpr int kReaching[] = {CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_MODULE,     CAP_SYS_RAWIO,
+                             CAP_BPF,        CAP_PERFMON,   CAP_SYS_BOOT, CAP_LINUX_IMMUTABLE};
+constexpr const char* kReachingNames[] = {
+    "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_RAWIO",
+    "CAP_BPF",        "CAP_PERFMON",   "CAP_SYS_BOOT",   "CAP_LINUX_IMMUTABLE"};
 
 std::optional<uint32_t> number(std::string_view text) {
   uint32_t value = 0;

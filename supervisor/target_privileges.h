@@ -26,7 +26,9 @@ namespace warden {
 //   CAP_SYS_ADMIN   unmount the tree's own /proc or the read-only cgroup tree, setns, mount;
 //   CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_BPF, CAP_PERFMON, CAP_SYS_BOOT
 //                   load code into the kernel or read and write any memory (modules, /dev/mem,
-//                   BPF and perf programs, kexec).
+//                   BPF and perf programs, kexec);
+//   CAP_LINUX_IMMUTABLE
+//                   clear the append-only flag memfd-warden sets on its audit file.
 uint64_t reaching_capabilities();
 // Their names, for --help and the docs.
 std::string reaching_capability_names();

@@ -30,7 +30,7 @@ namespace {
 // name the right process. memfd-warden keeps reading the host's /proc. With the reaching
 // capabilities dropped, the cgroup tree becomes read-only too: a root target could otherwise
 // write cgroup.freeze, freezer.state or cgroup.kill of the cgroup memfd-warden shares.
-void prepare_mounts(bool protect_cgroups) {
+void prepare_mounts(bool protect_cgroups, const char* hide) {
   if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) ||
       ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     std::fprintf(stderr,
@@ -38,6 +38,14 @@ void prepare_mounts(bool protect_cgroups) {
                  "(%s); /proc/<pid> paths built from getpid() will not match\n",
                  std::strerror(errno));
     return;
+  }
+  if (hide != nullptr) {
+    // The audit file: the target reaches a read-only /dev/null there instead. Unmounting it
+    // needs CAP_SYS_ADMIN.
+    if (::mount("/dev/null", hide, nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount(nullptr, hide, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
+      fail("hiding the audit log from the target (bind mount)");
+    }
   }
   if (!protect_cgroups) return;
   mount_attr attr{};
@@ -58,6 +66,11 @@ void run_tree_init(int argc, char** argv) {
   ::prctl(PR_SET_NAME, "warden-init", 0, 0, 0);
   TargetPrivileges privileges;
   int index = 2;
+  const char* hide = nullptr;
+  if (index + 1 < argc && std::strcmp(argv[index], "--hide") == 0) {
+    hide = argv[index + 1];
+    index += 2;
+  }
   if (!privileges_from_args(argc, argv, &index, &privileges) || index + 1 >= argc ||
       std::strcmp(argv[index], "--") != 0) {
     std::fprintf(stderr, "memfd-warden: error: __init: bad arguments\n");
@@ -70,7 +83,7 @@ void run_tree_init(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &handled, &original);
   int signals = ::signalfd(-1, &handled, SFD_CLOEXEC);
 
-  prepare_mounts(privileges.drop_caps);
+  prepare_mounts(privileges.drop_caps, hide);
 
   pid_t target = ::fork();
   if (target < 0) fail("fork");

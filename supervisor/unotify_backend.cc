@@ -173,6 +173,9 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     }
     if (sources[kSignals].revents & POLLIN) child_changed = handle_signals(signal_fd, tree);
     if (sources[kLedger].revents & POLLIN) ledger->drain();
+    if (audit.strict_failure()) {
+      return fail("the audit log was " + audit.tampering() + " during the run (--audit-strict)");
+    }
     if (child_changed) tree_gone = tree.reap();
   }
   ledger->drain();

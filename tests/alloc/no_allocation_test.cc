@@ -116,7 +116,7 @@ errno = "EPERM"
                              "test");
   REQUIRE(policy.has_value());
   auto ledger = MemfdLedger::open(policy->rules.size());
-  auto audit = AuditLog::open("/dev/null", policy->quota);
+  auto audit = AuditLog::open(AuditDestination::from_option("/dev/null"), policy->quota);
   REQUIRE(ledger.has_value());
   REQUIRE(audit.has_value());
   SuperviseOptions options;

@@ -155,8 +155,13 @@ void read_audit(const std::string& path, RunResult& into) {
       FAIL("audit line is not JSON (" << e.what() << "): " << line);
     }
     REQUIRE(record.is_object());
-    if (record.value("event", "") == "summary") {
+    std::string event = record.value("event", "");
+    if (event == "summary") {
       into.summary = record;
+    } else if (event == "start") {
+      into.start = record;
+    } else if (event == "tamper") {
+      into.tamper.push_back(record);
     } else {
       into.decisions.push_back(record);
     }

@@ -62,6 +62,8 @@ struct RunResult {
   std::string err;
   std::map<std::string, std::string> facts;  // key=value lines of stdout
   std::vector<Json> decisions;               // audit records with event == "decision"
+  std::optional<Json> start;                 // event == "start"
+  std::vector<Json> tamper;                  // event == "tamper"
   std::optional<Json> summary;
 
   std::string fact(const std::string& key) const;

@@ -16,7 +16,7 @@ TEST_CASE("every byte of a hostile name survives in the audit, and each line is 
   REQUIRE(fd >= 0);
   ::close(fd);
   {
-    auto log = AuditLog::open(path, Quota{});
+    auto log = AuditLog::open(AuditDestination::from_option(path), Quota{});
     REQUIRE(log.has_value());
     std::string every_byte;
     for (int c = 1; c < 256; ++c) every_byte += static_cast<char>(c);

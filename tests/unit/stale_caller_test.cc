@@ -58,7 +58,7 @@ struct Fixture {
     REQUIRE(parsed.has_value());
     policy = std::move(parsed.value());
     auto opened_ledger = MemfdLedger::open(policy.rules.size());
-    auto opened_audit = AuditLog::open("/dev/null", policy.quota);
+    auto opened_audit = AuditLog::open(AuditDestination::from_option("/dev/null"), policy.quota);
     REQUIRE(opened_ledger.has_value());
     REQUIRE(opened_audit.has_value());
     ledger.emplace(std::move(opened_ledger.value()));
