@@ -489,7 +489,10 @@ void AuditLog::write(const DecisionRecord& record) {
 }
 
 void AuditLog::write_summary(const SuperviseResult& result) {
-  if (is_file_) check_file(0);  // tampering after the last record still makes the summary
+  if (is_file_) {  // tampering after the last record still makes the summary
+    check_watch();
+    check_size(0);
+  }
   emit(encoder_->summary(result, counts_, write_errors_, tampering_, chain_));
   unprotect();
 }
@@ -501,32 +504,41 @@ void AuditLog::note_tampering(const char* what, uint64_t size, uint64_t expected
   std::fprintf(stderr, "memfd-warden: error: the audit log was %s during the run%s\n", what,
                strict_ ? "; ending the run (--audit-strict)" : "");
   in_tamper_record_ = true;
-  emit(encoder_->tamper(what, size, expected, chain_));
+  std::string_view line = encoder_->tamper(what, size, expected, chain_);
+  emit(line);
+  written_size_ += line.size();
   in_tamper_record_ = false;
 }
 
-void AuditLog::check_file(uint64_t just_written) {
+void AuditLog::check_watch() {
   alignas(inotify_event) char events[1024];
-  bool renamed = false, unlinked = false;
+  bool renamed = false, attributes = false;
   for (ssize_t got; (got = ::read(watch_.get(), events, sizeof(events))) > 0;) {
     for (char* p = events; p < events + got;) {
       const auto* event = reinterpret_cast<const inotify_event*>(p);
       renamed = renamed || (event->mask & IN_MOVE_SELF);
+      attributes = attributes || (event->mask & (IN_ATTRIB | IN_DELETE_SELF));
       p += sizeof(inotify_event) + event->len;
     }
   }
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) return;
-  unlinked = st.st_nlink == 0;
-  auto size = static_cast<uint64_t>(st.st_size);
-  // O_APPEND: our bytes went to the end, so the file holds at least what it held plus them
-  // (others' appends only add).
+  bool unlinked = attributes && ::fstat(fd_, &st) == 0 && st.st_nlink == 0;
+  if (unlinked) note_tampering("unlinked", static_cast<uint64_t>(st.st_size), written_size_);
+  if (renamed) note_tampering("renamed", written_size_, written_size_);
+}
+
+void AuditLog::check_size(uint64_t just_written) {
+  // O_APPEND: our bytes went to the end, so our file position is the file's end after them. The
+  // file holds at least what it held plus them (others' appends only add); less means it was
+  // truncated in between. An append-only file cannot be (no check, no syscall).
+  if (append_only_set_) return;
+  off_t end = just_written > 0 ? ::lseek(fd_, 0, SEEK_CUR) : ::lseek(fd_, 0, SEEK_END);
+  if (end < 0) return;
   uint64_t expected = written_size_ + just_written;
-  bool truncated = size < expected;
-  written_size_ = size;
-  if (unlinked) note_tampering("unlinked", size, expected);
-  if (renamed) note_tampering("renamed", size, expected);
-  if (truncated) note_tampering("truncated", size, expected);
+  written_size_ = static_cast<uint64_t>(end);
+  if (static_cast<uint64_t>(end) < expected) {
+    note_tampering("truncated", static_cast<uint64_t>(end), expected);
+  }
 }
 
 void AuditLog::emit(std::string_view line) {
@@ -546,7 +558,7 @@ void AuditLog::emit(std::string_view line) {
     done += static_cast<size_t>(wrote);
   }
   // A record the file check itself writes is checked with the next one, not recursively.
-  if (is_file_ && !in_tamper_record_) check_file(line.size());
+  if (is_file_ && !in_tamper_record_) check_size(line.size());
 }
 
 }  // namespace warden

@@ -107,6 +107,10 @@ class AuditLog {
   bool strict_failure() const { return strict_ && !tampering_.empty(); }
   // What happened to the log file during the run ("truncated", "unlinked", "renamed").
   const std::string& tampering() const { return tampering_; }
+  // A file destination's watch: readable when the file was renamed or its links changed. The
+  // supervisor loop polls it and calls check_watch(); -1 when there is nothing to watch.
+  int watch_fd() const { return watch_.get(); }
+  void check_watch();
   // The protected file's absolute path, for tree_init to hide; empty when there is none.
   const std::string& protected_path() const { return protected_path_; }
 
@@ -117,8 +121,8 @@ class AuditLog {
  private:
   AuditLog(UniqueFd owned, int fd, const Quota& limits, AuditChain chain);
   void emit(std::string_view line);
-  // After each write to a file (`just_written` bytes of ours): truncated, unlinked, renamed?
-  void check_file(uint64_t just_written);
+  // After each write to a file (`just_written` bytes of ours, 0: none): was it truncated?
+  void check_size(uint64_t just_written);
   void note_tampering(const char* what, uint64_t size, uint64_t expected);
   void unprotect();
 
@@ -133,7 +137,7 @@ class AuditLog {
   bool is_file_ = false;
   bool strict_ = false;
   UniqueFd watch_;             // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file
-  uint64_t written_size_ = 0;  // the file's size after our last write
+  uint64_t written_size_ = 0;  // where the file ended after our last write
   std::string tampering_;      // what was seen, comma-separated, each once
   std::string protected_path_;
   bool append_only_set_ = false;

@@ -435,6 +435,10 @@ int Tracer::run() {
   ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, signal_fd_, &event);
   event.data.u64 = 1;
   ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, ledger_.event_fd(), &event);
+  if (audit_.watch_fd() >= 0) {
+    event.data.u64 = 2;
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, audit_.watch_fd(), &event);
+  }
   for (;;) {
     while (!events_.empty()) {
       auto [pid, status] = events_.front();
@@ -452,11 +456,15 @@ int Tracer::run() {
       tree_->forward(SIGKILL);
       continue;
     }
-    epoll_event ready[2];
-    int n = ::epoll_wait(epoll.get(), ready, 2, -1);
+    epoll_event ready[3];
+    int n = ::epoll_wait(epoll.get(), ready, 3, -1);
     for (int i = 0; i < n; ++i) {
       if (ready[i].data.u64 == 1) {
         ledger_.drain();
+        continue;
+      }
+      if (ready[i].data.u64 == 2) {
+        audit_.check_watch();
         continue;
       }
       signalfd_siginfo info{};

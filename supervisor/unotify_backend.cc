@@ -22,7 +22,7 @@
 namespace warden {
 namespace {
 
-enum Source : size_t { kNotify, kSignals, kLedger };
+enum Source : size_t { kNotify, kSignals, kLedger, kAuditWatch };
 
 // Reads every pending signal; returns true when a SIGCHLD was among them.
 bool handle_signals(int signal_fd, ProcessTree& tree) {
@@ -151,14 +151,15 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   // poll, not epoll: with SYNC_WAKE_UP the kernel wakes the waiter on the caller's CPU, and
   // poll passes that hint on while epoll drops it. Measured on the benchmark's floor: 14 us per
   // call with poll, 27 us with epoll (docs/performance.md).
-  pollfd sources[3] = {};
+  pollfd sources[4] = {};
   sources[kNotify] = {notify->fd(), POLLIN, 0};
   sources[kSignals] = {signal_fd, POLLIN, 0};
   sources[kLedger] = {ledger->event_fd(), POLLIN, 0};
+  sources[kAuditWatch] = {audit.watch_fd(), POLLIN, 0};  // -1: ignored by poll
 
   bool tree_gone = tree.reap();
   while (!tree_gone) {
-    if (::poll(sources, 3, -1) < 0) {
+    if (::poll(sources, 4, -1) < 0) {
       if (errno == EINTR) continue;
       return fail(std::string("poll: ") + std::strerror(errno));
     }
@@ -173,6 +174,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     }
     if (sources[kSignals].revents & POLLIN) child_changed = handle_signals(signal_fd, tree);
     if (sources[kLedger].revents & POLLIN) ledger->drain();
+    if (sources[kAuditWatch].revents & POLLIN) audit.check_watch();
     if (audit.strict_failure()) {
       return fail("the audit log was " + audit.tampering() + " during the run (--audit-strict)");
     }

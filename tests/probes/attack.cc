@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -482,6 +483,78 @@ int cmd_secret_flight(long count, long size) {
   return err;
 }
 
+// A record that looks like memfd-warden's: a run id, a seq and a chain value of the right shape.
+constexpr char kForged[] =
+    "{\"time\":\"2026-01-01T00:00:00.000000Z\",\"event\":\"decision\",\"syscall\":"
+    "\"memfd_create\",\"decision\":\"allow\",\"name\":\"benign\",\"run\":"
+    "\"00000000000000000000000000000000\",\"seq\":1,\"chain\":"
+    "\"0000000000000000000000000000000000000000000000000000000000000000\"}\n";
+
+// tamper MODE PATH: what a target does to the audit log at PATH after its memfd_create "evil" was
+// denied: truncate, rewrite (garbage over the start), append (a forged record), unlink or rename
+// (and put a fake log in its place). Then it makes another memfd, so that memfd-warden writes
+// again. Prints tampered=ERRNO (0: the change went through) and exits 0.
+int cmd_tamper(const std::string& mode, const char* path) {
+  ::syscall(SYS_memfd_create, "evil", 0);
+  int err = 0;
+  auto fake_at_path = [&] {
+    int fd = ::open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+      (void)!::write(fd, kForged, sizeof(kForged) - 1);
+      ::close(fd);
+    }
+  };
+  if (mode == "truncate") {
+    err = ::truncate(path, 0) == 0 ? 0 : errno;
+  } else if (mode == "rewrite") {
+    int fd = ::open(path, O_WRONLY);
+    err = fd >= 0 && ::pwrite(fd, "{\"garbage\":1}\n", 14, 0) == 14 ? 0 : errno;
+    if (fd >= 0) ::close(fd);
+  } else if (mode == "append") {
+    int fd = ::open(path, O_WRONLY | O_APPEND);
+    err = fd >= 0 && ::write(fd, kForged, sizeof(kForged) - 1) > 0 ? 0 : errno;
+    if (fd >= 0) ::close(fd);
+  } else if (mode == "unlink") {
+    err = ::unlink(path) == 0 ? 0 : errno;
+    if (err == 0) fake_at_path();
+  } else if (mode == "rename") {
+    std::string away = std::string(path) + ".moved";
+    err = ::rename(path, away.c_str()) == 0 ? 0 : errno;
+    if (err == 0) fake_at_path();
+  } else {
+    return EINVAL;
+  }
+  std::printf("tampered=%d\n", err);
+  std::fflush(stdout);
+  int fd = static_cast<int>(::syscall(SYS_memfd_create, "after", 0));
+  if (fd >= 0) ::close(fd);
+  return 0;
+}
+
+// tamper-fd N: writes a forged record to fd N (memfd-warden's audit fd, if it leaked to us).
+int cmd_tamper_fd(int fd) {
+  ::syscall(SYS_memfd_create, "evil", 0);
+  int err = ::write(fd, kForged, sizeof(kForged) - 1) > 0 ? 0 : errno;
+  std::printf("tampered=%d\n", err);
+  return 0;
+}
+
+// tamper-socket PATH: connects to the audit socket itself and sends a forged record.
+int cmd_tamper_socket(const char* path) {
+  ::syscall(SYS_memfd_create, "evil", 0);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path, sizeof(address.sun_path) - 1);
+  int err = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                    ::write(fd, kForged, sizeof(kForged) - 1) > 0
+                ? 0
+                : errno;
+  std::printf("tampered=%d\n", err);
+  ::close(fd);
+  return 0;
+}
+
 // x32-create: memfd_create through the x32 ABI.
 int cmd_x32_create() {
   long fd = ::syscall(0x40000000 | 319, "x32", 0);
@@ -528,6 +601,9 @@ int main(int argc, char** argv) {
   if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)));
   if (command == "secret-flight") return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)));
   if (command == "x32-create") return cmd_x32_create();
+  if (command == "tamper") return cmd_tamper(arg(2), arg(3));
+  if (command == "tamper-fd") return cmd_tamper_fd(std::atoi(arg(2)));
+  if (command == "tamper-socket") return cmd_tamper_socket(arg(2));
   std::fprintf(stderr, "warden_attack: unknown command '%s'\n", command.c_str());
   return 2;
 }

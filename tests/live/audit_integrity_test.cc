@@ -1,0 +1,290 @@
+// Live: the target cannot erase or forge the record of what it did. A hostile target whose
+// memfd_create was denied truncates, rewrites, appends to, unlinks or renames the audit log, or
+// writes to memfd-warden's audit fd or socket; as root (the default privileges, and --user
+// nobody) and as the same unprivileged user as memfd-warden. `memfd-warden verify` must catch
+// every change that got through, and the destinations out of the target's reach must come out
+// untouched.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+namespace {
+
+constexpr const char* kModes[] = {"truncate", "rewrite", "append", "unlink", "rename"};
+
+// memfd-warden as the unprivileged user nobody (what most CI jobs are: one user for both).
+Args as_nobody(const Args& args) {
+  Args out{"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", warden_bin()};
+  out.insert(out.end(), args.begin(), args.end());
+  return out;
+}
+
+// `memfd-warden run` arguments with the suite's backend.
+Args run_args(const Args& options, const Args& command) {
+  Args out{"run"};
+  if (!backend().empty()) out.insert(out.end(), {"--backend", backend()});
+  out.insert(out.end(), options.begin(), options.end());
+  out.push_back("--");
+  out.insert(out.end(), command.begin(), command.end());
+  return out;
+}
+
+RunResult verify(const std::string& path) { return spawn_warden_auto({"verify", path}); }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A directory nobody may write in, for the unprivileged runs.
+void give_to_nobody(const TempDir& dir) {
+  REQUIRE(::chown(dir.path().c_str(), 65534, 65534) == 0);
+  REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+}
+
+// Runs ARGS with a pipe's write end as fd 3; returns what came out of the pipe, and the status.
+std::pair<std::string, int> run_with_pipe(const Args& args) {
+  int pipe_fds[2];
+  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(pipe_fds[1], 3);  // without CLOEXEC: inherited
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    std::vector<char*> argv;
+    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string collected;
+  char buffer[4096];
+  for (ssize_t got; (got = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0;) {
+    collected.append(buffer, static_cast<size_t>(got));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return {collected, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)};
+}
+
+// A unix stream listener that keeps what each connection sends, in the order they connected.
+class Collector {
+ public:
+  explicit Collector(const std::string& path) : path_(path) {
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    REQUIRE(::chmod(path.c_str(), 0777) == 0);
+    REQUIRE(::listen(listener_, 8) == 0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~Collector() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(listener_);
+  }
+  // Waits for every connection to end (up to a few seconds), then returns their data.
+  std::vector<std::string> finish() {
+    for (int i = 0; i < 500 && open_connections() > 0; ++i) ::usleep(10 * 1000);
+    stop_ = true;
+    thread_.join();
+    return streams_;
+  }
+
+ private:
+  int open_connections() const { return open_.load(); }
+  void serve() {
+    std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+    std::vector<size_t> index;
+    while (!stop_) {
+      if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        int connection = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (connection >= 0) {
+          fds.push_back({connection, POLLIN, 0});
+          index.push_back(streams_.size());
+          streams_.emplace_back();
+          ++open_;
+        }
+      }
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+        char buffer[4096];
+        ssize_t got = ::read(fds[i].fd, buffer, sizeof(buffer));
+        if (got > 0) {
+          streams_[index[i - 1]].append(buffer, static_cast<size_t>(got));
+        } else {
+          ::close(fds[i].fd);
+          fds[i].fd = -1;
+          --open_;
+        }
+      }
+    }
+  }
+  std::string path_;
+  int listener_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> open_{0};
+  std::vector<std::string> streams_;
+};
+
+std::string write_temp(const TempDir& dir, const std::string& name, const std::string& text) {
+  return dir.write(name, text);
+}
+
+}  // namespace
+
+TEST_CASE("a root target cannot touch memfd-warden's audit file: it stays complete and verifies") {
+  for (const Args& who : {Args{}, Args{"--user", "nobody"}}) {
+    for (const char* mode : kModes) {
+      CAPTURE(who.size());
+      CAPTURE(mode);
+      TempDir dir;
+      std::string log = dir.file("audit.jsonl");
+      Args options = who;
+      options.insert(options.end(), {"--deny", "evil", "--audit", log});
+      auto run = spawn_warden_auto(run_args(options, {attack_bin(), "tamper", mode, log}));
+      CHECK(run.exit_code == 0);
+      auto checked = verify(log);
+      CHECK(checked.exit_code == 0);
+      CHECK(checked.out.find("complete and unaltered") != std::string::npos);
+      RunResult records;
+      read_audit(log, records);
+      CHECK(records.count("deny") == 1);  // the record the target wanted gone
+      CHECK(records.tamper.empty());
+      // Afterwards the file is an ordinary one again (the append-only flag is lifted).
+      std::ofstream(log, std::ios::app) << "";
+      CHECK(::truncate(log.c_str(), 0) == 0);
+    }
+  }
+}
+
+TEST_CASE("as the same unprivileged user the target can change the file, and verify says where") {
+  for (const char* mode : kModes) {
+    CAPTURE(mode);
+    TempDir dir;
+    give_to_nobody(dir);
+    std::string log = dir.file("audit.jsonl");
+    auto run = run_native(as_nobody(
+        run_args({"--deny", "evil", "--audit", log}, {attack_bin(), "tamper", mode, log})));
+    REQUIRE(run.exit_code == 0);
+    REQUIRE(run.fact("tampered") == "0");  // nothing stopped it
+    auto checked = verify(log);
+    CHECK(checked.exit_code == 1);
+    CHECK(checked.out.find("NOT intact") != std::string::npos);
+    std::string mode_name = mode;
+    if (mode_name == "truncate" || mode_name == "unlink" || mode_name == "rename") {
+      // Noticed during the run, on stderr and (where the file still gets our records) in it.
+      std::string seen = mode_name == "truncate" ? "truncated" : mode_name + "ed";
+      if (mode_name == "rename") seen = "renamed";
+      CHECK(run.err.find("the audit log was " + seen) != std::string::npos);
+    }
+    if (mode_name == "truncate") {
+      RunResult records;
+      read_audit(log, records);
+      REQUIRE(records.tamper.size() == 1);
+      CHECK(records.tamper[0]["what"] == "truncated");
+      CHECK(records.summary.value()["audit_tampering"] == "truncated");
+    }
+    if (mode_name == "rename") {
+      // The records went on into the file where it was moved: complete there.
+      CHECK(verify(log + ".moved").exit_code == 0);
+    }
+  }
+}
+
+TEST_CASE("--audit-strict ends a run whose audit file was tampered with") {
+  TempDir dir;
+  give_to_nobody(dir);
+  std::string log = dir.file("audit.jsonl");
+  auto run = run_native(as_nobody(run_args({"--deny", "evil", "--audit", log, "--audit-strict"},
+                                           {attack_bin(), "tamper", "truncate", log})));
+  CHECK(run.exit_code == 125);
+  CHECK(run.err.find("--audit-strict") != std::string::npos);
+  auto loose = run_native(as_nobody(
+      run_args({"--deny", "evil", "--audit", log}, {attack_bin(), "tamper", "truncate", log})));
+  CHECK(loose.exit_code == 0);
+}
+
+TEST_CASE("an inherited audit fd is out of the target's reach, as root and as the same user") {
+  for (bool unprivileged : {false, true}) {
+    CAPTURE(unprivileged);
+    Args args = run_args({"--deny", "evil", "--audit-fd", "3"}, {attack_bin(), "tamper-fd", "3"});
+    args.insert(args.begin(), warden_bin());
+    if (unprivileged) args = as_nobody(Args(args.begin() + 1, args.end()));
+    auto [collected, status] = run_with_pipe(args);
+    CHECK(status == 0);
+    TempDir dir;
+    std::string copy = write_temp(dir, "collected.jsonl", collected);
+    auto checked = verify(copy);
+    CHECK(checked.exit_code == 0);
+    RunResult records;
+    read_audit(copy, records);
+    CHECK(records.count("deny") == 1);
+    CHECK(collected.find("benign") == std::string::npos);  // the forged record never got in
+  }
+}
+
+TEST_CASE("an audit socket keeps memfd-warden's stream intact, and a forged stream fails verify") {
+  for (bool unprivileged : {false, true}) {
+    CAPTURE(unprivileged);
+    TempDir dir;
+    REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+    std::string socket = dir.file("audit.sock");
+    Collector collector(socket);
+    Args args = run_args({"--deny", "evil", "--audit-socket", socket},
+                         {attack_bin(), "tamper-socket", socket});
+    auto run = unprivileged ? run_native(as_nobody(args)) : spawn_warden_auto(args);
+    CHECK(run.exit_code == 0);
+    CHECK(run.fact("tampered") == "0");  // it could connect and send: a socket is for anyone
+    auto streams = collector.finish();
+    REQUIRE(streams.size() == 2);  // memfd-warden's, connected before the target started
+    auto ours = verify(write_temp(dir, "ours.jsonl", streams[0]));
+    CHECK(ours.exit_code == 0);
+    auto forged = verify(write_temp(dir, "forged.jsonl", streams[1]));
+    CHECK(forged.exit_code == 1);
+  }
+}
+
+TEST_CASE("verify: exit 2 for a file it cannot read, 1 for no records, several files in order") {
+  CHECK(spawn_warden_auto({"verify", "/nonexistent/audit.jsonl"}).exit_code == 2);
+  TempDir dir;
+  CHECK(spawn_warden_auto({"verify", dir.write("empty.jsonl", "")}).exit_code == 1);
+  // A log rotated in the middle of a run verifies as the two files in order.
+  std::string log = dir.file("audit.jsonl");
+  auto run = spawn_warden_auto(run_args({"--audit", log}, {probe_bin(), "many", "4"}));
+  REQUIRE(run.exit_code == 0);
+  std::string text = slurp(log);
+  size_t middle = text.find('\n', text.size() / 2) + 1;
+  std::string first = dir.write("audit.jsonl.1", text.substr(0, middle));
+  std::string second = dir.write("audit.jsonl.2", text.substr(middle));
+  CHECK(spawn_warden_auto({"verify", first, second}).exit_code == 0);
+  CHECK(spawn_warden_auto({"verify", second, first}).exit_code == 1);  // out of order
+  CHECK(spawn_warden_auto({"verify", second}).exit_code == 1);         // the head missing
+}
+
+}  // namespace warden::test
