@@ -196,9 +196,9 @@ TEST_CASE("an unsealed memfd from outside the tree does not run by any path form
 
 TEST_CASE("a thread that swaps the exec path after the check: refused at the exec event (ptrace)") {
   OutsideMemfd payload;
-  auto native = run_native({attack_bin(), "exec-race", payload.number(), "300", attack_bin()});
+  auto native = run_native({attack_bin(), "exec-race", payload.number(), "150", attack_bin()});
   REQUIRE(native.fact_number("from_memory") > 0);  // the race is there to win
-  auto run = run_warden({}, {attack_bin(), "exec-race", payload.number(), "300", attack_bin()});
+  auto run = run_warden({}, {attack_bin(), "exec-race", payload.number(), "150", attack_bin()});
   REQUIRE(run.exit_code == 0);
   if (backend() == "ptrace") {
     CHECK(run.fact_number("from_memory") == 0);
@@ -208,7 +208,7 @@ TEST_CASE("a thread that swaps the exec path after the check: refused at the exe
     // User notification cannot stop the kernel from reading the path again after the check:
     // docs/hardening.md says so, and names the ptrace backend as the way to close it.
     MESSAGE("unotify: the payload ran from memory in " << run.fact("from_memory")
-                                                       << " of 300 raced execs (documented)");
+                                                       << " of 150 raced execs (documented)");
   }
 }
 
