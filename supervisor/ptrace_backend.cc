@@ -106,13 +106,13 @@ class PtraceChannel final : public CallChannel {
   }
 
   bool caller_waiting() override {
-    siginfo_t info{};
-    // The tracee sits in a stop we have not released; only death can end it. WNOWAIT leaves the
-    // exit for the tracer's loop to read.
+    // The tracee sits in a stop we have not released; only SIGKILL can end it. The kernel answers
+    // a ptrace request only for a tracee still in that stop with no fatal signal pending, which
+    // also covers the moment when a killed thread has dropped its memory but is not a zombie yet
+    // (waitid shows nothing then, and reading its memory fails with ESRCH).
     if (!tracer_.alive(tid_)) return false;
-    if (::waitid(P_PID, static_cast<id_t>(tid_), &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0)
-      return false;
-    return info.si_pid == 0;
+    unsigned long message = 0;
+    return ::ptrace(PTRACE_GETEVENTMSG, tid_, nullptr, &message) == 0;
   }
 
   int fail(int error) override { return finish(-static_cast<int64_t>(error)); }
