@@ -26,7 +26,12 @@ uint32_t sealed_flags(uint32_t flags, bool seal) {
 }
 
 int restore_seal_policy(int fd, uint32_t requested_flags, bool seal) {
-  if (!seal || !kernel_has_noexec_seal() || (requested_flags & kMfdAllowSealing)) return 0;
+  // The kernel leaves a memfd sealable when the caller asked for sealing, or for the exec seal
+  // (MFD_NOEXEC_SEAL implies MFD_ALLOW_SEALING): only otherwise does it start with F_SEAL_SEAL.
+  if (!seal || !kernel_has_noexec_seal() ||
+      (requested_flags & (kMfdAllowSealing | kMfdNoexecSeal))) {
+    return 0;
+  }
   return ::fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL) == 0 ? 0 : errno;
 }
 

@@ -13,8 +13,9 @@ bool kernel_has_noexec_seal();
 // The flags to create with: `flags` plus MFD_NOEXEC_SEAL when `seal` and the kernel has it.
 uint32_t sealed_flags(uint32_t flags, bool seal);
 
-// After creation with sealed_flags: closes the memfd to further seals if the caller did not ask
-// for MFD_ALLOW_SEALING, as it would be without the exec seal. Returns 0 or errno.
+// After creation with sealed_flags: closes the memfd to further seals if the caller asked for
+// neither MFD_ALLOW_SEALING nor MFD_NOEXEC_SEAL, as it would be without the exec seal we added.
+// Returns 0 or errno.
 int restore_seal_policy(int fd, uint32_t requested_flags, bool seal);
 
 }  // namespace warden

@@ -93,6 +93,9 @@ int describe(int fd) {
     }
   }
   std::printf("mmap=%d\nfork_shared=%d\n", mapped ? 1 : 0, shared ? 1 : 0);
+  // Last, since it stops writes: can a seal be added now, and which seals are there after.
+  int added = ::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == 0 ? 0 : errno;
+  std::printf("add_write_seal=%d\nseals_after=%d\n", added, ::fcntl(fd, F_GET_SEALS));
   std::fflush(stdout);
   return 0;
 }
@@ -288,6 +291,42 @@ int cmd_exec_then(char* self, const char* name, const char* flags) {
   char* argv[] = {self, create, const_cast<char*>(name), const_cast<char*>(flags), nullptr};
   ::execv("/proc/self/exe", argv);
   return errno;
+}
+
+// across-exec NAME FLAGS: makes the memfd, then execs itself to report whether the fd is still
+// open in the new program (open=1) or was closed by exec (open=0).
+int cmd_across_exec(char* self, const std::string& name, unsigned flags) {
+  int fd = raw_memfd_create(name.c_str(), flags);
+  if (fd < 0) return errno;
+  char command[] = "fd-open";
+  std::string number = std::to_string(fd);
+  char* argv[] = {self, command, number.data(), nullptr};
+  ::execv("/proc/self/exe", argv);
+  return errno;
+}
+
+int cmd_fd_open(int fd) {
+  std::printf("open=%d\n", ::fcntl(fd, F_GETFD) >= 0 ? 1 : 0);
+  return 0;
+}
+
+// lowest-free NAME: with fds 3, 4 and 5 open and 4 closed again, the memfd must land on 4.
+int cmd_lowest_free(const std::string& name) {
+  int a = ::open("/dev/null", O_RDONLY), b = ::open("/dev/null", O_RDONLY),
+      c = ::open("/dev/null", O_RDONLY);
+  ::close(b);
+  int fd = raw_memfd_create(name.c_str(), 0);
+  std::printf("hole=%d\nfd=%d\n", b, fd);
+  (void)a;
+  (void)c;
+  return fd < 0 ? errno : 0;
+}
+
+// secret FLAGS: memfd_secret(FLAGS), then describe the file.
+int cmd_secret(unsigned flags) {
+  int fd = static_cast<int>(::syscall(SYS_memfd_secret, flags));
+  if (fd < 0) return errno;
+  return describe(fd);
 }
 
 // orphan NAME FLAGS FILE: exit at once, leaving a grandchild that later calls memfd_create and
@@ -854,6 +893,10 @@ int main(int argc, char** argv) {
   if (command == "thread") return cmd_thread(arg(2), parse_flags(arg(3)));
   if (command == "grandchild") return cmd_grandchild(arg(2), parse_flags(arg(3)));
   if (command == "exec-then") return cmd_exec_then(argv[0], arg(2), arg(3));
+  if (command == "across-exec") return cmd_across_exec(argv[0], arg(2), parse_flags(arg(3)));
+  if (command == "fd-open") return cmd_fd_open(std::atoi(arg(2)));
+  if (command == "lowest-free") return cmd_lowest_free(arg(2));
+  if (command == "secret") return cmd_secret(parse_flags(arg(2)));
   if (command == "orphan") return cmd_orphan(arg(2), parse_flags(arg(3)), arg(4));
   if (command == "hold") return cmd_hold(arg(2));
   if (command == "wait-signal") return cmd_wait_signal();
