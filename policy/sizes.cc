@@ -73,6 +73,24 @@ std::optional<uint64_t> parse_count(std::string_view text, std::string* problem)
   return number;
 }
 
+std::optional<uint64_t> parse_duration_ms(std::string_view text, std::string* problem) {
+  uint64_t scale = 1000;
+  if (text.ends_with("ms")) {
+    scale = 1;
+    text.remove_suffix(2);
+  } else if (text.ends_with("s")) {
+    text.remove_suffix(1);
+  }
+  auto number = parse_count(text, problem);
+  constexpr uint64_t kHourMs = 3600 * 1000;
+  if (!number || *number > kHourMs / scale) {
+    if (number) *problem = "longer than an hour";
+    *problem += " (give e.g. 2s or 500ms)";
+    return std::nullopt;
+  }
+  return *number * scale;
+}
+
 std::string format_size(uint64_t bytes) {
   static constexpr std::array<std::pair<const char*, uint64_t>, 4> kBinary{
       {{"TiB", 1ULL << 40}, {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}}};

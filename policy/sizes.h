@@ -10,6 +10,10 @@
 
 namespace warden {
 
+// A duration on the command line ("--orphans-grace 500ms"): whole milliseconds ("ms") or seconds
+// ("s", or no unit), at most one hour. nullopt with `problem` set.
+std::optional<uint64_t> parse_duration_ms(std::string_view text, std::string* problem);
+
 // "512MiB" -> 536870912; nullopt (with `problem` set) for anything else, overflow included.
 std::optional<uint64_t> parse_size(std::string_view text, std::string* problem);
 

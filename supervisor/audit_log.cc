@@ -293,6 +293,8 @@ std::string_view AuditEncoder::summary(const SuperviseResult& result,
         result.peak_bytes ? std::optional<uint64_t>(result.bytes_at_exit) : std::nullopt);
   field("peak_bytes", result.peak_bytes);
   field("exit_status", result.exit_code);
+  // What the main target left running when it exited, and memfd-warden ended (--orphans).
+  field("orphans_ended", result.orphans_ended);
   field("audit_write_errors", write_errors);
   key("audit_tampering");
   if (tampering.empty()) {

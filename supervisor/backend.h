@@ -27,6 +27,9 @@ struct SuperviseResult {
   uint64_t bytes_at_exit = 0;
   uint64_t peak_live = 0;
   std::optional<uint64_t> peak_bytes;  // set when byte limits made us track bytes
+  // Processes the main target left running that were ended (--orphans end; 0 with wait); null
+  // when the namespace's init could not count them.
+  std::optional<uint64_t> orphans_ended;
 };
 
 }  // namespace warden

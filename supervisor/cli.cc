@@ -115,6 +115,19 @@ CliOutcome parse_command_line(int argc, char** argv) {
                   "(the tree runs on; its trapped calls fail with ENOSYS)")
       ->check(CLI::IsMember({"kill", "enosys"}))
       ->capture_default_str();
+  std::string orphans = "end";
+  run->add_option("--orphans", orphans,
+                  "When PROGRAM exits, what it left running: end (SIGTERM, then SIGKILL after "
+                  "--orphans-grace; the run is over) or wait (the run lasts until every "
+                  "descendant has exited)")
+      ->check(CLI::IsMember({"end", "wait"}))
+      ->capture_default_str();
+  std::string orphans_grace = "2s";
+  run->add_option("--orphans-grace", orphans_grace,
+                  "With --orphans end: how long they have between SIGTERM and SIGKILL (e.g. 500ms, "
+                  "10s; at most 1h)")
+      ->type_name("DURATION")
+      ->capture_default_str();
   std::string backend = "auto";
   run->add_option("--backend", backend,
                   "unotify (seccomp user notification), ptrace, or auto: unotify where the "
@@ -275,6 +288,16 @@ CliOutcome parse_command_line(int argc, char** argv) {
     command.user = privileges.value();
   }
   command.tree_dies_with_us = on_exit == "kill";
+  command.orphans.end = orphans == "end";
+  {
+    std::string problem;
+    auto grace = parse_duration_ms(orphans_grace, &problem);
+    if (!grace) {
+      outcome.exit_code = report_error("--orphans-grace '" + orphans_grace + "': " + problem);
+      return outcome;
+    }
+    command.orphans.grace = std::chrono::milliseconds(*grace);
+  }
   command.backend = backend == "unotify"  ? BackendChoice::kUnotify
                     : backend == "ptrace" ? BackendChoice::kPtrace
                                           : BackendChoice::kAuto;

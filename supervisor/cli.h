@@ -8,6 +8,7 @@
 
 #include "policy/policy.h"
 #include "supervisor/audit_log.h"
+#include "supervisor/process_tree.h"
 #include "supervisor/target_privileges.h"
 
 namespace warden {
@@ -22,6 +23,7 @@ struct RunCommand {
   Policy policy;
   BackendChoice backend = BackendChoice::kAuto;
   bool tree_dies_with_us = true;  // --on-supervisor-exit kill (default) | enosys
+  OrphanRule orphans;             // --orphans end (default) | wait, --orphans-grace
   AuditDestination audit;    // --audit FILE|-, --audit-fd N, --audit-socket PATH
   bool audit_strict = false;  // a tampered audit file ends the run
   bool dry_run = false;

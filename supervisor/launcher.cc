@@ -68,6 +68,7 @@ struct FilterInstaller : boost::process::extend::handler {
   int lifeline_fd = -1;
   int lifeline_write_fd = -1;
   const TargetPrivileges* privileges = nullptr;  // applied here when no tree_init does it
+  int inherited_fd = -1;  // kept open across the execve (tree_init's report pipe)
 
   template <typename Executor>
   void fail(Executor& exec, SetupStep step) const {
@@ -87,6 +88,7 @@ struct FilterInstaller : boost::process::extend::handler {
       pollfd lifeline{lifeline_fd, POLLIN, 0};
       if (::poll(&lifeline, 1, 0) != 0) ::_exit(128 + SIGKILL);
     }
+    if (inherited_fd >= 0) ::fcntl(inherited_fd, F_SETFD, 0);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(exec, SetupStep::kNoNewPrivs);
     // memfd-warden is not dumpable, and we are its fork: become dumpable again so that a tracer
     // without CAP_SYS_PTRACE may seize us (execve would reset it anyway).
@@ -198,6 +200,7 @@ LaunchResult launch(const LaunchRequest& request) {
   installer.lifeline_fd = request.lifeline_fd;
   installer.lifeline_write_fd = request.lifeline_write_fd;
   if (!request.through_tree_init) installer.privileges = &request.privileges;
+  if (request.through_tree_init) installer.inherited_fd = request.report_fd;
 
   std::error_code ec;
   errno = 0;
@@ -208,6 +211,10 @@ LaunchResult launch(const LaunchRequest& request) {
     // The child becomes PID 1 of the new namespace as `memfd-warden __init ... -- PROGRAM ARGS`.
     std::vector<std::string> init_args{kInitCommand};
     if (!request.hide_path.empty()) init_args.insert(init_args.end(), {"--hide", request.hide_path});
+    init_args.insert(init_args.end(),
+                     {"--orphans", request.orphans.end ? "end" : "wait", "--grace-ms",
+                      std::to_string(request.orphans.grace.count()), "--report-fd",
+                      std::to_string(request.report_fd)});
     for (auto& arg : privileges_to_args(request.privileges)) init_args.push_back(std::move(arg));
     init_args.insert(init_args.end(), {"--", program});
     args.insert(args.begin(), init_args.begin(), init_args.end());

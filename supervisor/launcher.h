@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/result.h"
+#include "supervisor/process_tree.h"
 #include "supervisor/seccomp_filter.h"
 #include "supervisor/target_privileges.h"
 #include "supervisor/unique_fd.h"
@@ -44,6 +45,11 @@ struct LaunchRequest {
   // A path tree_init makes unreachable for the target (the audit file): a read-only /dev/null
   // is mounted over it in the target's mount namespace.
   std::string hide_path;
+  // What tree_init does with the rest of the namespace when the program exits, and the write end
+  // of the pipe it reports the count of ended processes on (inherited by tree_init only).
+  OrphanRule orphans;
+  int report_fd = -1;
+  int report_read_fd = -1;  // memfd-warden's end (non-blocking): read_init_report()
   // Capabilities to drop and ids to take on, right before the program's own execve (by
   // tree_init when there is one, else by the launched child).
   TargetPrivileges privileges;

@@ -135,6 +135,15 @@ int run_target(warden::RunCommand& command) {
   // created after its creator unshared CLONE_NEWPID).
   request.through_tree_init = true;
   request.hide_path = audit->protected_path();
+  // The init ends what the program leaves running (--orphans) and says how many on this pipe.
+  int report[2] = {-1, -1};
+  if (::pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return exit_with_error(kExitInternal, std::string("pipe2: ") + std::strerror(errno));
+  }
+  UniqueFd report_read(report[0]), report_write(report[1]);
+  request.orphans = command.orphans;
+  request.report_fd = report_write.get();
+  request.report_read_fd = report_read.get();
   SuperviseResult result;
   if (use_ptrace) {
     result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),

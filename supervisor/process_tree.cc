@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 
@@ -21,22 +22,19 @@ bool ProcessTree::reap() {
       if (pid == main_pid_) main_status_ = status;
       continue;
     }
-    if (pid == 0) return false;  // children remain
+    if (pid == 0) {  // children remain
+      tend();
+      return false;
+    }
     if (errno == EINTR) continue;
     return errno == ECHILD && main_status_.has_value();
   }
 }
 
-void ProcessTree::forward(int sig) {
-  if (!main_status_) {
-    if (sys::pidfd_send_signal(main_pidfd_.get(), sig) == 0) return;
-    if (errno != ESRCH) {
-      spdlog::warn("forwarding signal {} to the target: {}", sig, std::strerror(errno));
-      return;
-    }
-  }
-  // The main target is gone; what is left of the tree are our (re-parented) children. Their pids
-  // cannot be reused while they are our unreaped children, so kill() by pid is safe here.
+// Our children, by pid: the re-parented rest of the tree once the main target is gone. Their
+// pids cannot be reused while they are our unreaped children, so kill() by pid is safe.
+template <typename Visit>
+void ProcessTree::for_each_child(Visit visit) const {
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return;
   pid_t self = ::getpid();
@@ -54,11 +52,49 @@ void ProcessTree::forward(int sig) {
     // Field 4 (ppid) follows the last ')' of the comm field, which may itself contain ')'.
     const char* close = read_ok ? std::strrchr(line, ')') : nullptr;
     int ppid = 0;
-    if (close != nullptr && std::sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid == self) {
-      ::kill(static_cast<pid_t>(pid), sig);
+    if (close != nullptr && std::sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid == self &&
+        pid != main_pid_) {
+      visit(static_cast<pid_t>(pid));
     }
   }
   ::closedir(proc);
+}
+
+void ProcessTree::tend() {
+  if (!main_status_ || !rule_.end) return;
+  auto now = std::chrono::steady_clock::now();
+  if (!ending_) {
+    ending_ = true;
+    deadline_ = now + rule_.grace;
+  }
+  if (!killing_ && now >= deadline_) killing_ = true;
+  for_each_child([&](pid_t pid) {
+    bool first = ended_.insert(pid).second;
+    if (killing_) {
+      ::kill(pid, SIGKILL);
+    } else if (first) {
+      ::kill(pid, SIGTERM);
+      ::kill(pid, SIGCONT);  // a stopped process acts on SIGTERM only once it runs
+    }
+  });
+}
+
+int ProcessTree::wait_timeout_ms() const {
+  if (!ending_ || killing_) return -1;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ -
+                                                           std::chrono::steady_clock::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+void ProcessTree::forward(int sig) {
+  if (!main_status_) {
+    if (sys::pidfd_send_signal(main_pidfd_.get(), sig) == 0) return;
+    if (errno != ESRCH) {
+      spdlog::warn("forwarding signal {} to the target: {}", sig, std::strerror(errno));
+      return;
+    }
+  }
+  for_each_child([sig](pid_t pid) { ::kill(pid, sig); });
 }
 
 int ProcessTree::exit_code() const {

@@ -22,6 +22,7 @@
 #include "supervisor/memfd_ledger.h"
 #include "supervisor/noexec_seal.h"
 #include "supervisor/process_tree.h"
+#include "supervisor/tree_init.h"
 #include "supervisor/unique_fd.h"
 
 namespace warden {
@@ -41,14 +42,15 @@ bool is_stop_signal(int sig) {
 // The tracer: owns every tracee, the event queue, and the handlers. Runs on one thread.
 class Tracer {
  public:
-  Tracer(const Policy& policy, const SuperviseOptions& options, MemfdLedger& ledger,
-         AuditLog& audit, int signal_fd)
+  Tracer(const Policy& policy, const SuperviseOptions& options, OrphanRule orphans,
+         MemfdLedger& ledger, AuditLog& audit, int signal_fd)
       : dispatcher_(policy, options, ledger, audit),
         ledger_(ledger),
         audit_(audit),
         check_images_(options.check_exec_images),
         exit_kill_(options.tree_dies_with_us),
-        signal_fd_(signal_fd) {}
+        signal_fd_(signal_fd),
+        orphans_(orphans) {}
 
   // Seizes the child whose pid arrives on `handshake`, lets it exec, and supervises the tree.
   // Returns false (with `error`) when the child never arrived or could not be seized.
@@ -56,6 +58,8 @@ class Tracer {
   int run();  // returns the main target's exit status
   // True when the run was ended because the audit log was tampered with (--audit-strict).
   bool ended_for_audit() const { return ended_for_audit_; }
+  // Processes the main target left running that the tracer ended (without tree_init).
+  uint64_t orphans_ended() const { return tree_ ? tree_->ended() : 0; }
 
   // For PtraceChannel.
   bool alive(pid_t tid) const { return tracees_.count(tid) != 0; }
@@ -85,6 +89,7 @@ class Tracer {
   bool exit_kill_;
   int signal_fd_;
   pid_t main_pid_ = -1;
+  OrphanRule orphans_;
   std::unique_ptr<ProcessTree> tree_;
   std::unordered_map<pid_t, Tracee> tracees_;
   std::deque<std::pair<pid_t, int>> events_;
@@ -257,7 +262,7 @@ bool Tracer::attach(int handshake, std::string& error) {
   main_pid_ = pid;
   ledger_.set_tree(pid);
   tracees_[pid] = Tracee{};
-  tree_ = std::make_unique<ProcessTree>(pid, UniqueFd(sys::pidfd_open(pid)));
+  tree_ = std::make_unique<ProcessTree>(pid, UniqueFd(sys::pidfd_open(pid)), orphans_);
   char go = 'G';
   if (::write(handshake, &go, 1) != 1) {
     error = std::string("releasing the traced child: ") + std::strerror(errno);
@@ -449,6 +454,7 @@ int Tracer::run() {
     }
     if (!events_.empty()) continue;
     if (no_children_) break;  // ECHILD: no child and no tracee is left anywhere in the tree
+    tree_->tend();  // once the main target has exited: end what it left running
     if (audit_.strict_failure() && !ended_for_audit_) {
       // --audit-strict: the log was tampered with; end the run. The init of the tree's PID
       // namespace (or the main process) takes the rest with it.
@@ -457,7 +463,7 @@ int Tracer::run() {
       continue;
     }
     epoll_event ready[3];
-    int n = ::epoll_wait(epoll.get(), ready, 3, -1);
+    int n = ::epoll_wait(epoll.get(), ready, 3, tree_->wait_timeout_ms());
     for (int i = 0; i < n; ++i) {
       if (ready[i].data.u64 == 1) {
         ledger_.drain();
@@ -498,7 +504,7 @@ SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions&
     result.error = std::string("setsockopt(SO_PASSCRED): ") + std::strerror(errno);
     return result;
   }
-  Tracer tracer(policy, options, *ledger, audit, signal_fd);
+  Tracer tracer(policy, options, request.orphans, *ledger, audit, signal_fd);
   std::string attach_error;
   bool attached = false;
   int exit_code = 125;
@@ -531,6 +537,8 @@ SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions&
     result.error = "the audit log was " + audit.tampering() +
                    " during the run (--audit-strict); the target was killed";
   }
+  result.orphans_ended = request.through_tree_init ? read_init_report(request.report_read_fd)
+                                                   : tracer.orphans_ended();
   ledger->drain();
   fill_totals(result, *ledger, policy);
   return result;

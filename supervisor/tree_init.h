@@ -8,18 +8,29 @@
 // It mounts a /proc that matches the namespace, makes the cgroup tree read-only when the
 // target's capabilities are dropped (so a root target cannot freeze or kill the cgroup
 // memfd-warden runs in), applies the target's privileges (target_privileges.h), runs PROGRAM as
-// its only child, forwards SIGINT, SIGTERM and SIGHUP to it, reaps every orphan, and exits with
-// PROGRAM's status (128+N after signal N), so that the target never runs as a PID 1 (which
-// would ignore default-action signals). It is not dumpable: a root target without
+// its only child, forwards SIGINT, SIGTERM and SIGHUP to it (to the whole namespace once it has
+// exited), reaps every orphan, and exits with PROGRAM's status (128+N after signal N), so that
+// the target never runs as a PID 1 (which would ignore default-action signals). When PROGRAM
+// exits, with `--orphans end` it ends what is left in the namespace (SIGTERM and SIGCONT, SIGKILL
+// after --grace-ms) and writes how many processes that was to --report-fd; with `--orphans
+// wait` it waits for them. It is not dumpable: a root target without
 // CAP_SYS_PTRACE cannot trace it or read its memory either.
 #pragma once
+
+#include <cstdint>
+#include <optional>
 
 namespace warden {
 
 inline constexpr const char* kInitCommand = "__init";
 
-// argv[1] is kInitCommand, then privileges_to_args(), "--", the program's path and its
+// argv[1] is kInitCommand, then [--hide PATH], [--orphans end|wait --grace-ms N --report-fd N],
+// privileges_to_args(), "--", the program's path and its
 // arguments. Never returns.
 [[noreturn]] void run_tree_init(int argc, char** argv);
+
+// What the init wrote to --report-fd: how many processes it ended. Read once the init has exited
+// (`fd` non-blocking); null if it did not say (it was killed, or had no /proc of its own).
+std::optional<uint64_t> read_init_report(int fd);
 
 }  // namespace warden

@@ -18,6 +18,7 @@
 #include "supervisor/notify_channel.h"
 #include "supervisor/notify_fd.h"
 #include "supervisor/process_tree.h"
+#include "supervisor/tree_init.h"
 
 namespace warden {
 namespace {
@@ -133,7 +134,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
 
   result.started = true;
   ledger->set_tree(launched.target->pid);
-  ProcessTree tree(launched.target->pid, std::move(launched.target->pidfd));
+  ProcessTree tree(launched.target->pid, std::move(launched.target->pidfd), request.orphans);
   auto fail = [&](const std::string& what) {
     tree.forward(SIGKILL);
     while (!tree.reap()) ::usleep(1000);
@@ -159,10 +160,12 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
 
   bool tree_gone = tree.reap();
   while (!tree_gone) {
-    if (::poll(sources, 4, -1) < 0) {
+    int ready_count = ::poll(sources, 4, tree.wait_timeout_ms());
+    if (ready_count < 0) {
       if (errno == EINTR) continue;
       return fail(std::string("poll: ") + std::strerror(errno));
     }
+    if (ready_count == 0) tree.tend();  // the orphans' grace period is over
     bool child_changed = false;
     if (short ready = sources[kNotify].revents; ready != 0) {
       if (!(ready & POLLIN)) {
@@ -182,6 +185,8 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   }
   ledger->drain();
   result.exit_code = tree.exit_code();
+  result.orphans_ended =
+      request.through_tree_init ? read_init_report(request.report_read_fd) : tree.ended();
   fill_totals(result, *ledger, policy);
   return result;
 }

@@ -61,15 +61,6 @@ TEST_CASE("a target killed in the middle of its calls ends the run cleanly") {
   CHECK_MESSAGE(run.err.find("error") == std::string::npos, run.err);
 }
 
-TEST_CASE("a target that outlives its parent: memfd-warden waits for the whole tree") {
-  TempDir dir;
-  auto policy = policy_denying_evil(dir);
-  std::string result = dir.file("orphan-result");
-  auto run = run_warden({"--policy", policy}, {probe_bin(), "orphan", "evil-o", "0", result});
-  CHECK(run.exit_code == 3);
-  CHECK(run.count("deny") == 1);
-}
-
 TEST_CASE("a target that tries to ptrace (a debugger in CI) gets EPERM under the ptrace backend") {
   auto run = run_warden({}, {probe_bin(), "ptrace-child"});
   if (backend() == "ptrace") {

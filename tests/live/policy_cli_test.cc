@@ -87,6 +87,10 @@ TEST_CASE("bad command lines exit 2 with a message - --help and --version exit 0
   CHECK(run_warden_raw({"run", "--bogus", "--", "/bin/true"}).exit_code == 2);
   CHECK(run_warden_raw({"run", "--default", "maybe", "--", "/bin/true"}).exit_code == 2);
   CHECK(run_warden_raw({"run"}).exit_code == 2);
+  CHECK(run_warden_raw({"run", "--orphans", "keep", "--", "/bin/true"}).exit_code == 2);
+  auto long_grace = run_warden_raw({"run", "--orphans-grace", "2h", "--", "/bin/true"});
+  CHECK(long_grace.exit_code == 2);
+  CHECK(long_grace.err.find("--orphans-grace '2h'") != std::string::npos);
   auto bad_glob = run_warden_raw({"run", "--deny", "[x", "--", "/bin/true"});
   CHECK(bad_glob.exit_code == 2);
   CHECK(bad_glob.err.find("--deny") != std::string::npos);
@@ -96,7 +100,8 @@ TEST_CASE("bad command lines exit 2 with a message - --help and --version exit 0
   auto help = run_warden_raw({"run", "--help"});
   CHECK(help.exit_code == 0);
   for (const char* option : {"--policy", "--allow", "--deny", "--default", "--max-calls",
-                             "--max-live", "--audit", "--dry-run", "--log-level"}) {
+                             "--max-live", "--audit", "--dry-run", "--log-level", "--orphans",
+                             "--orphans-grace"}) {
     CAPTURE(option);
     CHECK(help.out.find(option) != std::string::npos);
   }

@@ -1,8 +1,14 @@
 // Live: every thread and every descendant stays under the filter and the same policy, through
-// fork, clone and execve, and memfd-warden waits for the whole tree.
+// fork, clone and execve; when the program exits, what it left running is ended (or waited
+// for, with --orphans wait).
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "tests/live/harness.h"
 
@@ -36,17 +42,74 @@ TEST_CASE("the filter survives execve") {
   CHECK(run.exit_code == kSentinel);
 }
 
-TEST_CASE("memfd-warden waits for orphans and decides their calls - the main status is kept") {
+TEST_CASE("--orphans wait: memfd-warden waits for orphans and decides their calls - the main status is kept") {
   TempDir dir;
   auto policy = policy_denying_evil(dir);
   std::string result = dir.file("orphan-result");
-  auto run = run_warden({"--policy", policy}, {probe_bin(), "orphan", "evil-o", "0", result});
+  auto run = run_warden({"--policy", policy, "--orphans", "wait"},
+                        {probe_bin(), "orphan", "evil-o", "0", result});
   CHECK(run.exit_code == 3);  // the main process's own status
   std::ifstream in(result);
   int seen = -1;
   in >> seen;
   CHECK(seen == kSentinel);  // decided by us, after the main process had already exited
   CHECK(run.count("deny") == 1);
+  REQUIRE(run.summary);
+  CHECK((*run.summary)["orphans_ended"] == 0);
+}
+
+namespace {
+
+// A program that leaves three processes running and exits 3: a subshell that handles SIGTERM by
+// writing MARKER, its `sleep`, and a `sleep` that ignores SIGTERM. It exits only once the
+// handler is in place (READY).
+Args leaves_orphans(const TempDir& dir, const std::string& tag) {
+  std::string marker = dir.file("got-term"), ready = dir.file("ready");
+  std::string script = "(trap 'echo term > " + marker + "; exit 0' TERM; sleep 20.1" + tag +
+                       " & touch " + ready + "; wait) & (trap '' TERM; exec sleep 20.2" + tag +
+                       ") & while [ ! -e " + ready + " ]; do sleep 0.01; done; exit 3";
+  return {"/bin/sh", "-c", script};
+}
+
+void check_orphans_ended(const TempDir& dir, const RunResult& run, const std::string& tag) {
+  CHECK(run.exit_code == 3);  // the program's own status
+  CHECK(std::filesystem::exists(dir.file("got-term")));  // SIGTERM came first, and was handled
+  CHECK(processes_running({"sleep", "20.1" + tag}).empty());
+  CHECK(processes_running({"sleep", "20.2" + tag}).empty());  // it ignored SIGTERM: SIGKILL
+  REQUIRE(run.summary);
+  CHECK((*run.summary)["orphans_ended"] == 3);
+}
+
+}  // namespace
+
+TEST_CASE("when the program exits, what it left running is ended: SIGTERM, SIGKILL after the grace") {
+  TempDir dir;
+  std::string tag = std::to_string(::getpid());
+  auto run = run_warden({"--orphans-grace", "200ms"}, leaves_orphans(dir, tag));
+  check_orphans_ended(dir, run, tag);
+  // Control: natively the two sleeps outlive the program.
+  TempDir native_dir;
+  std::string native_tag = tag + "1";
+  CHECK(run_native(leaves_orphans(native_dir, native_tag)).exit_code == 3);
+  CHECK(processes_running({"sleep", "20.1" + native_tag}).size() == 1);
+  CHECK(processes_running({"sleep", "20.2" + native_tag}).size() == 1);
+  for (const char* prefix : {"20.1", "20.2"}) {
+    for (pid_t pid : processes_running({"sleep", prefix + native_tag})) ::kill(pid, SIGKILL);
+  }
+}
+
+TEST_CASE("orphans are ended without a PID namespace too (memfd-warden not root)") {
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  std::string audit = dir.file("audit.jsonl");
+  std::string tag = std::to_string(::getpid()) + "2";
+  Args command{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", warden_bin(),
+               "run", "--backend", backend().empty() ? "auto" : backend(), "--orphans-grace", "200ms", "--audit", audit, "--"};
+  for (auto& arg : leaves_orphans(dir, tag)) command.push_back(arg);
+  auto run = run_native(command);
+  CHECK(run.err.find("cannot make a PID namespace") != std::string::npos);
+  read_audit(audit, run);
+  check_orphans_ended(dir, run, tag);
 }
 
 TEST_CASE("the i386 ABI (int $0x80) is decided like x86_64, where the machine has it") {

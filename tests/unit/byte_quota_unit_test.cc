@@ -31,6 +31,23 @@ TEST_CASE("sizes: bytes, binary and decimal units, and refusals") {
   CHECK(format_size(3ULL << 30) == "3GiB");
 }
 
+TEST_CASE("durations: milliseconds, seconds, and refusals") {
+  std::string problem;
+  CHECK(*parse_duration_ms("500ms", &problem) == 500);
+  CHECK(*parse_duration_ms("2s", &problem) == 2000);
+  CHECK(*parse_duration_ms("3", &problem) == 3000);
+  CHECK(*parse_duration_ms("0", &problem) == 0);
+  CHECK(*parse_duration_ms("3600s", &problem) == 3600000);
+  CHECK_FALSE(parse_duration_ms("3601s", &problem));
+  CHECK(problem.find("longer than an hour") == 0);
+  CHECK_FALSE(parse_duration_ms("-1s", &problem));
+  CHECK_FALSE(parse_duration_ms("1.5s", &problem));
+  CHECK_FALSE(parse_duration_ms("2m", &problem));
+  CHECK_FALSE(parse_duration_ms("", &problem));
+  CHECK_FALSE(parse_duration_ms("ms", &problem));
+  CHECK_FALSE(parse_duration_ms("99999999999999999999ms", &problem));
+}
+
 TEST_CASE("byte quota keys parse, print back, and refuse misuse") {
   auto policy = parse_policy(R"(version = 1
 [quota]
