@@ -689,6 +689,31 @@ int cmd_exec_memfd(const std::string& name, const std::string& how) {
   return exec_fd(fd, how);
 }
 
+// exec-huge HOW|mmap: a hugetlb memfd (MFD_HUGETLB, default huge page size) holding /bin/true, made
+// executable with fchmod 0755 (F_SEAL_EXEC does not stop that on hugetlbfs), run by HOW. Exits 0
+// if /bin/true ran, else the errno (ENOMEM: no huge page to be had).
+int cmd_exec_huge(const std::string& how) {
+  int fd = raw_memfd_create("huge-true", MFD_HUGETLB);
+  if (fd < 0) return errno;
+  int source = ::open("/bin/true", O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (source < 0 || ::fstat(source, &st) != 0) return errno;
+  const size_t page = 2UL << 20;  // hugetlbfs sizes are whole huge pages
+  size_t size = (static_cast<size_t>(st.st_size) + page - 1) / page * page;
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return errno;
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return errno;  // hugetlbfs has no write(): fill it through a mapping
+  if (::read(source, map, static_cast<size_t>(st.st_size)) != st.st_size) return errno ? errno : EIO;
+  ::munmap(map, size);
+  ::close(source);
+  std::printf("fchmod=%d\n", ::fchmod(fd, 0755) == 0 ? 0 : errno);
+  std::fflush(stdout);
+  if (how == "mmap") {  // code mapped from it, without execve
+    return ::mmap(nullptr, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0) == MAP_FAILED ? errno : 0;
+  }
+  return exec_fd(fd, how);
+}
+
 // exec-fd FD HOW: run the program in an inherited fd.
 int cmd_exec_fd(int fd, const std::string& how) { return exec_fd(fd, how); }
 
@@ -869,7 +894,8 @@ int usage() {
                "  orphan NAME FLAGS FILE | hold NAME | wait-signal | wait-default\n"
                "  script OP ARGS ; OP ARGS ... | churn N\n"
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
-               "  ptrace-child | exec-memfd NAME HOW | exec-fd FD HOW | io_uring | shm-route\n"
+               "  ptrace-child | exec-memfd NAME HOW | exec-huge HOW | exec-fd FD HOW | io_uring\n"
+               "  shm-route\n"
                "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
                "  restart-storm N | load PROCESSES THREADS SECONDS\n"
                "  exit CODE | raise SIGNAL\n");
@@ -904,6 +930,7 @@ int main(int argc, char** argv) {
   if (command == "script") return cmd_script(argc, argv);
   if (command == "jobctl") return cmd_jobctl();
   if (command == "exec-memfd") return cmd_exec_memfd(arg(2), arg(3));
+  if (command == "exec-huge") return cmd_exec_huge(arg(2));
   if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));
   if (command == "io_uring") return cmd_io_uring();
   if (command == "lifeline") return cmd_lifeline(arg(2));
