@@ -1,6 +1,7 @@
 #include "policy/memfd_flags.h"
 
 #include <array>
+#include <cerrno>
 #include <utility>
 
 namespace warden {
@@ -46,6 +47,14 @@ bool memfd_flags_invalid(uint32_t flags) {
   if (flags & kMfdHugetlb) legal |= kMfdHugeMask << kMfdHugeShift;
   if (flags & ~legal) return true;
   return (flags & kMfdExec) && (flags & kMfdNoexecSeal);
+}
+
+int apply_noexec_scope(uint32_t* flags, int scope) {
+  if (!(*flags & (kMfdExec | kMfdNoexecSeal))) {
+    *flags |= scope >= kNoexecScopeSeal ? kMfdNoexecSeal : kMfdExec;
+  }
+  if (!(*flags & kMfdNoexecSeal) && scope >= kNoexecScopeEnforced) return EACCES;
+  return 0;
 }
 
 }  // namespace warden

@@ -34,4 +34,14 @@ const std::vector<std::string_view>& all_memfd_flag_names();
 // unknown bits (huge page size bits only with MFD_HUGETLB) or MFD_EXEC with MFD_NOEXEC_SEAL.
 bool memfd_flags_invalid(uint32_t flags);
 
+// vm.memfd_noexec (6.3+, per PID namespace: the highest value along the caller's namespace and
+// its ancestors): 0 lets a memfd be executable, 1 seals it against exec unless MFD_EXEC is
+// asked for, 2 refuses MFD_EXEC too.
+inline constexpr int kNoexecScopeExec = 0, kNoexecScopeSeal = 1, kNoexecScopeEnforced = 2;
+
+// mm/memfd.c, check_sysctl_memfd_noexec(): valid `flags` as the kernel completes them for a
+// caller whose namespace has `scope`, with MFD_EXEC or MFD_NOEXEC_SEAL made explicit. Returns 0,
+// or EACCES where the kernel refuses the call.
+int apply_noexec_scope(uint32_t* flags, int scope);
+
 }  // namespace warden

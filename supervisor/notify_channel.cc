@@ -43,11 +43,22 @@ int create_memfd(const MemfdSpec& spec) {
 
 }  // namespace
 
-int NotifyChannel::deliver_memfd(const MemfdSpec& spec,
+int NotifyChannel::deliver_memfd(const MemfdSpec& requested,
                                  const std::function<bool(int)>& on_created) {
+  MemfdSpec spec = requested;
+  // The kernel would complete the flags from the caller's namespace, not ours: MFD_EXEC or
+  // MFD_NOEXEC_SEAL made explicit here leaves ours no say (a descendant namespace's value is never
+  // below its parent's, so ours cannot be stricter). The pid read is the caller's while its
+  // notification is pending, which the ADDFD below proves.
+  if (spec.call == CreateCall::kMemfdCreate && !(spec.flags & kMfdNoexecSeal) &&
+      kernel_has_noexec_seal()) {
+    if (int err = apply_noexec_scope(&spec.flags, scopes_.scope_of(caller_)); err != 0) {
+      return notify_.id_valid(id_) ? -err : -ENOENT;
+    }
+  }
   UniqueFd memfd(create_memfd(spec));
-  // The kernel itself refused (hugetlb without pages, vm.memfd_noexec = 2, ENFILE ...): the
-  // caller gets what it would have got without us.
+  // The kernel itself refused (hugetlb without pages, ENFILE ...): the caller gets what it would
+  // have got without us.
   if (!memfd.valid()) return -errno;
   if (int err = restore_seal_policy(memfd.get(), spec.flags, spec.seal_noexec); err != 0) {
     return -err;

@@ -5,13 +5,16 @@
 #include <linux/seccomp.h>
 
 #include "supervisor/call_channel.h"
+#include "supervisor/noexec_scope.h"
 #include "supervisor/notify_fd.h"
 
 namespace warden {
 
 class NotifyChannel final : public CallChannel {
  public:
-  NotifyChannel(const NotifyFd& notify, uint64_t id) : notify_(notify), id_(id) {}
+  // `scopes` tells the caller's vm.memfd_noexec, which the memfds we make for it must follow.
+  NotifyChannel(const NotifyFd& notify, uint64_t id, pid_t caller, NoexecScopes& scopes)
+      : notify_(notify), id_(id), caller_(caller), scopes_(scopes) {}
 
   bool caller_waiting() override { return notify_.id_valid(id_); }
   int fail(int error) override { return notify_.respond_error(id_, error); }
@@ -22,6 +25,8 @@ class NotifyChannel final : public CallChannel {
  private:
   const NotifyFd& notify_;
   uint64_t id_;
+  pid_t caller_;
+  NoexecScopes& scopes_;
 };
 
 // The request as both backends describe it, from a notification.

@@ -135,13 +135,16 @@ class PtraceChannel final : public CallChannel {
   }
 
   int deliver_memfd(const MemfdSpec& spec, const std::function<bool(int)>& on_created) override {
-    // exec = "deny": the kernel makes it with MFD_NOEXEC_SEAL; flags are a register, so the
-    // change is ours alone (x86_64 and x32 pass them in rsi, i386 in ecx).
-    if (spec.call == CreateCall::kMemfdCreate && spec.seal_noexec) {
+    // exec = "deny": the caller's own call makes it sealable, and its own namespace decides
+    // whether the exec seal is implied (vm.memfd_noexec); seal_traced_memfd() completes it below.
+    // Flags are a register, so the change is ours alone (x86_64 and x32 pass them in rsi, i386
+    // in ecx).
+    if (spec.call == CreateCall::kMemfdCreate &&
+        traced_call_flags(spec.flags, spec.seal_noexec) != spec.flags) {
       user_regs_struct regs{};
       if (::ptrace(PTRACE_GETREGS, tid_, nullptr, &regs) != 0) return -ENOENT;
       auto& flags_register = abi_ == Abi::kI386 ? regs.rcx : regs.rsi;
-      flags_register = sealed_flags(spec.flags, true);
+      flags_register = traced_call_flags(spec.flags, spec.seal_noexec);
       if (::ptrace(PTRACE_SETREGS, tid_, nullptr, &regs) != 0) return -ENOENT;
     }
     // The kernel makes this memfd from the name in the caller's memory. The tracer froze the
@@ -160,7 +163,8 @@ class PtraceChannel final : public CallChannel {
     if (!pidfd.valid()) pidfd = UniqueFd(sys::pidfd_open(tgid()));
     UniqueFd reference(pidfd.valid() ? sys::pidfd_getfd(pidfd.get(), fd) : -1);
     bool ok = reference.valid() && carries_name(reference.get(), spec) &&
-              restore_seal_policy(reference.get(), spec.flags, spec.seal_noexec) == 0 &&
+              (spec.call != CreateCall::kMemfdCreate ||
+               seal_traced_memfd(reference.get(), spec.flags, spec.seal_noexec) == 0) &&
               on_created(reference.get());
     if (!ok) {
       // The memfd exists in the caller and is not the one we decided, or we cannot track it:

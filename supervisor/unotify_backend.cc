@@ -42,7 +42,7 @@ bool handle_signals(int signal_fd, ProcessTree& tree) {
 
 // Receives one notification and hands it to the dispatcher. Returns 0, or an errno that ends
 // supervision (ENOENT and EINTR are ordinary: the caller died before we received it).
-int serve_one(NotifyFd& notify, CallDispatcher& dispatcher) {
+int serve_one(NotifyFd& notify, CallDispatcher& dispatcher, NoexecScopes& scopes) {
   const seccomp_notif* request = nullptr;
   int err = notify.receive(request);
   if (err == ENOENT || err == EINTR) return 0;
@@ -55,7 +55,7 @@ int serve_one(NotifyFd& notify, CallDispatcher& dispatcher) {
     notify.respond_error(request->id, ENOSYS);
     return 0;
   }
-  NotifyChannel channel(notify, request->id);
+  NotifyChannel channel(notify, request->id, static_cast<pid_t>(request->pid), scopes);
   dispatcher.handle(request_from_notification(*request, *call), channel);
   return 0;
 }
@@ -64,7 +64,7 @@ int serve_one(NotifyFd& notify, CallDispatcher& dispatcher) {
 // then answers calls (the child's own execve is one, when exec is trapped) until `stop` fires.
 // The main thread touches none of this state until it has joined this thread.
 void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notify,
-                         CallDispatcher& dispatcher, std::string& error) {
+                         CallDispatcher& dispatcher, NoexecScopes& scopes, std::string& error) {
   FdMessage message;
   if (::recvmsg(handshake, &message.msg, MSG_CMSG_CLOEXEC) != 1 || message.fd() < 0) return;
   auto adopted = NotifyFd::adopt(UniqueFd(message.fd()));
@@ -78,7 +78,7 @@ void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notif
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
     if (fds[1].revents & POLLIN) return;
     if (fds[0].revents & POLLIN) {
-      if (int err = serve_one(*notify, dispatcher); err != 0) {
+      if (int err = serve_one(*notify, dispatcher, scopes); err != 0) {
         error = std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err);
         return;
       }
@@ -99,6 +99,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     return result;
   }
   CallDispatcher dispatcher(policy, options, *ledger, audit);
+  NoexecScopes scopes;
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
     result.error = std::string("socketpair: ") + std::strerror(errno);
@@ -117,7 +118,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   std::optional<NotifyFd> notify;
   std::string serve_error;
   std::thread server(
-      [&] { serve_during_launch(ours.get(), stop.get(), notify, dispatcher, serve_error); });
+      [&] { serve_during_launch(ours.get(), stop.get(), notify, dispatcher, scopes, serve_error); });
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
   LaunchResult launched = launch_in_namespace(request);
@@ -171,7 +172,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
       if (!(ready & POLLIN)) {
         // POLLHUP: no task uses the filter any more. Stop watching; reaping ends the loop.
         sources[kNotify].fd = -1;
-      } else if (int err = serve_one(*notify, dispatcher); err != 0) {
+      } else if (int err = serve_one(*notify, dispatcher, scopes); err != 0) {
         return fail(std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err));
       }
     }

@@ -47,9 +47,15 @@ std::map<std::string, std::string> expected_under_default(const RunResult& nativ
   char text[16];
   std::snprintf(text, sizeof(text), "%lo", mode & ~0111L);
   out["mode"] = text;
-  for (const char* seals : {"seals", "seals_after"}) {
+  for (const char* seals : {"seals", "seals_after", "first_seals"}) {
+    if (!out.count(seals)) continue;
     long value = std::atol(native.fact(seals).c_str());
     if (value >= 0) out[seals] = std::to_string(value | kSealExec);
+  }
+  if (out.count("first_mode")) {
+    std::snprintf(text, sizeof(text), "%lo",
+                  std::strtol(native.fact("first_mode").c_str(), nullptr, 8) & ~0111L);
+    out["first_mode"] = text;
   }
   return out;
 }
@@ -201,6 +207,69 @@ class HugePageReservation {
 };
 
 }  // namespace
+
+TEST_CASE("vm.memfd_noexec of the caller's PID namespace: 0, 1 and 2, nested, changed while it runs") {
+  // Namespaces made as an unprivileged container runtime makes them (a user namespace with each),
+  // so the target can set the sysctl with the capabilities memfd-warden leaves it.
+  std::vector<Args> scenarios;
+  for (const char* value : {"0", "1", "2"}) {
+    scenarios.push_back({"in-pidns", value});
+    scenarios.push_back({"in-pidns", value, "in-pidns", "-"});  // inherited by a child namespace
+  }
+  scenarios.push_back({"in-pidns", "1", "in-pidns", "0"});  // not below the parent: EINVAL, stays 1
+  scenarios.push_back({"in-pidns", "0", "in-pidns", "2"});
+  scenarios.push_back({"in-pidns", "2", "in-pidns", "1"});
+  TempDir dir;
+  std::string allow_exec = exec_allowed(dir);
+  size_t compared = 0;
+  for (unsigned f : {0u, kExec, kNoexecSeal, kAllowSealing, kCloexec | kAllowSealing}) {
+    std::vector<Args> commands;
+    for (const auto& scenario : scenarios) {
+      Args command = scenario;
+      for (const auto& word : Args{"create", "ns", hex(f)}) command.push_back(word);
+      commands.push_back(command);
+    }
+    for (const char* value : {"1", "2"}) {  // a value raised between two calls
+      commands.push_back({"in-pidns", "0", "flip", value, "ns", hex(f)});
+    }
+    for (auto command : commands) {
+      command.insert(command.begin(), probe_bin());
+      std::string shown;
+      for (const auto& word : command) shown += word + " ";
+      CAPTURE(shown);
+      auto native = run_native(command);
+      REQUIRE(native.fact("write_level1") == "0");  // the namespace is there, and was set
+      auto allowed = run_warden({"--policy", allow_exec}, command);
+      CHECK(allowed.exit_code == native.exit_code);
+      CHECK(allowed.facts == native.facts);  // every fact, the sysctl writes' results included
+      auto by_default = run_warden({}, command);
+      if (f & kExec) {
+        CHECK(by_default.exit_code == EACCES);  // the policy's, whatever the namespace says
+        continue;
+      }
+      CHECK(by_default.exit_code == native.exit_code);
+      CHECK(by_default.facts == expected_under_default(native));
+      ++compared;
+    }
+  }
+  CHECK(compared == 4 * 11);
+}
+
+TEST_CASE("a memfd made for another uid is owned as natively") {
+  Args command{probe_bin(), "create", "owned", "0"};
+  Args as_nobody{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  as_nobody.insert(as_nobody.end(), command.begin(), command.end());
+  auto native = run_native(as_nobody);
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(native.fact("uid") == "65534");
+  TempDir dir;
+  auto allowed = run_warden({"--policy", exec_allowed(dir), "--user", "65534:65534"}, command);
+  CHECK(allowed.exit_code == 0);
+  for (const char* fact : kFacts) {
+    CAPTURE(fact);
+    CHECK(allowed.fact(fact) == native.fact(fact));
+  }
+}
 
 TEST_CASE("a hugetlb memfd cannot be executed or mapped for code under the default policy") {
   // F_SEAL_EXEC does not stop fchmod 0755 on hugetlbfs: here the exec checks stand alone.

@@ -6,6 +6,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -105,6 +106,81 @@ int cmd_create(const std::string& name, unsigned flags) {
   int fd = raw_memfd_create(name.c_str(), flags);
   if (fd < 0) return errno;
   return describe(fd);
+}
+
+// Writes VALUE to vm.memfd_noexec, which sets it for our own PID namespace; returns the errno
+// (EINVAL below what the parent namespace has, EPERM without CAP_SYS_ADMIN over the namespace).
+int write_noexec_sysctl(const char* value) {
+  int fd = ::open("/proc/sys/vm/memfd_noexec", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = ::write(fd, value, std::strlen(value)) < 0 ? errno : 0;
+  ::close(fd);
+  return err;
+}
+
+// in-pidns VALUE COMMAND...: a new user and PID namespace (as an unprivileged container runtime
+// makes them), vm.memfd_noexec set to VALUE there ("-": left as inherited), then COMMAND (a probe
+// command) as its first process. Prints write_levelN=ERRNO (N: the namespace's depth); exits
+// with COMMAND's status.
+int cmd_in_pidns(int argc, char** argv) {
+  if (argc < 4) return 64;
+  uid_t uid = ::geteuid();
+  gid_t gid = ::getegid();
+  if (::unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0) return errno;
+  // Our own ids mapped to 0 in there: root in the namespace, capabilities kept across execve.
+  auto write_file = [](const char* path, const std::string& text) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (fd >= 0) ::close(fd);
+    return ok;
+  };
+  if (!write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n") ||
+      !write_file("/proc/self/setgroups", "deny") ||
+      !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n")) {
+    return errno;
+  }
+  std::fflush(stdout);
+  pid_t child = ::fork();
+  if (child < 0) return errno;
+  if (child == 0) {
+    if (std::strcmp(argv[2], "-") != 0) {
+      int depth = 0;
+      FILE* status = std::fopen("/proc/self/status", "re");
+      char line[256];
+      while (status && std::fgets(line, sizeof(line), status)) {
+        if (std::strncmp(line, "NSpid:", 6) != 0) continue;
+        for (char* p = std::strtok(line + 6, " \t\n"); p; p = std::strtok(nullptr, " \t\n")) ++depth;
+      }
+      if (status) std::fclose(status);
+      std::printf("write_level%d=%d\n", depth - 1, write_noexec_sysctl(argv[2]));
+      std::fflush(stdout);
+    }
+    std::vector<char*> command{argv[0]};
+    for (int i = 3; i < argc; ++i) command.push_back(argv[i]);
+    command.push_back(nullptr);
+    ::execv("/proc/self/exe", command.data());
+    _exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// flip VALUE NAME FLAGS: memfd_create(NAME, FLAGS) (first_mode=, first_seals= or first_errno=),
+// then vm.memfd_noexec set to VALUE (flip_write=ERRNO), then `create NAME FLAGS`: a value changed
+// while the program runs.
+int cmd_flip(const char* value, const std::string& name, unsigned flags) {
+  int first = raw_memfd_create(name.c_str(), flags);
+  if (first < 0) {
+    std::printf("first_errno=%d\n", errno);
+  } else {
+    struct stat st {};
+    ::fstat(first, &st);
+    std::printf("first_mode=%o\nfirst_seals=%d\n", st.st_mode, ::fcntl(first, F_GET_SEALS));
+    ::close(first);
+  }
+  std::printf("flip_write=%d\n", write_noexec_sysctl(value));
+  return cmd_create(name, flags);
 }
 
 // bad-pointer KIND FLAGS: names the kernel must refuse.
@@ -895,7 +971,7 @@ int usage() {
                "  script OP ARGS ; OP ARGS ... | churn N\n"
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-huge HOW | exec-fd FD HOW | io_uring\n"
-               "  shm-route\n"
+               "  shm-route | in-pidns VALUE COMMAND... | flip VALUE NAME FLAGS\n"
                "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
                "  restart-storm N | load PROCESSES THREADS SECONDS\n"
                "  exit CODE | raise SIGNAL\n");
@@ -931,6 +1007,8 @@ int main(int argc, char** argv) {
   if (command == "jobctl") return cmd_jobctl();
   if (command == "exec-memfd") return cmd_exec_memfd(arg(2), arg(3));
   if (command == "exec-huge") return cmd_exec_huge(arg(2));
+  if (command == "in-pidns") return cmd_in_pidns(argc, argv);
+  if (command == "flip") return cmd_flip(arg(2), arg(3), parse_flags(arg(4)));
   if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));
   if (command == "io_uring") return cmd_io_uring();
   if (command == "lifeline") return cmd_lifeline(arg(2));

@@ -1,6 +1,8 @@
 // Unit: globs, memfd flags and errno names.
 #include <doctest/doctest.h>
 
+#include <cerrno>
+
 #include "policy/errno_names.h"
 #include "policy/glob.h"
 #include "policy/memfd_flags.h"
@@ -25,6 +27,27 @@ TEST_CASE("glob matching is whole-string and * crosses /") {
   CHECK(glob_match("a\\*", "a*"));
   CHECK_FALSE(glob_match("a\\*", "ab"));
   CHECK(glob_match("", ""));
+}
+
+TEST_CASE("vm.memfd_noexec completes the flags as mm/memfd.c does") {
+  struct Case {
+    uint32_t flags;
+    int scope;
+    int error;
+    uint32_t completed;
+  };
+  for (Case c : {Case{0, 0, 0, kMfdExec}, Case{0, 1, 0, kMfdNoexecSeal}, Case{0, 2, 0, kMfdNoexecSeal},
+                 Case{kMfdExec, 0, 0, kMfdExec}, Case{kMfdExec, 1, 0, kMfdExec},
+                 Case{kMfdExec, 2, EACCES, kMfdExec}, Case{kMfdNoexecSeal, 0, 0, kMfdNoexecSeal},
+                 Case{kMfdNoexecSeal, 2, 0, kMfdNoexecSeal},
+                 Case{kMfdCloexec | kMfdHugetlb, 1, 0, kMfdCloexec | kMfdHugetlb | kMfdNoexecSeal},
+                 Case{kMfdAllowSealing, 0, 0, kMfdAllowSealing | kMfdExec}}) {
+    CAPTURE(c.flags);
+    CAPTURE(c.scope);
+    uint32_t flags = c.flags;
+    CHECK(apply_noexec_scope(&flags, c.scope) == c.error);
+    CHECK(flags == c.completed);
+  }
 }
 
 TEST_CASE("memfd flag validity mirrors mm/memfd.c") {
