@@ -255,6 +255,27 @@ TEST_CASE("vm.memfd_noexec of the caller's PID namespace: 0, 1 and 2, nested, ch
   CHECK(compared == 4 * 11);
 }
 
+TEST_CASE("a target that stops or kills the namespace's reader still gets its namespace's answer") {
+  TempDir dir;
+  std::string allow_exec = exec_allowed(dir);
+  for (const char* sig : {"STOP", "KILL"}) {
+    for (const char* value : {"0", "1", "2"}) {
+      CAPTURE(sig);
+      CAPTURE(value);
+      Args command{probe_bin(), "in-pidns", value, "hit-reader", sig, "hit", "0"};
+      auto native = run_native(command);
+      REQUIRE(native.fact("write_level1") == "0");
+      auto allowed = run_warden({"--policy", allow_exec}, command);
+      CHECK(allowed.exit_code == native.exit_code);
+      CHECK(allowed.facts == native.facts);
+      if (backend() == "unotify") {
+        // There was one to hit (the ptrace backend needs none: the caller's own call decides).
+        CHECK(allowed.err.find("readers_hit=1") != std::string::npos);
+      }
+    }
+  }
+}
+
 TEST_CASE("a memfd made for another uid is owned as natively") {
   Args command{probe_bin(), "create", "owned", "0"};
   Args as_nobody{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};

@@ -1,6 +1,7 @@
 // warden_probe: a target for the live tests. Each command does one thing the way a real program
 // would and exits with the errno it saw (0 on success), printing what it observed as key=value
 // lines on stdout. Tests run it with and without the supervisor and compare.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/filter.h>
@@ -180,6 +181,33 @@ int cmd_flip(const char* value, const std::string& name, unsigned flags) {
     ::close(first);
   }
   std::printf("flip_write=%d\n", write_noexec_sysctl(value));
+  return cmd_create(name, flags);
+}
+
+// hit-reader SIGNAL NAME FLAGS: memfd_create(NAME, FLAGS), then SIGNAL (STOP or KILL) to every
+// process named warden-nsread in sight (through /proc/PID directory fds: /proc may number them in
+// another namespace), then `create NAME FLAGS`. Tells on stderr how many it hit.
+int cmd_hit_reader(const std::string& signal_name, const std::string& name, unsigned flags) {
+  int first = raw_memfd_create(name.c_str(), flags);
+  if (first >= 0) ::close(first);
+  int sig = signal_name == "STOP" ? SIGSTOP : SIGKILL;
+  int hit = 0;
+  if (DIR* proc = ::opendir("/proc")) {
+    while (dirent* entry = ::readdir(proc)) {
+      if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+      std::string dir = std::string("/proc/") + entry->d_name;
+      FILE* comm = std::fopen((dir + "/comm").c_str(), "re");
+      char text[32] = {};
+      bool match = comm && std::fgets(text, sizeof(text), comm) && std::strcmp(text, "warden-nsread\n") == 0;
+      if (comm) std::fclose(comm);
+      if (!match) continue;
+      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0 && ::syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) == 0) ++hit;
+      if (fd >= 0) ::close(fd);
+    }
+    ::closedir(proc);
+  }
+  std::fprintf(stderr, "readers_hit=%d\n", hit);
   return cmd_create(name, flags);
 }
 
@@ -972,6 +1000,7 @@ int usage() {
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-huge HOW | exec-fd FD HOW | io_uring\n"
                "  shm-route | in-pidns VALUE COMMAND... | flip VALUE NAME FLAGS\n"
+               "  hit-reader STOP|KILL NAME FLAGS\n"
                "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
                "  restart-storm N | load PROCESSES THREADS SECONDS\n"
                "  exit CODE | raise SIGNAL\n");
@@ -1009,6 +1038,7 @@ int main(int argc, char** argv) {
   if (command == "exec-huge") return cmd_exec_huge(arg(2));
   if (command == "in-pidns") return cmd_in_pidns(argc, argv);
   if (command == "flip") return cmd_flip(arg(2), arg(3), parse_flags(arg(4)));
+  if (command == "hit-reader") return cmd_hit_reader(arg(2), arg(3), parse_flags(arg(4)));
   if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));
   if (command == "io_uring") return cmd_io_uring();
   if (command == "lifeline") return cmd_lifeline(arg(2));
