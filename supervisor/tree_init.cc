@@ -65,8 +65,10 @@ bool prepare_mounts(bool protect_cgroups, const char* hide) {
   return true;
 }
 
-// Processes in the namespace but us, from our own /proc: what is still running when the
-// program exits. -1 when /proc is not the namespace's.
+// Processes of the tree in the namespace but us, from our own /proc: what is still running when
+// the program exits. Not counted: processes whose parent is outside the namespace (ppid 0 here),
+// which memfd-warden put there itself (its vm.memfd_noexec reader, noexec_scope.h). -1 when
+// /proc is not the namespace's.
 long count_others(bool proc_is_ours) {
   if (!proc_is_ours) return -1;
   DIR* proc = ::opendir("/proc");
@@ -75,7 +77,17 @@ long count_others(bool proc_is_ours) {
   while (dirent* entry = ::readdir(proc)) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
-    if (pid > 1 && *end == '\0') ++count;
+    if (pid <= 1 || *end != '\0') continue;
+    char path[64], line[512] = {};
+    std::snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE* stat = std::fopen(path, "re");
+    if (stat == nullptr) continue;
+    bool read_ok = std::fgets(line, sizeof(line), stat) != nullptr;
+    std::fclose(stat);
+    // Field 4 (ppid) follows the last ')' of the comm field, which may itself contain ')'.
+    const char* close = read_ok ? std::strrchr(line, ')') : nullptr;
+    int ppid = 0;
+    if (close != nullptr && std::sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid != 0) ++count;
   }
   ::closedir(proc);
   return count;
