@@ -100,6 +100,20 @@ TEST_CASE("when the program exits, what it left running is ended: SIGTERM, SIGKI
   }
 }
 
+TEST_CASE("--orphans wait: once the program has exited, SIGTERM to memfd-warden reaches what is left") {
+  std::string tag = std::to_string(::getpid()) + "3";
+  // The orphan says "ready" only once its parent, the program, is gone.
+  LiveRun live({"--orphans", "wait"},
+               {"/bin/sh", "-c",
+                "( while kill -0 $$ 2>/dev/null; do sleep 0.01; done; echo ready; exec sleep 20.3" +
+                    tag + " ) & exit 0"});
+  REQUIRE(live.wait_for_line("ready"));
+  live.signal_warden(SIGTERM);
+  auto run = live.finish();
+  CHECK(run.exit_code == 0);  // the program's own status
+  CHECK(processes_running({"sleep", "20.3" + tag}).empty());
+}
+
 TEST_CASE("orphans are ended without a PID namespace too (memfd-warden not root)") {
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
