@@ -68,6 +68,12 @@ std::optional<int> read_scope(int sysctl) {
 
 }  // namespace
 
+ino_t pid_namespace_of(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+  return namespace_inode(path);
+}
+
 NoexecScopes::NoexecScopes()
     : sysctl_(::open("/proc/sys/vm/memfd_noexec", O_RDONLY | O_CLOEXEC)),
       own_pid_ns_(namespace_inode("/proc/self/ns/pid")),
@@ -76,14 +82,17 @@ NoexecScopes::NoexecScopes()
 int NoexecScopes::scope_of(pid_t tid) {
   if (!sysctl_.valid()) return kNoexecScopeExec;  // before 6.3: no such sysctl, no exec seal
   char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/ns/pid", tid);
-  ino_t pid_ns = namespace_inode(path);
+  ino_t pid_ns = pid_namespace_of(tid);
   if (pid_ns == 0) return kNoexecScopeEnforced;  // the caller is gone: nothing is made for it
-  if (pid_ns == own_pid_ns_) {
-    if (auto scope = read_scope(sysctl_.get())) return *scope;
-    spdlog::error("reading vm.memfd_noexec: {}; taking the strictest value, 2",
-                  std::strerror(errno));
-    return kNoexecScopeEnforced;
+  auto fixed = fixed_.find(pid_ns);
+  if (pid_ns == own_pid_ns_ || fixed != fixed_.end()) {
+    auto scope = own_scope();
+    if (!scope) {
+      spdlog::error("reading vm.memfd_noexec: {}; taking the strictest value, 2",
+                    std::strerror(errno));
+      return kNoexecScopeEnforced;
+    }
+    return fixed == fixed_.end() ? *scope : std::max(*scope, fixed->second);
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto it = readers_.find(pid_ns);
@@ -96,6 +105,8 @@ int NoexecScopes::scope_of(pid_t tid) {
     }
     if (auto scope = ask(it->second)) return *scope;
     // Dead with its namespace (whose inode was then reused), or stopped by the target: replace it.
+    spdlog::warn("the vm.memfd_noexec reader in PID namespace {} did not answer; replacing it",
+                 pid_ns);
     sys::pidfd_send_signal(it->second.pidfd.get(), SIGKILL);
     readers_.erase(it);
   }
@@ -104,6 +115,11 @@ int NoexecScopes::scope_of(pid_t tid) {
       "value, 2",
       tid);
   return kNoexecScopeEnforced;
+}
+
+std::optional<int> NoexecScopes::own_scope() const {
+  if (!sysctl_.valid()) return std::nullopt;
+  return read_scope(sysctl_.get());
 }
 
 std::optional<int> NoexecScopes::ask(Reader& reader) const {

@@ -121,12 +121,25 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
       [&] { serve_during_launch(ours.get(), stop.get(), notify, dispatcher, scopes, serve_error); });
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
+  // The tree's namespace takes our vm.memfd_noexec as its own when launch makes it. If nothing in
+  // it can write the sysctl, that is its value for good (a target without CAP_SYS_ADMIN over it,
+  // and no_new_privs keeps it so): no reader needed. Our value is read on both sides of the
+  // launch; if it changed meanwhile, the namespace is asked like any other.
+  auto scope_before = scopes.own_scope();
   LaunchResult launched = launch_in_namespace(request);
+  auto scope_after = scopes.own_scope();
+
   theirs.reset();
   ::shutdown(ours.get(), SHUT_RDWR);  // wakes a server still waiting for the listener
   uint64_t one = 1;
   (void)::write(stop.get(), &one, sizeof(one));
   server.join();
+  bool tree_cannot_write = request.privileges.drop_caps ||
+                           (request.privileges.set_ids && request.privileges.uid != 0);
+  if (launched.target && request.through_tree_init && tree_cannot_write && scope_before &&
+      scope_before == scope_after) {
+    scopes.fix_namespace(pid_namespace_of(launched.target->pid), *scope_before);
+  }
   if (!launched.target) {
     result.exit_code = launched.failure->exit_code;
     result.error = launched.failure->message;

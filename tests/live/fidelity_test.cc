@@ -276,6 +276,26 @@ TEST_CASE("a target that stops or kills the namespace's reader still gets its na
   }
 }
 
+TEST_CASE("vm.memfd_noexec of the tree's own namespace, written by a root target that kept its capabilities") {
+  // Natively: a PID namespace of its own (unshare), so the host's value is left alone.
+  TempDir dir;
+  std::string allow_exec = exec_allowed(dir);
+  for (const char* value : {"1", "2"}) {
+    for (unsigned f : {0u, kExec, kAllowSealing}) {
+      CAPTURE(value);
+      CAPTURE(f);
+      Args command{probe_bin(), "flip", value, "tree", hex(f)};
+      Args unshared{"unshare", "--pid", "--fork"};
+      unshared.insert(unshared.end(), command.begin(), command.end());
+      auto native = run_native(unshared);
+      REQUIRE(native.fact("flip_write") == "0");
+      auto allowed = run_warden({"--policy", allow_exec, "--keep-caps"}, command);
+      CHECK(allowed.exit_code == native.exit_code);
+      CHECK(allowed.facts == native.facts);
+    }
+  }
+}
+
 TEST_CASE("a memfd made for another uid is owned as natively") {
   Args command{probe_bin(), "create", "owned", "0"};
   Args as_nobody{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};

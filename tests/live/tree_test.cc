@@ -62,8 +62,9 @@ namespace {
 
 // A program that leaves three processes running and exits 3: a subshell that handles SIGTERM by
 // writing MARKER, its `sleep`, and a `sleep` that ignores SIGTERM. It exits only once the
-// handler is in place (READY). It makes a memfd first: under user notification that starts
-// memfd-warden's reader in the namespace, which is not the program's and is not counted.
+// handler is in place (READY). It makes a memfd first: under user notification with --keep-caps
+// (the tests below) that starts memfd-warden's vm.memfd_noexec reader in the namespace, which
+// is not the program's and is not counted.
 Args leaves_orphans(const TempDir& dir, const std::string& tag) {
   std::string marker = dir.file("got-term"), ready = dir.file("ready");
   std::string script = "(trap 'echo term > " + marker + "; exit 0' TERM; sleep 20.1" + tag +
@@ -87,7 +88,7 @@ void check_orphans_ended(const TempDir& dir, const RunResult& run, const std::st
 TEST_CASE("when the program exits, what it left running is ended: SIGTERM, SIGKILL after the grace") {
   TempDir dir;
   std::string tag = std::to_string(::getpid());
-  auto run = run_warden({"--orphans-grace", "200ms"}, leaves_orphans(dir, tag));
+  auto run = run_warden({"--orphans-grace", "200ms", "--keep-caps"}, leaves_orphans(dir, tag));
   check_orphans_ended(dir, run, tag);
   // Control: natively the two sleeps outlive the program.
   TempDir native_dir;
