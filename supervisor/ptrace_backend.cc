@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <spdlog/spdlog.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
@@ -15,6 +16,7 @@
 #include <deque>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "supervisor/call_channel.h"
 #include "supervisor/call_dispatch.h"
@@ -37,6 +39,46 @@ int ptrace_event(int status) { return status >> 16; }
 
 bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+// The last number of the "FIELD:" line of /proc/TID/status (hex for the signal masks), or -1.
+long long status_field(pid_t tid, const char* field, int base) {
+  char path[64], buffer[4096] = {};
+  std::snprintf(path, sizeof(path), "/proc/%d/status", tid);
+  FILE* status = std::fopen(path, "re");
+  if (status == nullptr) return -1;
+  size_t got = std::fread(buffer, 1, sizeof(buffer) - 1, status);
+  std::fclose(status);
+  buffer[got] = '\0';
+  size_t length = std::strlen(field);
+  for (char* line = buffer; line != nullptr && *line != '\0';) {
+    char* end = std::strchr(line, '\n');
+    if (end != nullptr) *end = '\0';
+    if (std::strncmp(line, field, length) == 0) {
+      const char* last = std::strrchr(line, '\t');
+      const char* space = std::strrchr(line, ' ');
+      if (last == nullptr || (space != nullptr && space > last)) last = space;
+      return last != nullptr ? std::strtoll(last + 1, nullptr, base) : -1;
+    }
+    line = end != nullptr ? end + 1 : nullptr;
+  }
+  return -1;
+}
+
+// `tid` is at the signal-delivery stop of a fault the kernel forced on it (SIGSEGV, SIGBUS,
+// SIGILL, SIGFPE: si_code > 0; abort() ends in one, its hlt after SIGABRT did nothing), left to
+// the default action, in the init of a PID namespace. Natively force_sig_info_to_task() clears
+// SIGNAL_UNKILLABLE and the fault kills the init; for a traced task it keeps the flag ("users
+// won't expect debugging to leave init killable"), get_signal() then drops the signal we
+// inject (an init takes no signal it has no handler for, but SIGKILL and SIGSTOP), and the
+// instruction faults again: for ever.
+bool forced_fault_on_init(pid_t tid, int sig) {
+  if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE) return false;
+  siginfo_t info{};
+  if (::ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) != 0 || info.si_code <= 0) return false;
+  long long caught = status_field(tid, "SigCgt:", 16);
+  if (caught < 0 || (caught & (1LL << (sig - 1))) != 0) return false;  // a handler runs
+  return status_field(tid, "NStgid:", 10) == 1;
 }
 
 // The tracer: owns every tracee, the event queue, and the handlers. Runs on one thread.
@@ -73,6 +115,7 @@ class Tracer {
   struct Tracee {
     bool held = false;      // stopped, with an event we have not acted on yet
     bool in_vfork = false;  // blocked in the kernel until its vfork child execs or exits
+    bool started = false;   // its first stop (the one every new tracee reports) was handled
   };
 
   // Reads one wait status. `block`: wait for one. Returns false when there was none.
@@ -80,6 +123,11 @@ class Tracer {
   void note(pid_t pid, int status);
   void handle(pid_t pid, int status);
   void handle_seccomp_stop(pid_t tid);
+  // See forced_fault_on_init(): detach `tid` so that its fault, taken again untraced, kills
+  // its namespace as natively (same signal, same core dump).
+  void let_init_die(pid_t tid, int sig);
+  // A new tracee's first stop was handled (or it died before): the parent may run now.
+  void release_parent_of(pid_t child);
 
   CallDispatcher dispatcher_;
   MemfdLedger& ledger_;
@@ -94,6 +142,13 @@ class Tracer {
   std::unordered_map<pid_t, Tracee> tracees_;
   std::deque<std::pair<pid_t, int>> events_;
   std::vector<pid_t> freezing_;  // scratch for freeze_except
+  // New tracee -> the tracee that forked or cloned it, held at its fork event until the new one
+  // has left its first stop. That stop shows as 't' in /proc and nothing native matches it: a
+  // parent let run first could take it for a job-control stop and send its SIGCONT too early.
+  std::unordered_map<pid_t, pid_t> parent_held_;
+  // Tracees that died before their first stop was handled, until their parent's fork event is:
+  // its parent must not wait for that stop then.
+  std::unordered_set<pid_t> died_unstarted_;
   bool no_children_ = false;
 };
 
@@ -284,6 +339,10 @@ void Tracer::resume(pid_t tid, int sig, __ptrace_request request) {
 
 void Tracer::note(pid_t pid, int status) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    auto it = tracees_.find(pid);
+    if (pid != main_pid_ && (it == tracees_.end() || !it->second.started)) {
+      died_unstarted_.insert(pid);
+    }
     tracees_.erase(pid);
     if (pid == main_pid_) tree_->note_exit(pid, status);
   } else if (WIFSTOPPED(status)) {
@@ -377,8 +436,45 @@ void Tracer::handle_seccomp_stop(pid_t tid) {
   dispatcher_.handle(request, channel);
 }
 
+void Tracer::let_init_die(pid_t tid, int sig) {
+  // Untraced it must run nothing but the faulting instruction: no handler of a pending signal
+  // (the forced fault unblocks itself). If it does not die at once (another thread mapped the
+  // page meanwhile), it is killed: it may not run on untraced.
+  UniqueFd pidfd(sys::pidfd_open_flags(tid, O_EXCL));  // PIDFD_THREAD
+  if (!pidfd.valid()) pidfd = UniqueFd(sys::pidfd_open(tid));
+  uint64_t all = ~0ULL;
+  ::ptrace(PTRACE_SETSIGMASK, tid, reinterpret_cast<void*>(sizeof(all)), &all);
+  spdlog::info("thread {} is a PID-namespace init faulting with signal {}: detached to let the "
+               "kernel end it as it would untraced",
+               tid, sig);
+  tracees_.erase(tid);
+  if (::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig))) != 0 ||
+      !pidfd.valid()) {
+    return;
+  }
+  pollfd exited{pidfd.get(), POLLIN, 0};
+  if (::poll(&exited, 1, 500) == 0) {
+    spdlog::warn("detached namespace init {} did not die of its fault; killing it", tid);
+    sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+  }
+}
+
+void Tracer::release_parent_of(pid_t child) {
+  auto it = parent_held_.find(child);
+  if (it == parent_held_.end()) return;
+  pid_t parent = it->second;
+  parent_held_.erase(it);
+  if (alive(parent)) resume(parent);
+}
+
 void Tracer::handle(pid_t pid, int status) {
-  if (!WIFSTOPPED(status)) return;  // exits were noted when they were read
+  if (!WIFSTOPPED(status)) {  // exits were noted when they were read
+    if (parent_held_.count(pid) != 0) {
+      died_unstarted_.erase(pid);  // its parent's fork event was handled already
+      release_parent_of(pid);      // a child killed before its first stop
+    }
+    return;
+  }
   if (!alive(pid)) tracees_[pid] = Tracee{true, false};
   int sig = WSTOPSIG(status);
   switch (ptrace_event(status)) {
@@ -391,10 +487,17 @@ void Tracer::handle(pid_t pid, int status) {
       unsigned long child = 0;
       ::ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &child);
       // The new tracee starts stopped and reports that stop itself; it cannot run before.
-      if (child > 0 && !alive(static_cast<pid_t>(child))) {
-        tracees_[static_cast<pid_t>(child)] = Tracee{true, false};
-      }
+      auto new_pid = static_cast<pid_t>(child);
       if (ptrace_event(status) == PTRACE_EVENT_VFORK) tracees_[pid].in_vfork = true;
+      if (child > 0 && died_unstarted_.erase(new_pid) != 0) {
+        resume(pid);  // killed already (its exit was read before this event)
+        return;
+      }
+      if (child > 0 && !alive(new_pid)) tracees_[new_pid] = Tracee{true, false};
+      if (child > 0 && !tracees_[new_pid].started) {
+        parent_held_[new_pid] = pid;  // resumed when the child leaves its first stop
+        return;
+      }
       resume(pid);
       return;
     }
@@ -425,12 +528,20 @@ void Tracer::handle(pid_t pid, int status) {
       } else {
         resume(pid);  // a new tracee's first stop, or the end of a freeze
       }
+      if (!tracees_[pid].started) {
+        tracees_[pid].started = true;
+        release_parent_of(pid);  // only now may the parent run and look at it
+      }
       return;
     default:
       break;
   }
   if (sig == kSyscallStop) {
     resume(pid);  // a syscall stop nobody waits for any more
+    return;
+  }
+  if (forced_fault_on_init(pid, sig)) {
+    let_init_die(pid, sig);
     return;
   }
   resume(pid, sig);  // signal-delivery stop: deliver the signal as the kernel would have

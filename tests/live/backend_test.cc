@@ -20,6 +20,31 @@ TEST_CASE("job control: SIGSTOP, SIGCONT and SIGTERM reach a child and its paren
   CHECK(run.fact("ran_after_cont") == "1");     // and SIGCONT really resumes it
 }
 
+TEST_CASE("a parent that sends SIGCONT as soon as /proc shows its child stopped never loses it") {
+  // Under ptrace a new child's first stop shows as 't' before it has run: a parent let run then
+  // could send its SIGCONT before the child's own SIGSTOP, which would then stop it for good.
+  // Before the fix, 14 of 1000 rounds hung.
+  auto native = run_native({probe_bin(), "jobctl-race", "500"});
+  REQUIRE(native.fact("hung") == "0");
+  auto run = run_warden({}, {probe_bin(), "jobctl-race", "500"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("premature_cont") == "0");
+  CHECK(run.fact("hung") == "0");
+}
+
+TEST_CASE("a PID-namespace init that calls abort() or faults dies as natively") {
+  // abort() raises SIGABRT, which an init ignores, then faults (SIGSEGV): a forced fault kills
+  // even an init natively. A traced init keeps SIGNAL_UNKILLABLE, so under ptrace the fault
+  // looped for ever before the fix.
+  for (const char* how : {"abort", "segv"}) {
+    CAPTURE(how);
+    auto native = run_native({probe_bin(), "in-pidns", "-", how});
+    REQUIRE(native.exit_code == 128 + SIGSEGV);
+    auto run = run_warden({}, {probe_bin(), "in-pidns", "-", how});
+    CHECK(run.exit_code == native.exit_code);
+  }
+}
+
 TEST_CASE("execve from a non-leader thread keeps the tree under the policy") {
   TempDir dir;
   auto policy = policy_denying_evil(dir);

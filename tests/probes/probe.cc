@@ -211,6 +211,60 @@ int cmd_hit_reader(const std::string& signal_name, const std::string& name, unsi
   return cmd_create(name, flags);
 }
 
+// jobctl-race N: N rounds of: a child stops itself with SIGSTOP, and the parent sends SIGCONT as
+// soon as /proc shows the child stopped (state T, or t when traced). A child still not exited
+// 2 s after SIGCONT is hung (then killed). Prints rounds=, hung=, and premature_cont= (rounds
+// where the child showed as stopped before it had asked to stop).
+int cmd_jobctl_race(long rounds) {
+  auto state_of = [](pid_t pid) {
+    char path[64], text[512] = {};
+    std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE* stat = std::fopen(path, "re");
+    if (stat == nullptr) return '?';
+    size_t got = std::fread(text, 1, sizeof(text) - 1, stat);
+    std::fclose(stat);
+    text[got] = '\0';
+    const char* close = std::strrchr(text, ')');
+    return close != nullptr && close[1] != '\0' ? close[2] : '?';
+  };
+  using Clock = std::chrono::steady_clock;
+  auto* about_to_stop = static_cast<volatile int*>(::mmap(
+      nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  long hung = 0, premature = 0;
+  for (long round = 0; round < rounds; ++round) {
+    *about_to_stop = 0;
+    pid_t child = ::fork();
+    if (child == 0) {
+      *about_to_stop = 1;
+      ::kill(::getpid(), SIGSTOP);
+      _exit(7);
+    }
+    int status = 0;
+    bool exited = false;
+    auto give_up = Clock::now() + std::chrono::seconds(2);
+    for (char state; (state = state_of(child)) != 'T' && state != 't';) {
+      if (::waitpid(child, &status, WNOHANG) == child || Clock::now() > give_up) {
+        exited = true;
+        break;
+      }
+    }
+    if (!exited && !*about_to_stop) ++premature;
+    ::kill(child, SIGCONT);
+    auto deadline = Clock::now() + std::chrono::seconds(2);
+    pid_t got = exited ? child : 0;
+    while (!exited && (got = ::waitpid(child, &status, WNOHANG)) == 0 && Clock::now() < deadline) {
+      ::usleep(1000);
+    }
+    if (got != child || !WIFEXITED(status) || WEXITSTATUS(status) != 7) {
+      ++hung;
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+    }
+  }
+  std::printf("rounds=%ld\nhung=%ld\npremature_cont=%ld\n", rounds, hung, premature);
+  return 0;
+}
+
 // bad-pointer KIND FLAGS: names the kernel must refuse.
 //   null: NULL; wild: an unmapped address; edge: bytes running into an unmapped page with no NUL;
 //   edge-ok: a short name that ends right before an unmapped page; long: 250 bytes; max: 249 bytes
@@ -1003,7 +1057,7 @@ int usage() {
                "  hit-reader STOP|KILL NAME FLAGS\n"
                "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
                "  restart-storm N | load PROCESSES THREADS SECONDS\n"
-               "  exit CODE | raise SIGNAL\n");
+               "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N\n");
   return 64;
 }
 
@@ -1053,6 +1107,12 @@ int main(int argc, char** argv) {
   if (command == "ptrace-child") return cmd_ptrace_child();
   if (command == "churn") return cmd_churn(std::atol(arg(2)));
   if (command == "exit") return std::atoi(arg(2));
+  if (command == "abort") std::abort();
+  if (command == "segv") {
+    *static_cast<volatile int*>(nullptr) = 1;
+    return 0;
+  }
+  if (command == "jobctl-race") return cmd_jobctl_race(std::atol(arg(2)));
   if (command == "raise") {
     ::signal(std::atoi(arg(2)), SIG_DFL);
     ::raise(std::atoi(arg(2)));
