@@ -12,10 +12,9 @@
 #include <optional>
 #include <thread>
 
-#include "supervisor/call_dispatch.h"
 #include "supervisor/fd_message.h"
 #include "supervisor/memfd_ledger.h"
-#include "supervisor/notify_channel.h"
+#include "supervisor/notify_session.h"
 #include "supervisor/notify_fd.h"
 #include "supervisor/process_tree.h"
 #include "supervisor/tree_init.h"
@@ -40,31 +39,11 @@ bool handle_signals(int signal_fd, ProcessTree& tree) {
   return child_changed;
 }
 
-// Receives one notification and hands it to the dispatcher. Returns 0, or an errno that ends
-// supervision (ENOENT and EINTR are ordinary: the caller died before we received it).
-int serve_one(NotifyFd& notify, CallDispatcher& dispatcher, NoexecScopes& scopes) {
-  const seccomp_notif* request = nullptr;
-  int err = notify.receive(request);
-  if (err == ENOENT || err == EINTR) return 0;
-  if (err != 0) return err;
-  auto call = classify_syscall(request->data.arch, request->data.nr);
-  if (!call) {
-    // The filter traps nothing else; a mismatch is our bug, and failing is safe.
-    spdlog::error("unexpected trapped syscall {} (arch {:#x}); answering ENOSYS", request->data.nr,
-                  request->data.arch);
-    notify.respond_error(request->id, ENOSYS);
-    return 0;
-  }
-  NotifyChannel channel(notify, request->id, static_cast<pid_t>(request->pid), scopes);
-  dispatcher.handle(request_from_notification(*request, *call), channel);
-  return 0;
-}
-
 // Runs on its own thread while launch() waits for the target's execve: receives the listener,
 // then answers calls (the child's own execve is one, when exec is trapped) until `stop` fires.
 // The main thread touches none of this state until it has joined this thread.
 void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notify,
-                         CallDispatcher& dispatcher, NoexecScopes& scopes, std::string& error) {
+                         NotifySession& session, std::string& error) {
   FdMessage message;
   if (::recvmsg(handshake, &message.msg, MSG_CMSG_CLOEXEC) != 1 || message.fd() < 0) return;
   auto adopted = NotifyFd::adopt(UniqueFd(message.fd()));
@@ -78,7 +57,7 @@ void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notif
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
     if (fds[1].revents & POLLIN) return;
     if (fds[0].revents & POLLIN) {
-      if (int err = serve_one(*notify, dispatcher, scopes); err != 0) {
+      if (int err = session.serve_one(*notify); err != 0) {
         error = std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err);
         return;
       }
@@ -98,8 +77,8 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     result.error = ledger.error().message();
     return result;
   }
-  CallDispatcher dispatcher(policy, options, *ledger, audit);
-  NoexecScopes scopes;
+  NotifySession session(policy, options, *ledger, audit);
+  NoexecScopes& scopes = session.scopes();
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
     result.error = std::string("socketpair: ") + std::strerror(errno);
@@ -118,7 +97,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   std::optional<NotifyFd> notify;
   std::string serve_error;
   std::thread server(
-      [&] { serve_during_launch(ours.get(), stop.get(), notify, dispatcher, scopes, serve_error); });
+      [&] { serve_during_launch(ours.get(), stop.get(), notify, session, serve_error); });
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
   // The tree's namespace takes our vm.memfd_noexec as its own when launch makes it. If nothing in
@@ -185,7 +164,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
       if (!(ready & POLLIN)) {
         // POLLHUP: no task uses the filter any more. Stop watching; reaping ends the loop.
         sources[kNotify].fd = -1;
-      } else if (int err = serve_one(*notify, dispatcher, scopes); err != 0) {
+      } else if (int err = session.serve_one(*notify); err != 0) {
         return fail(std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err));
       }
     }

@@ -1,7 +1,8 @@
 // libFuzzer: decoding of trapped calls. The input is a seccomp_data-like record (arch, nr, six
 // arguments) followed by bytes that serve as a memfd name and as the head of a program file;
 // everything the supervisor derives from them (which call, its growth arguments, the
-// interpreter an exec would load, the decision on a name) must hold up.
+// interpreter an exec would load, a container runtime's state message, the decision on a name)
+// must hold up.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "policy/memfd_flags.h"
 #include "policy/policy_parse.h"
 #include "supervisor/growth_args.h"
+#include "supervisor/oci_state.h"
 #include "supervisor/program_interpreter.h"
 #include "supervisor/trapped_syscalls.h"
 
@@ -72,6 +74,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::abort();
       }
     }
+  }
+  // The same bytes as a container runtime's state message with 0-2 fds attached.
+  size_t fd_count = record.args[0] % 3;
+  if (auto state = warden::parse_container_state(tail, fd_count)) {
+    if (state->seccomp_fd_index >= fd_count || state->id.empty()) std::abort();
+    if (auto requested = warden::requested_policy(*state); requested && requested.value()) {
+      const std::string& chosen = *requested.value();
+      if (chosen.empty() || chosen.size() > 64 || chosen == ".." ||
+          chosen.find_first_of("/\n\0") != std::string::npos) {
+        std::abort();  // it becomes a file name in the policy directory
+      }
+    }
+    (void)warden::container_identity(*state);
   }
   uint32_t flags = static_cast<uint32_t>(record.args[1]);
   (void)warden::memfd_flags_invalid(flags);
