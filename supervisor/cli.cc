@@ -151,6 +151,32 @@ CliOutcome parse_command_line(int argc, char** argv) {
   run->add_option("command", command.command, "PROGRAM [ARGS...] (after --)")->required();
   run->positionals_at_end();
 
+  // agent
+  CLI::App* agent = app.add_subcommand(
+      "agent",
+      "Serve containers as the seccomp agent of runc or crun: a profile whose listenerPath is "
+      "SOCKET sends each container's calls here (docs/containers.md)");
+  AgentCommand agent_command;
+  agent->add_option("--socket", agent_command.socket_path,
+                    "The unix socket to listen on (made 0600; a stale one is replaced)")
+      ->required()
+      ->type_name("PATH");
+  agent->add_option("--policy", agent_command.policy_path,
+                    "The policy for containers that name none (default: the embedded one)")
+      ->type_name("FILE");
+  agent->add_option("--policy-dir", agent_command.policy_dir,
+                    "Named policies, DIR/NAME.toml, chosen by listenerMetadata policy=NAME or the "
+                    "annotation io.memfd-warden.policy")
+      ->type_name("DIR");
+  std::string agent_audit = "-";
+  agent->add_option("--audit", agent_audit,
+                    "Audit file (appended; one run per container), or - for stderr")
+      ->type_name("FILE")
+      ->capture_default_str();
+  agent->add_option("--log-level", outcome.log_level, "Human log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+
   // check
   CLI::App* check = app.add_subcommand("check", "Validate a policy file and print it normalized");
   std::string check_path;
@@ -189,6 +215,11 @@ CliOutcome parse_command_line(int argc, char** argv) {
     return outcome;
   }
 
+  if (agent->parsed()) {
+    agent_command.audit = AuditDestination::from_option(agent_audit);
+    outcome.agent = std::move(agent_command);
+    return outcome;
+  }
   if (verify->parsed()) {
     outcome.exit_code = run_verify(verify_paths, std::cout);
     return outcome;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "supervisor/agent.h"
 #include "supervisor/audit_log.h"
 #include "supervisor/process_tree.h"
 #include "supervisor/target_privileges.h"
@@ -36,6 +37,7 @@ struct RunCommand {
 
 struct CliOutcome {
   std::optional<RunCommand> run;  // set when there is a target to run
+  std::optional<AgentCommand> agent;  // set for `agent`
   std::optional<int> exit_code;   // set when the command line was fully handled (or failed)
   std::string log_level = "warn";
 };

@@ -175,6 +175,13 @@ int main(int argc, char** argv) {
     warden::CliOutcome outcome = warden::parse_command_line(argc, argv);
     spdlog::set_level(spdlog::level::from_str(outcome.log_level));
     if (outcome.exit_code) return *outcome.exit_code;
+    if (outcome.agent) {
+      auto policies = warden::load_agent_policies(*outcome.agent);
+      if (!policies) {
+        return warden::exit_with_error(warden::kExitUsage, policies.error().message());
+      }
+      return warden::run_agent(*outcome.agent, std::move(policies.value()));
+    }
     return run_target(*outcome.run);
   } catch (const std::exception& e) {
     return warden::exit_with_error(warden::kExitInternal,

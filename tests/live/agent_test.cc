@@ -1,0 +1,265 @@
+// Live: `memfd-warden agent` serving real runc containers. Each test builds an OCI bundle from
+// busybox-static and a statically linked probe, with a seccomp profile that routes memfd_create
+// to the agent's socket, and runs it with runc. The agent does not depend on the backend, so
+// these run in the unotify suite only; they skip with the reason where runc cannot run.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "tests/live/harness.h"
+
+extern char** environ;
+
+namespace warden::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Why containers cannot run here, or empty.
+std::string container_problem() {
+  static const std::string problem = [] {
+    if (backend() == "ptrace") return std::string("the agent is the same under both suites");
+    if (::geteuid() != 0) return std::string("runc needs root");
+    if (!fs::exists("/usr/sbin/runc") && !fs::exists("/usr/bin/runc")) {
+      return std::string("runc is not installed");
+    }
+    if (!fs::exists("/bin/busybox")) return std::string("busybox-static is not installed");
+    return std::string();
+  }();
+  return problem;
+}
+
+#define SKIP_WITHOUT_CONTAINERS()                              \
+  if (!container_problem().empty()) {                          \
+    MESSAGE("skipped: " << container_problem());               \
+    return;                                                    \
+  }
+
+// A running agent on DIR/agent.sock, with DIR/policies/NAME.toml; stopped by the destructor.
+class Agent {
+ public:
+  Agent(const TempDir& dir, const Args& extra = {}) : socket_(dir.file("agent.sock")) {
+    audit_ = dir.file("agent-audit.jsonl");
+    log_ = dir.file("agent.log");
+    Args args{warden_bin(), "agent", "--socket", socket_, "--audit", audit_, "--log-level", "info"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    for (int i = 0; i < 500 && !fs::exists(socket_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~Agent() { stop(SIGTERM); }
+  // Ends the agent; returns its exit status (shell style).
+  int stop(int sig) {
+    if (pid_ <= 0) return status_;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status_;
+  }
+  const std::string& socket() const { return socket_; }
+  const std::string& audit() const { return audit_; }
+  std::string log() const {
+    std::ifstream in(log_);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+ private:
+  std::string socket_, audit_, log_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+// An OCI bundle in DIR/NAME whose process is ARGS, with memfd_create routed to SOCKET.
+std::string make_bundle(const TempDir& dir, const std::string& name, const Args& process,
+                        const std::string& socket, const std::string& metadata) {
+  fs::path bundle = dir.path() / name;
+  fs::path rootfs = bundle / "rootfs";
+  for (const char* sub : {"bin", "proc", "dev", "sys", "tmp"}) fs::create_directories(rootfs / sub);
+  fs::copy_file("/bin/busybox", rootfs / "bin/busybox");
+  for (const char* applet : {"sh", "sleep"}) fs::create_symlink("busybox", rootfs / "bin" / applet);
+  fs::copy_file(CONTAINER_PROBE_BIN, rootfs / "bin/probe");
+  REQUIRE(run_native({"runc", "spec", "--bundle", bundle.string()}).exit_code == 0);
+  Json config;
+  std::ifstream(bundle / "config.json") >> config;
+  config["process"]["terminal"] = false;
+  config["process"]["args"] = process;
+  config["root"]["readonly"] = true;
+  Json seccomp = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                  {"listenerPath", socket},
+                  {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
+                  {"syscalls", {{{"names", {"memfd_create"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+  if (!metadata.empty()) seccomp["listenerMetadata"] = metadata;
+  config["linux"]["seccomp"] = seccomp;
+  std::ofstream(bundle / "config.json") << config.dump(1);
+  return bundle.string();
+}
+
+std::string container_id(const char* what) {
+  static std::atomic<int> counter{0};
+  return std::string("mw-") + what + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(counter++);
+}
+
+RunResult run_container(const std::string& bundle, const std::string& id) {
+  return run_native({"timeout", "60", "runc", "run", "--bundle", bundle, id});
+}
+
+const std::string kStrict =
+    "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"EDOM\"\n";
+
+}  // namespace
+
+TEST_CASE("agent: a runc container's denied name fails with the rule's errno, an allowed memfd is exact") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  fs::create_directory(dir.path() / "policies");
+  dir.write("policies/strict.toml", kStrict);
+  Agent agent(dir, {"--policy-dir", dir.file("policies")});
+  REQUIRE(fs::exists(agent.socket()));
+  CHECK((fs::status(agent.socket()).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  std::string denied_id = container_id("deny"), allowed_id = container_id("allow");
+  auto denied = run_container(
+      make_bundle(dir, "denied", {"/bin/probe", "evil-c", "0"}, agent.socket(), "policy=strict"),
+      denied_id);
+  CHECK(denied.exit_code == kSentinel);  // EDOM, from the container's own policy
+  auto allowed = run_container(
+      make_bundle(dir, "allowed", {"/bin/probe", "good-c", "0"}, agent.socket(), "policy=strict"),
+      allowed_id);
+  CHECK(allowed.exit_code == 0);
+  CHECK(allowed.fact("link") == "/memfd:good-c (deleted)");
+  // The strict policy leaves exec at its default, deny: sealed, and closed to seals as the
+  // kernel would have it for flags 0.
+  CHECK(allowed.fact("seals") == "33");
+  agent.stop(SIGTERM);
+  RunResult audit;
+  read_audit(agent.audit(), audit);
+  REQUIRE(audit.decisions.size() == 2);
+  CHECK(audit.decisions[0]["decision"] == "deny");
+  CHECK(audit.decisions[1]["decision"] == "allow");
+  // One run per container, named by its id, each sealed: verify says intact.
+  std::ifstream in(agent.audit());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("\"program\":\"container " + denied_id + "\"") != std::string::npos);
+  CHECK(text.find("\"program\":\"container " + allowed_id + "\"") != std::string::npos);
+  CHECK(run_warden_raw({"verify", agent.audit()}).exit_code == 0);
+  // Control: the same container without the profile's agent makes its memfd.
+  CHECK(run_native({"/bin/sh", "-c", std::string(CONTAINER_PROBE_BIN) + " evil-c 0"}).exit_code ==
+        0);
+}
+
+TEST_CASE("agent: the default policy for containers that name none, and an unknown name fails closed") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  std::string policy = dir.write("default.toml", kStrict);
+  Agent agent(dir, {"--policy", policy});
+  auto by_default = run_container(
+      make_bundle(dir, "plain", {"/bin/probe", "evil-d", "0"}, agent.socket(), ""),
+      container_id("plain"));
+  CHECK(by_default.exit_code == kSentinel);
+  auto unknown = run_container(
+      make_bundle(dir, "unknown", {"/bin/probe", "good-u", "0"}, agent.socket(), "policy=nope"),
+      container_id("unknown"));
+  CHECK(unknown.exit_code == EPERM);  // every trapped call refused, even a name others allow
+  agent.stop(SIGTERM);
+  CHECK(agent.log().find("asks for policy \"nope\"") != std::string::npos);
+}
+
+TEST_CASE("agent: hostile clients on the socket do not stop it serving containers") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  Agent agent(dir, {"--policy", dir.write("default.toml", kStrict)});
+  auto connect_client = [&] {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, agent.socket().c_str(), sizeof(address.sun_path) - 1);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    return fd;
+  };
+  int silent = connect_client();  // says nothing, and stays connected
+  int garbage = connect_client();
+  std::string junk(100000, '{');
+  (void)::send(garbage, junk.data(), junk.size(), MSG_NOSIGNAL);
+  ::close(garbage);
+  int no_fd = connect_client();  // a well-formed message without the fd it names
+  std::string message = R"({"fds":["seccompFd"],"state":{"id":"x"}})";
+  CHECK(::send(no_fd, message.data(), message.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(message.size()));
+  ::close(no_fd);
+  auto served = run_container(
+      make_bundle(dir, "served", {"/bin/probe", "evil-h", "0"}, agent.socket(), ""),
+      container_id("hostile"));
+  CHECK(served.exit_code == kSentinel);  // decided while the silent client still holds on
+  ::close(silent);
+  agent.stop(SIGTERM);
+  std::string log = agent.log();
+  CHECK(log.find("dropped a client") != std::string::npos);
+}
+
+TEST_CASE("agent: when it dies, a running container's trapped calls fail with ENOSYS, never unchecked") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  auto agent = std::make_unique<Agent>(dir, Args{"--policy", dir.write("default.toml", kStrict)});
+  std::string bundle = make_bundle(
+      dir, "orphaned",
+      {"/bin/sh", "-c", "/bin/probe good-1 0 >/dev/null || exit 90; sleep 2; /bin/probe evil-2 0"},
+      agent->socket(), "");
+  int exit_code = -1;
+  std::thread container([&] { exit_code = run_container(bundle, container_id("death")).exit_code; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  agent->stop(SIGKILL);  // its sessions die with it (PR_SET_PDEATHSIG)
+  container.join();
+  CHECK(exit_code == ENOSYS);  // not EDOM (no decision) and not 0 (not let through)
+}
+
+TEST_CASE("agent: one agent per socket, a stale socket is replaced, anything else is refused") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  {
+    Agent first(dir);
+    REQUIRE(fs::exists(first.socket()));
+    auto second = run_warden_raw({"agent", "--socket", first.socket()});
+    CHECK(second.exit_code != 0);
+    CHECK(second.err.find("another agent is serving") != std::string::npos);
+    first.stop(SIGKILL);  // leaves its socket file behind
+  }
+  REQUIRE(fs::exists(dir.file("agent.sock")));
+  Agent replacing(dir, {"--policy", dir.write("default.toml", kStrict)});
+  auto served = run_container(
+      make_bundle(dir, "stale", {"/bin/probe", "evil-s", "0"}, replacing.socket(), ""),
+      container_id("stale"));
+  CHECK(served.exit_code == kSentinel);
+  std::string plain = dir.write("not-a-socket", "x");
+  auto refused = run_warden_raw({"agent", "--socket", plain});
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("is not a socket") != std::string::npos);
+  auto bad_policy = run_warden_raw(
+      {"agent", "--socket", dir.file("other.sock"), "--policy", dir.write("bad.toml", "version = ")});
+  CHECK(bad_policy.exit_code == 2);
+  CHECK(bad_policy.err.find("bad.toml:1:") != std::string::npos);
+}
+
+}  // namespace warden::test
