@@ -78,6 +78,9 @@ class Agent {
     status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return status_;
   }
+  // The agent reads its signals before new connections in each round of its loop, so a signal
+  // sent before a container starts is acted on before that container is served.
+  void signal(int sig) { ::kill(pid_, sig); }
   const std::string& socket() const { return socket_; }
   const std::string& audit() const { return audit_; }
   std::string log() const {
@@ -240,14 +243,35 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
   CHECK(::send(no_fd, message.data(), message.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(message.size()));
   ::close(no_fd);
+  int crowded = connect_client();  // more fds than any state message carries
+  {
+    int fds[9];
+    for (int& fd : fds) fd = 0;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(fds))] = {};
+    iovec io{message.data(), message.size()};
+    msghdr header{};
+    header.msg_iov = &io;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof(control);
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
+    std::memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
+    CHECK(::sendmsg(crowded, &header, MSG_NOSIGNAL) == static_cast<ssize_t>(message.size()));
+  }
   auto served = run_container(
       make_bundle(dir, "served", {"/bin/probe", "evil-h", "0"}, agent.socket(), ""),
       container_id("hostile"));
   CHECK(served.exit_code == kSentinel);  // decided while the silent client still holds on
   ::close(silent);
+  ::close(crowded);
   agent.stop(SIGTERM);
   std::string log = agent.log();
-  CHECK(log.find("dropped a client") != std::string::npos);
+  CHECK(log.find("dropped a client: more fds than a state message carries") != std::string::npos);
+  CHECK(log.find("dropped a client: container state: \"fds\" names 1 fds, 0 arrived") !=
+        std::string::npos);
 }
 
 TEST_CASE("agent: when it dies, a running container's trapped calls fail with ENOSYS, never unchecked") {
@@ -264,6 +288,32 @@ TEST_CASE("agent: when it dies, a running container's trapped calls fail with EN
   agent->stop(SIGKILL);  // its sessions die with it (PR_SET_PDEATHSIG)
   container.join();
   CHECK(exit_code == ENOSYS);  // not EDOM (no decision) and not 0 (not let through)
+}
+
+TEST_CASE("agent: SIGHUP reloads the policies, and a bad reload keeps the ones it had") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  fs::create_directory(dir.path() / "policies");
+  dir.write("policies/strict.toml", kStrict);
+  Agent agent(dir, {"--policy-dir", dir.file("policies")});
+  dir.write("policies/strict.toml", "version = \n");  // broken
+  agent.signal(SIGHUP);
+  auto kept = run_container(
+      make_bundle(dir, "kept", {"/bin/probe", "evil-k", "0"}, agent.socket(), "policy=strict"),
+      container_id("kept"));
+  CHECK(kept.exit_code == kSentinel);  // the old "strict" still decides
+  dir.write("policies/strict.toml", kStrict);
+  dir.write("policies/other.toml",
+            "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"ENOTUNIQ\"\n");
+  agent.signal(SIGHUP);
+  auto added = run_container(
+      make_bundle(dir, "added", {"/bin/probe", "evil-a", "0"}, agent.socket(), "policy=other"),
+      container_id("added"));
+  CHECK(added.exit_code == kSentinel2);
+  agent.stop(SIGTERM);
+  std::string log = agent.log();
+  CHECK(log.find("reload refused, the previous policies stay") != std::string::npos);
+  CHECK(log.find("strict.toml:1:") != std::string::npos);
 }
 
 TEST_CASE("agent: one agent per socket, a stale socket is replaced, anything else is refused") {
