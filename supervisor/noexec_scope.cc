@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -40,14 +41,24 @@ std::optional<int> read_scope(int sysctl) {
   return parse_scope(text, ::pread(sysctl, text, sizeof(text), 0));
 }
 
+// fork() without the C library or a sanitizer runtime in the way: ThreadSanitizer restarts its
+// own thread in a forked child, and setns() into a user namespace refuses a process with more
+// than one thread. The children below make raw syscalls only.
+pid_t fork_bare() {
+  return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+}
+
+[[noreturn]] void exit_bare(int status) {
+  ::syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+
 // The reader: a process in the caller's PID namespace that, for each byte memfd-warden sends,
 // sends back what the sysctl says for its own namespace, until memfd-warden closes the socket.
-// Only raw syscalls: it is a fork of a threaded process.
 [[noreturn]] void run_reader(int socket, int sysctl) {
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // SIGTERM ends it, as it ends the rest of the tree
-  ::prctl(PR_SET_NAME, "warden-nsread", 0, 0, 0);
+  uint64_t none = 0;  // SIGTERM ends it, as it ends the rest of the tree
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(none));
+  ::syscall(SYS_prctl, PR_SET_NAME, "warden-nsread", 0, 0, 0);
   // It holds nothing of memfd-warden's but these two (it stays non-dumpable as well).
   int low = std::min(socket, sysctl), high = std::max(socket, sysctl);
   if (low > 0) ::syscall(SYS_close_range, 0U, static_cast<unsigned>(low - 1), 0U);
@@ -55,13 +66,14 @@ std::optional<int> read_scope(int sysctl) {
   ::syscall(SYS_close_range, high + 1U, UINT_MAX, 0U);
   for (;;) {
     char request = 0;
-    ssize_t got = ::read(socket, &request, 1);
+    long got = ::syscall(SYS_read, socket, &request, 1);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) ::_exit(0);
+    if (got <= 0) exit_bare(0);
     char text[8] = {'?'};
-    ssize_t length = ::pread(sysctl, text, sizeof(text), 0);
-    if (::send(socket, text, length > 0 ? static_cast<size_t>(length) : 1, MSG_NOSIGNAL) < 0) {
-      ::_exit(0);
+    long length = ::syscall(SYS_pread64, sysctl, text, sizeof(text), 0);
+    if (::syscall(SYS_sendto, socket, text, length > 0 ? length : 1, MSG_NOSIGNAL, nullptr, 0) <
+        0) {
+      exit_bare(0);
     }
   }
 }
@@ -152,15 +164,16 @@ std::optional<NoexecScopes::Reader> NoexecScopes::start_reader(pid_t tid, ino_t 
   // middle process joins (the user namespace first, where setns into the PID namespace needs its
   // CAP_SYS_ADMIN), forks the reader into the namespace, reports the reader's pid, and leaves;
   // the reader is then re-parented to us, the subreaper.
-  pid_t middle = ::fork();
+  pid_t middle = fork_bare();
   if (middle < 0) return std::nullopt;
   if (middle == 0) {
-    if (join_user && ::setns(user_ns_fd.get(), CLONE_NEWUSER) != 0) ::_exit(1);
-    if (::setns(pid_ns.get(), CLONE_NEWPID) != 0) ::_exit(2);
-    pid_t reader = ::fork();
-    if (reader < 0) ::_exit(3);
+    if (join_user && ::syscall(SYS_setns, user_ns_fd.get(), CLONE_NEWUSER) != 0) exit_bare(1);
+    if (::syscall(SYS_setns, pid_ns.get(), CLONE_NEWPID) != 0) exit_bare(2);
+    pid_t reader = fork_bare();
+    if (reader < 0) exit_bare(3);
     if (reader == 0) run_reader(theirs.get(), sysctl_.get());
-    ::_exit(::write(theirs.get(), &reader, sizeof(reader)) == sizeof(reader) ? 0 : 4);
+    exit_bare(::syscall(SYS_write, theirs.get(), &reader, sizeof(reader)) == sizeof(reader) ? 0
+                                                                                            : 4);
   }
   theirs.reset();
   int status = 0;
