@@ -286,6 +286,7 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
         why = "no complete state message within 5 s";
       }
       if (keep) continue;
+      if (complete && why.empty() && !parsed) why = "it closed without a message";
       if (complete && why.empty()) {
         auto& state = *parsed;
         if (!state) {

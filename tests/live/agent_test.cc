@@ -63,7 +63,8 @@ class Agent {
     posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
     posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 500 && !fs::exists(socket_); ++i) {
+    // Ready once it accepts a connection (a stale socket file may be there before it is).
+    for (int i = 0; i < 500 && !accepts(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
@@ -82,6 +83,15 @@ class Agent {
   // sent before a container starts is acted on before that container is served.
   void signal(int sig) { ::kill(pid_, sig); }
   const std::string& socket() const { return socket_; }
+  bool accepts() const {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    ::close(fd);
+    return ok;
+  }
   const std::string& audit() const { return audit_; }
   std::string log() const {
     std::ifstream in(log_);
@@ -233,6 +243,7 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
     return fd;
   };
+  ::close(connect_client());      // closes at once, with nothing sent
   int silent = connect_client();  // says nothing, and stays connected
   int garbage = connect_client();
   std::string junk(100000, '{');
@@ -270,6 +281,7 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
   agent.stop(SIGTERM);
   std::string log = agent.log();
   CHECK(log.find("dropped a client: more fds than a state message carries") != std::string::npos);
+  CHECK(log.find("dropped a client: it closed without a message") != std::string::npos);
   CHECK(log.find("dropped a client: container state: \"fds\" names 1 fds, 0 arrived") !=
         std::string::npos);
 }
@@ -322,7 +334,8 @@ TEST_CASE("agent: one agent per socket, a stale socket is replaced, anything els
   {
     Agent first(dir);
     REQUIRE(fs::exists(first.socket()));
-    auto second = run_warden_raw({"agent", "--socket", first.socket()});
+    // (timeout: an agent that wrongly started would serve for ever)
+    auto second = run_native({"timeout", "10", warden_bin(), "agent", "--socket", first.socket()});
     CHECK(second.exit_code != 0);
     CHECK(second.err.find("another agent is serving") != std::string::npos);
     first.stop(SIGKILL);  // leaves its socket file behind
@@ -334,11 +347,12 @@ TEST_CASE("agent: one agent per socket, a stale socket is replaced, anything els
       container_id("stale"));
   CHECK(served.exit_code == kSentinel);
   std::string plain = dir.write("not-a-socket", "x");
-  auto refused = run_warden_raw({"agent", "--socket", plain});
+  auto refused = run_native({"timeout", "10", warden_bin(), "agent", "--socket", plain});
   CHECK(refused.exit_code != 0);
   CHECK(refused.err.find("is not a socket") != std::string::npos);
-  auto bad_policy = run_warden_raw(
-      {"agent", "--socket", dir.file("other.sock"), "--policy", dir.write("bad.toml", "version = ")});
+  auto bad_policy = run_native({"timeout", "10", warden_bin(), "agent", "--socket",
+                                dir.file("other.sock"), "--policy",
+                                dir.write("bad.toml", "version = ")});
   CHECK(bad_policy.exit_code == 2);
   CHECK(bad_policy.err.find("bad.toml:1:") != std::string::npos);
 }
