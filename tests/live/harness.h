@@ -18,9 +18,10 @@ namespace warden::test {
 using Json = nlohmann::json;
 using Args = std::vector<std::string>;
 
-// True in the sanitizer build (-DWARDEN_SANITIZE=ON): memory figures then measure ASan's
-// quarantine, and ASan's runtime needs file descriptors of its own.
-#ifdef __SANITIZE_ADDRESS__
+// True in the sanitizer build (-DWARDEN_SANITIZE=ON), where memfd-warden carries ASan: memory
+// figures then measure ASan's quarantine, and ASan's runtime needs file descriptors of its own.
+// (The driver itself is built plain: WARDEN_SANITIZED_BUILD says what memfd-warden is.)
+#if defined(__SANITIZE_ADDRESS__) || defined(WARDEN_SANITIZED_BUILD)
 inline constexpr bool kSanitized = true;
 #else
 inline constexpr bool kSanitized = false;
