@@ -257,17 +257,7 @@ class PtraceChannel final : public CallChannel {
     return 0;
   }
 
-  pid_t tgid() const {
-    char path[64], buffer[512] = {};
-    std::snprintf(path, sizeof(path), "/proc/%d/status", tid_);
-    FILE* status = std::fopen(path, "re");
-    if (status == nullptr) return -1;
-    size_t got = std::fread(buffer, 1, sizeof(buffer) - 1, status);
-    std::fclose(status);
-    buffer[got] = '\0';
-    const char* line = std::strstr(buffer, "\nTgid:");
-    return line ? static_cast<pid_t>(std::strtol(line + 6, nullptr, 10)) : -1;
-  }
+  pid_t tgid() const { return static_cast<pid_t>(status_field(tid_, "Tgid:", 10)); }
 
   static bool carries_name(int fd, const MemfdSpec& spec) {
     char link[512];
