@@ -13,8 +13,8 @@
 #include "policy/policy_parse.h"
 #include "policy/policy_print.h"
 #include "policy/sizes.h"
-#include "supervisor/audit_verify.h"
-#include "supervisor/kernel_probe.h"
+#include "supervisor/calls/audit_verify.h"
+#include "supervisor/kernel/kernel_probe.h"
 
 namespace warden {
 namespace {

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "policy/policy.h"
-#include "supervisor/agent.h"
-#include "supervisor/audit_log.h"
-#include "supervisor/process_tree.h"
-#include "supervisor/target_privileges.h"
+#include "supervisor/agent/agent.h"
+#include "supervisor/calls/audit_log.h"
+#include "supervisor/launch/process_tree.h"
+#include "supervisor/launch/target_privileges.h"
 
 namespace warden {
 

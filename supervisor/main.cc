@@ -12,14 +12,14 @@
 #include <exception>
 #include <iostream>
 
-#include "supervisor/audit_log.h"
+#include "supervisor/calls/audit_log.h"
 #include "supervisor/cli.h"
-#include "supervisor/kernel_probe.h"
-#include "supervisor/launcher.h"
-#include "supervisor/ptrace_backend.h"
-#include "supervisor/seccomp_filter.h"
-#include "supervisor/tree_init.h"
-#include "supervisor/unotify_backend.h"
+#include "supervisor/kernel/kernel_probe.h"
+#include "supervisor/launch/launcher.h"
+#include "supervisor/backends/ptrace_backend.h"
+#include "supervisor/kernel/seccomp_filter.h"
+#include "supervisor/launch/tree_init.h"
+#include "supervisor/backends/unotify_backend.h"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "policy/policy_parse.h"
-#include "supervisor/call_dispatch.h"
-#include "supervisor/trapped_syscalls.h"
+#include "supervisor/calls/call_dispatch.h"
+#include "supervisor/kernel/trapped_syscalls.h"
 
 extern "C" {
 void* __libc_malloc(size_t size);

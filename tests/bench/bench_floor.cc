@@ -23,8 +23,8 @@
 #include <cstring>
 #include <string>
 
-#include "supervisor/fd_message.h"
-#include "supervisor/kernel_abi.h"
+#include "supervisor/kernel/fd_message.h"
+#include "supervisor/kernel/kernel_abi.h"
 
 int main(int argc, char** argv) {
   int first = 1;

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "supervisor/audit_log.h"
-#include "supervisor/audit_verify.h"
+#include "supervisor/calls/audit_log.h"
+#include "supervisor/calls/audit_verify.h"
 
 namespace {
 std::string unhex(const std::string& hex) {

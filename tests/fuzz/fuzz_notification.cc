@@ -15,10 +15,10 @@
 #include "policy/default_policy.h"
 #include "policy/memfd_flags.h"
 #include "policy/policy_parse.h"
-#include "supervisor/growth_args.h"
-#include "supervisor/oci_state.h"
-#include "supervisor/program_interpreter.h"
-#include "supervisor/trapped_syscalls.h"
+#include "supervisor/calls/growth_args.h"
+#include "supervisor/agent/oci_state.h"
+#include "supervisor/kernel/program_interpreter.h"
+#include "supervisor/kernel/trapped_syscalls.h"
 
 namespace {
 const warden::Policy& policy() {

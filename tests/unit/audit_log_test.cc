@@ -1,5 +1,5 @@
 // Unit: the audit encoder, writing to a temporary file (no child processes).
-#include "supervisor/audit_log.h"
+#include "supervisor/calls/audit_log.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>

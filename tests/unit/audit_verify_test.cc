@@ -7,9 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "supervisor/audit_chain.h"
-#include "supervisor/audit_log.h"
-#include "supervisor/audit_verify.h"
+#include "supervisor/calls/audit_chain.h"
+#include "supervisor/calls/audit_log.h"
+#include "supervisor/calls/audit_verify.h"
 
 namespace warden {
 namespace {

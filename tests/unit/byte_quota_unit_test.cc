@@ -7,8 +7,8 @@
 #include "policy/policy_parse.h"
 #include "policy/policy_print.h"
 #include "policy/sizes.h"
-#include "supervisor/growth_args.h"
-#include "supervisor/trapped_syscalls.h"
+#include "supervisor/calls/growth_args.h"
+#include "supervisor/kernel/trapped_syscalls.h"
 
 namespace warden {
 

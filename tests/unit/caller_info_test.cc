@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "supervisor/caller_info.h"
+#include "supervisor/kernel/caller_info.h"
 
 namespace warden {
 namespace {

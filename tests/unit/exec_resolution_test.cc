@@ -15,10 +15,10 @@
 #include <optional>
 #include <string>
 
-#include "supervisor/memory_file.h"
-#include "supervisor/path_resolver.h"
-#include "supervisor/program_interpreter.h"
-#include "supervisor/unique_fd.h"
+#include "supervisor/kernel/memory_file.h"
+#include "supervisor/kernel/path_resolver.h"
+#include "supervisor/kernel/program_interpreter.h"
+#include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
 namespace {

@@ -10,8 +10,8 @@
 #include <ios>
 #include <set>
 
-#include "supervisor/seccomp_filter.h"
-#include "supervisor/trapped_syscalls.h"
+#include "supervisor/kernel/seccomp_filter.h"
+#include "supervisor/kernel/trapped_syscalls.h"
 #include "tests/unit/bpf_sim.h"
 
 namespace warden {

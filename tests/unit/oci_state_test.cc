@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "supervisor/oci_state.h"
+#include "supervisor/agent/oci_state.h"
 
 namespace warden {
 

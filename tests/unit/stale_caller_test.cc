@@ -10,10 +10,10 @@
 #include <optional>
 
 #include "policy/policy_parse.h"
-#include "supervisor/call_channel.h"
-#include "supervisor/memfd_call.h"
-#include "supervisor/memfd_ledger.h"
-#include "supervisor/trapped_syscalls.h"
+#include "supervisor/calls/call_channel.h"
+#include "supervisor/calls/memfd_call.h"
+#include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/kernel/trapped_syscalls.h"
 
 namespace warden {
 namespace {

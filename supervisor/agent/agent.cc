@@ -1,0 +1,349 @@
+#include "supervisor/agent/agent.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "policy/default_policy.h"
+#include "policy/policy_parse.h"
+#include "supervisor/cli.h"
+#include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/kernel/notify_fd.h"
+#include "supervisor/backends/notify_session.h"
+#include "supervisor/agent/oci_state.h"
+
+namespace warden {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::seconds kClientDeadline{5};  // to send the whole state message
+constexpr size_t kMaxClients = 64;                   // connections still sending, at once
+
+Result<Policy> load_policy_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return errno_error("cannot read policy file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_policy(text.str(), path);
+}
+
+// Binds PATH for us alone (mode 0600). A socket someone still listens on is left alone; a stale
+// one (nobody listening: an agent that died) is replaced; anything that is not a socket is an
+// error.
+Result<UniqueFd> own_socket(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(address.sun_path)) {
+    return Error{0, "socket path '" + path + "' is empty or longer than " +
+                        std::to_string(sizeof(address.sun_path) - 1) + " bytes"};
+  }
+  std::memcpy(address.sun_path, path.data(), path.size());
+  auto* raw = reinterpret_cast<sockaddr*>(&address);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return Error{0, path + " exists and is not a socket; not replacing it"};
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(probe.get(), raw, sizeof(address)) == 0) {
+      return Error{0, "another agent is serving " + path};
+    }
+    if (errno != ECONNREFUSED) return errno_error("checking the existing socket " + path);
+    if (::unlink(path.c_str()) != 0) return errno_error("removing the stale socket " + path);
+    spdlog::info("replaced the stale socket {}", path);
+  }
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listener.valid()) return errno_error("socket");
+  mode_t old_mask = ::umask(0177);  // 0600 from the start: no window in which others connect
+  int bound = ::bind(listener.get(), raw, sizeof(address));
+  ::umask(old_mask);
+  if (bound != 0) return errno_error("binding " + path);
+  if (::listen(listener.get(), 64) != 0) return errno_error("listening on " + path);
+  return listener;
+}
+
+// A connection still sending its state message.
+struct Client {
+  UniqueFd socket;
+  std::string data;
+  std::vector<UniqueFd> fds;
+  Clock::time_point deadline;
+};
+
+// Reads what is there. Returns false when the client is done (EOF) or must be dropped (`why`).
+bool receive(Client& client, bool& complete, std::string& why) {
+  char buffer[16384];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxContainerStateFds)];
+  for (;;) {
+    iovec io{buffer, sizeof(buffer)};
+    msghdr message{};
+    message.msg_iov = &io;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof(control);
+    ssize_t got = ::recvmsg(client.socket.get(), &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EINTR) return true;
+      why = std::string("receiving: ") + std::strerror(errno);
+      return false;
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        client.fds.emplace_back(fd);
+      }
+    }
+    if (message.msg_flags & MSG_CTRUNC || client.fds.size() > kMaxContainerStateFds) {
+      why = "more fds than a state message carries";
+      return false;
+    }
+    if (got == 0) {
+      complete = true;
+      return false;
+    }
+    client.data.append(buffer, static_cast<size_t>(got));
+    if (client.data.size() > kMaxContainerStateBytes) {
+      why = "a state message over 64 KiB";
+      return false;
+    }
+  }
+}
+
+// Denies every trapped call (EPERM): for a container whose policy cannot be had.
+Policy deny_everything(const Policy& base) {
+  Policy policy = base;
+  policy.rules.clear();
+  policy.default_action = Action::kDeny;
+  policy.default_errno = EPERM;
+  policy.exec_allowed = false;
+  return policy;
+}
+
+// The forked session: serves one container's listener until its last task is gone. Dies with
+// the agent (PR_SET_PDEATHSIG): the runtime's filter then fails the container's trapped calls
+// with ENOSYS, never lets them through unchecked.
+[[noreturn]] void run_session(pid_t agent, const Policy& policy, const ContainerState& state,
+                              UniqueFd listener, const AuditDestination& destination,
+                              const std::string& refusal) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (::getppid() != agent) ::_exit(1);
+  std::string who = "container " + state.id;
+  auto audit = AuditLog::open(destination, policy.quota);
+  if (!audit) {
+    spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, audit.error().message());
+    ::_exit(1);
+  }
+  audit->write_start(kVersion, who);
+  auto ledger = MemfdLedger::open(policy.rules.size());
+  auto notify = NotifyFd::adopt(std::move(listener));
+  if (!ledger || !notify) {
+    spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who,
+                  !ledger ? ledger.error().message() : notify.error().message());
+    ::_exit(1);
+  }
+  if (state.pid > 0) ledger->set_tree(state.pid);
+  notify->enable_sync_wakeup();
+  if (!refusal.empty()) spdlog::error("{}: {}: every trapped call is refused (EPERM)", who, refusal);
+  SuperviseOptions options;
+  NotifySession session(policy, options, *ledger, *audit);
+  pollfd sources[3] = {{notify->fd(), POLLIN, 0},
+                       {ledger->event_fd(), POLLIN, 0},
+                       {audit->watch_fd(), POLLIN, 0}};
+  for (;;) {
+    if (::poll(sources, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (sources[0].revents & POLLIN) {
+      if (int err = session.serve_one(*notify); err != 0) {
+        spdlog::error("{}: SECCOMP_IOCTL_NOTIF_RECV: {}", who, std::strerror(err));
+        break;
+      }
+    } else if (sources[0].revents & (POLLHUP | POLLERR)) {
+      break;  // no task of the container uses the filter any more
+    }
+    if (sources[1].revents & POLLIN) ledger->drain();
+    if (sources[2].revents & POLLIN) audit->check_watch();
+  }
+  ledger->drain();
+  SuperviseResult result;
+  result.started = true;
+  result.exit_code = 0;
+  result.orphans_ended = 0;
+  fill_totals(result, *ledger, policy);
+  audit->write_summary(result);
+  ::_exit(0);
+}
+
+}  // namespace
+
+Result<AgentPolicies> load_agent_policies(const AgentCommand& command) {
+  AgentPolicies policies;
+  auto fallback = command.policy_path
+                      ? load_policy_file(*command.policy_path)
+                      : parse_policy(default_policy_text(), "<default policy>");
+  if (!fallback) return fallback.error();
+  policies.fallback = std::move(fallback.value());
+  if (!command.policy_dir) return policies;
+  std::error_code ec;
+  std::filesystem::directory_iterator entries(*command.policy_dir, ec);
+  if (ec) return Error{ec.value(), "reading the policy directory " + *command.policy_dir};
+  for (const auto& entry : entries) {
+    if (entry.path().extension() != ".toml") continue;
+    auto policy = load_policy_file(entry.path().string());
+    if (!policy) return policy.error();
+    policies.named.emplace(entry.path().stem().string(), std::move(policy.value()));
+  }
+  return policies;
+}
+
+int run_agent(const AgentCommand& command, AgentPolicies policies) {
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
+  sigprocmask(SIG_BLOCK, &handled, nullptr);
+  UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
+  auto listener = own_socket(command.socket_path);
+  if (!listener) return exit_with_error(kExitInternal, listener.error().message());
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // containers must not reach into us
+  spdlog::info("serving containers on {}", command.socket_path);
+  pid_t self = ::getpid();
+  std::vector<Client> clients;
+  std::vector<pollfd> sources;
+  bool stopping = false;
+  while (!stopping) {
+    sources.assign({{listener->get(), POLLIN, 0}, {signals.get(), POLLIN, 0}});
+    auto now = Clock::now();
+    int timeout = -1;
+    for (const auto& client : clients) {
+      sources.push_back({client.socket.get(), POLLIN, 0});
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(client.deadline - now).count();
+      timeout = timeout < 0 ? static_cast<int>(std::max<long long>(left, 0))
+                            : std::min(timeout, static_cast<int>(std::max<long long>(left, 0)));
+    }
+    if (::poll(sources.data(), sources.size(), timeout) < 0 && errno != EINTR) {
+      return exit_with_error(kExitInternal, std::string("poll: ") + std::strerror(errno));
+    }
+    if (sources[1].revents & POLLIN) {
+      signalfd_siginfo info{};
+      while (::read(signals.get(), &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo == SIGCHLD) {
+          while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+          }
+        } else if (info.ssi_signo == SIGHUP) {
+          auto reloaded = load_agent_policies(command);
+          if (reloaded) {
+            policies = std::move(reloaded.value());
+            spdlog::info("policies reloaded: {} named, for containers that start from now on",
+                         policies.named.size());
+          } else {
+            spdlog::error("reload refused, the previous policies stay: {}",
+                          reloaded.error().message());
+          }
+        } else if (info.ssi_signo != SIGPIPE) {
+          stopping = true;
+        }
+      }
+    }
+    // Clients first (their fds are in `sources` by position), then new connections.
+    now = Clock::now();
+    for (size_t i = clients.size(); i-- > 0;) {
+      Client& client = clients[i];
+      bool complete = false;
+      std::string why;
+      bool keep = true;
+      if (sources[2 + i].revents != 0) keep = receive(client, complete, why);
+      // Runtimes keep the connection open after the message (runc waits for nothing, but does
+      // not close it either): a message is complete when it parses. Until the peer closes or
+      // the deadline passes, one that does not parse yet may still be arriving.
+      std::optional<Result<ContainerState>> parsed;
+      if (why.empty() && !client.data.empty()) {
+        parsed.emplace(parse_container_state(client.data, client.fds.size()));
+        if (*parsed || complete || !keep) {
+          keep = false;
+          complete = true;
+        }
+      }
+      if (keep && now >= client.deadline) {
+        keep = false;
+        why = "no complete state message within 5 s";
+      }
+      if (keep) continue;
+      if (complete && why.empty() && !parsed) why = "it closed without a message";
+      if (complete && why.empty()) {
+        auto& state = *parsed;
+        if (!state) {
+          why = state.error().message();
+        } else {
+          std::string refusal;
+          const Policy* policy = &policies.fallback;
+          Policy denying;
+          auto requested = requested_policy(*state);
+          if (!requested) {
+            refusal = requested.error().message();
+          } else if (requested.value()) {
+            auto it = policies.named.find(*requested.value());
+            if (it == policies.named.end()) {
+              refusal = "it asks for policy \"" + *requested.value() + "\", which the agent has not";
+            } else {
+              policy = &it->second;
+            }
+          }
+          if (!refusal.empty()) {
+            denying = deny_everything(policies.fallback);
+            policy = &denying;
+          }
+          UniqueFd seccomp = std::move(client.fds[state->seccomp_fd_index]);
+          client.fds.clear();  // any other fd it sent is closed, never used
+          pid_t session = ::fork();
+          if (session == 0) {
+            listener->reset();
+            for (auto& other : clients) other.socket.reset();
+            run_session(self, *policy, *state, std::move(seccomp), command.audit, refusal);
+          }
+          if (session < 0) {
+            spdlog::error("container {}: fork: {}; its calls fail (ENOSYS)", state->id,
+                          std::strerror(errno));
+          } else {
+            spdlog::info("container {}: session {}", state->id, session);
+          }
+        }
+      }
+      if (!why.empty()) spdlog::warn("dropped a client: {}", why);
+      clients.erase(clients.begin() + static_cast<long>(i));
+    }
+    if (sources[0].revents & POLLIN) {
+      for (;;) {
+        UniqueFd accepted(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (!accepted.valid()) break;
+        if (clients.size() >= kMaxClients) {
+          spdlog::warn("dropped a client: {} connections are already sending", kMaxClients);
+          continue;
+        }
+        clients.push_back({std::move(accepted), {}, {}, Clock::now() + kClientDeadline});
+      }
+    }
+  }
+  spdlog::info("stopping; running sessions end with the agent");
+  ::unlink(command.socket_path.c_str());
+  return 0;
+}
+
+}  // namespace warden

@@ -1,0 +1,566 @@
+#include "supervisor/calls/audit_log.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <rapidjson/encodings.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "policy/errno_names.h"
+#include "policy/memfd_flags.h"
+
+namespace warden {
+namespace {
+
+// A RapidJSON input stream over a byte range. RapidJSON's own streams end at NUL, which a rule id
+// may contain.
+struct ByteStream {
+  using Ch = char;
+  const char* at;
+  const char* end;
+  Ch Peek() const { return at < end ? *at : '\0'; }
+  Ch Take() { return at < end ? *at++ : '\0'; }
+};
+
+struct Discard {
+  void Put(char) {}
+};
+
+bool is_utf8(std::string_view bytes) {
+  ByteStream in{bytes.data(), bytes.data() + bytes.size()};
+  Discard out;
+  while (in.at < in.end) {
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  }
+  return true;
+}
+
+// `bytes` with every byte that does not begin a valid UTF-8 sequence replaced by U+FFFD.
+void replace_invalid(std::string_view bytes, std::string& out) {
+  out.clear();
+  ByteStream in{bytes.data(), bytes.data() + bytes.size()};
+  Discard discard;
+  while (in.at < in.end) {
+    const char* start = in.at;
+    if (rapidjson::UTF8<>::Validate(in, discard)) {
+      out.append(start, static_cast<size_t>(in.at - start));
+    } else {
+      out += "\xEF\xBF\xBD";
+      in.at = start + 1;
+    }
+  }
+}
+
+}  // namespace
+
+// One JSON line at a time into a buffer kept between records.
+class AuditEncoder {
+ public:
+  // Each returns the finished line, chained with `chain` (nullptr: unchained, for tests that
+  // want one record's bytes).
+  std::string_view decision(const DecisionRecord& record, const Quota& limits, AuditChain* chain);
+  std::string_view summary(const SuperviseResult& result,
+                           const std::array<uint64_t, kDecisionCount>& counts,
+                           uint64_t write_errors, std::string_view tampering, AuditChain& chain);
+  std::string_view start(std::string_view version, std::string_view program, AuditChain& chain);
+  std::string_view tamper(std::string_view what, uint64_t size, uint64_t expected,
+                          AuditChain& chain);
+
+ private:
+  void begin(const char* event);
+  std::string_view end(AuditChain* chain);
+  void key(std::string_view name) { writer_.Key(name.data(), static_cast<unsigned>(name.size())); }
+  void text(std::string_view value) {
+    writer_.String(value.data(), static_cast<unsigned>(value.size()));
+  }
+  // "name": value, for the numeric fields.
+  void field(std::string_view name, uint64_t value) {
+    key(name);
+    writer_.Uint64(value);
+  }
+  void field(std::string_view name, int value) {
+    key(name);
+    writer_.Int(value);
+  }
+  void field(std::string_view name, const std::optional<uint64_t>& value) {
+    key(name);
+    if (value) {
+      writer_.Uint64(*value);
+    } else {
+      writer_.Null();
+    }
+  }
+  // Attacker-chosen bytes under `name`. JSON strings hold Unicode text, so bytes that are not
+  // UTF-8 are shown as U+FFFD there and kept exactly, as hex, in `name`_hex.
+  void bytes(std::string_view name, std::string_view value);
+  void quota(const QuotaState& state, const Quota& limits);
+
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_{buffer_};
+  std::string scratch_;
+};
+
+void AuditEncoder::begin(const char* event) {
+  buffer_.Clear();
+  writer_.Reset(buffer_);
+  writer_.StartObject();
+  key("time");
+  text(rfc3339_now().view());
+  key("event");
+  text(event);
+}
+
+std::string_view AuditEncoder::end(AuditChain* chain) {
+  if (chain != nullptr) {
+    key("run");
+    text(chain->run_id());
+    field("seq", chain->next_seq());
+    // The chain covers the record as written so far: from '{' to the seq number.
+    ChainValue value = chain->link({buffer_.GetString(), buffer_.GetSize()});
+    char hex[2 * kChainBytes];
+    to_hex(value.data(), value.size(), hex);
+    key("chain");
+    text({hex, sizeof(hex)});
+  }
+  writer_.EndObject();
+  buffer_.Put('\n');
+  return {buffer_.GetString(), buffer_.GetSize()};
+}
+
+std::string_view AuditEncoder::start(std::string_view version, std::string_view program,
+                                     AuditChain& chain) {
+  begin("start");
+  key("version");
+  text(version);
+  field("pid", static_cast<int>(::getpid()));
+  bytes("program", program);
+  return end(&chain);
+}
+
+std::string_view AuditEncoder::tamper(std::string_view what, uint64_t size, uint64_t expected,
+                                      AuditChain& chain) {
+  begin("tamper");
+  key("what");
+  text(what);
+  field("size", size);
+  field("expected_at_least", expected);
+  return end(&chain);
+}
+
+void AuditEncoder::bytes(std::string_view name, std::string_view value) {
+  key(name);
+  if (is_utf8(value)) {
+    text(value);
+    return;
+  }
+  replace_invalid(value, scratch_);
+  text(scratch_);
+  static constexpr char kHex[] = "0123456789abcdef";
+  scratch_.clear();
+  scratch_.append(name).append("_hex");
+  key(scratch_);
+  scratch_.clear();
+  for (unsigned char c : value) {
+    scratch_ += kHex[c >> 4];
+    scratch_ += kHex[c & 0xf];
+  }
+  text(scratch_);
+}
+
+void AuditEncoder::quota(const QuotaState& state, const Quota& limits) {
+  key("quota");
+  writer_.StartObject();
+  field("calls", state.calls);
+  field("live", state.live);
+  field("max_calls", limits.max_calls);
+  field("max_live", limits.max_live);
+  field("bytes", state.bytes);
+  field("max_bytes", limits.max_bytes);
+  field("max_memfd_bytes", limits.max_memfd_bytes);
+  writer_.EndObject();
+}
+
+std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quota& limits,
+                                        AuditChain* chain) {
+  begin("decision");
+  key("syscall");
+  text(record.syscall);
+  key("abi");
+  text(record.abi);
+  field("pid", record.pid);
+  field("tid", record.tid);
+  bytes("exe", record.exe);
+  bytes("comm", record.comm);
+  if (record.name) {
+    bytes("name", *record.name);
+  } else {
+    key("name");
+    writer_.Null();
+  }
+  if (record.path) bytes("path", *record.path);
+  if (record.file) {
+    key("file");
+    text(record.file);
+  }
+  if (record.prot) {
+    field("prot", *record.prot);
+  } else if (!record.charge) {  // growth records are about a memfd, not a create's flags
+    key("flags");
+    writer_.StartObject();
+    key("raw");
+    writer_.Uint(record.flags);
+    key("names");
+    writer_.StartArray();
+    for (std::string_view flag : all_memfd_flag_names()) {
+      if (record.flags & *memfd_flag_from_name(flag)) text(flag);
+    }
+    writer_.EndArray();
+    writer_.EndObject();
+  }
+  key("decision");
+  text(decision_name(record.decision));
+  key("errno");
+  if (record.errno_value) {
+    text(errno_name(record.errno_value));
+  } else {
+    writer_.Null();
+  }
+  key("reason");
+  text(record.reason);
+  key("rule");
+  if (record.rule_index) {
+    writer_.StartObject();
+    key("index");
+    writer_.Uint64(*record.rule_index);
+    bytes("id", record.rule_id);
+    writer_.EndObject();
+  } else {
+    writer_.Null();
+  }
+  key("fd");
+  if (record.fd >= 0) {
+    writer_.Int(record.fd);
+  } else {
+    writer_.Null();
+  }
+  if (record.technique) {
+    key("technique");
+    text(record.technique);
+  }
+  if (record.noexec_seal) {
+    key("noexec_seal");
+    writer_.Bool(true);
+  }
+  if (record.charge) {
+    key("charge");
+    writer_.StartObject();
+    field("old", record.charge->old_charge);
+    field("new", record.charge->new_charge);
+    writer_.EndObject();
+  }
+  quota(record.quota, limits);
+  return end(chain);
+}
+
+std::string_view AuditEncoder::summary(const SuperviseResult& result,
+                                       const std::array<uint64_t, kDecisionCount>& counts,
+                                       uint64_t write_errors, std::string_view tampering,
+                                       AuditChain& chain) {
+  begin("summary");
+  key("decisions");
+  writer_.StartObject();
+  for (size_t i = 0; i < kDecisionCount; ++i) field(decision_name(static_cast<Decision>(i)), counts[i]);
+  writer_.EndObject();
+  field("calls", result.calls);
+  field("live_at_exit", result.live_at_exit);
+  field("peak_live", result.peak_live);
+  // Bytes are tracked only when a byte limit makes memfd-warden trap growth calls.
+  field("bytes_at_exit",
+        result.peak_bytes ? std::optional<uint64_t>(result.bytes_at_exit) : std::nullopt);
+  field("peak_bytes", result.peak_bytes);
+  field("exit_status", result.exit_code);
+  // What the main target left running when it exited, and memfd-warden ended (--orphans).
+  field("orphans_ended", result.orphans_ended);
+  field("audit_write_errors", write_errors);
+  key("audit_tampering");
+  if (tampering.empty()) {
+    writer_.Null();
+  } else {
+    text(tampering);
+  }
+  // The seal: the run's key, disclosed now that nothing of the run can write any more, and how
+  // many records the run wrote (this one included).
+  key("seal");
+  writer_.StartObject();
+  char hex[2 * kRunKeyBytes];
+  to_hex(chain.key().data(), chain.key().size(), hex);
+  key("key");
+  text({hex, sizeof(hex)});
+  field("records", chain.next_seq() + 1);
+  writer_.EndObject();
+  return end(&chain);
+}
+
+const char* decision_name(Decision decision) {
+  switch (decision) {
+    case Decision::kAllow:
+      return "allow";
+    case Decision::kDeny:
+      return "deny";
+    case Decision::kKill:
+      return "kill";
+    case Decision::kAbort:
+      return "abort";
+    case Decision::kWouldDeny:
+      return "would-deny";
+    case Decision::kWouldKill:
+      return "would-kill";
+  }
+  return "?";
+}
+
+Rfc3339 rfc3339_now() {
+  // The date and time of day change once a second; the records of that second share them.
+  thread_local time_t cached_second = -1;
+  thread_local char cached[24];
+  thread_local size_t cached_size = 0;
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  if (now.tv_sec != cached_second) {
+    tm utc{};
+    ::gmtime_r(&now.tv_sec, &utc);
+    cached_size = std::strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &utc);
+    cached_second = now.tv_sec;
+  }
+  Rfc3339 out;
+  std::memcpy(out.text, cached, cached_size);
+  out.size = cached_size;
+  out.size += static_cast<size_t>(std::snprintf(out.text + out.size, sizeof(out.text) - out.size,
+                                                ".%06ldZ", now.tv_nsec / 1000));
+  return out;
+}
+
+AuditDestination AuditDestination::from_option(const std::string& text) {
+  AuditDestination out;
+  if (text != "-") {
+    out.kind = Kind::kFile;
+    out.path = text;
+  }
+  return out;
+}
+
+AuditLog::AuditLog(UniqueFd owned, int fd, const Quota& limits, AuditChain chain)
+    : owned_(std::move(owned)),
+      fd_(fd),
+      limits_(limits),
+      encoder_(std::make_unique<AuditEncoder>()),
+      chain_(std::move(chain)) {}
+AuditLog::AuditLog(AuditLog&&) noexcept = default;
+AuditLog::~AuditLog() { unprotect(); }
+
+namespace {
+
+Result<UniqueFd> connect_socket(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) return Error{0, "--audit-socket: path too long"};
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  // A stream socket (one JSON line after another), or a datagram one (a record a datagram).
+  for (int type : {SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM}) {
+    UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return errno_error("socket(AF_UNIX)");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+      return fd;
+    }
+    if (errno != EPROTOTYPE) return errno_error("connecting to the audit socket " + path);
+  }
+  return errno_error("connecting to the audit socket " + path);
+}
+
+}  // namespace
+
+Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota& limits,
+                                const AuditOptions& options) {
+  auto chain = AuditChain::create();
+  if (!chain) return chain.error();
+  UniqueFd owned;
+  int fd = STDERR_FILENO;
+  switch (destination.kind) {
+    case AuditDestination::Kind::kStderr:
+      break;
+    case AuditDestination::Kind::kFile:
+      owned = UniqueFd(
+          ::open(destination.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      if (!owned.valid()) return errno_error("opening the audit log " + destination.path);
+      fd = owned.get();
+      break;
+    case AuditDestination::Kind::kFd: {
+      int flags = ::fcntl(destination.fd, F_GETFL);
+      if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) {
+        return Error{flags < 0 ? errno : EBADF,
+                     "--audit-fd " + std::to_string(destination.fd) + ": not open for writing"};
+      }
+      // Ours alone: the target must not inherit it.
+      if (::fcntl(destination.fd, F_SETFD, FD_CLOEXEC) != 0) {
+        return errno_error("--audit-fd: setting close-on-exec");
+      }
+      fd = destination.fd;
+      break;
+    }
+    case AuditDestination::Kind::kSocket: {
+      auto connected = connect_socket(destination.path);
+      if (!connected) return connected.error();
+      owned = std::move(connected.value());
+      fd = owned.get();
+      break;
+    }
+  }
+  AuditLog log(std::move(owned), fd, limits, std::move(chain.value()));
+  struct stat st {};
+  // Only a regular file can be truncated or protected (not /dev/null, a FIFO, a terminal).
+  if (destination.kind != AuditDestination::Kind::kFile || ::fstat(fd, &st) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return log;
+  }
+  log.is_file_ = true;
+  log.strict_ = options.strict;
+  log.written_size_ = static_cast<uint64_t>(st.st_size);
+  // Renaming or unlinking the file raises IN_MOVE_SELF / IN_ATTRIB on the inode we write to.
+  log.watch_ = UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  char self[64];
+  std::snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+  if (!log.watch_.valid() ||
+      ::inotify_add_watch(log.watch_.get(), self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
+    return errno_error("watching the audit log " + destination.path);
+  }
+  if (options.protect_file) {
+    // Append-only for the run: nobody without CAP_LINUX_IMMUTABLE (which a root target loses)
+    // may truncate, rewrite, rename, unlink or link it; appends still work, and a forged one
+    // fails `memfd-warden verify`. Filesystems without the flag keep only the hiding.
+    int attributes = 0;
+    if (::ioctl(fd, FS_IOC_GETFLAGS, &attributes) == 0 && !(attributes & FS_APPEND_FL)) {
+      attributes |= FS_APPEND_FL;
+      log.append_only_set_ = ::ioctl(fd, FS_IOC_SETFLAGS, &attributes) == 0;
+    }
+    if (!log.append_only_set_) {
+      spdlog::warn("cannot make the audit log append-only for the run ({}): {}", destination.path,
+                   std::strerror(errno));
+    }
+    char resolved[PATH_MAX];
+    if (::realpath(destination.path.c_str(), resolved) != nullptr) log.protected_path_ = resolved;
+  }
+  return log;
+}
+
+void AuditLog::unprotect() {
+  if (!append_only_set_ || !owned_.valid()) return;
+  int attributes = 0;
+  if (::ioctl(owned_.get(), FS_IOC_GETFLAGS, &attributes) == 0) {
+    attributes &= ~FS_APPEND_FL;
+    ::ioctl(owned_.get(), FS_IOC_SETFLAGS, &attributes);
+  }
+  append_only_set_ = false;
+}
+
+std::string encode_decision(const DecisionRecord& record, const Quota& limits) {
+  AuditEncoder encoder;
+  return std::string(encoder.decision(record, limits, nullptr));
+}
+
+void AuditLog::write_start(std::string_view version, std::string_view program) {
+  emit(encoder_->start(version, program, chain_));
+}
+
+void AuditLog::write(const DecisionRecord& record) {
+  ++counts_[static_cast<size_t>(record.decision)];
+  emit(encoder_->decision(record, limits_, &chain_));
+}
+
+void AuditLog::write_summary(const SuperviseResult& result) {
+  if (is_file_) {  // tampering after the last record still makes the summary
+    check_watch();
+    check_size(0);
+  }
+  emit(encoder_->summary(result, counts_, write_errors_, tampering_, chain_));
+  unprotect();
+}
+
+void AuditLog::note_tampering(const char* what, uint64_t size, uint64_t expected) {
+  if (tampering_.find(what) != std::string::npos) return;  // each kind once
+  if (!tampering_.empty()) tampering_ += ",";
+  tampering_ += what;
+  std::fprintf(stderr, "memfd-warden: error: the audit log was %s during the run%s\n", what,
+               strict_ ? "; ending the run (--audit-strict)" : "");
+  in_tamper_record_ = true;
+  std::string_view line = encoder_->tamper(what, size, expected, chain_);
+  emit(line);
+  written_size_ += line.size();
+  in_tamper_record_ = false;
+}
+
+void AuditLog::check_watch() {
+  alignas(inotify_event) char events[1024];
+  bool renamed = false, attributes = false;
+  for (ssize_t got; (got = ::read(watch_.get(), events, sizeof(events))) > 0;) {
+    for (char* p = events; p < events + got;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(p);
+      renamed = renamed || (event->mask & IN_MOVE_SELF);
+      attributes = attributes || (event->mask & (IN_ATTRIB | IN_DELETE_SELF));
+      p += sizeof(inotify_event) + event->len;
+    }
+  }
+  struct stat st {};
+  bool unlinked = attributes && ::fstat(fd_, &st) == 0 && st.st_nlink == 0;
+  if (unlinked) note_tampering("unlinked", static_cast<uint64_t>(st.st_size), written_size_);
+  if (renamed) note_tampering("renamed", written_size_, written_size_);
+}
+
+void AuditLog::check_size(uint64_t just_written) {
+  // O_APPEND: our bytes went to the end, so our file position is the file's end after them. The
+  // file holds at least what it held plus them (others' appends only add); less means it was
+  // truncated in between. An append-only file cannot be (no check, no syscall).
+  if (append_only_set_) return;
+  off_t end = just_written > 0 ? ::lseek(fd_, 0, SEEK_CUR) : ::lseek(fd_, 0, SEEK_END);
+  if (end < 0) return;
+  uint64_t expected = written_size_ + just_written;
+  written_size_ = static_cast<uint64_t>(end);
+  if (static_cast<uint64_t>(end) < expected) {
+    note_tampering("truncated", static_cast<uint64_t>(end), expected);
+  }
+}
+
+void AuditLog::emit(std::string_view line) {
+  size_t done = 0;
+  while (done < line.size()) {
+    ssize_t wrote = ::write(fd_, line.data() + done, line.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) {
+      if (write_errors_++ == 0) {
+        spdlog::error(
+            "writing the audit log: {} (further write errors are counted in the "
+            "summary)",
+            std::strerror(errno));
+      }
+      return;
+    }
+    done += static_cast<size_t>(wrote);
+  }
+  // A record the file check itself writes is checked with the next one, not recursively.
+  if (is_file_ && !in_tamper_record_) check_size(line.size());
+}
+
+}  // namespace warden

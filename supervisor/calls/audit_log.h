@@ -1,0 +1,165 @@
+// The JSON-lines audit log: a start record, one object per decision, one summary at exit. Each
+// record goes out in a single write(2), so lines from the target sharing stderr never interleave
+// inside ours. Names, comms and paths are attacker-chosen bytes: they are JSON-escaped, and bytes
+// that are not UTF-8 are kept exactly in a companion "<field>_hex".
+//
+// Every record is chained (audit_chain.h) and the summary seals the chain. Destinations: stderr,
+// a file, an inherited fd (--audit-fd), a unix socket (--audit-socket). A file is watched for
+// truncation, unlinking and renaming while the run lasts; each is recorded in the chain and on
+// stderr, and with `strict` ends the run. As root, a file is made append-only for the run
+// (FS_APPEND_FL) and hidden from the target (tree_init mounts over its path).
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "policy/decide.h"
+#include "policy/policy.h"
+#include "policy/result.h"
+#include "supervisor/calls/audit_chain.h"
+#include "supervisor/calls/supervision.h"
+#include "supervisor/kernel/caller_info.h"
+#include "supervisor/kernel/unique_fd.h"
+
+namespace warden {
+
+enum class Decision { kAllow, kDeny, kKill, kAbort, kWouldDeny, kWouldKill };
+inline constexpr size_t kDecisionCount = 6;
+const char* decision_name(Decision decision);
+
+// Reflective code loading: running a program from memory (a memfd).
+inline constexpr const char* kFilelessTechnique = "T1620";
+
+// How a growth call changes one memfd's charge.
+struct ChargeChange {
+  uint64_t old_charge = 0;
+  uint64_t new_charge = 0;
+};
+
+struct DecisionRecord {
+  const char* syscall = "memfd_create";
+  const char* abi = "x86_64";
+  pid_t pid = 0;
+  pid_t tid = 0;
+  std::string_view exe;
+  std::string_view comm;
+  std::optional<std::string_view> name;  // absent when it could not be read
+  uint32_t flags = 0;
+  Decision decision = Decision::kAllow;
+  int errno_value = 0;             // the error the call returns, 0 for none
+  const char* reason = "default";  // rule, default, quota.*, invalid-flags, bad-name, ...
+  std::optional<size_t> rule_index;
+  std::string_view rule_id;
+  int fd = -1;  // the fd the target received (create) or named (growth), -1 for none
+  std::optional<ChargeChange> charge;  // growth records
+  const char* technique = nullptr;     // MITRE ATT&CK technique id, e.g. "T1620"
+  bool noexec_seal = false;            // the memfd was made with MFD_NOEXEC_SEAL
+  // Exec and mapping records: the path as the caller gave it (exec, truncate) or the interpreter
+  // an exec would load; the kind of memory file reached (memory_file.h); and for a mapping the
+  // protection asked for (then "prot" replaces "flags").
+  std::optional<std::string_view> path;
+  const char* file = nullptr;
+  std::optional<uint64_t> prot;
+  QuotaState quota;
+};
+
+class AuditEncoder;  // audit_log.cc: the JSON writer and its reused buffers
+
+struct AuditDestination {
+  enum class Kind { kStderr, kFile, kFd, kSocket };
+  Kind kind = Kind::kStderr;
+  std::string path;  // kFile, kSocket
+  int fd = -1;       // kFd: inherited from whoever started memfd-warden
+  // "-" is stderr, anything else a file (the --audit spelling).
+  static AuditDestination from_option(const std::string& text);
+};
+
+struct AuditOptions {
+  bool protect_file = false;  // root: append-only for the run, hidden from the target
+  bool strict = false;        // a tampered log ends the run
+};
+
+class AuditLog {
+ public:
+  // Opens (or connects to) the destination and draws the run's chain key. A file is opened for
+  // appending (created 0600); an fd is made close-on-exec so that the target never holds it.
+  static Result<AuditLog> open(const AuditDestination& destination, const Quota& limits,
+                               const AuditOptions& options = {});
+  ~AuditLog();
+
+  // The run's first record: who wrote the log, and for which program.
+  void write_start(std::string_view version, std::string_view program);
+  // Encodes into buffers reused from record to record: no allocation once they have grown.
+  void write(const DecisionRecord& record);
+  // The last record: the totals, and the seal (the run's key). Lifts the file's protection.
+  void write_summary(const SuperviseResult& result);
+
+  uint64_t count(Decision decision) const { return counts_[static_cast<size_t>(decision)]; }
+  uint64_t write_errors() const { return write_errors_; }
+  // With `strict`: the log was tampered with, and the run must end (exit non-zero).
+  bool strict_failure() const { return strict_ && !tampering_.empty(); }
+  // What happened to the log file during the run ("truncated", "unlinked", "renamed").
+  const std::string& tampering() const { return tampering_; }
+  // A file destination's watch: readable when the file was renamed or its links changed. The
+  // supervisor loop polls it and calls check_watch(); -1 when there is nothing to watch.
+  int watch_fd() const { return watch_.get(); }
+  void check_watch();
+  // The protected file's absolute path, for tree_init to hide; empty when there is none.
+  const std::string& protected_path() const { return protected_path_; }
+
+  // Destination of the audit when moved; the protection is lifted by the destructor too.
+  AuditLog(AuditLog&&) noexcept;
+  AuditLog& operator=(AuditLog&&) noexcept = delete;
+
+ private:
+  AuditLog(UniqueFd owned, int fd, const Quota& limits, AuditChain chain);
+  void emit(std::string_view line);
+  // After each write to a file (`just_written` bytes of ours, 0: none): was it truncated?
+  void check_size(uint64_t just_written);
+  void note_tampering(const char* what, uint64_t size, uint64_t expected);
+  void unprotect();
+
+  UniqueFd owned_;
+  int fd_;
+  Quota limits_;
+  std::unique_ptr<AuditEncoder> encoder_;
+  AuditChain chain_;
+  std::array<uint64_t, kDecisionCount> counts_{};
+  uint64_t write_errors_ = 0;
+  // File destinations only.
+  bool is_file_ = false;
+  bool strict_ = false;
+  UniqueFd watch_;             // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file
+  uint64_t written_size_ = 0;  // where the file ended after our last write
+  std::string tampering_;      // what was seen, comma-separated, each once
+  std::string protected_path_;
+  bool append_only_set_ = false;
+  bool in_tamper_record_ = false;
+};
+
+// RFC 3339 UTC with microseconds: 2026-11-27T19:00:00.123456Z.
+struct Rfc3339 {
+  char text[32] = {};
+  size_t size = 0;
+  std::string_view view() const { return {text, size}; }
+};
+Rfc3339 rfc3339_now();
+
+// Fills the record's pid, exe and comm from what /proc said about the caller.
+inline void describe_caller(DecisionRecord& record, const CallerInfo& caller) {
+  record.pid = caller.tgid;
+  record.exe = caller.exe_view();
+  record.comm = caller.comm_view();
+}
+
+// One decision record as a JSON line (newline included), as AuditLog::write emits it.
+std::string encode_decision(const DecisionRecord& record, const Quota& limits);
+
+}  // namespace warden

@@ -1,0 +1,62 @@
+// The seam between the decision code and a backend. A TrappedRequest is one trapped call as both
+// backends see it; a CallChannel carries the verdict for that call back to the kernel. The
+// handlers (memfd_call, growth_call) only talk to these, so the user-notification and ptrace
+// backends run exactly the same policy, quota and audit code.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+
+#include "policy/policy.h"
+#include "supervisor/kernel/trapped_syscalls.h"
+
+namespace warden {
+
+struct TrappedRequest {
+  pid_t tid = 0;  // the calling thread, in our pid namespace
+  TrappedSyscall syscall{};
+  std::array<uint64_t, 6> args{};
+};
+
+// What the allowed memfd is to be: the checked name (NUL-terminated), the flags, and the
+// caller's filesystem ids for backends that create it themselves.
+struct MemfdSpec {
+  CreateCall call = CreateCall::kMemfdCreate;
+  const char* name = "";
+  uint32_t flags = 0;
+  // exec = "deny": make it with MFD_NOEXEC_SEAL (where the kernel has it), and keep it closed to
+  // further seals (F_SEAL_SEAL) unless the caller asked for MFD_ALLOW_SEALING.
+  bool seal_noexec = false;
+  bool have_creds = false;
+  uid_t fsuid = 0;
+  gid_t fsgid = 0;
+};
+
+class CallChannel {
+ public:
+  virtual ~CallChannel() = default;
+
+  // True while the caller is still waiting in this call: everything read from /proc/TID and its
+  // memory before this returned true was the caller's own (no pid reuse).
+  virtual bool caller_waiting() = 0;
+
+  // Ends the call with -error, or with `value` (a call the supervisor carried out itself).
+  // Return 0 or an errno; ENOENT means the caller is gone, which is not an error.
+  virtual int fail(int error) = 0;
+  virtual int complete(int64_t value) = 0;
+
+  // Lets the kernel run the call as the target made it (only for decisions that read nothing
+  // the target could change afterwards).
+  virtual int pass_through() = 0;
+
+  // Makes the allowed memfd the call's result, with the name and flags that were checked. Before
+  // the target can use it, `on_created` gets a supervisor reference to the new file (for the
+  // ledger); if it returns false the memfd must not reach the target. Returns the target's fd,
+  // or -errno: ENOENT when the caller is gone, otherwise the call still awaits fail().
+  virtual int deliver_memfd(const MemfdSpec& spec, const std::function<bool(int)>& on_created) = 0;
+};
+
+}  // namespace warden

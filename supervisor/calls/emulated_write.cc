@@ -1,0 +1,102 @@
+#include "supervisor/calls/emulated_write.h"
+
+#include <climits>
+#include <cstring>
+
+namespace warden {
+namespace {
+
+constexpr size_t kBounceSize = 1 << 20;
+constexpr uint64_t kMaxIovecs = 1024;  // UIO_MAXIOV
+
+struct CompatIovec {
+  uint32_t base;
+  uint32_t length;
+};
+
+}  // namespace
+
+TargetIovecs read_target_iovecs(pid_t tid, const GrowthArgs& args) {
+  TargetIovecs out;
+  if (args.iov == 0 && args.iov_count == 0) {
+    // write / pwrite64: one segment.
+    out.segments.push_back(
+        {reinterpret_cast<void*>(args.buffer), static_cast<size_t>(args.length)});
+  } else {
+    if (args.iov_count > kMaxIovecs) {
+      out.error = EINVAL;
+      return out;
+    }
+    size_t each = args.compat_iov ? sizeof(CompatIovec) : sizeof(iovec);
+    std::vector<char> raw(each * args.iov_count);
+    iovec local{raw.data(), raw.size()};
+    iovec remote{reinterpret_cast<void*>(args.iov), raw.size()};
+    if (!raw.empty() &&
+        ::process_vm_readv(tid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(raw.size())) {
+      out.error = EFAULT;
+      return out;
+    }
+    for (uint64_t i = 0; i < args.iov_count; ++i) {
+      iovec segment{};
+      if (args.compat_iov) {
+        CompatIovec compat{};
+        std::memcpy(&compat, raw.data() + i * each, sizeof(compat));
+        if (static_cast<int32_t>(compat.length) < 0) {
+          out.error = EINVAL;
+          return out;
+        }
+        segment = {reinterpret_cast<void*>(static_cast<uintptr_t>(compat.base)), compat.length};
+      } else {
+        std::memcpy(&segment, raw.data() + i * each, sizeof(segment));
+        if (segment.iov_len > static_cast<size_t>(SSIZE_MAX)) {
+          out.error = EINVAL;
+          return out;
+        }
+      }
+      out.segments.push_back(segment);
+    }
+  }
+  // The kernel refuses a total past SSIZE_MAX and writes at most MAX_RW_COUNT of the rest.
+  uint64_t total = 0;
+  for (auto& segment : out.segments) {
+    if (segment.iov_len > static_cast<uint64_t>(SSIZE_MAX) - total) {
+      out.error = EINVAL;
+      return out;
+    }
+    total += segment.iov_len;
+  }
+  uint64_t budget = kMaxRwCount;
+  for (auto& segment : out.segments) {
+    segment.iov_len = std::min<uint64_t>(segment.iov_len, budget);
+    budget -= segment.iov_len;
+  }
+  out.total = std::min(total, kMaxRwCount);
+  return out;
+}
+
+int64_t EmulatedWriter::write(pid_t tid, CallChannel& channel, int fd, const TargetIovecs& data,
+                              uint64_t position, int rwf_flags) {
+  if (!bounce_) bounce_ = std::make_unique<char[]>(kBounceSize);
+  uint64_t written = 0;
+  for (const auto& segment : data.segments) {
+    size_t done = 0;
+    while (done < segment.iov_len) {
+      size_t want = std::min(segment.iov_len - done, kBounceSize);
+      iovec local{bounce_.get(), want};
+      iovec remote{static_cast<char*>(segment.iov_base) + done, want};
+      ssize_t got = ::process_vm_readv(tid, &local, 1, &remote, 1, 0);
+      // The thread must still be the one waiting in this call, or the bytes are not its own.
+      if (!channel.caller_waiting()) return written > 0 ? static_cast<int64_t>(written) : -ENOENT;
+      if (got <= 0) return written > 0 ? static_cast<int64_t>(written) : -EFAULT;
+      iovec chunk{bounce_.get(), static_cast<size_t>(got)};
+      ssize_t put = ::pwritev2(fd, &chunk, 1, static_cast<off_t>(position + written), rwf_flags);
+      if (put < 0) return written > 0 ? static_cast<int64_t>(written) : -errno;
+      written += static_cast<uint64_t>(put);
+      done += static_cast<size_t>(put);
+      if (put < got || static_cast<size_t>(got) < want) return static_cast<int64_t>(written);
+    }
+  }
+  return static_cast<int64_t>(written);
+}
+
+}  // namespace warden

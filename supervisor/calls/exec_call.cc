@@ -1,0 +1,213 @@
+#include "supervisor/calls/exec_call.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/path_resolver.h"
+#include "supervisor/kernel/program_interpreter.h"
+#include "supervisor/kernel/unique_fd.h"
+
+namespace warden {
+namespace {
+
+constexpr int kAtEmptyPath = 0x1000;
+constexpr int kAtSymlinkNofollow = 0x100;
+
+// Our readable copy of the file behind an O_PATH fd of ours (a regular file only: opening
+// anything else could block or have side effects).
+UniqueFd reopen_for_reading(int file) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", file);
+  return UniqueFd(::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+}
+
+// A memory file somewhere on the way from the program to the code that runs, with how it is
+// reached ("program" or "interpreter").
+struct Found {
+  UniqueFd fd;
+  MemoryFile file;
+  const char* via = "program";
+  std::string interpreter;  // the path that named it, when via == "interpreter"
+};
+
+// Follows program -> interpreter -> ... as the kernel will, from the resolved program `start`,
+// and returns the first memory file that would run, if any.
+std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512]) {
+  Found found;
+  found.fd = std::move(start);
+  bool may_name_another = true;  // a program or a script's interpreter, not an ELF's loader
+  for (int depth = 0; depth <= kMaxInterpreterDepth; ++depth) {
+    found.file = classify_memory_file(found.fd.get(), link);
+    if (runs_from_memory(found.file.kind, false)) return found;
+    if (!may_name_another || !S_ISREG(found.file.st.st_mode)) return std::nullopt;
+    UniqueFd readable = reopen_for_reading(found.fd.get());
+    if (!readable.valid()) return std::nullopt;
+    auto interpreter = program_interpreter(readable.get());
+    if (!interpreter) return std::nullopt;
+    PathLookup lookup;
+    lookup.tid = tid;
+    lookup.path = interpreter->path;
+    ResolvedPath next = resolve_caller_path(lookup);
+    if (!next.file.valid()) return std::nullopt;  // the kernel will fail to load it
+    found.fd = std::move(next.file);
+    found.via = "interpreter";
+    found.interpreter = std::move(interpreter->path);
+    may_name_another = interpreter->is_program;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ExecJudgement judge_exec(const Policy& policy, MemfdLedger& ledger, const MemoryFile& file) {
+  ExecJudgement judgement;
+  judgement.allowed = policy.exec_allowed;
+  ledger.drain();  // a dead memfd's entry must not answer for a new file with its inode number
+  judgement.entry = ledger.find({file.st.st_dev, file.st.st_ino});
+  if (judgement.entry != nullptr) judgement.allowed = judgement.entry->exec_allowed;
+  return judgement;
+}
+
+void describe_exec_target(DecisionRecord& record, const Policy& policy, const MemoryFile& file,
+                          const ExecJudgement& judgement) {
+  record.technique = kFilelessTechnique;
+  record.reason = "fileless-exec";
+  record.file = memory_file_kind_name(file.kind);
+  if (judgement.entry != nullptr) {
+    record.name = judgement.entry->name();
+    if (judgement.entry->rule) {
+      record.rule_index = judgement.entry->rule;
+      record.rule_id = policy.rules[*judgement.entry->rule].id;
+    }
+  } else if (file.kind == MemoryFileKind::kMemfd) {
+    record.name = file.name;  // a memfd from outside the tree: the policy's exec setting decides
+  }
+}
+
+void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel) {
+  bool at = request.syscall.call == TrappedCall::kExecveat;
+  uint64_t path_address = request.args[at ? 1 : 0];
+  int flags = at ? static_cast<int>(static_cast<uint32_t>(request.args[4])) : 0;
+
+  NameRead path = read_target_string(request.tid, path_address, path_, sizeof(path_));
+  if (path.status != NameStatus::kOk) {
+    channel.pass_through();  // EFAULT or ENAMETOOLONG: the kernel refuses it itself
+    return;
+  }
+  // A thread pidfd reaches the caller's fd table (execveat's dirfd); the caller is read (comm,
+  // exe) only for a record.
+  UniqueFd own_pidfd(sys::pidfd_open_flags(request.tid, PIDFD_THREAD));
+  bool caller_read = false;
+  if (!own_pidfd.valid()) {
+    callers_.read(request.tid, caller_);
+    caller_read = true;
+  }
+  PathLookup lookup;
+  lookup.tid = request.tid;
+  lookup.caller_pidfd =
+      own_pidfd.valid() ? own_pidfd.get() : callers_.pidfd_for(request.tid, caller_, own_pidfd);
+  lookup.dirfd = at ? static_cast<int>(static_cast<uint32_t>(request.args[0])) : AT_FDCWD;
+  lookup.path = std::string_view(path_, path.length);
+  lookup.follow_final = !(flags & kAtSymlinkNofollow);
+  lookup.empty_path_is_dirfd = at && (flags & kAtEmptyPath);
+  ResolvedPath resolved = resolve_caller_path(lookup);
+  std::optional<Found> found;
+  if (resolved.file.valid())
+    found = find_memory_image(std::move(resolved.file), request.tid, link_);
+  if (!found) {
+    // A program from a filesystem, or a path the kernel will refuse. No proof that the reads
+    // were the caller's is needed to let it go: a caller whose thread id was reused is dead.
+    channel.pass_through();
+    return;
+  }
+  if (!caller_read) callers_.read(request.tid, caller_);
+  // Everything above was read from the caller's /proc entries and fd table: its own only if it
+  // is still waiting (no pid reuse).
+  if (!channel.caller_waiting()) return;
+
+  ExecJudgement judgement = judge_exec(policy_, ledger_, found->file);
+  DecisionRecord record;
+  record.syscall = trapped_call_name(request.syscall.call);
+  record.abi = abi_name(request.syscall.abi);
+  record.tid = request.tid;
+  describe_caller(record, caller_);
+  describe_exec_target(record, policy_, found->file, judgement);
+  record.path = lookup.path.empty() ? std::string_view() : lookup.path;
+  if (found->via == std::string_view("interpreter")) record.path = found->interpreter;
+  record.fd = lookup.empty_path_is_dirfd && lookup.path.empty() ? lookup.dirfd : -1;
+  record.quota = ledger_.state();
+  if (judgement.allowed) {
+    audit_.write(record);
+    channel.pass_through();
+    return;
+  }
+  record.errno_value = EACCES;
+  record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
+  audit_.write(record);  // before the answer
+  if (dry_run_) {
+    channel.pass_through();
+  } else if (int err = channel.fail(EACCES); err != 0 && err != ENOENT) {
+    spdlog::error("refusing an exec from memory: {}", std::strerror(err));
+  }
+}
+
+bool ExecCallHandler::refuse_new_image(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+  UniqueFd exe(::open(path, O_PATH | O_CLOEXEC));
+  std::optional<Found> found;
+  if (exe.valid()) {
+    Found program;
+    program.file = classify_memory_file(exe.get(), link_);
+    program.fd = std::move(exe);
+    if (runs_from_memory(program.file.kind, false)) found = std::move(program);
+  }
+  if (!found) {
+    // The loader (PT_INTERP) the kernel mapped beside the program: every executable file
+    // mapping of the fresh image, seen through map_files.
+    std::snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+    FILE* maps = std::fopen(path, "re");
+    char line[512];
+    while (maps != nullptr && !found && std::fgets(line, sizeof(line), maps)) {
+      unsigned long start = 0, end = 0, inode = 0;
+      char perms[8] = {};
+      if (std::sscanf(line, "%lx-%lx %7s %*s %*s %lu", &start, &end, perms, &inode) != 4 ||
+          inode == 0 || perms[2] != 'x') {
+        continue;
+      }
+      char file_path[96];
+      std::snprintf(file_path, sizeof(file_path), "/proc/%d/map_files/%lx-%lx", pid, start, end);
+      UniqueFd mapped(::open(file_path, O_PATH | O_CLOEXEC));
+      if (!mapped.valid()) continue;
+      Found loader;
+      loader.file = classify_memory_file(mapped.get(), link_);
+      loader.fd = std::move(mapped);
+      loader.via = "interpreter";
+      if (runs_from_memory(loader.file.kind, false)) found = std::move(loader);
+    }
+    if (maps != nullptr) std::fclose(maps);
+  }
+  if (!found) return false;
+  ExecJudgement judgement = judge_exec(policy_, ledger_, found->file);
+  if (judgement.allowed) return false;  // its exec was audited at the call
+  callers_.read(pid, caller_);
+  DecisionRecord record;
+  record.syscall = "execve";
+  record.tid = pid;
+  describe_caller(record, caller_);
+  describe_exec_target(record, policy_, found->file, judgement);
+  record.reason = "fileless-exec-image";
+  record.decision = dry_run_ ? Decision::kWouldKill : Decision::kKill;
+  record.quota = ledger_.state();
+  audit_.write(record);  // before the kill
+  return !dry_run_;
+}
+
+}  // namespace warden

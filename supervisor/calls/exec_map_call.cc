@@ -1,0 +1,196 @@
+#include "supervisor/calls/exec_map_call.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/shm.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "supervisor/calls/exec_call.h"
+#include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/memory_file.h"
+#include "supervisor/kernel/unique_fd.h"
+
+namespace warden {
+namespace {
+
+// The caller's persona has READ_IMPLIES_EXEC (then PROT_READ maps executable).
+bool reads_imply_exec(pid_t tid) {
+  char path[64], text[32] = {};
+  std::snprintf(path, sizeof(path), "/proc/%d/personality", tid);
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() || ::read(fd.get(), text, sizeof(text) - 1) <= 0) return true;  // assume so
+  return (std::strtoul(text, nullptr, 16) & READ_IMPLIES_EXEC) != 0;
+}
+
+// i386 old_mmap: struct mmap_arg_struct { u32 addr, len, prot, flags, fd, offset; } in memory.
+bool read_old_mmap_args(pid_t tid, uint64_t address, uint32_t (&args)[6]) {
+  iovec local{args, sizeof(args)};
+  iovec remote{reinterpret_cast<void*>(address), sizeof(args)};
+  return ::process_vm_readv(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof(args));
+}
+
+}  // namespace
+
+void ExecMapCallHandler::refuse(CallChannel& channel, DecisionRecord& record, int error) {
+  record.errno_value = error;
+  record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
+  record.technique = kFilelessTechnique;
+  record.quota = ledger_.state();
+  audit_.write(record);  // before the answer
+  if (dry_run_) {
+    channel.pass_through();
+  } else if (int err = channel.fail(error); err != 0 && err != ENOENT) {
+    spdlog::error("refusing {}: {}", record.syscall, std::strerror(err));
+  }
+}
+
+void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& channel) {
+  TrappedCall call = request.syscall.call;
+  bool compat = request.syscall.abi != Abi::kX86_64;
+  DecisionRecord record;
+  record.syscall = trapped_call_name(call);
+  record.abi = abi_name(request.syscall.abi);
+  record.tid = request.tid;
+
+  if (call == TrappedCall::kPersonality) {
+    auto persona = static_cast<uint32_t>(request.args[0]);  // the kernel takes an unsigned int
+    if (persona == 0xffffffffu || !(persona & READ_IMPLIES_EXEC)) {
+      channel.pass_through();  // a query, or a persona that changes nothing we check
+      return;
+    }
+    callers_.read(request.tid, caller_);
+    if (!channel.caller_waiting()) return;
+    describe_caller(record, caller_);
+    record.prot = persona;
+    record.reason = "read-implies-exec";
+    refuse(channel, record, EPERM);
+    return;
+  }
+  if (call == TrappedCall::kShmat) {
+    if (!(request.args[2] & SHM_EXEC)) {
+      channel.pass_through();
+      return;
+    }
+    callers_.read(request.tid, caller_);
+    if (!channel.caller_waiting()) return;
+    describe_caller(record, caller_);
+    record.prot = request.args[2];
+    record.reason = "shm-exec";
+    record.file = "sysv-shm";
+    refuse(channel, record, EACCES);
+    return;
+  }
+
+  uint64_t prot = request.args[2];
+  uint64_t flags = request.args[3];
+  int fd = static_cast<int>(static_cast<uint32_t>(request.args[4]));
+  if (call == TrappedCall::kMmap && request.syscall.abi == Abi::kI386) {
+    uint32_t old[6];
+    if (!read_old_mmap_args(request.tid, request.args[0] & 0xffffffffu, old)) {
+      channel.pass_through();  // the kernel answers EFAULT itself
+      return;
+    }
+    prot = old[2];
+    flags = old[3];
+    fd = static_cast<int>(old[4]);
+  }
+  bool mapping = call == TrappedCall::kMmap || call == TrappedCall::kMmap2;
+  bool executable =
+      (prot & PROT_EXEC) || (compat && (prot & PROT_READ) && reads_imply_exec(request.tid));
+  if (!executable || (mapping && (flags & MAP_ANONYMOUS))) {
+    channel.pass_through();
+    return;
+  }
+  record.prot = prot;
+  if (mapping) {
+    // Every library a program loads comes through here: only the fd is looked at unless it
+    // names a memory file. A thread pidfd (6.9+) needs no caller read; older kernels go through
+    // the caller reader's process pidfd.
+    UniqueFd own_pidfd(sys::pidfd_open_flags(request.tid, PIDFD_THREAD));
+    int pidfd = own_pidfd.get();
+    bool caller_read = false;
+    if (pidfd < 0) {
+      callers_.read(request.tid, caller_);
+      caller_read = true;
+      pidfd = callers_.pidfd_for(request.tid, caller_, own_pidfd);
+    }
+    UniqueFd file(pidfd >= 0 ? sys::pidfd_getfd(pidfd, fd) : -1);
+    MemoryFile memory;
+    if (file.valid()) memory = classify_memory_file(file.get(), link_);
+    if (!runs_from_memory(memory.kind, true)) {
+      // No such fd (the kernel answers EBADF), or an ordinary file. Nothing here needs proof
+      // that the pidfd named the caller: a caller whose thread id was reused is dead, and its
+      // call can go nowhere.
+      channel.pass_through();
+      return;
+    }
+    if (!caller_read) callers_.read(request.tid, caller_);
+    if (!channel.caller_waiting()) return;  // proves the pidfd, and the reads, were the caller's
+    ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
+    describe_caller(record, caller_);
+    describe_exec_target(record, policy_, memory, judgement);
+    record.fd = fd;
+    if (judgement.allowed) {
+      record.quota = ledger_.state();
+      audit_.write(record);
+      channel.pass_through();
+      return;
+    }
+    refuse(channel, record, EACCES);
+    return;
+  }
+  // mprotect, pkey_mprotect: the kernel changes whole pages from the start's page on.
+  uint64_t start = request.args[0];
+  uint64_t length = compat ? (request.args[1] & 0xffffffffu) : request.args[1];
+  bool refused = check_range(request.tid, start, length, record);
+  if (!refused) {
+    channel.pass_through();
+    return;
+  }
+  callers_.read(request.tid, caller_);
+  if (!channel.caller_waiting()) return;
+  describe_caller(record, caller_);
+  refuse(channel, record, EACCES);
+}
+
+bool ExecMapCallHandler::check_range(pid_t tid, uint64_t start, uint64_t length,
+                                     DecisionRecord& record) {
+  uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t end = start + ((length + page - 1) & ~(page - 1));
+  if (end < start) return false;  // the kernel refuses a wrapping range itself
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/maps", tid);
+  FILE* maps = std::fopen(path, "re");
+  if (maps == nullptr) return false;
+  bool refused = false;
+  char line[512];
+  while (!refused && std::fgets(line, sizeof(line), maps)) {
+    unsigned long vma_start = 0, vma_end = 0, inode = 0;
+    if (std::sscanf(line, "%lx-%lx %*s %*s %*s %lu", &vma_start, &vma_end, &inode) != 3) continue;
+    if (vma_end <= start) continue;
+    if (vma_start >= end) break;  // maps are in address order
+    if (inode == 0) continue;     // anonymous memory
+    char file_path[96];
+    std::snprintf(file_path, sizeof(file_path), "/proc/%d/map_files/%lx-%lx", tid, vma_start,
+                  vma_end);
+    UniqueFd mapped(::open(file_path, O_PATH | O_CLOEXEC));
+    if (!mapped.valid()) continue;
+    MemoryFile memory = classify_memory_file(mapped.get(), link_);
+    if (!runs_from_memory(memory.kind, true)) continue;
+    ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
+    if (judgement.allowed) continue;
+    describe_exec_target(record, policy_, memory, judgement);
+    refused = true;
+  }
+  std::fclose(maps);
+  return refused;
+}
+
+}  // namespace warden

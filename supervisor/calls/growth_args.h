@@ -1,0 +1,36 @@
+// Decodes the arguments of a call that can grow a file (ftruncate, truncate, fallocate, the write
+// family)
+// from seccomp_data.args, for each ABI: i386 passes 64-bit values as register pairs and takes
+// 32-bit iovecs. Pure: a unit test pins every layout.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "policy/decide.h"
+#include "supervisor/kernel/trapped_syscalls.h"
+
+namespace warden {
+
+struct GrowthArgs {
+  int fd = -1;  // the file that may grow (the destination of a copy)
+  uint64_t path = 0;  // truncate, truncate64: the file is named by this path instead
+  GrowthKind kind = GrowthKind::kFtruncate;
+  int64_t length = 0;               // ftruncate: new size; fallocate: length; writes: byte count
+  int64_t offset = 0;               // fallocate offset, or an explicit write position
+  bool has_offset = false;          // pwrite64, pwritev, and pwritev2 with an offset other than -1
+  int mode = 0;                     // fallocate mode
+  int rwf_flags = 0;                // pwritev2 flags
+  uint64_t buffer = 0;              // write, pwrite64: where the data is
+  uint64_t iov = 0;                 // writev, pwritev, pwritev2: the iovec array ...
+  uint64_t iov_count = 0;           // ... and its length
+  bool compat_iov = false;          // ... made of 32-bit iovecs (i386, x32)
+  uint64_t out_offset_pointer = 0;  // splice, copy_file_range: loff_t* for the destination
+  // True for the calls memfd-warden performs itself when they target a memfd (exactly, without
+  // races); the others (sendfile, splice, copy_file_range) are checked, then continued.
+  bool emulated = false;
+};
+
+GrowthArgs decode_growth_args(TrappedCall call, Abi abi, const std::array<uint64_t, 6>& a);
+
+}  // namespace warden

@@ -1,0 +1,304 @@
+#include "supervisor/calls/growth_call.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "supervisor/kernel/caller_creds.h"
+#include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/path_resolver.h"
+#include "supervisor/kernel/target_memory.h"
+
+namespace warden {
+namespace {
+
+constexpr int kRwfAppend = 0x10;  // RWF_APPEND
+
+// The caller's RLIMIT_FSIZE (the kernel checks it for memfds too), or RLIM_INFINITY.
+uint64_t fsize_limit(pid_t tid) {
+  rlimit limit{};
+  if (::prlimit(tid, RLIMIT_FSIZE, nullptr, &limit) != 0) return RLIM_INFINITY;
+  return limit.rlim_cur;
+}
+
+uint64_t charge_of(uint64_t size, uint64_t alloc_end) {
+  return size > alloc_end ? size : alloc_end;
+}
+
+}  // namespace
+
+struct GrowthCallHandler::Call {
+  CallChannel& channel;
+  TrappedSyscall syscall;
+  GrowthArgs args;
+  pid_t tid;
+  int pidfd = -1;  // the CallerReader's, or own_pidfd
+  UniqueFd own_pidfd;
+  UniqueFd file;  // our reference to the caller's open file description
+  struct stat st {};
+};
+
+void GrowthCallHandler::respond(const Call& call, int64_t result) {
+  int err =
+      result < 0 ? call.channel.fail(static_cast<int>(-result)) : call.channel.complete(result);
+  if (err != 0 && err != ENOENT) {
+    spdlog::error("answering {}: {}", trapped_call_name(call.syscall.call), std::strerror(err));
+  }
+}
+
+void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& channel) {
+  const TrappedSyscall& syscall = request.syscall;
+  Call call{channel,     syscall, decode_growth_args(syscall.call, syscall.abi, request.args),
+            request.tid, -1,      UniqueFd(),
+            UniqueFd()};
+  callers_.read(call.tid, caller_);
+  call.pidfd = callers_.pidfd_for(call.tid, caller_, call.own_pidfd);
+  // Proves the pidfd names the caller (not a process that reused its pid) before we use it.
+  if (call.pidfd < 0 || !channel.caller_waiting()) {
+    if (call.pidfd >= 0 || errno == ESRCH) return;  // the caller is gone
+    // We cannot reach the caller's files: fail closed rather than let an unchecked call through.
+    spdlog::error("opening a pidfd for thread {}: {}; refusing its {}", call.tid,
+                  std::strerror(errno), trapped_call_name(syscall.call));
+    respond(call, -EPERM);
+    return;
+  }
+  if (call.args.path != 0) {
+    // truncate(PATH): carried out here on the file the path reaches, opened as the caller would
+    // open it, so that the kernel never looks the path up again (a second thread could point
+    // it at a memfd after our check).
+    if (int64_t error = open_by_path(call); error != 0) {
+      respond(call, error);
+      return;
+    }
+  } else {
+    call.file = UniqueFd(sys::pidfd_getfd(call.pidfd, call.args.fd));
+    if (!call.file.valid()) {
+      // EBADF: no such fd, the kernel's own answer. Anything else: fail closed.
+      respond(call, errno == EBADF ? -EBADF : -EPERM);
+      return;
+    }
+  }
+  if (::fstat(call.file.get(), &call.st) != 0) {
+    respond(call, -errno);
+    return;
+  }
+
+  // Releases before this call count; and a dead memfd whose inode number was reused must be
+  // gone from the ledger before we look the file up (and keep a reference to its entry).
+  ledger_.drain();
+  MemfdEntry* entry = ledger_.find({call.st.st_dev, call.st.st_ino});
+  if (entry == nullptr) {
+    char link[512];
+    if (auto identity = memfd_identity(call.file.get(), link)) {
+      // A memfd we did not create (passed in from outside the tree, or made before a restart):
+      // from now on it is charged like ours, to no rule.
+      entry = ledger_.track(call.file.get(), identity->name, identity->call, std::nullopt,
+                            charge_of(static_cast<uint64_t>(call.st.st_size), 0));
+      if (entry == nullptr) {
+        spdlog::error("cannot track a memfd passed into the tree: {}", std::strerror(errno));
+        respond(call, -(call.args.kind == GrowthKind::kFtruncate ? policy_.quota.ftruncate_errno
+                                                                 : policy_.quota.write_errno));
+        return;
+      }
+    }
+  }
+  if (entry != nullptr) {
+    handle_memfd(call, *entry);
+    return;
+  }
+  // Not a memfd. ftruncate and fallocate are carried out on the description we examined, so a
+  // swap of the fd number cannot send them elsewhere; writes to other files go on unchanged.
+  if (call.args.kind == GrowthKind::kWrite) {
+    if (int err = channel.pass_through(); err != 0 && err != ENOENT) {
+      spdlog::error("continuing a write: {}", std::strerror(err));
+    }
+    return;
+  }
+  respond(call, perform_resize(call));
+}
+
+int64_t GrowthCallHandler::open_by_path(Call& call) {
+  char path[kMaxPath];
+  NameRead read = read_target_string(call.tid, call.args.path, path, sizeof(path));
+  if (read.status == NameStatus::kFault) return -EFAULT;
+  if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
+  if (read.status != NameStatus::kOk) return -EPERM;  // we cannot read the caller: fail closed
+  if (call.args.length < 0) return -EINVAL;           // vfs_truncate checks the length first
+  // Search and write permission are the caller's, not ours.
+  PathLookup lookup;
+  lookup.tid = call.tid;
+  lookup.caller_pidfd = call.pidfd;
+  lookup.path = std::string_view(path, read.length);
+  lookup.as_caller = true;
+  ResolvedPath resolved = resolve_caller_path(lookup);
+  if (!resolved.file.valid()) return -resolved.error;
+  struct stat st {};
+  if (::fstat(resolved.file.get(), &st) != 0) return -errno;
+  if (S_ISDIR(st.st_mode)) return -EISDIR;
+  if (!S_ISREG(st.st_mode)) return -EINVAL;
+  char self[64];
+  std::snprintf(self, sizeof(self), "/proc/self/fd/%d", resolved.file.get());
+  CallerCredsScope as_caller(call.tid);
+  if (!as_caller.ok()) return -EPERM;
+  call.file = UniqueFd(::open(self, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  return call.file.valid() ? 0 : -errno;
+}
+
+int64_t GrowthCallHandler::perform_resize(Call& call) {
+  const GrowthArgs& args = call.args;
+  uint64_t size = static_cast<uint64_t>(call.st.st_size);
+  int64_t end = args.kind == GrowthKind::kFtruncate ? args.length : args.offset + args.length;
+  bool grows = end > 0 && static_cast<uint64_t>(end) > size &&
+               !(args.kind == GrowthKind::kFallocate && (args.mode & FALLOC_FL_KEEP_SIZE));
+  if (grows && S_ISREG(call.st.st_mode) && static_cast<uint64_t>(end) > fsize_limit(call.tid)) {
+    // What the kernel does past RLIMIT_FSIZE: SIGXFSZ to the caller, EFBIG from the call.
+    sys::pidfd_send_signal(call.pidfd, SIGXFSZ);
+    return -EFBIG;
+  }
+  int rc = args.kind == GrowthKind::kFtruncate
+               ? ::ftruncate(call.file.get(), args.length)
+               : ::fallocate(call.file.get(), args.mode, args.offset, args.length);
+  return rc == 0 ? 0 : -errno;
+}
+
+void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
+  const GrowthArgs& args = call.args;
+  uint64_t size = static_cast<uint64_t>(call.st.st_size);
+  // Catch up with growth we did not see (writes, when strict_writes is off): the booking follows
+  // the file, not the other way round.
+  uint64_t current = charge_of(size, entry.alloc_end);
+  if (current != entry.charge) ledger_.recharge(entry, current);
+
+  uint64_t new_alloc_end = entry.alloc_end;
+  uint64_t new_size = size;
+  uint64_t write_position = 0;
+  TargetIovecs data;
+  switch (args.kind) {
+    case GrowthKind::kFtruncate:
+      if (args.length >= 0) {
+        new_size = static_cast<uint64_t>(args.length);
+        new_alloc_end = std::min(entry.alloc_end, new_size);  // shrinking frees what lies past it
+      }
+      break;
+    case GrowthKind::kFallocate:
+      if (args.offset >= 0 && args.length > 0 && !(args.mode & FALLOC_FL_PUNCH_HOLE)) {
+        uint64_t end = static_cast<uint64_t>(args.offset) + static_cast<uint64_t>(args.length);
+        new_alloc_end = std::max(entry.alloc_end, end);
+        if (!(args.mode & FALLOC_FL_KEEP_SIZE)) new_size = std::max(size, end);
+      }
+      break;
+    case GrowthKind::kWrite: {
+      bool append = (::fcntl(call.file.get(), F_GETFL) & O_APPEND) || (args.rwf_flags & kRwfAppend);
+      if (args.emulated) {
+        data = read_target_iovecs(call.tid, args);
+        if (data.error != 0) {
+          respond(call, -data.error);
+          return;
+        }
+        write_position = append ? size
+                         : args.has_offset
+                             ? static_cast<uint64_t>(args.offset)
+                             : static_cast<uint64_t>(::lseek(call.file.get(), 0, SEEK_CUR));
+        if (args.has_offset && args.offset < 0) {
+          respond(call, -EINVAL);
+          return;
+        }
+        if (data.total > 0) new_size = std::max(size, write_position + data.total);
+      } else {
+        // sendfile / splice / copy_file_range: at most `length` bytes at the destination's
+        // position (or *off_out). Checked here, then continued: see docs/memory-quotas.md.
+        uint64_t position =
+            append ? size : static_cast<uint64_t>(::lseek(call.file.get(), 0, SEEK_CUR));
+        if (args.out_offset_pointer != 0) {
+          int64_t off = 0;
+          iovec local{&off, sizeof(off)};
+          iovec remote{reinterpret_cast<void*>(args.out_offset_pointer), sizeof(off)};
+          if (::process_vm_readv(call.tid, &local, 1, &remote, 1, 0) == sizeof(off) && off >= 0) {
+            position = static_cast<uint64_t>(off);
+          }
+        }
+        if (args.length > 0)
+          new_size = std::max(size, position + static_cast<uint64_t>(args.length));
+      }
+      break;
+    }
+  }
+  uint64_t new_charge = charge_of(new_size, new_alloc_end);
+
+  DecisionRecord record;
+  record.syscall = trapped_call_name(call.syscall.call);
+  record.abi = abi_name(call.syscall.abi);
+  record.tid = call.tid;
+  describe_caller(record, caller_);
+  if (entry.call == CreateCall::kMemfdCreate) record.name = entry.name();
+  record.fd = args.fd;
+  record.charge = ChargeChange{entry.charge, new_charge};
+
+  Verdict verdict =
+      decide_growth(policy_, {args.kind, entry.charge, new_charge, entry.rule}, ledger_.state());
+  record.reason = reason_name(verdict.reason);
+  record.rule_index = verdict.rule_index;
+  if (verdict.rule_index) record.rule_id = policy_.rules[*verdict.rule_index].id;
+  record.quota = ledger_.state();
+  if (verdict.action != Action::kAllow) {
+    record.errno_value = verdict.errno_value;
+    record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
+  }
+  // Recorded before it takes effect: before the resize or write, and before the answer.
+  audit_.write(record);
+  if (verdict.action != Action::kAllow && !dry_run_) {
+    respond(call, -verdict.errno_value);
+    return;
+  }
+
+  int64_t result = 0;
+  if (args.kind != GrowthKind::kWrite) {
+    result = perform_resize(call);
+  } else if (args.emulated) {
+    uint64_t limit = fsize_limit(call.tid);
+    uint64_t end = write_position + data.total;
+    if (data.total > 0 && end > limit) {
+      // Past RLIMIT_FSIZE the kernel writes what fits, or fails with EFBIG and SIGXFSZ.
+      if (write_position >= limit) {
+        sys::pidfd_send_signal(call.pidfd, SIGXFSZ);
+        respond(call, -EFBIG);
+        return;
+      }
+      uint64_t keep = limit - write_position;
+      for (auto& segment : data.segments) {
+        segment.iov_len = std::min<uint64_t>(segment.iov_len, keep);
+        keep -= segment.iov_len;
+      }
+    }
+    result = writer_.write(call.tid, call.channel, call.file.get(), data, write_position,
+                           args.rwf_flags & ~kRwfAppend);
+    if (result > 0 && !args.has_offset) {
+      // write/writev (and pwritev2 at -1) move the file position, as the kernel would.
+      ::lseek(call.file.get(), static_cast<off_t>(write_position + static_cast<uint64_t>(result)),
+              SEEK_SET);
+    }
+  } else {
+    if (int err = call.channel.pass_through(); err != 0 && err != ENOENT) {
+      spdlog::error("continuing a write: {}", std::strerror(err));
+    }
+    return;
+  }
+
+  // Book what the file holds now (a refused or short operation books less than decided).
+  struct stat after {};
+  if (::fstat(call.file.get(), &after) == 0) {
+    if (args.kind == GrowthKind::kFtruncate && result == 0) entry.alloc_end = new_alloc_end;
+    if (args.kind == GrowthKind::kFallocate && result == 0) entry.alloc_end = new_alloc_end;
+    ledger_.recharge(entry, charge_of(static_cast<uint64_t>(after.st_size), entry.alloc_end));
+  }
+  respond(call, result);
+}
+
+}  // namespace warden

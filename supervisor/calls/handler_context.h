@@ -1,0 +1,38 @@
+// What every call handler works with: the policy, whether this is a dry run, the ledger of live
+// memfds, the audit log, and the reader that says who a caller is. One CallDispatcher owns the
+// pieces; each handler keeps references.
+#pragma once
+
+#include "policy/policy.h"
+#include "supervisor/calls/audit_log.h"
+#include "supervisor/kernel/caller_info.h"
+#include "supervisor/calls/memfd_ledger.h"
+
+namespace warden {
+
+struct HandlerContext {
+  const Policy& policy;
+  bool dry_run;
+  MemfdLedger& ledger;
+  AuditLog& audit;
+  CallerReader& callers;
+};
+
+// The base of the call handlers: the context's pieces, as members.
+class CallHandler {
+ protected:
+  explicit CallHandler(const HandlerContext& context)
+      : policy_(context.policy),
+        dry_run_(context.dry_run),
+        ledger_(context.ledger),
+        audit_(context.audit),
+        callers_(context.callers) {}
+
+  const Policy& policy_;
+  bool dry_run_;
+  MemfdLedger& ledger_;
+  AuditLog& audit_;
+  CallerReader& callers_;
+};
+
+}  // namespace warden

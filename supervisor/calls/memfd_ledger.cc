@@ -1,0 +1,225 @@
+#include "supervisor/calls/memfd_ledger.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+
+#include "supervisor/kernel/fd_in_flight.h"
+
+namespace warden {
+namespace {
+
+struct KeySetHash {
+  size_t operator()(const MemfdKey& key) const noexcept {
+    return std::hash<uint64_t>()(static_cast<uint64_t>(key.ino) * 1000003u ^ key.dev);
+  }
+};
+using KeySet = std::unordered_set<MemfdKey, KeySetHash>;
+
+// Marks in `alive` every key of `wanted` that process `pid` holds as an fd or a mapping. Returns
+// whether it holds a socket (through which a file could be sent away).
+bool scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
+  bool sockets = false;
+  char path[300];
+  std::snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+  if (DIR* fds = ::opendir(path)) {
+    while (dirent* entry = ::readdir(fds)) {
+      struct stat st {};
+      if (entry->d_name[0] == '.' || ::fstatat(::dirfd(fds), entry->d_name, &st, 0) != 0) {
+        continue;
+      }
+      sockets = sockets || S_ISSOCK(st.st_mode);
+      MemfdKey key{st.st_dev, st.st_ino};
+      if (wanted.count(key)) alive.insert(key);
+    }
+    ::closedir(fds);
+  }
+  std::snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+  if (FILE* maps = std::fopen(path, "re")) {
+    char line[512];
+    while (std::fgets(line, sizeof(line), maps)) {
+      unsigned major_id = 0, minor_id = 0;
+      unsigned long inode = 0;
+      // address perms offset major:minor inode path
+      if (std::sscanf(line, "%*s %*s %*s %x:%x %lu", &major_id, &minor_id, &inode) != 3) continue;
+      MemfdKey key{::makedev(major_id, minor_id), static_cast<ino_t>(inode)};
+      if (inode != 0 && wanted.count(key)) alive.insert(key);
+    }
+    std::fclose(maps);
+  }
+  return sockets;
+}
+
+// The PID namespace a process is in, or 0.
+ino_t pid_namespace(const char* pid) {
+  char path[300];
+  std::snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+  struct stat st {};
+  return ::stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+}  // namespace
+
+Result<MemfdLedger> MemfdLedger::open(size_t rule_count) {
+  UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!fd.valid()) return errno_error("inotify_init1");
+  return MemfdLedger(std::move(fd), rule_count);
+}
+
+MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,
+                               std::optional<size_t> rule, uint64_t charge) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return nullptr;
+  MemfdKey key{st.st_dev, st.st_ino};
+  // A live inode is unique, so an entry under the same key belongs to a dead file whose release
+  // we have not read yet.
+  if (entries_.count(key)) release(key);
+
+  MemfdEntry entry;
+  entry.set_name(name);
+  entry.call = call;
+  entry.rule = rule;
+  if (call == CreateCall::kMemfdCreate) {
+    // /proc/PID/fd/N rather than /proc/self/fd/N: one symlink fewer to walk.
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/%d/fd/%d", own_pid_, fd);
+    // IN_IGNORED comes with every watch when the inode dies, whatever the mask. The mask must
+    // name some event: IN_MOVE_SELF, which a memfd (in no directory) never raises, so the queue
+    // carries one event per memfd and nothing else.
+    entry.watch = ::inotify_add_watch(inotify_.get(), path, IN_MOVE_SELF);
+    if (entry.watch < 0) return nullptr;
+    by_watch_[entry.watch] = key;
+  } else {
+    ++unwatched_;
+  }
+  auto [it, inserted] = entries_.emplace(key, std::move(entry));
+  if (rule && *rule < rule_usage_.size()) ++rule_usage_[*rule].live;
+  if (entries_.size() > peak_live_) peak_live_ = entries_.size();
+  recharge(it->second, charge);
+  return &it->second;
+}
+
+MemfdEntry* MemfdLedger::find(MemfdKey key) {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void MemfdLedger::recharge(MemfdEntry& entry, uint64_t charge) {
+  bytes_ = bytes_ - entry.charge + charge;
+  if (entry.rule && *entry.rule < rule_usage_.size()) {
+    RuleUsage& usage = rule_usage_[*entry.rule];
+    usage.bytes = usage.bytes - entry.charge + charge;
+  }
+  entry.charge = charge;
+  if (bytes_ > peak_bytes_) peak_bytes_ = bytes_;
+}
+
+void MemfdLedger::release(MemfdKey key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  MemfdEntry& entry = it->second;
+  recharge(entry, 0);
+  if (entry.rule && *entry.rule < rule_usage_.size()) --rule_usage_[*entry.rule].live;
+  if (entry.watch >= 0) {
+    by_watch_.erase(entry.watch);
+  } else {
+    --unwatched_;
+  }
+  entries_.erase(it);
+}
+
+void MemfdLedger::drain() {
+  alignas(inotify_event) char buffer[16 * 1024];
+  for (;;) {
+    ssize_t got = ::read(inotify_.get(), buffer, sizeof(buffer));
+    if (got <= 0) break;  // EAGAIN: nothing queued
+    for (char* p = buffer; p < buffer + got;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(p);
+      if (event->mask & IN_Q_OVERFLOW) {
+        // Releases were lost: counts stay high (never low) for the memfds concerned.
+        spdlog::error(
+            "inotify queue overflowed: some memfd releases were missed, so quotas may "
+            "overstate what the tree holds (raise fs.inotify.max_queued_events)");
+      } else if (event->mask & IN_IGNORED) {
+        auto it = by_watch_.find(event->wd);
+        if (it != by_watch_.end()) release(it->second);
+      }
+      p += sizeof(inotify_event) + event->len;
+    }
+    // A read returns every queued event that fits: room to spare means the queue is empty
+    // (anything queued after the read happened after this drain was asked for).
+    if (static_cast<size_t>(got) + sizeof(inotify_event) + NAME_MAX + 1 <= sizeof(buffer)) break;
+  }
+  if (unwatched_ > 0) reconcile_unwatched();
+}
+
+void MemfdLedger::set_tree(pid_t main_pid) {
+  std::string pid = std::to_string(main_pid);
+  ino_t tree = pid_namespace(pid.c_str());
+  // The tree's own namespace (tree_init.h), or none of its own: then every process counts.
+  tree_pid_namespace_ = tree != pid_namespace("self") ? tree : 0;
+}
+
+void MemfdLedger::reconcile_unwatched() {
+  KeySet wanted, alive;
+  for (const auto& [key, entry] : entries_) {
+    if (entry.watch < 0) wanted.insert(key);
+  }
+  bool tree_sockets = false;
+  if (DIR* proc = ::opendir("/proc")) {
+    while (dirent* entry = ::readdir(proc)) {
+      if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+      bool sockets = scan_process(entry->d_name, wanted, alive);
+      if (sockets && !tree_sockets) {
+        tree_sockets =
+            tree_pid_namespace_ == 0 || pid_namespace(entry->d_name) == tree_pid_namespace_;
+      }
+      if (alive.size() == wanted.size()) break;
+    }
+    ::closedir(proc);
+  }
+  if (alive.size() == wanted.size()) return;
+  // Held by no process: gone, or in flight in a unix socket (SCM_RIGHTS), where it keeps its
+  // memory. Conservatively, while the tree holds any socket it could have sent one through, or
+  // any unix socket has something queued, nothing is released (docs/memory-quotas.md).
+  if (tree_sockets || unix_queues_hold_data()) return;
+  for (const auto& key : wanted) {
+    if (!alive.count(key)) release(key);
+  }
+}
+
+std::optional<MemfdIdentity> memfd_identity(int fd, char (&link)[512]) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  ssize_t n = ::readlink(path, link, sizeof(link));
+  if (n <= 0) return std::nullopt;
+  std::string_view text(link, static_cast<size_t>(n));
+  constexpr std::string_view kPrefix = "/memfd:", kSuffix = " (deleted)";
+  if (text.starts_with(kPrefix) && text.ends_with(kSuffix)) {
+    text.remove_prefix(kPrefix.size());
+    text.remove_suffix(kSuffix.size());
+    return MemfdIdentity{text, CreateCall::kMemfdCreate};
+  }
+  if (text == "/secretmem (deleted)") return MemfdIdentity{{}, CreateCall::kMemfdSecret};
+  return std::nullopt;
+}
+
+void fill_totals(SuperviseResult& result, const MemfdLedger& ledger, const Policy& policy) {
+  QuotaState state = ledger.state();
+  result.calls = state.calls;
+  result.live_at_exit = state.live;
+  result.bytes_at_exit = state.bytes;
+  result.peak_live = ledger.peak_live();
+  if (policy.tracks_bytes()) result.peak_bytes = ledger.peak_bytes();
+}
+
+}  // namespace warden

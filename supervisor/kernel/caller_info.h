@@ -1,0 +1,76 @@
+// Who made a trapped call: process id, the credentials a file it creates would carry, its comm
+// and executable. Everything read here may already be stale; the caller re-checks the
+// notification id afterwards, which proves TID was the waiting thread throughout.
+//
+// CallerReader keeps, per calling thread, a pidfd and an open /proc/TID/comm. Both are bound to
+// the thread's struct pid, not to its number: each call re-reads them (PIDFD_GET_INFO for the
+// thread group and filesystem ids, a pread for comm), so values are always current, and a reused
+// TID shows up as ESRCH on the old handles. The executable is read afresh every call. Kernels
+// without PIDFD_GET_INFO (before 6.13) get /proc/TID/status instead, at about 4x the cost.
+#pragma once
+
+#include <linux/limits.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string_view>
+#include <unordered_map>
+
+#include "supervisor/kernel/unique_fd.h"
+
+namespace warden {
+
+struct CallerInfo {
+  pid_t tgid = 0;
+  uid_t fsuid = 0;
+  gid_t fsgid = 0;
+  bool have_creds = false;
+  char comm[17] = {};
+  size_t comm_length = 0;
+  char exe[PATH_MAX] = {};
+  size_t exe_length = 0;
+
+  std::string_view comm_view() const { return {comm, comm_length}; }
+  std::string_view exe_view() const { return {exe, exe_length}; }
+};
+
+class CallerReader {
+ public:
+  enum class Source { kPidfdInfo, kProcStatus };
+
+  // kPidfdInfo falls back to kProcStatus by itself where the kernel lacks PIDFD_GET_INFO.
+  explicit CallerReader(Source source = Source::kPidfdInfo) : source_(source) {}
+
+  // Fills `out` for thread `tid`; fields it could not read stay empty. Returns false when the
+  // thread is gone.
+  bool read(pid_t tid, CallerInfo& out);
+
+  // The pidfd kept for `tid` by the last read(), or -1. Owned by the reader; valid until the
+  // next read(). Like everything here, it names the caller only once the call is proved pending.
+  int pidfd(pid_t tid) const;
+
+  // A pidfd that reaches `tid`'s fd table: the one kept by the last read(), or else one opened
+  // into `own` (a thread pidfd, 6.9+, or the process's, from `caller.tgid`). -1 with errno set
+  // when neither opens.
+  int pidfd_for(pid_t tid, const CallerInfo& caller, UniqueFd& own) const;
+
+  Source source() const { return source_; }
+  size_t cached_threads() const { return threads_.size(); }
+
+  // Threads remembered at most; past it the cache starts over (two fds per thread).
+  static constexpr size_t kMaxThreads = 256;
+
+ private:
+  struct Thread {
+    UniqueFd pidfd;
+    UniqueFd comm;
+  };
+  // 1: read; 0: the thread is gone; -1: this kernel cannot (switch to /proc/TID/status).
+  int read_cached(pid_t tid, CallerInfo& out);
+  Thread* thread(pid_t tid);
+
+  Source source_;
+  std::unordered_map<pid_t, Thread> threads_;
+};
+
+}  // namespace warden

@@ -1,0 +1,193 @@
+#include "supervisor/kernel/noexec_scope.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+#include "policy/memfd_flags.h"
+#include "supervisor/kernel/kernel_abi.h"
+
+namespace warden {
+namespace {
+
+ino_t namespace_inode(const char* path) {
+  struct stat st {};
+  return ::stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+// "0\n", "1\n" or "2\n", as the sysctl prints it.
+std::optional<int> parse_scope(const char* text, ssize_t length) {
+  if (length < 1 || text[0] < '0' || text[0] > '2') return std::nullopt;
+  return text[0] - '0';
+}
+
+std::optional<int> read_scope(int sysctl) {
+  char text[8];
+  return parse_scope(text, ::pread(sysctl, text, sizeof(text), 0));
+}
+
+// fork() without the C library or a sanitizer runtime in the way: ThreadSanitizer restarts its
+// own thread in a forked child, and setns() into a user namespace refuses a process with more
+// than one thread. The children below make raw syscalls only.
+pid_t fork_bare() {
+  return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+}
+
+[[noreturn]] void exit_bare(int status) {
+  ::syscall(SYS_exit_group, status);
+  __builtin_unreachable();
+}
+
+// The reader: a process in the caller's PID namespace that, for each byte memfd-warden sends,
+// sends back what the sysctl says for its own namespace, until memfd-warden closes the socket.
+[[noreturn]] void run_reader(int socket, int sysctl) {
+  uint64_t none = 0;  // SIGTERM ends it, as it ends the rest of the tree
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(none));
+  ::syscall(SYS_prctl, PR_SET_NAME, "warden-nsread", 0, 0, 0);
+  // It holds nothing of memfd-warden's but these two (it stays non-dumpable as well).
+  int low = std::min(socket, sysctl), high = std::max(socket, sysctl);
+  if (low > 0) ::syscall(SYS_close_range, 0U, static_cast<unsigned>(low - 1), 0U);
+  if (high > low + 1) ::syscall(SYS_close_range, low + 1U, high - 1U, 0U);
+  ::syscall(SYS_close_range, high + 1U, UINT_MAX, 0U);
+  for (;;) {
+    char request = 0;
+    long got = ::syscall(SYS_read, socket, &request, 1);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) exit_bare(0);
+    char text[8] = {'?'};
+    long length = ::syscall(SYS_pread64, sysctl, text, sizeof(text), 0);
+    if (::syscall(SYS_sendto, socket, text, length > 0 ? length : 1, MSG_NOSIGNAL, nullptr, 0) <
+        0) {
+      exit_bare(0);
+    }
+  }
+}
+
+}  // namespace
+
+ino_t pid_namespace_of(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+  return namespace_inode(path);
+}
+
+NoexecScopes::NoexecScopes()
+    : sysctl_(::open("/proc/sys/vm/memfd_noexec", O_RDONLY | O_CLOEXEC)),
+      own_pid_ns_(namespace_inode("/proc/self/ns/pid")),
+      own_user_ns_(namespace_inode("/proc/self/ns/user")) {}
+
+int NoexecScopes::scope_of(pid_t tid) {
+  if (!sysctl_.valid()) return kNoexecScopeExec;  // before 6.3: no such sysctl, no exec seal
+  char path[64];
+  ino_t pid_ns = pid_namespace_of(tid);
+  if (pid_ns == 0) return kNoexecScopeEnforced;  // the caller is gone: nothing is made for it
+  auto fixed = fixed_.find(pid_ns);
+  if (pid_ns == own_pid_ns_ || fixed != fixed_.end()) {
+    auto scope = own_scope();
+    if (!scope) {
+      spdlog::error("reading vm.memfd_noexec: {}; taking the strictest value, 2",
+                    std::strerror(errno));
+      return kNoexecScopeEnforced;
+    }
+    return fixed == fixed_.end() ? *scope : std::max(*scope, fixed->second);
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto it = readers_.find(pid_ns);
+    if (it == readers_.end()) {
+      std::snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
+      auto reader = start_reader(tid, namespace_inode(path));
+      if (!reader) break;
+      it = readers_.emplace(pid_ns, std::move(*reader)).first;
+      spdlog::debug("started a vm.memfd_noexec reader in PID namespace {} (thread {})", pid_ns, tid);
+    }
+    if (auto scope = ask(it->second)) return *scope;
+    // Dead with its namespace (whose inode was then reused), or stopped by the target: replace it.
+    spdlog::warn("the vm.memfd_noexec reader in PID namespace {} did not answer; replacing it",
+                 pid_ns);
+    sys::pidfd_send_signal(it->second.pidfd.get(), SIGKILL);
+    readers_.erase(it);
+  }
+  spdlog::error(
+      "cannot read vm.memfd_noexec in the PID namespace of thread {}; taking the strictest "
+      "value, 2",
+      tid);
+  return kNoexecScopeEnforced;
+}
+
+std::optional<int> NoexecScopes::own_scope() const {
+  if (!sysctl_.valid()) return std::nullopt;
+  return read_scope(sysctl_.get());
+}
+
+std::optional<int> NoexecScopes::ask(Reader& reader) const {
+  char request = '?';
+  if (::send(reader.socket.get(), &request, 1, MSG_NOSIGNAL) != 1) return std::nullopt;
+  pollfd answer{reader.socket.get(), POLLIN, 0};
+  int ready = 0;
+  do {
+    ready = ::poll(&answer, 1, static_cast<int>(kAnswerTimeout.count()));
+  } while (ready < 0 && errno == EINTR);
+  if (ready != 1) return std::nullopt;
+  char text[8];
+  return parse_scope(text, ::recv(reader.socket.get(), text, sizeof(text), MSG_DONTWAIT));
+}
+
+std::optional<NoexecScopes::Reader> NoexecScopes::start_reader(pid_t tid, ino_t user_ns) const {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/pid", tid);
+  UniqueFd pid_ns(::open(path, O_RDONLY | O_CLOEXEC));
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
+  UniqueFd user_ns_fd(::open(path, O_RDONLY | O_CLOEXEC));
+  int sockets[2];
+  if (!pid_ns.valid() || !user_ns_fd.valid() ||
+      ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+    return std::nullopt;
+  }
+  UniqueFd ours(sockets[0]), theirs(sockets[1]);
+  bool join_user = user_ns != 0 && user_ns != own_user_ns_;
+  // A task's PID namespace is fixed for life: setns() only places its later children. So a
+  // middle process joins (the user namespace first, where setns into the PID namespace needs its
+  // CAP_SYS_ADMIN), forks the reader into the namespace, reports the reader's pid, and leaves;
+  // the reader is then re-parented to us, the subreaper.
+  pid_t middle = fork_bare();
+  if (middle < 0) return std::nullopt;
+  if (middle == 0) {
+    if (join_user && ::syscall(SYS_setns, user_ns_fd.get(), CLONE_NEWUSER) != 0) exit_bare(1);
+    if (::syscall(SYS_setns, pid_ns.get(), CLONE_NEWPID) != 0) exit_bare(2);
+    pid_t reader = fork_bare();
+    if (reader < 0) exit_bare(3);
+    if (reader == 0) run_reader(theirs.get(), sysctl_.get());
+    exit_bare(::syscall(SYS_write, theirs.get(), &reader, sizeof(reader)) == sizeof(reader) ? 0
+                                                                                            : 4);
+  }
+  theirs.reset();
+  int status = 0;
+  while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_t reader = -1;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+      ::recv(ours.get(), &reader, sizeof(reader), MSG_DONTWAIT) != sizeof(reader) || reader <= 0) {
+    spdlog::warn("starting a vm.memfd_noexec reader for thread {}: step {} failed", tid,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return std::nullopt;
+  }
+  UniqueFd pidfd(sys::pidfd_open(reader));
+  return Reader{std::move(ours), std::move(pidfd)};
+}
+
+}  // namespace warden

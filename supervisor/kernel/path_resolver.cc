@@ -1,0 +1,292 @@
+#include "supervisor/kernel/path_resolver.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <linux/openat2.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "supervisor/kernel/caller_creds.h"
+#include "supervisor/kernel/kernel_abi.h"
+
+namespace warden {
+namespace {
+
+constexpr int kMaxSymlinks = 40;  // the kernel's MAXSYMLINKS
+constexpr ino_t kProcRootIno = 1;
+
+struct Identity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  uint64_t mount = 0;
+  bool operator==(const Identity&) const = default;
+};
+
+Identity identity_of(int fd) {
+  struct statx sx {};
+  Identity id;
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &sx) == 0) {
+    id.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    id.ino = sx.stx_ino;
+    id.mount = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
+  }
+  return id;
+}
+
+bool is_proc_root(int fd) {
+  struct statfs fs {};
+  struct stat st {};
+  return ::fstatfs(fd, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == PROC_SUPER_MAGIC &&
+         ::fstat(fd, &st) == 0 && st.st_ino == kProcRootIno;
+}
+
+bool on_procfs(int fd) {
+  struct statfs fs {};
+  return ::fstatfs(fd, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == PROC_SUPER_MAGIC;
+}
+
+UniqueFd open_proc(pid_t tid, const char* what) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/%s", tid, what);
+  return UniqueFd(::open(path, O_PATH | O_CLOEXEC));
+}
+
+// The numbers on a "NStgid:" or "NSpid:" line of /proc/TID/status, outermost (ours) first.
+std::vector<long> ns_ids(const std::string& status, const char* key) {
+  std::vector<long> ids;
+  size_t at = status.find(key);
+  if (at == std::string::npos) return ids;
+  const char* p = status.c_str() + at + std::strlen(key);
+  for (;;) {
+    char* end = nullptr;
+    long value = std::strtol(p, &end, 10);
+    if (end == p) break;
+    ids.push_back(value);
+    p = end;
+    if (*p == '\n' || *p == '\0') break;
+  }
+  return ids;
+}
+
+// Splits off the next component of `rest` (leading slashes skipped); sets `trailing_slash` when
+// slashes followed it.
+std::string_view next_component(std::string_view& rest, bool& trailing_slash) {
+  while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  size_t end = rest.find('/');
+  std::string_view part = rest.substr(0, end);
+  rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+  trailing_slash = !rest.empty();
+  while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  return part;
+}
+
+// The whole text of a small /proc file, or empty.
+std::string read_small(int dirfd, const char* path) {
+  UniqueFd fd(::openat(dirfd, path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return {};
+  std::string text(8192, '\0');
+  ssize_t got = ::read(fd.get(), text.data(), text.size() - 1);
+  text.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  return text;
+}
+
+bool same_inode(int a_dir, const char* a, int b_dir, const char* b) {
+  struct stat x {
+  }, y{};
+  return ::fstatat(a_dir, a, &x, 0) == 0 && ::fstatat(b_dir, b, &y, 0) == 0 &&
+         x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+// Most paths need none of the walk below: no procfs (where "self" would mean us and magic links
+// live), no ".." above the start. The kernel resolves those in one openat2, kept from ever
+// entering another mount (RESOLVE_NO_XDEV: a procfs is always a mount of its own) and confined
+// to where the caller's own lookup would stay: inside its root for an absolute path
+// (RESOLVE_IN_ROOT: "/" and ".." are its root), beneath the start for a relative one
+// (RESOLVE_BENEATH refuses to climb out). Anything else (EXDEV, ELOOP for a magic link) goes to
+// the walk, which knows the caller's root and its procfs. nullopt: walk.
+std::optional<ResolvedPath> resolve_quickly(int start, const PathLookup& lookup, bool absolute) {
+  if (on_procfs(start)) return std::nullopt;
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC | (lookup.follow_final ? 0 : O_NOFOLLOW);
+  how.resolve =
+      RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | (absolute ? RESOLVE_IN_ROOT : RESOLVE_BENEATH);
+  std::string path(lookup.path);
+  long fd = ::syscall(SYS_openat2, start, path.c_str(), &how, sizeof(how));
+  ResolvedPath out;
+  if (fd < 0) {
+    if (errno == ELOOP || errno == EXDEV || errno == EAGAIN || errno == ENOSYS || errno == E2BIG) {
+      return std::nullopt;
+    }
+    out.error = errno;
+    return out;
+  }
+  out.file = UniqueFd(static_cast<int>(fd));
+  struct stat st {};
+  if (!lookup.follow_final && ::fstat(out.file.get(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    out.file.reset();  // the last component, not followed (AT_SYMLINK_NOFOLLOW)
+    out.error = ELOOP;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
+  // A procfs shows a task's NStgid from its own PID namespace inwards. The caller's full list,
+  // ours first, is [t0 .. tn]; if this procfs belongs to namespace level i, the caller is the
+  // entry named t_i there and its list reads [t_i .. tn]. A candidate that shows exactly that
+  // list and has the caller's PID namespace has the caller's depth, so it is seen from level i
+  // too, where t_i names one task only: the caller.
+  char own[64];
+  std::snprintf(own, sizeof(own), "/proc/%d", tid);
+  UniqueFd caller(::open(own, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!caller.valid()) return {};
+  std::string status = read_small(caller.get(), "status");
+  std::vector<long> tgids = ns_ids(status, "\nNStgid:");
+  std::vector<long> pids = ns_ids(status, "\nNSpid:");
+  if (tgids.empty() || tgids.size() != pids.size()) return {};
+  for (size_t level = 0; level < tgids.size(); ++level) {
+    std::string name = std::to_string(tgids[level]);
+    UniqueFd candidate(::openat(proc_root, name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!candidate.valid()) continue;
+    std::vector<long> seen = ns_ids(read_small(candidate.get(), "status"), "\nNStgid:");
+    if (!std::equal(seen.begin(), seen.end(), tgids.begin() + static_cast<long>(level),
+                    tgids.end()) ||
+        seen.size() != tgids.size() - level ||
+        !same_inode(candidate.get(), "ns/pid", caller.get(), "ns/pid")) {
+      continue;
+    }
+    std::string out = name;
+    if (thread_self) out += "/task/" + std::to_string(pids[level]);
+    return out;
+  }
+  return {};  // a procfs of a namespace the caller is not in: no "self" there
+}
+
+ResolvedPath resolve_caller_path(const PathLookup& lookup) {
+  ResolvedPath out;
+  auto fail = [&](int error) {
+    out.file.reset();
+    out.error = error;
+    return std::move(out);
+  };
+  UniqueFd root = open_proc(lookup.tid, "root");
+  if (!root.valid()) return fail(errno);
+  std::optional<Identity> root_id;  // wanted only for ".."
+
+  auto start_dir = [&]() -> UniqueFd {
+    if (lookup.dirfd == AT_FDCWD) return open_proc(lookup.tid, "cwd");
+    return UniqueFd(lookup.caller_pidfd >= 0 ? sys::pidfd_getfd(lookup.caller_pidfd, lookup.dirfd)
+                                             : -1);
+  };
+  if (lookup.path.empty()) {
+    if (!lookup.empty_path_is_dirfd) return fail(ENOENT);
+    UniqueFd file = start_dir();
+    if (!file.valid()) return fail(errno == ESRCH ? ESRCH : EBADF);
+    out.file = std::move(file);
+    return out;
+  }
+
+  // What is left to walk; symlink targets are spliced in front of it.
+  std::string pending(lookup.path);
+  UniqueFd current;
+  bool absolute = pending.front() == '/';
+  if (!absolute) {
+    current = start_dir();
+    if (!current.valid()) return fail(errno == ESRCH ? ESRCH : EBADF);
+  }
+  int start = absolute ? root.get() : current.get();
+  std::optional<CallerCredsScope> caller_creds;
+  if (lookup.as_caller) {
+    caller_creds.emplace(lookup.tid);
+    if (!caller_creds->ok()) return fail(EPERM);
+  }
+  if (std::optional<ResolvedPath> quick = resolve_quickly(start, lookup, absolute)) {
+    return std::move(*quick);
+  }
+  if (absolute) current = UniqueFd(::dup(root.get()));
+  if (!current.valid()) return fail(errno);
+  int links = 0;
+  std::string_view rest = pending;
+  while (true) {
+    bool trailing_slash = false;
+    std::string_view part = next_component(rest, trailing_slash);
+    if (part.empty()) break;  // the end (or "/" alone: the root itself)
+    bool last = rest.empty();
+    struct stat here {};
+    if (::fstat(current.get(), &here) != 0) return fail(errno);
+    if (!S_ISDIR(here.st_mode)) return fail(ENOTDIR);
+    if (part == ".") continue;
+    if (part == "..") {
+      // ".." never leaves the caller's root (chroot semantics); the kernel crosses mounts.
+      if (!root_id) root_id = identity_of(root.get());
+      if (identity_of(current.get()) == *root_id) continue;
+      int up = ::openat(current.get(), "..", O_PATH | O_CLOEXEC);
+      if (up < 0) return fail(errno);
+      current = UniqueFd(up);
+      continue;
+    }
+    std::string name(part);
+    if ((name == "self" || name == "thread-self") && is_proc_root(current.get())) {
+      // Resolved against the reader, which is the caller, not us. Found out as ourselves: it
+      // reads the namespace of that procfs's pid 1, which may be memfd-warden's own init.
+      caller_creds.reset();
+      std::string target = caller_in_proc(current.get(), lookup.tid, name == "thread-self");
+      if (lookup.as_caller) {
+        caller_creds.emplace(lookup.tid);
+        if (!caller_creds->ok()) return fail(EPERM);
+      }
+      if (target.empty()) return fail(ENOENT);
+      if (++links > kMaxSymlinks) return fail(ELOOP);
+      pending = target + (rest.empty() && !trailing_slash ? "" : "/") + std::string(rest);
+      rest = pending;
+      continue;
+    }
+    int next = ::openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) return fail(errno);
+    UniqueFd next_fd(next);
+    struct stat st {};
+    if (::fstat(next, &st) != 0) return fail(errno);
+    if (S_ISLNK(st.st_mode) && (!last || trailing_slash || lookup.follow_final)) {
+      if (++links > kMaxSymlinks) return fail(ELOOP);
+      if (on_procfs(next) && !is_proc_root(current.get())) {
+        // A magic link (fd/N, map_files/..., cwd, root, exe): its target is a file, not a path.
+        // The kernel follows it for us as it would for the caller (the process it names is
+        // given by the directory, not by the reader).
+        int followed = ::openat(current.get(), name.c_str(), O_PATH | O_CLOEXEC);
+        if (followed < 0) return fail(errno);
+        current = UniqueFd(followed);
+        continue;
+      }
+      char target[4096];
+      ssize_t n = ::readlinkat(next, "", target, sizeof(target));
+      if (n < 0) return fail(errno);
+      if (n == static_cast<ssize_t>(sizeof(target))) return fail(ENAMETOOLONG);
+      std::string link(target, static_cast<size_t>(n));
+      if (!link.empty() && link.front() == '/') current = UniqueFd(::dup(root.get()));
+      pending = link + (rest.empty() && !trailing_slash ? "" : "/") + std::string(rest);
+      rest = pending;
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) return fail(ELOOP);  // the last component, not followed
+    current = std::move(next_fd);
+    if (trailing_slash && last && !S_ISDIR(st.st_mode)) return fail(ENOTDIR);
+  }
+  out.file = std::move(current);
+  return out;
+}
+
+}  // namespace warden

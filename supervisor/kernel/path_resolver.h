@@ -1,0 +1,44 @@
+// Resolves a path the way the kernel will for one calling thread, to judge the file a call would
+// reach rather than the string it names: from the caller's root and working directory (or a
+// directory fd of its), through the caller's mounts, symlinks and /proc magic links (fd/N,
+// map_files/..., cwd, exe), with "self" and "thread-self" in a procfs meaning the caller as that
+// procfs numbers it. The result is an O_PATH fd of ours on the file itself.
+//
+// Lookups run with memfd-warden's own credentials (a path the caller may not search still
+// resolves, for a check after which the kernel refuses the call itself), or, with `as_caller`,
+// with the caller's (caller_creds.h) for a call memfd-warden carries out on the caller's behalf.
+// The caller's root and working directory are opened first, as memfd-warden, either way.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "supervisor/kernel/unique_fd.h"
+
+namespace warden {
+
+struct PathLookup {
+  pid_t tid = 0;                     // the calling thread (our pid namespace)
+  int caller_pidfd = -1;             // reaches the caller's fd table (for `dirfd`)
+  int dirfd = -100;                  // AT_FDCWD, or the caller's directory fd (execveat, *at calls)
+  std::string_view path;             // as the caller passed it
+  bool follow_final = true;          // false: AT_SYMLINK_NOFOLLOW
+  bool empty_path_is_dirfd = false;  // AT_EMPTY_PATH
+  bool as_caller = false;            // search directories with the caller's credentials
+};
+
+struct ResolvedPath {
+  UniqueFd file;  // O_PATH, ours
+  int error = 0;  // the errno the kernel's lookup would give, when `file` is not valid
+};
+
+ResolvedPath resolve_caller_path(const PathLookup& lookup);
+
+// The caller's pid ("self") or "TGID/task/TID" ("thread-self") as the procfs mounted at
+// `proc_root` numbers it; empty when the caller is not visible there (the kernel says ENOENT).
+// Exposed for tests.
+std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self);
+
+}  // namespace warden

@@ -1,0 +1,177 @@
+#include "supervisor/launch/target_privileges.h"
+
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+namespace warden {
+namespace {
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+constexpr int kReaching[] = {CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_MODULE,     CAP_SYS_RAWIO,
+                             CAP_BPF,        CAP_PERFMON,   CAP_SYS_BOOT, CAP_LINUX_IMMUTABLE};
+constexpr const char* kReachingNames[] = {
+    "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_RAWIO",
+    "CAP_BPF",        "CAP_PERFMON",   "CAP_SYS_BOOT",   "CAP_LINUX_IMMUTABLE"};
+
+std::optional<uint32_t> number(std::string_view text) {
+  uint32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+uint64_t reaching_capabilities() {
+  uint64_t mask = 0;
+  for (int cap : kReaching) mask |= uint64_t{1} << cap;
+  return mask;
+}
+
+std::string reaching_capability_names() {
+  std::string out;
+  for (const char* name : kReachingNames) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+Result<TargetPrivileges> privileges_for_user(std::string_view spec) {
+  TargetPrivileges out;
+  out.set_ids = true;
+  size_t colon = spec.find(':');
+  std::string user(spec.substr(0, colon));
+  std::optional<std::string> group_name;
+  if (colon != std::string_view::npos) group_name = std::string(spec.substr(colon + 1));
+  if (user.empty() || (group_name && group_name->empty())) {
+    return Error{0, "--user '" + std::string(spec) + "': expected USER or USER:GROUP"};
+  }
+  const passwd* entry = nullptr;
+  if (auto id = number(user)) {
+    out.uid = *id;
+    entry = ::getpwuid(*id);
+  } else {
+    entry = ::getpwnam(user.c_str());
+    if (entry == nullptr) return Error{0, "--user: no such user '" + user + "'"};
+    out.uid = entry->pw_uid;
+  }
+  if (group_name) {
+    if (auto id = number(*group_name)) {
+      out.gid = *id;
+    } else {
+      const struct group* found = ::getgrnam(group_name->c_str());
+      if (found == nullptr) return Error{0, "--user: no such group '" + *group_name + "'"};
+      out.gid = found->gr_gid;
+    }
+  } else if (entry != nullptr) {
+    out.gid = entry->pw_gid;
+  } else {
+    return Error{
+        0, "--user " + user + ": no passwd entry for it, so give its group: " + user + ":GROUP"};
+  }
+  out.group_count = 1;
+  out.groups[0] = out.gid;
+  if (entry != nullptr) {
+    int count = static_cast<int>(kMaxTargetGroups);
+    if (::getgrouplist(entry->pw_name, out.gid, out.groups, &count) < 0) {
+      return Error{0, "--user " + user + ": member of more than " +
+                          std::to_string(kMaxTargetGroups) + " groups"};
+    }
+    out.group_count = static_cast<size_t>(count);
+  }
+  return out;
+}
+
+int apply_target_privileges(const TargetPrivileges& privileges, const char** step) {
+  if (privileges.drop_caps) {
+    *step = "dropping capabilities from the bounding set (PR_CAPBSET_DROP)";
+    for (int cap : kReaching) {
+      // EINVAL: a capability this kernel does not know (CAP_BPF before 5.8): nothing to drop.
+      if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+    }
+    *step = "clearing ambient capabilities";
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+      return errno;
+    }
+    *step = "dropping capabilities (capset)";
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (::syscall(SYS_capget, &header, data) != 0) return errno;
+    uint64_t mask = reaching_capabilities();
+    for (int i = 0; i < 2; ++i) {
+      auto keep = ~static_cast<uint32_t>(mask >> (32 * i));
+      data[i].effective &= keep;
+      data[i].permitted &= keep;
+      data[i].inheritable &= keep;
+    }
+    if (::syscall(SYS_capset, &header, data) != 0) return errno;
+  }
+  if (privileges.set_ids) {
+    *step = "setgroups";
+    if (::syscall(SYS_setgroups, privileges.group_count, privileges.groups) != 0) return errno;
+    *step = "setresgid";
+    if (::syscall(SYS_setresgid, privileges.gid, privileges.gid, privileges.gid) != 0) {
+      return errno;
+    }
+    *step = "setresuid";
+    if (::syscall(SYS_setresuid, privileges.uid, privileges.uid, privileges.uid) != 0) {
+      return errno;
+    }
+  }
+  return 0;
+}
+
+std::vector<std::string> privileges_to_args(const TargetPrivileges& privileges) {
+  std::vector<std::string> args;
+  if (privileges.drop_caps) args.push_back("--drop-caps");
+  if (privileges.set_ids) {
+    std::string groups;
+    for (size_t i = 0; i < privileges.group_count; ++i) {
+      groups += (i ? "," : "") + std::to_string(privileges.groups[i]);
+    }
+    args.insert(args.end(), {"--ids", std::to_string(privileges.uid),
+                             std::to_string(privileges.gid), groups.empty() ? "-" : groups});
+  }
+  return args;
+}
+
+bool privileges_from_args(int argc, char** argv, int* index, TargetPrivileges* out) {
+  int i = *index;
+  for (; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--drop-caps") == 0) {
+      out->drop_caps = true;
+    } else if (std::strcmp(argv[i], "--ids") == 0 && i + 3 < argc) {
+      out->set_ids = true;
+      out->uid = static_cast<uid_t>(std::strtoul(argv[i + 1], nullptr, 10));
+      out->gid = static_cast<gid_t>(std::strtoul(argv[i + 2], nullptr, 10));
+      out->group_count = 0;
+      for (const char* p = argv[i + 3]; *p && *p != '-' && out->group_count < kMaxTargetGroups;) {
+        char* end = nullptr;
+        out->groups[out->group_count++] = static_cast<gid_t>(std::strtoul(p, &end, 10));
+        p = *end == ',' ? end + 1 : end;
+        if (end == p && *p != '\0') return false;
+      }
+      i += 3;
+    } else {
+      break;
+    }
+  }
+  *index = i;
+  return true;
+}
+
+}  // namespace warden
