@@ -64,14 +64,7 @@ int run_target(warden::RunCommand& command) {
       use_ptrace = true;
     }
   }
-  TrapSet traps;
-  traps.growth = command.policy.tracks_bytes();
-  traps.writes = traps.growth && command.policy.quota.strict_writes;
-  traps.exec = !command.policy.exec_allowed;
-  for (const auto& rule : command.policy.rules) {
-    traps.exec = traps.exec || (rule.exec_allowed && !*rule.exec_allowed);
-  }
-  traps.io_uring = !command.policy.io_uring_allowed;
+  TrapSet traps = traps_for(command.policy);
   traps.x32 = kernel_runs_x32();
   if (command.policy.quota.strict_writes && !traps.growth) {
     spdlog::warn(
