@@ -13,6 +13,7 @@
 #include "policy/policy_parse.h"
 #include "policy/policy_print.h"
 #include "policy/sizes.h"
+#include "supervisor/agent/oci_profile.h"
 #include "supervisor/calls/audit_verify.h"
 #include "supervisor/kernel/kernel_probe.h"
 
@@ -22,7 +23,35 @@ namespace {
 
 int report_error(const std::string& message) { return exit_with_error(kExitUsage, message); }
 
-Result<Policy> load_policy(const std::optional<std::string>& path) {
+// `memfd-warden oci-profile`: the profile on stdout, what a merge kept as it was on stderr.
+int print_oci_profile(const std::string& socket, const std::optional<std::string>& policy_path,
+                      const std::string& metadata, const std::optional<std::string>& merge) {
+  auto policy = load_policy_file(policy_path);
+  if (!policy) return report_error(policy.error().message());
+  auto fit = check_container_policy(*policy, policy_path.value_or("<default policy>"));
+  if (!fit) return report_error(fit.error().message());
+  ProfileRequest request{socket, metadata};
+  auto rules = filter_rules(TrapAction::kUserNotify, traps_for(*policy));
+  Profile profile;
+  if (merge) {
+    std::ifstream in(*merge, std::ios::binary);
+    if (!in) return report_error(errno_error("cannot read the profile " + *merge).message());
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto merged = merge_oci_profile(text.str(), *merge, rules, request);
+    if (!merged) return report_error(merged.error().message());
+    profile = std::move(merged.value());
+  } else {
+    profile = oci_profile(rules, request);
+  }
+  for (const auto& note : profile.notes) std::cerr << "memfd-warden: note: " << note << "\n";
+  std::cout << profile.json;
+  return 0;
+}
+
+}  // namespace
+
+Result<Policy> load_policy_file(const std::optional<std::string>& path) {
   if (!path) return parse_policy(default_policy_text(), "<default policy>");
   std::ifstream in(*path, std::ios::binary);
   if (!in) return errno_error("cannot read policy file " + *path);
@@ -30,8 +59,6 @@ Result<Policy> load_policy(const std::optional<std::string>& path) {
   text << in.rdbuf();
   return parse_policy(text.str(), *path);
 }
-
-}  // namespace
 
 int exit_with_error(int code, const std::string& message) {
   std::cerr << "memfd-warden: error: " << message << std::endl;
@@ -177,6 +204,29 @@ CliOutcome parse_command_line(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
 
+  // oci-profile
+  CLI::App* profile = app.add_subcommand(
+      "oci-profile",
+      "Print the seccomp profile (OCI linux.seccomp, or a Kubernetes Localhost profile) that "
+      "routes exactly the calls a policy needs to the agent at SOCKET, on x86_64, i386 and x32");
+  std::string profile_socket;
+  profile->add_option("--socket", profile_socket, "The agent's socket (listenerPath)")
+      ->required()
+      ->type_name("PATH");
+  std::optional<std::string> profile_policy;
+  profile->add_option("--policy", profile_policy,
+                      "The policy the container will be served with (default: the embedded one)")
+      ->type_name("FILE");
+  std::string profile_metadata;
+  profile->add_option("--metadata", profile_metadata,
+                      "listenerMetadata, e.g. policy=NAME to choose a policy of --policy-dir")
+      ->type_name("TEXT");
+  std::optional<std::string> profile_merge;
+  profile->add_option("--merge", profile_merge,
+                      "Add the routing to this profile (e.g. a runtime's default) without "
+                      "weakening any of its rules; refused where that cannot be done safely")
+      ->type_name("FILE");
+
   // check
   CLI::App* check = app.add_subcommand("check", "Validate a policy file and print it normalized");
   std::string check_path;
@@ -220,6 +270,11 @@ CliOutcome parse_command_line(int argc, char** argv) {
     outcome.agent = std::move(agent_command);
     return outcome;
   }
+  if (profile->parsed()) {
+    outcome.exit_code = print_oci_profile(profile_socket, profile_policy, profile_metadata,
+                                          profile_merge);
+    return outcome;
+  }
   if (verify->parsed()) {
     outcome.exit_code = run_verify(verify_paths, std::cout);
     return outcome;
@@ -237,7 +292,7 @@ CliOutcome parse_command_line(int argc, char** argv) {
     return outcome;
   }
   if (check->parsed()) {
-    auto policy = load_policy(check_path);
+    auto policy = load_policy_file(check_path);
     if (!policy) {
       outcome.exit_code = report_error(policy.error().message());
       return outcome;
@@ -247,7 +302,7 @@ CliOutcome parse_command_line(int argc, char** argv) {
     return outcome;
   }
 
-  auto policy = load_policy(policy_path);
+  auto policy = load_policy_file(policy_path);
   if (!policy) {
     outcome.exit_code = report_error(policy.error().message());
     return outcome;

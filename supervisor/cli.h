@@ -44,6 +44,9 @@ struct CliOutcome {
 
 CliOutcome parse_command_line(int argc, char** argv);
 
+// The policy at PATH, or the embedded default without one; errors give file:line:col.
+Result<Policy> load_policy_file(const std::optional<std::string>& path);
+
 // Prints "memfd-warden: error: MESSAGE" to stderr, whatever the log level, and returns `code`.
 // Every path that ends memfd-warden on a failure of its own or of its input goes through here.
 int exit_with_error(int code, const std::string& message);

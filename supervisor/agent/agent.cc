@@ -26,6 +26,7 @@
 #include "supervisor/calls/memfd_ledger.h"
 #include "supervisor/kernel/notify_fd.h"
 #include "supervisor/backends/notify_session.h"
+#include "supervisor/agent/oci_profile.h"
 #include "supervisor/agent/oci_state.h"
 
 namespace warden {
@@ -34,14 +35,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kClientDeadline{5};  // to send the whole state message
 constexpr size_t kMaxClients = 64;                   // connections still sending, at once
-
-Result<Policy> load_policy_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errno_error("cannot read policy file " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_policy(text.str(), path);
-}
 
 // Binds PATH for us alone (mode 0600). A socket someone still listens on is left alone; a stale
 // one (nobody listening: an agent that died) is replaced; anything that is not a socket is an
@@ -162,6 +155,7 @@ Policy deny_everything(const Policy& base) {
   notify->enable_sync_wakeup();
   if (!refusal.empty()) spdlog::error("{}: {}: every trapped call is refused (EPERM)", who, refusal);
   SuperviseOptions options;
+  options.check_exec_images = traps_for(policy).exec;
   NotifySession session(policy, options, *ledger, *audit);
   pollfd sources[3] = {{notify->fd(), POLLIN, 0},
                        {ledger->event_fd(), POLLIN, 0},
@@ -200,6 +194,8 @@ Result<AgentPolicies> load_agent_policies(const AgentCommand& command) {
                       ? load_policy_file(*command.policy_path)
                       : parse_policy(default_policy_text(), "<default policy>");
   if (!fallback) return fallback.error();
+  auto fits = check_container_policy(*fallback, command.policy_path.value_or("<default policy>"));
+  if (!fits) return fits.error();
   policies.fallback = std::move(fallback.value());
   if (!command.policy_dir) return policies;
   std::error_code ec;
@@ -209,6 +205,7 @@ Result<AgentPolicies> load_agent_policies(const AgentCommand& command) {
     if (entry.path().extension() != ".toml") continue;
     auto policy = load_policy_file(entry.path().string());
     if (!policy) return policy.error();
+    if (auto fit = check_container_policy(*policy, entry.path().string()); !fit) return fit.error();
     policies.named.emplace(entry.path().stem().string(), std::move(policy.value()));
   }
   return policies;

@@ -1,6 +1,7 @@
 #include "supervisor/kernel/seccomp_filter.h"
 
 #include <seccomp.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -121,6 +121,10 @@ TEST_CASE("a thread that has exited reads as gone, from the cache too") {
     REQUIRE(reader.read(tid, info));
     CHECK(reader.pidfd(tid) >= 0);
   }
+  // pthread_join returns when the thread clears its tid, a little before the kernel has released
+  // it: wait until it has left /proc (bounded), as a caller that the supervisor sees gone has.
+  std::string task = "/proc/self/task/" + std::to_string(tid);
+  for (int i = 0; i < 5000 && ::access(task.c_str(), F_OK) == 0; ++i) ::usleep(1000);
   CallerInfo info;
   CHECK_FALSE(reader.read(tid, info));
   CHECK(reader.pidfd(tid) < 0);
