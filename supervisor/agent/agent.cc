@@ -35,6 +35,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kClientDeadline{5};  // to send the whole state message
 constexpr size_t kMaxClients = 64;                   // connections still sending, at once
+constexpr std::chrono::milliseconds kReleaseGrace{500};  // see run_session
 
 // Binds PATH for us alone (mode 0600). A socket someone still listens on is left alone; a stale
 // one (nobody listening: an agent that died) is replaced; anything that is not a socket is an
@@ -143,6 +144,7 @@ Policy deny_everything(const Policy& base) {
     spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, audit.error().message());
     ::_exit(1);
   }
+  audit->set_container(container_identity(state));
   audit->write_start(kVersion, who);
   auto ledger = MemfdLedger::open(policy.rules.size());
   auto notify = NotifyFd::adopt(std::move(listener));
@@ -176,7 +178,15 @@ Policy deny_everything(const Policy& base) {
     if (sources[1].revents & POLLIN) ledger->drain();
     if (sources[2].revents & POLLIN) audit->check_watch();
   }
-  ledger->drain();
+  // The filter lets go (POLLHUP) a little before the kernel has released the last task's files
+  // and queued their IN_IGNORED: give the releases up to 500 ms, so that the summary counts only
+  // what something still holds (a memfd passed out of the container, say).
+  auto until = Clock::now() + kReleaseGrace;
+  for (ledger->drain(); ledger->state().live > 0 && Clock::now() < until; ledger->drain()) {
+    pollfd releases{ledger->event_fd(), POLLIN, 0};
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
+    ::poll(&releases, 1, static_cast<int>(std::max<long long>(left, 0)));
+  }
   SuperviseResult result;
   result.started = true;
   result.exit_code = 0;

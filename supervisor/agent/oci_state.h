@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "policy/result.h"
+#include "supervisor/calls/container_identity.h"
 
 namespace warden {
 
@@ -43,13 +44,6 @@ Result<std::optional<std::string>> requested_policy(const ContainerState& state)
 // Who the container is, for audit records: id and bundle, and the Kubernetes pod name, namespace
 // and container name where the annotations carry them (CRI-O's io.kubernetes.* or containerd's
 // io.kubernetes.cri.* keys); empty when absent.
-struct ContainerIdentity {
-  std::string id;
-  std::string bundle;
-  std::string pod;
-  std::string pod_namespace;
-  std::string container;
-};
 ContainerIdentity container_identity(const ContainerState& state);
 
 }  // namespace warden

@@ -79,6 +79,7 @@ class AuditEncoder {
   std::string_view start(std::string_view version, std::string_view program, AuditChain& chain);
   std::string_view tamper(std::string_view what, uint64_t size, uint64_t expected,
                           AuditChain& chain);
+  void set_container(ContainerIdentity identity) { container_ = std::move(identity); }
 
  private:
   void begin(const char* event);
@@ -112,6 +113,7 @@ class AuditEncoder {
   rapidjson::StringBuffer buffer_;
   rapidjson::Writer<rapidjson::StringBuffer> writer_{buffer_};
   std::string scratch_;
+  std::optional<ContainerIdentity> container_;
 };
 
 void AuditEncoder::begin(const char* event) {
@@ -122,6 +124,23 @@ void AuditEncoder::begin(const char* event) {
   text(rfc3339_now().view());
   key("event");
   text(event);
+  if (container_) {
+    key("container");
+    writer_.StartObject();
+    bytes("id", container_->id);
+    bytes("bundle", container_->bundle);
+    for (auto [name, value] : {std::pair{"pod", &container_->pod},
+                               std::pair{"namespace", &container_->pod_namespace},
+                               std::pair{"name", &container_->container}}) {
+      if (value->empty()) {
+        key(name);
+        writer_.Null();
+      } else {
+        bytes(name, *value);
+      }
+    }
+    writer_.EndObject();
+  }
 }
 
 std::string_view AuditEncoder::end(AuditChain* chain) {
@@ -479,6 +498,10 @@ void AuditLog::unprotect() {
 std::string encode_decision(const DecisionRecord& record, const Quota& limits) {
   AuditEncoder encoder;
   return std::string(encoder.decision(record, limits, nullptr));
+}
+
+void AuditLog::set_container(ContainerIdentity identity) {
+  encoder_->set_container(std::move(identity));
 }
 
 void AuditLog::write_start(std::string_view version, std::string_view program) {

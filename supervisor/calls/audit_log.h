@@ -24,6 +24,7 @@
 #include "policy/policy.h"
 #include "policy/result.h"
 #include "supervisor/calls/audit_chain.h"
+#include "supervisor/calls/container_identity.h"
 #include "supervisor/calls/supervision.h"
 #include "supervisor/kernel/caller_info.h"
 #include "supervisor/kernel/unique_fd.h"
@@ -94,6 +95,9 @@ class AuditLog {
                                const AuditOptions& options = {});
   ~AuditLog();
 
+  // From now on every record carries "container": {id, bundle, pod, namespace, name} (the agent's
+  // runs; `run` has none).
+  void set_container(ContainerIdentity identity);
   // The run's first record: who wrote the log, and for which program.
   void write_start(std::string_view version, std::string_view program);
   // Encodes into buffers reused from record to record: no allocation once they have grown.

@@ -104,9 +104,11 @@ class Agent {
   int status_ = -1;
 };
 
-// An OCI bundle in DIR/NAME whose process is ARGS, with memfd_create routed to SOCKET.
+// An OCI bundle in DIR/NAME whose process is ARGS, with memfd_create routed to SOCKET, or with
+// PROFILE (from memfd-warden oci-profile) as its seccomp profile.
 std::string make_bundle(const TempDir& dir, const std::string& name, const Args& process,
-                        const std::string& socket, const std::string& metadata) {
+                        const std::string& socket, const std::string& metadata,
+                        const std::optional<Json>& profile = std::nullopt) {
   fs::path bundle = dir.path() / name;
   fs::path rootfs = bundle / "rootfs";
   for (const char* sub : {"bin", "proc", "dev", "sys", "tmp"}) fs::create_directories(rootfs / sub);
@@ -124,7 +126,7 @@ std::string make_bundle(const TempDir& dir, const std::string& name, const Args&
                   {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
                   {"syscalls", {{{"names", {"memfd_create"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
   if (!metadata.empty()) seccomp["listenerMetadata"] = metadata;
-  config["linux"]["seccomp"] = seccomp;
+  config["linux"]["seccomp"] = profile ? *profile : seccomp;
   std::ofstream(bundle / "config.json") << config.dump(1);
   return bundle.string();
 }
@@ -145,6 +147,30 @@ RunResult run_crun_container(const std::string& bundle, const std::string& id) {
   return run_native({"timeout", "60", "unshare", "-m", "sh", "-c",
                      "mount --make-rprivate / && mount -t cgroup2 none /sys/fs/cgroup && "
                      "crun --cgroup-manager=disabled run --bundle " + bundle + " " + id});
+}
+
+// The profile `memfd-warden oci-profile ARGS` prints.
+Json generated_profile(const Args& args) {
+  Args full{"oci-profile"};
+  full.insert(full.end(), args.begin(), args.end());
+  auto printed = run_warden_raw(full);
+  REQUIRE(printed.exit_code == 0);
+  return Json::parse(printed.out);
+}
+
+// The audit file's records, and those of one container's run.
+std::vector<Json> audit_records(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<Json> records;
+  for (std::string line; std::getline(in, line);) records.push_back(Json::parse(line));
+  return records;
+}
+std::vector<Json> records_of(const std::vector<Json>& all, const std::string& id) {
+  std::vector<Json> mine;
+  for (const auto& record : all) {
+    if (record.contains("container") && record["container"]["id"] == id) mine.push_back(record);
+  }
+  return mine;
 }
 
 const std::string kStrict =
@@ -186,6 +212,22 @@ TEST_CASE("agent: a runc container's denied name fails with the rule's errno, an
   CHECK(text.find("\"program\":\"container " + denied_id + "\"") != std::string::npos);
   CHECK(text.find("\"program\":\"container " + allowed_id + "\"") != std::string::npos);
   CHECK(run_warden_raw({"verify", agent.audit()}).exit_code == 0);
+  // Every record names its container, and each container's run ends with its own summary.
+  auto records = audit_records(agent.audit());
+  for (const auto& record : records) CHECK(record.contains("container"));
+  for (const auto& [id, name, decision] : {std::tuple{denied_id, "denied", "deny"},
+                                           std::tuple{allowed_id, "allowed", "allow"}}) {
+    auto mine = records_of(records, id);
+    REQUIRE(mine.size() == 3);
+    CHECK(mine[0]["event"] == "start");
+    CHECK(mine[1]["decision"] == decision);
+    CHECK(mine[2]["event"] == "summary");
+    CHECK(mine[2]["calls"] == (std::string(decision) == "allow" ? 1 : 0));
+    CHECK(mine[2]["live_at_exit"] == 0);  // the container's memfd went with it
+    CHECK(mine[1]["container"]["bundle"] == (dir.path() / name).string());
+    CHECK(mine[1]["container"]["pod"].is_null());
+    CHECK(mine[0]["run"] == mine[2]["run"]);
+  }
   // Control: the same container without the profile's agent makes its memfd.
   CHECK(run_native({"/bin/sh", "-c", std::string(CONTAINER_PROBE_BIN) + " evil-c 0"}).exit_code ==
         0);
@@ -355,6 +397,116 @@ TEST_CASE("agent: one agent per socket, a stale socket is replaced, anything els
                                 dir.write("bad.toml", "version = ")});
   CHECK(bad_policy.exit_code == 2);
   CHECK(bad_policy.err.find("bad.toml:1:") != std::string::npos);
+}
+
+TEST_CASE("agent: a byte quota holds per container, with the profile oci-profile prints") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  std::string policy = dir.write("quota.toml", "version = 1\n[quota]\nmax_bytes = \"1M\"\n");
+  Agent agent(dir, {"--policy", policy});
+  Json profile = generated_profile({"--socket", agent.socket(), "--policy", policy});
+  // A holds 768 KiB while B makes its own 768 KiB (its own quota), then fails to add 768 KiB more.
+  std::string holder = make_bundle(dir, "holder", {"/bin/probe", "a", "0", "786432", "hold"},
+                                   agent.socket(), "", profile);
+  std::string grower = make_bundle(
+      dir, "grower",
+      {"/bin/sh", "-c", "/bin/probe b1 0 786432 hold & sleep 1; /bin/probe b2 0 786432"},
+      agent.socket(), "", profile);
+  std::string holder_id = container_id("holder"), grower_id = container_id("grower");
+  int holder_exit = -1;
+  std::thread first([&] { holder_exit = run_container(holder, holder_id).exit_code; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  auto grown = run_container(grower, grower_id);
+  first.join();
+  CHECK(holder_exit == 0);
+  CHECK(grown.exit_code == EFBIG);  // quota.ftruncate_errno's default
+  agent.stop(SIGTERM);
+  auto records = audit_records(agent.audit());
+  auto refused = records_of(records, grower_id);
+  bool quota = false;
+  for (const auto& r : refused) quota |= r.value("reason", "") == "quota.max_bytes";
+  CHECK(quota);
+  for (const auto& r : records_of(records, holder_id)) {
+    if (r["event"] == "decision") CHECK(r["decision"] == "allow");
+  }
+  // Control: without the agent the same growth succeeds.
+  CHECK(run_native({std::string(CONTAINER_PROBE_BIN), "b2", "0", "786432"}).exit_code == 0);
+}
+
+TEST_CASE("agent: two containers at once, each decided by its own policy") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  fs::create_directory(dir.path() / "policies");
+  dir.write("policies/strict.toml", kStrict);
+  dir.write("policies/other.toml",
+            "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"ENOTUNIQ\"\n");
+  Agent agent(dir, {"--policy-dir", dir.file("policies")});
+  // Both wait inside their containers, so that their sessions overlap.
+  Args process{"/bin/sh", "-c", "sleep 1; /bin/probe evil-both 0"};
+  std::string one = make_bundle(dir, "one", process, agent.socket(), "policy=strict");
+  std::string two = make_bundle(dir, "two", process, agent.socket(), "policy=other");
+  std::string one_id = container_id("one"), two_id = container_id("two");
+  int one_exit = -1, two_exit = -1;
+  std::thread a([&] { one_exit = run_container(one, one_id).exit_code; });
+  std::thread b([&] { two_exit = run_container(two, two_id).exit_code; });
+  a.join();
+  b.join();
+  CHECK(one_exit == kSentinel);   // EDOM
+  CHECK(two_exit == kSentinel2);  // ENOTUNIQ
+  agent.stop(SIGTERM);
+  auto records = audit_records(agent.audit());
+  auto first = records_of(records, one_id), second = records_of(records, two_id);
+  REQUIRE(first.size() == 3);
+  REQUIRE(second.size() == 3);
+  CHECK(first[1]["errno"] == "EDOM");
+  CHECK(second[1]["errno"] == "ENOTUNIQ");
+  CHECK(first[0]["run"] != second[0]["run"]);
+  // The two sessions overlapped: each started before the other's summary.
+  CHECK(first[0]["time"] < second[2]["time"]);
+  CHECK(second[0]["time"] < first[2]["time"]);
+  CHECK(run_warden_raw({"verify", agent.audit()}).exit_code == 0);
+}
+
+TEST_CASE("agent: running a memfd inside a container is refused by the agent (T1620)") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  Agent agent(dir);  // the embedded default: exec = "deny"
+  Json profile = generated_profile({"--socket", agent.socket()});
+  std::string id = container_id("exec");
+  // The program runs through /proc/self/fd/N: the agent must resolve it as the container's
+  // process sees it (its /proc/self is not the agent's).
+  auto ran = run_container(
+      make_bundle(dir, "exec", {"/bin/probe", "payload", "0", "-", "exec"}, agent.socket(), "",
+                  profile),
+      id);
+  CHECK(ran.exit_code == EACCES);
+  agent.stop(SIGTERM);
+  bool refused = false;
+  for (const auto& r : records_of(audit_records(agent.audit()), id)) {
+    refused |= r["event"] == "decision" && r["syscall"] == "execve" && r["decision"] == "deny" &&
+               r.value("technique", "") == "T1620";
+  }
+  CHECK(refused);
+  // Control: without the agent the memfd runs ("true" exits 0).
+  CHECK(run_native({std::string(CONTAINER_PROBE_BIN), "payload", "0", "-", "exec"}).exit_code ==
+        0);
+}
+
+TEST_CASE("agent and oci-profile: a policy a container cannot have is refused up front") {
+  TempDir dir;
+  std::string strict =
+      dir.write("strict.toml", "version = 1\n[quota]\nmax_bytes = \"1M\"\nstrict_writes = true\n");
+  auto agent = run_native({"timeout", "10", warden_bin(), "agent", "--socket",
+                           dir.file("a.sock"), "--policy", strict});
+  CHECK(agent.exit_code == 2);
+  CHECK(agent.err.find("strict.toml: quota.strict_writes cannot hold in a container") !=
+        std::string::npos);
+  auto profile = run_warden_raw({"oci-profile", "--socket", "/s", "--policy", strict});
+  CHECK(profile.exit_code == 2);
+  CHECK(profile.err.find("runc refuses SCMP_ACT_NOTIFY on write") != std::string::npos);
+  auto missing = run_warden_raw({"oci-profile", "--socket", "/s", "--merge", dir.file("none")});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("cannot read the profile") != std::string::npos);
 }
 
 }  // namespace warden::test

@@ -43,6 +43,38 @@ TEST_CASE("every byte of a hostile name survives in the audit, and each line is 
   CHECK(records[1]["event"] == "summary");
 }
 
+TEST_CASE("a container's run: every record carries its identity, hostile bytes kept") {
+  char path[] = "/tmp/warden-audit-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  {
+    auto log = AuditLog::open(AuditDestination::from_option(path), Quota{});
+    REQUIRE(log.has_value());
+    log->set_container({"job-\"1\"\n", "/run/b\xff", "web-1", "", "app"});
+    log->write_start("test", "container job");
+    log->write(DecisionRecord{});
+    log->write_summary(SuperviseResult{});
+  }
+  std::ifstream in(path);
+  std::string line;
+  std::vector<nlohmann::json> records;
+  while (std::getline(in, line)) records.push_back(nlohmann::json::parse(line));
+  ::unlink(path);
+  REQUIRE(records.size() == 3);
+  for (const auto& record : records) {
+    CAPTURE(record.dump());
+    const auto& container = record.at("container");
+    CHECK(container["id"] == "job-\"1\"\n");
+    CHECK(container["bundle_hex"] == "2f72756e2f62ff");
+    CHECK(container["pod"] == "web-1");
+    CHECK(container["namespace"].is_null());
+    CHECK(container["name"] == "app");
+  }
+  // memfd-warden verify still finds the run whole.
+  CHECK(records[2]["seal"]["records"] == 3);
+}
+
 TEST_CASE("rfc3339_now has microseconds and a Z") {
   std::string now(rfc3339_now().view());
   CHECK(now.size() == 27);
