@@ -247,8 +247,10 @@ TEST_CASE("agent: crun containers are served the same way (its state message say
       make_bundle(dir, "denied", {"/bin/probe", "evil-r", "0"}, agent.socket(), "policy=strict"),
       container_id("crun-deny"));
   CHECK(denied.exit_code == kSentinel);
+  // The profile oci-profile prints, with its argument conditions, works under crun too.
   auto allowed = run_crun_container(
-      make_bundle(dir, "allowed", {"/bin/probe", "good-r", "0"}, agent.socket(), "policy=strict"),
+      make_bundle(dir, "allowed", {"/bin/probe", "good-r", "0"}, agent.socket(), "",
+                  generated_profile({"--socket", agent.socket(), "--metadata", "policy=strict"})),
       container_id("crun-allow"));
   CHECK(allowed.exit_code == 0);
   CHECK(allowed.fact("link") == "/memfd:good-r (deleted)");
@@ -490,6 +492,18 @@ TEST_CASE("agent: running a memfd inside a container is refused by the agent (T1
   // Control: without the agent the memfd runs ("true" exits 0).
   CHECK(run_native({std::string(CONTAINER_PROBE_BIN), "payload", "0", "-", "exec"}).exit_code ==
         0);
+}
+
+TEST_CASE("agent: with no agent on its socket, a container with the profile does not start") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  std::string socket = dir.file("nobody.sock");
+  auto started = run_container(
+      make_bundle(dir, "alone", {"/bin/probe", "evil-n", "0"}, socket, "",
+                  generated_profile({"--socket", socket})),
+      container_id("alone"));
+  CHECK(started.exit_code != 0);
+  CHECK(started.out.find("link=") == std::string::npos);  // the probe never ran
 }
 
 TEST_CASE("agent and oci-profile: a policy a container cannot have is refused up front") {
