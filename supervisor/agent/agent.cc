@@ -159,6 +159,10 @@ Policy deny_everything(const Policy& base) {
   SuperviseOptions options;
   options.check_exec_images = traps_for(policy).exec;
   NotifySession session(policy, options, *ledger, *audit);
+  // Most containers cannot change their vm.memfd_noexec: then it is read once, not at each call.
+  if (state.pid > 0 && session.scopes().fix_if_unwritable(state.pid)) {
+    spdlog::debug("{}: its vm.memfd_noexec cannot change; read once", who);
+  }
   pollfd sources[3] = {{notify->fd(), POLLIN, 0},
                        {ledger->event_fd(), POLLIN, 0},
                        {audit->watch_fd(), POLLIN, 0}};

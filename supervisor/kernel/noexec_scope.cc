@@ -5,6 +5,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <linux/capability.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,6 +24,8 @@
 
 #include "policy/memfd_flags.h"
 #include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/proc_status.h"
+#include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
 namespace {
@@ -127,6 +132,30 @@ int NoexecScopes::scope_of(pid_t tid) {
       "value, 2",
       tid);
   return kNoexecScopeEnforced;
+}
+
+bool NoexecScopes::fix_if_unwritable(pid_t pid) {
+  if (!sysctl_.valid()) return false;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+  UniqueFd pid_ns(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!pid_ns.valid()) return false;
+  // Writing the sysctl takes CAP_SYS_ADMIN over the user namespace that owns the PID namespace.
+  UniqueFd owner(::ioctl(pid_ns.get(), NS_GET_USERNS));
+  struct stat owner_st {}, ns_st {};
+  if (!owner.valid() || ::fstat(owner.get(), &owner_st) != 0 || owner_st.st_ino != own_user_ns_ ||
+      ::fstat(pid_ns.get(), &ns_st) != 0) {
+    return false;
+  }
+  long long bounding = status_field(pid, "CapBnd:", 16);
+  if (bounding < 0 || (bounding & (1LL << CAP_SYS_ADMIN)) != 0) return false;
+  if (ns_st.st_ino == own_pid_ns_ || fixed_.count(ns_st.st_ino)) return true;
+  int scope = scope_of(pid);
+  // Still the same process in the same namespace (a pid reused meanwhile would be another).
+  if (pid_namespace_of(pid) != ns_st.st_ino) return false;
+  fixed_[ns_st.st_ino] = scope;
+  readers_.erase(ns_st.st_ino);  // its socket closes, and it exits
+  return true;
 }
 
 std::optional<int> NoexecScopes::own_scope() const {

@@ -41,6 +41,13 @@ class NoexecScopes {
   // dropped or it runs as another user.
   void fix_namespace(ino_t pid_ns, int value) { fixed_[pid_ns] = value; }
 
+  // For a namespace memfd-warden did not make (a container's): when `pid`'s PID namespace belongs
+  // to our user namespace and CAP_SYS_ADMIN is outside `pid`'s bounding set, nothing `pid` starts
+  // can ever change the namespace's value, so it is read once and fixed. A process put into the
+  // namespace from outside with that capability (runc exec --cap, nsenter) could still change it
+  // unseen. Returns whether the namespace was fixed.
+  bool fix_if_unwritable(pid_t pid);
+
   // Readers started so far (for tests and the debug log).
   size_t readers() const { return readers_.size(); }
 

@@ -1,4 +1,4 @@
-// warden_bench [--json] [--n N]: one invocation measures, side by side on this machine:
+// warden_bench [--json] [--n N] [--only LETTER]: one invocation measures, side by side on this machine:
 //   a. memfd_create (+ close) and ftruncate natively;
 //   b. the user-notification floor: CONTINUE without and with SYNC_WAKE_UP, and ADDFD+SEND (the
 //      cheapest way to hand over a memfd the supervisor made, which is how memfd-warden allows);
@@ -9,13 +9,20 @@
 //   g. 1, 2, 8 and 32 threads creating memfds at once, natively and under memfd-warden;
 //   h. a real workload: building a generated C project with make -j, natively and under
 //      memfd-warden with its default policy;
+//   i. a runc container under `memfd-warden agent` (allow, deny), beside the same policy under
+//      `run` and the same container without the agent (needs root, runc and busybox-static);
 //   x. diagnosis: the floor through epoll_wait, and the ADDFD floor, memfd-warden allow and
 //      strace with everything pinned to one CPU (no wake-up crosses CPUs).
-// Each figure is the median of three runs (h: of five, alternating), each itself the median of
+// Each figure is the median of three runs (h and i: of five, alternating), each itself the median of
 // five rounds timed inside the target (bench_loop). Then the targets, as ratios from this
 // run. See docs/performance.md.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,10 +30,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <string>
 #include <vector>
+
+extern char** environ;
 
 namespace {
 
@@ -104,6 +115,86 @@ void write_project() {
        << "\n\t$(CC) -o $@ $^\n%.o: %.c\n\t$(CC) $(CFLAGS) -c -o $@ $<\n";
 }
 
+// Case i: bundles whose process is the static bench loop, served by an agent of their own.
+constexpr const char* kContainerDir = "/tmp/warden-bench-containers";
+constexpr const char* kContainerPolicy =
+    "version = 1\n[[rule]]\nname = \"denied\"\naction = \"deny\"\n";
+
+class ContainerBench {
+ public:
+  // Empty when the rows can run; else why not.
+  std::string start(const std::string& warden, const std::string& static_loop, long n) {
+    namespace fs = std::filesystem;
+    if (::geteuid() != 0) return "needs root";
+    if (std::system("command -v runc >/dev/null") != 0) return "runc is not installed";
+    fs::remove_all(kContainerDir);
+    fs::path dir = kContainerDir, rootfs = dir / "rootfs";
+    for (const char* sub : {"proc", "dev", "sys", "tmp"}) fs::create_directories(rootfs / sub);
+    fs::copy_file(static_loop, rootfs / "bench_loop");
+    std::ofstream(dir / "policy.toml") << kContainerPolicy;
+    socket_ = (dir / "agent.sock").string();
+    std::string args[] = {warden, "agent", "--socket", socket_, "--policy",
+                          (dir / "policy.toml").string(), "--audit", "/dev/null",
+                          "--log-level", "off"};
+    char* argv[std::size(args) + 1] = {};
+    for (size_t i = 0; i < std::size(args); ++i) argv[i] = args[i].data();
+    if (::posix_spawn(&agent_, argv[0], nullptr, nullptr, argv, environ) != 0) {
+      return "cannot start the agent";
+    }
+    for (int i = 0; i < 500 && !accepts(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FILE* printed = ::popen((warden + " oci-profile --socket " + socket_ + " --policy " +
+                             (dir / "policy.toml").string()).c_str(), "r");
+    std::string profile_text;
+    for (char buffer[4096]; std::fgets(buffer, sizeof(buffer), printed);) profile_text += buffer;
+    if (::pclose(printed) != 0) return "oci-profile failed";
+    auto profile = nlohmann::json::parse(profile_text);
+    for (const auto& [name, op, routed] : {std::tuple{"allow", "memfd", true},
+                                           std::tuple{"deny", "memfd-denied", true},
+                                           std::tuple{"plain", "memfd", false}}) {
+      fs::path bundle = dir / name;
+      fs::create_directories(bundle);
+      if (std::system(("runc spec --bundle " + bundle.string()).c_str()) != 0) {
+        return "runc spec failed";
+      }
+      nlohmann::json config;
+      std::ifstream(bundle / "config.json") >> config;
+      config["process"]["terminal"] = false;
+      config["process"]["args"] = {"/bench_loop", op, std::to_string(n)};
+      config["root"] = {{"path", rootfs.string()}, {"readonly", true}};
+      if (routed) config["linux"]["seccomp"] = profile;
+      std::ofstream(bundle / "config.json") << config.dump(1);
+    }
+    return "";
+  }
+  // The container's loop; each run its own container id.
+  std::string command(const char* bundle) const {
+    return std::string("runc run --bundle ") + kContainerDir + "/" + bundle + " mwbench-$$";
+  }
+  ~ContainerBench() {
+    if (agent_ > 0) {
+      ::kill(agent_, SIGTERM);
+      ::waitpid(agent_, nullptr, 0);
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(kContainerDir, ignored);
+  }
+
+ private:
+  bool accepts() const {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    ::close(fd);
+    return ok;
+  }
+  std::string socket_;
+  pid_t agent_ = -1;
+};
+
 std::string machine_description() {
   utsname names{};
   ::uname(&names);
@@ -124,9 +215,11 @@ std::string machine_description() {
 int main(int argc, char** argv) {
   bool json = false;
   long n = 20000;
+  std::string only;  // "i.": just the rows of case i
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) json = true;
     if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = std::atol(argv[++i]);
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = std::string(argv[++i]) + ".";
   }
   std::string dir = BENCH_DIR, warden = WARDEN_BIN;
   std::string loop = dir + "/bench_loop", floor_bin = dir + "/bench_floor";
@@ -197,6 +290,24 @@ int main(int argc, char** argv) {
                     unotify + quiet + " -- " + loop + " memfd" + thread_count + " " + t,
                     "native-" + t + "t", "floor"});
   }
+  ContainerBench containers;
+  std::string no_containers = containers.start(warden, dir + "/bench_loop_static", n);
+  if (!no_containers.empty()) std::fprintf(stderr, "case i not run: %s\n", no_containers.c_str());
+  std::string container_policy = std::string(" --policy ") + kContainerDir + "/policy.toml";
+  rows.push_back({"run-policy-allow", "i. run, allow (the containers' policy)",
+                  unotify + container_policy + quiet + " -- " + loop + " memfd" + count, "native",
+                  "floor"});
+  rows.push_back({"run-policy-deny", "i. run, deny (the containers' policy)",
+                  unotify + container_policy + quiet + " -- " + loop + " memfd-denied" + count,
+                  "native", "floor"});
+  if (no_containers.empty()) {
+    rows.push_back({"container-plain", "i. runc container, no agent", containers.command("plain"),
+                    "native", ""});
+    rows.push_back({"agent-allow", "i. runc container under the agent, allow",
+                    containers.command("allow"), "native", "floor"});
+    rows.push_back({"agent-deny", "i. runc container under the agent, deny",
+                    containers.command("deny"), "native", "floor"});
+  }
   rows.push_back({"make-native", "h. make -j (32 C files), native, ms", make, "make-native", "",
                   true});
   rows.push_back({"make", "h. make -j (32 C files), memfd-warden, ms",
@@ -210,12 +321,28 @@ int main(int argc, char** argv) {
     return nullptr;
   };
   for (auto& row : rows) {
-    if (row.timed_here) continue;
+    if (row.timed_here || row.label.rfind("i.", 0) == 0 ||
+        (!only.empty() && row.label.rfind(only, 0) != 0)) {
+      continue;
+    }
     std::vector<double> runs;
     for (int i = 0; i < 3; ++i) runs.push_back(run_once(row));
     row.value = median(runs);
   }
+  // i: the rows take turns, five rounds, so that drift on the machine falls on all of them alike
+  // (agent against run is a 10% comparison, and this machine drifts by more from minute to minute).
+  if (only.empty() || only == "i.") {
+    std::vector<std::pair<Row*, std::vector<double>>> turns;
+    for (auto& row : rows) {
+      if (row.label.rfind("i.", 0) == 0) turns.push_back({&row, {}});
+    }
+    for (int round = 0; round < 5; ++round) {
+      for (auto& [row, runs] : turns) runs.push_back(run_once(*row));
+    }
+    for (auto& [row, runs] : turns) row->value = median(runs);
+  }
   // h: the two builds alternate, so that drift on the machine falls on both.
+  if (only.empty() || only == "h.") {
   write_project();
   std::vector<double> native_builds, warden_builds;
   Row& make_native = rows[rows.size() - 2];
@@ -227,13 +354,17 @@ int main(int argc, char** argv) {
   }
   make_native.value = median(native_builds);
   make_warden.value = median(warden_builds);
+  }
 
   auto ratio = [&](const Row& row, const std::string& base_id) {
     const Row* base = find(base_id);
     if (base == nullptr || base->value <= 0 || row.value <= 0) return -1.0;
     return row.value / base->value;
   };
-  auto value = [&](const char* id) { return find(id)->value; };
+  auto value = [&](const char* id) {
+    const Row* row = find(id);
+    return row == nullptr ? -1.0 : row->value;
+  };
   auto quotient = [](double a, double b) { return a > 0 && b > 0 ? a / b : -1.0; };
   struct Target {
     const char* what;
@@ -253,6 +384,10 @@ int main(int argc, char** argv) {
        1.05, true},
       {"make under memfd-warden / native", quotient(value("make"), value("make-native")), 1.02,
        true},
+      {"agent in a runc container / run, allow",
+       quotient(value("agent-allow"), value("run-policy-allow")), 1.10, true},
+      {"agent in a runc container / run, deny",
+       quotient(value("agent-deny"), value("run-policy-deny")), 1.10, true},
       {"throughput, 32 threads / 1 thread (memfd-warden)",
        quotient(value("allow-1t"), value("allow-32t")), 0.80, false},
   };
