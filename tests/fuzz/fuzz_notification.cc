@@ -15,8 +15,9 @@
 #include "policy/default_policy.h"
 #include "policy/memfd_flags.h"
 #include "policy/policy_parse.h"
-#include "supervisor/calls/growth_args.h"
+#include "supervisor/agent/oci_profile.h"
 #include "supervisor/agent/oci_state.h"
+#include "supervisor/calls/growth_args.h"
 #include "supervisor/kernel/program_interpreter.h"
 #include "supervisor/kernel/trapped_syscalls.h"
 
@@ -87,6 +88,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     (void)warden::container_identity(*state);
+  }
+  // The same bytes as a profile to merge the agent's routing into: refused, or a profile that
+  // is JSON again and names the agent's socket.
+  static const auto rules = warden::filter_rules(warden::TrapAction::kUserNotify,
+                                                 warden::TrapSet{true, false, true, true, true});
+  if (auto merged = warden::merge_oci_profile(tail, "fuzz", rules, {"/s", "policy=x"})) {
+    if (merged->json.find("\"listenerPath\": \"/s\"") == std::string::npos) std::abort();
   }
   uint32_t flags = static_cast<uint32_t>(record.args[1]);
   (void)warden::memfd_flags_invalid(flags);
