@@ -6,11 +6,15 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 namespace warden {
 
-TEST_CASE("every byte of a hostile name survives in the audit, and each line is one JSON object") {
+namespace {
+
+// The records `write` puts in a fresh audit file, parsed.
+std::vector<nlohmann::json> records_written(const std::function<void(AuditLog&)>& write) {
   char path[] = "/tmp/warden-audit-XXXXXX";
   int fd = ::mkstemp(path);
   REQUIRE(fd >= 0);
@@ -18,20 +22,29 @@ TEST_CASE("every byte of a hostile name survives in the audit, and each line is 
   {
     auto log = AuditLog::open(AuditDestination::from_option(path), Quota{});
     REQUIRE(log.has_value());
-    std::string every_byte;
-    for (int c = 1; c < 256; ++c) every_byte += static_cast<char>(c);
-    DecisionRecord record;
-    record.name = every_byte;
-    record.comm = std::string_view("\xff\n", 2);
-    record.exe = "/bin/\"quoted\"";
-    log->write(record);
-    log->write_summary(SuperviseResult{});
+    write(*log);
   }
   std::ifstream in(path);
   std::string line;
   std::vector<nlohmann::json> records;
   while (std::getline(in, line)) records.push_back(nlohmann::json::parse(line));
   ::unlink(path);
+  return records;
+}
+
+}  // namespace
+
+TEST_CASE("every byte of a hostile name survives in the audit, and each line is one JSON object") {
+  auto records = records_written([](AuditLog& log) {
+    std::string every_byte;
+    for (int c = 1; c < 256; ++c) every_byte += static_cast<char>(c);
+    DecisionRecord record;
+    record.name = every_byte;
+    record.comm = std::string_view("\xff\n", 2);
+    record.exe = "/bin/\"quoted\"";
+    log.write(record);
+    log.write_summary(SuperviseResult{});
+  });
   REQUIRE(records.size() == 2);
   std::string hex = records[0]["name_hex"];
   REQUIRE(hex.size() == 255 * 2);
@@ -44,23 +57,12 @@ TEST_CASE("every byte of a hostile name survives in the audit, and each line is 
 }
 
 TEST_CASE("a container's run: every record carries its identity, hostile bytes kept") {
-  char path[] = "/tmp/warden-audit-XXXXXX";
-  int fd = ::mkstemp(path);
-  REQUIRE(fd >= 0);
-  ::close(fd);
-  {
-    auto log = AuditLog::open(AuditDestination::from_option(path), Quota{});
-    REQUIRE(log.has_value());
-    log->set_container({"job-\"1\"\n", "/run/b\xff", "web-1", "", "app"});
-    log->write_start("test", "container job");
-    log->write(DecisionRecord{});
-    log->write_summary(SuperviseResult{});
-  }
-  std::ifstream in(path);
-  std::string line;
-  std::vector<nlohmann::json> records;
-  while (std::getline(in, line)) records.push_back(nlohmann::json::parse(line));
-  ::unlink(path);
+  auto records = records_written([](AuditLog& log) {
+    log.set_container({"job-\"1\"\n", "/run/b\xff", "web-1", "", "app"});
+    log.write_start("test", "container job");
+    log.write(DecisionRecord{});
+    log.write_summary(SuperviseResult{});
+  });
   REQUIRE(records.size() == 3);
   for (const auto& record : records) {
     CAPTURE(record.dump());
@@ -71,8 +73,7 @@ TEST_CASE("a container's run: every record carries its identity, hostile bytes k
     CHECK(container["namespace"].is_null());
     CHECK(container["name"] == "app");
   }
-  // memfd-warden verify still finds the run whole.
-  CHECK(records[2]["seal"]["records"] == 3);
+  CHECK(records[2]["seal"]["records"] == 3);  // the summary seals all three
 }
 
 TEST_CASE("rfc3339_now has microseconds and a Z") {
