@@ -14,6 +14,7 @@
 #include "policy/policy_print.h"
 #include "policy/sizes.h"
 #include "supervisor/agent/oci_profile.h"
+#include "supervisor/calls/audit_observations.h"
 #include "supervisor/calls/audit_verify.h"
 #include "supervisor/kernel/kernel_probe.h"
 
@@ -172,6 +173,9 @@ CliOutcome parse_command_line(int argc, char** argv) {
                     "), which are dropped by default; it can then trace or stop memfd-warden");
   run->add_flag("--dry-run", command.dry_run,
                 "Decide and audit, but allow everything (denials show as would-deny)");
+  run->add_flag("--fail-on-deny", command.fail_on_deny,
+                "Exit 3 when PROGRAM exits 0 but a call was denied or killed, or with --dry-run "
+                "would have been (to gate a CI job on a trial run)");
   run->add_option("--log-level", outcome.log_level, "Human log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
@@ -227,6 +231,27 @@ CliOutcome parse_command_line(int argc, char** argv) {
                       "weakening any of its rules; refused where that cannot be done safely")
       ->type_name("FILE");
 
+  // suggest
+  CLI::App* suggest = app.add_subcommand(
+      "suggest",
+      "Print a policy that admits what the recorded runs did and nothing more (from audit logs "
+      "of run --dry-run, run, or the agent)");
+  std::vector<std::string> suggest_paths;
+  suggest->add_option("FILE", suggest_paths, "Audit log(s)")->required();
+  unsigned headroom = 25;
+  suggest->add_option("--headroom", headroom, "Quotas: the observed peak plus PERCENT")
+      ->type_name("PERCENT")
+      ->check(CLI::Range(0U, 1000U))
+      ->capture_default_str();
+  std::string suggest_default = "deny";
+  suggest->add_option("--default", suggest_default, "What the policy does with anything else")
+      ->check(CLI::IsMember({"deny", "allow"}))
+      ->capture_default_str();
+  std::optional<std::string> suggest_container;
+  suggest->add_option("--container", suggest_container,
+                      "Only the records of this container (its id, name or pod), from the agent")
+      ->type_name("NAME");
+
   // check
   CLI::App* check = app.add_subcommand("check", "Validate a policy file and print it normalized");
   std::string check_path;
@@ -273,6 +298,21 @@ CliOutcome parse_command_line(int argc, char** argv) {
   if (profile->parsed()) {
     outcome.exit_code = print_oci_profile(profile_socket, profile_policy, profile_metadata,
                                           profile_merge);
+    return outcome;
+  }
+  if (suggest->parsed()) {
+    auto lines = read_audit_lines(suggest_paths);
+    auto seen = lines ? observations_from_audit(*lines, suggest_container)
+                      : Result<Observations>(lines.error());
+    if (!seen) {
+      outcome.exit_code = report_error(seen.error().message());
+      return outcome;
+    }
+    SuggestOptions options;
+    options.headroom_percent = headroom;
+    options.default_action = *action_from_name(suggest_default);
+    std::cout << suggest_policy(*seen, options);
+    outcome.exit_code = 0;
     return outcome;
   }
   if (verify->parsed()) {

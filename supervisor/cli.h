@@ -16,6 +16,8 @@ namespace warden {
 
 inline constexpr int kExitUsage = 2;  // bad command line or bad policy: nothing ran
 inline constexpr int kExitInternal = 125;
+// --fail-on-deny: the target exited 0, but a call was denied, killed or (--dry-run) would have been.
+inline constexpr int kExitDenied = 3;
 inline constexpr const char* kVersion = "memfd-warden 0.1.0";
 
 enum class BackendChoice { kAuto, kUnotify, kPtrace };
@@ -28,6 +30,7 @@ struct RunCommand {
   AuditDestination audit;    // --audit FILE|-, --audit-fd N, --audit-socket PATH
   bool audit_strict = false;  // a tampered audit file ends the run
   bool dry_run = false;
+  bool fail_on_deny = false;  // exit kExitDenied when the target succeeded but a call was refused
   // The target's privileges: by default a root target loses the capabilities that reach
   // memfd-warden (--keep-caps keeps them); --user runs it as another user.
   bool keep_caps = false;

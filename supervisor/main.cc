@@ -152,6 +152,15 @@ int run_target(warden::RunCommand& command) {
                    " during the run (--audit-strict); the run was ended";
   }
   if (!result.error.empty()) return exit_with_error(result.exit_code, result.error);
+  uint64_t refused = audit->count(Decision::kDeny) + audit->count(Decision::kKill) +
+                     audit->count(Decision::kAbort) + audit->count(Decision::kWouldDeny) +
+                     audit->count(Decision::kWouldKill);
+  if (command.fail_on_deny && refused > 0 && result.exit_code == 0) {
+    return exit_with_error(kExitDenied,
+                           std::to_string(refused) + (command.dry_run ? " calls would have been"
+                                                                      : " calls were") +
+                               " refused (--fail-on-deny); the audit has each one");
+  }
   return result.exit_code;
 }
 

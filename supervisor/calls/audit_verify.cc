@@ -165,24 +165,27 @@ VerifyReport verify_audit(const std::vector<AuditLine>& lines) {
   return report;
 }
 
-int run_verify(const std::vector<std::string>& paths, std::ostream& out) {
+Result<std::vector<AuditLine>> read_audit_lines(const std::vector<std::string>& paths) {
   std::vector<AuditLine> lines;
   for (const auto& path : paths) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      std::cerr << "memfd-warden: error: cannot read " << path << ": " << std::strerror(errno)
-                << std::endl;
-      return 2;
-    }
+    if (!in) return errno_error("cannot read " + path);
     std::string text;
     for (size_t number = 1; std::getline(in, text); ++number) {
       lines.push_back({path + ":" + std::to_string(number), std::move(text)});
     }
-    if (in.bad()) {
-      std::cerr << "memfd-warden: error: reading " << path << " failed" << std::endl;
-      return 2;
-    }
+    if (in.bad()) return Error{0, "reading " + path + " failed"};
   }
+  return lines;
+}
+
+int run_verify(const std::vector<std::string>& paths, std::ostream& out) {
+  auto read = read_audit_lines(paths);
+  if (!read) {
+    std::cerr << "memfd-warden: error: " << read.error().message() << std::endl;
+    return 2;
+  }
+  const std::vector<AuditLine>& lines = read.value();
   VerifyReport report = verify_audit(lines);
   for (const auto& run : report.runs) {
     out << "run " << run.run;

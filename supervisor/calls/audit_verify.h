@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/result.h"
+
 namespace warden {
 
 struct AuditLine {
@@ -31,6 +33,9 @@ struct VerifyReport {
 };
 
 VerifyReport verify_audit(const std::vector<AuditLine>& lines);
+
+// Every line of `paths`, in order; an error names the file that cannot be read.
+Result<std::vector<AuditLine>> read_audit_lines(const std::vector<std::string>& paths);
 
 // Reads `paths` in order, prints the report, returns the exit status: 0 intact, 1 not, 2 when a
 // file cannot be read.

@@ -431,6 +431,15 @@ TEST_CASE("agent: a byte quota holds per container, with the profile oci-profile
   for (const auto& r : records_of(records, holder_id)) {
     if (r["event"] == "decision") CHECK(r["decision"] == "allow");
   }
+  // One container's records make a policy of their own (suggest --container).
+  auto suggested = run_warden_raw({"suggest", "--container", holder_id, agent.audit()});
+  CHECK(suggested.exit_code == 0);
+  CHECK(suggested.out.find("# from container " + holder_id) != std::string::npos);
+  CHECK(suggested.out.find("name = 'a'") != std::string::npos);
+  CHECK(suggested.out.find("name = 'b1'") == std::string::npos);  // the other container's
+  CHECK(suggested.out.find("# peak: 786432 bytes held by all memfds together") !=
+        std::string::npos);
+  CHECK(run_warden_raw({"check", dir.write("holder.toml", suggested.out)}).exit_code == 0);
   // Control: without the agent the same growth succeeds.
   CHECK(run_native({std::string(CONTAINER_PROBE_BIN), "b2", "0", "786432"}).exit_code == 0);
 }

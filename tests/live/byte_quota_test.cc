@@ -15,19 +15,7 @@ namespace warden::test {
 namespace {
 
 // "create a ; ftruncate a 1M" -> {"script", "create", "a", ";", "ftruncate", "a", "1M"}
-Args script(const std::string& text) {
-  Args args{probe_bin(), "script"};
-  std::string word;
-  for (char c : text + " ") {
-    if (c == ' ') {
-      if (!word.empty()) args.push_back(word);
-      word.clear();
-    } else {
-      word += c;
-    }
-  }
-  return args;
-}
+Args script(const std::string& text) { return probe_script(text); }
 
 long op(const RunResult& run, int n) { return run.fact_number("op" + std::to_string(n)); }
 

@@ -191,6 +191,31 @@ TEST_CASE("dry-run allows what it would deny or kill, and audits it as would-den
   CHECK(quota.summary.value()["decisions"]["would-deny"] == 2);
 }
 
+TEST_CASE("--fail-on-deny: exit 3 when the target succeeded but a call was, or would have been, refused") {
+  TempDir dir;
+  auto policy = policy_file(dir, "[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"EDOM\"\n");
+  auto trial = run_warden({"--policy", policy, "--dry-run", "--fail-on-deny"},
+                          {probe_bin(), "create", "evil-1", "0"});
+  CHECK(trial.exit_code == 3);
+  CHECK(trial.fact("link") == "/memfd:evil-1 (deleted)");  // the dry run still let it through
+  CHECK(trial.err.find("1 calls would have been refused (--fail-on-deny)") != std::string::npos);
+  CHECK(trial.summary.value()["decisions"]["would-deny"] == 1);
+  auto clean = run_warden({"--policy", policy, "--dry-run", "--fail-on-deny"},
+                          {probe_bin(), "create", "fine-1", "0"});
+  CHECK(clean.exit_code == 0);
+  // Enforcing: a target that copes with the refusal and exits 0 still fails the job...
+  std::string coping = probe_bin() + " create evil-2 0; exit 0";
+  auto enforced = run_warden({"--policy", policy, "--fail-on-deny"}, {"/bin/sh", "-c", coping});
+  CHECK(enforced.exit_code == 3);
+  CHECK(enforced.err.find("1 calls were refused") != std::string::npos);
+  // ... and one that fails keeps its own status.
+  auto failing = run_warden({"--policy", policy, "--fail-on-deny"},
+                            {probe_bin(), "create", "evil-3", "0"});
+  CHECK(failing.exit_code == kSentinel);
+  // Control: without the option the coping target's 0 stands.
+  CHECK(run_warden({"--policy", policy}, {"/bin/sh", "-c", coping}).exit_code == 0);
+}
+
 TEST_CASE("the embedded default policy refuses MFD_EXEC with EACCES and allows the rest") {
   auto exec = run_warden({}, {probe_bin(), "create", "jit", "0x10"});
   CHECK(exec.exit_code == EACCES);

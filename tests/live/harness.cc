@@ -138,6 +138,13 @@ std::vector<pid_t> processes_running(const Args& command) {
   return pids;
 }
 
+Args probe_script(const std::string& text) {
+  Args args{probe_bin(), "script"};
+  std::istringstream words(text);
+  for (std::string word; words >> word;) args.push_back(word);
+  return args;
+}
+
 std::string policy_denying_evil(const TempDir& dir) {
   return dir.write("policy.toml",
                    "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\n"

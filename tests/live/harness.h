@@ -100,6 +100,10 @@ class LiveRun {
   std::unique_ptr<Impl> impl_;
 };
 
+// The probe's `script` command: "create a ; ftruncate a 1M" -> {PROBE, "script", "create", "a",
+// ";", "ftruncate", "a", "1M"}. It prints opN=ERRNO for each operation (0 on success).
+Args probe_script(const std::string& text);
+
 // Writes a policy denying names "evil*" with the sentinel EDOM into `dir`; returns its path.
 std::string policy_denying_evil(const TempDir& dir);
 

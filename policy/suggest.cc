@@ -1,0 +1,229 @@
+#include "policy/suggest.h"
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "policy/memfd_flags.h"
+
+namespace warden {
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alnum(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+void append_literal(std::string& glob, char c) {
+  if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') glob += '\\';
+  glob += c;
+}
+
+// A TOML basic string. toml++ writes the escapes; bytes that are not UTF-8 cannot be in a TOML
+// string at all, so a glob gets `?` (any one byte) for each of them.
+std::string quoted(std::string_view text) {
+  std::string valid;
+  for (size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = length > 0 && i + length <= text.size();
+    for (size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 2;
+    if (ok) {
+      valid.append(text.substr(i, length));
+      i += length;
+    } else {
+      valid += '?';
+      ++i;
+    }
+  }
+  std::ostringstream out;
+  out << toml::value<std::string>(valid);
+  return out.str();
+}
+
+// For comments: printable ASCII as is, anything else as \xNN.
+std::string shown(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
+uint64_t with_headroom(uint64_t peak, unsigned percent) {
+  uint64_t grown = peak + (peak * percent + 99) / 100;
+  return std::max<uint64_t>(grown, peak + 1);
+}
+
+std::string flag_list(uint32_t flags) {
+  std::string out = "[";
+  for (const auto& name : memfd_flag_names(flags)) {
+    if (out.size() > 1) out += ", ";
+    out += "\"" + name + "\"";
+  }
+  return out + "]";
+}
+
+// The rules for one executable's creates, by name pattern.
+struct NameGroup {
+  std::set<std::string> names;
+  uint32_t flags = 0;  // every flag seen
+  size_t calls = 0;
+  bool exec = false;
+};
+
+}  // namespace
+
+std::optional<std::string> generalized_name(std::string_view name) {
+  std::string glob;
+  size_t literal = 0;
+  for (size_t i = 0; i < name.size();) {
+    size_t end = i;
+    while (end < name.size() && is_alnum(name[end])) ++end;
+    std::string_view word = name.substr(i, end - i);
+    if (!word.empty()) {
+      bool digits = std::any_of(word.begin(), word.end(), is_digit);
+      bool letters = std::any_of(word.begin(), word.end(), [](char c) { return !is_digit(c); });
+      if (digits && letters && word.size() >= 6) {  // random-looking: the whole word goes
+        if (glob.empty() || glob.back() != '*') glob += '*';
+      } else {
+        for (char c : word) {
+          if (is_digit(c)) {
+            if (glob.empty() || glob.back() != '*') glob += '*';
+          } else {
+            glob += c;
+            ++literal;
+          }
+        }
+      }
+      i = end;
+      continue;
+    }
+    append_literal(glob, name[i]);
+    ++literal;
+    ++i;
+  }
+  if (literal < 3) return std::nullopt;
+  return glob;
+}
+
+std::string literal_glob(std::string_view name) {
+  std::string glob;
+  for (char c : name) append_literal(glob, c);
+  return glob;
+}
+
+std::string suggest_policy(const Observations& seen, const SuggestOptions& options) {
+  std::ostringstream out;
+  out << "# Suggested by memfd-warden suggest: it admits what the recorded runs did, and nothing\n"
+         "# more. Read it before you enforce it.\n";
+  for (const auto& source : seen.sources) out << "# from " << shown(source) << "\n";
+  out << "version = 1\n"
+      << "default = \"" << action_name(options.default_action) << "\"\n";
+  if (seen.io_uring) {
+    out << "# io_uring_setup was asked for in the recorded runs.\nio_uring = \"allow\"\n";
+  }
+
+  // Quotas from the peaks.
+  out << "\n[quota]\n";
+  out << "# peak: " << seen.peak_live << " memfds alive at once; plus " << options.headroom_percent
+      << "%\nmax_live = " << with_headroom(seen.peak_live, options.headroom_percent) << "\n";
+  if (seen.peak_bytes) {
+    out << "# peak: " << *seen.peak_bytes << " bytes held by all memfds together\nmax_bytes = "
+        << with_headroom(*seen.peak_bytes, options.headroom_percent) << "\n";
+  } else {
+    out << "# No byte figures were recorded: run the trial with a byte limit (for example\n"
+           "# --max-bytes 1T) to have them suggested.\n";
+  }
+  if (seen.peak_memfd_bytes) {
+    out << "# peak: " << *seen.peak_memfd_bytes << " bytes in one memfd\nmax_memfd_bytes = "
+        << with_headroom(*seen.peak_memfd_bytes, options.headroom_percent) << "\n";
+  }
+
+  // Rules: per executable, per name pattern.
+  std::map<std::string, std::map<std::string, NameGroup>> by_exe;  // exe -> glob -> group
+  std::map<std::string, size_t> secrets;                           // exe -> memfd_secret calls
+  std::vector<const ObservedCreate*> refused;
+  for (const auto& create : seen.creates) {
+    if (create.refused) {
+      refused.push_back(&create);
+      continue;
+    }
+    if (create.call == CreateCall::kMemfdSecret) {
+      ++secrets[create.exe];
+      continue;
+    }
+    auto general = generalized_name(create.name);
+    auto& group = by_exe[create.exe][general.value_or(literal_glob(create.name))];
+    group.names.insert(create.name);
+    group.flags |= create.flags;
+    ++group.calls;
+    group.exec = group.exec || seen.exec_attempts.count({create.exe, create.name}) > 0;
+  }
+  // A pattern only one name stands behind stays that name: nothing showed that it varies.
+  for (auto& [exe, groups] : by_exe) {
+    std::map<std::string, NameGroup> settled;
+    for (auto& [glob, group] : groups) {
+      auto& kept = settled[group.names.size() > 1 ? glob : literal_glob(*group.names.begin())];
+      kept.names.insert(group.names.begin(), group.names.end());
+      kept.flags |= group.flags;
+      kept.calls += group.calls;
+      kept.exec = kept.exec || group.exec;
+    }
+    groups = std::move(settled);
+  }
+
+  uint32_t every_flag = 0;
+  for (const auto& name : all_memfd_flag_names()) every_flag |= *memfd_flag_from_name(name);
+  size_t index = 0;
+  for (const auto& [exe, groups] : by_exe) {
+    for (const auto& [glob, group] : groups) {
+      out << "\n# " << group.calls << " call" << (group.calls == 1 ? "" : "s") << " by "
+          << shown(exe) << ": ";
+      size_t listed = 0;
+      for (const auto& name : group.names) {
+        if (listed == 5) {
+          out << ", ... (" << group.names.size() << " names)";
+          break;
+        }
+        out << (listed++ ? ", " : "") << "\"" << shown(name) << "\"";
+      }
+      out << "; flags seen: " << flag_list(group.flags) << "\n";
+      if (group.exec) out << "# A memfd of these was run or mapped executable.\n";
+      out << "[[rule]]\nid = \"seen-" << ++index << "\"\nexe = " << quoted(literal_glob(exe))
+          << "\nname = " << quoted(glob) << "\n";
+      uint32_t unseen = every_flag & ~group.flags;
+      if (unseen != 0) out << "flags_none = " << flag_list(unseen) << "\n";
+      out << "action = \"allow\"\n";
+      if (group.exec || (group.flags & *memfd_flag_from_name("MFD_EXEC"))) {
+        out << "exec = \"allow\"\n";
+      }
+    }
+  }
+  for (const auto& [exe, calls] : secrets) {
+    out << "\n# " << calls << " memfd_secret call" << (calls == 1 ? "" : "s") << " by "
+        << shown(exe) << "\n[[rule]]\nid = \"seen-" << ++index
+        << "\"\nsyscall = \"memfd_secret\"\nexe = " << quoted(literal_glob(exe))
+        << "\naction = \"allow\"\n";
+  }
+  if (!refused.empty()) {
+    out << "\n# Refused in the recorded runs, and not admitted here:\n";
+    for (const auto* create : refused) {
+      out << "#   " << shown(create->exe) << ": "
+          << (create->call == CreateCall::kMemfdSecret ? "memfd_secret" : "\"" + shown(create->name) + "\"")
+          << "\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace warden
