@@ -20,7 +20,8 @@ Policy parsed(const std::string& text) {
 
 Action decided(const Policy& policy, const std::string& exe, const std::string& name,
                uint32_t flags = 1, CreateCall call = CreateCall::kMemfdCreate) {
-  QuotaState quota{0, 0, 0, std::vector<RuleUsage>(policy.rules.size())};
+  std::vector<RuleUsage> usage(policy.rules.size());  // outlives the span that views it
+  QuotaState quota{0, 0, 0, usage};
   return decide(policy, {name, flags, exe, call}, quota).action;
 }
 
