@@ -7,6 +7,7 @@
 #include <set>
 
 #include "policy/memfd_flags.h"
+#include "supervisor/calls/audit_chain.h"
 
 namespace warden {
 namespace {
@@ -23,10 +24,9 @@ std::string text_of(const Value& object, const char* name) {
 std::string bytes_of(const Value& object, const char* name) {
   std::string hex = text_of(object, (std::string(name) + "_hex").c_str());
   if (hex.empty()) return text_of(object, name);
-  std::string bytes;
-  auto digit = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    bytes += static_cast<char>(digit(hex[i]) * 16 + digit(hex[i + 1]));
+  std::string bytes(hex.size() / 2, '\0');
+  if (!from_hex(hex, reinterpret_cast<unsigned char*>(bytes.data()), bytes.size())) {
+    return text_of(object, name);  // not what the encoder writes: keep the display form
   }
   return bytes;
 }
