@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "policy/memfd_flags.h"
+#include "policy/printable.h"
 
 namespace warden {
 namespace {
@@ -40,23 +41,6 @@ std::string quoted(std::string_view text) {
   std::ostringstream out;
   out << toml::value<std::string>(valid);
   return out.str();
-}
-
-// For comments: printable ASCII as is, anything else as \xNN.
-std::string shown(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f) {
-      out += ch;
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
 }
 
 uint64_t with_headroom(uint64_t peak, unsigned percent) {
@@ -126,7 +110,7 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
   std::ostringstream out;
   out << "# Suggested by memfd-warden suggest: it admits what the recorded runs did, and nothing\n"
          "# more. Read it before you enforce it.\n";
-  for (const auto& source : seen.sources) out << "# from " << shown(source) << "\n";
+  for (const auto& source : seen.sources) out << "# from " << printable(source) << "\n";
   out << "version = 1\n"
       << "default = \"" << action_name(options.default_action) << "\"\n";
   if (seen.io_uring) {
@@ -188,14 +172,14 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
   for (const auto& [exe, groups] : by_exe) {
     for (const auto& [glob, group] : groups) {
       out << "\n# " << group.calls << " call" << (group.calls == 1 ? "" : "s") << " by "
-          << shown(exe) << ": ";
+          << printable(exe) << ": ";
       size_t listed = 0;
       for (const auto& name : group.names) {
         if (listed == 5) {
           out << ", ... (" << group.names.size() << " names)";
           break;
         }
-        out << (listed++ ? ", " : "") << "\"" << shown(name) << "\"";
+        out << (listed++ ? ", " : "") << "\"" << printable(name) << "\"";
       }
       out << "; flags seen: " << flag_list(group.flags) << "\n";
       if (group.exec) out << "# A memfd of these was run or mapped executable.\n";
@@ -211,15 +195,15 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
   }
   for (const auto& [exe, calls] : secrets) {
     out << "\n# " << calls << " memfd_secret call" << (calls == 1 ? "" : "s") << " by "
-        << shown(exe) << "\n[[rule]]\nid = \"seen-" << ++index
+        << printable(exe) << "\n[[rule]]\nid = \"seen-" << ++index
         << "\"\nsyscall = \"memfd_secret\"\nexe = " << quoted(literal_glob(exe))
         << "\naction = \"allow\"\n";
   }
   if (!refused.empty()) {
     out << "\n# Refused in the recorded runs, and not admitted here:\n";
     for (const auto* create : refused) {
-      out << "#   " << shown(create->exe) << ": "
-          << (create->call == CreateCall::kMemfdSecret ? "memfd_secret" : "\"" + shown(create->name) + "\"")
+      out << "#   " << printable(create->exe) << ": "
+          << (create->call == CreateCall::kMemfdSecret ? "memfd_secret" : "\"" + printable(create->name) + "\"")
           << "\n";
     }
   }

@@ -252,6 +252,22 @@ CliOutcome parse_command_line(int argc, char** argv) {
                       "Only the records of this container (its id, name or pod), from the agent")
       ->type_name("NAME");
 
+  // report
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "Summarise audit logs: runs and their peaks, decisions per executable and name, refusals "
+      "with their reasons; as text, Markdown (a CI job summary) or one HTML page with charts");
+  std::vector<std::string> report_paths;
+  report->add_option("FILE", report_paths, "Audit log(s)")->required();
+  std::string report_format = "text";
+  report->add_option("--format", report_format, "text, markdown or html (printed to stdout)")
+      ->check(CLI::IsMember({"text", "markdown", "html"}))
+      ->capture_default_str();
+  std::optional<std::string> report_container;
+  report->add_option("--container", report_container,
+                     "Only the records of this container (its id, name or pod), from the agent")
+      ->type_name("NAME");
+
   // check
   CLI::App* check = app.add_subcommand("check", "Validate a policy file and print it normalized");
   std::string check_path;
@@ -312,6 +328,21 @@ CliOutcome parse_command_line(int argc, char** argv) {
     options.headroom_percent = headroom;
     options.default_action = *action_from_name(suggest_default);
     std::cout << suggest_policy(*seen, options);
+    outcome.exit_code = 0;
+    return outcome;
+  }
+  if (report->parsed()) {
+    auto lines = read_audit_lines(report_paths);
+    auto runs = lines ? recorded_runs_from_audit(*lines, report_container)
+                      : Result<std::vector<RecordedRun>>(lines.error());
+    if (!runs) {
+      outcome.exit_code = report_error(runs.error().message());
+      return outcome;
+    }
+    ReportFormat format = report_format == "html"       ? ReportFormat::kHtml
+                          : report_format == "markdown" ? ReportFormat::kMarkdown
+                                                        : ReportFormat::kText;
+    std::cout << render_report(*runs, format);
     outcome.exit_code = 0;
     return outcome;
   }

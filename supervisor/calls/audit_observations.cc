@@ -3,6 +3,8 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -40,6 +42,47 @@ bool matches_container(const Value& record, const std::string& wanted) {
   return false;
 }
 
+// "namespace/pod/name" for a Kubernetes container, else its id; empty without an identity.
+std::string container_label(const Value& record) {
+  auto it = record.FindMember("container");
+  if (it == record.MemberEnd() || !it->value.IsObject()) return {};
+  std::string pod = bytes_of(it->value, "pod");
+  if (pod.empty()) return bytes_of(it->value, "id");
+  return bytes_of(it->value, "namespace") + "/" + pod + "/" + bytes_of(it->value, "name");
+}
+
+std::optional<uint64_t> number_of(const Value& object, const char* name) {
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || !it->value.IsUint64()) return std::nullopt;
+  return it->value.GetUint64();
+}
+
+// "2026-12-01T03:57:45.760010Z", as the audit log writes it: seconds since the epoch; 0 for
+// anything else.
+double seconds_of(const std::string& time) {
+  int year, month, day, hour, minute, second, used = 0;
+  if (std::sscanf(time.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
+                  &second, &used) != 6) {
+    return 0;
+  }
+  std::tm fields{};
+  fields.tm_year = year - 1900;
+  fields.tm_mon = month - 1;
+  fields.tm_mday = day;
+  fields.tm_hour = hour;
+  fields.tm_min = minute;
+  fields.tm_sec = second;
+  double seconds = static_cast<double>(timegm(&fields));
+  if (static_cast<size_t>(used) < time.size() && time[used] == '.') {
+    double scale = 0.1;
+    for (size_t i = used + 1; i < time.size() && time[i] >= '0' && time[i] <= '9'; ++i) {
+      seconds += (time[i] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  return seconds;
+}
+
 const std::set<std::string> kExecCalls = {"execve", "execveat", "mmap", "mmap2", "mprotect",
                                           "pkey_mprotect", "shmat"};
 
@@ -58,12 +101,7 @@ Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines
     }
     if (container && !matches_container(record, *container)) continue;
     runs.insert(text_of(record, "run"));
-    if (auto it = record.FindMember("container"); it != record.MemberEnd() && it->value.IsObject()) {
-      std::string pod = bytes_of(it->value, "pod");
-      containers.insert(pod.empty() ? bytes_of(it->value, "id")
-                                    : bytes_of(it->value, "namespace") + "/" + pod + "/" +
-                                          bytes_of(it->value, "name"));
-    }
+    if (std::string label = container_label(record); !label.empty()) containers.insert(label);
     std::string event = text_of(record, "event");
     if (event == "summary") {
       auto peak = record.FindMember("peak_live");
@@ -116,6 +154,82 @@ Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines
                          ", " + std::to_string(seen.creates.size()) + " memfd creations");
   for (const auto& name : containers) seen.sources.push_back("container " + name);
   return seen;
+}
+
+Result<std::vector<RecordedRun>> recorded_runs_from_audit(
+    const std::vector<AuditLine>& lines, const std::optional<std::string>& container) {
+  std::vector<RecordedRun> runs;
+  std::map<std::string, size_t> index;  // run id -> runs[]
+  for (const auto& line : lines) {
+    if (line.text.empty()) continue;
+    rapidjson::Document record;
+    record.Parse(line.text.data(), line.text.size());
+    if (record.HasParseError() || !record.IsObject()) {
+      return Error{0, line.where + ": not an audit record"};
+    }
+    if (container && !matches_container(record, *container)) continue;
+    std::string id = text_of(record, "run");
+    auto [slot, added] = index.try_emplace(id, runs.size());
+    if (added) {
+      runs.emplace_back();
+      runs.back().id = id;
+      runs.back().started = text_of(record, "time");
+      runs.back().start_time = seconds_of(runs.back().started);
+    }
+    RecordedRun& run = runs[slot->second];
+    run.end_time = std::max(run.end_time, seconds_of(text_of(record, "time")));
+    if (run.container.empty()) run.container = container_label(record);
+    std::string event = text_of(record, "event");
+    if (event == "start") {
+      run.program = bytes_of(record, "program");
+    } else if (event == "summary") {
+      RecordedSummary summary;
+      summary.calls = number_of(record, "calls").value_or(0);
+      summary.peak_live = number_of(record, "peak_live").value_or(0);
+      summary.peak_bytes = number_of(record, "peak_bytes");
+      if (auto it = record.FindMember("exit_status");
+          it != record.MemberEnd() && it->value.IsInt64()) {
+        summary.exit_status = it->value.GetInt64();
+      }
+      summary.tampering = text_of(record, "audit_tampering");
+      summary.write_errors = number_of(record, "audit_write_errors").value_or(0);
+      if (summary.peak_bytes) run.tracks_bytes = true;
+      run.summary = summary;
+    } else if (event == "decision") {
+      RecordedDecision decision;
+      decision.time = seconds_of(text_of(record, "time"));
+      decision.syscall = text_of(record, "syscall");
+      decision.exe = bytes_of(record, "exe");
+      if (record.HasMember("name") || record.HasMember("name_hex")) {
+        decision.name = bytes_of(record, "name");
+      }
+      if (record.HasMember("path") || record.HasMember("path_hex")) {
+        decision.path = bytes_of(record, "path");
+      }
+      decision.decision = text_of(record, "decision");
+      decision.reason = text_of(record, "reason");
+      decision.technique = text_of(record, "technique");
+      if (auto rule = record.FindMember("rule");
+          rule != record.MemberEnd() && rule->value.IsObject()) {
+        decision.rule_id = bytes_of(rule->value, "id");
+      }
+      decision.error = text_of(record, "errno");
+      if (auto quota = record.FindMember("quota");
+          quota != record.MemberEnd() && quota->value.IsObject()) {
+        decision.live = number_of(quota->value, "live").value_or(0);
+        decision.bytes = number_of(quota->value, "bytes").value_or(0);
+        for (const char* limit : {"max_bytes", "max_memfd_bytes"}) {
+          if (number_of(quota->value, limit)) run.tracks_bytes = true;
+        }
+      }
+      if (record.HasMember("charge")) run.tracks_bytes = true;
+      run.decisions.push_back(std::move(decision));
+    }
+  }
+  if (container && runs.empty()) {
+    return Error{0, "no record names the container \"" + *container + "\""};
+  }
+  return runs;
 }
 
 }  // namespace warden

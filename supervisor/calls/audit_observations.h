@@ -1,6 +1,7 @@
-// What recorded runs did, read back out of their audit logs for `memfd-warden suggest`
-// (policy/suggest.h): the creates with their callers, names and flags, exec attempts on memfds,
-// and the peaks from each run's summary. Records of `run` and of the agent alike; the agent's
+// What recorded runs did, read back out of their audit logs: for `memfd-warden suggest`
+// (policy/suggest.h) the creates with their callers, names and flags, exec attempts on memfds,
+// and the peaks from each run's summary; for `memfd-warden report` (policy/report.h) every run
+// with its decisions in order. Records of `run` and of the agent alike; the agent's
 // carry a container identity, by which one container's records can be chosen.
 #pragma once
 
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/report.h"
 #include "policy/result.h"
 #include "policy/suggest.h"
 #include "supervisor/calls/audit_verify.h"
@@ -19,5 +21,9 @@ namespace warden {
 // naming it.
 Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines,
                                              const std::optional<std::string>& container);
+
+// The runs in `lines`, in the order their start (or first) records come; `container` as above.
+Result<std::vector<RecordedRun>> recorded_runs_from_audit(
+    const std::vector<AuditLine>& lines, const std::optional<std::string>& container);
 
 }  // namespace warden

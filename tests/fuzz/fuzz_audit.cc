@@ -2,13 +2,17 @@
 // and path), the record must be one line of valid JSON, and the exact bytes must come back from
 // it: from "name" when they are UTF-8, from "name_hex" when they are not. And whatever lines a
 // target writes into a log, verify must neither crash nor call them intact: without the key of
-// a run nothing it writes can be a sealed run of memfd-warden's (bar a 2^-256 guess).
+// a run nothing it writes can be a sealed run of memfd-warden's (bar a 2^-256 guess). The same
+// lines go to `report`: an error naming a line, or a report whose every format is printable
+// ASCII (text, Markdown) and whose page holds no markup that the lines put there.
 #include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "policy/report.h"
 #include "supervisor/calls/audit_log.h"
+#include "supervisor/calls/audit_observations.h"
 #include "supervisor/calls/audit_verify.h"
 
 namespace {
@@ -58,6 +62,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // So intact is allowed only for logs whose every run carries its own seal: check consistency.
   for (const auto& run : report.runs) {
     if (run.problems.empty() && !run.sealed) std::abort();
+  }
+
+  auto runs = warden::recorded_runs_from_audit(lines, std::nullopt);
+  if (runs) {
+    for (auto format : {warden::ReportFormat::kText, warden::ReportFormat::kMarkdown}) {
+      for (char c : warden::render_report(*runs, format)) {
+        auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\n') || u >= 0x7f) std::abort();
+      }
+    }
+    std::string page = warden::render_report(*runs, warden::ReportFormat::kHtml);
+    size_t ends = 0;
+    for (size_t at = page.find("</script>"); at != std::string::npos; at = page.find("</script>", at + 1)) {
+      ++ends;
+    }
+    if (ends != 2 || page.find("<img") != std::string::npos) std::abort();
   }
   return 0;
 }

@@ -1,0 +1,13 @@
+// Hostile bytes made safe to show: names and paths from an audit log go to terminals, comments,
+// Markdown and HTML, where a control byte or an escape sequence must never act.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace warden {
+
+// Printable ASCII as is, every other byte as \xNN (so the result is printable ASCII).
+std::string printable(std::string_view text);
+
+}  // namespace warden
