@@ -440,6 +440,20 @@ TEST_CASE("agent: a byte quota holds per container, with the profile oci-profile
   CHECK(suggested.out.find("# peak: 786432 bytes held by all memfds together") !=
         std::string::npos);
   CHECK(run_warden_raw({"check", dir.write("holder.toml", suggested.out)}).exit_code == 0);
+  // ... and a report of their own (report --container): the grower's refusal is in its report,
+  // not in the holder's.
+  auto holder_report = run_warden_raw({"report", "--container", holder_id, agent.audit()});
+  auto grower_report = run_warden_raw({"report", "--container", grower_id, agent.audit()});
+  INFO(holder_report.out);
+  INFO(grower_report.out);
+  CHECK(holder_report.exit_code == 0);
+  CHECK(holder_report.out.find("memfd-warden report: 1 run, ") == 0);
+  CHECK(holder_report.out.find("container " + holder_id) != std::string::npos);
+  CHECK(holder_report.out.find("786432") != std::string::npos);  // its peak bytes
+  CHECK(holder_report.out.find("Nothing was refused") != std::string::npos);
+  CHECK(grower_report.out.find("quota.max_bytes") != std::string::npos);
+  CHECK(grower_report.out.find("container " + holder_id) == std::string::npos);
+  CHECK(run_warden_raw({"report", "--container", "no-such", agent.audit()}).exit_code == 2);
   // Control: without the agent the same growth succeeds.
   CHECK(run_native({std::string(CONTAINER_PROBE_BIN), "b2", "0", "786432"}).exit_code == 0);
 }
