@@ -26,6 +26,7 @@
 #include "supervisor/calls/memfd_ledger.h"
 #include "supervisor/kernel/notify_fd.h"
 #include "supervisor/backends/notify_session.h"
+#include "supervisor/agent/agent_socket.h"
 #include "supervisor/agent/oci_profile.h"
 #include "supervisor/agent/oci_state.h"
 
@@ -36,39 +37,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kClientDeadline{5};  // to send the whole state message
 constexpr size_t kMaxClients = 64;                   // connections still sending, at once
 constexpr std::chrono::milliseconds kReleaseGrace{500};  // see run_session
-
-// Binds PATH for us alone (mode 0600). A socket someone still listens on is left alone; a stale
-// one (nobody listening: an agent that died) is replaced; anything that is not a socket is an
-// error.
-Result<UniqueFd> own_socket(const std::string& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(address.sun_path)) {
-    return Error{0, "socket path '" + path + "' is empty or longer than " +
-                        std::to_string(sizeof(address.sun_path) - 1) + " bytes"};
-  }
-  std::memcpy(address.sun_path, path.data(), path.size());
-  auto* raw = reinterpret_cast<sockaddr*>(&address);
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return Error{0, path + " exists and is not a socket; not replacing it"};
-    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (::connect(probe.get(), raw, sizeof(address)) == 0) {
-      return Error{0, "another agent is serving " + path};
-    }
-    if (errno != ECONNREFUSED) return errno_error("checking the existing socket " + path);
-    if (::unlink(path.c_str()) != 0) return errno_error("removing the stale socket " + path);
-    spdlog::info("replaced the stale socket {}", path);
-  }
-  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!listener.valid()) return errno_error("socket");
-  mode_t old_mask = ::umask(0177);  // 0600 from the start: no window in which others connect
-  int bound = ::bind(listener.get(), raw, sizeof(address));
-  ::umask(old_mask);
-  if (bound != 0) return errno_error("binding " + path);
-  if (::listen(listener.get(), 64) != 0) return errno_error("listening on " + path);
-  return listener;
-}
 
 // A connection still sending its state message.
 struct Client {
@@ -231,10 +199,12 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
   sigprocmask(SIG_BLOCK, &handled, nullptr);
   UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
-  auto listener = own_socket(command.socket_path);
-  if (!listener) return exit_with_error(kExitInternal, listener.error().message());
+  auto socket = agent_socket(command.socket_path);
+  if (!socket) return exit_with_error(kExitInternal, socket.error().message());
+  UniqueFd* listener = &socket->listener;
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);  // containers must not reach into us
-  spdlog::info("serving containers on {}", command.socket_path);
+  spdlog::info("serving containers on {}{}", command.socket_path,
+               socket->from_systemd ? " (from systemd)" : "");
   pid_t self = ::getpid();
   std::vector<Client> clients;
   std::vector<pollfd> sources;
@@ -353,7 +323,7 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
     }
   }
   spdlog::info("stopping; running sessions end with the agent");
-  ::unlink(command.socket_path.c_str());
+  if (!socket->from_systemd) ::unlink(command.socket_path.c_str());  // systemd's is its own
   return 0;
 }
 

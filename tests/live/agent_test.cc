@@ -50,10 +50,16 @@ std::string container_problem() {
 // A running agent on DIR/agent.sock, with DIR/policies/NAME.toml; stopped by the destructor.
 class Agent {
  public:
-  Agent(const TempDir& dir, const Args& extra = {}) : socket_(dir.file("agent.sock")) {
+  // `launcher`: what starts memfd-warden, e.g. systemd-socket-activate; nothing by default.
+  Agent(const TempDir& dir, const Args& extra = {}, const Args& launcher = {})
+      : socket_(dir.file("agent.sock")) {
     audit_ = dir.file("agent-audit.jsonl");
     log_ = dir.file("agent.log");
-    Args args{warden_bin(), "agent", "--socket", socket_, "--audit", audit_, "--log-level", "info"};
+    Args args = launcher;
+    for (const auto& arg : Args{warden_bin(), "agent", "--socket", socket_, "--audit", audit_,
+                                "--log-level", "info"}) {
+      args.push_back(arg);
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
@@ -61,7 +67,7 @@ class Agent {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+    REQUIRE(posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
     posix_spawn_file_actions_destroy(&actions);
     // Ready once it accepts a connection (a stale socket file may be there before it is).
     for (int i = 0; i < 500 && !accepts(); ++i) {
@@ -370,6 +376,60 @@ TEST_CASE("agent: SIGHUP reloads the policies, and a bad reload keeps the ones i
   std::string log = agent.log();
   CHECK(log.find("reload refused, the previous policies stay") != std::string::npos);
   CHECK(log.find("strict.toml:1:") != std::string::npos);
+}
+
+TEST_CASE("agent: started by systemd's socket activation, it serves the socket it was passed") {
+  SKIP_WITHOUT_CONTAINERS();
+  // systemd-socket-activate does what the unit memfd-warden-agent.socket does: it listens, and
+  // on the first connection executes the agent with the socket as fd 3 (LISTEN_FDS=1).
+  REQUIRE_MESSAGE(fs::exists("/usr/bin/systemd-socket-activate"),
+                  "apt-get install systemd (.ci/install-deps does)");
+  TempDir dir;
+  fs::create_directory(dir.path() / "policies");
+  dir.write("policies/strict.toml", kStrict);
+  {
+    Agent agent(dir, {"--policy-dir", dir.file("policies")},
+                {"systemd-socket-activate", "-l", dir.file("agent.sock")});
+    auto denied = run_container(
+        make_bundle(dir, "denied", {"/bin/probe", "evil-c", "0"}, agent.socket(), "policy=strict"),
+        container_id("sa-deny"));
+    CHECK(denied.exit_code == kSentinel);
+    auto allowed = run_container(
+        make_bundle(dir, "allowed", {"/bin/probe", "good-c", "0"}, agent.socket(), "policy=strict"),
+        container_id("sa-allow"));
+    CHECK(allowed.exit_code == 0);
+    CHECK(agent.stop(SIGTERM) == 0);
+    CHECK(agent.log().find("serving containers on " + agent.socket() + " (from systemd)") !=
+          std::string::npos);
+    CHECK(fs::exists(agent.socket()));  // systemd's own: the agent leaves it in place
+  }
+  // A socket at another path than --socket, or an fd 3 that is no listening socket: refused,
+  // with what to fix.
+  std::string listened = dir.file("listened.sock");
+  RunResult mismatched;
+  std::thread activator([&] {
+    mismatched = run_native({"timeout", "10", "systemd-socket-activate", "-l", listened,
+                             warden_bin(), "agent", "--socket", dir.file("other.sock")});
+  });
+  for (int i = 0; i < 500; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, listened.c_str(), sizeof(address.sun_path) - 1);
+    bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    ::close(fd);
+    if (connected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  activator.join();
+  CHECK(mismatched.exit_code == 125);
+  CHECK(mismatched.err.find("make the unit's ListenStream= and --socket agree") !=
+        std::string::npos);
+  auto not_socket = run_native({"sh", "-c",
+                                "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" agent --socket \"$1\" 3</dev/null",
+                                warden_bin(), dir.file("x.sock")});
+  CHECK(not_socket.exit_code == 125);
+  CHECK(not_socket.err.find("not a listening unix stream socket") != std::string::npos);
 }
 
 TEST_CASE("agent: one agent per socket, a stale socket is replaced, anything else is refused") {
