@@ -83,6 +83,24 @@ double seconds_of(const std::string& time) {
   return seconds;
 }
 
+// Calls `each(record)` for every record in `lines` (only those of `container`, when given).
+// The error names the first line that is not an audit record.
+template <typename Each>
+std::optional<Error> for_each_record(const std::vector<AuditLine>& lines,
+                                     const std::optional<std::string>& container, Each each) {
+  for (const auto& line : lines) {
+    if (line.text.empty()) continue;
+    rapidjson::Document record;
+    record.Parse(line.text.data(), line.text.size());
+    if (record.HasParseError() || !record.IsObject()) {
+      return Error{0, line.where + ": not an audit record"};
+    }
+    if (container && !matches_container(record, *container)) continue;
+    each(static_cast<const Value&>(record));
+  }
+  return std::nullopt;
+}
+
 const std::set<std::string> kExecCalls = {"execve", "execveat", "mmap", "mmap2", "mprotect",
                                           "pkey_mprotect", "shmat"};
 
@@ -92,14 +110,7 @@ Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines
                                              const std::optional<std::string>& container) {
   Observations seen;
   std::set<std::string> runs, containers;
-  for (const auto& line : lines) {
-    if (line.text.empty()) continue;
-    rapidjson::Document record;
-    record.Parse(line.text.data(), line.text.size());
-    if (record.HasParseError() || !record.IsObject()) {
-      return Error{0, line.where + ": not an audit record"};
-    }
-    if (container && !matches_container(record, *container)) continue;
+  auto failed = for_each_record(lines, container, [&](const Value& record) {
     runs.insert(text_of(record, "run"));
     if (std::string label = container_label(record); !label.empty()) containers.insert(label);
     std::string event = text_of(record, "event");
@@ -112,9 +123,9 @@ Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines
       if (bytes != record.MemberEnd() && bytes->value.IsUint64()) {
         seen.peak_bytes = std::max(seen.peak_bytes.value_or(0), bytes->value.GetUint64());
       }
-      continue;
+      return;
     }
-    if (event != "decision") continue;
+    if (event != "decision") return;
     std::string syscall = text_of(record, "syscall");
     std::string decision = text_of(record, "decision");
     std::string exe = bytes_of(record, "exe");
@@ -146,7 +157,8 @@ Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines
             std::max(seen.peak_memfd_bytes.value_or(0), grown->value.GetUint64());
       }
     }
-  }
+  });
+  if (failed) return *failed;
   if (container && runs.empty()) {
     return Error{0, "no record names the container \"" + *container + "\""};
   }
@@ -160,14 +172,7 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
     const std::vector<AuditLine>& lines, const std::optional<std::string>& container) {
   std::vector<RecordedRun> runs;
   std::map<std::string, size_t> index;  // run id -> runs[]
-  for (const auto& line : lines) {
-    if (line.text.empty()) continue;
-    rapidjson::Document record;
-    record.Parse(line.text.data(), line.text.size());
-    if (record.HasParseError() || !record.IsObject()) {
-      return Error{0, line.where + ": not an audit record"};
-    }
-    if (container && !matches_container(record, *container)) continue;
+  auto failed = for_each_record(lines, container, [&](const Value& record) {
     std::string id = text_of(record, "run");
     auto [slot, added] = index.try_emplace(id, runs.size());
     if (added) {
@@ -225,7 +230,8 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
       if (record.HasMember("charge")) run.tracks_bytes = true;
       run.decisions.push_back(std::move(decision));
     }
-  }
+  });
+  if (failed) return *failed;
   if (container && runs.empty()) {
     return Error{0, "no record names the container \"" + *container + "\""};
   }

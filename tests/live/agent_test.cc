@@ -48,6 +48,17 @@ std::string container_problem() {
   }
 
 // A running agent on DIR/agent.sock, with DIR/policies/NAME.toml; stopped by the destructor.
+// Something listens on the unix socket at `path` (the connection is closed at once).
+bool connects(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  ::close(fd);
+  return ok;
+}
+
 class Agent {
  public:
   // `launcher`: what starts memfd-warden, e.g. systemd-socket-activate; nothing by default.
@@ -89,15 +100,7 @@ class Agent {
   // sent before a container starts is acted on before that container is served.
   void signal(int sig) { ::kill(pid_, sig); }
   const std::string& socket() const { return socket_; }
-  bool accepts() const {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    ::close(fd);
-    return ok;
-  }
+  bool accepts() const { return connects(socket_); }
   const std::string& audit() const { return audit_; }
   std::string log() const {
     std::ifstream in(log_);
@@ -411,14 +414,7 @@ TEST_CASE("agent: started by systemd's socket activation, it serves the socket i
     mismatched = run_native({"timeout", "10", "systemd-socket-activate", "-l", listened,
                              warden_bin(), "agent", "--socket", dir.file("other.sock")});
   });
-  for (int i = 0; i < 500; ++i) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, listened.c_str(), sizeof(address.sun_path) - 1);
-    bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    ::close(fd);
-    if (connected) break;
+  for (int i = 0; i < 500 && !connects(listened); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   activator.join();
