@@ -8,7 +8,7 @@ std::string printable(std::string_view text) {
   out.reserve(text.size());
   for (char ch : text) {
     auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {  // a real backslash must not pass for an escape
       out += ch;
     } else {
       out += "\\x";

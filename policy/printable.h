@@ -7,7 +7,8 @@
 
 namespace warden {
 
-// Printable ASCII as is, every other byte as \xNN (so the result is printable ASCII).
+// Printable ASCII as is, every other byte and the backslash itself as \xNN: printable ASCII
+// that reads back to the exact bytes.
 std::string printable(std::string_view text);
 
 }  // namespace warden

@@ -30,13 +30,14 @@ std::string program_of(const RecordedRun& run) {
   return printable(run.program);
 }
 
+// Whether the log holds the run's summary; whether the chain is intact is `verify`'s to say.
 std::string log_state(const RecordedRun& run) {
   if (!run.summary) return "no summary: cut short or truncated";
   if (!run.summary->tampering.empty()) return "tampered: " + printable(run.summary->tampering);
   if (run.summary->write_errors != 0) {
     return count_text(run.summary->write_errors) + " records lost to write errors";
   }
-  return "complete";
+  return "summary present";
 }
 
 ReportTable runs_table(const std::vector<RecordedRun>& runs) {
@@ -46,13 +47,15 @@ ReportTable runs_table(const std::vector<RecordedRun>& runs) {
                     {},
                     "No run was recorded."};
   for (const auto& run : runs) {
-    double last = std::max(run.start_time, run.end_time);
+    std::string lasted = "-";
+    if (run.start_time > 0 && run.end_time >= run.start_time) {
+      lasted = seconds_text(run.end_time - run.start_time);
+    }
     const auto& summary = run.summary;
     std::string exit = "-";
     if (summary && summary->exit_status) exit = std::to_string(*summary->exit_status);
     table.rows.push_back({printable(run.id.substr(0, 8)), program_of(run), printable(run.started),
-                          seconds_text(last - run.start_time), exit,
-                          summary ? count_text(summary->calls) : count_text(run.decisions.size()),
+                          lasted, exit, summary ? count_text(summary->calls) : "-",
                           summary ? count_text(summary->peak_live) : "-",
                           summary && summary->peak_bytes ? count_text(*summary->peak_bytes)
                                                          : "not tracked",
@@ -61,18 +64,21 @@ ReportTable runs_table(const std::vector<RecordedRun>& runs) {
   return table;
 }
 
-// Names that differ only in numbers or random parts are one row (the glob suggest would write),
-// when two or more names stand behind it.
+// Within one executable's calls of one kind, names that differ only in numbers or random parts
+// are one row (the glob suggest would write), when two or more names stand behind it.
 struct NameGroups {
-  std::map<std::string, std::set<std::string>> names_by_key;
-  std::string key_of(const std::string& subject) const {
+  using Row = std::pair<std::string, std::string>;  // exe, syscall
+  std::map<std::pair<Row, std::string>, std::set<std::string>> names_by_key;
+  static std::string key_of(const std::string& subject) {
     return generalized_name(subject).value_or(literal_glob(subject));
   }
-  void add(const std::string& subject) { names_by_key[key_of(subject)].insert(subject); }
-  std::string shown(const std::string& subject) const {
-    auto it = names_by_key.find(key_of(subject));
+  void add(const Row& row, const std::string& subject) {
+    names_by_key[{row, key_of(subject)}].insert(subject);
+  }
+  std::string shown(const Row& row, const std::string& subject) const {
+    auto it = names_by_key.find({row, key_of(subject)});
     if (it == names_by_key.end() || it->second.size() < 2) return printable(subject);
-    return printable(it->first) + " (" + count_text(it->second.size()) + " names)";
+    return printable(it->first.second) + " (" + count_text(it->second.size()) + " names)";
   }
 };
 
@@ -91,7 +97,7 @@ ReportTables tabulate(const std::vector<RecordedRun>& runs) {
   std::map<std::string, uint64_t> by_decision;
   for (const auto& run : runs) {
     for (const auto& decision : run.decisions) {
-      groups.add(shown_subject(decision));
+      groups.add({decision.exe, decision.syscall}, shown_subject(decision));
       ++by_decision[decision.decision];
       ++total;
     }
@@ -106,7 +112,7 @@ ReportTables tabulate(const std::vector<RecordedRun>& runs) {
   std::map<RefusalKey, uint64_t> refusals;
   for (const auto& run : runs) {
     for (const auto& decision : run.decisions) {
-      std::string name = groups.shown(shown_subject(decision));
+      std::string name = groups.shown({decision.exe, decision.syscall}, shown_subject(decision));
       ++tallies[{printable(decision.exe), printable(decision.syscall), name}][decision.decision];
       if (!is_refusal(decision.decision)) continue;
       std::string reason = printable(decision.reason);
@@ -129,21 +135,29 @@ ReportTables tabulate(const std::vector<RecordedRun>& runs) {
   out.headline = count_text(runs.size()) + (runs.size() == 1 ? " run, " : " runs, ") +
                  count_text(total) + (total == 1 ? " decision: " : " decisions: ") +
                  count_text(by_decision["allow"]) + " allowed, " + count_text(refused) +
-                 " refused, " + count_text(would) + " would have been refused (dry run).";
+                 " refused" +
+                 (would ? ", " + count_text(would) + " would have been refused (dry run)" : "") +
+                 ".";
 
   out.tables.push_back(runs_table(runs));
 
   ReportTable decisions{"Decisions per executable and name", {"Executable", "Call", "Name"}, {},
                         "No call was decided."};
-  std::vector<const char*> columns;
+  // The decisions that happened, in their usual order, then any other the log names.
+  std::vector<std::string> columns;
   for (const char* kind : kDecisions) {
-    if (by_decision.count(kind)) columns.push_back(kind);
+    if (by_decision.count(kind) && by_decision[kind] != 0) columns.push_back(kind);
   }
-  for (const char* kind : columns) decisions.headers.push_back(kind);
+  for (const auto& [kind, count] : by_decision) {
+    if (count != 0 && std::find(kDecisions.begin(), kDecisions.end(), kind) == kDecisions.end()) {
+      columns.push_back(kind);
+    }
+  }
+  for (const auto& kind : columns) decisions.headers.push_back(printable(kind));
   for (const auto& [key, counts] : tallies) {
     auto& [exe, syscall, name] = key;
     std::vector<std::string> row = {exe, syscall, name};
-    for (const char* kind : columns) {
+    for (const auto& kind : columns) {
       auto it = counts.find(kind);
       row.push_back(it == counts.end() ? "" : count_text(it->second));
     }

@@ -106,7 +106,7 @@ CliOutcome parse_command_line(int argc, char** argv) {
   run->add_option("--default", default_action, "Action when no rule matches")
       ->check(CLI::IsMember({"allow", "deny", "kill"}))
       ->type_name("allow|deny|kill");
-  run->add_option("--max-calls", max_calls, "Successful memfd_create calls allowed over the run")
+  run->add_option("--max-calls", max_calls, "Successful memfd_create and memfd_secret calls allowed over the run")
       ->type_name("N");
   run->add_option("--max-live", max_live, "memfds alive at once across the tree")->type_name("N");
   run->add_option("--max-bytes", max_bytes,

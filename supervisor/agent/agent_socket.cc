@@ -84,7 +84,10 @@ Result<UniqueFd> systemd_socket(const std::string& path) {
                            ? ::strnlen(address.sun_path, length - offsetof(sockaddr_un, sun_path))
                            : 0;
   std::string bound(address.sun_path, path_length);
-  if (bound != path) {
+  struct stat at_bound {}, at_path {};
+  bool same_file = ::stat(bound.c_str(), &at_bound) == 0 && ::stat(path.c_str(), &at_path) == 0 &&
+                   at_bound.st_dev == at_path.st_dev && at_bound.st_ino == at_path.st_ino;
+  if (bound != path && !same_file) {  // /var/run/x and /run/x are one socket
     return Error{0, "systemd passed the socket " + bound + ", but --socket says " + path +
                         "; make the unit's ListenStream= and --socket agree"};
   }

@@ -277,7 +277,7 @@ Result<Profile> merge_oci_profile(std::string_view existing, std::string_view or
   std::string where(origin);
   auto fail = [&](std::string why) { return Error{0, where + ": " + why}; };
   rapidjson::Document doc;
-  doc.Parse(existing.data(), existing.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(existing.data(), existing.size());  // no recursion
   if (doc.HasParseError()) {
     return fail(std::string("not JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
                 " at byte " + std::to_string(doc.GetErrorOffset()));

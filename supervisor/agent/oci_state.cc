@@ -32,7 +32,8 @@ bool valid_policy_name(std::string_view name) {
 Result<ContainerState> parse_container_state(std::string_view json, size_t fd_count) {
   if (json.size() > kMaxContainerStateBytes) return bad("larger than 64 KiB");
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
+  document.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
+      json.data(), json.size());
   if (document.HasParseError()) {
     return bad(std::string("not JSON: ") + rapidjson::GetParseError_En(document.GetParseError()) +
                " at byte " + std::to_string(document.GetErrorOffset()));

@@ -91,9 +91,14 @@ std::optional<Error> for_each_record(const std::vector<AuditLine>& lines,
   for (const auto& line : lines) {
     if (line.text.empty()) continue;
     rapidjson::Document record;
-    record.Parse(line.text.data(), line.text.size());
-    if (record.HasParseError() || !record.IsObject()) {
-      return Error{0, line.where + ": not an audit record"};
+    // Iterative: a line of nested brackets must not exhaust our stack.
+    record.Parse<rapidjson::kParseIterativeFlag>(line.text.data(), line.text.size());
+    auto run = record.IsObject() ? record.FindMember("run") : record.MemberEnd();
+    auto event = record.IsObject() ? record.FindMember("event") : record.MemberEnd();
+    if (record.HasParseError() || !record.IsObject() || run == record.MemberEnd() ||
+        !run->value.IsString() || event == record.MemberEnd() || !event->value.IsString()) {
+      return Error{0, line.where + ": not an audit record (a JSON object with \"run\" and "
+                                   "\"event\")"};
     }
     if (container && !matches_container(record, *container)) continue;
     each(static_cast<const Value&>(record));
@@ -179,10 +184,11 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
       runs.emplace_back();
       runs.back().id = id;
       runs.back().started = text_of(record, "time");
-      runs.back().start_time = seconds_of(runs.back().started);
     }
     RecordedRun& run = runs[slot->second];
-    run.end_time = std::max(run.end_time, seconds_of(text_of(record, "time")));
+    double time = seconds_of(text_of(record, "time"));
+    if (run.start_time == 0) run.start_time = time;  // the first time that parses
+    run.end_time = std::max(run.end_time, time);
     if (run.container.empty()) run.container = container_label(record);
     std::string event = text_of(record, "event");
     if (event == "start") {
@@ -227,7 +233,18 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
           if (number_of(quota->value, limit)) run.tracks_bytes = true;
         }
       }
-      if (record.HasMember("charge")) run.tracks_bytes = true;
+      // A growth record holds the totals from before it; an admitted growth changes them.
+      if (auto charge = record.FindMember("charge");
+          charge != record.MemberEnd() && charge->value.IsObject()) {
+        run.tracks_bytes = true;
+        auto before = number_of(charge->value, "old"), after = number_of(charge->value, "new");
+        bool admitted = decision.decision == "allow" || decision.decision == "would-deny" ||
+                        decision.decision == "would-kill";
+        if (admitted && before && after) {
+          decision.bytes = *after >= *before ? decision.bytes + (*after - *before)
+                                             : decision.bytes - std::min(decision.bytes, *before - *after);
+        }
+      }
       run.decisions.push_back(std::move(decision));
     }
   });

@@ -110,7 +110,8 @@ VerifyReport verify_audit(const std::vector<AuditLine>& lines) {
   for (const auto& line : lines) {
     if (line.text.empty()) continue;
     rapidjson::Document doc;
-    doc.Parse(line.text.data(), line.text.size());
+    // Iterative: a line of nested brackets must not exhaust our stack.
+    doc.Parse<rapidjson::kParseIterativeFlag>(line.text.data(), line.text.size());
     if (doc.HasParseError() || !doc.IsObject()) {
       report.problems.push_back(line.where + ": not an audit record");
       continue;

@@ -55,7 +55,9 @@ _memfd_warden() {
       return
       ;;
     --default)
-      if [[ $command == suggest ]]; then
+      if [[ $command == policy ]]; then
+        return  # a flag there: nothing follows it
+      elif [[ $command == suggest ]]; then
         COMPREPLY=($(compgen -W "deny allow" -- "$cur"))
       else
         COMPREPLY=($(compgen -W "allow deny kill" -- "$cur"))

@@ -176,8 +176,8 @@ def check_units(prefix):
     check(listen and start, "the socket listens on a path and the service has an ExecStart")
     if listen and start:
         argv = start.group(1).split()
-        check(argv[0] == "/usr/bin/memfd-warden" and argv[1] == "agent",
-              "the service runs /usr/bin/memfd-warden agent")
+        check(argv[0] == str(prefix / "bin/memfd-warden") and argv[1] == "agent",
+              f"the service runs the installed memfd-warden agent ({argv[:2]})")
         check(argv[argv.index("--socket") + 1] == listen.group(1),
               "the service's --socket is the socket unit's ListenStream")
 

@@ -155,7 +155,7 @@ def check_text_and_markdown(warden, audit):
               for row in rows), "the refusal row names the rule and EDOM")
     check(any("cache-* (3 names)" in line for line in out.splitlines()),
           "names that differ in numbers are one row")
-    check(any("3145728" in line and "complete" in line for line in out.splitlines()),
+    check(any("3145728" in line and "summary present" in line for line in out.splitlines()),
           "the run's peak bytes (1M + 2M) are shown")
     md = subprocess.run([warden, "report", "--format", "markdown", str(audit)],
                         capture_output=True, text=True).stdout

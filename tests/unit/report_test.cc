@@ -72,14 +72,50 @@ bool has_line(const std::string& text, std::initializer_list<const char*> words)
 TEST_CASE("report: decisions per executable and name, refusals with reasons, peaks") {
   std::string text = render_report({sample_run()}, ReportFormat::kText);
   INFO(text);
-  CHECK(text.rfind("memfd-warden report: 1 run, 7 decisions: 5 allowed, 2 refused, 0 would", 0) ==
-        0);
+  CHECK(text.rfind("memfd-warden report: 1 run, 7 decisions: 5 allowed, 2 refused.\n", 0) == 0);
   CHECK(has_line(text, {"/usr/bin/job", "memfd_create", "cache-* (4 names)", "4"}));
   CHECK(has_line(text, {"/usr/lib/helper", "memfd_create", "session", "1"}));
   CHECK_FALSE(has_line(text, {"cache-0"}));  // the four names are one row
   CHECK(has_line(text, {"/usr/bin/job", "evil", "deny", "rule (rule no-evil)", "EDOM", "2"}));
-  CHECK(has_line(text, {"01234567", "/usr/bin/job", "2.500 s", "5", "20480", "complete"}));
+  CHECK(has_line(text, {"01234567", "/usr/bin/job", "2.500 s", "5", "20480", "summary present"}));
   CHECK_FALSE(has_line(text, {"would-deny"}));  // no column for decisions that never happened
+}
+
+TEST_CASE("report: names are grouped within one executable's calls, never across executables") {
+  RecordedRun run;
+  run.id = "0123456789abcdef";
+  for (int i = 1; i <= 3; ++i) {
+    run.decisions.push_back(decided("/bin/tool-" + std::to_string(i), "cache-" + std::to_string(i),
+                                    "allow", i, 1));
+  }
+  run.decisions.push_back(decided("/bin/tool-1", "cache-9", "allow", 4, 1));
+  std::string text = render_report({run}, ReportFormat::kText);
+  INFO(text);
+  CHECK(has_line(text, {"/bin/tool-1", "cache-* (2 names)", "2"}));
+  CHECK(has_line(text, {"/bin/tool-2", "cache-2", "1"}));
+  CHECK(has_line(text, {"/bin/tool-3", "cache-3", "1"}));
+  CHECK_FALSE(has_line(text, {"(4 names)"}));
+  CHECK(has_line(text, {"01234567", "-", "-", "-", "no summary"}));  // nothing to show: dashes
+}
+
+TEST_CASE("report: a decision the log names that report does not know still gets a column") {
+  RecordedRun run = sample_run();
+  run.decisions.push_back(decided("/usr/bin/job", "odd", "\x1b[1mnew", 1002.4, 5));
+  std::string text = render_report({run}, ReportFormat::kText);
+  INFO(text);
+  CHECK(has_line(text, {"Executable", "allow", "deny", "\\x1b[1mnew"}));
+  CHECK(has_line(text, {"/usr/bin/job", "odd", "1"}));
+}
+
+TEST_CASE("report: a Markdown table stops at 200 rows and says how many more there are") {
+  RecordedRun run = sample_run();
+  for (int i = 0; i < 250; ++i) {
+    run.decisions.push_back(decided("/usr/bin/exe-" + std::to_string(i), "n", "allow", 1002, 1));
+  }
+  std::string markdown = render_report({run}, ReportFormat::kMarkdown);
+  CHECK(markdown.find("53 more rows: `memfd-warden report` (text or html) has them all.") !=
+        std::string::npos);  // 253 rows of decisions
+  CHECK(render_report({run}, ReportFormat::kText).find("exe-249") != std::string::npos);
 }
 
 TEST_CASE("report: a run cut short, a tampered log and a dry run are said so") {
@@ -118,6 +154,10 @@ TEST_CASE("report: hostile names stay text in a terminal, in Markdown and in HTM
     return (u < 0x20 && c != '\n') || u >= 0x7f;
   }));
   CHECK(text.find("a|b\\x1b[2J</script><b>x</b>\\x0a`c`") != std::string::npos);
+  // A real backslash is shown escaped too, so that it cannot pass for one of those escapes.
+  RecordedRun spoof = sample_run();
+  spoof.decisions.push_back(decided("/bin/x", "\\x1b", "allow", 1002.3, 5));
+  CHECK(render_report({spoof}, ReportFormat::kText).find("\\x5cx1b") != std::string::npos);
 
   // Markdown: every row of a table has as many unescaped '|' as the header row.
   std::string markdown = render_report({run}, ReportFormat::kMarkdown);

@@ -1,0 +1,85 @@
+// Unit: reading audit logs back for suggest and report: a growth's bytes as they are after it,
+// records that are not records refused by line, and hostile shapes (nesting, odd types) that
+// end in an error rather than a crash.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "supervisor/calls/audit_observations.h"
+
+namespace warden {
+namespace {
+
+std::vector<AuditLine> lines_of(const std::vector<std::string>& texts) {
+  std::vector<AuditLine> lines;
+  for (const auto& text : texts) {
+    lines.push_back({"a.jsonl:" + std::to_string(lines.size() + 1), text});
+  }
+  return lines;
+}
+
+const char* kStart =
+    R"({"time":"2026-12-01T00:00:00.000000Z","event":"start","program":"/bin/p","run":"r1"})";
+
+std::string growth(const char* decision, uint64_t before_total, uint64_t old_charge,
+                   uint64_t new_charge) {
+  return R"({"time":"2026-12-01T00:00:01.000000Z","event":"decision","syscall":"ftruncate",)"
+         R"("exe":"/bin/p","name":"heap","decision":")" +
+         std::string(decision) + R"(","quota":{"live":1,"bytes":)" +
+         std::to_string(before_total) + R"(,"max_bytes":1000000},"charge":{"old":)" +
+         std::to_string(old_charge) + R"(,"new":)" + std::to_string(new_charge) + R"(},"run":"r1"})";
+}
+
+}  // namespace
+
+TEST_CASE("audit observations: a growth's record holds the totals before it, the report after") {
+  auto runs = recorded_runs_from_audit(
+      lines_of({kStart, growth("allow", 0, 0, 4096), growth("deny", 4096, 4096, 999999),
+                growth("would-deny", 4096, 4096, 8192), growth("allow", 8192, 8192, 0)}),
+      std::nullopt);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 1);
+  const auto& run = runs->front();
+  CHECK(run.tracks_bytes);
+  REQUIRE(run.decisions.size() == 4);
+  CHECK(run.decisions[0].bytes == 4096);  // allowed: grown
+  CHECK(run.decisions[1].bytes == 4096);  // denied: as it was
+  CHECK(run.decisions[2].bytes == 8192);  // a dry run lets it happen
+  CHECK(run.decisions[3].bytes == 0);     // shrunk
+  CHECK(run.start_time > 0);
+  CHECK(run.end_time - run.start_time == doctest::Approx(1.0));
+}
+
+TEST_CASE("audit observations: a line that is not a record is an error naming it") {
+  const std::vector<std::string> bad_lines = {
+      "{}", R"({"event":"start"})", R"({"run":12,"event":"start"})",
+      R"({"run":{"a":1},"event":"start"})", R"({"run":"r1","event":[]})", "[1,2]", "not json",
+      std::string(300000, '[')};  // nesting deep enough to exhaust a recursive parser's stack
+  for (const auto& bad : bad_lines) {
+    INFO(bad.substr(0, 40));
+    auto runs = recorded_runs_from_audit(lines_of({kStart, bad}), std::nullopt);
+    REQUIRE_FALSE(runs);
+    CHECK(runs.error().message().find("a.jsonl:2: not an audit record") == 0);
+    CHECK_FALSE(observations_from_audit(lines_of({kStart, bad}), std::nullopt));
+  }
+}
+
+TEST_CASE("audit observations: odd values in a record are read as absent, never trusted") {
+  auto runs = recorded_runs_from_audit(
+      lines_of({R"({"time":"not a time","event":"start","program":7,"run":"r1"})",
+                R"({"time":"2026-12-01T00:00:02.000000Z","event":"decision","syscall":["x"],)"
+                R"("exe":null,"decision":"allow","quota":{"live":-1,"bytes":"9"},"run":"r1"})"}),
+      std::nullopt);
+  REQUIRE(runs);
+  const auto& run = runs->front();
+  CHECK(run.program.empty());
+  CHECK(run.start_time > 0);  // the first time that parses
+  REQUIRE(run.decisions.size() == 1);
+  CHECK(run.decisions[0].syscall.empty());
+  CHECK(run.decisions[0].live == 0);
+  CHECK(run.decisions[0].bytes == 0);
+  CHECK_FALSE(run.tracks_bytes);
+}
+
+}  // namespace warden
