@@ -1,0 +1,8 @@
+# Read by ctest after the live tests' discovery (TEST_INCLUDE_FILES): the tests that load the
+# machine for long or race the scheduler run alone under `ctest -j`, so that their neighbours
+# neither slow them nor are slowed by them.
+foreach(test IN LISTS warden_live_tests_unotify warden_live_tests_ptrace)
+  if(test MATCHES "for 30 s under quotas|over 100000 memfds|SIGCONT as soon as|every flag combination")
+    set_tests_properties("${test}" PROPERTIES RUN_SERIAL TRUE)
+  endif()
+endforeach()
