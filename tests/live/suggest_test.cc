@@ -63,11 +63,11 @@ TEST_CASE("suggest: bad input gets a clear error") {
   auto missing = run_warden_raw({"suggest", dir.file("nope.jsonl")});
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find("cannot read") != std::string::npos);
-  auto garbage = run_warden_raw({"suggest", dir.write("bad.jsonl", "{\"event\":\"start\"}\nnot json\n")});
+  const std::string start = "{\"event\":\"start\",\"run\":\"r\"}\n";
+  auto garbage = run_warden_raw({"suggest", dir.write("bad.jsonl", start + "not json\n")});
   CHECK(garbage.exit_code == 2);
   CHECK(garbage.err.find("bad.jsonl:2: not an audit record") != std::string::npos);
-  auto nobody = run_warden_raw(
-      {"suggest", "--container", "x", dir.write("empty.jsonl", "{\"event\":\"start\"}\n")});
+  auto nobody = run_warden_raw({"suggest", "--container", "x", dir.write("empty.jsonl", start)});
   CHECK(nobody.exit_code == 2);
   CHECK(nobody.err.find("no record names the container \"x\"") != std::string::npos);
 }
