@@ -120,7 +120,9 @@ bool process_dead(pid_t pid) {
   std::string line;
   std::getline(stat, line);
   auto close = line.rfind(')');  // the comm field may itself hold ')'
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+  if (close == std::string::npos || close + 2 >= line.size()) return false;
+  // Z: a zombie; X: being reaped right now (seen for an instant between Z and gone).
+  return line[close + 2] == 'Z' || line[close + 2] == 'X';
 }
 
 std::vector<pid_t> processes_running(const Args& command) {

@@ -107,7 +107,7 @@ Args probe_script(const std::string& text);
 // Writes a policy denying names "evil*" with the sentinel EDOM into `dir`; returns its path.
 std::string policy_denying_evil(const TempDir& dir);
 
-// Gone, or a zombie (whose parent is no longer there to reap it).
+// Gone, a zombie (whose parent is no longer there to reap it), or being reaped (state X).
 bool process_dead(pid_t pid);
 // Live processes whose command line starts with `command` (as the host numbers them: inside the
 // tree's PID namespace getpid() differs), in /proc order.
