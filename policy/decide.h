@@ -28,9 +28,10 @@ struct RuleUsage {
 // The tree-wide counts as they stand before this call.
 struct QuotaState {
   uint64_t calls = 0;                // create calls that succeeded so far
-  uint64_t live = 0;                 // memfds alive now
+  uint64_t live = 0;                 // memfds alive now (when live_counted)
   uint64_t bytes = 0;                // the sum of their charges
   std::span<const RuleUsage> rules;  // indexed like Policy::rules; may be empty
+  bool live_counted = true;          // false: nothing needed `live` (Policy::counts_live)
 };
 
 enum class Reason {

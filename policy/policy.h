@@ -74,6 +74,17 @@ struct Policy {
   // operations would bypass seccomp.
   bool io_uring_allowed = false;
 
+  // True when a decision needs to know which admitted memfds are still alive: a live or byte
+  // limit, or a rule whose memfds are executable (or not) apart from the rest. Otherwise
+  // memfd-warden counts calls only, and the audit's live figures are null.
+  bool counts_live() const {
+    if (quota.max_live || tracks_bytes()) return true;
+    for (const auto& rule : rules) {
+      if (rule.max_live || rule.exec_allowed) return true;
+    }
+    return false;
+  }
+
   // True when some limit needs the size of memfds, so growth calls must be trapped.
   bool tracks_bytes() const {
     if (quota.has_byte_limit()) return true;

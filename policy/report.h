@@ -23,13 +23,13 @@ struct RecordedDecision {
   std::string rule_id;
   std::string technique;
   std::string error;   // the errno the call got, by name ("EPERM"); empty for none
-  uint64_t live = 0;   // memfds alive in the whole tree at this decision
+  uint64_t live = 0;   // memfds alive in the whole tree at this decision (when counted)
   uint64_t bytes = 0;  // their bytes (meaningful when the run tracks bytes)
 };
 
 struct RecordedSummary {
   uint64_t calls = 0;
-  uint64_t peak_live = 0;
+  std::optional<uint64_t> peak_live;   // set when the run counted live memfds
   std::optional<uint64_t> peak_bytes;  // set when a byte limit made the run track bytes
   std::optional<int64_t> exit_status;
   std::string tampering;  // empty: none recorded
@@ -44,6 +44,7 @@ struct RecordedRun {
   std::string started;    // the start record's time, as written
   double start_time = 0;  // seconds since the epoch (the first record's time)
   double end_time = 0;    // the last record's time
+  bool counts_live = false;   // some record carries a live count (a limit or --count-live)
   bool tracks_bytes = false;
   std::vector<RecordedDecision> decisions;
   std::optional<RecordedSummary> summary;  // nullopt: the log ends before the run's summary

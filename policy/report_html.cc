@@ -44,6 +44,7 @@ std::string chart_data(const std::vector<RecordedRun>& runs) {
     std::string title = run.container.empty() ? printable(run.program)
                                               : "container " + printable(run.container);
     data["runs"].push_back({{"title", title + " (run " + printable(run.id.substr(0, 8)) + ")"},
+                            {"counts_live", run.counts_live},
                             {"tracks_bytes", run.tracks_bytes},
                             {"t", t},
                             {"live", live},
@@ -107,7 +108,11 @@ constexpr const char* kScript = R"(
   data.runs.forEach(function (run, r) {
     const holder = document.getElementById('chart-' + r);
     if (!holder || run.t.length === 0) return;
-    const panels = [{key: 'live', label: 'live memfds (whole tree)', values: run.live, format: String}];
+    const panels = [];
+    if (run.counts_live) {
+      panels.push({key: 'live', label: 'live memfds (whole tree)', values: run.live,
+                   format: String});
+    }
     if (run.tracks_bytes) {
       panels.push({key: 'bytes', label: 'memfd bytes (whole tree)', values: run.bytes, format: human});
     }
@@ -145,6 +150,13 @@ constexpr const char* kScript = R"(
         add(svg, 'circle', attrs);
       });
       svg.setAttribute('data-points', String(run.t.length));
+    }
+    if (!run.counts_live) {
+      const note = document.createElement('p');
+      note.className = 'note';
+      note.textContent = 'Live memfds were not counted in this run: no limit needed them ' +
+                         '(--count-live counts them).';
+      holder.appendChild(note);
     }
     if (!run.tracks_bytes) {
       const note = document.createElement('p');

@@ -56,7 +56,7 @@ ReportTable runs_table(const std::vector<RecordedRun>& runs) {
     if (summary && summary->exit_status) exit = std::to_string(*summary->exit_status);
     table.rows.push_back({printable(run.id.substr(0, 8)), program_of(run), printable(run.started),
                           lasted, exit, summary ? count_text(summary->calls) : "-",
-                          summary ? count_text(summary->peak_live) : "-",
+                          summary && summary->peak_live ? count_text(*summary->peak_live) : "-",
                           summary && summary->peak_bytes ? count_text(*summary->peak_bytes)
                                                          : "not tracked",
                           log_state(run)});

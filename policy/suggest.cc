@@ -119,8 +119,14 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
 
   // Quotas from the peaks.
   out << "\n[quota]\n";
-  out << "# peak: " << seen.peak_live << " memfds alive at once; plus " << options.headroom_percent
-      << "%\nmax_live = " << with_headroom(seen.peak_live, options.headroom_percent) << "\n";
+  if (seen.peak_live) {
+    out << "# peak: " << *seen.peak_live << " memfds alive at once; plus "
+        << options.headroom_percent
+        << "%\nmax_live = " << with_headroom(*seen.peak_live, options.headroom_percent) << "\n";
+  } else {
+    out << "# No live counts were recorded: run the trial with --count-live to have max_live\n"
+           "# suggested.\n";
+  }
   if (seen.peak_bytes) {
     out << "# peak: " << *seen.peak_bytes << " bytes held by all memfds together\nmax_bytes = "
         << with_headroom(*seen.peak_bytes, options.headroom_percent) << "\n";

@@ -27,7 +27,7 @@ struct Observations {
   std::vector<ObservedCreate> creates;
   std::set<std::pair<std::string, std::string>> exec_attempts;  // (exe, memfd name) run or mapped
   bool io_uring = false;                                         // io_uring_setup was asked for
-  uint64_t peak_live = 0;                     // the highest of the runs' summaries
+  std::optional<uint64_t> peak_live;          // the highest of the runs' summaries (if counted)
   std::optional<uint64_t> peak_bytes;         // when the runs tracked bytes (a byte limit was set)
   std::optional<uint64_t> peak_memfd_bytes;   // the largest single memfd, from growth records
   std::vector<std::string> sources;           // what was read: files, runs, containers

@@ -134,6 +134,10 @@ CliOutcome parse_command_line(int argc, char** argv) {
           ->type_name("PATH");
   audit_file_opt->excludes(audit_fd_opt)->excludes(audit_socket_opt);
   audit_fd_opt->excludes(audit_socket_opt);
+  run->add_flag("--count-live", command.count_live,
+                "Count the memfds alive in the tree even when no limit needs it (one inotify watch "
+                "per admitted memfd), so that the audit's live figures, report and suggest have "
+                "them; without a live or byte limit they are null");
   run->add_flag("--audit-strict", command.audit_strict,
                 "End the run (exit 125) when the audit file is truncated, unlinked or renamed "
                 "under memfd-warden");

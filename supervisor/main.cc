@@ -18,7 +18,6 @@
 #include "supervisor/launch/launcher.h"
 #include "supervisor/backends/ptrace_backend.h"
 #include "supervisor/kernel/seccomp_filter.h"
-#include "supervisor/launch/tree_init.h"
 #include "supervisor/backends/unotify_backend.h"
 
 namespace {
@@ -41,10 +40,10 @@ int run_target(warden::RunCommand& command) {
   }
   audit->write_start(kVersion, command.command.front());
   // auto: user notification where the kernel has everything it needs, else ptrace. The probe
-  // tries each feature for real (memfd-warden probe prints the same findings).
+  // tries each feature for real, in this process (memfd-warden probe prints the same findings).
   bool use_ptrace = command.backend == BackendChoice::kPtrace;
   if (!use_ptrace) {
-    KernelFeatures features = probe_kernel();
+    KernelFeatures features = probe_unotify_needs();
     if (!features.error.empty()) {
       return exit_with_error(kExitInternal,
                              "cannot tell what this kernel supports: " + features.error);
@@ -107,9 +106,10 @@ int run_target(warden::RunCommand& command) {
   options.dry_run = command.dry_run;
   options.tree_dies_with_us = command.tree_dies_with_us;
   options.check_exec_images = traps.exec;
+  options.count_live = command.count_live || command.policy.counts_live();
 
-  // The target runs under `memfd-warden __init` as PID 1 of its own PID namespace (both
-  // backends): memfd-warden has no pid there, so the target cannot signal or trace it by number.
+  // The target runs under memfd-warden's init (tree_init.h) as PID 1 of its own PID namespace
+  // (both backends): memfd-warden has no pid there, so the target cannot signal or trace it by number.
   // --on-supervisor-exit=kill: if we die, the tree must die too. ptrace: PTRACE_O_EXITKILL; and
   // for both the init is killed by PR_SET_PDEATHSIG when we die, which kills the namespace.
   // Without the privilege to make a namespace, only the main process can be tied to us.
@@ -167,9 +167,6 @@ int run_target(warden::RunCommand& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // `memfd-warden __init ...` is the target's PID 1 (tree_init.h), not a command for people.
-  if (argc > 1 && std::strcmp(argv[1], warden::kInitCommand) == 0)
-    warden::run_tree_init(argc, argv);
   try {
     auto logger = spdlog::stderr_color_st("memfd-warden");
     logger->set_pattern("memfd-warden: %l: %v");

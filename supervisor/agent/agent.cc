@@ -114,7 +114,7 @@ Policy deny_everything(const Policy& base) {
   }
   audit->set_container(container_identity(state));
   audit->write_start(kVersion, who);
-  auto ledger = MemfdLedger::open(policy.rules.size());
+  auto ledger = MemfdLedger::open(policy.rules.size(), policy.counts_live());
   auto notify = NotifyFd::adopt(std::move(listener));
   if (!ledger || !notify) {
     spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who,

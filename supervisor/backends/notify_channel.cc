@@ -49,7 +49,8 @@ int NotifyChannel::deliver_memfd(const MemfdSpec& requested,
   // The kernel would complete the flags from the caller's namespace, not ours: MFD_EXEC or
   // MFD_NOEXEC_SEAL made explicit here leaves ours no say (a descendant namespace's value is never
   // below its parent's, so ours cannot be stricter). The pid read is the caller's while its
-  // notification is pending, which the ADDFD below proves.
+  // notification is pending, which the ADDFD below proves. Read even for a memfd we seal
+  // anyway: an implied MFD_NOEXEC_SEAL also leaves the memfd open to seals.
   if (spec.call == CreateCall::kMemfdCreate && !(spec.flags & kMfdNoexecSeal) &&
       kernel_has_noexec_seal()) {
     if (int err = apply_noexec_scope(&spec.flags, scopes_.scope_of(caller_)); err != 0) {

@@ -570,7 +570,7 @@ int Tracer::run() {
 SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions& options,
                                    LaunchRequest request, int signal_fd, AuditLog& audit) {
   SuperviseResult result;
-  auto ledger = MemfdLedger::open(policy.rules.size());
+  auto ledger = MemfdLedger::open(policy.rules.size(), options.count_live);
   if (!ledger) {
     result.error = ledger.error().message();
     return result;

@@ -204,7 +204,7 @@ void AuditEncoder::quota(const QuotaState& state, const Quota& limits) {
   key("quota");
   writer_.StartObject();
   field("calls", state.calls);
-  field("live", state.live);
+  field("live", state.live_counted ? std::optional<uint64_t>(state.live) : std::nullopt);
   field("max_calls", limits.max_calls);
   field("max_live", limits.max_live);
   field("bytes", state.bytes);

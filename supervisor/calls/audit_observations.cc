@@ -122,7 +122,7 @@ Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines
     if (event == "summary") {
       auto peak = record.FindMember("peak_live");
       if (peak != record.MemberEnd() && peak->value.IsUint64()) {
-        seen.peak_live = std::max(seen.peak_live, peak->value.GetUint64());
+        seen.peak_live = std::max(seen.peak_live.value_or(0), peak->value.GetUint64());
       }
       auto bytes = record.FindMember("peak_bytes");
       if (bytes != record.MemberEnd() && bytes->value.IsUint64()) {
@@ -196,7 +196,8 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
     } else if (event == "summary") {
       RecordedSummary summary;
       summary.calls = number_of(record, "calls").value_or(0);
-      summary.peak_live = number_of(record, "peak_live").value_or(0);
+      summary.peak_live = number_of(record, "peak_live");
+      if (summary.peak_live) run.counts_live = true;
       summary.peak_bytes = number_of(record, "peak_bytes");
       if (auto it = record.FindMember("exit_status");
           it != record.MemberEnd() && it->value.IsInt64()) {
@@ -227,7 +228,9 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
       decision.error = text_of(record, "errno");
       if (auto quota = record.FindMember("quota");
           quota != record.MemberEnd() && quota->value.IsObject()) {
-        decision.live = number_of(quota->value, "live").value_or(0);
+        auto live = number_of(quota->value, "live");
+        if (live) run.counts_live = true;
+        decision.live = live.value_or(0);
         decision.bytes = number_of(quota->value, "bytes").value_or(0);
         for (const char* limit : {"max_bytes", "max_memfd_bytes"}) {
           if (number_of(quota->value, limit)) run.tracks_bytes = true;

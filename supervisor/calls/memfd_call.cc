@@ -136,6 +136,7 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
   if (rule && policy_.rules[*rule].action != Action::kAllow) rule.reset();
   bool untrackable = false;
   auto track = [&](int memfd) {
+    if (!ledger_.counts_live()) return true;  // nothing needs to know when it dies
     if (MemfdEntry* entry = ledger_.track(memfd, record.name.value_or(""), spec.call, rule, 0)) {
       entry->exec_allowed = !spec.seal_noexec && exec_allowed(policy_, rule);
       return true;

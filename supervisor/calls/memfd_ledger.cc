@@ -69,10 +69,10 @@ ino_t pid_namespace(const char* pid) {
 
 }  // namespace
 
-Result<MemfdLedger> MemfdLedger::open(size_t rule_count) {
+Result<MemfdLedger> MemfdLedger::open(size_t rule_count, bool count_live) {
   UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd.valid()) return errno_error("inotify_init1");
-  return MemfdLedger(std::move(fd), rule_count);
+  return MemfdLedger(std::move(fd), rule_count, count_live);
 }
 
 MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,
@@ -138,6 +138,7 @@ void MemfdLedger::release(MemfdKey key) {
 }
 
 void MemfdLedger::drain() {
+  if (!count_live_) return;  // nothing is watched
   alignas(inotify_event) char buffer[16 * 1024];
   for (;;) {
     ssize_t got = ::read(inotify_.get(), buffer, sizeof(buffer));
@@ -216,9 +217,11 @@ std::optional<MemfdIdentity> memfd_identity(int fd, char (&link)[512]) {
 void fill_totals(SuperviseResult& result, const MemfdLedger& ledger, const Policy& policy) {
   QuotaState state = ledger.state();
   result.calls = state.calls;
-  result.live_at_exit = state.live;
+  if (ledger.counts_live()) {
+    result.live_at_exit = state.live;
+    result.peak_live = ledger.peak_live();
+  }
   result.bytes_at_exit = state.bytes;
-  result.peak_live = ledger.peak_live();
   if (policy.tracks_bytes()) result.peak_bytes = ledger.peak_bytes();
 }
 

@@ -60,7 +60,11 @@ struct MemfdEntry {
 
 class MemfdLedger {
  public:
-  static Result<MemfdLedger> open(size_t rule_count);
+  // `count_live` false: nothing needs the live count, and nothing is tracked (counts_live()).
+  static Result<MemfdLedger> open(size_t rule_count, bool count_live = true);
+
+  // Whether admitted memfds are tracked at all; track() is for such ledgers only.
+  bool counts_live() const { return count_live_; }
 
   // For the event loop: readable when releases are queued.
   int event_fd() const { return inotify_.get(); }
@@ -87,7 +91,9 @@ class MemfdLedger {
   // returned in the target before its next call is always seen.
   void drain();
 
-  QuotaState state() const { return {calls_, entries_.size(), bytes_, rule_usage_}; }
+  QuotaState state() const {
+    return {calls_, entries_.size(), bytes_, rule_usage_, count_live_};
+  }
   uint64_t peak_live() const { return peak_live_; }
   uint64_t peak_bytes() const { return peak_bytes_; }
 
@@ -98,8 +104,9 @@ class MemfdLedger {
     }
   };
 
-  explicit MemfdLedger(UniqueFd inotify, size_t rule_count)
-      : inotify_(std::move(inotify)),
+  MemfdLedger(UniqueFd inotify, size_t rule_count, bool count_live)
+      : count_live_(count_live),
+        inotify_(std::move(inotify)),
         pool_(std::make_unique<std::pmr::unsynchronized_pool_resource>()),
         entries_(pool_.get()),
         by_watch_(pool_.get()),
@@ -108,6 +115,7 @@ class MemfdLedger {
   void release(MemfdKey key);
   void reconcile_unwatched();
 
+  bool count_live_;
   UniqueFd inotify_;
   // Entries come and go with every memfd: their nodes are recycled through a pool, so tracking a
   // memfd allocates only while the ledger grows past its largest size so far.

@@ -16,6 +16,9 @@ struct SuperviseOptions {
   // exec = "deny" somewhere: the ptrace backend checks every new program image at its exec
   // event, before it runs.
   bool check_exec_images = false;
+  // Watch every admitted memfd to know how many are alive (Policy::counts_live, or
+  // --count-live). Without it the audit's live figures are null.
+  bool count_live = true;
 };
 
 struct SuperviseResult {
@@ -23,9 +26,9 @@ struct SuperviseResult {
   bool started = false;  // false: the target never ran (launch failed); no summary is written
   std::string error;     // set when memfd-warden itself failed (exit_code 125, 126, 127)
   uint64_t calls = 0;
-  uint64_t live_at_exit = 0;
+  std::optional<uint64_t> live_at_exit;  // set when live memfds were counted
   uint64_t bytes_at_exit = 0;
-  uint64_t peak_live = 0;
+  std::optional<uint64_t> peak_live;
   std::optional<uint64_t> peak_bytes;  // set when byte limits made us track bytes
   // Processes the main target left running that were ended (--orphans end; 0 with wait); null
   // when the namespace's init could not count them.

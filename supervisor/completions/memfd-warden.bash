@@ -98,7 +98,7 @@ _memfd_warden() {
   case $command in
     run)
       options="--policy --allow --deny --default --max-calls --max-live --max-bytes
-        --max-memfd-bytes --strict-writes --audit --audit-fd --audit-socket --audit-strict
+        --max-memfd-bytes --strict-writes --audit --audit-fd --audit-socket --audit-strict --count-live
         --on-supervisor-exit --orphans --orphans-grace --backend --user --keep-caps --dry-run
         --fail-on-deny --log-level --help --"
       ;;

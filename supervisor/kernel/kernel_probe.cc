@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
-#include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -15,9 +15,9 @@
 #include <cstddef>
 #include <cstring>
 #include <sstream>
+#include <thread>
 
 #include "policy/memfd_flags.h"
-#include "supervisor/kernel/fd_message.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -38,92 +38,35 @@ void reap(pid_t pid) {
   ::waitpid(pid, nullptr, 0);
 }
 
-// Loads the filter with `flags` in a child and reports whether the kernel took them.
-bool child_loads_filter(unsigned flags) {
-  pid_t child = ::fork();
-  if (child == 0) {
-    sock_fprog prog{static_cast<unsigned short>(std::size(kNotifyGetppid)), kNotifyGetppid};
-    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    _exit(sys::seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog) >= 0 ? 0 : 1);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// A child traps getppid; we answer with ADDFD+SEND (an fd for /dev/null) and try SET_FLAGS.
+// A filter without TSYNC applies to the one thread that loads it, and so does no_new_privs: a
+// thread of ours loads the test filter and ends, and its listener stays ours to ask. No child
+// process, no round trip.
 void probe_notify(KernelFeatures& out) {
-  auto could_not = [&](const char* what) {
-    if (out.error.empty()) {
-      out.error = std::string("probing user notification: ") + what + ": " + std::strerror(errno);
-    }
-  };
-  int sockets[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
-    could_not("socketpair");
-    return;
-  }
-  UniqueFd ours(sockets[0]), theirs(sockets[1]);
-  pid_t child = ::fork();
-  if (child < 0) {
-    could_not("fork");
-    return;
-  }
-  if (child == 0) {
+  long listener = -1;
+  int error = 0;
+  std::thread loader([&] {
     sock_fprog prog{static_cast<unsigned short>(std::size(kNotifyGetppid)), kNotifyGetppid};
     ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    int listener = static_cast<int>(
-        sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
-    if (listener < 0) _exit(2);
-    FdMessage message;
-    message.set_fd(listener);
-    if (::sendmsg(sockets[1], &message.msg, 0) != 1) _exit(3);
-    ::close(listener);
-    long fd = ::syscall(SYS_getppid);  // answered by the parent with an installed fd
-    _exit(fd >= 0 && ::fcntl(static_cast<int>(fd), F_GETFD) >= 0 ? 0 : 4);
-  }
-  theirs.reset();
-  FdMessage message;
-  int raw = -1;
-  if (::recvmsg(ours.get(), &message.msg, MSG_CMSG_CLOEXEC) != 1 || (raw = message.fd()) < 0) {
-    // The child could not load a listener filter or pass it (EMFILE in the child, ...).
-    errno = errno != 0 ? errno : EIO;
-    could_not("receiving a listener from a test child");
-    reap(child);
+    listener = sys::seccomp(SECCOMP_SET_MODE_FILTER,
+                            SECCOMP_FILTER_FLAG_NEW_LISTENER |
+                                SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                            &prog);
+    out.wait_killable_recv = listener >= 0;
+    if (listener < 0 && errno == EINVAL) {
+      listener = sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    }
+    error = errno;
+  });
+  loader.join();
+  if (listener < 0) {
+    // EBUSY: a listener is already in our own filter chain (we run under user notification).
+    out.error = std::string("loading a test filter with a listener: ") + std::strerror(error);
     return;
   }
-  UniqueFd listener(raw);
-  out.sync_wake_up = ::ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+  UniqueFd fd(static_cast<int>(listener));
+  out.sync_wake_up = ::ioctl(fd.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
                              SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
-  seccomp_notif_sizes sizes{};
-  sys::seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
-  std::string buffer(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)), '\0');
-  auto* request = reinterpret_cast<seccomp_notif*>(buffer.data());
-  if (::ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_RECV, request) != 0) {
-    reap(child);
-    return;
-  }
-  UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!null.valid()) {
-    could_not("opening /dev/null");
-    reap(child);
-    return;
-  }
-  seccomp_notif_addfd addfd{};
-  addfd.id = request->id;
-  addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
-  addfd.srcfd = static_cast<uint32_t>(null.get());
-  bool sent = ::ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) >= 0;
-  if (!sent && errno != EINVAL) could_not("SECCOMP_IOCTL_NOTIF_ADDFD");  // EINVAL: no SEND flag
-  if (!sent) {
-    seccomp_notif_resp resp{};
-    resp.id = request->id;
-    resp.error = -ENOSYS;
-    ::ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  out.addfd_send = sent && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  out.addfd_send = kernel_takes_addfd_flags(fd.get(), SECCOMP_ADDFD_FLAG_SEND);
 }
 
 bool probe_ptrace() {
@@ -138,28 +81,30 @@ bool probe_ptrace() {
 
 }  // namespace
 
+bool kernel_takes_addfd_flags(int listener, uint32_t flags) {
+  // The kernel checks the flags, then the source fd, then looks for the notification: with no
+  // call pending, a flag it knows ends in ENOENT and one it does not in EINVAL.
+  seccomp_notif_addfd addfd{};
+  addfd.id = 0;
+  addfd.flags = flags;
+  addfd.srcfd = static_cast<uint32_t>(listener);
+  return ::ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 && errno == ENOENT;
+}
+
 bool kernel_runs_x32() {
   constexpr long kX32Getpid = 0x40000000 | 39;  // __X32_SYSCALL_BIT | __NR_getpid
   static const bool runs = ::syscall(kX32Getpid) >= 0 || errno != ENOSYS;
   return runs;
 }
 
-KernelFeatures probe_kernel() {
+KernelFeatures probe_unotify_needs() {
   KernelFeatures out;
   utsname names{};
   ::uname(&names);
   out.release = names.release;
   uint32_t action = SECCOMP_RET_USER_NOTIF;
   out.user_notification = sys::seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
-  if (out.user_notification) {
-    probe_notify(out);
-    out.wait_killable_recv = child_loads_filter(SECCOMP_FILTER_FLAG_NEW_LISTENER |
-                                                SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
-  }
-  UniqueFd sealed(::memfd_create("memfd-warden-probe", MFD_CLOEXEC | kMfdNoexecSeal));
-  out.noexec_seal = sealed.valid();
-  UniqueFd secret(static_cast<int>(::syscall(SYS_memfd_secret, O_CLOEXEC)));
-  out.memfd_secret = secret.valid();
+  if (out.user_notification) probe_notify(out);
   UniqueFd self(sys::pidfd_open(::getpid()));
   UniqueFd copy(self.valid() ? sys::pidfd_getfd(self.get(), STDIN_FILENO) : -1);
   // EBADF (no stdin) still proves the call exists; EMFILE proves nothing.
@@ -167,6 +112,15 @@ KernelFeatures probe_kernel() {
   if (!out.pidfd_getfd && (errno == EMFILE || errno == ENFILE) && out.error.empty()) {
     out.error = std::string("probing pidfd_getfd: ") + std::strerror(errno);
   }
+  return out;
+}
+
+KernelFeatures probe_kernel() {
+  KernelFeatures out = probe_unotify_needs();
+  UniqueFd sealed(::memfd_create("memfd-warden-probe", MFD_CLOEXEC | kMfdNoexecSeal));
+  out.noexec_seal = sealed.valid();
+  UniqueFd secret(static_cast<int>(::syscall(SYS_memfd_secret, O_CLOEXEC)));
+  out.memfd_secret = secret.valid();
   out.ptrace = probe_ptrace();
   out.x32 = kernel_runs_x32();
   return out;

@@ -1,8 +1,10 @@
-// Finds out what this kernel can do by doing it: each feature memfd-warden relies on is tried
-// (in short-lived child processes where it must be), not inferred from the version number.
-// Used by `memfd-warden probe` and by --backend auto.
+// Finds out what this kernel can do by doing it: each feature memfd-warden relies on is tried,
+// not inferred from the version number. `memfd-warden probe` tries them all; a run tries only
+// what the user-notification backend needs, in this process (a test filter loaded by a thread
+// of its own), and leaves ptrace to fail, if it must, when the tracer seizes the target.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace warden {
@@ -28,6 +30,15 @@ struct KernelFeatures {
 };
 
 KernelFeatures probe_kernel();
+
+// What --backend auto and --backend unotify need: user notification, ADDFD with SEND,
+// SYNC_WAKE_UP, WAIT_KILLABLE_RECV and pidfd_getfd (the other fields stay false). No child
+// process.
+KernelFeatures probe_unotify_needs();
+
+// Whether the kernel knows every flag in `flags` for SECCOMP_IOCTL_NOTIF_ADDFD, asked of a
+// listener with no call pending (ENOENT: known; EINVAL: not).
+bool kernel_takes_addfd_flags(int listener, uint32_t flags);
 
 // Whether this kernel runs x32 system calls: one x32 getpid, no child needed. Without x32 the
 // kernel answers every x32 call with ENOSYS, and the filter leaves them to it.

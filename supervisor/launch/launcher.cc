@@ -24,8 +24,8 @@
 namespace warden {
 namespace {
 
-// Boost carries only an int from the child's setup back to us, so a setup failure is sent as
-// (step << 16) | errno: a value no execve errno can take, and one that names the step.
+// The child's setup reports a failure as one int, (step << 16) | errno: through Boost's error
+// channel before an execve, or through a pipe of our own before tree_init.
 enum class SetupStep {
   kSigmask = 1,
   kNoNewPrivs,
@@ -57,84 +57,93 @@ const char* setup_step_name(int step) {
   return "setting up the child";
 }
 
-// Runs in the child right before execve. Raw syscalls only: the parent may have had threads,
-// so nothing here may allocate, lock or log.
-struct FilterInstaller : boost::process::extend::handler {
-  sock_fprog* program;
-  int socket_fd;
-  const sigset_t* sigmask;
+// What the launched child does before it runs anything of the target's: restore the signal
+// mask, tie its life to ours, set no_new_privs, load the filter and pass the listener (or wait
+// for the tracer). Raw syscalls only: the parent may have had threads, so nothing here may
+// allocate, lock or log.
+struct ChildSetup {
+  sock_fprog* program = nullptr;
+  int socket_fd = -1;
+  const sigset_t* sigmask = nullptr;
   bool tracer_handshake = false;
   bool die_with_supervisor = false;
   int lifeline_fd = -1;
   int lifeline_write_fd = -1;
   const TargetPrivileges* privileges = nullptr;  // applied here when no tree_init does it
-  int inherited_fd = -1;  // kept open across the execve (tree_init's report pipe)
+};
 
-  template <typename Executor>
-  void fail(Executor& exec, SetupStep step) const {
-    int code = (static_cast<int>(step) << kStepShift) | errno;
-    exec.set_error(std::error_code(code, std::system_category()), "child setup");
-    ::_exit(125);  // Boost would go on to execve after set_error; a half-set-up child must not
+// 0, or (step << kStepShift) | errno: a value no execve errno can take, and one that names the
+// step. A child for which the lifeline says memfd-warden is gone exits here.
+int set_up_child(const ChildSetup& setup) {
+  auto failed = [](SetupStep step) { return (static_cast<int>(step) << kStepShift) | errno; };
+  if (::sigprocmask(SIG_SETMASK, setup.sigmask, nullptr) != 0) return failed(SetupStep::kSigmask);
+  if (setup.die_with_supervisor) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return failed(SetupStep::kDeathSignal);
+    // If memfd-warden died before the prctl, the signal will never come: the lifeline's write
+    // end (held only by memfd-warden once ours is closed) tells.
+    ::close(setup.lifeline_write_fd);
+    pollfd lifeline{setup.lifeline_fd, POLLIN, 0};
+    if (::poll(&lifeline, 1, 0) != 0) ::_exit(128 + SIGKILL);
   }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failed(SetupStep::kNoNewPrivs);
+  // memfd-warden is not dumpable, and we are its fork: become dumpable again so that a tracer
+  // without CAP_SYS_PTRACE may seize us (execve would reset it anyway).
+  ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  if (setup.privileges != nullptr) {
+    const char* step = "";
+    if (int err = apply_target_privileges(*setup.privileges, &step); err != 0) {
+      errno = err;
+      return failed(SetupStep::kPrivileges);
+    }
+  }
+  if (setup.tracer_handshake) {
+    // RET_TRACE with no tracer fails the call with ENOSYS, so nothing trapped may run before
+    // the tracer has seized us: tell it we are here and wait for its answer first (with
+    // strict_writes even this write would be trapped), then load the filter. The tracer learns
+    // our pid from the credentials the kernel attaches (SO_PASSCRED), in its own PID
+    // namespace: in a new namespace we would call ourselves 1.
+    char hello = 'H', go = 0;
+    if (::write(setup.socket_fd, &hello, 1) != 1 || ::read(setup.socket_fd, &go, 1) != 1) {
+      return failed(SetupStep::kTracerHandshake);
+    }
+    ::close(setup.socket_fd);
+    if (sys::seccomp(SECCOMP_SET_MODE_FILTER, 0, setup.program) != 0) {
+      return failed(SetupStep::kSeccomp);
+    }
+    return 0;
+  }
+  // WAIT_KILLABLE_RECV (5.19+): once we have received a call, only a fatal signal interrupts
+  // the caller's wait, so a call we carry out ourselves is never also restarted (SA_RESTART)
+  // behind our back. Older kernels refuse the flag; then we go without it.
+  long listener = sys::seccomp(
+      SECCOMP_SET_MODE_FILTER,
+      SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, setup.program);
+  if (listener < 0 && errno == EINVAL) {
+    listener = sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                            setup.program);
+  }
+  if (listener < 0) return failed(SetupStep::kSeccomp);
+  int fd = static_cast<int>(listener);
+  FdMessage message;
+  message.set_fd(fd);
+  if (::sendmsg(setup.socket_fd, &message.msg, MSG_NOSIGNAL) != 1) {
+    return failed(SetupStep::kSendListener);
+  }
+  ::close(fd);
+  ::close(setup.socket_fd);
+  return 0;
+}
+
+// Boost.Process runs this in the child right before execve (the launch without tree_init).
+struct SetupBeforeExec : boost::process::extend::handler {
+  const ChildSetup* setup = nullptr;
 
   template <typename Executor>
   void on_exec_setup(Executor& exec) const {
-    if (::sigprocmask(SIG_SETMASK, sigmask, nullptr) != 0) fail(exec, SetupStep::kSigmask);
-    if (die_with_supervisor) {
-      if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(exec, SetupStep::kDeathSignal);
-      // If memfd-warden died before the prctl, the signal will never come: the lifeline's write
-      // end (held only by memfd-warden once ours is closed) tells.
-      ::close(lifeline_write_fd);
-      pollfd lifeline{lifeline_fd, POLLIN, 0};
-      if (::poll(&lifeline, 1, 0) != 0) ::_exit(128 + SIGKILL);
+    if (int code = set_up_child(*setup); code != 0) {
+      exec.set_error(std::error_code(code, std::system_category()), "child setup");
+      ::_exit(125);  // Boost would go on to execve after set_error; a half-set-up child must not
     }
-    if (inherited_fd >= 0) ::fcntl(inherited_fd, F_SETFD, 0);
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(exec, SetupStep::kNoNewPrivs);
-    // memfd-warden is not dumpable, and we are its fork: become dumpable again so that a tracer
-    // without CAP_SYS_PTRACE may seize us (execve would reset it anyway).
-    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-    if (privileges != nullptr) {
-      const char* step = "";
-      if (int err = apply_target_privileges(*privileges, &step); err != 0) {
-        errno = err;
-        fail(exec, SetupStep::kPrivileges);
-      }
-    }
-    if (tracer_handshake) {
-      // RET_TRACE with no tracer fails the call with ENOSYS, so nothing trapped may run before
-      // the tracer has seized us: tell it we are here and wait for its answer first (with
-      // strict_writes even this write would be trapped), then load the filter, then exec. The
-      // tracer learns our pid from the credentials the kernel attaches (SO_PASSCRED), in its
-      // own PID namespace: in a new namespace we would call ourselves 1.
-      char hello = 'H', go = 0;
-      if (::write(socket_fd, &hello, 1) != 1 || ::read(socket_fd, &go, 1) != 1) {
-        fail(exec, SetupStep::kTracerHandshake);
-      }
-      ::close(socket_fd);
-      if (sys::seccomp(SECCOMP_SET_MODE_FILTER, 0, program) != 0) {
-        fail(exec, SetupStep::kSeccomp);
-      }
-      return;
-    }
-    // WAIT_KILLABLE_RECV (5.19+): once we have received a call, only a fatal signal interrupts
-    // the caller's wait, so a call we carry out ourselves is never also restarted (SA_RESTART)
-    // behind our back. Older kernels refuse the flag; then we go without it.
-    long listener = sys::seccomp(
-        SECCOMP_SET_MODE_FILTER,
-        SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, program);
-    if (listener < 0 && errno == EINVAL) {
-      listener = sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, program);
-    }
-    if (listener < 0) fail(exec, SetupStep::kSeccomp);
-
-    int fd = static_cast<int>(listener);
-    FdMessage message;
-    message.set_fd(fd);
-    if (::sendmsg(socket_fd, &message.msg, MSG_NOSIGNAL) != 1) {
-      fail(exec, SetupStep::kSendListener);
-    }
-    ::close(fd);
-    ::close(socket_fd);
   }
 };
 
@@ -174,53 +183,18 @@ PidNamespaceScope::~PidNamespaceScope() {
   }
 }
 
-LaunchResult launch(const LaunchRequest& request) {
+namespace {
+
+// The launch without tree_init: Boost.Process forks, runs the setup and execs the program.
+LaunchResult spawn_program(const std::string& program, const LaunchRequest& request,
+                           const ChildSetup& setup, pid_t* pid) {
   namespace bp = boost::process;
   LaunchResult result;
-  boost::filesystem::path exe;
-  if (request.program.find('/') != std::string::npos) {
-    exe = request.program;
-  } else {
-    exe = bp::search_path(request.program);
-    if (exe.empty()) {
-      result.failure = LaunchFailure{127, request.program + ": command not found in PATH"};
-      return result;
-    }
-  }
-
-  bool ptrace_mode = request.mode == LaunchMode::kPtrace;
-
-  sock_fprog fprog = request.filter->fprog();
-  FilterInstaller installer;
-  installer.program = &fprog;
-  installer.socket_fd = request.handshake_fd;
-  installer.sigmask = request.child_sigmask;
-  installer.tracer_handshake = ptrace_mode;
-  installer.die_with_supervisor = request.die_with_supervisor;
-  installer.lifeline_fd = request.lifeline_fd;
-  installer.lifeline_write_fd = request.lifeline_write_fd;
-  if (!request.through_tree_init) installer.privileges = &request.privileges;
-  if (request.through_tree_init) installer.inherited_fd = request.report_fd;
-
+  SetupBeforeExec handler;
+  handler.setup = &setup;
   std::error_code ec;
   errno = 0;
-  // Boost.Process v1 passes the resolved path as argv[0].
-  std::string program = exe.string();
-  std::vector<std::string> args = request.args;
-  if (request.through_tree_init) {
-    // The child becomes PID 1 of the new namespace as `memfd-warden __init ... -- PROGRAM ARGS`.
-    std::vector<std::string> init_args{kInitCommand};
-    if (!request.hide_path.empty()) init_args.insert(init_args.end(), {"--hide", request.hide_path});
-    init_args.insert(init_args.end(),
-                     {"--orphans", request.orphans.end ? "end" : "wait", "--grace-ms",
-                      std::to_string(request.orphans.grace.count()), "--report-fd",
-                      std::to_string(request.report_fd)});
-    for (auto& arg : privileges_to_args(request.privileges)) init_args.push_back(std::move(arg));
-    init_args.insert(init_args.end(), {"--", program});
-    args.insert(args.begin(), init_args.begin(), init_args.end());
-    program = "/proc/self/exe";
-  }
-  bp::child child(bp::exe = program, bp::args = args, ec, installer);
+  bp::child child(bp::exe = program, bp::args = request.args, ec, handler);
   int spawn_errno = errno;
   if (ec) {
     // A setup failure in the child reports through `ec` too; its message names the step.
@@ -238,8 +212,94 @@ LaunchResult launch(const LaunchRequest& request) {
     return result;
   }
   // We reap with waitpid(-1) ourselves; Boost must never wait on (or terminate) the child.
-  pid_t pid = child.id();
+  *pid = child.id();
   child.detach();
+  return result;
+}
+
+// The launch through tree_init: our own fork runs the setup and becomes the namespace's init
+// (tree_init.h), which execs the program in a child of its own. No execve of memfd-warden: the
+// init is this process's copy, so nothing is loaded twice. A pipe tells us how the setup went;
+// its end in the child closes when the setup is done.
+LaunchResult fork_tree_init(const std::string& program, const LaunchRequest& request,
+                            const ChildSetup& setup, pid_t* pid) {
+  LaunchResult result;
+  // Everything the child uses is made here: after fork it may not allocate.
+  std::vector<std::string> words{program};
+  words.insert(words.end(), request.args.begin(), request.args.end());
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  TreeInitConfig config;
+  config.program = argv.data();
+  config.hide = request.hide_path.empty() ? nullptr : request.hide_path.c_str();
+  config.end_orphans = request.orphans.end;
+  config.grace_ms = static_cast<long>(request.orphans.grace.count());
+  config.report_fd = request.report_fd;
+  config.privileges = request.privileges;
+  int status[2];
+  if (::pipe2(status, O_CLOEXEC) != 0) {
+    result.failure = LaunchFailure{125, std::string("pipe2: ") + std::strerror(errno)};
+    return result;
+  }
+  UniqueFd status_read(status[0]), status_write(status[1]);
+  pid_t child = ::fork();
+  if (child < 0) {
+    result.failure =
+        LaunchFailure{125, "starting " + request.program + ": fork: " + std::strerror(errno)};
+    return result;
+  }
+  if (child == 0) {
+    if (int code = set_up_child(setup); code != 0) {
+      (void)::write(status[1], &code, sizeof(code));
+      ::_exit(125);
+    }
+    ::close(status[1]);
+    run_tree_init(config);
+  }
+  status_write.reset();
+  int code = 0;
+  ssize_t got;
+  do {
+    got = ::read(status_read.get(), &code, sizeof(code));
+  } while (got < 0 && errno == EINTR);
+  if (got == sizeof(code)) {
+    result.failure = exec_failure(request.program, std::error_code(code, std::system_category()));
+    return result;
+  }
+  *pid = child;
+  return result;
+}
+
+}  // namespace
+
+LaunchResult launch(const LaunchRequest& request) {
+  LaunchResult result;
+  std::string program = request.program;
+  if (program.find('/') == std::string::npos) {
+    program = boost::process::search_path(request.program).string();
+    if (program.empty()) {
+      result.failure = LaunchFailure{127, request.program + ": command not found in PATH"};
+      return result;
+    }
+  }
+
+  bool ptrace_mode = request.mode == LaunchMode::kPtrace;
+  sock_fprog fprog = request.filter->fprog();
+  ChildSetup setup;
+  setup.program = &fprog;
+  setup.socket_fd = request.handshake_fd;
+  setup.sigmask = request.child_sigmask;
+  setup.tracer_handshake = ptrace_mode;
+  setup.die_with_supervisor = request.die_with_supervisor;
+  setup.lifeline_fd = request.lifeline_fd;
+  setup.lifeline_write_fd = request.lifeline_write_fd;
+  if (!request.through_tree_init) setup.privileges = &request.privileges;
+
+  pid_t pid = -1;
+  result = request.through_tree_init ? fork_tree_init(program, request, setup, &pid)
+                                     : spawn_program(program, request, setup, &pid);
+  if (result.failure) return result;
 
   Target target;
   target.pid = pid;

@@ -135,43 +135,4 @@ int apply_target_privileges(const TargetPrivileges& privileges, const char** ste
   return 0;
 }
 
-std::vector<std::string> privileges_to_args(const TargetPrivileges& privileges) {
-  std::vector<std::string> args;
-  if (privileges.drop_caps) args.push_back("--drop-caps");
-  if (privileges.set_ids) {
-    std::string groups;
-    for (size_t i = 0; i < privileges.group_count; ++i) {
-      groups += (i ? "," : "") + std::to_string(privileges.groups[i]);
-    }
-    args.insert(args.end(), {"--ids", std::to_string(privileges.uid),
-                             std::to_string(privileges.gid), groups.empty() ? "-" : groups});
-  }
-  return args;
-}
-
-bool privileges_from_args(int argc, char** argv, int* index, TargetPrivileges* out) {
-  int i = *index;
-  for (; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--drop-caps") == 0) {
-      out->drop_caps = true;
-    } else if (std::strcmp(argv[i], "--ids") == 0 && i + 3 < argc) {
-      out->set_ids = true;
-      out->uid = static_cast<uid_t>(std::strtoul(argv[i + 1], nullptr, 10));
-      out->gid = static_cast<gid_t>(std::strtoul(argv[i + 2], nullptr, 10));
-      out->group_count = 0;
-      for (const char* p = argv[i + 3]; *p && *p != '-' && out->group_count < kMaxTargetGroups;) {
-        char* end = nullptr;
-        out->groups[out->group_count++] = static_cast<gid_t>(std::strtoul(p, &end, 10));
-        p = *end == ',' ? end + 1 : end;
-        if (end == p && *p != '\0') return false;
-      }
-      i += 3;
-    } else {
-      break;
-    }
-  }
-  *index = i;
-  return true;
-}
-
 }  // namespace warden

@@ -52,9 +52,4 @@ Result<TargetPrivileges> privileges_for_user(std::string_view spec);
 // what failed.
 int apply_target_privileges(const TargetPrivileges& privileges, const char** step);
 
-// The same privileges as `memfd-warden __init` arguments, and back (tree_init applies them to
-// the program it runs). from_args reads from argv[*index] on and advances it.
-std::vector<std::string> privileges_to_args(const TargetPrivileges& privileges);
-bool privileges_from_args(int argc, char** argv, int* index, TargetPrivileges* out);
-
 }  // namespace warden

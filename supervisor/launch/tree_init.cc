@@ -2,33 +2,90 @@
 
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <dirent.h>
-#include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
-#include <cstdio>
-#include <cstring>
 #include <charconv>
-#include <cstdlib>
+#include <csignal>
+#include <cstring>
 #include <initializer_list>
-
-#include "supervisor/launch/target_privileges.h"
 
 namespace warden {
 namespace {
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "memfd-warden: error: %s: %s\n", what, std::strerror(errno));
+// strerrordesc_np returns a static string: unlike strerror it neither allocates nor reads the
+// locale, so it is safe in a fork.
+const char* errno_text(int err) {
+  const char* text = ::strerrordesc_np(err);
+  return text != nullptr ? text : "unknown error";
+}
+
+// One line on stderr from pieces, in a single writev.
+void say(std::initializer_list<const char*> parts) {
+  iovec pieces[8];
+  int count = 0;
+  for (const char* part : parts) {
+    if (count == 8) break;
+    pieces[count++] = {const_cast<char*>(part), std::strlen(part)};
+  }
+  (void)::writev(STDERR_FILENO, pieces, count);
+}
+
+[[noreturn]] void fail(const char* what, int err) {
+  say({"memfd-warden: error: ", what, ": ", errno_text(err), "\n"});
   _exit(125);
+}
+
+// Each directory entry of `dir_fd` in turn (getdents64 into a stack buffer).
+template <typename Visit>
+void for_each_entry(int dir_fd, Visit&& visit) {
+  alignas(8) char buffer[4096];
+  for (;;) {
+    long got = ::syscall(SYS_getdents64, dir_fd, buffer, sizeof(buffer));
+    if (got <= 0) return;
+    for (long offset = 0; offset < got;) {
+      struct Entry {
+        uint64_t ino;
+        int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      auto* entry = reinterpret_cast<Entry*>(buffer + offset);
+      visit(static_cast<const char*>(entry->name));
+      offset += entry->reclen;
+    }
+  }
+}
+
+// A decimal name ("1234"), or -1.
+long decimal(const char* name) {
+  long value = 0;
+  auto [end, ec] = std::from_chars(name, name + std::strlen(name), value);
+  return ec == std::errc() && *end == '\0' && name[0] != '\0' ? value : -1;
+}
+
+// What an exec would have done to memfd-warden's own fds: they are all close-on-exec (the audit
+// log, the listener hand-over socket, the signalfd, ...). `keep` stays open.
+void close_supervisor_fds(int keep) {
+  int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail("listing memfd-warden's fds (/proc/self/fd)", errno);
+  for_each_entry(dir, [&](const char* name) {
+    long fd = decimal(name);
+    if (fd < 0 || fd == dir || fd == keep) return;
+    int flags = ::fcntl(static_cast<int>(fd), F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC)) ::close(static_cast<int>(fd));
+  });
+  ::close(dir);
 }
 
 // getpid() in the tree answers with namespace pids; give the tree a /proc that agrees (as a
@@ -40,10 +97,8 @@ namespace {
 bool prepare_mounts(bool protect_cgroups, const char* hide) {
   if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) ||
       ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-    std::fprintf(stderr,
-                 "memfd-warden: warning: cannot mount a /proc for the target's PID namespace "
-                 "(%s); /proc/<pid> paths built from getpid() will not match\n",
-                 std::strerror(errno));
+    say({"memfd-warden: warning: cannot mount a /proc for the target's PID namespace (",
+         errno_text(errno), "); /proc/<pid> paths built from getpid() will not match\n"});
     return false;
   }
   if (hide != nullptr) {
@@ -51,7 +106,7 @@ bool prepare_mounts(bool protect_cgroups, const char* hide) {
     // needs CAP_SYS_ADMIN.
     if (::mount("/dev/null", hide, nullptr, MS_BIND, nullptr) != 0 ||
         ::mount(nullptr, hide, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
-      fail("hiding the audit log from the target (bind mount)");
+      fail("hiding the audit log from the target (bind mount)", errno);
     }
   }
   if (!protect_cgroups) return true;
@@ -60,9 +115,32 @@ bool prepare_mounts(bool protect_cgroups, const char* hide) {
   if (::syscall(SYS_mount_setattr, AT_FDCWD, "/sys/fs/cgroup", AT_RECURSIVE, &attr, sizeof(attr)) !=
           0 &&
       errno != ENOENT) {
-    fail("making /sys/fs/cgroup read-only for the target (mount_setattr)");
+    fail("making /sys/fs/cgroup read-only for the target (mount_setattr)", errno);
   }
   return true;
+}
+
+// The parent pid in /proc/PID/stat: field 4, after the last ')' (the comm may hold ')').
+int parent_of(const char* pid) {
+  char path[64] = "/proc/";
+  size_t length = std::strlen(pid);
+  if (length > 20) return 0;
+  std::memcpy(path + 6, pid, length);
+  std::memcpy(path + 6 + length, "/stat", 6);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char line[512];
+  ssize_t got = ::read(fd, line, sizeof(line) - 1);
+  ::close(fd);
+  if (got <= 0) return 0;
+  line[got] = '\0';
+  const char* close = std::strrchr(line, ')');
+  // ") S 1234 ...": skip ") ", the state and a space.
+  if (close == nullptr || line + got - close < 5) return 0;
+  const char* start = close + 4;
+  int ppid = 0;
+  std::from_chars(start, line + got, ppid);
+  return ppid;
 }
 
 // Processes of the tree in the namespace but us, from our own /proc: what is still running when
@@ -71,108 +149,78 @@ bool prepare_mounts(bool protect_cgroups, const char* hide) {
 // /proc is not the namespace's.
 long count_others(bool proc_is_ours) {
   if (!proc_is_ours) return -1;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return -1;
+  int proc = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (proc < 0) return -1;
   long count = 0;
-  while (dirent* entry = ::readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (pid <= 1 || *end != '\0') continue;
-    char path[64], line[512] = {};
-    std::snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE* stat = std::fopen(path, "re");
-    if (stat == nullptr) continue;
-    bool read_ok = std::fgets(line, sizeof(line), stat) != nullptr;
-    std::fclose(stat);
-    // Field 4 (ppid) follows the last ')' of the comm field, which may itself contain ')'.
-    const char* close = read_ok ? std::strrchr(line, ')') : nullptr;
-    int ppid = 0;
-    if (close != nullptr && std::sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid != 0) ++count;
-  }
-  ::closedir(proc);
+  for_each_entry(proc, [&](const char* name) {
+    if (decimal(name) > 1 && parent_of(name) != 0) ++count;
+  });
+  ::close(proc);
   return count;
 }
 
-// `--orphans end|wait --grace-ms N --report-fd N`, as init_orphan_args() writes them.
-bool orphans_from_args(int argc, char** argv, int* index, bool* end, long* grace_ms,
-                       int* report_fd) {
-  while (*index + 1 < argc) {
-    const char* option = argv[*index];
-    const char* value = argv[*index + 1];
-    if (std::strcmp(option, "--orphans") == 0) {
-      *end = std::strcmp(value, "end") == 0;
-    } else if (std::strcmp(option, "--grace-ms") == 0) {
-      *grace_ms = std::strtol(value, nullptr, 10);
-    } else if (std::strcmp(option, "--report-fd") == 0) {
-      *report_fd = static_cast<int>(std::strtol(value, nullptr, 10));
-    } else {
-      return true;
-    }
-    *index += 2;
+// The program's process: made with CLONE_VM | CLONE_VFORK, so it runs on our memory (and this
+// stack) until its execve, and we wait until then. No copy of our address space is made: on a
+// virtual machine a fork costs about a millisecond, this about 20 us.
+struct ProgramStart {
+  const TreeInitConfig* config;
+  const sigset_t* mask;
+};
+alignas(16) char program_stack[64 * 1024];
+
+int start_program(void* argument) {
+  const auto& start = *static_cast<ProgramStart*>(argument);
+  const TreeInitConfig& config = *start.config;
+  const char* step = "";
+  if (int err = apply_target_privileges(config.privileges, &step); err != 0) fail(step, err);
+  sigprocmask(SIG_SETMASK, start.mask, nullptr);
+  ::execv(config.program[0], config.program);
+  int err = errno;
+  if (err == ENOENT || err == ENOTDIR) {
+    say({"memfd-warden: error: ", config.program[0], ": no such file or directory\n"});
+    _exit(127);
   }
-  return true;
+  say({"memfd-warden: error: ", config.program[0], ": cannot execute: ", errno_text(err), "\n"});
+  _exit(126);
+}
+
+void report(int fd, long ended) {
+  if (fd < 0) return;
+  char text[24];
+  auto [end, ec] = std::to_chars(text, text + sizeof(text) - 1, ended);
+  *end = '\n';
+  (void)::write(fd, text, static_cast<size_t>(end + 1 - text));
 }
 
 }  // namespace
 
-void run_tree_init(int argc, char** argv) {
+void run_tree_init(const TreeInitConfig& config) {
   // Nothing in the namespace may read or trace us: a root target keeps uid 0. The name tells
   // us from the supervisor in ps.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "warden-init", 0, 0, 0);
-  TargetPrivileges privileges;
-  int index = 2;
-  const char* hide = nullptr;
-  if (index + 1 < argc && std::strcmp(argv[index], "--hide") == 0) {
-    hide = argv[index + 1];
-    index += 2;
-  }
-  bool end_orphans = true;
-  long grace_ms = 2000;
-  int report_fd = -1;
-  orphans_from_args(argc, argv, &index, &end_orphans, &grace_ms, &report_fd);
-  // memfd-warden's end of the count: never the target's.
-  if (report_fd >= 0) ::fcntl(report_fd, F_SETFD, FD_CLOEXEC);
-  if (!privileges_from_args(argc, argv, &index, &privileges) || index + 1 >= argc ||
-      std::strcmp(argv[index], "--") != 0) {
-    std::fprintf(stderr, "memfd-warden: error: __init: bad arguments\n");
-    _exit(125);
-  }
-  char** program = argv + index + 1;
+  close_supervisor_fds(config.report_fd);  // the report pipe stays close-on-exec: ours only
   sigset_t handled, original;
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&handled, sig);
   sigprocmask(SIG_BLOCK, &handled, &original);
   int signals = ::signalfd(-1, &handled, SFD_CLOEXEC);
+  if (signals < 0) fail("signalfd", errno);
 
-  bool proc_is_ours = prepare_mounts(privileges.drop_caps, hide);
+  bool proc_is_ours = prepare_mounts(config.privileges.drop_caps, config.hide);
   int grace_timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+  if (grace_timer < 0) fail("timerfd_create", errno);
 
-  pid_t target = ::fork();
-  if (target < 0) fail("fork");
-  if (target == 0) {
-    const char* step = "";
-    if (int err = apply_target_privileges(privileges, &step); err != 0) {
-      errno = err;
-      fail(step);
-    }
-    sigprocmask(SIG_SETMASK, &original, nullptr);
-    ::execv(program[0], program);
-    int err = errno;
-    if (err == ENOENT || err == ENOTDIR) {
-      std::fprintf(stderr, "memfd-warden: error: %s: no such file or directory\n", program[0]);
-      _exit(127);
-    }
-    std::fprintf(stderr, "memfd-warden: error: %s: cannot execute: %s\n", program[0],
-                 std::strerror(err));
-    _exit(126);
-  }
+  ProgramStart start{&config, &original};
+  pid_t target = ::clone(start_program, program_stack + sizeof(program_stack),
+                         CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+  if (target < 0) fail("clone", errno);
 
   int status = 0;
   bool target_done = false;
   long ended = 0;  // still running when the program exited
   auto leave = [&]() {
-    if (report_fd >= 0) ::dprintf(report_fd, "%ld\n", ended);
+    report(config.report_fd, ended);
     if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
   };
@@ -211,14 +259,14 @@ void run_tree_init(int argc, char** argv) {
       if (pid == target) {
         status = child_status;
         target_done = true;
-        if (end_orphans && (ended = count_others(proc_is_ours)) != 0) {
+        if (config.end_orphans && (ended = count_others(proc_is_ours)) != 0) {
           // kill(-1) from a namespace's init reaches every process in it but the init.
           ::kill(-1, SIGTERM);
           ::kill(-1, SIGCONT);  // a stopped process acts on SIGTERM only once it runs
           itimerspec grace{};
-          grace.it_value.tv_sec = grace_ms / 1000;
-          grace.it_value.tv_nsec = (grace_ms % 1000) * 1000000L;
-          if (grace_ms <= 0) grace.it_value.tv_nsec = 1;  // 0 would disarm the timer
+          grace.it_value.tv_sec = config.grace_ms / 1000;
+          grace.it_value.tv_nsec = (config.grace_ms % 1000) * 1000000L;
+          if (config.grace_ms <= 0) grace.it_value.tv_nsec = 1;  // 0 would disarm the timer
           if (::timerfd_settime(grace_timer, 0, &grace, nullptr) != 0) ::kill(-1, SIGKILL);
         }
       }

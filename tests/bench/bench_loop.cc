@@ -1,9 +1,10 @@
-// bench_loop OP N [THREADS]: runs OP N times and prints the median of 5 rounds in nanoseconds per
+// bench_loop OP N [THREADS [IDLE]]: runs OP N times and prints the median of 5 rounds in nanoseconds per
 // op, so that what is measured is the call, not process start-up. OPs: memfd (memfd_create +
 // close), memfd-denied (memfd_create of a name the benchmark's policy denies), ftruncate (on one
 // memfd, alternating sizes), getpid (an untrapped call). With THREADS > 1, that many threads
 // share the N calls of a round, started together: the figure is wall time per call, so its
-// inverse is the throughput of the whole process.
+// inverse is the throughput of the whole process. IDLE more threads sleep in pause() throughout
+// (a tree with many threads, as a JVM or a browser has).
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -56,7 +57,13 @@ int main(int argc, char** argv) {
   if (std::strcmp(argv[1], "ftruncate") == 0) op = Op::kFtruncate;
   long n = std::atol(argv[2]);
   int threads = argc > 3 ? std::atoi(argv[3]) : 1;
-  if (n <= 0 || threads <= 0) return 64;
+  int idle = argc > 4 ? std::atoi(argv[4]) : 0;
+  if (n <= 0 || threads <= 0 || idle < 0) return 64;
+  for (int i = 0; i < idle; ++i) {
+    std::thread([] {
+      for (;;) ::pause();
+    }).detach();
+  }
   int sized = ::memfd_create("bench-sized", MFD_CLOEXEC);
   std::vector<double> rounds;
   for (int round = 0; round < 5; ++round) {

@@ -2,8 +2,9 @@
 //   a. memfd_create (+ close) and ftruncate natively;
 //   b. the user-notification floor: CONTINUE without and with SYNC_WAKE_UP, and ADDFD+SEND (the
 //      cheapest way to hand over a memfd the supervisor made, which is how memfd-warden allows);
-//   c. memfd-warden allow (audit to a file), deny, and a quota-checked ftruncate;
-//   d. the ptrace backend, allow and deny;
+//   c. memfd-warden allow (audit to a file), the same counting live memfds (--count-live, as a
+//      live or byte limit does), deny, and a quota-checked ftruncate;
+//   d. the ptrace backend, allow and deny, and allow with 200 idle threads in the tree;
 //   e. strace -f --seccomp-bpf -e trace=memfd_create;
 //   f. an untrapped getpid natively, under the floor and under memfd-warden;
 //   g. 1, 2, 8 and 32 threads creating memfds at once, natively and under memfd-warden;
@@ -11,6 +12,8 @@
 //      memfd-warden with its default policy;
 //   i. a runc container under `memfd-warden agent` (allow, deny), beside the same policy under
 //      `run` and the same container without the agent (needs root, runc and busybox-static);
+//   s. start-up: `memfd-warden run -- /bin/true` and `bwrap --dev-bind / / --unshare-pid --
+//      /bin/true`, whole processes, in turn (bwrap from Debian's bubblewrap, when installed);
 //   x. diagnosis: the floor through epoll_wait, and the ADDFD floor, memfd-warden allow and
 //      strace with everything pinned to one CPU (no wake-up crosses CPUs).
 // Each figure is the median of three runs (h and i: of five, alternating), each itself the median of
@@ -243,6 +246,9 @@ int main(int argc, char** argv) {
        floor_bin + " --sync --addfd " + loop + " memfd" + count, "native", "floor"},
       {"allow", "c. memfd-warden allow (audit to a file)",
        unotify + audit_file + " -- " + loop + " memfd" + count, "native", "floor"},
+      {"allow-count-live", "c. memfd-warden allow, --count-live",
+       unotify + " --count-live" + audit_file + " -- " + loop + " memfd" + count, "native",
+       "floor"},
       {"deny", "c. memfd-warden deny",
        unotify + quiet + deny + " -- " + loop + " memfd-denied" + count, "native", "floor"},
       {"ftruncate", "c. memfd-warden ftruncate, quota-checked",
@@ -251,6 +257,13 @@ int main(int argc, char** argv) {
       {"ptrace-allow", "d. ptrace backend allow",
        warden + " run --backend ptrace" + quiet + " -- " + loop + " memfd" + count, "native",
        "floor"},
+      {"ptrace-allow-idle", "d. ptrace backend allow, 200 idle threads",
+       warden + " run --backend ptrace" + quiet + " -- " + loop + " memfd" + thread_count +
+           " 1 200",
+       "native", "floor"},
+      {"ptrace-allow-fewer", "d. ptrace backend allow, as above without the idle threads",
+       warden + " run --backend ptrace" + quiet + " -- " + loop + " memfd" + thread_count + " 1",
+       "native", "floor"},
       {"ptrace-deny", "d. ptrace backend deny",
        warden + " run --backend ptrace" + quiet + deny + " -- " + loop + " memfd-denied" + count,
        "native", "floor"},
@@ -308,6 +321,14 @@ int main(int argc, char** argv) {
     rows.push_back({"agent-deny", "i. runc container under the agent, deny",
                     containers.command("deny"), "native", "floor"});
   }
+  bool have_bwrap = std::system("command -v bwrap >/dev/null") == 0;
+  if (!have_bwrap) std::fprintf(stderr, "row s. bwrap not run: bubblewrap is not installed\n");
+  rows.push_back({"start", "s. memfd-warden run -- /bin/true, ms",
+                  warden + " run --audit /dev/null --log-level off -- /bin/true", "start-bwrap", "",
+                  true});
+  rows.push_back({"start-bwrap", "s. bwrap --dev-bind / / --unshare-pid -- /bin/true, ms",
+                  have_bwrap ? "bwrap --dev-bind / / --unshare-pid -- /bin/true" : "false",
+                  "start-bwrap", "", true});
   rows.push_back({"make-native", "h. make -j (32 C files), native, ms", make, "make-native", "",
                   true});
   rows.push_back({"make", "h. make -j (32 C files), memfd-warden, ms",
@@ -340,6 +361,25 @@ int main(int argc, char** argv) {
       for (auto& [row, runs] : turns) runs.push_back(run_once(*row));
     }
     for (auto& [row, runs] : turns) row->value = median(runs);
+  }
+  // s: the two start-ups alternate, 31 of each after one warm-up; run_once's std::system adds the
+  // same shell to both.
+  if (only.empty() || only == "s.") {
+    Row* start = nullptr;
+    Row* bwrap = nullptr;
+    for (auto& row : rows) {
+      if (row.id == "start") start = &row;
+      if (row.id == "start-bwrap") bwrap = &row;
+    }
+    run_once(*start);
+    run_once(*bwrap);
+    std::vector<double> ours, theirs;
+    for (int i = 0; i < 31; ++i) {
+      ours.push_back(run_once(*start));
+      theirs.push_back(run_once(*bwrap));
+    }
+    start->value = median(ours);
+    bwrap->value = median(theirs);
   }
   // h: the two builds alternate, so that drift on the machine falls on both.
   if (only.empty() || only == "h.") {
@@ -377,9 +417,13 @@ int main(int argc, char** argv) {
        true},
       {"allow / floor (ADDFD+SEND + SYNC_WAKE_UP)", quotient(value("allow"), value("floor-addfd")),
        1.35, true},
-      {"deny / floor (CONTINUE + SYNC_WAKE_UP)", quotient(value("deny"), value("floor")), 1.10,
+      {"deny / floor (CONTINUE + SYNC_WAKE_UP)", quotient(value("deny"), value("floor")), 1.15,
        true},
-      {"strace / allow (how much faster)", quotient(value("strace"), value("allow")), 1.8, false},
+      {"strace / allow (how much faster)", quotient(value("strace"), value("allow")), 1.5, false},
+      {"start-up: run -- /bin/true / bwrap", quotient(value("start"), value("start-bwrap")), 1.0,
+       true},
+      {"ptrace allow: 200 idle threads / none",
+       quotient(value("ptrace-allow-idle"), value("ptrace-allow-fewer")), 3.0, true},
       {"getpid under memfd-warden / under the floor", quotient(value("getpid"), value("getpid-floor")),
        1.05, true},
       {"make under memfd-warden / native", quotient(value("make"), value("make-native")), 1.02,

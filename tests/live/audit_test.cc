@@ -75,7 +75,7 @@ TEST_CASE("the summary counts every decision") {
   CHECK((*run.summary)["decisions"]["deny"] == 1);
   CHECK((*run.summary)["decisions"]["allow"] == 0);
   CHECK((*run.summary)["exit_status"] == kSentinel);
-  auto sample = run_warden({}, {sample_bin("memfd_flood"), "20"});
+  auto sample = run_warden({"--count-live"}, {sample_bin("memfd_flood"), "20"});
   CHECK((*sample.summary)["decisions"]["allow"] == 20);
   CHECK((*sample.summary)["calls"] == 20);
   CHECK((*sample.summary)["peak_live"] == 20);

@@ -69,8 +69,50 @@ TEST_CASE(
   CHECK(run_warden({"--max-live", "0"}, {probe_bin(), "grandchild", "g", "0"}).exit_code == EMFILE);
 }
 
+// The inotify watches memfd-warden holds on memfds: "inotify wd:" lines in the fdinfo of its
+// fds whose mask is the ledger's IN_MOVE_SELF alone (the audit file's watch asks for more).
+size_t inotify_watches(pid_t pid) {
+  size_t watches = 0;
+  std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream info(entry.path());
+    for (std::string line; std::getline(info, line);) {
+      watches += line.rfind("inotify wd:", 0) == 0 && line.find(" mask:800 ") != std::string::npos;
+    }
+  }
+  return watches;
+}
+
+TEST_CASE("live memfds are watched only when something needs the count, and the audit says so") {
+  for (bool count_live : {false, true}) {
+    CAPTURE(count_live);
+    Args options;
+    if (count_live) options.push_back("--count-live");
+    LiveRun live(options, {probe_bin(), "hold", "held"});
+    REQUIRE(live.wait_for_line("ready"));
+    size_t watches = inotify_watches(live.warden_pid());
+    live.send_line("done");
+    auto run = live.finish();
+    CHECK(run.exit_code == 0);
+    CHECK(watches == (count_live ? 1 : 0));
+    REQUIRE(run.summary);
+    CHECK((*run.summary)["calls"] == 1);
+    CHECK((*run.summary)["live_at_exit"] == (count_live ? Json(0) : Json(nullptr)));
+    CHECK((*run.summary)["peak_live"] == (count_live ? Json(1) : Json(nullptr)));
+    REQUIRE(run.decisions.size() == 1);
+    CHECK(run.decisions[0]["quota"]["live"] == (count_live ? Json(1) : Json(nullptr)));
+  }
+  // A limit that needs the count turns it on by itself.
+  LiveRun limited({"--max-live", "4"}, {probe_bin(), "hold", "held"});
+  REQUIRE(limited.wait_for_line("ready"));
+  CHECK(inotify_watches(limited.warden_pid()) == 1);
+  limited.send_line("done");
+  CHECK(limited.finish().exit_code == 0);
+}
+
 TEST_CASE("the supervisor holds no memfd: no fd and no mapping of one while the target has it") {
-  LiveRun live({}, {probe_bin(), "hold", "held-8MiB"});
+  // --count-live: the watch that counts the memfd must not hold it either.
+  LiveRun live({"--count-live"}, {probe_bin(), "hold", "held-8MiB"});
   REQUIRE(live.wait_for_line("ready"));
   std::string proc = "/proc/" + std::to_string(live.warden_pid());
   // memfd-warden's own copy of a new memfd lives until the kernel has installed it in the

@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <set>
 
 #include <filesystem>
 #include <fstream>
@@ -146,6 +148,68 @@ TEST_CASE("the i386 ABI (int $0x80) is decided like x86_64, where the machine ha
   REQUIRE(run.decisions.size() == 1);
   CHECK(run.decisions[0]["abi"] == "i386");
   CHECK(run_warden({"--policy", policy}, {probe_bin(), "i386-memfd", "good-32"}).exit_code == 0);
+}
+
+}  // namespace warden::test
+
+namespace warden::test {
+
+TEST_CASE("the namespace's init is memfd-warden's fork: it keeps none of memfd-warden's fds") {
+  TempDir dir;
+  LiveRun live({}, {probe_bin(), "hold", "held"});
+  REQUIRE(live.wait_for_line("ready"));
+  // The init is memfd-warden's only child named warden-init.
+  pid_t init = -1;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto close = line.rfind(')');
+    if (close == std::string::npos || line.find("(warden-init)") == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) == 2 &&
+        ppid == live.warden_pid()) {
+      init = std::stoi(entry.path().filename().string());
+    }
+  }
+  REQUIRE(init > 0);
+  // What memfd-warden holds close-on-exec, by what the link names (pipe:[N], a path, ...).
+  auto links = [](pid_t pid, bool cloexec_only) {
+    std::set<std::string> out;
+    std::string base = "/proc/" + std::to_string(pid);
+    for (const auto& entry : std::filesystem::directory_iterator(base + "/fd")) {
+      std::ifstream info(base + "/fdinfo/" + entry.path().filename().string());
+      std::string line;
+      long flags = 0;
+      while (std::getline(info, line)) {
+        if (line.rfind("flags:", 0) == 0) flags = std::strtol(line.c_str() + 6, nullptr, 8);
+      }
+      std::error_code ec;
+      if (!cloexec_only || (flags & O_CLOEXEC)) {
+        out.insert(std::filesystem::read_symlink(entry.path(), ec).string());
+      }
+    }
+    return out;
+  };
+  auto own = links(live.warden_pid(), true);
+  auto inits = links(init, false);
+  std::vector<std::string> shared;
+  for (const auto& link : inits) {
+    // Every signalfd (or timerfd) links to the same name: the init's own two say nothing.
+    if (link == "anon_inode:[signalfd]" || link == "anon_inode:[timerfd]") continue;
+    if (own.count(link)) shared.push_back(link);
+  }
+  std::string shown;
+  for (const auto& link : shared) shown += link + " ";
+  CAPTURE(shown);
+  // Only the pipe the init reports the count of ended processes on, which memfd-warden reads:
+  // no audit file, no listener socket, no signalfd, inotify or eventfd of memfd-warden's.
+  REQUIRE(own.size() > 5);
+  CHECK(shared.size() <= 1);
+  for (const auto& link : shared) CHECK(link.rfind("pipe:", 0) == 0);
+  live.send_line("done");
+  CHECK(live.finish().exit_code == 0);
 }
 
 }  // namespace warden::test

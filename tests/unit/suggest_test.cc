@@ -38,6 +38,16 @@ TEST_CASE("suggest: names that differ in numbers or random parts become one glob
   CHECK(literal_glob("a*b?[c]\\") == "a\\*b\\?\\[c\\]\\\\");
 }
 
+TEST_CASE("suggest: runs that did not count live memfds suggest no max_live, and say why") {
+  Observations seen;
+  seen.creates.push_back({"/usr/bin/app", "cache", 1, CreateCall::kMemfdCreate, false});
+  std::string text = suggest_policy(seen, {});
+  CAPTURE(text);
+  CHECK_FALSE(parsed(text).quota.max_live);
+  CHECK(text.find("No live counts were recorded") != std::string::npos);
+  CHECK(text.find("--count-live") != std::string::npos);
+}
+
 TEST_CASE("suggest: the policy admits what the runs made, and nothing new") {
   Observations seen;
   for (const char* name : {"cache-101", "cache-202", "cache-303"}) {

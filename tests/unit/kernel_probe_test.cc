@@ -1,0 +1,89 @@
+// The run's probe (probe_unotify_needs) decides the backend without a child process. Its ADDFD
+// check must tell a flag the kernel knows from one it does not, on a listener with no call
+// pending; and its findings must be what the kernel does, checked here on a listener of a child.
+#include <doctest/doctest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstddef>
+
+#include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/kernel_probe.h"
+#include "supervisor/kernel/unique_fd.h"
+
+namespace warden {
+namespace {
+
+// A child with a listener filter (memfd_create trapped), and our copy of its listener.
+struct ListenerChild {
+  ListenerChild() {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    child = ::fork();
+    if (child == 0) {
+      sock_filter filter[] = {
+          BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+          BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 1),
+          BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+          BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      };
+      sock_fprog prog{4, filter};
+      ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      int fd = static_cast<int>(
+          ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+      (void)::write(fds[1], &fd, sizeof(fd));
+      ::pause();
+      _exit(0);
+    }
+    ::close(fds[1]);
+    int number = -1;
+    REQUIRE(::read(fds[0], &number, sizeof(number)) == sizeof(number));
+    ::close(fds[0]);
+    REQUIRE(number >= 0);
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
+    listener = UniqueFd(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), number, 0)));
+    REQUIRE(listener.valid());
+  }
+  ~ListenerChild() {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  pid_t child = -1;
+  UniqueFd listener;
+};
+
+}  // namespace
+
+TEST_CASE("the ADDFD flag check answers yes for SEND and no for a flag the kernel lacks") {
+  ListenerChild child;
+  CHECK(kernel_takes_addfd_flags(child.listener.get(), SECCOMP_ADDFD_FLAG_SEND));
+  CHECK(kernel_takes_addfd_flags(child.listener.get(), SECCOMP_ADDFD_FLAG_SETFD));
+  // Bit 31 is no ADDFD flag on any kernel: the stand-in for SEND on a kernel before 5.14.
+  CHECK_FALSE(kernel_takes_addfd_flags(child.listener.get(), 1u << 31));
+}
+
+TEST_CASE("the run's probe finds what the kernel does, with no child process") {
+  KernelFeatures found = probe_unotify_needs();
+  CHECK(found.error.empty());
+  uint32_t action = SECCOMP_RET_USER_NOTIF;
+  bool user_notification =
+      ::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
+  CHECK(found.user_notification == user_notification);
+  ListenerChild child;
+  CHECK(found.addfd_send == kernel_takes_addfd_flags(child.listener.get(), SECCOMP_ADDFD_FLAG_SEND));
+  CHECK(found.sync_wake_up == (::ioctl(child.listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                                       SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0));
+  CHECK_FALSE(found.ptrace);  // not asked: a run never forks to find out
+  // The probe thread's filter stayed with it: this thread can still make memfds unwatched.
+  UniqueFd own(static_cast<int>(::syscall(SYS_memfd_create, "after-probe", 0)));
+  CHECK(own.valid());
+  CHECK(::getppid() > 0);  // getppid was the probe filter's trapped call: not trapped here
+}
+
+}  // namespace warden
