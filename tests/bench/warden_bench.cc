@@ -14,6 +14,9 @@
 //      `run` and the same container without the agent (needs root, runc and busybox-static);
 //   s. start-up: `memfd-warden run -- /bin/true` and `bwrap --dev-bind / / --unshare-pid --
 //      /bin/true`, whole processes, in turn (bwrap from Debian's bubblewrap, when installed);
+//   r. real programs, where installed: a JVM with ZGC (which maps its heap through memfds),
+//      headless Chromium dumping a local page's DOM, node, and the make build of h; natively,
+//      under user notification and under ptrace, with the default policy, timed whole;
 //   x. diagnosis: the floor through epoll_wait, and the ADDFD floor, memfd-warden allow and
 //      strace with everything pinned to one CPU (no wake-up crosses CPUs).
 // Each figure is the median of three runs (h and i: of five, alternating), each itself the median of
@@ -56,6 +59,63 @@ struct Row {
 
 constexpr const char* kAuditFile = "/tmp/warden-bench-audit.jsonl";
 constexpr const char* kProjectDir = "/tmp/warden-bench-project";
+constexpr const char* kRealDir = "/tmp/warden-bench-real";
+
+// Case r's inputs: a Java program that allocates (compiled here, when javac is installed) and a
+// page for Chromium. Returns the programs that can run, each with its command, or the reason.
+struct RealProgram {
+  std::string name;
+  std::string command;  // empty: not run, `reason` says why
+  std::string reason;
+};
+
+bool installed(const char* tool) {
+  return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+std::vector<RealProgram> real_programs(const std::string& make) {
+  std::filesystem::create_directories(kRealDir);
+  std::string dir = kRealDir;
+  std::vector<RealProgram> out;
+  RealProgram jvm{"JVM, ZGC", "", ""};
+  if (!installed("java") || !installed("javac")) {
+    jvm.reason = "java and javac (openjdk) are not installed";
+  } else {
+    std::ofstream(dir + "/Churn.java")
+        << "public class Churn { public static void main(String[] a) { long sum = 0;\n"
+           "  for (int i = 0; i < 2000; ++i) { byte[] b = new byte[1 << 16]; b[i % b.length] = 1;"
+           " sum += b.length; }\n  System.out.println(sum); } }\n";
+    if (std::system(("javac -d " + dir + " " + dir + "/Churn.java").c_str()) == 0) {
+      jvm.command = "java -XX:+UseZGC -Xmx256m -cp " + dir + " Churn";
+    } else {
+      jvm.reason = "javac failed";
+    }
+  }
+  out.push_back(jvm);
+  RealProgram browser{"Chromium --headless --dump-dom", "", ""};
+  if (!installed("chromium")) {
+    browser.reason = "chromium is not installed";
+  } else {
+    std::ofstream(dir + "/page.html")
+        << "<!doctype html><title>bench</title><body><script>for (let i = 0; i < 200; ++i) {"
+           " const p = document.createElement('p'); p.textContent = 'row ' + i;"
+           " document.body.appendChild(p); }</script></body>\n";
+    // Chromium's own sandbox needs user namespaces or setuid; memfd-warden is the sandbox here.
+    browser.command = "chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + dir +
+                      "/profile --dump-dom file://" + dir + "/page.html";
+  }
+  out.push_back(browser);
+  RealProgram node{"node", "", ""};
+  if (!installed("node")) {
+    node.reason = "node is not installed";
+  } else {
+    node.command = "node -e \"let s = 0; for (let i = 0; i < 3e7; ++i) s += i % 7; "
+                   "console.log(s, new WebAssembly.Memory({initial: 16}).buffer.byteLength)\"";
+  }
+  out.push_back(node);
+  out.push_back({"make -j (32 C files)", make, ""});
+  return out;
+}
 
 double run_once(const Row& row) {
   std::remove(kAuditFile);  // the allow case appends to it; keep each run's file its own
@@ -329,6 +389,24 @@ int main(int argc, char** argv) {
   rows.push_back({"start-bwrap", "s. bwrap --dev-bind / / --unshare-pid -- /bin/true, ms",
                   have_bwrap ? "bwrap --dev-bind / / --unshare-pid -- /bin/true" : "false",
                   "start-bwrap", "", true});
+  auto reals = real_programs(make);
+  for (const auto& program : reals) {
+    if (program.command.empty()) {
+      std::fprintf(stderr, "rows r. %s not run: %s\n", program.name.c_str(),
+                   program.reason.c_str());
+    }
+    std::string id = "real-" + program.name;
+    std::string command = program.command.empty() ? "false" : program.command;
+    rows.push_back({id + "-native", "r. " + program.name + ", native, ms", command,
+                    id + "-native", "", true});
+    rows.push_back({id + "-unotify", "r. " + program.name + ", user notification, ms",
+                    unotify + " --audit /dev/null --log-level off -- " + command, id + "-native",
+                    "", true});
+    rows.push_back({id + "-ptrace", "r. " + program.name + ", ptrace, ms",
+                    warden + " run --backend ptrace --audit /dev/null --log-level off -- " +
+                        command,
+                    id + "-native", "", true});
+  }
   rows.push_back({"make-native", "h. make -j (32 C files), native, ms", make, "make-native", "",
                   true});
   rows.push_back({"make", "h. make -j (32 C files), memfd-warden, ms",
@@ -380,6 +458,26 @@ int main(int argc, char** argv) {
     }
     start->value = median(ours);
     bwrap->value = median(theirs);
+  }
+  // r: native, user notification and ptrace take turns, one warm-up and five timed runs each.
+  if (only.empty() || only == "r.") {
+    write_project();
+    for (const auto& program : reals) {
+      if (program.command.empty()) continue;
+      std::string id = "real-" + program.name;
+      std::vector<Row*> modes;
+      for (const char* mode : {"-native", "-unotify", "-ptrace"}) {
+        for (auto& row : rows) {
+          if (row.id == id + mode) modes.push_back(&row);
+        }
+      }
+      std::vector<std::vector<double>> runs(modes.size());
+      for (Row* row : modes) run_once(*row);
+      for (int round = 0; round < 5; ++round) {
+        for (size_t m = 0; m < modes.size(); ++m) runs[m].push_back(run_once(*modes[m]));
+      }
+      for (size_t m = 0; m < modes.size(); ++m) modes[m]->value = median(runs[m]);
+    }
   }
   // h: the two builds alternate, so that drift on the machine falls on both.
   if (only.empty() || only == "h.") {
