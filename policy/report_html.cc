@@ -151,18 +151,20 @@ constexpr const char* kScript = R"(
       });
       svg.setAttribute('data-points', String(run.t.length));
     }
+    // What was not recorded is said, not drawn as zeros.
+    const notes = [];
     if (!run.counts_live) {
-      const note = document.createElement('p');
-      note.className = 'note';
-      note.textContent = 'Live memfds were not counted in this run: no limit needed them ' +
-                         '(--count-live counts them).';
-      holder.appendChild(note);
+      notes.push('Live memfds were not counted in this run: no limit needed them ' +
+                 '(--count-live counts them).');
     }
     if (!run.tracks_bytes) {
+      notes.push('Bytes were not tracked in this run: a byte limit (max_bytes, or ' +
+                 '--max-bytes) makes memfd-warden track them.');
+    }
+    for (const text of notes) {
       const note = document.createElement('p');
       note.className = 'note';
-      note.textContent = 'Bytes were not tracked in this run: a byte limit (max_bytes, or ' +
-                         '--max-bytes) makes memfd-warden track them.';
+      note.textContent = text;
       holder.appendChild(note);
     }
     const legend = document.createElement('div');
