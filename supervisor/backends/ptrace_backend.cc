@@ -591,8 +591,9 @@ SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions&
   std::string attach_error;
   bool attached = false;
   int exit_code = 125;
-  // ptrace requests must come from the tracer, and launch() blocks until the child has exec'd,
-  // which it does only once it is traced: so the tracer is its own thread.
+  // ptrace requests must come from the tracer, and launch() blocks until the child has exec'd
+  // (or, as the init, loaded its filter), which it does only once it is traced: so the tracer
+  // is its own thread.
   std::thread thread([&] {
     attached = tracer.attach(ours.get(), attach_error);
     if (attached) exit_code = tracer.run();

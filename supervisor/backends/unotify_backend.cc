@@ -39,7 +39,7 @@ bool handle_signals(int signal_fd, ProcessTree& tree) {
   return child_changed;
 }
 
-// Runs on its own thread while launch() waits for the target's execve: receives the listener,
+// Runs on its own thread while launch() waits for the child's setup: receives the listener,
 // then answers calls (the child's own execve is one, when exec is trapped) until `stop` fires.
 // The main thread touches none of this state until it has joined this thread.
 void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notify,
@@ -91,9 +91,10 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     return result;
   }
 
-  // The child passes its listener, then execs. Its execve may itself be a trapped call, which
-  // must be answered while launch() is still waiting for that exec: so a thread serves the
-  // notify fd until launch() returns, then hands it back.
+  // The child passes its listener, then execs (without a namespace) or becomes the init. Its
+  // execve may itself be a trapped call, which must be answered while launch() (Boost.Process)
+  // is still waiting for that exec: so a thread serves the notify fd until launch() returns,
+  // then hands it back. The init's launch returns once the listener is sent.
   std::optional<NotifyFd> notify;
   std::string serve_error;
   std::thread server(

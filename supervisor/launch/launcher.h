@@ -1,7 +1,8 @@
-// Starts the target under the filter. The filter is compiled before fork; between fork and
-// execve the child only makes raw syscalls: restore the signal mask, set no_new_privs, load the
-// filter, pass the listener fd to us over SCM_RIGHTS and close its own copy (a target holding
-// its own listener could answer its own notifications).
+// Starts the target under the filter. The filter is compiled before fork; after fork the child
+// only makes raw syscalls: restore the signal mask, set no_new_privs, load the filter, pass the
+// listener fd to us over SCM_RIGHTS and close its own copy (a target holding its own listener
+// could answer its own notifications). Then it execs the program, or becomes the namespace's
+// init (tree_init.h), which starts the program.
 #pragma once
 
 #include <signal.h>
@@ -39,14 +40,14 @@ struct LaunchRequest {
   bool die_with_supervisor = false;
   int lifeline_fd = -1;
   int lifeline_write_fd = -1;  // closed in the child before the check
-  // Run the program through `memfd-warden __init` (tree_init.h): the first process of a new PID
+  // Run the program under memfd-warden's init (tree_init.h): the first process of a new PID
   // namespace, which the caller has already unshared (PidNamespaceScope).
   bool through_tree_init = false;
   // A path tree_init makes unreachable for the target (the audit file): a read-only /dev/null
   // is mounted over it in the target's mount namespace.
   std::string hide_path;
   // What tree_init does with the rest of the namespace when the program exits, and the write end
-  // of the pipe it reports the count of ended processes on (inherited by tree_init only).
+  // of the pipe it reports the count of ended processes on (kept open by tree_init only).
   OrphanRule orphans;
   int report_fd = -1;
   int report_read_fd = -1;  // memfd-warden's end (non-blocking): read_init_report()
