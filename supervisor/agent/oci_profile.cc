@@ -211,10 +211,11 @@ bool conditional(const Value& entry) {
 std::optional<bool> inside_route(const Value& args, const Route& route) {
   std::map<unsigned, uint64_t> pinned;
   for (const auto& arg : args.GetArray()) {
+    if (!arg.IsObject()) return std::nullopt;  // FindMember on anything else reads garbage
     auto op = arg.FindMember("op");
     auto index = arg.FindMember("index");
     auto value = arg.FindMember("value");
-    if (!arg.IsObject() || op == arg.MemberEnd() || !op->value.IsString() ||
+    if (op == arg.MemberEnd() || !op->value.IsString() ||
         std::string_view(op->value.GetString()) != "SCMP_CMP_EQ" || index == arg.MemberEnd() ||
         !index->value.IsUint() || value == arg.MemberEnd() || !value->value.IsUint64()) {
       return std::nullopt;

@@ -201,6 +201,14 @@ TEST_CASE("oci-profile --merge: what it cannot merge safely is refused, naming t
             "action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":8,"valueTwo":8,
             "op":"SCMP_CMP_MASKED_EQ"}]}]})",
           "decides personality by arguments the merge cannot hold");
+  // Comparisons that are not objects (found by fuzz_notification: the merge read a string as an
+  // object's members).
+  for (const char* arg : {R"("SCMP_CMP_EQ")", "7", "null", "[]", R"(["op","index"])"}) {
+    CAPTURE(arg);
+    refused(std::string(R"({"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["personality"],
+            "action":"SCMP_ACT_ALLOW","args":[)") + arg + "]}]}",
+            "decides personality by arguments the merge cannot hold");
+  }
   refused(R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mprotect"],
             "action":"SCMP_ACT_ERRNO","args":[{"index":2,"value":4,"op":"SCMP_CMP_EQ"}]}]})",
           "decides mprotect by its arguments under an allowing defaultAction");
