@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/futex.h>
 #include <spdlog/spdlog.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "supervisor/calls/call_channel.h"
 #include "supervisor/calls/call_dispatch.h"
@@ -42,6 +45,43 @@ bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
+
+// `tid` is at the stop a freeze's PTRACE_INTERRUPT gave it. True when that stop interrupted a
+// wait that writes none of the caller's memory while it sleeps or as it returns (a futex wait,
+// pause), and which the kernel restarts when the tracee is resumed: -ERESTART* in rax (never
+// seen by user space). Other sleeping calls (read, poll, epoll_wait, nanosleep's remainder)
+// write memory as they return, before their exit stop, so they are not parked. A 32-bit call
+// cannot match: i386's numbers 202 and 34 are getegid32 and nice, which do not sleep.
+bool sleeps_without_writing(pid_t tid) {
+  user_regs_struct regs{};
+  if (::ptrace(PTRACE_GETREGS, tid, nullptr, &regs) != 0) return false;
+  auto result = static_cast<long>(regs.rax);
+  constexpr long kRestartSys = 512, kRestartNoIntr = 513, kRestartNoHand = 514,
+                 kRestartBlock = 516;  // include/linux/errno.h
+  if (result != -kRestartSys && result != -kRestartNoIntr && result != -kRestartNoHand &&
+      result != -kRestartBlock) {
+    return false;
+  }
+  auto nr = static_cast<long>(regs.orig_rax);
+  if (nr == SYS_pause) return true;
+  if (nr != SYS_futex) return false;
+  auto op = static_cast<int>(regs.rsi) & FUTEX_CMD_MASK;
+  return op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET;
+}
+
+// `tid`, resumed from such a stop with PTRACE_SYSCALL, is at a syscall stop: true when it is
+// the entry of the call restarting (the call again, or restart_syscall for a timed wait).
+bool entering_parking_call(pid_t tid) {
+  __ptrace_syscall_info info{};
+  long size = ::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info);
+  if (size <= 0 || info.op != PTRACE_SYSCALL_INFO_ENTRY || info.arch != AUDIT_ARCH_X86_64) {
+    return false;
+  }
+  auto nr = static_cast<long>(info.entry.nr);
+  auto op = static_cast<int>(info.entry.args[1]) & FUTEX_CMD_MASK;
+  return nr == SYS_pause || nr == SYS_restart_syscall ||
+         (nr == SYS_futex && (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET));
+}
 
 // `tid` is at the signal-delivery stop of a fault the kernel forced on it (SIGSEGV, SIGBUS,
 // SIGILL, SIGFPE: si_code > 0; abort() ends in one, its hlt after SIGABRT did nothing), left to
@@ -90,10 +130,19 @@ class Tracer {
   bool run_to_syscall_exit(pid_t tid);
 
  private:
+  // A tracee a freeze found asleep in a call that writes none of its memory (a futex wait,
+  // pause) is let back into that call with PTRACE_SYSCALL: it cannot run an instruction of its
+  // own before the call's exit stop, so later freezes need not stop it again.
+  enum class Parked : uint8_t {
+    kNo,
+    kEntering,  // resumed after the freeze's stop: the call restarts, its entry stop comes next
+    kInside,    // back in the call: its exit stop comes before anything else it does
+  };
   struct Tracee {
     bool held = false;      // stopped, with an event we have not acted on yet
     bool in_vfork = false;  // blocked in the kernel until its vfork child execs or exits
     bool started = false;   // its first stop (the one every new tracee reports) was handled
+    Parked parked = Parked::kNo;
   };
 
   // Reads one wait status. `block`: wait for one. Returns false when there was none.
@@ -334,9 +383,9 @@ bool Tracer::freeze_except(pid_t tid) {
   std::vector<pid_t>& waiting = freezing_;  // reused: no allocation once it has grown
   waiting.clear();
   for (auto& [pid, tracee] : tracees_) {
-    if (pid == tid || tracee.held || tracee.in_vfork) continue;
+    if (pid == tid || tracee.held || tracee.in_vfork || tracee.parked != Parked::kNo) continue;
     // A vfork parent is blocked in the kernel until its child execs: it cannot touch memory and
-    // would not stop for INTERRUPT anyway.
+    // would not stop for INTERRUPT anyway. A parked tracee reports a stop before it can.
     if (::ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) == 0) waiting.push_back(pid);
   }
   for (;;) {
@@ -444,6 +493,8 @@ void Tracer::handle(pid_t pid, int status) {
     return;
   }
   if (!alive(pid)) tracees_[pid] = Tracee{true, false};
+  // Whatever stop a parked tracee reports ends its parking, but the two its call makes.
+  Parked parked = std::exchange(tracees_[pid].parked, Parked::kNo);
   int sig = WSTOPSIG(status);
   switch (ptrace_event(status)) {
     case PTRACE_EVENT_SECCOMP:
@@ -493,6 +544,10 @@ void Tracer::handle(pid_t pid, int status) {
         // Group-stop (job control): stay stopped, as untraced, but let us hear of SIGCONT.
         tracees_[pid].held = false;
         ::ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);
+      } else if (tracees_[pid].started && sleeps_without_writing(pid)) {
+        // The end of a freeze that found it asleep in such a call: park it (see Parked).
+        resume(pid, 0, PTRACE_SYSCALL);
+        tracees_[pid].parked = Parked::kEntering;
       } else {
         resume(pid);  // a new tracee's first stop, or the end of a freeze
       }
@@ -505,7 +560,13 @@ void Tracer::handle(pid_t pid, int status) {
       break;
   }
   if (sig == kSyscallStop) {
-    resume(pid);  // a syscall stop nobody waits for any more
+    if (parked == Parked::kEntering && entering_parking_call(pid)) {
+      resume(pid, 0, PTRACE_SYSCALL);  // into the restarted call, to stop at its exit
+      tracees_[pid].parked = Parked::kInside;
+      return;
+    }
+    // The exit stop of a parked call (it woke), or a syscall stop nobody waits for any more.
+    resume(pid);
     return;
   }
   if (forced_fault_on_init(pid, sig)) {

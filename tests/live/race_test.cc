@@ -39,4 +39,29 @@ TEST_CASE("name race control: without the supervisor both names get through") {
   CHECK(run.fact_number("breaches") > 0);
 }
 
+// The flipper sleeps in a futex wait and is woken just before each create, so it wakes while the
+// call is checked. Under ptrace such a sleeper is left in its wait rather than stopped by the
+// freeze (it must reach the wait's exit stop before it can run): this is the test of that.
+TEST_CASE("name race, a sleeping flipper woken during the call: never a memfd with a denied name") {
+  TempDir dir;
+  auto policy = dir.write("policy.toml",
+                          "version = 1\n[[rule]]\nname = \"evil*\"\n"
+                          "action = \"deny\"\nerrno = \"EDOM\"\n");
+  auto run = run_warden({"--policy", policy}, {probe_bin(), "race-wake", "5000"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.fact_number("breaches") == 0);
+  CHECK(run.fact_number("allowed") + run.fact_number("denied") == 5000);
+  CHECK(run.count("allow") == static_cast<size_t>(run.fact_number("allowed")));
+  CHECK(run.count("deny") == static_cast<size_t>(run.fact_number("denied")));
+  for (const auto& record : run.decisions) {
+    if (record["decision"] == "allow") CHECK(record["name"] == "good-name");
+  }
+}
+
+TEST_CASE("name race with a sleeping flipper, control: without the supervisor both names get through") {
+  auto run = run_native({probe_bin(), "race-wake", "5000"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.fact_number("breaches") > 0);
+}
+
 }  // namespace warden::test

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/filter.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -409,6 +410,59 @@ int cmd_race(long iterations) {
     ::close(fd);
   }
   stop = true;
+  flipper.join();
+  std::printf("allowed=%ld\ndenied=%ld\nbreaches=%ld\n", allowed, denied, breaches);
+  return 0;
+}
+
+// race-wake N: the name race with a flipper that sleeps in a futex wait (with a timeout, so
+// that timed waits restart too) and is woken just before each create, so that it wakes while the
+// call is being checked. It then flips the name for a while and sleeps again. Under ptrace a
+// thread asleep in a futex is not stopped by a freeze (docs/backends.md): it must still not run
+// before the call has returned.
+int cmd_race_wake(long iterations) {
+  alignas(64) static char buffer[16] = "good-name";
+  alignas(4) static uint32_t bell = 0;
+  uint32_t good = 0, evil = 0;
+  std::memcpy(&good, "good", 4);
+  std::memcpy(&evil, "evil", 4);
+  auto* word = reinterpret_cast<uint32_t*>(buffer);
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    uint32_t rung = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      timespec timeout{0, 300 * 1000};
+      ::syscall(SYS_futex, &bell, FUTEX_WAIT_PRIVATE, rung, &timeout, nullptr, 0);
+      rung = __atomic_load_n(&bell, __ATOMIC_ACQUIRE);
+      for (int flip = 0; flip < 40; ++flip) {
+        for (uint32_t value : {evil, good}) {
+          __atomic_store_n(word, value, __ATOMIC_SEQ_CST);
+          for (int spin = 0; spin < 300; ++spin) asm volatile("" ::: "memory");
+        }
+      }
+    }
+  });
+  long allowed = 0, denied = 0, breaches = 0;
+  for (long i = 0; i < iterations; ++i) {
+    __atomic_add_fetch(&bell, 1, __ATOMIC_RELEASE);
+    ::syscall(SYS_futex, &bell, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    for (long spin = 0; spin < (i * 7919) % 20000; ++spin) asm volatile("" ::: "memory");
+    int fd = raw_memfd_create(buffer, MFD_CLOEXEC);
+    if (fd < 0) {
+      ++denied;
+      continue;
+    }
+    ++allowed;
+    char path[64], link[128] = {};
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    if (::readlink(path, link, sizeof(link) - 1) > 0 && std::strstr(link, "evil") != nullptr) {
+      ++breaches;
+    }
+    ::close(fd);
+  }
+  stop = true;
+  __atomic_add_fetch(&bell, 1, __ATOMIC_RELEASE);
+  ::syscall(SYS_futex, &bell, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
   flipper.join();
   std::printf("allowed=%ld\ndenied=%ld\nbreaches=%ld\n", allowed, denied, breaches);
   return 0;
@@ -1075,6 +1129,7 @@ int main(int argc, char** argv) {
   if (command == "release-munmap") return cmd_release_munmap();
   if (command == "release-child") return cmd_release_child();
   if (command == "race") return cmd_race(std::atol(arg(2)));
+  if (command == "race-wake") return cmd_race_wake(std::atol(arg(2)));
   if (command == "thread") return cmd_thread(arg(2), parse_flags(arg(3)));
   if (command == "grandchild") return cmd_grandchild(arg(2), parse_flags(arg(3)));
   if (command == "exec-then") return cmd_exec_then(argv[0], arg(2), arg(3));
