@@ -302,13 +302,17 @@ Result<Profile> merge_oci_profile(std::string_view existing, std::string_view or
   if (!syscalls.IsArray()) return fail("its \"syscalls\" is not an array");
   for (rapidjson::SizeType i = 0; i < syscalls.Size(); ++i) {
     const Value& e = syscalls[i];
-    auto action = e.IsObject() ? e.FindMember("action") : e.MemberEnd();
-    auto names = e.IsObject() ? e.FindMember("names") : e.MemberEnd();
-    if (!e.IsObject() || action == e.MemberEnd() || !action->value.IsString() ||
-        names == e.MemberEnd() || !names->value.IsArray()) {
+    bool entry_like = e.IsObject();  // FindMember and MemberEnd are for objects only
+    if (entry_like) {
+      auto action = e.FindMember("action");
+      auto names = e.FindMember("names");
+      entry_like = action != e.MemberEnd() && action->value.IsString() &&
+                   names != e.MemberEnd() && names->value.IsArray();
+    }
+    if (!entry_like) {
       return fail("syscalls[" + std::to_string(i) + "] has no \"names\" array and \"action\"");
     }
-    if (std::string_view(action->value.GetString()) == kNotify) {
+    if (std::string_view(e["action"].GetString()) == kNotify) {
       return fail("syscalls[" + std::to_string(i) + "] already routes calls to a listener");
     }
   }

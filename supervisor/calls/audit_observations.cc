@@ -93,10 +93,16 @@ std::optional<Error> for_each_record(const std::vector<AuditLine>& lines,
     rapidjson::Document record;
     // Iterative: a line of nested brackets must not exhaust our stack.
     record.Parse<rapidjson::kParseIterativeFlag>(line.text.data(), line.text.size());
-    auto run = record.IsObject() ? record.FindMember("run") : record.MemberEnd();
-    auto event = record.IsObject() ? record.FindMember("event") : record.MemberEnd();
-    if (record.HasParseError() || !record.IsObject() || run == record.MemberEnd() ||
-        !run->value.IsString() || event == record.MemberEnd() || !event->value.IsString()) {
+    // FindMember and MemberEnd are for objects only (rapidjson asserts it; without the
+    // assertion they read whatever the value holds as an object's members).
+    bool record_like = !record.HasParseError() && record.IsObject();
+    if (record_like) {
+      auto run = record.FindMember("run");
+      auto event = record.FindMember("event");
+      record_like = run != record.MemberEnd() && run->value.IsString() &&
+                    event != record.MemberEnd() && event->value.IsString();
+    }
+    if (!record_like) {
       return Error{0, line.where + ": not an audit record (a JSON object with \"run\" and "
                                    "\"event\")"};
     }
