@@ -39,19 +39,26 @@ bool handle_signals(int signal_fd, ProcessTree& tree) {
   return child_changed;
 }
 
-// Runs on its own thread while launch() waits for the child's setup: receives the listener,
-// then answers calls (the child's own execve is one, when exec is trapped) until `stop` fires.
-// The main thread touches none of this state until it has joined this thread.
-void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notify,
-                         NotifySession& session, std::string& error) {
+// Receives the child's listener from `handshake`. False when none came (the child died first).
+bool receive_listener(int handshake, std::optional<NotifyFd>& notify, std::string& error) {
   FdMessage message;
-  if (::recvmsg(handshake, &message.msg, MSG_CMSG_CLOEXEC) != 1 || message.fd() < 0) return;
+  if (::recvmsg(handshake, &message.msg, MSG_CMSG_CLOEXEC) != 1 || message.fd() < 0) return false;
   auto adopted = NotifyFd::adopt(UniqueFd(message.fd()));
   if (!adopted) {
     error = adopted.error().message();
-    return;
+    return false;
   }
   notify.emplace(std::move(adopted.value()));
+  return true;
+}
+
+// Runs on its own thread while launch() waits for a child that execs the program itself:
+// receives the listener, then answers calls (the child's own execve is one, when exec is
+// trapped) until `stop` fires. The main thread touches none of this state until it has joined
+// this thread.
+void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notify,
+                         NotifySession& session, std::string& error) {
+  if (!receive_listener(handshake, notify, error)) return;
   for (;;) {
     pollfd fds[2] = {{notify->fd(), POLLIN, 0}, {stop, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
@@ -85,20 +92,23 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     return result;
   }
   UniqueFd ours(sockets[0]), theirs(sockets[1]);
-  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  // The child passes its listener, then becomes the init, which starts the program once launch
+  // has returned: nothing needs answering before, and the listener waits in the socket. Without
+  // a PID namespace the child execs the program itself, and its execve may be a trapped call,
+  // which must be answered while launch() (Boost.Process) still waits for that exec: then a
+  // thread serves the notify fd until launch() returns, and hands it back.
+  std::optional<NotifyFd> notify;
+  std::string serve_error;
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));  // ends the serving thread, if there is one
   if (!stop.valid()) {
     result.error = std::string("eventfd: ") + std::strerror(errno);
     return result;
   }
-
-  // The child passes its listener, then execs (without a namespace) or becomes the init. Its
-  // execve may itself be a trapped call, which must be answered while launch() (Boost.Process)
-  // is still waiting for that exec: so a thread serves the notify fd until launch() returns,
-  // then hands it back. The init's launch returns once the listener is sent.
-  std::optional<NotifyFd> notify;
-  std::string serve_error;
-  std::thread server(
-      [&] { serve_during_launch(ours.get(), stop.get(), notify, session, serve_error); });
+  std::optional<std::thread> server;
+  auto serve_while_launching = [&] {
+    server.emplace(
+        [&] { serve_during_launch(ours.get(), stop.get(), notify, session, serve_error); });
+  };
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
   // The tree's namespace takes our vm.memfd_noexec as its own when launch makes it. If nothing in
@@ -106,14 +116,18 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   // and no_new_privs keeps it so): no reader needed. Our value is read on both sides of the
   // launch; if it changed meanwhile, the namespace is asked like any other.
   auto scope_before = scopes.own_scope();
-  LaunchResult launched = launch_in_namespace(request);
+  LaunchResult launched = launch_in_namespace(request, serve_while_launching);
   auto scope_after = scopes.own_scope();
 
   theirs.reset();
-  ::shutdown(ours.get(), SHUT_RDWR);  // wakes a server still waiting for the listener
-  uint64_t one = 1;
-  (void)::write(stop.get(), &one, sizeof(one));
-  server.join();
+  if (server) {
+    ::shutdown(ours.get(), SHUT_RDWR);  // wakes a server still waiting for the listener
+    uint64_t one = 1;
+    (void)::write(stop.get(), &one, sizeof(one));
+    server->join();
+  } else if (launched.target) {
+    receive_listener(ours.get(), notify, serve_error);
+  }
   bool tree_cannot_write = request.privileges.drop_caps ||
                            (request.privileges.set_ids && request.privileges.uid != 0);
   if (launched.target && request.through_tree_init && tree_cannot_write && scope_before &&

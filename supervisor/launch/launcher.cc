@@ -319,8 +319,12 @@ LaunchResult launch(const LaunchRequest& request) {
   return result;
 }
 
-LaunchResult launch_in_namespace(LaunchRequest& request) {
-  if (!request.through_tree_init) return launch(request);
+LaunchResult launch_in_namespace(LaunchRequest& request,
+                                 const std::function<void()>& plain_launch) {
+  if (!request.through_tree_init) {
+    if (plain_launch) plain_launch();
+    return launch(request);
+  }
   PidNamespaceScope scope;
   if (!scope.ok()) {
     spdlog::warn(
@@ -329,6 +333,7 @@ LaunchResult launch_in_namespace(LaunchRequest& request) {
         "root for both)",
         std::strerror(scope.error()));
     request.through_tree_init = false;
+    if (plain_launch) plain_launch();
   }
   return launch(request);
 }

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,7 +98,11 @@ LaunchResult launch(const LaunchRequest& request);
 // launch(), in a PID namespace of the target's own when request.through_tree_init asks for one
 // (call it from the thread that forks, once every other thread has been started). Without the
 // privilege to make a namespace it warns and launches without tree_init: then only the main
-// process dies with memfd-warden, and the target can see memfd-warden's pid.
-LaunchResult launch_in_namespace(LaunchRequest& request);
+// process dies with memfd-warden, and the target can see memfd-warden's pid. `plain_launch`, if
+// given, runs right before a launch without tree_init, whose child execs the program itself
+// while launch() waits: what must serve that child meanwhile starts there (a thread may be
+// started then; it could not be while the namespace is being made).
+LaunchResult launch_in_namespace(LaunchRequest& request,
+                                 const std::function<void()>& plain_launch = {});
 
 }  // namespace warden
