@@ -184,9 +184,9 @@ class PtraceChannel final : public CallChannel {
  public:
   PtraceChannel(Tracer& tracer, pid_t tid, Abi abi) : tracer_(tracer), tid_(tid), abi_(abi) {}
 
-  // The rest of the tree is stopped for this call: a call let through then runs to its end
-  // before anyone else may run, so what was checked (a name, an fd, a mapping) is what the
-  // kernel uses.
+  // The rest of the tree is stopped (or parked) for this call: a call let through then runs to
+  // its end before anyone else may run, so what was checked (a name, an fd, a mapping) is what
+  // the kernel uses.
   void set_frozen() { frozen_ = true; }
   ~PtraceChannel() override {
     if (!answered_) pass_through();  // never leave a tracee stopped behind us

@@ -164,7 +164,8 @@ std::string describe_features(const KernelFeatures& f) {
            "thread can still swap the path or fd before the kernel looks again "
            "(docs/hardening.md; --backend ptrace has no such window)\n";
   } else {
-    out << "  - ptrace: the rest of the tree is stopped while an allowed name is created, and "
+    out << "  - ptrace: no other thread of the tree runs while an allowed name is created "
+           "(each is stopped, or parked in a futex wait it cannot leave without a stop), and "
            "the created memfd's name is verified\n";
     out << "  - ptrace: executable mappings run with the rest of the tree stopped, and every new "
            "program is checked again at its exec event, before it runs\n";
