@@ -46,41 +46,47 @@ bool is_stop_signal(int sig) {
 }
 
 
-// `tid` is at the stop a freeze's PTRACE_INTERRUPT gave it. True when that stop interrupted a
-// wait that writes none of the caller's memory while it sleeps or as it returns (a futex wait,
-// pause), and which the kernel restarts when the tracee is resumed: -ERESTART* in rax (never
-// seen by user space). Other sleeping calls (read, poll, epoll_wait, nanosleep's remainder)
+bool futex_wait_op(unsigned long long op) {
+  int command = static_cast<int>(op) & FUTEX_CMD_MASK;
+  return command == FUTEX_WAIT || command == FUTEX_WAIT_BITSET;
+}
+
+// `tid` is at the stop a freeze's PTRACE_INTERRUPT gave it. When that stop interrupted a wait
+// that writes none of the caller's memory while it sleeps or as it returns (a futex wait,
+// pause), which the kernel restarts when the tracee is resumed (-ERESTART* in rax, never seen by
+// user space): the number of the call that restart enters. That is restart_syscall for a timed
+// futex wait (-ERESTART_RESTARTBLOCK: the kernel has set futex_wait_restart to run), else the
+// call itself. 0 otherwise. Other sleeping calls (read, poll, epoll_wait, nanosleep's remainder)
 // write memory as they return, before their exit stop, so they are not parked. A 32-bit call
 // cannot match: i386's numbers 202 and 34 are getegid32 and nice, which do not sleep.
-bool sleeps_without_writing(pid_t tid) {
+long restart_of_memoryless_wait(pid_t tid) {
   user_regs_struct regs{};
-  if (::ptrace(PTRACE_GETREGS, tid, nullptr, &regs) != 0) return false;
+  if (::ptrace(PTRACE_GETREGS, tid, nullptr, &regs) != 0) return 0;
   auto result = static_cast<long>(regs.rax);
   constexpr long kRestartSys = 512, kRestartNoIntr = 513, kRestartNoHand = 514,
                  kRestartBlock = 516;  // include/linux/errno.h
   if (result != -kRestartSys && result != -kRestartNoIntr && result != -kRestartNoHand &&
       result != -kRestartBlock) {
-    return false;
+    return 0;
   }
   auto nr = static_cast<long>(regs.orig_rax);
-  if (nr == SYS_pause) return true;
-  if (nr != SYS_futex) return false;
-  auto op = static_cast<int>(regs.rsi) & FUTEX_CMD_MASK;
-  return op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET;
+  if (nr != SYS_pause && !(nr == SYS_futex && futex_wait_op(regs.rsi))) return 0;
+  return result == -kRestartBlock ? SYS_restart_syscall : nr;
 }
 
-// `tid`, resumed from such a stop with PTRACE_SYSCALL, is at a syscall stop: true when it is
-// the entry of the call restarting (the call again, or restart_syscall for a timed wait).
-bool entering_parking_call(pid_t tid) {
+// `tid`, resumed from such a stop with PTRACE_SYSCALL, is at a syscall stop: true when it is the
+// entry of `call`, the restart expected. Anything else (another call: the thread did not go
+// back into its wait, its code at the restart address was changed) ends the parking. Only the
+// restart expected may enter restart_syscall: what that runs is whatever call last left a
+// restart behind, and a poll's or a nanosleep's writes memory.
+bool entering_parking_call(pid_t tid, long call) {
   __ptrace_syscall_info info{};
   long size = ::ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info);
   if (size <= 0 || info.op != PTRACE_SYSCALL_INFO_ENTRY || info.arch != AUDIT_ARCH_X86_64) {
     return false;
   }
   auto nr = static_cast<long>(info.entry.nr);
-  auto op = static_cast<int>(info.entry.args[1]) & FUTEX_CMD_MASK;
-  return nr == SYS_pause || nr == SYS_restart_syscall ||
-         (nr == SYS_futex && (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET));
+  return nr == call && (nr != SYS_futex || futex_wait_op(info.entry.args[1]));
 }
 
 // `tid` is at the signal-delivery stop of a fault the kernel forced on it (SIGSEGV, SIGBUS,
@@ -131,18 +137,22 @@ class Tracer {
 
  private:
   // A tracee a freeze found asleep in a call that writes none of its memory (a futex wait,
-  // pause) is let back into that call with PTRACE_SYSCALL: it cannot run an instruction of its
-  // own before the call's exit stop, so later freezes need not stop it again.
+  // pause) is let back into that call with PTRACE_SYSCALL: once inside, it cannot run an
+  // instruction of its own before the call's exit stop, so later freezes need not stop it.
   enum class Parked : uint8_t {
     kNo,
-    kEntering,  // resumed after the freeze's stop: the call restarts, its entry stop comes next
-    kInside,    // back in the call: its exit stop comes before anything else it does
+    // Resumed after the freeze's stop, to restart the call. It returns to user space to do so
+    // and may run code of its own instead (the instruction at its restart address rewritten by
+    // another thread, or an rseq abort): freezes still stop it.
+    kEntering,
+    kInside,  // back in the call: its exit stop comes before anything else it does
   };
   struct Tracee {
     bool held = false;      // stopped, with an event we have not acted on yet
     bool in_vfork = false;  // blocked in the kernel until its vfork child execs or exits
     bool started = false;   // its first stop (the one every new tracee reports) was handled
     Parked parked = Parked::kNo;
+    long parked_call = 0;  // kEntering: the call the restart must enter
   };
 
   // Reads one wait status. `block`: wait for one. Returns false when there was none.
@@ -364,6 +374,15 @@ void Tracer::note(pid_t pid, int status) {
     if (pid == main_pid_) tree_->note_exit(pid, status);
   } else if (WIFSTOPPED(status)) {
     tracees_[pid].held = true;  // unknown pids are new tracees reporting their first stop
+    if (ptrace_event(status) == PTRACE_EVENT_EXEC) {
+      // An execve from a non-leader thread reports under the leader's pid, and the thread's own
+      // tid never reports again: forget it now, or a freeze waiting for its stop waits forever.
+      unsigned long former = 0;
+      if (::ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &former) == 0 &&
+          static_cast<pid_t>(former) != pid) {
+        tracees_.erase(static_cast<pid_t>(former));
+      }
+    }
   }
   events_.emplace_back(pid, status);
 }
@@ -383,9 +402,12 @@ bool Tracer::freeze_except(pid_t tid) {
   std::vector<pid_t>& waiting = freezing_;  // reused: no allocation once it has grown
   waiting.clear();
   for (auto& [pid, tracee] : tracees_) {
-    if (pid == tid || tracee.held || tracee.in_vfork || tracee.parked != Parked::kNo) continue;
+    if (pid == tid || tracee.held || tracee.in_vfork || tracee.parked == Parked::kInside) {
+      continue;
+    }
     // A vfork parent is blocked in the kernel until its child execs: it cannot touch memory and
-    // would not stop for INTERRUPT anyway. A parked tracee reports a stop before it can.
+    // would not stop for INTERRUPT anyway. A parked tracee inside its call reports a stop before
+    // it can.
     if (::ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) == 0) waiting.push_back(pid);
   }
   for (;;) {
@@ -544,10 +566,12 @@ void Tracer::handle(pid_t pid, int status) {
         // Group-stop (job control): stay stopped, as untraced, but let us hear of SIGCONT.
         tracees_[pid].held = false;
         ::ptrace(PTRACE_LISTEN, pid, nullptr, nullptr);
-      } else if (tracees_[pid].started && sleeps_without_writing(pid)) {
+      } else if (long restart = tracees_[pid].started ? restart_of_memoryless_wait(pid) : 0;
+                 restart != 0) {
         // The end of a freeze that found it asleep in such a call: park it (see Parked).
         resume(pid, 0, PTRACE_SYSCALL);
         tracees_[pid].parked = Parked::kEntering;
+        tracees_[pid].parked_call = restart;
       } else {
         resume(pid);  // a new tracee's first stop, or the end of a freeze
       }
@@ -560,7 +584,7 @@ void Tracer::handle(pid_t pid, int status) {
       break;
   }
   if (sig == kSyscallStop) {
-    if (parked == Parked::kEntering && entering_parking_call(pid)) {
+    if (parked == Parked::kEntering && entering_parking_call(pid, tracees_[pid].parked_call)) {
       resume(pid, 0, PTRACE_SYSCALL);  // into the restarted call, to stop at its exit
       tracees_[pid].parked = Parked::kInside;
       return;

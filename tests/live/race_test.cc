@@ -64,4 +64,39 @@ TEST_CASE("name race with a sleeping flipper, control: without the supervisor bo
   CHECK(run.fact_number("breaches") > 0);
 }
 
+// The flipper sleeps in a futex wait made by a stub whose syscall instruction is then rewritten
+// into a jump to the flipping loop. Under ptrace the first freeze stops it and lets it restart
+// the wait, which sends it into the loop: it runs from then on, and a tracer that still counted
+// it as parked in its wait would let it flip names during later checks (seen: the target killed
+// for a memfd without the checked name).
+TEST_CASE("name race, a sleeper whose wait is rewritten into the flipping loop: no denied name") {
+  TempDir dir;
+  auto policy = dir.write("policy.toml",
+                          "version = 1\n[[rule]]\nname = \"evil*\"\n"
+                          "action = \"deny\"\nerrno = \"EDOM\"\n");
+  auto run = run_warden({"--policy", policy}, {probe_bin(), "race-escape", "3000"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.fact_number("breaches") == 0);
+  CHECK(run.fact_number("allowed") + run.fact_number("denied") == 3000);
+  CHECK(run.count("allow") == static_cast<size_t>(run.fact_number("allowed")));
+  CHECK(run.count("deny") == static_cast<size_t>(run.fact_number("denied")));
+  if (backend() == "ptrace") CHECK(run.fact_number("denied") > 0);  // it did escape, and flip
+}
+
+TEST_CASE("name race with a rewritten sleeper, control: its loop gets denied names through") {
+  auto run = run_native({probe_bin(), "race-escape", "3000", "direct"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.fact_number("breaches") > 0);
+}
+
+// A thread execs while another thread's create is being decided: the freeze may stop the exec'ing
+// thread in the middle of its execve, after which it reports under the leader's pid and never
+// under its own. A tracer that waited for its own stop hung for ever (seen: 300 rounds did not
+// end in 60 s, and SIGTERM could not end memfd-warden).
+TEST_CASE("a thread that execs while another's create is decided: the run ends, every round exits 0") {
+  auto run = run_warden({}, {probe_bin(), "exec-while-creating", "200"});
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact_number("failed") == 0);
+}
+
 }  // namespace warden::test

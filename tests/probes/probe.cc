@@ -468,6 +468,115 @@ int cmd_race_wake(long iterations) {
   return 0;
 }
 
+// race-escape N [direct]: the name race with a flipper that first sleeps in a futex wait made by
+// a stub in a writable code page; once it sleeps, the stub's syscall instruction is rewritten
+// into a jump to the flipping loop. A tracer that lets the sleeper restart its wait sends it
+// into the loop instead: from then on it runs, and every later check must stop it like any
+// running thread. "direct": the flipper runs the loop from the start (the control).
+alignas(64) char escape_buffer[16] = "good-name";
+
+[[noreturn]] void flip_escape_buffer() {
+  uint32_t good = 0, evil = 0;
+  std::memcpy(&good, "good", 4);
+  std::memcpy(&evil, "evil", 4);
+  auto* word = reinterpret_cast<uint32_t*>(escape_buffer);
+  for (;;) {
+    for (uint32_t value : {evil, good}) {
+      __atomic_store_n(word, value, __ATOMIC_SEQ_CST);
+      for (int spin = 0; spin < 2000; ++spin) asm volatile("" ::: "memory");
+    }
+  }
+}
+
+int cmd_race_escape(long iterations, bool direct) {
+  // mov r10, rcx; mov eax, SYS_futex (202); syscall; ret. The fifth argument (r8) is where the
+  // rewritten syscall jumps: "jmp r8" (41 ff e0) over "syscall; ret" (0f 05 c3).
+  static const unsigned char kStub[] = {0x49, 0x89, 0xca, 0xb8, 0xca, 0x00, 0x00, 0x00,
+                                        0x0f, 0x05, 0xc3};
+  static const unsigned char kJump[] = {0x41, 0xff, 0xe0};
+  void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return errno;
+  auto* code = static_cast<unsigned char*>(page);
+  std::memcpy(code, kStub, sizeof(kStub));
+  using Stub = long (*)(uint32_t*, long, long, const timespec*, void (*)());
+  auto stub = reinterpret_cast<Stub>(page);
+  alignas(4) static uint32_t never = 0;  // nobody wakes the sleeper
+  std::thread([stub, direct] {
+    if (direct) flip_escape_buffer();
+    stub(&never, FUTEX_WAIT_PRIVATE, 0, nullptr, flip_escape_buffer);
+  }).detach();
+  // Until the sleeper sleeps in the wait: its state in /proc is S and its syscall is futex.
+  for (int tries = 0; !direct && tries < 2000; ++tries) {
+    bool asleep = false;
+    if (DIR* tasks = ::opendir("/proc/self/task")) {
+      while (dirent* entry = ::readdir(tasks)) {
+        if (entry->d_name[0] == '.' || std::atol(entry->d_name) == ::gettid()) continue;
+        char path[320], text[64] = {};
+        std::snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", entry->d_name);
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+          asleep |= ::read(fd, text, sizeof(text) - 1) > 0 && std::atol(text) == SYS_futex;
+          ::close(fd);
+        }
+      }
+      ::closedir(tasks);
+    }
+    if (asleep) break;
+    ::usleep(1000);
+  }
+  std::memcpy(code + 8, kJump, sizeof(kJump));
+  long allowed = 0, denied = 0, breaches = 0;
+  for (long i = 0; i < iterations; ++i) {
+    int fd = raw_memfd_create(escape_buffer, MFD_CLOEXEC);
+    if (fd < 0) {
+      ++denied;
+      continue;
+    }
+    ++allowed;
+    char path[64], link[128] = {};
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    if (::readlink(path, link, sizeof(link) - 1) > 0 && std::strstr(link, "evil") != nullptr) {
+      ++breaches;
+    }
+    ::close(fd);
+  }
+  std::printf("allowed=%ld\ndenied=%ld\nbreaches=%ld\n", allowed, denied, breaches);
+  std::fflush(stdout);
+  ::_exit(0);  // the flipper never returns
+}
+
+// exec-while-creating ROUNDS: each round a child runs a thread creating memfds without pause
+// and another thread that execs /bin/true after a short delay, so that the exec comes while a
+// create is being decided. Exits with the number of rounds whose child did not exit 0.
+int cmd_exec_while_creating(long rounds) {
+  int failed = 0;
+  for (long round = 0; round < rounds; ++round) {
+    pid_t child = ::fork();
+    if (child == 0) {
+      std::thread([] {
+        for (;;) {
+          int fd = raw_memfd_create("busy", MFD_CLOEXEC);
+          if (fd >= 0) ::close(fd);
+        }
+      }).detach();
+      long delay = 100 + (round * 397) % 2000;
+      std::thread([delay] {
+        ::usleep(static_cast<useconds_t>(delay));
+        char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
+        ::execv(argv[0], argv);
+        ::_exit(127);
+      }).detach();
+      for (;;) ::pause();
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  std::printf("failed=%d\n", failed);
+  return failed == 0 ? 0 : 1;
+}
+
 // thread NAME FLAGS: memfd_create from a second thread; exits with its errno.
 int cmd_thread(const std::string& name, unsigned flags) {
   int result = 0;
@@ -1130,6 +1239,10 @@ int main(int argc, char** argv) {
   if (command == "release-child") return cmd_release_child();
   if (command == "race") return cmd_race(std::atol(arg(2)));
   if (command == "race-wake") return cmd_race_wake(std::atol(arg(2)));
+  if (command == "exec-while-creating") return cmd_exec_while_creating(std::atol(arg(2)));
+  if (command == "race-escape") {
+    return cmd_race_escape(std::atol(arg(2)), std::string(arg(3)) == "direct");
+  }
   if (command == "thread") return cmd_thread(arg(2), parse_flags(arg(3)));
   if (command == "grandchild") return cmd_grandchild(arg(2), parse_flags(arg(3)));
   if (command == "exec-then") return cmd_exec_then(argv[0], arg(2), arg(3));
