@@ -153,11 +153,14 @@ class Tracer {
     bool started = false;   // its first stop (the one every new tracee reports) was handled
     Parked parked = Parked::kNo;
     long parked_call = 0;  // kEntering: the call the restart must enter
+    // Execs from another thread that took this pid over (the task that had it died unseen).
+    uint32_t taken_over = 0;
   };
 
   // Reads one wait status. `block`: wait for one. Returns false when there was none.
   bool collect_one(bool block);
   void note(pid_t pid, int status);
+  void forget_replaced_leader(pid_t leader, pid_t former);
   void handle(pid_t pid, int status);
   void handle_seccomp_stop(pid_t tid);
   // See forced_fault_on_init(): detach `tid` so that its fault, taken again untraced, kills
@@ -198,6 +201,8 @@ class PtraceChannel final : public CallChannel {
   // its end before anyone else may run, so what was checked (a name, an fd, a mapping) is what
   // the kernel uses.
   void set_frozen() { frozen_ = true; }
+  // The caller is gone and its tid names another task now: answer nothing, resume nothing.
+  void abandon() { answered_ = true; }
   ~PtraceChannel() override {
     if (!answered_) pass_through();  // never leave a tracee stopped behind us
   }
@@ -374,17 +379,34 @@ void Tracer::note(pid_t pid, int status) {
     if (pid == main_pid_) tree_->note_exit(pid, status);
   } else if (WIFSTOPPED(status)) {
     tracees_[pid].held = true;  // unknown pids are new tracees reporting their first stop
-    if (ptrace_event(status) == PTRACE_EVENT_EXEC) {
-      // An execve from a non-leader thread reports under the leader's pid, and the thread's own
-      // tid never reports again: forget it now, or a freeze waiting for its stop waits forever.
-      unsigned long former = 0;
-      if (::ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &former) == 0 &&
-          static_cast<pid_t>(former) != pid) {
-        tracees_.erase(static_cast<pid_t>(former));
-      }
+    unsigned long former = 0;
+    if (ptrace_event(status) == PTRACE_EVENT_EXEC &&
+        ::ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &former) == 0 &&
+        static_cast<pid_t>(former) != pid) {
+      forget_replaced_leader(pid, static_cast<pid_t>(former));
     }
   }
   events_.emplace_back(pid, status);
+}
+
+void Tracer::forget_replaced_leader(pid_t leader, pid_t former) {
+  // An execve from thread `former` reports under the leader's pid: the exec'ing thread takes it
+  // over, and the old leader and `former` are gone without a report of their own (de_thread).
+  // Whatever was queued or recorded under either number belongs to tasks that no longer exist:
+  // acting on it (a resume, a freeze waiting for a stop) would act on the new image, which must
+  // stay stopped until its exec event has been handled.
+  std::erase_if(events_, [&](const auto& event) {
+    return event.first == leader || event.first == former;
+  });
+  std::erase_if(parent_held_, [&](const auto& held) {
+    return held.second == leader || held.second == former;
+  });
+  Tracee fresh;
+  fresh.held = true;  // at the exec event
+  fresh.started = true;
+  fresh.taken_over = tracees_[leader].taken_over + 1;
+  tracees_.erase(former);
+  tracees_[leader] = fresh;
 }
 
 bool Tracer::collect_one(bool block) {
@@ -469,7 +491,14 @@ void Tracer::handle_seccomp_stop(pid_t tid) {
     // Before the name or the fd is read: from here until the call returns nobody else in the
     // tree runs, so the name the kernel reads, the file an fd number names, and the mappings
     // of a range (if the call is allowed) are the ones we checked.
+    uint32_t taken_over = tracees_[tid].taken_over;
     if (!freeze_except(tid)) return;  // the caller died meanwhile
+    if (tracees_[tid].taken_over != taken_over) {
+      // The caller was a leader, and another of its threads exec'd meanwhile: the caller is
+      // gone, and its pid is the new image's, stopped at its exec event.
+      channel.abandon();
+      return;
+    }
     channel.set_frozen();
   }
   dispatcher_.handle(request, channel);
@@ -547,11 +576,7 @@ void Tracer::handle(pid_t pid, int status) {
       resume(pid);
       return;
     case PTRACE_EVENT_EXEC: {
-      // After an execve in a non-leader thread the thread takes the leader's pid; the old tid
-      // is gone without an exit report.
-      unsigned long former = 0;
-      ::ptrace(PTRACE_GETEVENTMSG, pid, nullptr, &former);
-      if (static_cast<pid_t>(former) != pid) tracees_.erase(static_cast<pid_t>(former));
+      // An execve from a non-leader thread was accounted for when its event was read (note()).
       // The new image is in place and has not run an instruction; its other threads are gone
       // and nobody else shares its fresh memory. What runs now is checked here, whatever path
       // the exec named and whatever a racing thread did to it after the check at the call.

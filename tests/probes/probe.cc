@@ -506,9 +506,10 @@ int cmd_race_escape(long iterations, bool direct) {
     if (direct) flip_escape_buffer();
     stub(&never, FUTEX_WAIT_PRIVATE, 0, nullptr, flip_escape_buffer);
   }).detach();
-  // Until the sleeper sleeps in the wait: its state in /proc is S and its syscall is futex.
-  for (int tries = 0; !direct && tries < 2000; ++tries) {
-    bool asleep = false;
+  // Until the sleeper sleeps in the wait (its syscall in /proc is futex); if it never does, the
+  // rewrite would send it straight into the loop and the run would test nothing: exit 3.
+  bool asleep = direct;
+  for (int tries = 0; !asleep && tries < 20000; ++tries) {
     if (DIR* tasks = ::opendir("/proc/self/task")) {
       while (dirent* entry = ::readdir(tasks)) {
         if (entry->d_name[0] == '.' || std::atol(entry->d_name) == ::gettid()) continue;
@@ -522,8 +523,12 @@ int cmd_race_escape(long iterations, bool direct) {
       }
       ::closedir(tasks);
     }
-    if (asleep) break;
-    ::usleep(1000);
+    if (!asleep) ::usleep(1000);
+  }
+  if (!asleep) {
+    std::printf("the sleeper never slept in its futex wait\n");
+    std::fflush(stdout);
+    ::_exit(3);
   }
   std::memcpy(code + 8, kJump, sizeof(kJump));
   long allowed = 0, denied = 0, breaches = 0;
@@ -546,20 +551,24 @@ int cmd_race_escape(long iterations, bool direct) {
   ::_exit(0);  // the flipper never returns
 }
 
-// exec-while-creating ROUNDS: each round a child runs a thread creating memfds without pause
-// and another thread that execs /bin/true after a short delay, so that the exec comes while a
-// create is being decided. Exits with the number of rounds whose child did not exit 0.
-int cmd_exec_while_creating(long rounds) {
+// exec-while-creating ROUNDS [leader]: each round a child runs a thread creating memfds without
+// pause and another thread that execs /bin/true after a short delay, so that the exec comes
+// while a create is being decided. "leader": the creating thread is the child's main thread,
+// whose pid the exec'ing thread takes over. Prints the number of rounds whose child did not exit
+// 0, and exits 1 if there were any.
+[[noreturn]] void create_memfds_forever() {
+  for (;;) {
+    int fd = raw_memfd_create("busy", MFD_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+int cmd_exec_while_creating(long rounds, bool leader) {
   int failed = 0;
   for (long round = 0; round < rounds; ++round) {
     pid_t child = ::fork();
     if (child == 0) {
-      std::thread([] {
-        for (;;) {
-          int fd = raw_memfd_create("busy", MFD_CLOEXEC);
-          if (fd >= 0) ::close(fd);
-        }
-      }).detach();
+      if (!leader) std::thread(create_memfds_forever).detach();
       long delay = 100 + (round * 397) % 2000;
       std::thread([delay] {
         ::usleep(static_cast<useconds_t>(delay));
@@ -567,6 +576,7 @@ int cmd_exec_while_creating(long rounds) {
         ::execv(argv[0], argv);
         ::_exit(127);
       }).detach();
+      if (leader) create_memfds_forever();
       for (;;) ::pause();
     }
     int status = 0;
@@ -1239,7 +1249,9 @@ int main(int argc, char** argv) {
   if (command == "release-child") return cmd_release_child();
   if (command == "race") return cmd_race(std::atol(arg(2)));
   if (command == "race-wake") return cmd_race_wake(std::atol(arg(2)));
-  if (command == "exec-while-creating") return cmd_exec_while_creating(std::atol(arg(2)));
+  if (command == "exec-while-creating") {
+    return cmd_exec_while_creating(std::atol(arg(2)), std::string(arg(3)) == "leader");
+  }
   if (command == "race-escape") {
     return cmd_race_escape(std::atol(arg(2)), std::string(arg(3)) == "direct");
   }
