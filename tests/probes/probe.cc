@@ -375,6 +375,32 @@ int cmd_release_child() {
   return 0;
 }
 
+// The name races' creating side: one memfd_create from a name buffer another thread flips between
+// "good-name" and "evil-name", counted as denied, allowed, or a breach (an allowed memfd whose
+// name is evil).
+struct RaceTally {
+  long allowed = 0, denied = 0, breaches = 0;
+
+  void create(const char* buffer) {
+    int fd = raw_memfd_create(buffer, MFD_CLOEXEC);
+    if (fd < 0) {
+      ++denied;
+      return;
+    }
+    ++allowed;
+    char path[64], link[128] = {};
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    if (::readlink(path, link, sizeof(link) - 1) > 0 && std::strstr(link, "evil") != nullptr) {
+      ++breaches;
+    }
+    ::close(fd);
+  }
+
+  void print() const {
+    std::printf("allowed=%ld\ndenied=%ld\nbreaches=%ld\n", allowed, denied, breaches);
+  }
+};
+
 // race ITERATIONS: a second thread flips the name buffer between "good-name" and "evil-name"
 // while this thread calls memfd_create on it. Any memfd whose /proc link says evil is a breach.
 // Each name is held for a few microseconds (about a supervisor round trip) so that both names
@@ -394,24 +420,11 @@ int cmd_race(long iterations) {
       }
     }
   });
-  long allowed = 0, denied = 0, breaches = 0;
-  for (long i = 0; i < iterations; ++i) {
-    int fd = raw_memfd_create(buffer, MFD_CLOEXEC);
-    if (fd < 0) {
-      ++denied;
-      continue;
-    }
-    ++allowed;
-    char path[64], link[128] = {};
-    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    if (::readlink(path, link, sizeof(link) - 1) > 0 && std::strstr(link, "evil") != nullptr) {
-      ++breaches;
-    }
-    ::close(fd);
-  }
+  RaceTally tally;
+  for (long i = 0; i < iterations; ++i) tally.create(buffer);
   stop = true;
   flipper.join();
-  std::printf("allowed=%ld\ndenied=%ld\nbreaches=%ld\n", allowed, denied, breaches);
+  tally.print();
   return 0;
 }
 
@@ -442,29 +455,18 @@ int cmd_race_wake(long iterations) {
       }
     }
   });
-  long allowed = 0, denied = 0, breaches = 0;
+  RaceTally tally;
   for (long i = 0; i < iterations; ++i) {
     __atomic_add_fetch(&bell, 1, __ATOMIC_RELEASE);
     ::syscall(SYS_futex, &bell, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
     for (long spin = 0; spin < (i * 7919) % 20000; ++spin) asm volatile("" ::: "memory");
-    int fd = raw_memfd_create(buffer, MFD_CLOEXEC);
-    if (fd < 0) {
-      ++denied;
-      continue;
-    }
-    ++allowed;
-    char path[64], link[128] = {};
-    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    if (::readlink(path, link, sizeof(link) - 1) > 0 && std::strstr(link, "evil") != nullptr) {
-      ++breaches;
-    }
-    ::close(fd);
+    tally.create(buffer);
   }
   stop = true;
   __atomic_add_fetch(&bell, 1, __ATOMIC_RELEASE);
   ::syscall(SYS_futex, &bell, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
   flipper.join();
-  std::printf("allowed=%ld\ndenied=%ld\nbreaches=%ld\n", allowed, denied, breaches);
+  tally.print();
   return 0;
 }
 
@@ -531,22 +533,9 @@ int cmd_race_escape(long iterations, bool direct) {
     ::_exit(3);
   }
   std::memcpy(code + 8, kJump, sizeof(kJump));
-  long allowed = 0, denied = 0, breaches = 0;
-  for (long i = 0; i < iterations; ++i) {
-    int fd = raw_memfd_create(escape_buffer, MFD_CLOEXEC);
-    if (fd < 0) {
-      ++denied;
-      continue;
-    }
-    ++allowed;
-    char path[64], link[128] = {};
-    std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    if (::readlink(path, link, sizeof(link) - 1) > 0 && std::strstr(link, "evil") != nullptr) {
-      ++breaches;
-    }
-    ::close(fd);
-  }
-  std::printf("allowed=%ld\ndenied=%ld\nbreaches=%ld\n", allowed, denied, breaches);
+  RaceTally tally;
+  for (long i = 0; i < iterations; ++i) tally.create(escape_buffer);
+  tally.print();
   std::fflush(stdout);
   ::_exit(0);  // the flipper never returns
 }
