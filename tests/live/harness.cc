@@ -1,13 +1,16 @@
 #include "tests/live/harness.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <boost/process.hpp>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 namespace warden::test {
@@ -112,17 +115,30 @@ Args warden_run_args(const Args& warden_args, const std::string& audit, const Ar
   return args;
 }
 
+// The whole of a /proc file, or nothing if it cannot be opened or read: a process may exit
+// between the open and the read, which then fails with ESRCH (an ifstream would throw).
+std::optional<std::string> read_proc_file(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char chunk[4096];
+  ssize_t got;
+  while ((got = ::read(fd, chunk, sizeof chunk)) > 0) text.append(chunk, static_cast<size_t>(got));
+  ::close(fd);
+  if (got < 0) return std::nullopt;
+  return text;
+}
+
 }  // namespace
 
 bool process_dead(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  std::string line;
-  std::getline(stat, line);
-  auto close = line.rfind(')');  // the comm field may itself hold ')'
-  if (close == std::string::npos || close + 2 >= line.size()) return false;
+  auto line = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!line) return true;  // gone, or went between open and read (ESRCH)
+  auto close = line->rfind(')');  // the comm field may itself hold ')'
+  if (close == std::string::npos || close + 2 >= line->size()) return false;
   // Z: a zombie; X: being reaped right now (seen for an instant between Z and gone).
-  return line[close + 2] == 'Z' || line[close + 2] == 'X';
+  char state = (*line)[close + 2];
+  return state == 'Z' || state == 'X';
 }
 
 std::vector<pid_t> processes_running(const Args& command) {
@@ -132,10 +148,9 @@ std::vector<pid_t> processes_running(const Args& command) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream cmdline(entry.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    auto text = read_proc_file(entry.path() / "cmdline");
     pid_t pid = static_cast<pid_t>(std::stol(name));
-    if (text.rfind(wanted, 0) == 0 && !process_dead(pid)) pids.push_back(pid);
+    if (text && text->rfind(wanted, 0) == 0 && !process_dead(pid)) pids.push_back(pid);
   }
   return pids;
 }
