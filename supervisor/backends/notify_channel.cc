@@ -53,7 +53,7 @@ int NotifyChannel::deliver_memfd(const MemfdSpec& requested,
   // anyway: an implied MFD_NOEXEC_SEAL also leaves the memfd open to seals.
   if (spec.call == CreateCall::kMemfdCreate && !(spec.flags & kMfdNoexecSeal) &&
       kernel_has_noexec_seal()) {
-    if (int err = apply_noexec_scope(&spec.flags, scopes_.scope_of(caller_)); err != 0) {
+    if (int err = apply_noexec_scope(&spec.flags, scopes_.scope_of(caller_, spec.pid_ns)); err != 0) {
       return notify_.id_valid(id_) ? -err : -ENOENT;
     }
   }

@@ -33,6 +33,7 @@ struct MemfdSpec {
   bool have_creds = false;
   uid_t fsuid = 0;
   gid_t fsgid = 0;
+  ino_t pid_ns = 0;  // the caller's PID namespace (its vm.memfd_noexec), 0 if not known
 };
 
 class CallChannel {

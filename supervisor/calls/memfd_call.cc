@@ -68,6 +68,7 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   spec.have_creds = caller_.have_creds;
   spec.fsuid = caller_.fsuid;
   spec.fsgid = caller_.fsgid;
+  spec.pid_ns = caller_.pid_ns;
 
   ledger_.drain();  // releases that happened before this call must count
   Verdict verdict = decide(policy_, {name_bytes, flags, record.exe, spec.call}, ledger_.state());

@@ -1,6 +1,7 @@
 #include "supervisor/kernel/caller_info.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,10 +62,18 @@ bool read_from_status(pid_t tid, CallerInfo& out) {
   std::snprintf(path, sizeof(path), "/proc/%d/comm", tid);
   set_comm(out, read_small_file(path, out.comm, sizeof(out.comm)));
   read_exe(tid, out);
+  out.pid_ns = pid_namespace_of(tid);
   return true;
 }
 
 }  // namespace
+
+ino_t pid_namespace_of(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+  struct stat st {};
+  return ::stat(path, &st) == 0 ? st.st_ino : 0;
+}
 
 CallerReader::Thread* CallerReader::thread(pid_t tid) {
   if (auto it = threads_.find(tid); it != threads_.end()) return &it->second;
@@ -72,8 +81,17 @@ CallerReader::Thread* CallerReader::thread(pid_t tid) {
   fresh.pidfd = UniqueFd(sys::pidfd_open_flags(tid, PIDFD_THREAD));
   if (!fresh.pidfd.valid()) return nullptr;
   char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/comm", tid);
-  fresh.comm = UniqueFd(::open(path, O_RDONLY | O_CLOEXEC));
+  std::snprintf(path, sizeof(path), "/proc/%d", tid);
+  // By number, after the pidfd: if TID died and its number went to another task in between,
+  // the PIDFD_GET_INFO that read_cached() makes next fails with ESRCH and drops this entry. Once
+  // that read has passed, the directory is TID's for good: /proc/TID opened once names the task,
+  // not the number, and reads through it fail when the task is gone.
+  fresh.dir = UniqueFd(::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (fresh.dir.valid()) {
+    fresh.comm = UniqueFd(::openat(fresh.dir.get(), "comm", O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (::fstatat(fresh.dir.get(), "ns/pid", &st, 0) == 0) fresh.pid_ns = st.st_ino;
+  }
   if (threads_.size() >= kMaxThreads) threads_.clear();
   return &threads_.emplace(tid, std::move(fresh)).first->second;
 }
@@ -102,7 +120,11 @@ int CallerReader::read_cached(pid_t tid, CallerInfo& out) {
     if (cached->comm.valid()) {
       set_comm(out, ::pread(cached->comm.get(), out.comm, sizeof(out.comm) - 1, 0));
     }
-    read_exe(tid, out);
+    if (cached->dir.valid()) {
+      ssize_t got = ::readlinkat(cached->dir.get(), "exe", out.exe, sizeof(out.exe));
+      if (got > 0) out.exe_length = static_cast<size_t>(got);
+    }
+    out.pid_ns = cached->pid_ns;
     return 1;
   }
   return 0;

@@ -2,11 +2,14 @@
 // and executable. Everything read here may already be stale; the caller re-checks the
 // notification id afterwards, which proves TID was the waiting thread throughout.
 //
-// CallerReader keeps, per calling thread, a pidfd and an open /proc/TID/comm. Both are bound to
-// the thread's struct pid, not to its number: each call re-reads them (PIDFD_GET_INFO for the
-// thread group and filesystem ids, a pread for comm), so values are always current, and a reused
-// TID shows up as ESRCH on the old handles. The executable is read afresh every call. Kernels
-// without PIDFD_GET_INFO (before 6.13) get /proc/TID/status instead, at about 4x the cost.
+// CallerReader keeps, per calling thread, a pidfd, /proc/TID and /proc/TID/comm open. All are
+// bound to the thread's struct pid, not to its number: each call re-reads through them
+// (PIDFD_GET_INFO for the thread group and filesystem ids, a pread for comm, a readlinkat for
+// the executable), so values are always current, and a reused TID shows up as ESRCH on the old
+// handles. The PID
+// namespace is read once per cached thread: a task's own PID namespace never changes (setns and
+// unshare place only its later children). Kernels without PIDFD_GET_INFO (before 6.13) get
+// /proc/TID/status instead, at about 4x the cost.
 #pragma once
 
 #include <linux/limits.h>
@@ -20,6 +23,9 @@
 
 namespace warden {
 
+// The inode of `pid`'s PID namespace, read now (0 if it is gone).
+ino_t pid_namespace_of(pid_t pid);
+
 struct CallerInfo {
   pid_t tgid = 0;
   uid_t fsuid = 0;
@@ -29,6 +35,8 @@ struct CallerInfo {
   size_t comm_length = 0;
   char exe[PATH_MAX] = {};
   size_t exe_length = 0;
+  ino_t pid_ns = 0;  // the inode of its PID namespace; 0 if unknown
+
 
   std::string_view comm_view() const { return {comm, comm_length}; }
   std::string_view exe_view() const { return {exe, exe_length}; }
@@ -57,13 +65,16 @@ class CallerReader {
   Source source() const { return source_; }
   size_t cached_threads() const { return threads_.size(); }
 
-  // Threads remembered at most; past it the cache starts over (two fds per thread).
-  static constexpr size_t kMaxThreads = 256;
+  // Threads remembered at most; past it the cache starts over (three fds per thread: 384 at most, where
+  // the default limit on open files is 1024).
+  static constexpr size_t kMaxThreads = 128;
 
  private:
   struct Thread {
     UniqueFd pidfd;
-    UniqueFd comm;
+    UniqueFd dir;   // /proc/TID (O_PATH): the executable is read through it
+    UniqueFd comm;  // /proc/TID/comm
+    ino_t pid_ns = 0;  // read when the entry is made; the read that follows proves it was TID's
   };
   // 1: read; 0: the thread is gone; -1: this kernel cannot (switch to /proc/TID/status).
   int read_cached(pid_t tid, CallerInfo& out);

@@ -85,21 +85,15 @@ pid_t fork_bare() {
 
 }  // namespace
 
-ino_t pid_namespace_of(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
-  return namespace_inode(path);
-}
-
 NoexecScopes::NoexecScopes()
     : sysctl_(::open("/proc/sys/vm/memfd_noexec", O_RDONLY | O_CLOEXEC)),
       own_pid_ns_(namespace_inode("/proc/self/ns/pid")),
       own_user_ns_(namespace_inode("/proc/self/ns/user")) {}
 
-int NoexecScopes::scope_of(pid_t tid) {
+int NoexecScopes::scope_of(pid_t tid, ino_t pid_ns) {
   if (!sysctl_.valid()) return kNoexecScopeExec;  // before 6.3: no such sysctl, no exec seal
   char path[64];
-  ino_t pid_ns = pid_namespace_of(tid);
+  if (pid_ns == 0) pid_ns = pid_namespace_of(tid);
   if (pid_ns == 0) return kNoexecScopeEnforced;  // the caller is gone: nothing is made for it
   auto fixed = fixed_.find(pid_ns);
   if (pid_ns == own_pid_ns_ || fixed != fixed_.end()) {

@@ -15,22 +15,22 @@
 #include <optional>
 #include <unordered_map>
 
+#include "supervisor/kernel/caller_info.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
-
-// The inode of `pid`'s PID namespace (0 if it is gone).
-ino_t pid_namespace_of(pid_t pid);
 
 class NoexecScopes {
  public:
   NoexecScopes();
 
-  // The scope for thread `tid`'s namespace: 0, 1 or 2 (always 0 before Linux 6.3). When it cannot
-  // be known (no reader could start there, or it did not answer in time) the strictest, 2, with an
-  // error logged: a memfd is then refused rather than made executable against the namespace's
-  // wish. Call it while the caller's notification is pending, and check that it still is after.
-  int scope_of(pid_t tid);
+  // The scope for thread `tid`'s namespace: 0, 1 or 2 (always 0 before Linux 6.3). `pid_ns` is
+  // that namespace's inode where the caller already knows it (CallerInfo), else 0: it is read. When
+  // the scope cannot be known (no reader could start there, or it did not answer in time) the
+  // strictest, 2, with an error logged: a memfd is then refused rather than made executable
+  // against the namespace's wish. Call it while the caller's notification is pending, and check
+  // that it still is after.
+  int scope_of(pid_t tid, ino_t pid_ns = 0);
 
   // Our own namespace's value now; nullopt before 6.3 or when unreadable.
   std::optional<int> own_scope() const;

@@ -1,10 +1,14 @@
 // Unit: CallerReader against real threads. Its cached handles must never serve stale values: a
 // thread that changes its filesystem uid or its name between two reads is seen changed, both
 // sources (PIDFD_GET_INFO and /proc/TID/status) agree, a thread that has exited reads as gone,
-// and the cache stays bounded.
+// the cache stays bounded, and the PID namespace, read once per thread, is the caller's own.
 #include <doctest/doctest.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -139,6 +143,45 @@ TEST_CASE("the cache of threads stays bounded") {
     CHECK(reader.read(puppets.back()->tid(), info));
   }
   CHECK(reader.cached_threads() <= CallerReader::kMaxThreads);
+}
+
+TEST_CASE("the PID namespace is the caller's own: in ours, and in a child namespace") {
+  CallerReader cached;
+  CallerReader status(CallerReader::Source::kProcStatus);
+  Puppet puppet;
+  ino_t own = pid_namespace_of(::getpid());
+  REQUIRE(own != 0);
+  CallerInfo a, b;
+  REQUIRE(cached.read(puppet.tid(), a));
+  REQUIRE(status.read(puppet.tid(), b));
+  CHECK(a.pid_ns == own);
+  CHECK(b.pid_ns == own);
+  REQUIRE(cached.read(puppet.tid(), a));  // from the cached entry
+  CHECK(a.pid_ns == own);
+
+  // A process that is the init of a PID namespace of its own: its entry must not say ours.
+  pid_t child = static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, nullptr, nullptr,
+                                             nullptr, nullptr));
+  if (child < 0 && errno == EPERM) {
+    MESSAGE("skipped the child namespace: creating a PID namespace needs CAP_SYS_ADMIN");
+    return;
+  }
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    for (;;) ::syscall(SYS_pause);  // until the test kills it
+  }
+  ino_t theirs = pid_namespace_of(child);
+  CHECK(theirs != 0);
+  CHECK(theirs != own);
+  REQUIRE(cached.read(child, a));
+  REQUIRE(status.read(child, b));
+  CHECK(a.pid_ns == theirs);
+  CHECK(b.pid_ns == theirs);
+  REQUIRE(cached.read(child, a));
+  CHECK(a.pid_ns == theirs);
+  ::kill(child, SIGKILL);
+  int wstatus = 0;
+  CHECK(::waitpid(child, &wstatus, 0) == child);
 }
 
 }  // namespace
