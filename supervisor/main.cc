@@ -11,6 +11,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <optional>
 
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/cli.h"
@@ -39,19 +40,19 @@ int run_target(warden::RunCommand& command) {
     return exit_with_error(kExitUsage, audit.error().message());
   }
   audit->write_start(kVersion, command.command.front());
-  // auto: user notification where the kernel has everything it needs, else ptrace. The probe
-  // tries each feature for real, in this process (memfd-warden probe prints the same findings).
+  // auto: user notification where the kernel has everything it needs, else ptrace. The action
+  // and pidfd_getfd are tried here, for real; ADDFD with SEND is asked of the target's own
+  // listener by the launched child, before anything of the target's runs (launcher.cc). No
+  // thread, no child: memfd-warden probe tries everything, at more cost.
   bool use_ptrace = command.backend == BackendChoice::kPtrace;
   if (!use_ptrace) {
-    KernelFeatures features = probe_unotify_needs();
+    KernelFeatures features = probe_before_run();
     if (!features.error.empty()) {
       return exit_with_error(kExitInternal,
                              "cannot tell what this kernel supports: " + features.error);
     }
-    if (!features.unotify_usable()) {
-      std::string missing = std::string(!features.user_notification ? "user notification"
-                                        : !features.addfd_send      ? "ADDFD with SEND (5.14)"
-                                                                    : "pidfd_getfd (5.6)");
+    if (!features.user_notification || !features.pidfd_getfd) {
+      std::string missing = !features.user_notification ? "user notification" : "pidfd_getfd (5.6)";
       if (command.backend == BackendChoice::kUnotify) {
         return exit_with_error(kExitInternal, "this kernel (" + features.release + ") lacks " +
                                                   missing +
@@ -138,12 +139,25 @@ int run_target(warden::RunCommand& command) {
   request.report_fd = report_write.get();
   request.report_read_fd = report_read.get();
   SuperviseResult result;
+  if (!use_ptrace) {
+    result = run_unotify_backend(command.policy, options, request, signal_fd.get(), audit.value());
+    // The child found no ADDFD with SEND on its listener and ended before the program ran.
+    use_ptrace = result.needs_ptrace && command.backend == BackendChoice::kAuto;
+  }
+  std::optional<BpfProgram> trace_filter;
   if (use_ptrace) {
+    if (result.needs_ptrace) {
+      spdlog::info("kernel lacks ADDFD with SEND: using the ptrace backend");
+      auto built = build_filter(TrapAction::kTrace, traps);
+      if (!built) {
+        return exit_with_error(kExitInternal,
+                               "building the seccomp filter: " + built.error().message());
+      }
+      trace_filter.emplace(std::move(built.value()));
+      request.filter = &*trace_filter;
+    }
     result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
                                 audit.value());
-  } else {
-    result = run_unotify_backend(command.policy, options, std::move(request), signal_fd.get(),
-                                 audit.value());
   }
   if (result.started) audit->write_summary(result);
   if (result.error.empty() && audit->strict_failure()) {

@@ -137,6 +137,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   if (!launched.target) {
     result.exit_code = launched.failure->exit_code;
     result.error = launched.failure->message;
+    result.needs_ptrace = launched.failure->needs_ptrace;
     return result;
   }
 

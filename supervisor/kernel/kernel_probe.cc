@@ -40,7 +40,8 @@ void reap(pid_t pid) {
 
 // A filter without TSYNC applies to the one thread that loads it, and so does no_new_privs: a
 // thread of ours loads the test filter and ends, and its listener stays ours to ask. No child
-// process, no round trip.
+// process. (A run does not do this: a thread costs about a millisecond to start here, and the
+// target's own listener is asked instead, see probe_before_run.)
 void probe_notify(KernelFeatures& out) {
   long listener = -1;
   int error = 0;
@@ -97,14 +98,13 @@ bool kernel_runs_x32() {
   return runs;
 }
 
-KernelFeatures probe_unotify_needs() {
+KernelFeatures probe_before_run() {
   KernelFeatures out;
   utsname names{};
   ::uname(&names);
   out.release = names.release;
   uint32_t action = SECCOMP_RET_USER_NOTIF;
   out.user_notification = sys::seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
-  if (out.user_notification) probe_notify(out);
   UniqueFd self(sys::pidfd_open(::getpid()));
   UniqueFd copy(self.valid() ? sys::pidfd_getfd(self.get(), STDIN_FILENO) : -1);
   // EBADF (no stdin) still proves the call exists; EMFILE proves nothing.
@@ -116,7 +116,8 @@ KernelFeatures probe_unotify_needs() {
 }
 
 KernelFeatures probe_kernel() {
-  KernelFeatures out = probe_unotify_needs();
+  KernelFeatures out = probe_before_run();
+  if (out.user_notification) probe_notify(out);
   UniqueFd sealed(::memfd_create("memfd-warden-probe", MFD_CLOEXEC | kMfdNoexecSeal));
   out.noexec_seal = sealed.valid();
   UniqueFd secret(static_cast<int>(::syscall(SYS_memfd_secret, O_CLOEXEC)));

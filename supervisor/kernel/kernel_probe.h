@@ -1,7 +1,8 @@
 // Finds out what this kernel can do by doing it: each feature memfd-warden relies on is tried,
-// not inferred from the version number. `memfd-warden probe` tries them all; a run tries only
-// what the user-notification backend needs, in this process (a test filter loaded by a thread
-// of its own), and leaves ptrace to fail, if it must, when the tracer seizes the target.
+// not inferred from the version number. `memfd-warden probe` tries them all. A run tries, in this
+// process and with no thread or child, the user-notification action and pidfd_getfd; ADDFD with
+// SEND is then asked of the target's own listener by the launched child, before anything of the
+// target's runs (launcher.h); ptrace fails, if it must, when the tracer seizes the target.
 #pragma once
 
 #include <cstdint>
@@ -31,10 +32,9 @@ struct KernelFeatures {
 
 KernelFeatures probe_kernel();
 
-// What --backend auto and --backend unotify need: user notification, ADDFD with SEND,
-// SYNC_WAKE_UP, WAIT_KILLABLE_RECV and pidfd_getfd (the other fields stay false). No child
-// process.
-KernelFeatures probe_unotify_needs();
+// What a run checks before it launches: the release, user notification and pidfd_getfd (every
+// other field stays false: not asked). No thread, no child process.
+KernelFeatures probe_before_run();
 
 // Whether the kernel knows every flag in `flags` for SECCOMP_IOCTL_NOTIF_ADDFD, asked of a
 // listener with no call pending (ENOENT: known; EINVAL: not).

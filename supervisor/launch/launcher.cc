@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
@@ -16,9 +17,11 @@
 #include <cstring>
 #include <optional>
 #include <system_error>
+#include <utility>
 
 #include "supervisor/kernel/fd_message.h"
 #include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/kernel_probe.h"
 #include "supervisor/launch/tree_init.h"
 
 namespace warden {
@@ -34,6 +37,7 @@ enum class SetupStep {
   kTracerHandshake,
   kDeathSignal,
   kPrivileges,
+  kAddfdSend,
 };
 constexpr int kStepShift = 16;
 
@@ -53,6 +57,8 @@ const char* setup_step_name(int step) {
       return "tying the target's life to memfd-warden's (PR_SET_PDEATHSIG)";
     case SetupStep::kPrivileges:
       return "dropping the target's privileges (capabilities, --user)";
+    case SetupStep::kAddfdSend:
+      return "asking the listener for SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND";
   }
   return "setting up the child";
 }
@@ -124,6 +130,16 @@ int set_up_child(const ChildSetup& setup) {
   }
   if (listener < 0) return failed(SetupStep::kSeccomp);
   int fd = static_cast<int>(listener);
+  // The backend hands every allowed memfd over with ADDFD and SEND (5.14). Asked here, of the
+  // listener itself, before anything of the target's has run: without it the child ends and
+  // --backend auto starts the target afresh under ptrace. One ioctl, where a probe of our own
+  // before the launch would cost a thread (about a millisecond).
+  if (!kernel_takes_addfd_flags(fd, SECCOMP_ADDFD_FLAG_SEND)) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+    return failed(SetupStep::kAddfdSend);
+  }
   FdMessage message;
   message.set_fd(fd);
   if (::sendmsg(setup.socket_fd, &message.msg, MSG_NOSIGNAL) != 1) {
@@ -145,6 +161,16 @@ struct SetupBeforeExec : boost::process::extend::handler {
       ::_exit(125);  // Boost would go on to execve after set_error; a half-set-up child must not
     }
   }
+
+  // In the parent, when the child failed before or at its execve: Boost leaves it unreaped, and
+  // a launch that is retried (under ptrace) must not find it among its children.
+  template <typename Executor>
+  void on_error(Executor& exec, const std::error_code&) const {
+    if (exec.pid > 0) {
+      while (::waitpid(exec.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
 };
 
 LaunchFailure exec_failure(const std::string& program, const std::error_code& ec) {
@@ -154,6 +180,13 @@ LaunchFailure exec_failure(const std::string& program, const std::error_code& ec
     std::string hint = (err >> kStepShift) == static_cast<int>(SetupStep::kSeccomp)
                            ? " (does this kernel have seccomp user notification, Linux 5.0+?)"
                            : "";
+    if ((err >> kStepShift) == static_cast<int>(SetupStep::kAddfdSend)) {
+      return {125,
+              "this kernel lacks SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND (Linux "
+              "5.14), which the unotify backend needs; try --backend ptrace (memfd-warden probe "
+              "shows what this kernel has)",
+              true};
+    }
     return {125,
             std::string(setup_step_name(err >> kStepShift)) + ": " + std::strerror(cause) + hint};
   }
@@ -265,6 +298,10 @@ LaunchResult fork_tree_init(const std::string& program, const LaunchRequest& req
   } while (got < 0 && errno == EINTR);
   if (got == sizeof(code)) {
     result.failure = exec_failure(request.program, std::error_code(code, std::system_category()));
+    // It has exited or is about to: reaped here, so that a launch tried again (under ptrace)
+    // does not find it among its children.
+    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
     return result;
   }
   *pid = child;
@@ -326,12 +363,15 @@ LaunchResult launch_in_namespace(LaunchRequest& request,
     return launch(request);
   }
   PidNamespaceScope scope;
-  if (!scope.ok()) {
+  static bool warned = false;  // once per run, though auto may launch twice
+  if (!scope.ok() && !std::exchange(warned, true)) {
     spdlog::warn(
         "cannot make a PID namespace for the target ({}): it can see memfd-warden's pid, and "
         "if memfd-warden dies only the main process dies with it, not its descendants (run as "
         "root for both)",
         std::strerror(scope.error()));
+  }
+  if (!scope.ok()) {
     request.through_tree_init = false;
     if (plain_launch) plain_launch();
   }

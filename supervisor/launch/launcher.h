@@ -86,6 +86,9 @@ struct Target {
 struct LaunchFailure {
   int exit_code;  // 127 not found, 126 not executable, 125 our own failure
   std::string message;
+  // The child's listener lacks ADDFD with SEND: user notification cannot serve this target, and
+  // nothing of the target's has run (--backend auto then launches it under ptrace).
+  bool needs_ptrace = false;
 };
 
 struct LaunchResult {

@@ -129,4 +129,61 @@ TEST_CASE("probe reports what the kernel does, and auto picks by it") {
   CHECK(chosen.exit_code == (unotify ? 0 : EPERM));
 }
 
+// A kernel before 5.14 answers ADDFD with SEND with EINVAL. The run does not probe it in a thread
+// of its own: the launched child asks its listener, before anything of the target's runs. Here a
+// filter on memfd-warden (warden_probe addfd-einval) makes every ADDFD fail so.
+TEST_CASE("without ADDFD+SEND, auto starts the target under ptrace and unotify stops before it ran") {
+  TempDir dir;
+  auto policy = policy_denying_evil(dir);
+  for (bool root : {true, false}) {
+    CAPTURE(root);  // not root: no PID namespace, the launch goes through Boost.Process
+    std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+    Args as_user = root ? Args{} : Args{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    auto wrapped = [&](const Args& warden_args, const Args& command) {
+      Args args = as_user;
+      args.push_back(probe_bin());
+      args.insert(args.end(), {"addfd-einval", warden_bin(), "run"});
+      args.insert(args.end(), warden_args.begin(), warden_args.end());
+      args.push_back("--");
+      args.insert(args.end(), command.begin(), command.end());
+      return run_native(args);
+    };
+    // auto: the ptrace backend, which a target that traces its own child tells (EPERM), and
+    // which decides the calls by the same policy.
+    auto traced = wrapped({"--log-level", "info", "--audit", "/dev/null"}, {probe_bin(), "ptrace-child"});
+    CHECK(traced.exit_code == EPERM);
+    CHECK(traced.err.find("kernel lacks ADDFD with SEND: using the ptrace backend") !=
+          std::string::npos);
+    std::string audit = dir.file(root ? "root.jsonl" : "user.jsonl");
+    auto denied = wrapped({"--policy", policy, "--audit", audit}, {probe_bin(), "create", "evil-x"});
+    CHECK(denied.exit_code == EDOM);
+    read_audit(audit, denied);
+    REQUIRE(denied.decisions.size() == 1);
+    CHECK(denied.decisions[0]["decision"] == "deny");
+    // unotify: a clear error, and the program never ran.
+    std::string mark = dir.file(root ? "ran-root" : "ran-user");
+    auto refused = wrapped({"--backend", "unotify", "--audit", "/dev/null"},
+                           {"/bin/sh", "-c", "touch " + mark});
+    CHECK(refused.exit_code == 125);
+    CHECK(refused.err.find("lacks SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND") !=
+          std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(mark));
+    // The PID namespace warning (not root) comes once, though auto launched twice.
+    if (!root) {
+      std::string warning = "cannot make a PID namespace";
+      auto first = traced.err.find(warning);
+      CHECK(first != std::string::npos);
+      CHECK(traced.err.find(warning, first + 1) == std::string::npos);
+    }
+  }
+  // The control: the same runs without the filter use user notification.
+  auto control = spawn_warden_auto({"run", "--audit", "/dev/null", "--", probe_bin(), "ptrace-child"});
+  CHECK(control.exit_code == 0);
+  auto control_unotify = spawn_warden_auto(
+      {"run", "--backend", "unotify", "--audit", "/dev/null", "--", "/bin/sh", "-c",
+       "touch " + dir.file("ran-control")});
+  CHECK(control_unotify.exit_code == 0);
+  CHECK(std::filesystem::exists(dir.file("ran-control")));
+}
+
 }  // namespace warden::test

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -1132,6 +1133,31 @@ int cmd_own_filter(const std::string& mode, const std::string& name) {
   return fd < 0 ? errno : 0;
 }
 
+// addfd-einval PROGRAM ARGS...: runs PROGRAM (memfd-warden, in the tests) under a filter of its
+// own that fails every SECCOMP_IOCTL_NOTIF_ADDFD with EINVAL, as a kernel before 5.14 answers
+// ADDFD with the SEND flag. Exits 126 if the filter cannot be loaded or PROGRAM not exec'd.
+int cmd_addfd_einval(char** program) {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 4),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(SECCOMP_IOCTL_NOTIF_ADDFD), 0, 2),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1]) + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+  };
+  sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+    std::perror("addfd-einval: loading the filter");
+    return 126;
+  }
+  ::execv(program[0], program);
+  std::perror("addfd-einval: execv");
+  return 126;
+}
+
 // restart-storm N: N memfd_create calls while another thread pelts this one with SIGUSR1 (an
 // SA_RESTART handler). Prints made=K; a call restarted by the signal must count once.
 std::atomic<long> g_signals{0};
@@ -1266,6 +1292,7 @@ int main(int argc, char** argv) {
   if (command == "io_uring") return cmd_io_uring();
   if (command == "lifeline") return cmd_lifeline(arg(2));
   if (command == "own-filter") return cmd_own_filter(arg(2), arg(3));
+  if (command == "addfd-einval" && argc > 2) return cmd_addfd_einval(argv + 2);
   if (command == "restart-storm") return cmd_restart_storm(std::atol(arg(2)));
   if (command == "load") return cmd_load(std::atoi(arg(2)), std::atoi(arg(3)), std::atoi(arg(4)));
   if (command == "i386-memfd") return cmd_i386_memfd(arg(2));

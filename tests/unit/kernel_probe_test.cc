@@ -1,6 +1,8 @@
-// The run's probe (probe_unotify_needs) decides the backend without a child process. Its ADDFD
-// check must tell a flag the kernel knows from one it does not, on a listener with no call
-// pending; and its findings must be what the kernel does, checked here on a listener of a child.
+// The run's probe (probe_before_run) decides the backend without a thread or a child; the launched
+// child then asks its own listener for ADDFD with SEND (kernel_takes_addfd_flags), which must tell
+// a flag the kernel knows from one it does not, on a listener with no call pending. The full
+// probe (memfd-warden probe) must find what the kernel does, checked here on a listener of a
+// child.
 #include <doctest/doctest.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -68,18 +70,29 @@ TEST_CASE("the ADDFD flag check answers yes for SEND and no for a flag the kerne
   CHECK_FALSE(kernel_takes_addfd_flags(child.listener.get(), 1u << 31));
 }
 
-TEST_CASE("the run's probe finds what the kernel does, with no child process") {
-  KernelFeatures found = probe_unotify_needs();
+TEST_CASE("the run's probe asks only what it needs: the action and pidfd_getfd") {
+  KernelFeatures found = probe_before_run();
   CHECK(found.error.empty());
+  CHECK_FALSE(found.release.empty());
   uint32_t action = SECCOMP_RET_USER_NOTIF;
-  bool user_notification =
-      ::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
+  bool user_notification = ::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
   CHECK(found.user_notification == user_notification);
+  UniqueFd self(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
+  UniqueFd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, self.get(), STDERR_FILENO, 0)));
+  CHECK(found.pidfd_getfd == copy.valid());
+  // Not asked: the launched child asks its listener for ADDFD with SEND.
+  CHECK_FALSE(found.addfd_send);
+  CHECK_FALSE(found.sync_wake_up);
+  CHECK_FALSE(found.ptrace);
+}
+
+TEST_CASE("the full probe finds what the kernel does, and its filter stays with its thread") {
+  KernelFeatures found = probe_kernel();
+  CHECK(found.error.empty());
   ListenerChild child;
   CHECK(found.addfd_send == kernel_takes_addfd_flags(child.listener.get(), SECCOMP_ADDFD_FLAG_SEND));
   CHECK(found.sync_wake_up == (::ioctl(child.listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
                                        SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0));
-  CHECK_FALSE(found.ptrace);  // not asked: a run never forks to find out
   // The probe thread's filter stayed with it: this thread can still make memfds unwatched.
   UniqueFd own(static_cast<int>(::syscall(SYS_memfd_create, "after-probe", 0)));
   CHECK(own.valid());
