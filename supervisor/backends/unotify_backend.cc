@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <cstring>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "supervisor/calls/memfd_ledger.h"
 #include "supervisor/backends/notify_session.h"
 #include "supervisor/kernel/notify_fd.h"
+#include "supervisor/launch/launcher.h"
 #include "supervisor/launch/process_tree.h"
 #include "supervisor/launch/tree_init.h"
 
@@ -39,17 +41,23 @@ bool handle_signals(int signal_fd, ProcessTree& tree) {
   return child_changed;
 }
 
-// Receives the child's listener from `handshake`. False when none came (the child died first).
-bool receive_listener(int handshake, std::optional<NotifyFd>& notify, std::string& error) {
+// What the child sent on the handshake socket: its listener, word that the listener lacks ADDFD
+// with SEND (kLacksAddfdSend), or nothing (it died first).
+enum class Handshake { kNothing, kListener, kLacksAddfdSend };
+
+Handshake receive_listener(int handshake, std::optional<NotifyFd>& notify, std::string& error) {
   FdMessage message;
-  if (::recvmsg(handshake, &message.msg, MSG_CMSG_CLOEXEC) != 1 || message.fd() < 0) return false;
+  if (::recvmsg(handshake, &message.msg, MSG_CMSG_CLOEXEC) != 1) return Handshake::kNothing;
+  if (message.fd() < 0) {
+    return message.payload == kLacksAddfdSend ? Handshake::kLacksAddfdSend : Handshake::kNothing;
+  }
   auto adopted = NotifyFd::adopt(UniqueFd(message.fd()));
   if (!adopted) {
     error = adopted.error().message();
-    return false;
+    return Handshake::kNothing;
   }
   notify.emplace(std::move(adopted.value()));
-  return true;
+  return Handshake::kListener;
 }
 
 // Runs on its own thread while launch() waits for a child that execs the program itself:
@@ -57,8 +65,9 @@ bool receive_listener(int handshake, std::optional<NotifyFd>& notify, std::strin
 // trapped) until `stop` fires. The main thread touches none of this state until it has joined
 // this thread.
 void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notify,
-                         NotifySession& session, std::string& error) {
-  if (!receive_listener(handshake, notify, error)) return;
+                         NotifySession& session, Handshake& received, std::string& error) {
+  received = receive_listener(handshake, notify, error);
+  if (received != Handshake::kListener) return;
   for (;;) {
     pollfd fds[2] = {{notify->fd(), POLLIN, 0}, {stop, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
@@ -98,6 +107,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   // which must be answered while launch() (Boost.Process) still waits for that exec: then a
   // thread serves the notify fd until launch() returns, and hands it back.
   std::optional<NotifyFd> notify;
+  Handshake received = Handshake::kNothing;
   std::string serve_error;
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC));  // ends the serving thread, if there is one
   if (!stop.valid()) {
@@ -107,7 +117,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   std::optional<std::thread> server;
   auto serve_while_launching = [&] {
     server.emplace(
-        [&] { serve_during_launch(ours.get(), stop.get(), notify, session, serve_error); });
+        [&] { serve_during_launch(ours.get(), stop.get(), notify, session, received, serve_error); });
   };
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
@@ -126,7 +136,16 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     (void)::write(stop.get(), &one, sizeof(one));
     server->join();
   } else if (launched.target) {
-    receive_listener(ours.get(), notify, serve_error);
+    received = receive_listener(ours.get(), notify, serve_error);
+  }
+  if (launched.target && received == Handshake::kLacksAddfdSend) {
+    // Said on the socket only (its report through the pipe was a trapped write): the child has
+    // ended before anything of the target's ran. Ours to reap, so that a launch under ptrace
+    // does not find it.
+    while (::waitpid(launched.target->pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    launched.target.reset();
+    launched.failure = lacks_addfd_send();
   }
   bool tree_cannot_write = request.privileges.drop_caps ||
                            (request.privileges.set_ids && request.privileges.uid != 0);

@@ -123,6 +123,8 @@ int CallerReader::read_cached(pid_t tid, CallerInfo& out) {
     if (cached->dir.valid()) {
       ssize_t got = ::readlinkat(cached->dir.get(), "exe", out.exe, sizeof(out.exe));
       if (got > 0) out.exe_length = static_cast<size_t>(got);
+    } else {
+      read_exe(tid, out);  // /proc/TID could not be kept open (out of fds): by path, every call
     }
     out.pid_ns = cached->pid_ns;
     return 1;

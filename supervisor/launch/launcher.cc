@@ -134,9 +134,13 @@ int set_up_child(const ChildSetup& setup) {
   // listener itself, before anything of the target's has run: without it the child ends and
   // --backend auto starts the target afresh under ptrace. One ioctl, where a probe of our own
   // before the launch would cost a thread (about a millisecond).
+  // EINVAL is the kernel's answer for a flag it does not know. That is also said on the
+  // handshake socket (send, which no policy traps): with strict_writes the failure's write(2)
+  // below is itself a trapped call, to a listener nobody holds, and fails.
   if (!kernel_takes_addfd_flags(fd, SECCOMP_ADDFD_FLAG_SEND)) {
     int err = errno;
     ::close(fd);
+    if (err == EINVAL) ::send(setup.socket_fd, &kLacksAddfdSend, 1, MSG_NOSIGNAL);
     errno = err;
     return failed(SetupStep::kAddfdSend);
   }
@@ -164,9 +168,10 @@ struct SetupBeforeExec : boost::process::extend::handler {
 
   // In the parent, when the child failed before or at its execve: Boost leaves it unreaped, and
   // a launch that is retried (under ptrace) must not find it among its children.
+  // (Not under ptrace: the tracer thread owns that child, and a wait here could take its stops.)
   template <typename Executor>
   void on_error(Executor& exec, const std::error_code&) const {
-    if (exec.pid > 0) {
+    if (exec.pid > 0 && !setup->tracer_handshake) {
       while (::waitpid(exec.pid, nullptr, 0) < 0 && errno == EINTR) {
       }
     }
@@ -180,12 +185,12 @@ LaunchFailure exec_failure(const std::string& program, const std::error_code& ec
     std::string hint = (err >> kStepShift) == static_cast<int>(SetupStep::kSeccomp)
                            ? " (does this kernel have seccomp user notification, Linux 5.0+?)"
                            : "";
-    if ((err >> kStepShift) == static_cast<int>(SetupStep::kAddfdSend)) {
-      return {125,
-              "this kernel lacks SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND (Linux "
-              "5.14), which the unotify backend needs; try --backend ptrace (memfd-warden probe "
-              "shows what this kernel has)",
-              true};
+    if ((err >> kStepShift) == static_cast<int>(SetupStep::kAddfdSend) && cause == EINVAL) {
+      return lacks_addfd_send();
+    }
+    if ((err >> kStepShift) == static_cast<int>(SetupStep::kSeccomp) && cause == EBUSY) {
+      hint = " (memfd-warden already runs under a seccomp listener, of another memfd-warden or "
+             "of a container's profile, and a task can be under one only; try --backend ptrace)";
     }
     return {125,
             std::string(setup_step_name(err >> kStepShift)) + ": " + std::strerror(cause) + hint};
@@ -200,6 +205,14 @@ LaunchFailure exec_failure(const std::string& program, const std::error_code& ec
 }
 
 }  // namespace
+
+LaunchFailure lacks_addfd_send() {
+  return {125,
+          "this kernel lacks SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND (Linux 5.14), "
+          "which the unotify backend needs; try --backend ptrace (memfd-warden probe shows what "
+          "this kernel has)",
+          true};
+}
 
 PidNamespaceScope::PidNamespaceScope()
     : own_(::open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC)) {
@@ -299,8 +312,8 @@ LaunchResult fork_tree_init(const std::string& program, const LaunchRequest& req
   if (got == sizeof(code)) {
     result.failure = exec_failure(request.program, std::error_code(code, std::system_category()));
     // It has exited or is about to: reaped here, so that a launch tried again (under ptrace)
-    // does not find it among its children.
-    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    // does not find it among its children. Not under ptrace: the tracer thread owns it.
+    while (!setup.tracer_handshake && ::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
     }
     return result;
   }

@@ -91,6 +91,14 @@ struct LaunchFailure {
   bool needs_ptrace = false;
 };
 
+// The failure of a launch whose child found no ADDFD with SEND on its listener (needs_ptrace).
+LaunchFailure lacks_addfd_send();
+
+// What the child sends on the handshake socket instead of its listener in that case (one byte,
+// no fd): it reaches us even where the child's report through a pipe, a write(2), is a trapped
+// call (strict_writes) and fails.
+inline constexpr char kLacksAddfdSend = 'N';
+
 struct LaunchResult {
   std::optional<Target> target;
   std::optional<LaunchFailure> failure;

@@ -170,6 +170,13 @@ TEST_CASE("the PID namespace is the caller's own: in ours, and in a child namesp
   if (child == 0) {
     for (;;) ::syscall(SYS_pause);  // until the test kills it
   }
+  struct Reaper {  // also when a REQUIRE below ends the test early
+    pid_t pid;
+    ~Reaper() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{child};
   ino_t theirs = pid_namespace_of(child);
   CHECK(theirs != 0);
   CHECK(theirs != own);
@@ -179,9 +186,6 @@ TEST_CASE("the PID namespace is the caller's own: in ours, and in a child namesp
   CHECK(b.pid_ns == theirs);
   REQUIRE(cached.read(child, a));
   CHECK(a.pid_ns == theirs);
-  ::kill(child, SIGKILL);
-  int wstatus = 0;
-  CHECK(::waitpid(child, &wstatus, 0) == child);
 }
 
 }  // namespace
