@@ -49,7 +49,13 @@ bool rule_matches(const Rule& rule, const MemfdRequest& request) {
                          *rule.name_regex)) {
     return false;
   }
-  if (rule.exe_glob && !glob_match(*rule.exe_glob, request.exe)) return false;
+  if (rule.exe_glob) {
+    // Unknown (a caller that made itself non-dumpable, seen by a memfd-warden without
+    // CAP_SYS_PTRACE): a rule that refuses applies, one that admits does not. Hiding the
+    // executable never gets a call what only a known one would.
+    if (request.exe.empty()) return rule.action != Action::kAllow;
+    if (!glob_match(*rule.exe_glob, request.exe)) return false;
+  }
   return true;
 }
 

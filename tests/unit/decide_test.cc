@@ -71,7 +71,20 @@ action = "deny"
   CHECK(decide(policy, {"a*b", 0, "/usr/bin/python3"}, {}).action == Action::kDeny);
   CHECK(decide(policy, {"ab", 0, "/usr/bin/python3"}, {}).action == Action::kAllow);
   CHECK(decide(policy, {"a*b", 0, "/opt/python3"}, {}).action == Action::kAllow);
-  CHECK(decide(policy, {"a*b", 0, ""}, {}).action == Action::kAllow);  // unknown exe: no match
+  // Unknown exe: a refusing rule applies (its other conditions still count), an admitting one not.
+  CHECK(decide(policy, {"a*b", 0, ""}, {}).action == Action::kDeny);
+  CHECK(decide(policy, {"ab", 0, ""}, {}).action == Action::kAllow);
+  Policy admits = parse(R"(version = 1
+default = "deny"
+[[rule]]
+exe = "/usr/bin/*"
+action = "allow"
+)");
+  CHECK(decide(admits, {"a", 0, "/usr/bin/python3"}, {}).action == Action::kAllow);
+  CHECK(decide(admits, {"a", 0, ""}, {}).action == Action::kDeny);
+  Policy kills = parse("version = 1\n[[rule]]\nexe = \"/tmp/*\"\naction = \"kill\"\n");
+  CHECK(decide(kills, {"a", 0, ""}, {}).action == Action::kKill);
+  CHECK(decide(kills, {"a", 0, "/usr/bin/true"}, {}).action == Action::kAllow);
   Policy bytes = parse("version = 1\n[[rule]]\nname_regex = \"^\\\\xff.\"\naction = \"deny\"\n");
   std::string name("\xff\xfe", 2);
   CHECK(decide(bytes, {name, 0, ""}, {}).action == Action::kDeny);
