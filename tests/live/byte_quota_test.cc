@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 #include <fstream>
@@ -265,6 +266,32 @@ TEST_CASE("memfd_secret goes through the same policy, quotas and audit") {
   auto denied = run_warden({"--policy", deny}, script("secret s ; create m"));
   CHECK(op(denied, 1) == kSentinel);
   CHECK(op(denied, 2) == 0);  // the rule is for memfd_secret only
+
+  // A caller that hides its executable (non-dumpable, from a memfd-warden without
+  // CAP_SYS_PTRACE): a rule with exe that denies still applies, one that allows does not.
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  auto by_exe = dir.write("exe.toml",
+                          "version = 1\n[[rule]]\nsyscall = \"memfd_secret\"\nexe = \"" +
+                              probe_bin() + "\"\naction = \"deny\"\nerrno = \"EDOM\"\n");
+  auto only_exe = dir.write("only.toml",
+                            "version = 1\ndefault = \"deny\"\ndefault_errno = \"EDOM\"\n[[rule]]\n"
+                            "syscall = \"memfd_secret\"\nexe = \"" + probe_bin() +
+                                "\"\naction = \"allow\"\n");
+  for (bool hidden : {false, true}) {
+    CAPTURE(hidden);
+    Args command{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", warden_bin(),
+                 "run", "--backend", backend().empty() ? "auto" : backend(), "--audit",
+                 "/dev/null", "--log-level", "error", "--policy", by_exe, "--", probe_bin(),
+                 "script"};
+    if (hidden) command.insert(command.end(), {"nodump", ";"});
+    command.insert(command.end(), {"secret", "s"});
+    auto run = run_native(command);
+    CHECK(op(run, hidden ? 2 : 1) == kSentinel);
+    *(std::find(command.begin(), command.end(), "--policy") + 1) = only_exe;
+    auto admitted = run_native(command);
+    // Known, it is admitted; hidden, the allow rule does not apply and the default denies.
+    CHECK(op(admitted, hidden ? 2 : 1) == (hidden ? kSentinel : 0));
+  }
 
   // Released secretmem gives its slot back (found by scanning /proc: it raises no inotify).
   auto slots = run_warden({"--max-live", "1"}, script("secret s ; secret t ; close s ; secret t"));

@@ -733,7 +733,7 @@ char pattern(long long pos) { return static_cast<char>((pos * 7 + 3) % 251); }
 //   create N | secret N | ftruncate N SIZE | fallocate N OFF LEN | fallocate-keep N OFF LEN |
 //   punch N OFF LEN | write N LEN | pwrite N OFF LEN | writev N LEN | pwritev N OFF LEN |
 //   append N LEN | sendfile N LEN | copy_file_range N LEN | check N OFF LEN | size N | map N LEN |
-//   touch N LEN | unmap N | close N | fork-hold N | release-child | inherit N FD
+//   touch N LEN | unmap N | close N | fork-hold N | release-child | inherit N FD | nodump
 int cmd_script(int argc, char** argv) {
   std::map<std::string, int> fds;
   std::map<std::string, std::pair<char*, size_t>> maps;
@@ -824,6 +824,8 @@ int cmd_script(int argc, char** argv) {
     } else if (verb == "close") {
       check(::close(fd));
       fds.erase(word(1));
+    } else if (verb == "nodump") {
+      check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));  // /proc/PID/exe: only CAP_SYS_PTRACE reads it
     } else if (verb == "fork-hold") {
       if (::pipe(hold_pipe) != 0) return errno;
       holder = ::fork();
