@@ -85,6 +85,14 @@ struct Policy {
     return false;
   }
 
+  // True when a rule matches on the caller's executable: every create's caller is read then.
+  bool matches_exe() const {
+    for (const auto& rule : rules) {
+      if (rule.exe_glob) return true;
+    }
+    return false;
+  }
+
   // True when some limit needs the size of memfds, so growth calls must be trapped.
   bool tracks_bytes() const {
     if (quota.has_byte_limit()) return true;

@@ -11,11 +11,15 @@
 
 namespace warden {
 
+// Shown for a record whose exe was not collected (an allowed call, with no rule on exe and no
+// --record-exe). A collected executable is an absolute path, so the two cannot be confused.
+inline constexpr const char* kExeNotRecorded = "(not recorded)";
+
 // One decision record, with what a report needs of it.
 struct RecordedDecision {
   double time = 0;  // seconds since the epoch
   std::string syscall;
-  std::string exe;
+  std::string exe;  // kExeNotRecorded when the record's exe was null
   std::optional<std::string> name;  // the memfd's name (creates, exec of a memfd)
   std::optional<std::string> path;  // exec and truncate records: the path as given
   std::string decision;             // allow, deny, kill, abort, would-deny, would-kill

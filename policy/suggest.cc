@@ -139,21 +139,26 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
         << with_headroom(*seen.peak_memfd_bytes, options.headroom_percent) << "\n";
   }
 
-  // Rules: per executable, per name pattern.
-  std::map<std::string, std::map<std::string, NameGroup>> by_exe;  // exe -> glob -> group
-  std::map<std::string, size_t> secrets;                           // exe -> memfd_secret calls
+  // Rules: per executable, per name pattern. A create whose record did not name its executable
+  // gets a rule for any executable (the key nullopt).
+  using Exe = std::optional<std::string>;
+  std::map<Exe, std::map<std::string, NameGroup>> by_exe;  // exe -> glob -> group
+  std::map<Exe, size_t> secrets;                           // exe -> memfd_secret calls
   std::vector<const ObservedCreate*> refused;
+  bool unnamed = false;
   for (const auto& create : seen.creates) {
     if (create.refused) {
       refused.push_back(&create);
       continue;
     }
+    Exe exe = create.exe_recorded ? Exe(create.exe) : std::nullopt;
+    unnamed = unnamed || !exe;
     if (create.call == CreateCall::kMemfdSecret) {
-      ++secrets[create.exe];
+      ++secrets[exe];
       continue;
     }
     auto general = generalized_name(create.name);
-    auto& group = by_exe[create.exe][general.value_or(literal_glob(create.name))];
+    auto& group = by_exe[exe][general.value_or(literal_glob(create.name))];
     group.names.insert(create.name);
     group.flags |= create.flags;
     ++group.calls;
@@ -172,13 +177,23 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
     groups = std::move(settled);
   }
 
+  if (unnamed) {
+    out << "\n# Some allowed calls were recorded without their executable (no rule matched on exe\n"
+           "# and the trial ran without --record-exe): their rules below match any executable.\n";
+  }
+  // "by /usr/bin/x" or "by an executable not recorded"; the rule's exe line, if any.
+  auto by = [](const Exe& exe) { return exe ? printable(*exe) : "an executable not recorded"; };
+  auto exe_line = [](const Exe& exe) {
+    return exe ? "\nexe = " + quoted(literal_glob(*exe)) : std::string();
+  };
+
   uint32_t every_flag = 0;
   for (const auto& name : all_memfd_flag_names()) every_flag |= *memfd_flag_from_name(name);
   size_t index = 0;
   for (const auto& [exe, groups] : by_exe) {
     for (const auto& [glob, group] : groups) {
       out << "\n# " << group.calls << " call" << (group.calls == 1 ? "" : "s") << " by "
-          << printable(exe) << ": ";
+          << by(exe) << ": ";
       size_t listed = 0;
       for (const auto& name : group.names) {
         if (listed == 5) {
@@ -189,7 +204,7 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
       }
       out << "; flags seen: " << flag_list(group.flags) << "\n";
       if (group.exec) out << "# A memfd of these was run or mapped executable.\n";
-      out << "[[rule]]\nid = \"seen-" << ++index << "\"\nexe = " << quoted(literal_glob(exe))
+      out << "[[rule]]\nid = \"seen-" << ++index << "\"" << exe_line(exe)
           << "\nname = " << quoted(glob) << "\n";
       uint32_t unseen = every_flag & ~group.flags;
       if (unseen != 0) out << "flags_none = " << flag_list(unseen) << "\n";
@@ -201,9 +216,8 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
   }
   for (const auto& [exe, calls] : secrets) {
     out << "\n# " << calls << " memfd_secret call" << (calls == 1 ? "" : "s") << " by "
-        << printable(exe) << "\n[[rule]]\nid = \"seen-" << ++index
-        << "\"\nsyscall = \"memfd_secret\"\nexe = " << quoted(literal_glob(exe))
-        << "\naction = \"allow\"\n";
+        << by(exe) << "\n[[rule]]\nid = \"seen-" << ++index
+        << "\"\nsyscall = \"memfd_secret\"" << exe_line(exe) << "\naction = \"allow\"\n";
   }
   if (!refused.empty()) {
     out << "\n# Refused in the recorded runs, and not admitted here:\n";

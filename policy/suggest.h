@@ -21,6 +21,7 @@ struct ObservedCreate {
   uint32_t flags = 0;
   CreateCall call = CreateCall::kMemfdCreate;
   bool refused = false;  // denied or killed in an enforcing run: the run did without it
+  bool exe_recorded = true;  // false: the record's exe was null (not collected for an allowed call)
 };
 
 struct Observations {

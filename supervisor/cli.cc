@@ -138,6 +138,10 @@ CliOutcome parse_command_line(int argc, char** argv) {
                 "Count the memfds alive in the tree even when no limit needs it (one inotify watch "
                 "per admitted memfd), so that the audit's live figures, report and suggest have "
                 "them; without a live or byte limit they are null");
+  run->add_flag("--record-exe", command.record_exe,
+                "Record the caller's executable and comm for every call; by default a record of an "
+                "allowed call has them only when a rule matches on exe (refusals always have "
+                "them): two system calls fewer per allowed call");
   run->add_flag("--audit-strict", command.audit_strict,
                 "End the run (exit 125) when the audit file is truncated, unlinked or renamed "
                 "under memfd-warden");
@@ -208,6 +212,10 @@ CliOutcome parse_command_line(int argc, char** argv) {
                     "Audit file (appended; one run per container), or - for stderr")
       ->type_name("FILE")
       ->capture_default_str();
+  agent->add_flag("--record-exe", agent_command.record_exe,
+                  "Record the caller's executable and comm for every call; by default a record of an "
+                  "allowed call has them only when a rule matches on exe (refusals always have "
+                  "them): two system calls fewer per allowed call");
   agent->add_option("--log-level", outcome.log_level, "Human log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();

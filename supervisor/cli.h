@@ -30,6 +30,7 @@ struct RunCommand {
   AuditDestination audit;    // --audit FILE|-, --audit-fd N, --audit-socket PATH
   bool audit_strict = false;  // a tampered audit file ends the run
   bool count_live = false;    // count live memfds even when no limit needs it
+  bool record_exe = false;    // name every caller's executable, allowed calls included
   bool dry_run = false;
   bool fail_on_deny = false;  // exit kExitDenied when the target succeeded but a call was refused
   // The target's privileges: by default a root target loses the capabilities that reach

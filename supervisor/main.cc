@@ -108,6 +108,7 @@ int run_target(warden::RunCommand& command) {
   options.tree_dies_with_us = command.tree_dies_with_us;
   options.check_exec_images = traps.exec;
   options.count_live = command.count_live || command.policy.counts_live();
+  options.record_names = command.record_exe || command.policy.matches_exe();
 
   // The target runs under memfd-warden's init (tree_init.h) as PID 1 of its own PID namespace
   // (both backends): memfd-warden has no pid there, so the target cannot signal or trace it by number.

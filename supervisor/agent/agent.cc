@@ -103,7 +103,7 @@ Policy deny_everything(const Policy& base) {
 // with ENOSYS, never lets them through unchecked.
 [[noreturn]] void run_session(pid_t agent, const Policy& policy, const ContainerState& state,
                               UniqueFd listener, const AuditDestination& destination,
-                              const std::string& refusal) {
+                              bool record_exe, const std::string& refusal) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (::getppid() != agent) ::_exit(1);
   std::string who = "container " + state.id;
@@ -126,6 +126,8 @@ Policy deny_everything(const Policy& base) {
   if (!refusal.empty()) spdlog::error("{}: {}: every trapped call is refused (EPERM)", who, refusal);
   SuperviseOptions options;
   options.check_exec_images = traps_for(policy).exec;
+  options.count_live = policy.counts_live();
+  options.record_names = record_exe || policy.matches_exe();
   NotifySession session(policy, options, *ledger, *audit);
   // Most containers cannot change their vm.memfd_noexec: then it is read once, not at each call.
   if (state.pid > 0 && session.scopes().fix_if_unwritable(state.pid)) {
@@ -297,7 +299,8 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
           if (session == 0) {
             listener->reset();
             for (auto& other : clients) other.socket.reset();
-            run_session(self, *policy, *state, std::move(seccomp), command.audit, refusal);
+            run_session(self, *policy, *state, std::move(seccomp), command.audit,
+                        command.record_exe, refusal);
           }
           if (session < 0) {
             spdlog::error("container {}: fork: {}; its calls fail (ENOSYS)", state->id,

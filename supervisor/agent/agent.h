@@ -21,6 +21,7 @@ struct AgentCommand {
   std::optional<std::string> policy_path;  // the default policy; the embedded one without
   std::optional<std::string> policy_dir;   // NAME.toml files, chosen per container by NAME
   AuditDestination audit;
+  bool record_exe = false;  // name every caller's executable, allowed calls included
 };
 
 // The policies an agent serves: the default and the named ones, all validated.

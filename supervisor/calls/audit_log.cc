@@ -108,6 +108,7 @@ class AuditEncoder {
   // Attacker-chosen bytes under `name`. JSON strings hold Unicode text, so bytes that are not
   // UTF-8 are shown as U+FFFD there and kept exactly, as hex, in `name`_hex.
   void bytes(std::string_view name, std::string_view value);
+  void bytes_or_null(std::string_view name, std::optional<std::string_view> value);
   void quota(const QuotaState& state, const Quota& limits);
 
   rapidjson::StringBuffer buffer_;
@@ -180,6 +181,15 @@ std::string_view AuditEncoder::tamper(std::string_view what, uint64_t size, uint
   return end(&chain);
 }
 
+void AuditEncoder::bytes_or_null(std::string_view name, std::optional<std::string_view> value) {
+  if (value) {
+    bytes(name, *value);
+  } else {
+    key(name);
+    writer_.Null();
+  }
+}
+
 void AuditEncoder::bytes(std::string_view name, std::string_view value) {
   key(name);
   if (is_utf8(value)) {
@@ -222,14 +232,9 @@ std::string_view AuditEncoder::decision(const DecisionRecord& record, const Quot
   text(record.abi);
   field("pid", record.pid);
   field("tid", record.tid);
-  bytes("exe", record.exe);
-  bytes("comm", record.comm);
-  if (record.name) {
-    bytes("name", *record.name);
-  } else {
-    key("name");
-    writer_.Null();
-  }
+  bytes_or_null("exe", record.exe);
+  bytes_or_null("comm", record.comm);
+  bytes_or_null("name", record.name);
   if (record.path) bytes("path", *record.path);
   if (record.file) {
     key("file");

@@ -49,8 +49,11 @@ struct DecisionRecord {
   const char* abi = "x86_64";
   pid_t pid = 0;
   pid_t tid = 0;
-  std::string_view exe;
-  std::string_view comm;
+  // Absent (null in the record) when not collected: the caller's names are read for refusals
+  // always, for allowed calls when a rule matches on exe or --record-exe asks. Empty when
+  // collected but unreadable.
+  std::optional<std::string_view> exe;
+  std::optional<std::string_view> comm;
   std::optional<std::string_view> name;  // absent when it could not be read
   uint32_t flags = 0;
   Decision decision = Decision::kAllow;
@@ -156,11 +159,16 @@ struct Rfc3339 {
 };
 Rfc3339 rfc3339_now();
 
-// Fills the record's pid, exe and comm from what /proc said about the caller.
+// Fills the record's pid, and its exe and comm when they were read, from what /proc said about
+// the caller.
 inline void describe_caller(DecisionRecord& record, const CallerInfo& caller) {
   record.pid = caller.tgid;
-  record.exe = caller.exe_view();
-  record.comm = caller.comm_view();
+  record.exe.reset();
+  record.comm.reset();
+  if (caller.names_read) {
+    record.exe = caller.exe_view();
+    record.comm = caller.comm_view();
+  }
 }
 
 // One decision record as a JSON line (newline included), as AuditLog::write emits it.

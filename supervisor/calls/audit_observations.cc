@@ -23,6 +23,12 @@ std::string text_of(const Value& object, const char* name) {
 }
 
 // A field the encoder may have written as `name_hex` (bytes that are not UTF-8): the exact bytes.
+// False when the field is null or absent (exe and comm: not collected for that record).
+bool recorded(const Value& object, const char* name) {
+  auto it = object.FindMember(name);
+  return it != object.MemberEnd() && !it->value.IsNull();
+}
+
 std::string bytes_of(const Value& object, const char* name) {
   std::string hex = text_of(object, (std::string(name) + "_hex").c_str());
   if (hex.empty()) return text_of(object, name);
@@ -143,6 +149,7 @@ Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines
     if (syscall == "memfd_create" || syscall == "memfd_secret") {
       ObservedCreate create;
       create.exe = exe;
+      create.exe_recorded = recorded(record, "exe");
       create.name = bytes_of(record, "name");
       create.call = syscall == "memfd_secret" ? CreateCall::kMemfdSecret : CreateCall::kMemfdCreate;
       auto flags = record.FindMember("flags");
@@ -217,7 +224,7 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
       RecordedDecision decision;
       decision.time = seconds_of(text_of(record, "time"));
       decision.syscall = text_of(record, "syscall");
-      decision.exe = bytes_of(record, "exe");
+      decision.exe = recorded(record, "exe") ? bytes_of(record, "exe") : kExeNotRecorded;
       if (record.HasMember("name") || record.HasMember("name_hex")) {
         decision.name = bytes_of(record, "name");
       }

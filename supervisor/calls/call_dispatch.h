@@ -18,7 +18,7 @@ class CallDispatcher {
  public:
   CallDispatcher(const Policy& policy, const SuperviseOptions& options, MemfdLedger& ledger,
                  AuditLog& audit)
-      : context_{policy, options.dry_run, ledger, audit, callers_},
+      : context_{policy, options.dry_run, options.record_names, ledger, audit, callers_},
         create_(context_),
         growth_(context_),
         exec_(context_),

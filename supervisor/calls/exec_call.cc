@@ -127,12 +127,17 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
     channel.pass_through();
     return;
   }
-  if (!caller_read) callers_.read(request.tid, caller_);
+  ExecJudgement judgement = judge_exec(policy_, ledger_, found->file);
+  if (!caller_read) {
+    // A refusal names the caller's executable; an allowed exec only when every record must.
+    callers_.read(request.tid, caller_,
+                  record_names_ || !judgement.allowed ? CallerReader::Names::kRead
+                                                      : CallerReader::Names::kSkip);
+  }
   // Everything above was read from the caller's /proc entries and fd table: its own only if it
   // is still waiting (no pid reuse).
   if (!channel.caller_waiting()) return;
 
-  ExecJudgement judgement = judge_exec(policy_, ledger_, found->file);
   DecisionRecord record;
   record.syscall = trapped_call_name(request.syscall.call);
   record.abi = abi_name(request.syscall.abi);

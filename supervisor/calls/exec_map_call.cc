@@ -131,9 +131,14 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
       channel.pass_through();
       return;
     }
-    if (!caller_read) callers_.read(request.tid, caller_);
-    if (!channel.caller_waiting()) return;  // proves the pidfd, and the reads, were the caller's
     ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
+    if (!caller_read) {
+      // A refusal names the caller's executable; an allowed mapping only when every record must.
+      callers_.read(request.tid, caller_,
+                    record_names_ || !judgement.allowed ? CallerReader::Names::kRead
+                                                        : CallerReader::Names::kSkip);
+    }
+    if (!channel.caller_waiting()) return;  // proves the pidfd, and the reads, were the caller's
     describe_caller(record, caller_);
     describe_exec_target(record, policy_, memory, judgement);
     record.fd = fd;

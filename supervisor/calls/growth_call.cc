@@ -58,7 +58,9 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
   Call call{channel,     syscall, decode_growth_args(syscall.call, syscall.abi, request.args),
             request.tid, -1,      UniqueFd(),
             UniqueFd()};
-  callers_.read(call.tid, caller_);
+  // The comm and executable only when every record must name them; a refusal reads them later.
+  callers_.read(call.tid, caller_,
+                record_names_ ? CallerReader::Names::kRead : CallerReader::Names::kSkip);
   call.pidfd = callers_.pidfd_for(call.tid, caller_, call.own_pidfd);
   // Proves the pidfd names the caller (not a process that reused its pid) before we use it.
   if (call.pidfd < 0 || !channel.caller_waiting()) {
@@ -236,7 +238,6 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   record.syscall = trapped_call_name(call.syscall.call);
   record.abi = abi_name(call.syscall.abi);
   record.tid = call.tid;
-  describe_caller(record, caller_);
   if (entry.call == CreateCall::kMemfdCreate) record.name = entry.name();
   record.fd = args.fd;
   record.charge = ChargeChange{entry.charge, new_charge};
@@ -250,7 +251,14 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   if (verdict.action != Action::kAllow) {
     record.errno_value = verdict.errno_value;
     record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
+    // A refusal names the caller. Read through the handles that named it above, they are its
+    // own; read by path (none could be kept), only if it still waits.
+    if (!caller_.names_read && !callers_.read_names(call.tid, caller_) &&
+        !call.channel.caller_waiting()) {
+      return;
+    }
   }
+  describe_caller(record, caller_);
   // Recorded before it takes effect: before the resize or write, and before the answer.
   audit_.write(record);
   if (verdict.action != Action::kAllow && !dry_run_) {

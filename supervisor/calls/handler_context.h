@@ -1,5 +1,6 @@
-// What every call handler works with: the policy, whether this is a dry run, the ledger of live
-// memfds, the audit log, and the reader that says who a caller is. One CallDispatcher owns the
+// What every call handler works with: the policy, whether this is a dry run, whether records of
+// allowed calls name the caller's executable, the ledger of live memfds, the audit log, and the
+// reader that says who a caller is. One CallDispatcher owns the
 // pieces; each handler keeps references.
 #pragma once
 
@@ -13,6 +14,7 @@ namespace warden {
 struct HandlerContext {
   const Policy& policy;
   bool dry_run;
+  bool record_names;  // SuperviseOptions::record_names
   MemfdLedger& ledger;
   AuditLog& audit;
   CallerReader& callers;
@@ -24,12 +26,14 @@ class CallHandler {
   explicit CallHandler(const HandlerContext& context)
       : policy_(context.policy),
         dry_run_(context.dry_run),
+        record_names_(context.record_names),
         ledger_(context.ledger),
         audit_(context.audit),
         callers_(context.callers) {}
 
   const Policy& policy_;
   bool dry_run_;
+  bool record_names_;
   MemfdLedger& ledger_;
   AuditLog& audit_;
   CallerReader& callers_;

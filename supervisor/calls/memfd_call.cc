@@ -28,6 +28,12 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   // memfd_secret(flags) has its flags first and no name.
   uint32_t flags = static_cast<uint32_t>(request.args[secret ? 0 : 1]);
   record.flags = flags;
+  // The comm and executable (two system calls) only when a rule or the audit needs them for
+  // every call; a refusal reads them later (name_caller).
+  callers_.read(record.tid, caller_,
+                decide_by_exe_ || record_names_ ? CallerReader::Names::kRead
+                                                : CallerReader::Names::kSkip);
+  describe_caller(record, caller_);
 
   // The kernel checks flags before it touches the name; so do we, to fail the same way.
   // (memfd_secret's flags are checked by the kernel when the file is made.)
@@ -37,8 +43,6 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   }
   NameRead name{NameStatus::kOk, 0, 0};
   if (!secret) name = read_target_name(record.tid, request.args[0], name_);
-  callers_.read(record.tid, caller_);
-  describe_caller(record, caller_);
 
   // Everything above came from /proc/TID and TID's memory. It was the caller's own (no reused
   // pid) if the call is still pending when we act: an allowed memfd reaches the caller only then
@@ -71,7 +75,8 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   spec.pid_ns = caller_.pid_ns;
 
   ledger_.drain();  // releases that happened before this call must count
-  Verdict verdict = decide(policy_, {name_bytes, flags, record.exe, spec.call}, ledger_.state());
+  Verdict verdict =
+      decide(policy_, {name_bytes, flags, caller_.exe_view(), spec.call}, ledger_.state());
   record.reason = reason_name(verdict.reason);
   record.rule_index = verdict.rule_index;
   if (verdict.rule_index) record.rule_id = policy_.rules[*verdict.rule_index].id;
@@ -91,6 +96,7 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
         allow(channel, record, spec);
         return;
       }
+      name_caller(record);
       if (!still_pending(channel, record)) return;
       record.decision = Decision::kDeny;
       record.quota = ledger_.state();
@@ -118,8 +124,15 @@ bool MemfdCallHandler::still_pending(CallChannel& channel, DecisionRecord& recor
   return false;
 }
 
+void MemfdCallHandler::name_caller(DecisionRecord& record) {
+  if (caller_.names_read) return;
+  callers_.read_names(record.tid, caller_);  // proved the caller's by the pending check that follows
+  describe_caller(record, caller_);
+}
+
 void MemfdCallHandler::refuse(CallChannel& channel, DecisionRecord& record, int error,
                               const char* reason) {
+  name_caller(record);
   if (!still_pending(channel, record)) return;
   record.decision = Decision::kDeny;
   record.errno_value = error;
@@ -132,6 +145,8 @@ void MemfdCallHandler::refuse(CallChannel& channel, DecisionRecord& record, int 
 void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const MemfdSpec& spec) {
   // In dry-run the record keeps its would-deny / would-kill; the call goes ahead all the same.
   bool real_allow = record.decision == Decision::kAllow;
+  // A would-deny or would-kill names the caller; ADDFD's success proves the names were its own.
+  if (!real_allow) name_caller(record);
   // A memfd is booked to the allow rule that admitted it (its max_bytes / max_live apply).
   std::optional<size_t> rule = record.rule_index;
   if (rule && policy_.rules[*rule].action != Action::kAllow) rule.reset();
@@ -175,6 +190,7 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
 }
 
 void MemfdCallHandler::kill_caller(CallChannel& channel, DecisionRecord& record) {
+  name_caller(record);
   if (!still_pending(channel, record)) return;
   record.decision = Decision::kKill;
   record.quota = ledger_.state();

@@ -17,7 +17,8 @@ namespace warden {
 
 class MemfdCallHandler : CallHandler {
  public:
-  explicit MemfdCallHandler(const HandlerContext& context) : CallHandler(context) {}
+  explicit MemfdCallHandler(const HandlerContext& context)
+      : CallHandler(context), decide_by_exe_(context.policy.matches_exe()) {}
 
   void handle(const TrappedRequest& request, CallChannel& channel);
 
@@ -29,6 +30,11 @@ class MemfdCallHandler : CallHandler {
   void refuse(CallChannel& channel, DecisionRecord& record, int error, const char* reason);
   void allow(CallChannel& channel, DecisionRecord& record, const MemfdSpec& spec);
   void kill_caller(CallChannel& channel, DecisionRecord& record);
+  // Reads the caller's comm and executable into the record if they were left out: a record that
+  // is not a plain allowance always names them. Called before the call is proved pending.
+  void name_caller(DecisionRecord& record);
+
+  bool decide_by_exe_;  // a rule matches on exe: every caller's executable is read first
 
   // Scratch reused for every call: the hot path does not allocate for these.
   char name_[kMaxMemfdName + 1] = {};

@@ -19,6 +19,10 @@ struct SuperviseOptions {
   // Watch every admitted memfd to know how many are alive (Policy::counts_live, or
   // --count-live). Without it the audit's live figures are null.
   bool count_live = true;
+  // Read every caller's executable and comm for its record, allowed calls included
+  // (Policy::matches_exe, or --record-exe). Without it a record of an allowed call has them
+  // null; refusals and kills always have them.
+  bool record_names = true;
 };
 
 struct SuperviseResult {

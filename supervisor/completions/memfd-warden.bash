@@ -98,11 +98,11 @@ _memfd_warden() {
   case $command in
     run)
       options="--policy --allow --deny --default --max-calls --max-live --max-bytes
-        --max-memfd-bytes --strict-writes --audit --audit-fd --audit-socket --audit-strict --count-live
+        --max-memfd-bytes --strict-writes --audit --audit-fd --audit-socket --audit-strict --count-live --record-exe
         --on-supervisor-exit --orphans --orphans-grace --backend --user --keep-caps --dry-run
         --fail-on-deny --log-level --help --"
       ;;
-    agent) options="--socket --policy --policy-dir --audit --log-level --help" ;;
+    agent) options="--socket --policy --policy-dir --audit --record-exe --log-level --help" ;;
     oci-profile) options="--socket --policy --metadata --merge --help" ;;
     suggest) options="--headroom --default --container --help" ;;
     report) options="--format --container --help" ;;

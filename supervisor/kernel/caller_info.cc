@@ -46,7 +46,15 @@ void read_exe(pid_t tid, CallerInfo& out) {
   if (got > 0) out.exe_length = static_cast<size_t>(got);
 }
 
-bool read_from_status(pid_t tid, CallerInfo& out) {
+void read_names_by_path(pid_t tid, CallerInfo& out) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/comm", tid);
+  set_comm(out, read_small_file(path, out.comm, sizeof(out.comm)));
+  read_exe(tid, out);
+  out.names_read = true;
+}
+
+bool read_from_status(pid_t tid, CallerInfo& out, CallerReader::Names names) {
   char path[64];
   char status[4096];
   std::snprintf(path, sizeof(path), "/proc/%d/status", tid);
@@ -59,9 +67,7 @@ bool read_from_status(pid_t tid, CallerInfo& out) {
   out.fsuid = uid;
   out.fsgid = gid;
   // /proc/TID/status escapes the name; /proc/TID/comm has the raw bytes.
-  std::snprintf(path, sizeof(path), "/proc/%d/comm", tid);
-  set_comm(out, read_small_file(path, out.comm, sizeof(out.comm)));
-  read_exe(tid, out);
+  if (names == CallerReader::Names::kRead) read_names_by_path(tid, out);
   out.pid_ns = pid_namespace_of(tid);
   return true;
 }
@@ -96,7 +102,20 @@ CallerReader::Thread* CallerReader::thread(pid_t tid) {
   return &threads_.emplace(tid, std::move(fresh)).first->second;
 }
 
-int CallerReader::read_cached(pid_t tid, CallerInfo& out) {
+void CallerReader::read_kept_names(const Thread& cached, pid_t tid, CallerInfo& out) {
+  if (cached.comm.valid()) {
+    set_comm(out, ::pread(cached.comm.get(), out.comm, sizeof(out.comm) - 1, 0));
+  }
+  if (cached.dir.valid()) {
+    ssize_t got = ::readlinkat(cached.dir.get(), "exe", out.exe, sizeof(out.exe));
+    if (got > 0) out.exe_length = static_cast<size_t>(got);
+  } else {
+    read_exe(tid, out);  // /proc/TID could not be kept open (out of fds): by path, every call
+  }
+  out.names_read = true;
+}
+
+int CallerReader::read_cached(pid_t tid, CallerInfo& out, Names names) {
   // A cached handle that fails with ESRCH belonged to an earlier thread with this number (or
   // this one just died): forget it and look once more.
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -117,15 +136,7 @@ int CallerReader::read_cached(pid_t tid, CallerInfo& out) {
     out.fsuid = info.fsuid;
     out.fsgid = info.fsgid;
     out.have_creds = true;
-    if (cached->comm.valid()) {
-      set_comm(out, ::pread(cached->comm.get(), out.comm, sizeof(out.comm) - 1, 0));
-    }
-    if (cached->dir.valid()) {
-      ssize_t got = ::readlinkat(cached->dir.get(), "exe", out.exe, sizeof(out.exe));
-      if (got > 0) out.exe_length = static_cast<size_t>(got);
-    } else {
-      read_exe(tid, out);  // /proc/TID could not be kept open (out of fds): by path, every call
-    }
+    if (names == Names::kRead) read_kept_names(*cached, tid, out);
     out.pid_ns = cached->pid_ns;
     return 1;
   }
@@ -144,10 +155,10 @@ int CallerReader::pidfd_for(pid_t tid, const CallerInfo& caller, UniqueFd& own) 
   return own.get();
 }
 
-bool CallerReader::read(pid_t tid, CallerInfo& out) {
+bool CallerReader::read(pid_t tid, CallerInfo& out, Names names) {
   out = CallerInfo{};
   if (source_ == Source::kPidfdInfo) {
-    int got = read_cached(tid, out);
+    int got = read_cached(tid, out, names);
     if (got == 1) return true;
     if (got < 0) {
       source_ = Source::kProcStatus;
@@ -155,7 +166,18 @@ bool CallerReader::read(pid_t tid, CallerInfo& out) {
     }
     out = CallerInfo{};  // gone, as far as the pidfd can tell: /proc/TID/status has the last word
   }
-  return read_from_status(tid, out);
+  return read_from_status(tid, out, names);
+}
+
+bool CallerReader::read_names(pid_t tid, CallerInfo& out) {
+  if (out.names_read) return true;
+  auto it = threads_.find(tid);
+  if (it == threads_.end() || !it->second.dir.valid()) {
+    read_names_by_path(tid, out);
+    return false;
+  }
+  read_kept_names(it->second, tid, out);
+  return true;
 }
 
 }  // namespace warden

@@ -2,6 +2,10 @@
 // and executable. Everything read here may already be stale; the caller re-checks the
 // notification id afterwards, which proves TID was the waiting thread throughout.
 //
+// The comm and executable are two system calls of their own (read() with Names::kSkip leaves
+// them out): a handler reads them only for a record that needs them (docs/architecture.md,
+// "Audit": refusals always, allowed calls when a rule matches on exe or --record-exe asks).
+//
 // CallerReader keeps, per calling thread, a pidfd, /proc/TID and /proc/TID/comm open. All are
 // bound to the thread's struct pid, not to its number: each call re-reads through them
 // (PIDFD_GET_INFO for the thread group and filesystem ids, a pread for comm, a readlinkat for
@@ -36,7 +40,7 @@ struct CallerInfo {
   char exe[PATH_MAX] = {};
   size_t exe_length = 0;
   ino_t pid_ns = 0;  // the inode of its PID namespace; 0 if unknown
-
+  bool names_read = false;  // comm and exe were read (each may still be empty: unreadable)
 
   std::string_view comm_view() const { return {comm, comm_length}; }
   std::string_view exe_view() const { return {exe, exe_length}; }
@@ -49,9 +53,18 @@ class CallerReader {
   // kPidfdInfo falls back to kProcStatus by itself where the kernel lacks PIDFD_GET_INFO.
   explicit CallerReader(Source source = Source::kPidfdInfo) : source_(source) {}
 
+  enum class Names { kSkip, kRead };
+
   // Fills `out` for thread `tid`; fields it could not read stay empty. Returns false when the
-  // thread is gone.
-  bool read(pid_t tid, CallerInfo& out);
+  // thread is gone. With Names::kSkip the comm and executable are not read (names_read false).
+  bool read(pid_t tid, CallerInfo& out, Names names = Names::kRead);
+
+  // Adds the comm and executable to what read() filled for the same `tid` (nothing if they are
+  // there already). Returns true when they came through the handles read() kept, which name the
+  // thread read() reached, not its number: then they are the caller's if read()'s were. False
+  // when they were read by path (no handle could be kept): the caller's only if its call is
+  // proved pending afterwards.
+  bool read_names(pid_t tid, CallerInfo& out);
 
   // The pidfd kept for `tid` by the last read(), or -1. Owned by the reader; valid until the
   // next read(). Like everything here, it names the caller only once the call is proved pending.
@@ -77,7 +90,8 @@ class CallerReader {
     ino_t pid_ns = 0;  // read when the entry is made; the read that follows proves it was TID's
   };
   // 1: read; 0: the thread is gone; -1: this kernel cannot (switch to /proc/TID/status).
-  int read_cached(pid_t tid, CallerInfo& out);
+  int read_cached(pid_t tid, CallerInfo& out, Names names);
+  static void read_kept_names(const Thread& cached, pid_t tid, CallerInfo& out);
   Thread* thread(pid_t tid);
 
   Source source_;

@@ -65,6 +65,60 @@ TEST_CASE("a decision record carries every documented field") {
   CHECK(r["quota"]["max_calls"].is_null());
 }
 
+TEST_CASE("a refusal names the caller's executable, an allowed call only when a rule or --record-exe asks") {
+  // One allowed and one denied create, one allowed and one refused growth (in the backend ctest
+  // chose for this run).
+  Args script{probe_bin(), "script", "create", "ok",      ";", "create", "bad", ";",
+              "ftruncate", "ok",     "4K",     ";", "ftruncate", "ok", "1M"};
+  Args limits{"--deny", "bad", "--max-memfd-bytes", "64K"};
+  auto named = [](const Json& record) {
+    return record["exe"] == probe_bin() && record["comm"] == "warden_probe";
+  };
+  auto unnamed = [](const Json& record) {
+    return record["exe"].is_null() && record["comm"].is_null() && record["pid"].get<int>() > 0;
+  };
+  auto run = run_warden(limits, script);
+  REQUIRE(run.decisions.size() == 4);
+  CHECK(run.fact("op2") == std::to_string(EPERM));  // the controls: what was meant happened
+  CHECK(run.fact("op4") == std::to_string(EFBIG));
+  CHECK(run.decisions[0]["decision"] == "allow");
+  CHECK(unnamed(run.decisions[0]));
+  CHECK(run.decisions[1]["decision"] == "deny");
+  CHECK(named(run.decisions[1]));
+  CHECK(run.decisions[2]["decision"] == "allow");
+  CHECK(unnamed(run.decisions[2]));
+  CHECK(run.decisions[3]["decision"] == "deny");
+  CHECK(named(run.decisions[3]));
+
+  // --record-exe: every record names it.
+  Args recorded = limits;
+  recorded.push_back("--record-exe");
+  auto all = run_warden(recorded, script);
+  REQUIRE(all.decisions.size() == 4);
+  for (const auto& record : all.decisions) CHECK(named(record));
+
+  // A dry run's would-deny names it, as the refusal would have.
+  Args dry = limits;
+  dry.push_back("--dry-run");
+  auto trial = run_warden(dry, script);
+  REQUIRE(trial.decisions.size() == 4);
+  CHECK(unnamed(trial.decisions[0]));
+  CHECK(trial.decisions[1]["decision"] == "would-deny");
+  CHECK(named(trial.decisions[1]));
+  CHECK(trial.decisions[3]["decision"] == "would-deny");
+  CHECK(named(trial.decisions[3]));
+
+  // A rule on exe: every create's caller is read to decide, so allowed records name it too.
+  TempDir dir;
+  auto policy = dir.write("policy.toml",
+                          "version = 1\n[[rule]]\nexe = \"*/warden_probe\"\nname = \"ok\"\n"
+                          "action = \"allow\"\n");
+  auto by_exe = run_warden({"--policy", policy}, {probe_bin(), "create", "ok", "0"});
+  REQUIRE(by_exe.decisions.size() == 1);
+  CHECK(by_exe.decisions[0]["rule"]["index"] == 0);
+  CHECK(named(by_exe.decisions[0]));
+}
+
 TEST_CASE("the summary counts every decision") {
   TempDir dir;
   auto policy = dir.write("policy.toml",

@@ -196,8 +196,15 @@ TEST_CASE("an unsealed memfd from outside the tree does not run by any path form
 
 TEST_CASE("a thread that swaps the exec path after the check: refused at the exec event (ptrace)") {
   OutsideMemfd payload;
-  auto native = run_native({attack_bin(), "exec-race", payload.number(), "150", attack_bin()});
-  REQUIRE(native.fact_number("from_memory") > 0);  // the race is there to win
+  // The race is there to win: natively some of 150 raced execs run the payload from memory. On a
+  // loaded machine a run can miss every time, so the control gets up to five runs to show it.
+  long native_wins = 0;
+  for (int attempt = 0; attempt < 5 && native_wins == 0; ++attempt) {
+    native_wins =
+        run_native({attack_bin(), "exec-race", payload.number(), "150", attack_bin()})
+            .fact_number("from_memory");
+  }
+  REQUIRE(native_wins > 0);
   auto run = run_warden({}, {attack_bin(), "exec-race", payload.number(), "150", attack_bin()});
   REQUIRE(run.exit_code == 0);
   if (backend() == "ptrace") {

@@ -171,14 +171,19 @@ int cmd_exec_race(int fd, long rounds, const char* disk) {
       char memory[64];
       std::snprintf(memory, sizeof(memory), "/proc/self/fd/%d", fd);
       std::strcpy(buffer, disk);
-      std::atomic<bool> go{true};
+      std::atomic<bool> go{true}, flipping{false};
       std::thread flipper([&] {
+        flipping.store(true);
         while (go.load(std::memory_order_relaxed)) {
           std::strcpy(buffer, memory);
           std::strcpy(buffer, disk);
         }
       });
       flipper.detach();
+      // Exec only once the flipper runs: a new thread can take longer to start than the exec
+      // takes to read the path, and then no round races at all.
+      while (!flipping.load()) {
+      }
       ::execve(buffer, payload_argv(), no_env());
       return errno;
     });

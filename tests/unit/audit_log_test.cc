@@ -56,6 +56,22 @@ TEST_CASE("every byte of a hostile name survives in the audit, and each line is 
   CHECK(records[1]["event"] == "summary");
 }
 
+TEST_CASE("a caller's exe and comm not collected are null, an unreadable one is empty") {
+  auto records = records_written([](AuditLog& log) {
+    DecisionRecord not_collected;
+    log.write(not_collected);
+    DecisionRecord unreadable;
+    unreadable.exe = "";
+    unreadable.comm = "";
+    log.write(unreadable);
+  });
+  REQUIRE(records.size() == 2);
+  CHECK(records[0]["exe"].is_null());
+  CHECK(records[0]["comm"].is_null());
+  CHECK(records[1]["exe"] == "");
+  CHECK(records[1]["comm"] == "");
+}
+
 TEST_CASE("a container's run: every record carries its identity, hostile bytes kept") {
   auto records = records_written([](AuditLog& log) {
     log.set_container({"job-\"1\"\n", "/run/b\xff", "web-1", "", "app"});

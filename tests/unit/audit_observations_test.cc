@@ -51,6 +51,31 @@ TEST_CASE("audit observations: a growth's record holds the totals before it, the
   CHECK(run.end_time - run.start_time == doctest::Approx(1.0));
 }
 
+TEST_CASE("audit observations: a create whose exe was not collected is said so, never a path") {
+  auto create = [](const char* exe_field, const char* decision) {
+    return R"({"time":"2026-12-01T00:00:01.000000Z","event":"decision","syscall":"memfd_create",)" +
+           std::string(exe_field) + R"("name":"cache","flags":{"raw":1},"decision":")" +
+           decision + R"(","run":"r1"})";
+  };
+  auto lines = lines_of({kStart, create(R"("exe":null,)", "allow"), create("", "allow"),
+                         create(R"("exe":"/bin/p",)", "deny"), create(R"("exe":"",)", "allow")});
+  auto runs = recorded_runs_from_audit(lines, std::nullopt);
+  REQUIRE(runs);
+  REQUIRE(runs->front().decisions.size() == 4);
+  CHECK(runs->front().decisions[0].exe == kExeNotRecorded);  // null
+  CHECK(runs->front().decisions[1].exe == kExeNotRecorded);  // absent
+  CHECK(runs->front().decisions[2].exe == "/bin/p");
+  CHECK(runs->front().decisions[3].exe == "");  // collected, unreadable
+  auto seen = observations_from_audit(lines, std::nullopt);
+  REQUIRE(seen);
+  REQUIRE(seen->creates.size() == 4);
+  CHECK_FALSE(seen->creates[0].exe_recorded);
+  CHECK_FALSE(seen->creates[1].exe_recorded);
+  CHECK(seen->creates[2].exe_recorded);
+  CHECK(seen->creates[2].exe == "/bin/p");
+  CHECK(seen->creates[3].exe_recorded);
+}
+
 TEST_CASE("audit observations: a line that is not a record is an error naming it") {
   const std::vector<std::string> bad_lines = {
       "{}", R"({"event":"start"})", R"({"run":12,"event":"start"})",

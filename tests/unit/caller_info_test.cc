@@ -115,6 +115,29 @@ TEST_CASE("caller reads follow a thread's changes: fsuid, fsgid and comm, both s
   });
 }
 
+TEST_CASE("comm and exe are read only when asked, then through the kept handles or by path") {
+  Puppet puppet;
+  puppet.run([] { ::prctl(PR_SET_NAME, "named", 0, 0, 0); });
+  for (auto source : {CallerReader::Source::kPidfdInfo, CallerReader::Source::kProcStatus}) {
+    CallerReader reader(source);
+    CallerInfo info;
+    REQUIRE(reader.read(puppet.tid(), info, CallerReader::Names::kSkip));
+    CHECK(info.tgid == ::getpid());
+    CHECK_FALSE(info.names_read);
+    CHECK(info.comm_length == 0);
+    CHECK(info.exe_length == 0);
+    // Kept handles name the thread for good: no proof needed. /proc/TID/status keeps none.
+    bool kept = reader.read_names(puppet.tid(), info);
+    CHECK(kept == (reader.source() == CallerReader::Source::kPidfdInfo));
+    CHECK(info.names_read);
+    CHECK(comm_of(info) == "named");
+    char self[4096] = {};
+    REQUIRE(::readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
+    CHECK(info.exe_view() == self);
+    CHECK(reader.read_names(puppet.tid(), info) == true);  // already there: nothing read again
+  }
+}
+
 TEST_CASE("a thread that has exited reads as gone, from the cache too") {
   CallerReader reader;
   pid_t tid = 0;

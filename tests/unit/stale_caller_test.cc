@@ -63,7 +63,7 @@ struct Fixture {
     REQUIRE(opened_audit.has_value());
     ledger.emplace(std::move(opened_ledger.value()));
     audit.emplace(std::move(opened_audit.value()));
-    handler.emplace(HandlerContext{policy, false, *ledger, *audit, callers});
+    handler.emplace(HandlerContext{policy, false, true, *ledger, *audit, callers});
     child = ::fork();
     if (child == 0) {
       for (;;) ::pause();

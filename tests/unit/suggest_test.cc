@@ -96,6 +96,31 @@ TEST_CASE("suggest: the policy admits what the runs made, and nothing new") {
   CHECK(open.quota.max_live == std::optional<uint64_t>(16));
 }
 
+TEST_CASE("suggest: creates recorded without their executable get rules for any, and it says why") {
+  Observations seen;
+  ObservedCreate unnamed{"", "cache-1", 1, CreateCall::kMemfdCreate, false, false};
+  seen.creates.push_back(unnamed);
+  unnamed.name = "cache-22";
+  seen.creates.push_back(unnamed);
+  seen.creates.push_back({"", "", 0, CreateCall::kMemfdSecret, false, false});
+  seen.creates.push_back({"/usr/bin/app", "session", 1, CreateCall::kMemfdCreate, false});
+  std::string text = suggest_policy(seen, {});
+  CAPTURE(text);
+  Policy policy = parsed(text);
+  CHECK(text.find("--record-exe") != std::string::npos);
+  CHECK(text.find("exe = ''") == std::string::npos);  // never a rule for an empty path
+  // Any executable may make what an unnamed caller made; the named caller's rule stays its own.
+  CHECK(decided(policy, "/usr/bin/other", "cache-7") == Action::kAllow);
+  CHECK(decided(policy, "/usr/bin/other", "", 0, CreateCall::kMemfdSecret) == Action::kAllow);
+  CHECK(decided(policy, "/usr/bin/app", "session") == Action::kAllow);
+  CHECK(decided(policy, "/usr/bin/other", "session") == Action::kDeny);
+  CHECK(decided(policy, "/usr/bin/other", "other") == Action::kDeny);
+  // Every executable recorded: no such note.
+  Observations named;
+  named.creates.push_back({"/usr/bin/app", "session", 1, CreateCall::kMemfdCreate, false});
+  CHECK(suggest_policy(named, {}).find("--record-exe") == std::string::npos);
+}
+
 TEST_CASE("suggest: hostile names and programs come out as valid TOML that matches them exactly") {
   Observations seen;
   std::string hostile = std::string("q\"uo\\te\n\x01*?[x]\xff\xfe", 15);
