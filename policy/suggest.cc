@@ -146,6 +146,9 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
   std::map<Exe, size_t> secrets;                           // exe -> memfd_secret calls
   std::vector<const ObservedCreate*> refused;
   bool unnamed = false;
+  // A create recorded without its executable matches an exec of its memfd by name alone.
+  std::set<std::string> exec_names;
+  for (const auto& [exe, name] : seen.exec_attempts) exec_names.insert(name);
   for (const auto& create : seen.creates) {
     if (create.refused) {
       refused.push_back(&create);
@@ -162,7 +165,8 @@ std::string suggest_policy(const Observations& seen, const SuggestOptions& optio
     group.names.insert(create.name);
     group.flags |= create.flags;
     ++group.calls;
-    group.exec = group.exec || seen.exec_attempts.count({create.exe, create.name}) > 0;
+    group.exec = group.exec || (exe ? seen.exec_attempts.count({*exe, create.name}) > 0
+                                    : exec_names.count(create.name) > 0);
   }
   // A pattern only one name stands behind stays that name: nothing showed that it varies.
   for (auto& [exe, groups] : by_exe) {

@@ -159,13 +159,14 @@ struct Rfc3339 {
 };
 Rfc3339 rfc3339_now();
 
-// Fills the record's pid, and its exe and comm when they were read, from what /proc said about
-// the caller.
-inline void describe_caller(DecisionRecord& record, const CallerInfo& caller) {
+// Fills the record's pid, and its exe and comm when they were read and `named` (a handler that
+// read them for another purpose leaves them out of a record that need not name the caller),
+// from what /proc said about the caller.
+inline void describe_caller(DecisionRecord& record, const CallerInfo& caller, bool named = true) {
   record.pid = caller.tgid;
   record.exe.reset();
   record.comm.reset();
-  if (caller.names_read) {
+  if (caller.names_read && named) {
     record.exe = caller.exe_view();
     record.comm = caller.comm_view();
   }

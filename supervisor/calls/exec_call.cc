@@ -142,7 +142,7 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   record.syscall = trapped_call_name(request.syscall.call);
   record.abi = abi_name(request.syscall.abi);
   record.tid = request.tid;
-  describe_caller(record, caller_);
+  describe_caller(record, caller_, record_names_ || !judgement.allowed);
   describe_exec_target(record, policy_, found->file, judgement);
   record.path = lookup.path.empty() ? std::string_view() : lookup.path;
   if (found->via == std::string_view("interpreter")) record.path = found->interpreter;

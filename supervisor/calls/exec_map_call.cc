@@ -139,7 +139,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
                                                         : CallerReader::Names::kSkip);
     }
     if (!channel.caller_waiting()) return;  // proves the pidfd, and the reads, were the caller's
-    describe_caller(record, caller_);
+    describe_caller(record, caller_, record_names_ || !judgement.allowed);
     describe_exec_target(record, policy_, memory, judgement);
     record.fd = fd;
     if (judgement.allowed) {

@@ -251,11 +251,10 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   if (verdict.action != Action::kAllow) {
     record.errno_value = verdict.errno_value;
     record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
-    // A refusal names the caller. Read through the handles that named it above, they are its
-    // own; read by path (none could be kept), only if it still waits.
-    if (!caller_.names_read && !callers_.read_names(call.tid, caller_) &&
-        !call.channel.caller_waiting()) {
-      return;
+    // A refusal names the caller: read now, they are its own only if it still waits.
+    if (!caller_.names_read) {
+      callers_.read_names(call.tid, caller_);
+      if (!call.channel.caller_waiting()) return;
     }
   }
   describe_caller(record, caller_);

@@ -120,13 +120,16 @@ bool MemfdCallHandler::still_pending(CallChannel& channel, DecisionRecord& recor
   record.reason = "caller-gone";
   record.errno_value = 0;
   record.quota = ledger_.state();
+  // Whatever was read of the caller is unproven now (its pid may be another's): named by no one.
+  record.exe.reset();
+  record.comm.reset();
   audit_.write(record);
   return false;
 }
 
 void MemfdCallHandler::name_caller(DecisionRecord& record) {
   if (caller_.names_read) return;
-  callers_.read_names(record.tid, caller_);  // proved the caller's by the pending check that follows
+  callers_.read_names(record.tid, caller_);  // the caller's once the pending check that follows passes
   describe_caller(record, caller_);
 }
 
@@ -171,6 +174,8 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
       record.decision = Decision::kAbort;
       record.reason = "caller-gone";
       record.quota = ledger_.state();
+      record.exe.reset();  // unproven, as in still_pending()
+      record.comm.reset();
       audit_.write(record);
       return;
     }

@@ -169,15 +169,14 @@ bool CallerReader::read(pid_t tid, CallerInfo& out, Names names) {
   return read_from_status(tid, out, names);
 }
 
-bool CallerReader::read_names(pid_t tid, CallerInfo& out) {
-  if (out.names_read) return true;
+void CallerReader::read_names(pid_t tid, CallerInfo& out) {
+  if (out.names_read) return;
   auto it = threads_.find(tid);
   if (it == threads_.end() || !it->second.dir.valid()) {
     read_names_by_path(tid, out);
-    return false;
+  } else {
+    read_kept_names(it->second, tid, out);
   }
-  read_kept_names(it->second, tid, out);
-  return true;
 }
 
 }  // namespace warden

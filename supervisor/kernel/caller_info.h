@@ -7,7 +7,8 @@
 // "Audit": refusals always, allowed calls when a rule matches on exe or --record-exe asks).
 //
 // CallerReader keeps, per calling thread, a pidfd, /proc/TID and /proc/TID/comm open. All are
-// bound to the thread's struct pid, not to its number: each call re-reads through them
+// bound to the thread's struct pid, not to its number (an exec in another thread of the process
+// hands the leader's pid to the exec'ing thread: only the pending proof settles whose they are): each call re-reads through them
 // (PIDFD_GET_INFO for the thread group and filesystem ids, a pread for comm, a readlinkat for
 // the executable), so values are always current, and a reused TID shows up as ESRCH on the old
 // handles. The PID
@@ -60,11 +61,10 @@ class CallerReader {
   bool read(pid_t tid, CallerInfo& out, Names names = Names::kRead);
 
   // Adds the comm and executable to what read() filled for the same `tid` (nothing if they are
-  // there already). Returns true when they came through the handles read() kept, which name the
-  // thread read() reached, not its number: then they are the caller's if read()'s were. False
-  // when they were read by path (no handle could be kept): the caller's only if its call is
-  // proved pending afterwards.
-  bool read_names(pid_t tid, CallerInfo& out);
+  // there already), through the handles read() kept or else by path. Like everything here they
+  // are the caller's only if its call is proved pending afterwards: a kept /proc/TID names the
+  // thread's pid, and an exec in another thread of its process takes that pid over.
+  void read_names(pid_t tid, CallerInfo& out);
 
   // The pidfd kept for `tid` by the last read(), or -1. Owned by the reader; valid until the
   // next read(). Like everything here, it names the caller only once the call is proved pending.

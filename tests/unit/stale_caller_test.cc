@@ -53,7 +53,7 @@ class FakeChannel final : public CallChannel {
 char g_name[] = "victim";  // at the same address in the forked child
 
 struct Fixture {
-  Fixture(const char* policy_text) {
+  explicit Fixture(const char* policy_text, bool record_names = true) {
     auto parsed = parse_policy(policy_text, "t");
     REQUIRE(parsed.has_value());
     policy = std::move(parsed.value());
@@ -63,7 +63,7 @@ struct Fixture {
     REQUIRE(opened_audit.has_value());
     ledger.emplace(std::move(opened_ledger.value()));
     audit.emplace(std::move(opened_audit.value()));
-    handler.emplace(HandlerContext{policy, false, true, *ledger, *audit, callers});
+    handler.emplace(HandlerContext{policy, false, record_names, *ledger, *audit, callers});
     child = ::fork();
     if (child == 0) {
       for (;;) ::pause();
@@ -95,32 +95,57 @@ struct Fixture {
 
 }  // namespace
 
+// Each case runs with the caller's names read up front (--record-exe) and read only for a
+// refusal, after the decision: either way they are proved by the same pending check.
 TEST_CASE("a caller gone after its name was read: recorded as abort, nothing else happens") {
-  Fixture f("version = 1\n");
-  FakeChannel gone(0);
-  f.handler->handle(f.request(), gone);
-  CHECK(gone.deliveries == 0);
-  CHECK(gone.answers == 0);
-  CHECK(f.audit->count(Decision::kAbort) == 1);
-  // Control: the same call with the caller still there is allowed and delivered.
-  FakeChannel present(100);
-  f.handler->handle(f.request(), present);
-  CHECK(present.deliveries == 1);
+  for (bool record_names : {true, false}) {
+    CAPTURE(record_names);
+    Fixture f("version = 1\n", record_names);
+    FakeChannel gone(0);
+    f.handler->handle(f.request(), gone);
+    CHECK(gone.deliveries == 0);
+    CHECK(gone.answers == 0);
+    CHECK(f.audit->count(Decision::kAbort) == 1);
+    // Control: the same call with the caller still there is allowed and delivered.
+    FakeChannel present(100);
+    f.handler->handle(f.request(), present);
+    CHECK(present.deliveries == 1);
+  }
+}
+
+TEST_CASE("a deny decided for a caller that is gone is recorded as abort, and not answered") {
+  for (bool record_names : {true, false}) {
+    CAPTURE(record_names);
+    Fixture f("version = 1\n[[rule]]\nname = \"victim\"\naction = \"deny\"\n", record_names);
+    FakeChannel gone(0);
+    f.handler->handle(f.request(), gone);
+    CHECK(gone.answers == 0);
+    CHECK(f.audit->count(Decision::kAbort) == 1);
+    CHECK(f.audit->count(Decision::kDeny) == 0);
+    // Control: still waiting, it is denied and answered.
+    FakeChannel present(100);
+    f.handler->handle(f.request(), present);
+    CHECK(present.answers == 1);
+    CHECK(f.audit->count(Decision::kDeny) == 1);
+  }
 }
 
 TEST_CASE("a kill decided for a caller that is gone before the signal goes is not sent") {
-  Fixture f("version = 1\n[[rule]]\nname = \"victim\"\naction = \"kill\"\n");
-  // Valid for the read check, gone by the check after the pidfd is opened: the pid may now
-  // belong to another process, so no signal may go to it.
-  FakeChannel reused(1);
-  f.handler->handle(f.request(), reused);
-  ::usleep(20 * 1000);
-  CHECK(f.child_alive());
-  // Control: still valid at both checks, and the kill does happen.
-  FakeChannel valid(100);
-  f.handler->handle(f.request(), valid);
-  ::usleep(20 * 1000);
-  CHECK_FALSE(f.child_alive());
+  for (bool record_names : {true, false}) {
+    CAPTURE(record_names);
+    Fixture f("version = 1\n[[rule]]\nname = \"victim\"\naction = \"kill\"\n", record_names);
+    // Valid for the read check, gone by the check after the pidfd is opened: the pid may now
+    // belong to another process, so no signal may go to it.
+    FakeChannel reused(1);
+    f.handler->handle(f.request(), reused);
+    ::usleep(20 * 1000);
+    CHECK(f.child_alive());
+    // Control: still valid at both checks, and the kill does happen.
+    FakeChannel valid(100);
+    f.handler->handle(f.request(), valid);
+    ::usleep(20 * 1000);
+    CHECK_FALSE(f.child_alive());
+  }
 }
 
 }  // namespace warden

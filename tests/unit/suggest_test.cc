@@ -115,6 +115,14 @@ TEST_CASE("suggest: creates recorded without their executable get rules for any,
   CHECK(decided(policy, "/usr/bin/app", "session") == Action::kAllow);
   CHECK(decided(policy, "/usr/bin/other", "session") == Action::kDeny);
   CHECK(decided(policy, "/usr/bin/other", "other") == Action::kDeny);
+  // A memfd of an unnamed caller that was run from memory (the exec's record names its program,
+  // the create's does not): its rule still allows exec.
+  Observations ran;
+  ran.creates.push_back({"", "jit-code", 1, CreateCall::kMemfdCreate, false, false});
+  ran.exec_attempts.insert({"/usr/bin/jit", "jit-code"});
+  Policy jit = parsed(suggest_policy(ran, {}));
+  REQUIRE(jit.rules.size() == 1);
+  CHECK(jit.rules[0].exec_allowed == std::optional<bool>(true));
   // Every executable recorded: no such note.
   Observations named;
   named.creates.push_back({"/usr/bin/app", "session", 1, CreateCall::kMemfdCreate, false});
