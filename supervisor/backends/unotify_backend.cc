@@ -142,8 +142,7 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     // Said on the socket only (its report through the pipe was a trapped write): the child has
     // ended before anything of the target's ran. Ours to reap, so that a launch under ptrace
     // does not find it.
-    while (::waitpid(launched.target->pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    reap_child(launched.target->pid);
     launched.target.reset();
     launched.failure = lacks_addfd_send();
   }

@@ -171,12 +171,18 @@ struct SetupBeforeExec : boost::process::extend::handler {
   // (Not under ptrace: the tracer thread owns that child, and a wait here could take its stops.)
   template <typename Executor>
   void on_error(Executor& exec, const std::error_code&) const {
-    if (exec.pid > 0 && !setup->tracer_handshake) {
-      while (::waitpid(exec.pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-    }
+    if (exec.pid > 0 && !setup->tracer_handshake) reap_child(exec.pid);
   }
 };
+
+}  // namespace
+
+void reap_child(pid_t pid) {
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+namespace {
 
 LaunchFailure exec_failure(const std::string& program, const std::error_code& ec) {
   int err = ec.value();
@@ -313,8 +319,7 @@ LaunchResult fork_tree_init(const std::string& program, const LaunchRequest& req
     result.failure = exec_failure(request.program, std::error_code(code, std::system_category()));
     // It has exited or is about to: reaped here, so that a launch tried again (under ptrace)
     // does not find it among its children. Not under ptrace: the tracer thread owns it.
-    while (!setup.tracer_handshake && ::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    if (!setup.tracer_handshake) reap_child(child);
     return result;
   }
   *pid = child;

@@ -99,6 +99,10 @@ LaunchFailure lacks_addfd_send();
 // call (strict_writes) and fails.
 inline constexpr char kLacksAddfdSend = 'N';
 
+// Waits until child `pid` has ended, through EINTR: a launched child that failed before anything
+// of the target's ran, reaped so that a launch tried again (under ptrace) does not find it.
+void reap_child(pid_t pid);
+
 struct LaunchResult {
   std::optional<Target> target;
   std::optional<LaunchFailure> failure;
