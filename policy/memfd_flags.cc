@@ -7,7 +7,7 @@
 namespace warden {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, uint32_t>, 5> kFlagNames{{
+constexpr std::array<MemfdFlagName, 5> kFlagNames{{
     {"MFD_CLOEXEC", kMfdCloexec},
     {"MFD_ALLOW_SEALING", kMfdAllowSealing},
     {"MFD_HUGETLB", kMfdHugetlb},
@@ -16,6 +16,8 @@ constexpr std::array<std::pair<std::string_view, uint32_t>, 5> kFlagNames{{
 }};
 
 }  // namespace
+
+std::span<const MemfdFlagName> memfd_flag_table() { return kFlagNames; }
 
 std::optional<uint32_t> memfd_flag_from_name(std::string_view name) {
   for (const auto& [flag_name, bit] : kFlagNames) {
@@ -35,7 +37,7 @@ std::vector<std::string> memfd_flag_names(uint32_t flags) {
 const std::vector<std::string_view>& all_memfd_flag_names() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> out;
-    for (const auto& entry : kFlagNames) out.push_back(entry.first);
+    for (const auto& entry : kFlagNames) out.push_back(entry.name);
     return out;
   }();
   return names;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,13 @@ std::vector<std::string> memfd_flag_names(uint32_t flags);
 
 // All flag names, for error messages.
 const std::vector<std::string_view>& all_memfd_flag_names();
+
+// Every named flag with its bit, in bit order (what an audit record lists, without a lookup).
+struct MemfdFlagName {
+  std::string_view name;
+  uint32_t bit;
+};
+std::span<const MemfdFlagName> memfd_flag_table();
 
 // True when the kernel would refuse `flags` with EINVAL before looking at the name:
 // unknown bits (huge page size bits only with MFD_HUGETLB) or MFD_EXEC with MFD_NOEXEC_SEAL.
