@@ -111,9 +111,11 @@ int NoexecScopes::scope_of(pid_t tid, ino_t pid_ns) {
       std::snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
       auto reader = start_reader(tid, namespace_inode(path));
       if (!reader) break;
+      if (readers_.size() >= kMaxReaders) end_least_recent_reader();
       it = readers_.emplace(pid_ns, std::move(*reader)).first;
       spdlog::debug("started a vm.memfd_noexec reader in PID namespace {} (thread {})", pid_ns, tid);
     }
+    it->second.last_asked = ++asks_;
     if (auto scope = ask(it->second)) return *scope;
     // Dead with its namespace (whose inode was then reused), or stopped by the target: replace it.
     spdlog::warn("the vm.memfd_noexec reader in PID namespace {} did not answer; replacing it",
@@ -126,6 +128,18 @@ int NoexecScopes::scope_of(pid_t tid, ino_t pid_ns) {
       "value, 2",
       tid);
   return kNoexecScopeEnforced;
+}
+
+void NoexecScopes::end_least_recent_reader() {
+  auto oldest = readers_.begin();
+  for (auto it = readers_.begin(); it != readers_.end(); ++it) {
+    if (it->second.last_asked < oldest->second.last_asked) oldest = it;
+  }
+  if (oldest == readers_.end()) return;
+  spdlog::debug("{} vm.memfd_noexec readers: ending the one of PID namespace {}", readers_.size(),
+                oldest->first);
+  sys::pidfd_send_signal(oldest->second.pidfd.get(), SIGKILL);
+  readers_.erase(oldest);
 }
 
 bool NoexecScopes::fix_if_unwritable(pid_t pid) {

@@ -48,15 +48,25 @@ class NoexecScopes {
   // unseen. Returns whether the namespace was fixed.
   bool fix_if_unwritable(pid_t pid);
 
-  // Readers started so far (for tests and the debug log).
+  // Readers running now (for tests and the debug log).
   size_t readers() const { return readers_.size(); }
+
+  // Readers kept at most. A target that makes PID namespaces of its own (unshare -Urp) would
+  // otherwise have memfd-warden start and keep a process and two fds for each, outside the
+  // target's own limits; past this the reader asked least recently is ended (a namespace it
+  // served gets a new one when it calls again).
+  static constexpr size_t kMaxReaders = 32;
 
  private:
   struct Reader {
     UniqueFd socket;  // one byte asks; the answer is the sysctl's text
     UniqueFd pidfd;   // to kill it when it does not answer
+    uint64_t last_asked = 0;
   };
   static constexpr std::chrono::milliseconds kAnswerTimeout{500};
+
+  // Kills the reader asked least recently and forgets it.
+  void end_least_recent_reader();
 
   std::optional<int> ask(Reader& reader) const;
   std::optional<Reader> start_reader(pid_t tid, ino_t user_ns) const;
@@ -65,6 +75,7 @@ class NoexecScopes {
   ino_t own_pid_ns_ = 0;
   ino_t own_user_ns_ = 0;
   std::unordered_map<ino_t, Reader> readers_;  // by PID namespace inode
+  uint64_t asks_ = 0;                          // Reader::last_asked's clock
   std::unordered_map<ino_t, int> fixed_;       // by PID namespace inode: its own value
 };
 

@@ -1,0 +1,113 @@
+// Unit: NoexecScopes against real PID namespaces. A reader started in a namespace answers with
+// that namespace's vm.memfd_noexec, and however many namespaces ask, no more than kMaxReaders
+// readers (processes that memfd-warden starts on a target's behalf) stay alive. Needs root
+// (CLONE_NEWPID) and Linux 6.3+; says so and checks nothing otherwise.
+#include <doctest/doctest.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+#include <vector>
+
+#include "supervisor/kernel/caller_info.h"
+#include "supervisor/kernel/noexec_scope.h"
+
+namespace warden {
+namespace {
+
+// The pid (in our namespace) of a new process that is PID 1 of a namespace of its own, with
+// vm.memfd_noexec = 1 there; -1 if it could not be made.
+pid_t namespace_with_seal_scope() {
+  int report[2];
+  REQUIRE(::pipe(report) == 0);
+  pid_t middle = ::fork();
+  REQUIRE(middle >= 0);
+  if (middle == 0) {
+    if (::unshare(CLONE_NEWPID) != 0) ::_exit(1);
+    int ready[2];
+    if (::pipe(ready) != 0) ::_exit(2);
+    pid_t init = ::fork();
+    if (init == 0) {
+      int sysctl = ::open("/proc/sys/vm/memfd_noexec", O_WRONLY);
+      char ok = sysctl >= 0 && ::write(sysctl, "1", 1) == 1 ? 'y' : 'n';
+      (void)::write(ready[1], &ok, 1);
+      for (;;) ::pause();
+    }
+    char ok = 'n';
+    if (init < 0 || ::read(ready[0], &ok, 1) != 1 || ok != 'y') ::_exit(3);
+    ::_exit(::write(report[1], &init, sizeof(init)) == sizeof(init) ? 0 : 4);
+  }
+  ::close(report[1]);
+  int status = 0;
+  ::waitpid(middle, &status, 0);
+  pid_t init = -1;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+      ::read(report[0], &init, sizeof(init)) != sizeof(init)) {
+    init = -1;
+  }
+  ::close(report[0]);
+  return init;
+}
+
+// How many tasks live in any of `namespaces`.
+size_t tasks_in(const std::set<ino_t>& namespaces) {
+  size_t found = 0;
+  DIR* proc = ::opendir("/proc");
+  REQUIRE(proc != nullptr);
+  while (dirent* entry = ::readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
+    if (pid > 0 && namespaces.count(pid_namespace_of(pid))) ++found;
+  }
+  ::closedir(proc);
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("vm.memfd_noexec readers: the namespace's own value, and never more than kMaxReaders") {
+  if (::geteuid() != 0) {
+    MESSAGE("not root: no PID namespaces to make; nothing checked");
+    return;
+  }
+  NoexecScopes scopes;
+  auto own = scopes.own_scope();
+  if (!own || *own != 0) {
+    MESSAGE("vm.memfd_noexec missing (before 6.3) or not 0 here; nothing checked");
+    return;
+  }
+  // Namespaces whose value (1) differs from ours (0): only a reader inside can see it.
+  std::vector<pid_t> inits;
+  std::set<ino_t> namespaces;
+  for (size_t i = 0; i < NoexecScopes::kMaxReaders + 8; ++i) {
+    pid_t init = namespace_with_seal_scope();
+    REQUIRE(init > 0);
+    inits.push_back(init);
+    namespaces.insert(pid_namespace_of(init));
+  }
+  REQUIRE(namespaces.size() == inits.size());
+
+  for (pid_t init : inits) {
+    CAPTURE(init);
+    CHECK(scopes.scope_of(init) == 1);
+    CHECK(scopes.readers() <= NoexecScopes::kMaxReaders);
+  }
+  CHECK(scopes.readers() == NoexecScopes::kMaxReaders);
+  // The first namespaces' readers were ended; asked again, a new one answers.
+  CHECK(scopes.scope_of(inits.front()) == 1);
+  // The ended readers are gone: in all those namespaces live the inits and kMaxReaders readers.
+  size_t alive = 0;
+  for (int wait = 0; wait < 300; ++wait) {
+    alive = tasks_in(namespaces);
+    if (alive <= inits.size() + NoexecScopes::kMaxReaders) break;
+    ::usleep(10 * 1000);
+  }
+  CHECK(alive == inits.size() + NoexecScopes::kMaxReaders);
+  for (pid_t init : inits) ::kill(init, SIGKILL);  // each takes its namespace, reader and all
+}
+
+}  // namespace warden
