@@ -243,6 +243,42 @@ TEST_CASE("agent: a runc container's denied name fails with the rule's errno, an
         0);
 }
 
+TEST_CASE("agent: a refusal names the container's executable, an allowed call only with --record-exe") {
+  SKIP_WITHOUT_CONTAINERS();
+  for (bool record_exe : {false, true}) {
+    CAPTURE(record_exe);
+    TempDir dir;
+    fs::create_directory(dir.path() / "policies");
+    dir.write("policies/strict.toml", kStrict);
+    Args options{"--policy-dir", dir.file("policies")};
+    if (record_exe) options.push_back("--record-exe");
+    Agent agent(dir, options);
+    auto denied = run_container(
+        make_bundle(dir, "denied", {"/bin/probe", "evil-c", "0"}, agent.socket(), "policy=strict"),
+        container_id("deny"));
+    CHECK(denied.exit_code == kSentinel);
+    auto allowed = run_container(
+        make_bundle(dir, "allowed", {"/bin/probe", "good-c", "0"}, agent.socket(),
+                    "policy=strict"),
+        container_id("allow"));
+    CHECK(allowed.exit_code == 0);
+    agent.stop(SIGTERM);
+    RunResult audit;
+    read_audit(agent.audit(), audit);
+    REQUIRE(audit.decisions.size() == 2);
+    CHECK(audit.decisions[0]["decision"] == "deny");
+    CHECK(audit.decisions[0]["exe"] == "/bin/probe");  // the path inside the container
+    CHECK(audit.decisions[0]["comm"] == "probe");
+    CHECK(audit.decisions[1]["decision"] == "allow");
+    if (record_exe) {
+      CHECK(audit.decisions[1]["exe"] == "/bin/probe");
+    } else {
+      CHECK(audit.decisions[1]["exe"].is_null());
+      CHECK(audit.decisions[1]["comm"].is_null());
+    }
+  }
+}
+
 TEST_CASE("agent: crun containers are served the same way (its state message says 0.2.0)") {
   SKIP_WITHOUT_CONTAINERS();
   if (!fs::exists("/usr/bin/crun")) {
