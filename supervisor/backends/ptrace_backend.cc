@@ -151,6 +151,9 @@ class Tracer {
     bool held = false;      // stopped, with an event we have not acted on yet
     bool in_vfork = false;  // blocked in the kernel until its vfork child execs or exits
     bool started = false;   // its first stop (the one every new tracee reports) was handled
+    // Its parent's fork event was handled. A new tracee's first stop can be reported (and it
+    // can run, and even exit) before that event is: its parent must not then wait for it.
+    bool fork_seen = false;
     Parked parked = Parked::kNo;
     long parked_call = 0;  // kEntering: the call the restart must enter
     // Execs from another thread that took this pid over (the task that had it died unseen).
@@ -186,8 +189,8 @@ class Tracer {
   // has left its first stop. That stop shows as 't' in /proc and nothing native matches it: a
   // parent let run first could take it for a job-control stop and send its SIGCONT too early.
   std::unordered_map<pid_t, pid_t> parent_held_;
-  // Tracees that died before their first stop was handled, until their parent's fork event is:
-  // its parent must not wait for that stop then.
+  // Tracees that died before their parent's fork event was handled (before or after their own
+  // first stop), until it is: the parent must not wait for that stop then.
   std::unordered_set<pid_t> died_unstarted_;
   bool no_children_ = false;
 };
@@ -372,7 +375,8 @@ void Tracer::resume(pid_t tid, int sig, __ptrace_request request) {
 void Tracer::note(pid_t pid, int status) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
     auto it = tracees_.find(pid);
-    if (pid != main_pid_ && (it == tracees_.end() || !it->second.started)) {
+    if (pid != main_pid_ &&
+        (it == tracees_.end() || !it->second.started || !it->second.fork_seen)) {
       died_unstarted_.insert(pid);
     }
     tracees_.erase(pid);
@@ -404,6 +408,7 @@ void Tracer::forget_replaced_leader(pid_t leader, pid_t former) {
   Tracee fresh;
   fresh.held = true;  // at the exec event
   fresh.started = true;
+  fresh.fork_seen = tracees_[leader].fork_seen;
   fresh.taken_over = tracees_[leader].taken_over + 1;
   tracees_.erase(former);
   tracees_[leader] = fresh;
@@ -564,6 +569,7 @@ void Tracer::handle(pid_t pid, int status) {
         return;
       }
       if (child > 0 && !alive(new_pid)) tracees_[new_pid] = Tracee{true, false};
+      if (child > 0) tracees_[new_pid].fork_seen = true;
       if (child > 0 && !tracees_[new_pid].started) {
         parent_held_[new_pid] = pid;  // resumed when the child leaves its first stop
         return;

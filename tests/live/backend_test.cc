@@ -32,6 +32,23 @@ TEST_CASE("a parent that sends SIGCONT as soon as /proc shows its child stopped 
   CHECK(run.fact("hung") == "0");
 }
 
+TEST_CASE("children that start and exit before their parent's fork event leave no parent stopped") {
+  // Four threads fork 500 children each that exit at once, in two runs side by side (both CPUs
+  // busy). Under ptrace a child's first stop, and its exit, can be read before its parent's fork
+  // event: the parent was then held for good (4 of 10 such runs hung before the fix). A hang
+  // fails here after 60 s, not the whole suite.
+  REQUIRE(run_native({probe_bin(), "forks", "500", "4"}).exit_code == 0);  // control
+  std::string one = "timeout -k 5 60 " + warden_bin() + " run " + backend_flag() +
+                    "--audit /dev/null -- " + probe_bin() + " forks 500 4";
+  for (int round = 0; round < 6; ++round) {
+    CAPTURE(round);
+    auto both = run_native({"/bin/sh", "-c",
+                            one + " & p1=$!; " + one + " & p2=$!; wait $p1; a=$?; wait $p2; " +
+                                "exit $((a | $?))"});
+    CHECK(both.exit_code == 0);
+  }
+}
+
 TEST_CASE("a PID-namespace init that calls abort() or faults dies as natively") {
   // abort() raises SIGABRT, which an init ignores, then faults (SIGSEGV): a forced fault kills
   // even an init natively. A traced init keeps SIGNAL_UNKILLABLE, so under ptrace the fault

@@ -871,6 +871,29 @@ int cmd_churn(long count) {
   return 0;
 }
 
+// forks N THREADS: THREADS threads each fork N children that exit at once, and reap them. Under
+// ptrace a child can start, run and exit before its parent's fork event is handled: the parent
+// must not then be held for a first stop that was seen already. Exits 0, or 1 if a fork failed.
+int cmd_forks(long count, int threads) {
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (long i = 0; i < count; ++i) {
+        pid_t child = ::fork();
+        if (child == 0) ::_exit(0);
+        if (child < 0) {
+          failed = true;
+          return;
+        }
+        ::waitpid(child, nullptr, 0);
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  return failed ? 1 : 0;
+}
+
 // jobctl: a child is stopped with SIGSTOP, continued with SIGCONT and ended with SIGTERM; the
 // parent must see each change through waitpid as it would untraced. Exits 0 when it did, else
 // the number of the step that went wrong.
@@ -1241,7 +1264,7 @@ int usage() {
                "  race N | thread NAME FLAGS | grandchild NAME FLAGS | exec-then NAME FLAGS\n"
                "  orphan NAME FLAGS FILE | hold NAME | wait-signal | wait-default\n"
                "  script OP ARGS ; OP ARGS ... | churn N\n"
-               "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS\n"
+               "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS | forks N THREADS\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-huge HOW | exec-fd FD HOW | io_uring\n"
                "  shm-route | in-pidns VALUE COMMAND... | flip VALUE NAME FLAGS\n"
                "  hit-reader STOP|KILL NAME FLAGS\n"
@@ -1304,6 +1327,7 @@ int main(int argc, char** argv) {
   if (command == "storm") return cmd_storm(std::atoi(arg(2)));
   if (command == "ptrace-child") return cmd_ptrace_child();
   if (command == "churn") return cmd_churn(std::atol(arg(2)));
+  if (command == "forks") return cmd_forks(std::atol(arg(2)), std::atoi(arg(3)));
   if (command == "exit") return std::atoi(arg(2));
   if (command == "abort") std::abort();
   if (command == "segv") {
