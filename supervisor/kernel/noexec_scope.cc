@@ -162,7 +162,10 @@ bool NoexecScopes::fix_if_unwritable(pid_t pid) {
   // Still the same process in the same namespace (a pid reused meanwhile would be another).
   if (pid_namespace_of(pid) != ns_st.st_ino) return false;
   fixed_[ns_st.st_ino] = scope;
-  readers_.erase(ns_st.st_ino);  // its socket closes, and it exits
+  if (auto it = readers_.find(ns_st.st_ino); it != readers_.end()) {
+    sys::pidfd_send_signal(it->second.pidfd.get(), SIGKILL);  // even if its target stopped it
+    readers_.erase(it);
+  }
   return true;
 }
 
