@@ -375,8 +375,9 @@ void Tracer::resume(pid_t tid, int sig, __ptrace_request request) {
 void Tracer::note(pid_t pid, int status) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
     auto it = tracees_.find(pid);
-    if (pid != main_pid_ &&
-        (it == tracees_.end() || !it->second.started || !it->second.fork_seen)) {
+    // Before its parent's fork event was handled (before or after its own first stop): the
+    // parent must not wait for it. After it, a parent still held is released by handle().
+    if (pid != main_pid_ && (it == tracees_.end() || !it->second.fork_seen)) {
       died_unstarted_.insert(pid);
     }
     tracees_.erase(pid);
@@ -520,6 +521,9 @@ void Tracer::let_init_die(pid_t tid, int sig) {
   spdlog::info("thread {} is a PID-namespace init faulting with signal {}: detached to let the "
                "kernel end it as it would untraced",
                tid, sig);
+  // Gone from our view as if it had exited: a parent whose clone event is still to come must
+  // not wait for it.
+  if (tid != main_pid_ && !tracees_[tid].fork_seen) died_unstarted_.insert(tid);
   tracees_.erase(tid);
   if (::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig))) != 0 ||
       !pidfd.valid()) {
@@ -564,8 +568,11 @@ void Tracer::handle(pid_t pid, int status) {
       // The new tracee starts stopped and reports that stop itself; it cannot run before.
       auto new_pid = static_cast<pid_t>(child);
       if (ptrace_event(status) == PTRACE_EVENT_VFORK) tracees_[pid].in_vfork = true;
-      if (child > 0 && died_unstarted_.erase(new_pid) != 0) {
-        resume(pid);  // killed already (its exit was read before this event)
+      // Died already (its exit was read before this event). A live tracee with that number
+      // means the record was an earlier task's (a thread's number is free once we reaped it).
+      bool died = child > 0 && died_unstarted_.erase(new_pid) != 0;
+      if (died && !alive(new_pid)) {
+        resume(pid);
         return;
       }
       if (child > 0 && !alive(new_pid)) tracees_[new_pid] = Tracee{true, false};

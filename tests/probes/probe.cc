@@ -871,27 +871,39 @@ int cmd_churn(long count) {
   return 0;
 }
 
-// forks N THREADS: THREADS threads each fork N children that exit at once, and reap them. Under
-// ptrace a child can start, run and exit before its parent's fork event is handled: the parent
-// must not then be held for a first stop that was seen already. Exits 0, or 1 if a fork failed.
-int cmd_forks(long count, int threads) {
-  std::atomic<bool> failed{false};
+// forks N THREADS [fault-init]: THREADS threads each fork N children that exit at once, and reap
+// them. Under ptrace a child can start, run and exit before its parent's fork event is handled:
+// the parent must not then be held for a first stop that was seen already. With fault-init each
+// child is the init of a new PID namespace (CAP_SYS_ADMIN) and dies of SIGSEGV at once, which
+// the ptrace backend lets happen untraced. Exits 0, 1 if a fork failed, 2 if a child did not
+// end as it should.
+int cmd_forks(long count, int threads, bool fault_init) {
+  std::atomic<bool> failed{false}, wrong{false};
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
       for (long i = 0; i < count; ++i) {
-        pid_t child = ::fork();
-        if (child == 0) ::_exit(0);
+        pid_t child = fault_init ? static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD,
+                                                                nullptr, nullptr, nullptr, 0))
+                                 : ::fork();
+        if (child == 0) {
+          if (fault_init) *static_cast<volatile int*>(nullptr) = 1;
+          ::_exit(0);
+        }
         if (child < 0) {
           failed = true;
           return;
         }
-        ::waitpid(child, nullptr, 0);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        bool as_meant = fault_init ? WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV
+                                   : WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!as_meant) wrong = true;
       }
     });
   }
   for (auto& worker : workers) worker.join();
-  return failed ? 1 : 0;
+  return failed ? 1 : wrong ? 2 : 0;
 }
 
 // jobctl: a child is stopped with SIGSTOP, continued with SIGCONT and ended with SIGTERM; the
@@ -1264,7 +1276,7 @@ int usage() {
                "  race N | thread NAME FLAGS | grandchild NAME FLAGS | exec-then NAME FLAGS\n"
                "  orphan NAME FLAGS FILE | hold NAME | wait-signal | wait-default\n"
                "  script OP ARGS ; OP ARGS ... | churn N\n"
-               "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS | forks N THREADS\n"
+               "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS | forks N THREADS [fault-init]\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-huge HOW | exec-fd FD HOW | io_uring\n"
                "  shm-route | in-pidns VALUE COMMAND... | flip VALUE NAME FLAGS\n"
                "  hit-reader STOP|KILL NAME FLAGS\n"
@@ -1327,7 +1339,9 @@ int main(int argc, char** argv) {
   if (command == "storm") return cmd_storm(std::atoi(arg(2)));
   if (command == "ptrace-child") return cmd_ptrace_child();
   if (command == "churn") return cmd_churn(std::atol(arg(2)));
-  if (command == "forks") return cmd_forks(std::atol(arg(2)), std::atoi(arg(3)));
+  if (command == "forks") {
+    return cmd_forks(std::atol(arg(2)), std::atoi(arg(3)), std::string(arg(4)) == "fault-init");
+  }
   if (command == "exit") return std::atoi(arg(2));
   if (command == "abort") std::abort();
   if (command == "segv") {
