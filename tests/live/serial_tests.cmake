@@ -5,7 +5,7 @@
 # machine has data queued (docs/memory-quotas.md), which a neighbour's sockets can make true
 # (it failed so once in the TSan stage).
 foreach(test IN LISTS warden_live_tests_unotify warden_live_tests_ptrace)
-  if(test MATCHES "for 30 s under quotas|over 100000 memfds|SIGCONT as soon as|every flag combination|memfd_secret goes through|leave no parent stopped")
+  if(test MATCHES "for 30 s under quotas|over 100000 memfds|SIGCONT as soon as|every flag combination|memfd_secret goes through|leave no parent stopped|control: without the supervisor|control: its loop")
     set_tests_properties("${test}" PROPERTIES RUN_SERIAL TRUE)
   endif()
 endforeach()
