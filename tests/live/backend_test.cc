@@ -32,35 +32,37 @@ TEST_CASE("a parent that sends SIGCONT as soon as /proc shows its child stopped 
   CHECK(run.fact("hung") == "0");
 }
 
+namespace {
+
+// Runs `command` (a shell command line) twice side by side, `rounds` times; each round must end
+// with both runs exiting 0.
+void check_side_by_side(const std::string& command, int rounds) {
+  for (int round = 0; round < rounds; ++round) {
+    CAPTURE(round);
+    auto both = run_native({"/bin/sh", "-c",
+                            command + " & p1=$!; " + command + " & p2=$!; wait $p1; a=$?; " +
+                                "wait $p2; exit $((a | $?))"});
+    CHECK(both.exit_code == 0);
+  }
+}
+
+}  // namespace
+
 TEST_CASE("children that start and exit before their parent's fork event leave no parent stopped") {
   // Four threads fork 500 children each that exit at once, in two runs side by side (both CPUs
   // busy). Under ptrace a child's first stop, and its exit, can be read before its parent's fork
   // event: the parent was then held for good (4 of 10 such runs hung before the fix). A hang
   // fails here after 60 s, not the whole suite.
+  std::string warden = "timeout -k 5 60 " + warden_bin() + " run " + backend_flag();
   REQUIRE(run_native({probe_bin(), "forks", "500", "4"}).exit_code == 0);  // control
-  std::string one = "timeout -k 5 60 " + warden_bin() + " run " + backend_flag() +
-                    "--audit /dev/null -- " + probe_bin() + " forks 500 4";
-  for (int round = 0; round < 6; ++round) {
-    CAPTURE(round);
-    auto both = run_native({"/bin/sh", "-c",
-                            one + " & p1=$!; " + one + " & p2=$!; wait $p1; a=$?; wait $p2; " +
-                                "exit $((a | $?))"});
-    CHECK(both.exit_code == 0);
-  }
+  check_side_by_side(warden + "--audit /dev/null -- " + probe_bin() + " forks 500 4", 6);
   // Children that are PID-namespace inits and fault at once: the ptrace backend detaches each
   // to let it die untraced, and that too may come before its parent's clone event. Control:
   // natively each dies of SIGSEGV.
   if (::geteuid() != 0) return;  // a PID namespace needs CAP_SYS_ADMIN
   REQUIRE(run_native({probe_bin(), "forks", "100", "4", "fault-init"}).exit_code == 0);
-  std::string inits = "timeout -k 5 60 " + warden_bin() + " run " + backend_flag() +
-                      "--keep-caps --audit /dev/null -- " + probe_bin() + " forks 100 4 fault-init";
-  for (int round = 0; round < 3; ++round) {
-    CAPTURE(round);
-    auto both = run_native({"/bin/sh", "-c",
-                            inits + " & p1=$!; " + inits + " & p2=$!; wait $p1; a=$?; wait $p2; " +
-                                "exit $((a | $?))"});
-    CHECK(both.exit_code == 0);
-  }
+  check_side_by_side(
+      warden + "--keep-caps --audit /dev/null -- " + probe_bin() + " forks 100 4 fault-init", 3);
 }
 
 TEST_CASE("a PID-namespace init that calls abort() or faults dies as natively") {
