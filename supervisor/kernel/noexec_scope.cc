@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "policy/memfd_flags.h"
+#include "supervisor/kernel/fd_message.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/proc_status.h"
 #include "supervisor/kernel/unique_fd.h"
@@ -92,7 +93,6 @@ NoexecScopes::NoexecScopes()
 
 int NoexecScopes::scope_of(pid_t tid, ino_t pid_ns) {
   if (!sysctl_.valid()) return kNoexecScopeExec;  // before 6.3: no such sysctl, no exec seal
-  char path[64];
   if (pid_ns == 0) pid_ns = pid_namespace_of(tid);
   if (pid_ns == 0) return kNoexecScopeEnforced;  // the caller is gone: nothing is made for it
   auto fixed = fixed_.find(pid_ns);
@@ -108,8 +108,7 @@ int NoexecScopes::scope_of(pid_t tid, ino_t pid_ns) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto it = readers_.find(pid_ns);
     if (it == readers_.end()) {
-      std::snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
-      auto reader = start_reader(tid, namespace_inode(path));
+      auto reader = start_reader(tid, pid_ns);
       if (!reader) break;
       if (readers_.size() >= kMaxReaders) end_least_recent_reader();
       it = readers_.emplace(pid_ns, std::move(*reader)).first;
@@ -187,46 +186,59 @@ std::optional<int> NoexecScopes::ask(Reader& reader) const {
   return parse_scope(text, ::recv(reader.socket.get(), text, sizeof(text), MSG_DONTWAIT));
 }
 
-std::optional<NoexecScopes::Reader> NoexecScopes::start_reader(pid_t tid, ino_t user_ns) const {
+std::optional<NoexecScopes::Reader> NoexecScopes::start_reader(pid_t tid, ino_t pid_ns) const {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/ns/pid", tid);
-  UniqueFd pid_ns(::open(path, O_RDONLY | O_CLOEXEC));
-  std::snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
-  UniqueFd user_ns_fd(::open(path, O_RDONLY | O_CLOEXEC));
-  int sockets[2];
-  if (!pid_ns.valid() || !user_ns_fd.valid() ||
-      ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+  UniqueFd pid_ns_fd(::open(path, O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  // The thread's number may have been taken over since its namespace was read: a reader started
+  // in another namespace would answer for this one, so the namespace is the one asked about or
+  // none is started.
+  if (!pid_ns_fd.valid() || ::fstat(pid_ns_fd.get(), &st) != 0 || st.st_ino != pid_ns) {
     return std::nullopt;
   }
+  // setns() into a PID namespace takes CAP_SYS_ADMIN over the user namespace that owns it, not
+  // over the caller's (which may be a child of the owner, where that capability counts for
+  // nothing): the owner is joined when it is not ours. Outside our scope (EPERM), none is.
+  UniqueFd owner(::ioctl(pid_ns_fd.get(), NS_GET_USERNS));
+  bool join_user = owner.valid() && ::fstat(owner.get(), &st) == 0 && st.st_ino != own_user_ns_;
+  int sockets[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) return std::nullopt;
   UniqueFd ours(sockets[0]), theirs(sockets[1]);
-  bool join_user = user_ns != 0 && user_ns != own_user_ns_;
   // A task's PID namespace is fixed for life: setns() only places its later children. So a
-  // middle process joins (the user namespace first, where setns into the PID namespace needs its
-  // CAP_SYS_ADMIN), forks the reader into the namespace, reports the reader's pid, and leaves;
-  // the reader is then re-parented to us, the subreaper.
+  // middle process joins, forks the reader into the namespace with a pidfd for it, passes the
+  // pidfd back, and leaves. The reader's number alone would not do: once the middle is gone the
+  // reader is re-parented (to us in `run`, a subreaper; in the agent to the host's reaper, which
+  // may reap it and let its number be reused before we could open a pidfd by number).
   pid_t middle = fork_bare();
   if (middle < 0) return std::nullopt;
   if (middle == 0) {
-    if (join_user && ::syscall(SYS_setns, user_ns_fd.get(), CLONE_NEWUSER) != 0) exit_bare(1);
-    if (::syscall(SYS_setns, pid_ns.get(), CLONE_NEWPID) != 0) exit_bare(2);
-    pid_t reader = fork_bare();
+    if (join_user && ::syscall(SYS_setns, owner.get(), CLONE_NEWUSER) != 0) exit_bare(1);
+    if (::syscall(SYS_setns, pid_ns_fd.get(), CLONE_NEWPID) != 0) exit_bare(2);
+    int reader_pidfd = -1;
+    pid_t reader = static_cast<pid_t>(
+        ::syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &reader_pidfd, nullptr, nullptr));
     if (reader < 0) exit_bare(3);
     if (reader == 0) run_reader(theirs.get(), sysctl_.get());
-    exit_bare(::syscall(SYS_write, theirs.get(), &reader, sizeof(reader)) == sizeof(reader) ? 0
-                                                                                            : 4);
+    FdMessage message;
+    message.set_fd(reader_pidfd);
+    exit_bare(::syscall(SYS_sendmsg, theirs.get(), &message.msg, MSG_NOSIGNAL) == 1 ? 0 : 4);
   }
   theirs.reset();
   int status = 0;
   while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
   }
-  pid_t reader = -1;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-      ::recv(ours.get(), &reader, sizeof(reader), MSG_DONTWAIT) != sizeof(reader) || reader <= 0) {
+  UniqueFd pidfd;
+  FdMessage message;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+      ::recvmsg(ours.get(), &message.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) == 1) {
+    pidfd = UniqueFd(message.fd());
+  }
+  if (!pidfd.valid()) {
     spdlog::warn("starting a vm.memfd_noexec reader for thread {}: step {} failed", tid,
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return std::nullopt;
   }
-  UniqueFd pidfd(sys::pidfd_open(reader));
   return Reader{std::move(ours), std::move(pidfd)};
 }
 

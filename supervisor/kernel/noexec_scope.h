@@ -69,7 +69,8 @@ class NoexecScopes {
   void end_least_recent_reader();
 
   std::optional<int> ask(Reader& reader) const;
-  std::optional<Reader> start_reader(pid_t tid, ino_t user_ns) const;
+  // In thread `tid`'s PID namespace, which must still be the one with inode `pid_ns`.
+  std::optional<Reader> start_reader(pid_t tid, ino_t pid_ns) const;
 
   UniqueFd sysctl_;  // our own /proc/sys/vm/memfd_noexec; invalid before 6.3
   ino_t own_pid_ns_ = 0;

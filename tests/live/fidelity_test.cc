@@ -215,6 +215,8 @@ TEST_CASE("vm.memfd_noexec of the caller's PID namespace: 0, 1 and 2, nested, ch
   for (const char* value : {"0", "1", "2"}) {
     scenarios.push_back({"in-pidns", value});
     scenarios.push_back({"in-pidns", value, "in-pidns", "-"});  // inherited by a child namespace
+    // The caller in a user namespace below the one that owns its PID namespace.
+    scenarios.push_back({"in-pidns", value, "in-userns"});
   }
   scenarios.push_back({"in-pidns", "1", "in-pidns", "0"});  // not below the parent: EINVAL, stays 1
   scenarios.push_back({"in-pidns", "0", "in-pidns", "2"});
@@ -252,7 +254,7 @@ TEST_CASE("vm.memfd_noexec of the caller's PID namespace: 0, 1 and 2, nested, ch
       ++compared;
     }
   }
-  CHECK(compared == 4 * 11);
+  CHECK(compared == 4 * 14);
 }
 
 TEST_CASE("a target that stops or kills the namespace's reader still gets its namespace's answer") {

@@ -169,6 +169,32 @@ int cmd_in_pidns(int argc, char** argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// in-userns COMMAND...: a new user namespace only (ours mapped to 0 in it), then COMMAND (a probe
+// command) in this same process: a caller whose user namespace is a child of the one that owns
+// its PID namespace.
+int cmd_in_userns(int argc, char** argv) {
+  if (argc < 3) return 64;
+  uid_t uid = ::geteuid();
+  gid_t gid = ::getegid();
+  if (::unshare(CLONE_NEWUSER) != 0) return errno;
+  auto write_file = [](const char* path, const std::string& text) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (fd >= 0) ::close(fd);
+    return ok;
+  };
+  if (!write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n") ||
+      !write_file("/proc/self/setgroups", "deny") ||
+      !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n")) {
+    return errno;
+  }
+  std::vector<char*> command{argv[0]};
+  for (int i = 2; i < argc; ++i) command.push_back(argv[i]);
+  command.push_back(nullptr);
+  ::execv("/proc/self/exe", command.data());
+  return errno;
+}
+
 // flip VALUE NAME FLAGS: memfd_create(NAME, FLAGS) (first_mode=, first_seals= or first_errno=),
 // then vm.memfd_noexec set to VALUE (flip_write=ERRNO), then `create NAME FLAGS`: a value changed
 // while the program runs.
@@ -1278,7 +1304,7 @@ int usage() {
                "  script OP ARGS ; OP ARGS ... | churn N\n"
                "  jobctl | thread-exec NAME FLAGS | vfork NAME FLAGS | storm THREADS | forks N THREADS [fault-init]\n"
                "  ptrace-child | exec-memfd NAME HOW | exec-huge HOW | exec-fd FD HOW | io_uring\n"
-               "  shm-route | in-pidns VALUE COMMAND... | flip VALUE NAME FLAGS\n"
+               "  shm-route | in-pidns VALUE COMMAND... | in-userns COMMAND... | flip VALUE NAME FLAGS\n"
                "  hit-reader STOP|KILL NAME FLAGS\n"
                "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
                "  restart-storm N | load PROCESSES THREADS SECONDS\n"
@@ -1323,6 +1349,7 @@ int main(int argc, char** argv) {
   if (command == "exec-memfd") return cmd_exec_memfd(arg(2), arg(3));
   if (command == "exec-huge") return cmd_exec_huge(arg(2));
   if (command == "in-pidns") return cmd_in_pidns(argc, argv);
+  if (command == "in-userns") return cmd_in_userns(argc, argv);
   if (command == "flip") return cmd_flip(arg(2), arg(3), parse_flags(arg(4)));
   if (command == "hit-reader") return cmd_hit_reader(arg(2), arg(3), parse_flags(arg(4)));
   if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));

@@ -136,4 +136,40 @@ TEST_CASE("vm.memfd_noexec readers: the namespace's own value, and never more th
   for (pid_t init : inits) ::kill(init, SIGKILL);  // each takes its namespace, reader and all
 }
 
+TEST_CASE("vm.memfd_noexec readers: none is started for a thread no longer in the namespace asked about") {
+  // As when the caller's number was taken over by a thread of another namespace between reading
+  // the caller's namespace and starting its reader: a reader there would answer for the wrong one.
+  if (::geteuid() != 0) {
+    MESSAGE("not root: no PID namespaces to make; nothing checked");
+    return;
+  }
+  NoexecScopes scopes;
+  auto own = scopes.own_scope();
+  if (!own || *own != 0) {
+    MESSAGE("vm.memfd_noexec missing (before 6.3) or not 0 here; nothing checked");
+    return;
+  }
+  pid_t asked = namespace_with_seal_scope();
+  pid_t other = namespace_with_seal_scope();
+  if (asked <= 0 || other <= 0) {
+    MESSAGE("cannot make a PID namespace with vm.memfd_noexec = 1 here; nothing checked");
+    if (asked > 0) ::kill(asked, SIGKILL);
+    return;
+  }
+  ino_t asked_ns = pid_namespace_of(asked);
+  ino_t other_ns = pid_namespace_of(other);
+  REQUIRE(asked_ns != other_ns);
+  // `other` stands for the thread now holding the caller's number: the strictest answer, and no
+  // reader in either namespace.
+  CHECK(scopes.scope_of(other, asked_ns) == 2);
+  CHECK(scopes.readers() == 0);
+  CHECK(settle({asked_ns, other_ns}, 2) == 2);
+  // The control: asked about its own namespace, the same thread gets a reader and its answer.
+  CHECK(scopes.scope_of(other, other_ns) == 1);
+  CHECK(scopes.readers() == 1);
+  CHECK(settle({other_ns}, 2) == 2);
+  ::kill(asked, SIGKILL);
+  ::kill(other, SIGKILL);
+}
+
 }  // namespace warden
