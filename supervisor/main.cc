@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <exception>
@@ -37,7 +38,11 @@ int run_target(warden::RunCommand& command) {
   audit_options.protect_file = ::geteuid() == 0;
   auto audit = AuditLog::open(command.audit, command.policy.quota, audit_options);
   if (!audit) {
-    return exit_with_error(kExitUsage, audit.error().message());
+    // A destination that is not there or not ours to write is the command line's fault; running
+    // out of fds or memory is ours.
+    int err = audit.error().code;
+    bool ours = err == EMFILE || err == ENFILE || err == ENOMEM;
+    return exit_with_error(ours ? kExitInternal : kExitUsage, audit.error().message());
   }
   audit->write_start(kVersion, command.command.front());
   // auto: user notification where the kernel has everything it needs, else ptrace. The action
