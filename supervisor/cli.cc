@@ -172,8 +172,8 @@ CliOutcome parse_command_line(int argc, char** argv) {
       ->capture_default_str();
   std::optional<std::string> user_spec;
   run->add_option("--user", user_spec,
-                  "Run PROGRAM as USER (and GROUP): names or numbers; needs memfd-warden to run "
-                  "as root")
+                  "Run PROGRAM as USER (and GROUP): names from /etc/passwd and /etc/group, or "
+                  "numbers; needs memfd-warden to run as root")
       ->type_name("USER[:GROUP]");
   run->add_flag("--keep-caps", command.keep_caps,
                 "Let a root PROGRAM keep the capabilities that reach memfd-warden (" +

@@ -1,8 +1,6 @@
 #include "supervisor/launch/target_privileges.h"
 
-#include <grp.h>
 #include <linux/capability.h>
-#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -50,7 +48,8 @@ std::string reaching_capability_names() {
   return out;
 }
 
-Result<TargetPrivileges> privileges_for_user(std::string_view spec) {
+Result<TargetPrivileges> privileges_for_user(std::string_view spec,
+                                             const UserDatabase& users) {
   TargetPrivileges out;
   out.set_ids = true;
   size_t colon = spec.find(':');
@@ -60,38 +59,47 @@ Result<TargetPrivileges> privileges_for_user(std::string_view spec) {
   if (user.empty() || (group_name && group_name->empty())) {
     return Error{0, "--user '" + std::string(spec) + "': expected USER or USER:GROUP"};
   }
-  const passwd* entry = nullptr;
+  std::optional<UserEntry> entry;
   if (auto id = number(user)) {
     out.uid = *id;
-    entry = ::getpwuid(*id);
+    auto found = users.user_with_uid(*id);
+    if (!found) return Error{found.error().code, "--user: " + found.error().context};
+    entry = *found;
   } else {
-    entry = ::getpwnam(user.c_str());
-    if (entry == nullptr) return Error{0, "--user: no such user '" + user + "'"};
-    out.uid = entry->pw_uid;
+    auto found = users.user_named(user);
+    if (!found) return Error{found.error().code, "--user: " + found.error().context};
+    if (!*found) {
+      return Error{0, "--user: no such user '" + user + "' in " + users.passwd_path +
+                          " (a user known only elsewhere, such as LDAP or systemd, is given by "
+                          "number: UID:GID)"};
+    }
+    entry = *found;
+    out.uid = entry->uid;
   }
   if (group_name) {
     if (auto id = number(*group_name)) {
       out.gid = *id;
     } else {
-      const struct group* found = ::getgrnam(group_name->c_str());
-      if (found == nullptr) return Error{0, "--user: no such group '" + *group_name + "'"};
-      out.gid = found->gr_gid;
+      auto found = users.group_named(*group_name);
+      if (!found) return Error{found.error().code, "--user: " + found.error().context};
+      if (!*found) {
+        return Error{0, "--user: no such group '" + *group_name + "' in " + users.group_path +
+                            " (give it by number)"};
+      }
+      out.gid = **found;
     }
-  } else if (entry != nullptr) {
-    out.gid = entry->pw_gid;
+  } else if (entry) {
+    out.gid = entry->gid;
   } else {
     return Error{
         0, "--user " + user + ": no passwd entry for it, so give its group: " + user + ":GROUP"};
   }
   out.group_count = 1;
   out.groups[0] = out.gid;
-  if (entry != nullptr) {
-    int count = static_cast<int>(kMaxTargetGroups);
-    if (::getgrouplist(entry->pw_name, out.gid, out.groups, &count) < 0) {
-      return Error{0, "--user " + user + ": member of more than " +
-                          std::to_string(kMaxTargetGroups) + " groups"};
-    }
-    out.group_count = static_cast<size_t>(count);
+  if (entry) {
+    auto count = users.groups_of(entry->name, out.gid, out.groups, kMaxTargetGroups);
+    if (!count) return Error{count.error().code, "--user: " + count.error().context};
+    out.group_count = *count;
   }
   return out;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "policy/result.h"
+#include "supervisor/launch/user_database.h"
 
 namespace warden {
 
@@ -44,9 +45,11 @@ struct TargetPrivileges {
   gid_t groups[kMaxTargetGroups] = {};
 };
 
-// "USER[:GROUP]": names or numbers. Without GROUP, the user's primary group; the supplementary
-// groups are the user's own (getgrouplist), or none for a number with no passwd entry.
-Result<TargetPrivileges> privileges_for_user(std::string_view spec);
+// "USER[:GROUP]": names or numbers, looked up in `users` (/etc/passwd and /etc/group, not NSS:
+// user_database.h). Without GROUP, the user's primary group; the supplementary groups are those
+// that list the user, or none for a number with no passwd entry.
+Result<TargetPrivileges> privileges_for_user(std::string_view spec,
+                                             const UserDatabase& users = UserDatabase{});
 
 // In the child, right before execve: raw syscalls only. Returns 0, or errno with `step` set to
 // what failed.

@@ -1,0 +1,108 @@
+#include "supervisor/launch/user_database.h"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace warden {
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* file) const { std::fclose(file); }
+};
+
+// Calls `visit` with each entry of the file at `path`, read by `next` (fgetpwent_r or
+// fgetgrent_r), until it returns true. Lines those parsers cannot read are skipped, as NSS's
+// "files" module skips them. On ERANGE they leave the stream at the line's start: a larger
+// buffer reads it again.
+template <typename Entry, typename Next, typename Visit>
+Result<void> scan(const std::string& path, Next next, Visit visit) {
+  std::unique_ptr<FILE, FileCloser> file(std::fopen(path.c_str(), "re"));
+  if (!file) return errno_error("reading " + path);
+  std::vector<char> buffer(1024);
+  for (;;) {
+    Entry entry{};
+    Entry* found = nullptr;
+    int err = next(file.get(), &entry, buffer.data(), buffer.size(), &found);
+    if (err == ERANGE && buffer.size() < (1u << 20)) {
+      buffer.resize(buffer.size() * 2);
+      continue;
+    }
+    if (err == ENOENT || (err == 0 && found == nullptr)) return {};
+    if (err != 0) return Error{err, "reading " + path};
+    if (visit(*found)) return {};
+  }
+}
+
+UserEntry user_of(const passwd& entry) {
+  return UserEntry{entry.pw_name != nullptr ? entry.pw_name : "", entry.pw_uid, entry.pw_gid};
+}
+
+}  // namespace
+
+Result<std::optional<UserEntry>> UserDatabase::user_named(const std::string& name) const {
+  std::optional<UserEntry> out;
+  auto done = scan<passwd>(passwd_path, ::fgetpwent_r, [&](const passwd& entry) {
+    if (entry.pw_name == nullptr || name != entry.pw_name) return false;
+    out = user_of(entry);
+    return true;
+  });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<std::optional<UserEntry>> UserDatabase::user_with_uid(uid_t uid) const {
+  std::optional<UserEntry> out;
+  auto done = scan<passwd>(passwd_path, ::fgetpwent_r, [&](const passwd& entry) {
+    if (entry.pw_uid != uid) return false;
+    out = user_of(entry);
+    return true;
+  });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<std::optional<gid_t>> UserDatabase::group_named(const std::string& name) const {
+  std::optional<gid_t> out;
+  auto done = scan<group>(group_path, ::fgetgrent_r, [&](const group& entry) {
+    if (entry.gr_name == nullptr || name != entry.gr_name) return false;
+    out = entry.gr_gid;
+    return true;
+  });
+  if (!done) return done.error();
+  return out;
+}
+
+Result<size_t> UserDatabase::groups_of(const std::string& user, gid_t primary, gid_t* out,
+                                       size_t capacity) const {
+  if (capacity == 0) return Error{0, "no room for the groups of " + user};
+  size_t count = 0;
+  out[count++] = primary;
+  bool overflow = false;
+  auto done = scan<group>(group_path, ::fgetgrent_r, [&](const group& entry) {
+    if (std::find(out, out + count, entry.gr_gid) != out + count) return false;
+    for (char** member = entry.gr_mem; member != nullptr && *member != nullptr; ++member) {
+      if (user != *member) continue;
+      if (count == capacity) {
+        overflow = true;
+        return true;
+      }
+      out[count++] = entry.gr_gid;
+      break;
+    }
+    return false;
+  });
+  if (!done) return done.error();
+  if (overflow) {
+    return Error{0, user + " is a member of more than " + std::to_string(capacity) + " groups"};
+  }
+  return count;
+}
+
+}  // namespace warden
