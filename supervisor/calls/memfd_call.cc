@@ -116,6 +116,11 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
 
 bool MemfdCallHandler::still_pending(CallChannel& channel, DecisionRecord& record) {
   if (channel.caller_waiting()) return true;
+  record_abort(record);
+  return false;
+}
+
+void MemfdCallHandler::record_abort(DecisionRecord& record) {
   record.decision = Decision::kAbort;
   record.reason = "caller-gone";
   record.errno_value = 0;
@@ -124,7 +129,6 @@ bool MemfdCallHandler::still_pending(CallChannel& channel, DecisionRecord& recor
   record.exe.reset();
   record.comm.reset();
   audit_.write(record);
-  return false;
 }
 
 void MemfdCallHandler::name_caller(DecisionRecord& record) {
@@ -171,12 +175,7 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
     if (-installed == ENOENT) {
       // Interrupted or dead caller: no fd reached it, and a restarted call comes back as a new
       // call, so nothing is counted for this one. The watch reports the memfd's end.
-      record.decision = Decision::kAbort;
-      record.reason = "caller-gone";
-      record.quota = ledger_.state();
-      record.exe.reset();  // unproven, as in still_pending()
-      record.comm.reset();
-      audit_.write(record);
+      record_abort(record);
       return;
     }
     // The kernel refused to make or install it (EMFILE: the caller's fd table is full ...), or

@@ -26,6 +26,8 @@ class MemfdCallHandler : CallHandler {
   // True while the caller waits; otherwise records the call as abandoned. Called before any
   // record that precedes its answer.
   bool still_pending(CallChannel& channel, DecisionRecord& record);
+  // Records the call as abandoned by its caller (gone, or interrupted), naming no one.
+  void record_abort(DecisionRecord& record);
   // Fails the call with `error` and records why.
   void refuse(CallChannel& channel, DecisionRecord& record, int error, const char* reason);
   void allow(CallChannel& channel, DecisionRecord& record, const MemfdSpec& spec);
