@@ -24,7 +24,8 @@ struct FileCloser {
 template <typename Entry, typename Next, typename Visit>
 Result<void> scan(const std::string& path, Next next, Visit visit) {
   std::unique_ptr<FILE, FileCloser> file(std::fopen(path.c_str(), "re"));
-  if (!file) return errno_error("reading " + path);
+  // A root without the file (a distroless image) names nobody, as NSS's "files" would have it.
+  if (!file) return errno == ENOENT ? Result<void>() : errno_error("reading " + path);
   std::vector<char> buffer(1024);
   for (;;) {
     Entry entry{};
@@ -40,6 +41,10 @@ Result<void> scan(const std::string& path, Next next, Visit visit) {
   }
 }
 
+// "+", "+name", "-name": NIS compat entries, which glibc's parser reads as uid and gid 0 and
+// NSS's "files" module skips.
+bool compat_entry(const char* name) { return name == nullptr || name[0] == '+' || name[0] == '-'; }
+
 UserEntry user_of(const passwd& entry) {
   return UserEntry{entry.pw_name != nullptr ? entry.pw_name : "", entry.pw_uid, entry.pw_gid};
 }
@@ -49,7 +54,7 @@ UserEntry user_of(const passwd& entry) {
 Result<std::optional<UserEntry>> UserDatabase::user_named(const std::string& name) const {
   std::optional<UserEntry> out;
   auto done = scan<passwd>(passwd_path, ::fgetpwent_r, [&](const passwd& entry) {
-    if (entry.pw_name == nullptr || name != entry.pw_name) return false;
+    if (compat_entry(entry.pw_name) || name != entry.pw_name) return false;
     out = user_of(entry);
     return true;
   });
@@ -60,7 +65,7 @@ Result<std::optional<UserEntry>> UserDatabase::user_named(const std::string& nam
 Result<std::optional<UserEntry>> UserDatabase::user_with_uid(uid_t uid) const {
   std::optional<UserEntry> out;
   auto done = scan<passwd>(passwd_path, ::fgetpwent_r, [&](const passwd& entry) {
-    if (entry.pw_uid != uid) return false;
+    if (compat_entry(entry.pw_name) || entry.pw_uid != uid) return false;
     out = user_of(entry);
     return true;
   });
@@ -71,7 +76,7 @@ Result<std::optional<UserEntry>> UserDatabase::user_with_uid(uid_t uid) const {
 Result<std::optional<gid_t>> UserDatabase::group_named(const std::string& name) const {
   std::optional<gid_t> out;
   auto done = scan<group>(group_path, ::fgetgrent_r, [&](const group& entry) {
-    if (entry.gr_name == nullptr || name != entry.gr_name) return false;
+    if (compat_entry(entry.gr_name) || name != entry.gr_name) return false;
     out = entry.gr_gid;
     return true;
   });
@@ -86,7 +91,9 @@ Result<size_t> UserDatabase::groups_of(const std::string& user, gid_t primary, g
   out[count++] = primary;
   bool overflow = false;
   auto done = scan<group>(group_path, ::fgetgrent_r, [&](const group& entry) {
-    if (std::find(out, out + count, entry.gr_gid) != out + count) return false;
+    if (compat_entry(entry.gr_name) || std::find(out, out + count, entry.gr_gid) != out + count) {
+      return false;
+    }
     for (char** member = entry.gr_mem; member != nullptr && *member != nullptr; ++member) {
       if (user != *member) continue;
       if (count == capacity) {

@@ -25,8 +25,8 @@ struct UserDatabase {
   std::string passwd_path = "/etc/passwd";
   std::string group_path = "/etc/group";
 
-  // The first entry with this name / uid; nullopt when there is none. An error when the file
-  // cannot be read.
+  // The first entry with this name / uid; nullopt when there is none (a missing file has none;
+  // NIS "+"/"-" lines are skipped). An error when the file cannot be read.
   Result<std::optional<UserEntry>> user_named(const std::string& name) const;
   Result<std::optional<UserEntry>> user_with_uid(uid_t uid) const;
   Result<std::optional<gid_t>> group_named(const std::string& name) const;

@@ -93,14 +93,52 @@ TEST_CASE("--user lookups: /etc/passwd and /etc/group read as files, first entry
   CHECK(too_few.error().message().find("more than 2 groups") != std::string::npos);
 }
 
-TEST_CASE("--user lookups: a file that cannot be read is an error that names it") {
-  Files files;
+TEST_CASE("--user lookups: missing files name nobody, and a file that cannot be read is an error") {
+  Files files;  // neither file written: a root filesystem without them (a distroless image)
   auto user = files.database.user_named("alice");
-  REQUIRE(!user);
-  CHECK(user.error().code == ENOENT);
-  CHECK(user.error().message().find(files.database.passwd_path) != std::string::npos);
+  REQUIRE(user);
+  CHECK(!user->has_value());
   gid_t groups[4];
-  CHECK(!files.database.groups_of("alice", 1, groups, 4));
+  auto count = files.database.groups_of("alice", 7, groups, 4);
+  REQUIRE(count);
+  CHECK(*count == 1);
+  auto numbers = privileges_for_user("65534:65534", files.database);  // what the error advises
+  REQUIRE(numbers);
+  CHECK(numbers->uid == 65534);
+  CHECK(numbers->group_count == 1);
+  auto name = privileges_for_user("alice", files.database);
+  REQUIRE(!name);
+  CHECK(name.error().message().find("no such user 'alice'") != std::string::npos);
+
+  // A directory where the file should be: it cannot be read, and the error says which.
+  files.database.passwd_path = "/";
+  auto unreadable = files.database.user_named("alice");
+  REQUIRE(!unreadable);
+  CHECK(unreadable.error().message().find("reading /") != std::string::npos);
+}
+
+TEST_CASE("--user lookups: NIS compat lines are no one") {
+  // glibc's parser reads "+", "+name" and "-name" as entries with uid and gid 0; NSS's "files"
+  // module skips them, and so do we.
+  Files files;
+  files.write("+::::::\n-mallory\n+alice\n", "+:::alice\n-wheel:x:0:alice\n");
+  const auto& db = files.database;
+  for (const char* name : {"+", "+alice", "-mallory"}) {
+    CAPTURE(name);
+    auto found = db.user_named(name);
+    REQUIRE(found);
+    CHECK(!found->has_value());
+  }
+  auto root = db.user_with_uid(0);
+  REQUIRE(root);
+  CHECK(!root->has_value());
+  auto group = db.group_named("-wheel");
+  REQUIRE(group);
+  CHECK(!group->has_value());
+  gid_t groups[4];
+  auto count = db.groups_of("alice", 7, groups, 4);
+  REQUIRE(count);
+  CHECK(*count == 1);  // not gid 0 from either compat line
 }
 
 TEST_CASE("--user USER[:GROUP] resolved against the files") {
