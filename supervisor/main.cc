@@ -38,11 +38,9 @@ int run_target(warden::RunCommand& command) {
   audit_options.protect_file = ::geteuid() == 0;
   auto audit = AuditLog::open(command.audit, command.policy.quota, audit_options);
   if (!audit) {
-    // A destination that is not there or not ours to write is the command line's fault; running
-    // out of fds or memory is ours.
-    int err = audit.error().code;
-    bool ours = err == EMFILE || err == ENFILE || err == ENOMEM;
-    return exit_with_error(ours ? kExitInternal : kExitUsage, audit.error().message());
+    return exit_with_error(
+        audit_open_failure_is_usage(audit.error().code) ? kExitUsage : kExitInternal,
+        audit.error().message());
   }
   audit->write_start(kVersion, command.command.front());
   // auto: user notification where the kernel has everything it needs, else ptrace. The action

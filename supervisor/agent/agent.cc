@@ -196,6 +196,13 @@ Result<AgentPolicies> load_agent_policies(const AgentCommand& command) {
 }
 
 int run_agent(const AgentCommand& command, AgentPolicies policies) {
+  // Each container's session opens the destination for itself; one that cannot be opened fails
+  // here, before anything is served, not in every session (whose calls would then fail).
+  if (auto audit = AuditLog::open(command.audit, policies.fallback.quota); !audit) {
+    return exit_with_error(
+        audit_open_failure_is_usage(audit.error().code) ? kExitUsage : kExitInternal,
+        audit.error().message());
+  }
   sigset_t handled;
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);

@@ -42,7 +42,8 @@ bool from_hex(std::string_view hex, unsigned char* out, size_t size) {
 }
 
 Result<AuditChain> AuditChain::create() {
-  if (::sodium_init() < 0) return Error{0, "initialising libsodium"};
+  // Not the command line's fault (code 0 would say so: main.cc).
+  if (::sodium_init() < 0) return Error{ENOTRECOVERABLE, "initialising libsodium"};
   AuditChain chain;
   unsigned char id[kRunIdBytes];
   if (::getrandom(chain.key_.data(), chain.key_.size(), 0) !=

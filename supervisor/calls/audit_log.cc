@@ -497,6 +497,17 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
   return log;
 }
 
+bool audit_open_failure_is_usage(int code) {
+  switch (code) {
+    case 0: case ENOENT: case ENOTDIR: case EACCES: case EPERM: case EROFS: case EISDIR:
+    case ELOOP: case ENAMETOOLONG: case ENXIO: case ENODEV: case EBADF: case ETXTBSY:
+    case ECONNREFUSED: case EPROTOTYPE:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void AuditLog::unprotect() {
   if (!append_only_set_ || !owned_.valid()) return;
   int attributes = 0;

@@ -172,6 +172,11 @@ inline void describe_caller(DecisionRecord& record, const CallerInfo& caller, bo
   }
 }
 
+// Whether AuditLog::open failing with `code` is the command line's fault: a destination that is
+// not there, not ours to write, or nothing one can write to (0: a path too long for a socket).
+// Anything else (no fds, memory, space or entropy left) is memfd-warden's own failure.
+bool audit_open_failure_is_usage(int code);
+
 // One decision record as a JSON line (newline included), as AuditLog::write emits it.
 std::string encode_decision(const DecisionRecord& record, const Quota& limits);
 

@@ -639,4 +639,14 @@ TEST_CASE("agent and oci-profile: a policy a container cannot have is refused up
   CHECK(missing.err.find("cannot read the profile") != std::string::npos);
 }
 
+TEST_CASE("agent: an audit destination that cannot be opened stops it before it serves") {
+  TempDir dir;
+  // (timeout: an agent that wrongly started would serve for ever)
+  auto bad = run_native({"timeout", "10", warden_bin(), "agent", "--socket", dir.file("a.sock"),
+                         "--audit", "/nonexistent/audit.jsonl"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("/nonexistent/audit.jsonl") != std::string::npos);
+  CHECK(!fs::exists(dir.file("a.sock")));  // nothing was served
+}
+
 }  // namespace warden::test

@@ -56,8 +56,8 @@ TEST_CASE("memfd-warden's own failure is 125 with a message that says what faile
   // kill(-1, SIGKILL) on a Boost.Process failure path, so it runs in a PID namespace of its own
   // where such a bug cannot reach past the namespace. (127 is the dynamic loader failing to load
   // memfd-warden itself, before any of our code runs, in a build that links glibc shared; the
-  // default build is static and gets as far as opening the audit log, which must then be 125,
-  // not the 2 of a bad --audit path below.)
+  // default build is static and gets as far as opening the audit log, whose EMFILE must be 125
+  // like the rest, not the 2 of a bad --audit path below.)
   if (kSanitized) {
     MESSAGE("skipped in the sanitizer build: ASan's runtime needs file descriptors of its own");
     return;
