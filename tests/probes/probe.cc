@@ -121,16 +121,12 @@ int write_noexec_sysctl(const char* value) {
   return err;
 }
 
-// in-pidns VALUE COMMAND...: a new user and PID namespace (as an unprivileged container runtime
-// makes them), vm.memfd_noexec set to VALUE there ("-": left as inherited), then COMMAND (a probe
-// command) as its first process. Prints write_levelN=ERRNO (N: the namespace's depth); exits
-// with COMMAND's status.
-int cmd_in_pidns(int argc, char** argv) {
-  if (argc < 4) return 64;
+// unshare(`flags`, CLONE_NEWUSER among them) with our own ids mapped to 0 in the new user
+// namespace: root there, capabilities kept across execve. 0 or the errno.
+int unshare_as_root(int flags) {
   uid_t uid = ::geteuid();
   gid_t gid = ::getegid();
-  if (::unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0) return errno;
-  // Our own ids mapped to 0 in there: root in the namespace, capabilities kept across execve.
+  if (::unshare(flags) != 0) return errno;
   auto write_file = [](const char* path, const std::string& text) {
     int fd = ::open(path, O_WRONLY | O_CLOEXEC);
     bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
@@ -142,6 +138,16 @@ int cmd_in_pidns(int argc, char** argv) {
       !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n")) {
     return errno;
   }
+  return 0;
+}
+
+// in-pidns VALUE COMMAND...: a new user and PID namespace (as an unprivileged container runtime
+// makes them), vm.memfd_noexec set to VALUE there ("-": left as inherited), then COMMAND (a probe
+// command) as its first process. Prints write_levelN=ERRNO (N: the namespace's depth); exits
+// with COMMAND's status.
+int cmd_in_pidns(int argc, char** argv) {
+  if (argc < 4) return 64;
+  if (int err = unshare_as_root(CLONE_NEWUSER | CLONE_NEWPID); err != 0) return err;
   std::fflush(stdout);
   pid_t child = ::fork();
   if (child < 0) return errno;
@@ -174,20 +180,7 @@ int cmd_in_pidns(int argc, char** argv) {
 // its PID namespace.
 int cmd_in_userns(int argc, char** argv) {
   if (argc < 3) return 64;
-  uid_t uid = ::geteuid();
-  gid_t gid = ::getegid();
-  if (::unshare(CLONE_NEWUSER) != 0) return errno;
-  auto write_file = [](const char* path, const std::string& text) {
-    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    if (fd >= 0) ::close(fd);
-    return ok;
-  };
-  if (!write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n") ||
-      !write_file("/proc/self/setgroups", "deny") ||
-      !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n")) {
-    return errno;
-  }
+  if (int err = unshare_as_root(CLONE_NEWUSER); err != 0) return err;
   std::vector<char*> command{argv[0]};
   for (int i = 2; i < argc; ++i) command.push_back(argv[i]);
   command.push_back(nullptr);
