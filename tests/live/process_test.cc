@@ -1,9 +1,12 @@
 // Live: memfd-warden behaves like the program it wraps: exit statuses pass through, signals sent
 // to it reach the target, and its own failures use the shell's codes (125, 126, 127).
 #include <doctest/doctest.h>
+#include <elf.h>
 #include <sys/stat.h>
 
 #include <csignal>
+#include <cstring>
+#include <fstream>
 
 #include "tests/live/harness.h"
 
@@ -94,6 +97,30 @@ TEST_CASE("stdin, stdout, environment and working directory pass through") {
   CHECK(run.fact("line") == "piped");
   CHECK(run.fact("var") == "seen");
   CHECK(run.fact("cwd") == "/tmp");
+}
+
+TEST_CASE("the default build's memfd-warden needs no shared library: no program interpreter") {
+  // A dynamic ELF names its loader in a PT_INTERP segment; -static-pie has none, and its own
+  // PT_DYNAMIC only relocates itself (docs/containers.md, docs/performance.md).
+#ifndef WARDEN_STATIC_BUILD
+  MESSAGE("not the static build (WARDEN_STATIC_DEPS=OFF, or a sanitizer build); nothing checked");
+#else
+  std::ifstream file(warden_bin(), std::ios::binary);
+  Elf64_Ehdr header{};
+  REQUIRE(file.read(reinterpret_cast<char*>(&header), sizeof(header)));
+  REQUIRE(std::memcmp(header.e_ident, ELFMAG, SELFMAG) == 0);
+  CHECK(header.e_type == ET_DYN);  // position-independent: ASLR applies
+  size_t interpreters = 0, loads = 0;
+  for (unsigned i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment{};
+    file.seekg(static_cast<std::streamoff>(header.e_phoff + i * header.e_phentsize));
+    REQUIRE(file.read(reinterpret_cast<char*>(&segment), sizeof(segment)));
+    if (segment.p_type == PT_INTERP) ++interpreters;
+    if (segment.p_type == PT_LOAD) ++loads;
+  }
+  CHECK(loads > 0);  // the headers were read
+  CHECK(interpreters == 0);
+#endif
 }
 
 }  // namespace warden::test
