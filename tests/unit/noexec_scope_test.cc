@@ -78,19 +78,26 @@ size_t settle(const std::set<ino_t>& namespaces, size_t expected) {
   return alive;
 }
 
-}  // namespace
-
-TEST_CASE("vm.memfd_noexec readers: the namespace's own value, and never more than kMaxReaders") {
+// Root, to make PID namespaces, and our own vm.memfd_noexec at 0, so a namespace at 1 differs
+// from it; says why nothing is checked otherwise.
+bool can_check(const NoexecScopes& scopes) {
   if (::geteuid() != 0) {
     MESSAGE("not root: no PID namespaces to make; nothing checked");
-    return;
+    return false;
   }
-  NoexecScopes scopes;
   auto own = scopes.own_scope();
   if (!own || *own != 0) {
     MESSAGE("vm.memfd_noexec missing (before 6.3) or not 0 here; nothing checked");
-    return;
+    return false;
   }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("vm.memfd_noexec readers: the namespace's own value, and never more than kMaxReaders") {
+  NoexecScopes scopes;
+  if (!can_check(scopes)) return;
   // Namespaces whose value (1) differs from ours (0): only a reader inside can see it.
   std::vector<pid_t> inits;
   std::vector<ino_t> namespaces;
@@ -139,16 +146,8 @@ TEST_CASE("vm.memfd_noexec readers: the namespace's own value, and never more th
 TEST_CASE("vm.memfd_noexec readers: none is started for a thread no longer in the namespace asked about") {
   // As when the caller's number was taken over by a thread of another namespace between reading
   // the caller's namespace and starting its reader: a reader there would answer for the wrong one.
-  if (::geteuid() != 0) {
-    MESSAGE("not root: no PID namespaces to make; nothing checked");
-    return;
-  }
   NoexecScopes scopes;
-  auto own = scopes.own_scope();
-  if (!own || *own != 0) {
-    MESSAGE("vm.memfd_noexec missing (before 6.3) or not 0 here; nothing checked");
-    return;
-  }
+  if (!can_check(scopes)) return;
   pid_t asked = namespace_with_seal_scope();
   pid_t other = namespace_with_seal_scope();
   if (asked <= 0 || other <= 0) {
