@@ -59,15 +59,17 @@ Result<TargetPrivileges> privileges_for_user(std::string_view spec,
   if (user.empty() || (group_name && group_name->empty())) {
     return Error{0, "--user '" + std::string(spec) + "': expected USER or USER:GROUP"};
   }
+  // A lookup's error, said as --user's.
+  auto failed = [](const Error& error) { return Error{error.code, "--user: " + error.context}; };
   std::optional<UserEntry> entry;
   if (auto id = number(user)) {
     out.uid = *id;
     auto found = users.user_with_uid(*id);
-    if (!found) return Error{found.error().code, "--user: " + found.error().context};
+    if (!found) return failed(found.error());
     entry = *found;
   } else {
     auto found = users.user_named(user);
-    if (!found) return Error{found.error().code, "--user: " + found.error().context};
+    if (!found) return failed(found.error());
     if (!*found) {
       return Error{0, "--user: no such user '" + user + "' in " + users.passwd_path +
                           " (a user known only elsewhere, such as LDAP or systemd, is given by "
@@ -81,7 +83,7 @@ Result<TargetPrivileges> privileges_for_user(std::string_view spec,
       out.gid = *id;
     } else {
       auto found = users.group_named(*group_name);
-      if (!found) return Error{found.error().code, "--user: " + found.error().context};
+      if (!found) return failed(found.error());
       if (!*found) {
         return Error{0, "--user: no such group '" + *group_name + "' in " + users.group_path +
                             " (give it by number)"};
@@ -98,7 +100,7 @@ Result<TargetPrivileges> privileges_for_user(std::string_view spec,
   out.groups[0] = out.gid;
   if (entry) {
     auto count = users.groups_of(entry->name, out.gid, out.groups, kMaxTargetGroups);
-    if (!count) return Error{count.error().code, "--user: " + count.error().context};
+    if (!count) return failed(count.error());
     out.group_count = *count;
   }
   return out;

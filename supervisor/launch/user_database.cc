@@ -45,32 +45,27 @@ Result<void> scan(const std::string& path, Next next, Visit visit) {
 // NSS's "files" module skips.
 bool compat_entry(const char* name) { return name == nullptr || name[0] == '+' || name[0] == '-'; }
 
-UserEntry user_of(const passwd& entry) {
-  return UserEntry{entry.pw_name != nullptr ? entry.pw_name : "", entry.pw_uid, entry.pw_gid};
+// The first passwd entry `matches` takes (compat lines aside), or none.
+template <typename Match>
+Result<std::optional<UserEntry>> first_user(const std::string& path, Match matches) {
+  std::optional<UserEntry> out;
+  auto done = scan<passwd>(path, ::fgetpwent_r, [&](const passwd& entry) {
+    if (compat_entry(entry.pw_name) || !matches(entry)) return false;
+    out = UserEntry{entry.pw_name, entry.pw_uid, entry.pw_gid};
+    return true;
+  });
+  if (!done) return done.error();
+  return out;
 }
 
 }  // namespace
 
 Result<std::optional<UserEntry>> UserDatabase::user_named(const std::string& name) const {
-  std::optional<UserEntry> out;
-  auto done = scan<passwd>(passwd_path, ::fgetpwent_r, [&](const passwd& entry) {
-    if (compat_entry(entry.pw_name) || name != entry.pw_name) return false;
-    out = user_of(entry);
-    return true;
-  });
-  if (!done) return done.error();
-  return out;
+  return first_user(passwd_path, [&](const passwd& entry) { return name == entry.pw_name; });
 }
 
 Result<std::optional<UserEntry>> UserDatabase::user_with_uid(uid_t uid) const {
-  std::optional<UserEntry> out;
-  auto done = scan<passwd>(passwd_path, ::fgetpwent_r, [&](const passwd& entry) {
-    if (compat_entry(entry.pw_name) || entry.pw_uid != uid) return false;
-    out = user_of(entry);
-    return true;
-  });
-  if (!done) return done.error();
-  return out;
+  return first_user(passwd_path, [&](const passwd& entry) { return entry.pw_uid == uid; });
 }
 
 Result<std::optional<gid_t>> UserDatabase::group_named(const std::string& name) const {
