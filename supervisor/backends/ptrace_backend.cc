@@ -267,17 +267,23 @@ class PtraceChannel final : public CallChannel {
                seal_traced_memfd(reference.get(), spec.flags, spec.seal_noexec) == 0) &&
               on_created(reference.get());
     if (!ok) {
-      // The memfd exists in the caller and is not the one we decided, or we cannot track it:
-      // fail closed. The caller must not go on with it.
-      spdlog::error(
-          "memfd {} in thread {} does not carry the checked name, or cannot be "
-          "tracked; killing the process",
-          fd, tid_);
+      // A caller killed meanwhile has left its stop (and soon its fds, so the fetch fails): it
+      // is gone, not lying. One still stopped holds a memfd that is not the one we decided, or
+      // that we cannot track: fail closed. The caller must not go on with it.
+      bool gone = ::ptrace(PTRACE_GETREGS, tid_, nullptr, &regs) != 0 && errno == ESRCH;
+      if (gone) {
+        spdlog::debug("thread {} was killed before its memfd {} could be checked", tid_, fd);
+      } else {
+        spdlog::error(
+            "memfd {} in thread {} does not carry the checked name, or cannot be "
+            "tracked; killing the process",
+            fd, tid_);
+      }
       if (pidfd.valid()) sys::pidfd_send_signal(pidfd.get(), SIGKILL);
       reference.reset();
       answered_ = true;
       tracer_.resume(tid_);
-      return -EPERM;
+      return gone ? -ENOENT : -EPERM;
     }
     // Our reference goes before the tracee runs again: memfd-warden must never hold a memfd
     // the target can see.
