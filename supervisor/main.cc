@@ -163,7 +163,8 @@ int run_target(warden::RunCommand& command) {
     result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
                                 audit.value());
   }
-  if (result.started) audit->write_summary(result);
+  // Also when the target never ran: the run ends sealed, its summary saying why.
+  audit->write_summary(result);
   if (result.error.empty() && audit->strict_failure()) {
     result.exit_code = kExitInternal;
     result.error = "the audit log was " + audit->tampering() +

@@ -117,8 +117,10 @@ Policy deny_everything(const Policy& base) {
   auto ledger = MemfdLedger::open(policy.rules.size(), policy.counts_live());
   auto notify = NotifyFd::adopt(std::move(listener));
   if (!ledger || !notify) {
-    spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who,
-                  !ledger ? ledger.error().message() : notify.error().message());
+    SuperviseResult failed;  // exit_code 125: ours
+    failed.error = !ledger ? ledger.error().message() : notify.error().message();
+    spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, failed.error);
+    audit->write_summary(failed);  // the run ends sealed, with the reason
     ::_exit(1);
   }
   if (state.pid > 0) ledger->set_tree(state.pid);
@@ -162,7 +164,6 @@ Policy deny_everything(const Policy& base) {
     ::poll(&releases, 1, static_cast<int>(std::max<long long>(left, 0)));
   }
   SuperviseResult result;
-  result.started = true;
   result.exit_code = 0;
   result.orphans_ended = 0;
   fill_totals(result, *ledger, policy);

@@ -650,8 +650,10 @@ int Tracer::run() {
   event.events = EPOLLIN;
   event.data.u64 = 0;
   ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, signal_fd_, &event);
-  event.data.u64 = 1;
-  ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, ledger_.event_fd(), &event);
+  if (ledger_.event_fd() >= 0) {  // -1: nothing counts live memfds
+    event.data.u64 = 1;
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, ledger_.event_fd(), &event);
+  }
   if (audit_.watch_fd() >= 0) {
     event.data.u64 = 2;
     ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, audit_.watch_fd(), &event);
@@ -743,7 +745,6 @@ SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions&
     result.error = attach_error;
     return result;
   }
-  result.started = true;
   result.exit_code = exit_code;
   if (tracer.ended_for_audit()) {
     result.exit_code = 125;

@@ -159,7 +159,6 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     return result;
   }
 
-  result.started = true;
   ledger->set_tree(launched.target->pid);
   ProcessTree tree(launched.target->pid, std::move(launched.target->pidfd), request.orphans);
   auto fail = [&](const std::string& what) {

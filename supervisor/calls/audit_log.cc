@@ -22,6 +22,7 @@
 
 #include "policy/errno_names.h"
 #include "policy/memfd_flags.h"
+#include "supervisor/kernel/inotify_limits.h"
 
 namespace warden {
 namespace {
@@ -320,6 +321,10 @@ std::string_view AuditEncoder::summary(const SuperviseResult& result,
   // What the main target left running when it exited, and memfd-warden ended (--orphans).
   field("orphans_ended", result.orphans_ended);
   field("audit_write_errors", write_errors);
+  // memfd-warden's own failure, as said on stderr: a run that could not start its target (or
+  // a session its container) still ends sealed, with the reason.
+  bytes_or_null("error", result.error.empty() ? std::nullopt
+                                              : std::optional<std::string_view>(result.error));
   key("audit_tampering");
   if (tampering.empty()) {
     writer_.Null();
@@ -471,12 +476,13 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
   log.strict_ = options.strict;
   log.written_size_ = static_cast<uint64_t>(st.st_size);
   // Renaming or unlinking the file raises IN_MOVE_SELF / IN_ATTRIB on the inode we write to.
-  log.watch_ = UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  auto watch = open_inotify("watching the audit log " + destination.path);
+  if (!watch) return watch.error();
+  log.watch_ = std::move(watch.value());
   char self[64];
   std::snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-  if (!log.watch_.valid() ||
-      ::inotify_add_watch(log.watch_.get(), self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
-    return errno_error("watching the audit log " + destination.path);
+  if (::inotify_add_watch(log.watch_.get(), self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
+    return inotify_watch_error("watching the audit log " + destination.path);
   }
   if (options.protect_file) {
     // Append-only for the run: nobody without CAP_LINUX_IMMUTABLE (which a root target loses)

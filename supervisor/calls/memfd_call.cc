@@ -6,6 +6,7 @@
 
 #include "policy/decide.h"
 #include "policy/memfd_flags.h"
+#include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -164,8 +165,8 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
       entry->exec_allowed = !spec.seal_noexec && exec_allowed(policy_, rule);
       return true;
     }
-    spdlog::error("cannot track a new memfd (inotify_add_watch: {}); refusing the call",
-                  std::strerror(errno));
+    spdlog::error("{}; refusing the call",
+                  inotify_watch_error("cannot track a new memfd").message());
     untrackable = true;
     return false;
   };

@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "supervisor/kernel/fd_in_flight.h"
+#include "supervisor/kernel/inotify_limits.h"
 
 namespace warden {
 namespace {
@@ -70,9 +71,12 @@ ino_t pid_namespace(const char* pid) {
 }  // namespace
 
 Result<MemfdLedger> MemfdLedger::open(size_t rule_count, bool count_live) {
-  UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!fd.valid()) return errno_error("inotify_init1");
-  return MemfdLedger(std::move(fd), rule_count, count_live);
+  // An instance only when there is something to watch: instances are few and shared by all of
+  // the user's processes, and the agent runs a ledger per container (inotify_limits.h).
+  if (!count_live) return MemfdLedger(UniqueFd(), rule_count, false);
+  auto fd = open_inotify("watching memfds to count the live ones");
+  if (!fd) return fd.error();
+  return MemfdLedger(std::move(fd.value()), rule_count, true);
 }
 
 MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,

@@ -60,13 +60,14 @@ struct MemfdEntry {
 
 class MemfdLedger {
  public:
-  // `count_live` false: nothing needs the live count, and nothing is tracked (counts_live()).
+  // `count_live` false: nothing needs the live count, nothing is tracked (counts_live()), and
+  // the ledger takes no inotify instance.
   static Result<MemfdLedger> open(size_t rule_count, bool count_live = true);
 
   // Whether admitted memfds are tracked at all; track() is for such ledgers only.
   bool counts_live() const { return count_live_; }
 
-  // For the event loop: readable when releases are queued.
+  // For the event loop: readable when releases are queued; -1 when nothing is tracked.
   int event_fd() const { return inotify_.get(); }
 
   // Starts tracking the file behind `fd` (ours, or a dup of the target's) as alive, charged

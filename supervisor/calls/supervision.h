@@ -27,7 +27,6 @@ struct SuperviseOptions {
 
 struct SuperviseResult {
   int exit_code = 125;   // the target's status (128+N after signal N), or ours
-  bool started = false;  // false: the target never ran (launch failed); no summary is written
   std::string error;     // set when memfd-warden itself failed (exit_code 125, 126, 127)
   bool needs_ptrace = false;  // user notification could not serve it; nothing of it ran
   uint64_t calls = 0;

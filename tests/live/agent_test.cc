@@ -117,14 +117,17 @@ class Agent {
 // PROFILE (from memfd-warden oci-profile) as its seccomp profile.
 std::string make_bundle(const TempDir& dir, const std::string& name, const Args& process,
                         const std::string& socket, const std::string& metadata,
-                        const std::optional<Json>& profile = std::nullopt) {
+                        const std::optional<Json>& profile = std::nullopt,
+                        bool rootless = false) {
   fs::path bundle = dir.path() / name;
   fs::path rootfs = bundle / "rootfs";
   for (const char* sub : {"bin", "proc", "dev", "sys", "tmp"}) fs::create_directories(rootfs / sub);
   fs::copy_file("/bin/busybox", rootfs / "bin/busybox");
   for (const char* applet : {"sh", "sleep"}) fs::create_symlink("busybox", rootfs / "bin" / applet);
   fs::copy_file(CONTAINER_PROBE_BIN, rootfs / "bin/probe");
-  REQUIRE(run_native({"runc", "spec", "--bundle", bundle.string()}).exit_code == 0);
+  Args spec{"runc", "spec", "--bundle", bundle.string()};
+  if (rootless) spec.push_back("--rootless");  // a user namespace of its own, root mapped
+  REQUIRE(run_native(spec).exit_code == 0);
   Json config;
   std::ifstream(bundle / "config.json") >> config;
   config["process"]["terminal"] = false;
@@ -647,6 +650,101 @@ TEST_CASE("agent: an audit destination that cannot be opened stops it before it 
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("/nonexistent/audit.jsonl") != std::string::npos);
   CHECK(!fs::exists(dir.file("a.sock")));  // nothing was served
+}
+
+// The agent (AGENT_ARGS added) and a crun container from BUNDLE together in a user namespace of
+// their own, root there, whose user.max_inotify_instances is `instances`: the limit applies on
+// top of the host's, which stays untouched. A cgroup namespace gives crun its cgroup2 view.
+// Prints the container's output, then container=STATUS and agent=STATUS; the agent logs to LOG.
+RunResult serve_in_namespace(int instances, const std::string& agent_args,
+                             const std::string& socket, const std::string& bundle,
+                             const std::string& id, const std::string& log) {
+  std::string script =
+      "echo " + std::to_string(instances) + " > /proc/sys/user/max_inotify_instances || exit 91\n"
+      "mount --make-rprivate / && mount -t cgroup2 none /sys/fs/cgroup || exit 92\n" +
+      warden_bin() + " agent --socket " + socket + " " + agent_args + " --log-level info 2>" +
+      log + " &\n"
+      "agent=$!\n"
+      "i=0\n"
+      "while [ ! -S " + socket + " ] && kill -0 $agent 2>/dev/null && [ $i -lt 500 ]; do\n"
+      "  sleep 0.01; i=$((i + 1))\n"
+      "done\n"
+      "crun --cgroup-manager=disabled run --bundle " + bundle + " " + id + "\n"
+      "echo container=$?\n"
+      "kill $agent 2>/dev/null; wait $agent; echo agent=$?\n";
+  return run_native({"timeout", "60", "unshare", "-UrmC", "/bin/sh", "-c", script});
+}
+
+TEST_CASE("agent: a session takes inotify instances only for what needs them, and names the limit") {
+  // The instances are per user, 128 by default on the host, shared by everything root runs: a
+  // session that needed one for nothing would cap the containers an agent can serve.
+  SKIP_WITHOUT_CONTAINERS();
+  if (!fs::exists("/usr/bin/crun")) {
+    MESSAGE("skipped: crun is not installed");
+    return;
+  }
+  TempDir dir;
+  std::string live_policy = dir.write("live.toml", "version = 1\n[quota]\nmax_live = 5\n");
+  std::string audit_file = dir.file("audit.jsonl");
+  struct Case {
+    int instances;
+    std::string agent_args;
+    bool served;   // the container's memfd was allowed
+    bool started;  // the agent started serving
+  } cases[] = {
+      // The default policy counts no live memfds, and /dev/null needs no watch: none at all.
+      {0, "--audit /dev/null", true, true},
+      // A live limit needs the ledger's; a file destination its own as well.
+      {0, "--audit /dev/null --policy " + live_policy, false, true},
+      {1, "--audit /dev/null --policy " + live_policy, true, true},
+      {1, "--audit " + audit_file + " --policy " + live_policy, false, true},
+      {2, "--audit " + audit_file + " --policy " + live_policy, true, true},
+      // No session could open the file's watch: the agent says so at start, not per container.
+      {0, "--audit " + audit_file, false, false},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    CAPTURE(c.instances);
+    CAPTURE(c.agent_args);
+    std::string name = "limited-" + std::to_string(n++);
+    std::string socket = dir.file(name + ".sock");
+    std::string log = dir.file(name + ".log");
+    std::string id = container_id("inotify");
+    auto run = serve_in_namespace(
+        c.instances, c.agent_args, socket,
+        make_bundle(dir, name, {"/bin/probe", "made-" + name, "0"}, socket, "", std::nullopt, true),
+        id, log);
+    std::ifstream in(log);
+    std::string logged{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    INFO("out: " << run.out << "err: " << run.err << "agent log: " << logged);
+    REQUIRE(run.fact("container") != "");  // the namespace was set up (91, 92: it was not)
+    if (c.served) {
+      CHECK(run.fact("container") == "0");
+      CHECK(run.fact("link") == "/memfd:made-" + name + " (deleted)");
+    } else if (c.started) {
+      // The session ended without serving: the runtime's filter fails the call, never lets it
+      // through unchecked.
+      CHECK(run.fact("container") == std::to_string(ENOSYS));
+      CHECK(logged.find("container " + id) != std::string::npos);
+      if (c.agent_args.find(audit_file) != std::string::npos) {
+        // Its run in the audit still ends sealed, with the reason (verified below).
+        auto mine = records_of(audit_records(audit_file), id);
+        REQUIRE(!mine.empty());
+        CHECK(mine.back()["event"] == "summary");
+        CHECK(mine.back()["error"].get<std::string>().find("max_user_instances") !=
+              std::string::npos);
+      }
+    } else {
+      CHECK(run.fact("agent") == "125");
+      CHECK(run.fact("container") != "0");
+    }
+    if (!c.served) {
+      CHECK(logged.find("raise fs.inotify.max_user_instances") != std::string::npos);
+    }
+  }
+  auto verified = run_warden_raw({"verify", audit_file});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
 }
 
 }  // namespace warden::test

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -84,6 +85,61 @@ TEST_CASE("memfd-warden's own failure is 125 with a message that says what faile
   auto bad_path = run_warden_raw({"run", "--audit", "/nonexistent/audit.jsonl", "--", "/bin/true"});
   CHECK(bad_path.exit_code == 2);
   CHECK(bad_path.err.find("/nonexistent/audit.jsonl") != std::string::npos);
+}
+
+TEST_CASE("short of inotify instances, only what needs one fails, naming the limit to raise") {
+  // inotify instances are per user, and each user namespace has its own limit on top of the
+  // host's (user.max_inotify_instances): a namespace of our own lets a test use them up without
+  // touching the host's. The default policy with no audit file needs none; a file destination
+  // (its rename and unlink watch) and a count of live memfds need one each.
+  TempDir dir;
+  std::string audit = dir.file("audit.jsonl");
+  auto run = [&](int instances, const std::string& args) {
+    std::remove(audit.c_str());
+    std::string script = "echo " + std::to_string(instances) +
+                         " > /proc/sys/user/max_inotify_instances && exec " + warden_bin() +
+                         " run " + backend_flag() + args + " --log-level error -- " +
+                         probe_bin() + " create made 0";
+    return run_native({"unshare", "-Ur", "/bin/sh", "-c", script});
+  };
+  std::string file = " --audit " + dir.file("audit.jsonl");
+  struct Case {
+    int instances;
+    std::string args;
+    int exit_code;
+    const char* needs;  // what the error names
+  } cases[] = {
+      {0, " --audit /dev/null", 0, nullptr},
+      {0, file, 125, "watching the audit log"},
+      {0, " --count-live --audit /dev/null", 125, "watching memfds to count the live ones"},
+      {1, file, 0, nullptr},
+      {1, " --count-live --audit /dev/null", 0, nullptr},
+      {1, " --count-live" + file, 125, "watching memfds to count the live ones"},
+      {2, " --count-live" + file, 0, nullptr},
+      {0, " --max-live 5 --audit /dev/null", 125, "watching memfds to count the live ones"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.instances);
+    CAPTURE(c.args);
+    auto result = run(c.instances, c.args);
+    INFO("err: " << result.err);
+    CHECK(result.exit_code == c.exit_code);
+    if (c.needs != nullptr) {
+      CHECK(result.err.find(c.needs) != std::string::npos);
+      CHECK(result.err.find("raise fs.inotify.max_user_instances") != std::string::npos);
+      CHECK(result.out.find("fd=") == std::string::npos);  // the target never ran
+      if (c.args.find(" --audit /dev/null") == std::string::npos && c.instances > 0) {
+        // The audit file opened before the ledger failed: its run still ends sealed, saying why.
+        read_audit(audit, result);
+        REQUIRE(result.summary.has_value());
+        CHECK((*result.summary)["exit_status"] == 125);
+        CHECK((*result.summary)["error"].get<std::string>().find(c.needs) != std::string::npos);
+        CHECK(run_warden_raw({"verify", audit}).exit_code == 0);
+      }
+    } else {
+      CHECK(result.fact("link") == "/memfd:made (deleted)");
+    }
+  }
 }
 
 TEST_CASE("stdin, stdout, environment and working directory pass through") {
