@@ -38,6 +38,7 @@ struct RecordedSummary {
   std::optional<int64_t> exit_status;
   std::string tampering;  // empty: none recorded
   uint64_t write_errors = 0;
+  std::string error;  // memfd-warden's own failure (exit status 125); empty: none
 };
 
 // One run of `run` (or one container's session of the agent), in the order its records came.

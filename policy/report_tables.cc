@@ -33,6 +33,7 @@ std::string program_of(const RecordedRun& run) {
 // Whether the log holds the run's summary; whether the chain is intact is `verify`'s to say.
 std::string log_state(const RecordedRun& run) {
   if (!run.summary) return "no summary: cut short or truncated";
+  if (!run.summary->error.empty()) return "memfd-warden failed: " + printable(run.summary->error);
   if (!run.summary->tampering.empty()) return "tampered: " + printable(run.summary->tampering);
   if (run.summary->write_errors != 0) {
     return count_text(run.summary->write_errors) + " records lost to write errors";

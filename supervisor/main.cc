@@ -14,13 +14,13 @@
 #include <iostream>
 #include <optional>
 
+#include "supervisor/backends/ptrace_backend.h"
+#include "supervisor/backends/unotify_backend.h"
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/cli.h"
 #include "supervisor/kernel/kernel_probe.h"
-#include "supervisor/launch/launcher.h"
-#include "supervisor/backends/ptrace_backend.h"
 #include "supervisor/kernel/seccomp_filter.h"
-#include "supervisor/backends/unotify_backend.h"
+#include "supervisor/launch/launcher.h"
 
 namespace {
 
@@ -43,6 +43,13 @@ int run_target(warden::RunCommand& command) {
         audit.error().message());
   }
   audit->write_start(kVersion, command.command.front());
+  // From here on, every way out ends the run sealed, its summary saying why.
+  auto fail = [&audit](std::string message) {
+    SuperviseResult failed;  // exit_code 125: our own failure
+    failed.error = std::move(message);
+    audit->write_summary(failed);
+    return exit_with_error(kExitInternal, failed.error);
+  };
   // auto: user notification where the kernel has everything it needs, else ptrace. The action
   // and pidfd_getfd are tried here, for real; ADDFD with SEND is asked of the target's own
   // listener by the launched child, before anything of the target's runs (launcher.cc). No
@@ -51,17 +58,14 @@ int run_target(warden::RunCommand& command) {
   if (!use_ptrace) {
     KernelFeatures features = probe_before_run();
     if (!features.error.empty()) {
-      return exit_with_error(kExitInternal,
-                             "cannot tell what this kernel supports: " + features.error);
+      return fail("cannot tell what this kernel supports: " + features.error);
     }
     if (!features.user_notification || !features.pidfd_getfd) {
       std::string missing = !features.user_notification ? "user notification" : "pidfd_getfd (5.6)";
       if (command.backend == BackendChoice::kUnotify) {
-        return exit_with_error(kExitInternal, "this kernel (" + features.release + ") lacks " +
-                                                  missing +
-                                                  ", which the unotify backend needs; try "
-                                                  "--backend ptrace (memfd-warden probe shows "
-                                                  "what this kernel has)");
+        return fail("this kernel (" + features.release + ") lacks " + missing +
+                    ", which the unotify backend needs; try --backend ptrace (memfd-warden "
+                    "probe shows what this kernel has)");
       }
       spdlog::info("kernel lacks {}: using the ptrace backend", missing);
       use_ptrace = true;
@@ -76,8 +80,7 @@ int run_target(warden::RunCommand& command) {
   }
   auto filter = build_filter(use_ptrace ? TrapAction::kTrace : TrapAction::kUserNotify, traps);
   if (!filter) {
-    return exit_with_error(kExitInternal,
-                           "building the seccomp filter: " + filter.error().message());
+    return fail("building the seccomp filter: " + filter.error().message());
   }
 
   // Signals we act on arrive through a signalfd; SIGPIPE is blocked so that a closed audit pipe
@@ -86,17 +89,16 @@ int run_target(warden::RunCommand& command) {
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
   if (sigprocmask(SIG_BLOCK, &handled, &original) != 0) {
-    return exit_with_error(kExitInternal, std::string("sigprocmask: ") + std::strerror(errno));
+    return fail(std::string("sigprocmask: ") + std::strerror(errno));
   }
   sigdelset(&handled, SIGPIPE);
   UniqueFd signal_fd(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd.valid()) {
-    return exit_with_error(kExitInternal, std::string("signalfd: ") + std::strerror(errno));
+    return fail(std::string("signalfd: ") + std::strerror(errno));
   }
   // Orphans in the tree come to us, so "the tree has exited" is "we have no children left".
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-    return exit_with_error(kExitInternal,
-                           std::string("prctl(PR_SET_CHILD_SUBREAPER): ") + std::strerror(errno));
+    return fail(std::string("prctl(PR_SET_CHILD_SUBREAPER): ") + std::strerror(errno));
   }
 
   LaunchRequest request;
@@ -114,13 +116,14 @@ int run_target(warden::RunCommand& command) {
   options.record_names = command.record_exe || command.policy.matches_exe();
 
   // The target runs under memfd-warden's init (tree_init.h) as PID 1 of its own PID namespace
-  // (both backends): memfd-warden has no pid there, so the target cannot signal or trace it by number.
+  // (both backends): memfd-warden has no pid there, so the target cannot signal or trace it by
+  // number.
   // --on-supervisor-exit=kill: if we die, the tree must die too. ptrace: PTRACE_O_EXITKILL; and
   // for both the init is killed by PR_SET_PDEATHSIG when we die, which kills the namespace.
   // Without the privilege to make a namespace, only the main process can be tied to us.
   int lifeline[2] = {-1, -1};
   if (command.tree_dies_with_us && ::pipe2(lifeline, O_CLOEXEC) != 0) {
-    return exit_with_error(kExitInternal, std::string("pipe2: ") + std::strerror(errno));
+    return fail(std::string("pipe2: ") + std::strerror(errno));
   }
   UniqueFd lifeline_read(lifeline[0]),
       lifeline_write(lifeline[1]);  // the write end lives as long as we do
@@ -136,7 +139,7 @@ int run_target(warden::RunCommand& command) {
   // The init ends what the program leaves running (--orphans) and says how many on this pipe.
   int report[2] = {-1, -1};
   if (::pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
-    return exit_with_error(kExitInternal, std::string("pipe2: ") + std::strerror(errno));
+    return fail(std::string("pipe2: ") + std::strerror(errno));
   }
   UniqueFd report_read(report[0]), report_write(report[1]);
   request.orphans = command.orphans;
@@ -154,8 +157,7 @@ int run_target(warden::RunCommand& command) {
       spdlog::info("kernel lacks ADDFD with SEND: using the ptrace backend");
       auto built = build_filter(TrapAction::kTrace, traps);
       if (!built) {
-        return exit_with_error(kExitInternal,
-                               "building the seccomp filter: " + built.error().message());
+        return fail("building the seccomp filter: " + built.error().message());
       }
       trace_filter.emplace(std::move(built.value()));
       request.filter = &*trace_filter;
@@ -163,21 +165,22 @@ int run_target(warden::RunCommand& command) {
     result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
                                 audit.value());
   }
-  // Also when the target never ran: the run ends sealed, its summary saying why.
-  audit->write_summary(result);
+  audit->settle();
   if (result.error.empty() && audit->strict_failure()) {
     result.exit_code = kExitInternal;
     result.error = "the audit log was " + audit->tampering() +
                    " during the run (--audit-strict); the run was ended";
   }
+  // Also when the target never ran: the run ends sealed, its summary saying why.
+  audit->write_summary(result);
   if (!result.error.empty()) return exit_with_error(result.exit_code, result.error);
   uint64_t refused = audit->count(Decision::kDeny) + audit->count(Decision::kKill) +
                      audit->count(Decision::kAbort) + audit->count(Decision::kWouldDeny) +
                      audit->count(Decision::kWouldKill);
   if (command.fail_on_deny && refused > 0 && result.exit_code == 0) {
     return exit_with_error(kExitDenied,
-                           std::to_string(refused) + (command.dry_run ? " calls would have been"
-                                                                      : " calls were") +
+                           std::to_string(refused) +
+                               (command.dry_run ? " calls would have been" : " calls were") +
                                " refused (--fail-on-deny); the audit has each one");
   }
   return result.exit_code;

@@ -22,20 +22,20 @@
 
 #include "policy/default_policy.h"
 #include "policy/policy_parse.h"
-#include "supervisor/cli.h"
-#include "supervisor/calls/memfd_ledger.h"
-#include "supervisor/kernel/notify_fd.h"
-#include "supervisor/backends/notify_session.h"
 #include "supervisor/agent/agent_socket.h"
 #include "supervisor/agent/oci_profile.h"
 #include "supervisor/agent/oci_state.h"
+#include "supervisor/backends/notify_session.h"
+#include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/cli.h"
+#include "supervisor/kernel/notify_fd.h"
 
 namespace warden {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::chrono::seconds kClientDeadline{5};  // to send the whole state message
-constexpr size_t kMaxClients = 64;                   // connections still sending, at once
+constexpr std::chrono::seconds kClientDeadline{5};       // to send the whole state message
+constexpr size_t kMaxClients = 64;                       // connections still sending, at once
 constexpr std::chrono::milliseconds kReleaseGrace{500};  // see run_session
 
 // A connection still sending its state message.
@@ -125,7 +125,8 @@ Policy deny_everything(const Policy& base) {
   }
   if (state.pid > 0) ledger->set_tree(state.pid);
   notify->enable_sync_wakeup();
-  if (!refusal.empty()) spdlog::error("{}: {}: every trapped call is refused (EPERM)", who, refusal);
+  if (!refusal.empty())
+    spdlog::error("{}: {}: every trapped call is refused (EPERM)", who, refusal);
   SuperviseOptions options;
   options.check_exec_images = traps_for(policy).exec;
   options.count_live = policy.counts_live();
@@ -135,17 +136,18 @@ Policy deny_everything(const Policy& base) {
   if (state.pid > 0 && session.scopes().fix_if_unwritable(state.pid)) {
     spdlog::debug("{}: its vm.memfd_noexec cannot change; read once", who);
   }
-  pollfd sources[3] = {{notify->fd(), POLLIN, 0},
-                       {ledger->event_fd(), POLLIN, 0},
-                       {audit->watch_fd(), POLLIN, 0}};
+  pollfd sources[3] = {
+      {notify->fd(), POLLIN, 0}, {ledger->event_fd(), POLLIN, 0}, {audit->watch_fd(), POLLIN, 0}};
+  std::string failure;  // ours, when the session ends before its container
   for (;;) {
     if (::poll(sources, 3, -1) < 0) {
       if (errno == EINTR) continue;
+      failure = std::string("poll: ") + std::strerror(errno);
       break;
     }
     if (sources[0].revents & POLLIN) {
       if (int err = session.serve_one(*notify); err != 0) {
-        spdlog::error("{}: SECCOMP_IOCTL_NOTIF_RECV: {}", who, std::strerror(err));
+        failure = std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err);
         break;
       }
     } else if (sources[0].revents & (POLLHUP | POLLERR)) {
@@ -164,20 +166,23 @@ Policy deny_everything(const Policy& base) {
     ::poll(&releases, 1, static_cast<int>(std::max<long long>(left, 0)));
   }
   SuperviseResult result;
-  result.exit_code = 0;
+  result.exit_code = failure.empty() ? 0 : 125;
+  result.error = failure;
   result.orphans_ended = 0;
   fill_totals(result, *ledger, policy);
+  if (!failure.empty()) {
+    spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, failure);
+  }
   audit->write_summary(result);
-  ::_exit(0);
+  ::_exit(failure.empty() ? 0 : 1);
 }
 
 }  // namespace
 
 Result<AgentPolicies> load_agent_policies(const AgentCommand& command) {
   AgentPolicies policies;
-  auto fallback = command.policy_path
-                      ? load_policy_file(*command.policy_path)
-                      : parse_policy(default_policy_text(), "<default policy>");
+  auto fallback = command.policy_path ? load_policy_file(*command.policy_path)
+                                      : parse_policy(default_policy_text(), "<default policy>");
   if (!fallback) return fallback.error();
   auto fits = check_container_policy(*fallback, command.policy_path.value_or("<default policy>"));
   if (!fits) return fits.error();
@@ -292,7 +297,8 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
           } else if (requested.value()) {
             auto it = policies.named.find(*requested.value());
             if (it == policies.named.end()) {
-              refusal = "it asks for policy \"" + *requested.value() + "\", which the agent has not";
+              refusal =
+                  "it asks for policy \"" + *requested.value() + "\", which the agent has not";
             } else {
               policy = &it->second;
             }
@@ -323,7 +329,8 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
     }
     if (sources[0].revents & POLLIN) {
       for (;;) {
-        UniqueFd accepted(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        UniqueFd accepted(
+            ::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
         if (!accepted.valid()) break;
         if (clients.size() >= kMaxClients) {
           spdlog::warn("dropped a client: {} connections are already sending", kMaxClients);

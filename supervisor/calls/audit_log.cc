@@ -2,15 +2,15 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <rapidjson/encodings.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <rapidjson/encodings.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -131,9 +131,9 @@ void AuditEncoder::begin(const char* event) {
     writer_.StartObject();
     bytes("id", container_->id);
     bytes("bundle", container_->bundle);
-    for (auto [name, value] : {std::pair{"pod", &container_->pod},
-                               std::pair{"namespace", &container_->pod_namespace},
-                               std::pair{"name", &container_->container}}) {
+    for (auto [name, value] :
+         {std::pair{"pod", &container_->pod}, std::pair{"namespace", &container_->pod_namespace},
+          std::pair{"name", &container_->container}}) {
       if (value->empty()) {
         key(name);
         writer_.Null();
@@ -308,7 +308,8 @@ std::string_view AuditEncoder::summary(const SuperviseResult& result,
   begin("summary");
   key("decisions");
   writer_.StartObject();
-  for (size_t i = 0; i < kDecisionCount; ++i) field(decision_name(static_cast<Decision>(i)), counts[i]);
+  for (size_t i = 0; i < kDecisionCount; ++i)
+    field(decision_name(static_cast<Decision>(i)), counts[i]);
   writer_.EndObject();
   field("calls", result.calls);
   field("live_at_exit", result.live_at_exit);
@@ -323,8 +324,8 @@ std::string_view AuditEncoder::summary(const SuperviseResult& result,
   field("audit_write_errors", write_errors);
   // memfd-warden's own failure, as said on stderr: a run that could not start its target (or
   // a session its container) still ends sealed, with the reason.
-  bytes_or_null("error", result.error.empty() ? std::nullopt
-                                              : std::optional<std::string_view>(result.error));
+  bytes_or_null("error", result.failed_itself() ? std::optional<std::string_view>(result.error)
+                                                : std::nullopt);
   key("audit_tampering");
   if (tampering.empty()) {
     writer_.Null();
@@ -505,9 +506,21 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
 
 bool audit_open_failure_is_usage(int code) {
   switch (code) {
-    case 0: case ENOENT: case ENOTDIR: case EACCES: case EPERM: case EROFS: case EISDIR:
-    case ELOOP: case ENAMETOOLONG: case ENXIO: case ENODEV: case EBADF: case ETXTBSY:
-    case ECONNREFUSED: case EPROTOTYPE:
+    case 0:
+    case ENOENT:
+    case ENOTDIR:
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case EISDIR:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case ENXIO:
+    case ENODEV:
+    case EBADF:
+    case ETXTBSY:
+    case ECONNREFUSED:
+    case EPROTOTYPE:
       return true;
     default:
       return false;
@@ -542,11 +555,14 @@ void AuditLog::write(const DecisionRecord& record) {
   emit(encoder_->decision(record, limits_, &chain_));
 }
 
+void AuditLog::settle() {
+  if (!is_file_) return;
+  check_watch();
+  check_size(0);
+}
+
 void AuditLog::write_summary(const SuperviseResult& result) {
-  if (is_file_) {  // tampering after the last record still makes the summary
-    check_watch();
-    check_size(0);
-  }
+  settle();  // tampering after the last record still makes the summary
   emit(encoder_->summary(result, counts_, write_errors_, tampering_, chain_));
   unprotect();
 }

@@ -105,6 +105,9 @@ class AuditLog {
   void write_start(std::string_view version, std::string_view program);
   // Encodes into buffers reused from record to record: no allocation once they have grown.
   void write(const DecisionRecord& record);
+  // Looks once more for tampering with the file (renamed, unlinked, truncated since the last
+  // record), so that strict_failure() is final; write_summary() does it as well.
+  void settle();
   // The last record: the totals, and the seal (the run's key). Lifts the file's protection.
   void write_summary(const SuperviseResult& result);
 

@@ -217,6 +217,7 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
         summary.exit_status = it->value.GetInt64();
       }
       summary.tampering = text_of(record, "audit_tampering");
+      if (recorded(record, "error")) summary.error = bytes_of(record, "error");
       summary.write_errors = number_of(record, "audit_write_errors").value_or(0);
       if (summary.peak_bytes) run.tracks_bytes = true;
       run.summary = summary;

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "supervisor/kernel/caller_creds.h"
+#include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/target_memory.h"
@@ -104,7 +105,8 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
       entry = ledger_.track(call.file.get(), identity->name, identity->call, std::nullopt,
                             charge_of(static_cast<uint64_t>(call.st.st_size), 0));
       if (entry == nullptr) {
-        spdlog::error("cannot track a memfd passed into the tree: {}", std::strerror(errno));
+        spdlog::error("{}",
+                      inotify_watch_error("cannot track a memfd passed into the tree").message());
         respond(call, -(call.args.kind == GrowthKind::kFtruncate ? policy_.quota.ftruncate_errno
                                                                  : policy_.quota.write_errno));
         return;

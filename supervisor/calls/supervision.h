@@ -28,6 +28,9 @@ struct SuperviseOptions {
 struct SuperviseResult {
   int exit_code = 125;   // the target's status (128+N after signal N), or ours
   std::string error;     // set when memfd-warden itself failed (exit_code 125, 126, 127)
+  // memfd-warden's own failure (125), not a program it could not run (126, 127): the summary's
+  // "error".
+  bool failed_itself() const { return exit_code == 125 && !error.empty(); }
   bool needs_ptrace = false;  // user notification could not serve it; nothing of it ran
   uint64_t calls = 0;
   std::optional<uint64_t> live_at_exit;  // set when live memfds were counted

@@ -225,6 +225,10 @@ TEST_CASE("--audit-strict ends a run whose audit file was tampered with") {
                                            {attack_bin(), "tamper", "truncate", log})));
   CHECK(run.exit_code == 125);
   CHECK(run.err.find("--audit-strict") != std::string::npos);
+  read_audit(log, run);  // what survived the truncation, and what came after it
+  REQUIRE(run.summary.has_value());
+  CHECK((*run.summary)["exit_status"] == 125);
+  CHECK((*run.summary)["error"].get<std::string>().find("--audit-strict") != std::string::npos);
   auto loose = run_native(as_nobody(
       run_args({"--deny", "evil", "--audit", log}, {attack_bin(), "tamper", "truncate", log})));
   CHECK(loose.exit_code == 0);

@@ -66,20 +66,33 @@ TEST_CASE("memfd-warden's own failure is 125 with a message that says what faile
     MESSAGE("skipped in the sanitizer build: ASan's runtime needs file descriptors of its own");
     return;
   }
-  bool saw_fd_failure = false;
+  bool saw_fd_failure = false, saw_sealed_failure = false;
+  TempDir dir;
   for (int limit = 4; limit <= 12; ++limit) {
     CAPTURE(limit);
+    // A file that opened before the failure must end sealed, with the reason in its summary.
+    std::string audit = dir.file("audit-" + std::to_string(limit) + ".jsonl");
     auto run = run_native({"unshare", "--fork", "--pid", "--mount-proc", "/bin/sh", "-c",
                            "ulimit -n " + std::to_string(limit) + "; exec " + warden_bin() +
-                               " run " + backend_flag() + "--audit /dev/null -- /bin/true"});
+                               " run " + backend_flag() + "--audit " + audit + " -- /bin/true"});
     INFO("exit " << run.exit_code << " err " << run.err);
     CHECK((run.exit_code == 0 || run.exit_code == 125 || run.exit_code == 127));
     if (run.exit_code == 125) {
       CHECK(run.err.find("memfd-warden: error:") != std::string::npos);
       saw_fd_failure = saw_fd_failure || run.err.find("Too many open files") != std::string::npos;
+      std::ifstream in(audit);
+      if (in.peek() != std::ifstream::traits_type::eof()) {
+        read_audit(audit, run);
+        REQUIRE(run.summary.has_value());
+        CHECK((*run.summary)["exit_status"] == 125);
+        CHECK(run.err.find((*run.summary)["error"].get<std::string>()) != std::string::npos);
+        CHECK(run_warden_raw({"verify", audit}).exit_code == 0);
+        saw_sealed_failure = true;
+      }
     }
   }
   CHECK(saw_fd_failure);
+  CHECK(saw_sealed_failure);
   CHECK(run_warden_raw({"run", "--audit", "/dev/null", "--", "/bin/true"}).exit_code == 0);
   // The control: an audit path that cannot be opened is the command line's fault.
   auto bad_path = run_warden_raw({"run", "--audit", "/nonexistent/audit.jsonl", "--", "/bin/true"});
@@ -135,6 +148,9 @@ TEST_CASE("short of inotify instances, only what needs one fails, naming the lim
         CHECK((*result.summary)["exit_status"] == 125);
         CHECK((*result.summary)["error"].get<std::string>().find(c.needs) != std::string::npos);
         CHECK(run_warden_raw({"verify", audit}).exit_code == 0);
+        auto report = run_warden_raw({"report", audit});
+        CHECK(report.out.find("memfd-warden failed: " + std::string(c.needs)) !=
+              std::string::npos);
       }
     } else {
       CHECK(result.fact("link") == "/memfd:made (deleted)");

@@ -46,7 +46,7 @@ RecordedRun sample_run() {
   run.decisions.push_back(decided("/usr/bin/job", "evil", "deny", 1002, 4));
   run.decisions.push_back(decided("/usr/bin/job", "evil", "deny", 1002.1, 4));
   run.decisions.push_back(decided("/usr/lib/helper", "session", "allow", 1002.2, 5));
-  run.summary = RecordedSummary{5, 5, 20480, 0, "", 0};
+  run.summary = RecordedSummary{5, 5, 20480, 0, "", 0, ""};
   return run;
 }
 
@@ -133,6 +133,15 @@ TEST_CASE("report: a run cut short, a tampered log and a dry run are said so") {
   INFO(text);
   CHECK(has_line(text, {"01234567", "no summary: cut short or truncated"}));
   CHECK(has_line(text, {"fedcba98", "tampered: truncated"}));
+  RecordedRun failed = sample_run();
+  failed.decisions.clear();
+  failed.summary = RecordedSummary{0, std::nullopt, std::nullopt, 125, "", 0,
+                                   "watching the audit log: inotify_init1\x1b[2J"};
+  std::string failed_text = render_report({failed}, ReportFormat::kText);
+  INFO(failed_text);
+  // The reason, not "summary present"; and a hostile byte stays text.
+  CHECK(has_line(failed_text, {"01234567", "memfd-warden failed: watching the audit log"}));
+  CHECK(failed_text.find('\x1b') == std::string::npos);
   CHECK(has_line(text, {"evil", "would-deny", "2"}));
   CHECK(text.find("2 would have been refused (dry run)") != std::string::npos);
 }
