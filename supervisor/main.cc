@@ -38,14 +38,9 @@ int run_target(warden::RunCommand& command) {
   audit_options.protect_file = ::geteuid() == 0;
   auto audit = AuditLog::open(command.audit, command.policy.quota, audit_options);
   if (!audit) {
-    if (audit_open_failure_is_usage(audit.error().code)) {
-      return exit_with_error(kExitUsage, audit.error().message());
-    }
-    // Ours (no inotify instance for the file's watch, say): the run is recorded, sealed, with
-    // the reason, where the destination opens without a watch.
-    record_unopened_run(command.audit, command.policy.quota, kVersion, command.command.front(),
-                        audit.error());
-    return exit_with_error(kExitInternal, audit.error().message());
+    return exit_with_error(
+        audit_open_failure_is_usage(audit.error().code) ? kExitUsage : kExitInternal,
+        audit.error().message());
   }
   audit->write_start(kVersion, command.command.front());
   // From here on, every way out ends the run sealed, its summary saying why.

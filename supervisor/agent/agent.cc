@@ -110,14 +110,11 @@ Policy deny_everything(const Policy& base) {
   auto audit = AuditLog::open(destination, policy.quota);
   if (!audit) {
     spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, audit.error().message());
-    // Its run is recorded all the same, sealed, with the reason, where the file opens unwatched.
-    record_unopened_run(destination, policy.quota, kVersion, who, audit.error(),
-                        container_identity(state));
     ::_exit(1);
   }
   audit->set_container(container_identity(state));
   audit->write_start(kVersion, who);
-  auto ledger = MemfdLedger::open(policy.rules.size(), policy.counts_live(), audit->inotify());
+  auto ledger = MemfdLedger::open(policy.rules.size(), policy.counts_live());
   auto notify = NotifyFd::adopt(std::move(listener));
   if (!ledger || !notify) {
     SuperviseResult failed;  // exit_code 125: ours

@@ -650,11 +650,13 @@ int Tracer::run() {
   event.events = EPOLLIN;
   event.data.u64 = 0;
   ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, signal_fd_, &event);
-  // The ledger's inotify fd and the audit file's watch: one fd when they share the queue (-1:
-  // nothing to watch). Either wakes both, which sort the queue's events between them.
-  for (int fd : {ledger_.event_fd(), audit_.watch_fd()}) {
+  if (ledger_.event_fd() >= 0) {  // -1: nothing counts live memfds
     event.data.u64 = 1;
-    if (fd >= 0) ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &event);  // EEXIST: the same fd
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, ledger_.event_fd(), &event);
+  }
+  if (audit_.watch_fd() >= 0) {
+    event.data.u64 = 2;
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, audit_.watch_fd(), &event);
   }
   for (;;) {
     while (!events_.empty()) {
@@ -679,6 +681,9 @@ int Tracer::run() {
     for (int i = 0; i < n; ++i) {
       if (ready[i].data.u64 == 1) {
         ledger_.drain();
+        continue;
+      }
+      if (ready[i].data.u64 == 2) {
         audit_.check_watch();
         continue;
       }
@@ -696,7 +701,7 @@ int Tracer::run() {
 SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions& options,
                                    LaunchRequest request, int signal_fd, AuditLog& audit) {
   SuperviseResult result;
-  auto ledger = MemfdLedger::open(policy.rules.size(), options.count_live, audit.inotify());
+  auto ledger = MemfdLedger::open(policy.rules.size(), options.count_live);
   if (!ledger) {
     result.error = ledger.error().message();
     return result;

@@ -88,7 +88,7 @@ void serve_during_launch(int handshake, int stop, std::optional<NotifyFd>& notif
 SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions& options,
                                     LaunchRequest request, int signal_fd, AuditLog& audit) {
   SuperviseResult result;
-  auto ledger = MemfdLedger::open(policy.rules.size(), options.count_live, audit.inotify());
+  auto ledger = MemfdLedger::open(policy.rules.size(), options.count_live);
   if (!ledger) {
     result.error = ledger.error().message();
     return result;

@@ -22,7 +22,7 @@
 
 #include "policy/errno_names.h"
 #include "policy/memfd_flags.h"
-#include "supervisor/kernel/inotify_queue.h"
+#include "supervisor/kernel/inotify_limits.h"
 
 namespace warden {
 namespace {
@@ -476,23 +476,15 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
   log.is_file_ = true;
   log.strict_ = options.strict;
   log.written_size_ = static_cast<uint64_t>(st.st_size);
-  if (!options.watch) return log;
   // Renaming or unlinking the file raises IN_MOVE_SELF / IN_ATTRIB on the inode we write to.
-  auto watch = InotifyQueue::open("watching the audit log " + destination.path);
+  auto watch = open_inotify("watching the audit log " + destination.path);
   if (!watch) return watch.error();
   log.watch_ = std::move(watch.value());
   char self[64];
   std::snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-  if (int err = log.watch_->watch_file(self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF); err != 0) {
-    errno = err;
+  if (::inotify_add_watch(log.watch_.get(), self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
     return inotify_watch_error("watching the audit log " + destination.path);
   }
-  // Where the file is, for when its events were lost to an overflow of the shared queue.
-  char resolved[PATH_MAX];
-  log.path_ = ::realpath(destination.path.c_str(), resolved) != nullptr ? resolved
-                                                                        : destination.path;
-  log.dev_ = st.st_dev;
-  log.ino_ = st.st_ino;
   if (options.protect_file) {
     // Append-only for the run: nobody without CAP_LINUX_IMMUTABLE (which a root target loses)
     // may truncate, rewrite, rename, unlink or link it; appends still work, and a forged one
@@ -506,23 +498,10 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
       spdlog::warn("cannot make the audit log append-only for the run ({}): {}", destination.path,
                    std::strerror(errno));
     }
-    log.protected_path_ = log.path_;
+    char resolved[PATH_MAX];
+    if (::realpath(destination.path.c_str(), resolved) != nullptr) log.protected_path_ = resolved;
   }
   return log;
-}
-
-void record_unopened_run(const AuditDestination& destination, const Quota& limits,
-                         std::string_view version, std::string_view program, const Error& failure,
-                         const std::optional<ContainerIdentity>& container) {
-  AuditOptions unwatched;
-  unwatched.watch = false;
-  auto log = AuditLog::open(destination, limits, unwatched);
-  if (!log) return;
-  if (container) log->set_container(*container);
-  log->write_start(version, program);
-  SuperviseResult failed;  // exit_code 125: ours
-  failed.error = failure.message();
-  log->write_summary(failed);
 }
 
 bool audit_open_failure_is_usage(int code) {
@@ -572,9 +551,6 @@ void AuditLog::write_start(std::string_view version, std::string_view program) {
 }
 
 void AuditLog::write(const DecisionRecord& record) {
-  // The ledger's drain, sharing the queue, may have read the file's events: the fd no longer
-  // wakes the loop for them.
-  if (watch_ && watch_->file_events_pending()) check_watch();
   ++counts_[static_cast<size_t>(record.decision)];
   emit(encoder_->decision(record, limits_, &chain_));
 }
@@ -605,20 +581,18 @@ void AuditLog::note_tampering(const char* what, uint64_t size, uint64_t expected
 }
 
 void AuditLog::check_watch() {
-  if (!watch_) return;
-  watch_->read();  // the ledger's memfd ends, if it shares the queue, are kept for it
-  uint32_t events = watch_->take_file_events();
-  if (events == 0) return;
-  bool lost = events & InotifyQueue::kEventsLost;
-  bool renamed = events & IN_MOVE_SELF;
-  struct stat st {};
-  bool unlinked = (lost || (events & (IN_ATTRIB | IN_DELETE_SELF))) && ::fstat(fd_, &st) == 0 &&
-                  st.st_nlink == 0;
-  if (lost && !renamed && !unlinked) {
-    // The events may have been among those lost: is the file still at its path?
-    struct stat there {};
-    renamed = ::stat(path_.c_str(), &there) != 0 || there.st_dev != dev_ || there.st_ino != ino_;
+  alignas(inotify_event) char events[1024];
+  bool renamed = false, attributes = false;
+  for (ssize_t got; (got = ::read(watch_.get(), events, sizeof(events))) > 0;) {
+    for (char* p = events; p < events + got;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(p);
+      renamed = renamed || (event->mask & IN_MOVE_SELF);
+      attributes = attributes || (event->mask & (IN_ATTRIB | IN_DELETE_SELF));
+      p += sizeof(inotify_event) + event->len;
+    }
   }
+  struct stat st {};
+  bool unlinked = attributes && ::fstat(fd_, &st) == 0 && st.st_nlink == 0;
   if (unlinked) note_tampering("unlinked", static_cast<uint64_t>(st.st_size), written_size_);
   if (renamed) note_tampering("renamed", written_size_, written_size_);
 }

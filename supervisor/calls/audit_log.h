@@ -27,7 +27,6 @@
 #include "supervisor/calls/container_identity.h"
 #include "supervisor/calls/supervision.h"
 #include "supervisor/kernel/caller_info.h"
-#include "supervisor/kernel/inotify_queue.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -89,7 +88,6 @@ struct AuditDestination {
 struct AuditOptions {
   bool protect_file = false;  // root: append-only for the run, hidden from the target
   bool strict = false;        // a tampered log ends the run
-  bool watch = true;          // false: no watch on a file (record_unopened_run only)
 };
 
 class AuditLog {
@@ -121,11 +119,8 @@ class AuditLog {
   const std::string& tampering() const { return tampering_; }
   // A file destination's watch: readable when the file was renamed or its links changed. The
   // supervisor loop polls it and calls check_watch(); -1 when there is nothing to watch.
-  int watch_fd() const { return watch_ ? watch_->fd() : -1; }
+  int watch_fd() const { return watch_.get(); }
   void check_watch();
-  // The watch's inotify instance, for the ledger to share (null when there is none): its reads
-  // keep the file's events for check_watch(), which write() looks at before each record.
-  std::shared_ptr<InotifyQueue> inotify() const { return watch_; }
   // The protected file's absolute path, for tree_init to hide; empty when there is none.
   const std::string& protected_path() const { return protected_path_; }
 
@@ -151,24 +146,13 @@ class AuditLog {
   // File destinations only.
   bool is_file_ = false;
   bool strict_ = false;
-  // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file, at `path_`, as (dev, ino)
-  std::shared_ptr<InotifyQueue> watch_;
-  std::string path_;
-  dev_t dev_ = 0;
-  ino_t ino_ = 0;
+  UniqueFd watch_;             // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file
   uint64_t written_size_ = 0;  // where the file ended after our last write
   std::string tampering_;      // what was seen, comma-separated, each once
   std::string protected_path_;
   bool append_only_set_ = false;
   bool in_tamper_record_ = false;
 };
-
-// For a run whose AuditLog::open failed with `failure` (a file whose watch could not be had, for
-// one): records the run at `destination` all the same, start and sealed summary, the summary's
-// error saying why, when the destination opens without a watch; nothing when it does not.
-void record_unopened_run(const AuditDestination& destination, const Quota& limits,
-                         std::string_view version, std::string_view program, const Error& failure,
-                         const std::optional<ContainerIdentity>& container = std::nullopt);
 
 // RFC 3339 UTC with microseconds: 2026-11-27T19:00:00.123456Z.
 struct Rfc3339 {

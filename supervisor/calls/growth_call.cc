@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "supervisor/kernel/caller_creds.h"
-#include "supervisor/kernel/inotify_queue.h"
+#include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/target_memory.h"

@@ -6,7 +6,7 @@
 
 #include "policy/decide.h"
 #include "policy/memfd_flags.h"
-#include "supervisor/kernel/inotify_queue.h"
+#include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/unique_fd.h"
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -13,7 +14,7 @@
 #include <unordered_set>
 
 #include "supervisor/kernel/fd_in_flight.h"
-#include "supervisor/kernel/inotify_queue.h"
+#include "supervisor/kernel/inotify_limits.h"
 
 namespace warden {
 namespace {
@@ -69,16 +70,13 @@ ino_t pid_namespace(const char* pid) {
 
 }  // namespace
 
-Result<MemfdLedger> MemfdLedger::open(size_t rule_count, bool count_live,
-                                      std::shared_ptr<InotifyQueue> shared) {
-  // An instance only when there is something to watch, and one shared with the audit log's when
-  // it has one: instances are few and shared by all of the user's processes, and the agent runs
-  // a ledger per container (inotify_queue.h).
-  if (!count_live) return MemfdLedger(nullptr, rule_count, false);
-  if (shared) return MemfdLedger(std::move(shared), rule_count, true);
-  auto queue = InotifyQueue::open("watching memfds to count the live ones");
-  if (!queue) return queue.error();
-  return MemfdLedger(std::move(queue.value()), rule_count, true);
+Result<MemfdLedger> MemfdLedger::open(size_t rule_count, bool count_live) {
+  // An instance only when there is something to watch: instances are few and shared by all of
+  // the user's processes, and the agent runs a ledger per container (inotify_limits.h).
+  if (!count_live) return MemfdLedger(UniqueFd(), rule_count, false);
+  auto fd = open_inotify("watching memfds to count the live ones");
+  if (!fd) return fd.error();
+  return MemfdLedger(std::move(fd.value()), rule_count, true);
 }
 
 MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,
@@ -98,7 +96,10 @@ MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,
     // /proc/PID/fd/N rather than /proc/self/fd/N: one symlink fewer to walk.
     char path[64];
     std::snprintf(path, sizeof(path), "/proc/%d/fd/%d", own_pid_, fd);
-    entry.watch = queue_->watch_end(path);
+    // IN_IGNORED comes with every watch when the inode dies, whatever the mask. The mask must
+    // name some event: IN_MOVE_SELF, which a memfd (in no directory) never raises, so the queue
+    // carries one event per memfd and nothing else.
+    entry.watch = ::inotify_add_watch(inotify_.get(), path, IN_MOVE_SELF);
     if (entry.watch < 0) return nullptr;
     by_watch_[entry.watch] = key;
   } else {
@@ -142,18 +143,26 @@ void MemfdLedger::release(MemfdKey key) {
 
 void MemfdLedger::drain() {
   if (!count_live_) return;  // nothing is watched
-  // Ends the audit log read from the shared queue are in ended() already, before these.
-  queue_->read();
-  for (int watch : queue_->ended()) {
-    auto it = by_watch_.find(watch);
-    if (it != by_watch_.end()) release(it->second);
-  }
-  queue_->ended().clear();
-  if (queue_->take_ends_lost()) {
-    // Releases were lost: counts stay high (never low) for the memfds concerned.
-    spdlog::error(
-        "inotify queue overflowed: some memfd releases were missed, so quotas may "
-        "overstate what the tree holds (raise fs.inotify.max_queued_events)");
+  alignas(inotify_event) char buffer[16 * 1024];
+  for (;;) {
+    ssize_t got = ::read(inotify_.get(), buffer, sizeof(buffer));
+    if (got <= 0) break;  // EAGAIN: nothing queued
+    for (char* p = buffer; p < buffer + got;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(p);
+      if (event->mask & IN_Q_OVERFLOW) {
+        // Releases were lost: counts stay high (never low) for the memfds concerned.
+        spdlog::error(
+            "inotify queue overflowed: some memfd releases were missed, so quotas may "
+            "overstate what the tree holds (raise fs.inotify.max_queued_events)");
+      } else if (event->mask & IN_IGNORED) {
+        auto it = by_watch_.find(event->wd);
+        if (it != by_watch_.end()) release(it->second);
+      }
+      p += sizeof(inotify_event) + event->len;
+    }
+    // A read returns every queued event that fits: room to spare means the queue is empty
+    // (anything queued after the read happened after this drain was asked for).
+    if (static_cast<size_t>(got) + sizeof(inotify_event) + NAME_MAX + 1 <= sizeof(buffer)) break;
   }
   if (unwatched_ > 0) reconcile_unwatched();
 }

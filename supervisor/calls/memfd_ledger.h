@@ -29,7 +29,6 @@
 #include "policy/decide.h"
 #include "policy/result.h"
 #include "supervisor/calls/supervision.h"
-#include "supervisor/kernel/inotify_queue.h"
 #include "supervisor/kernel/target_memory.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -62,16 +61,14 @@ struct MemfdEntry {
 class MemfdLedger {
  public:
   // `count_live` false: nothing needs the live count, nothing is tracked (counts_live()), and
-  // the ledger takes no inotify instance. Otherwise it watches through `shared` (the audit log's,
-  // inotify_queue.h) when given, else through an instance of its own.
-  static Result<MemfdLedger> open(size_t rule_count, bool count_live = true,
-                                  std::shared_ptr<InotifyQueue> shared = nullptr);
+  // the ledger takes no inotify instance.
+  static Result<MemfdLedger> open(size_t rule_count, bool count_live = true);
 
   // Whether admitted memfds are tracked at all; track() is for such ledgers only.
   bool counts_live() const { return count_live_; }
 
   // For the event loop: readable when releases are queued; -1 when nothing is tracked.
-  int event_fd() const { return queue_ ? queue_->fd() : -1; }
+  int event_fd() const { return inotify_.get(); }
 
   // Starts tracking the file behind `fd` (ours, or a dup of the target's) as alive, charged
   // `charge` bytes. Returns the entry, or nullptr with errno set (ENOSPC: inotify watch limit).
@@ -108,9 +105,9 @@ class MemfdLedger {
     }
   };
 
-  MemfdLedger(std::shared_ptr<InotifyQueue> queue, size_t rule_count, bool count_live)
+  MemfdLedger(UniqueFd inotify, size_t rule_count, bool count_live)
       : count_live_(count_live),
-        queue_(std::move(queue)),
+        inotify_(std::move(inotify)),
         pool_(std::make_unique<std::pmr::unsynchronized_pool_resource>()),
         entries_(pool_.get()),
         by_watch_(pool_.get()),
@@ -120,7 +117,7 @@ class MemfdLedger {
   void reconcile_unwatched();
 
   bool count_live_;
-  std::shared_ptr<InotifyQueue> queue_;  // null when nothing is tracked
+  UniqueFd inotify_;
   // Entries come and go with every memfd: their nodes are recycled through a pool, so tracking a
   // memfd allocates only while the ledger grows past its largest size so far.
   std::unique_ptr<std::pmr::unsynchronized_pool_resource> pool_;
