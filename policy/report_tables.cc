@@ -33,12 +33,15 @@ std::string program_of(const RecordedRun& run) {
 // Whether the log holds the run's summary; whether the chain is intact is `verify`'s to say.
 std::string log_state(const RecordedRun& run) {
   if (!run.summary) return "no summary: cut short or truncated";
-  if (!run.summary->error.empty()) return "memfd-warden failed: " + printable(run.summary->error);
-  if (!run.summary->tampering.empty()) return "tampered: " + printable(run.summary->tampering);
+  // Everything that went wrong, one after the other: a failure does not hide tampering.
+  std::string state;
+  auto add = [&state](const std::string& part) { state += (state.empty() ? "" : "; ") + part; };
+  if (!run.summary->error.empty()) add("memfd-warden failed: " + printable(run.summary->error));
+  if (!run.summary->tampering.empty()) add("tampered: " + printable(run.summary->tampering));
   if (run.summary->write_errors != 0) {
-    return count_text(run.summary->write_errors) + " records lost to write errors";
+    add(count_text(run.summary->write_errors) + " records lost to write errors");
   }
-  return "summary present";
+  return state.empty() ? "summary present" : state;
 }
 
 ReportTable runs_table(const std::vector<RecordedRun>& runs) {

@@ -38,9 +38,14 @@ int run_target(warden::RunCommand& command) {
   audit_options.protect_file = ::geteuid() == 0;
   auto audit = AuditLog::open(command.audit, command.policy.quota, audit_options);
   if (!audit) {
-    return exit_with_error(
-        audit_open_failure_is_usage(audit.error().code) ? kExitUsage : kExitInternal,
-        audit.error().message());
+    if (audit_open_failure_is_usage(audit.error().code)) {
+      return exit_with_error(kExitUsage, audit.error().message());
+    }
+    // Ours (no inotify instance for the file's watch, say): the run is recorded, sealed, with
+    // the reason, where the destination opens without a watch.
+    record_unopened_run(command.audit, command.policy.quota, kVersion, command.command.front(),
+                        audit.error());
+    return exit_with_error(kExitInternal, audit.error().message());
   }
   audit->write_start(kVersion, command.command.front());
   // From here on, every way out ends the run sealed, its summary saying why.
@@ -146,24 +151,31 @@ int run_target(warden::RunCommand& command) {
   request.report_fd = report_write.get();
   request.report_read_fd = report_read.get();
   SuperviseResult result;
-  if (!use_ptrace) {
-    result = run_unotify_backend(command.policy, options, request, signal_fd.get(), audit.value());
-    // The child found no ADDFD with SEND on its listener and ended before the program ran.
-    use_ptrace = result.needs_ptrace && command.backend == BackendChoice::kAuto;
-  }
   std::optional<BpfProgram> trace_filter;
-  if (use_ptrace) {
-    if (result.needs_ptrace) {
-      spdlog::info("kernel lacks ADDFD with SEND: using the ptrace backend");
-      auto built = build_filter(TrapAction::kTrace, traps);
-      if (!built) {
-        return fail("building the seccomp filter: " + built.error().message());
-      }
-      trace_filter.emplace(std::move(built.value()));
-      request.filter = &*trace_filter;
+  try {
+    if (!use_ptrace) {
+      result =
+          run_unotify_backend(command.policy, options, request, signal_fd.get(), audit.value());
+      // The child found no ADDFD with SEND on its listener and ended before the program ran.
+      use_ptrace = result.needs_ptrace && command.backend == BackendChoice::kAuto;
     }
-    result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
-                                audit.value());
+    if (use_ptrace) {
+      if (result.needs_ptrace) {
+        spdlog::info("kernel lacks ADDFD with SEND: using the ptrace backend");
+        auto built = build_filter(TrapAction::kTrace, traps);
+        if (!built) {
+          return fail("building the seccomp filter: " + built.error().message());
+        }
+        trace_filter.emplace(std::move(built.value()));
+        request.filter = &*trace_filter;
+      }
+      result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
+                                  audit.value());
+    }
+  } catch (const std::exception& e) {
+    // A thread that cannot be made (RLIMIT_NPROC), memory: ours, and the run still ends sealed.
+    // The tree, if it started, dies with us (PR_SET_PDEATHSIG).
+    return fail(std::string("supervising the run: ") + e.what());
   }
   audit->settle();
   if (result.error.empty() && audit->strict_failure()) {

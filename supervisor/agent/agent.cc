@@ -110,6 +110,9 @@ Policy deny_everything(const Policy& base) {
   auto audit = AuditLog::open(destination, policy.quota);
   if (!audit) {
     spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, audit.error().message());
+    // Its run is recorded all the same, sealed, with the reason, where the file opens unwatched.
+    record_unopened_run(destination, policy.quota, kVersion, who, audit.error(),
+                        container_identity(state));
     ::_exit(1);
   }
   audit->set_container(container_identity(state));

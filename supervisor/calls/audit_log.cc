@@ -476,6 +476,7 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
   log.is_file_ = true;
   log.strict_ = options.strict;
   log.written_size_ = static_cast<uint64_t>(st.st_size);
+  if (!options.watch) return log;
   // Renaming or unlinking the file raises IN_MOVE_SELF / IN_ATTRIB on the inode we write to.
   auto watch = open_inotify("watching the audit log " + destination.path);
   if (!watch) return watch.error();
@@ -485,6 +486,11 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
   if (::inotify_add_watch(log.watch_.get(), self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
     return inotify_watch_error("watching the audit log " + destination.path);
   }
+  // Where the file is: linked elsewhere and unlinked here, it moves as surely as by a rename.
+  char resolved[PATH_MAX];
+  if (::realpath(destination.path.c_str(), resolved) != nullptr) log.path_ = resolved;
+  log.dev_ = st.st_dev;
+  log.ino_ = st.st_ino;
   if (options.protect_file) {
     // Append-only for the run: nobody without CAP_LINUX_IMMUTABLE (which a root target loses)
     // may truncate, rewrite, rename, unlink or link it; appends still work, and a forged one
@@ -498,10 +504,23 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
       spdlog::warn("cannot make the audit log append-only for the run ({}): {}", destination.path,
                    std::strerror(errno));
     }
-    char resolved[PATH_MAX];
-    if (::realpath(destination.path.c_str(), resolved) != nullptr) log.protected_path_ = resolved;
+    log.protected_path_ = log.path_;
   }
   return log;
+}
+
+void record_unopened_run(const AuditDestination& destination, const Quota& limits,
+                         std::string_view version, std::string_view program, const Error& failure,
+                         const std::optional<ContainerIdentity>& container) {
+  AuditOptions unwatched;
+  unwatched.watch = false;
+  auto log = AuditLog::open(destination, limits, unwatched);
+  if (!log) return;
+  if (container) log->set_container(*container);
+  log->write_start(version, program);
+  SuperviseResult failed;  // exit_code 125: ours
+  failed.error = failure.message();
+  log->write_summary(failed);
 }
 
 bool audit_open_failure_is_usage(int code) {
@@ -593,6 +612,12 @@ void AuditLog::check_watch() {
   }
   struct stat st {};
   bool unlinked = attributes && ::fstat(fd_, &st) == 0 && st.st_nlink == 0;
+  if (attributes && !unlinked && !renamed && !path_.empty()) {
+    // Links changed and some are left: is the file still at its path? (lstat: a symlink put
+    // there in its place is not it.)
+    struct stat there {};
+    renamed = ::lstat(path_.c_str(), &there) != 0 || there.st_dev != dev_ || there.st_ino != ino_;
+  }
   if (unlinked) note_tampering("unlinked", static_cast<uint64_t>(st.st_size), written_size_);
   if (renamed) note_tampering("renamed", written_size_, written_size_);
 }

@@ -88,6 +88,7 @@ struct AuditDestination {
 struct AuditOptions {
   bool protect_file = false;  // root: append-only for the run, hidden from the target
   bool strict = false;        // a tampered log ends the run
+  bool watch = true;          // false: no watch on a file (record_unopened_run only)
 };
 
 class AuditLog {
@@ -147,12 +148,22 @@ class AuditLog {
   bool is_file_ = false;
   bool strict_ = false;
   UniqueFd watch_;             // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file
+  std::string path_;           // where it is (realpath at open; empty: unknown), as (dev, ino)
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
   uint64_t written_size_ = 0;  // where the file ended after our last write
   std::string tampering_;      // what was seen, comma-separated, each once
   std::string protected_path_;
   bool append_only_set_ = false;
   bool in_tamper_record_ = false;
 };
+
+// For a run whose AuditLog::open failed with `failure` (a file whose watch could not be had, for
+// one): records the run at `destination` all the same, start and sealed summary, the summary's
+// error saying why, when the destination opens without a watch; nothing when it does not.
+void record_unopened_run(const AuditDestination& destination, const Quota& limits,
+                         std::string_view version, std::string_view program, const Error& failure,
+                         const std::optional<ContainerIdentity>& container = std::nullopt);
 
 // RFC 3339 UTC with microseconds: 2026-11-27T19:00:00.123456Z.
 struct Rfc3339 {

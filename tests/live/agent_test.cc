@@ -654,11 +654,13 @@ TEST_CASE("agent: an audit destination that cannot be opened stops it before it 
 
 // The agent (AGENT_ARGS added) and a crun container from BUNDLE together in a user namespace of
 // their own, root there, whose user.max_inotify_instances is `instances`: the limit applies on
-// top of the host's, which stays untouched. A cgroup namespace gives crun its cgroup2 view.
+// top of the host's, which stays untouched. A cgroup namespace gives crun its cgroup2 view. With
+// `hold`, another process takes an instance once the agent serves, before the container starts.
 // Prints the container's output, then container=STATUS and agent=STATUS; the agent logs to LOG.
-RunResult serve_in_namespace(int instances, const std::string& agent_args,
+RunResult serve_in_namespace(int instances, bool hold, const std::string& agent_args,
                              const std::string& socket, const std::string& bundle,
                              const std::string& id, const std::string& log) {
+  std::string held = log + ".held";
   std::string script =
       "echo " + std::to_string(instances) + " > /proc/sys/user/max_inotify_instances || exit 91\n"
       "mount --make-rprivate / && mount -t cgroup2 none /sys/fs/cgroup || exit 92\n" +
@@ -668,9 +670,18 @@ RunResult serve_in_namespace(int instances, const std::string& agent_args,
       "i=0\n"
       "while [ ! -S " + socket + " ] && kill -0 $agent 2>/dev/null && [ $i -lt 500 ]; do\n"
       "  sleep 0.01; i=$((i + 1))\n"
-      "done\n"
+      "done\n" +
+      (hold ? probe_bin() + " hold-inotify 60 >" + held + " &\n"
+                  "holder=$!\n"
+                  "i=0\n"
+                  "while ! grep -q held=1 " + held + " && [ $i -lt 500 ]; do\n"
+                  "  sleep 0.01; i=$((i + 1))\n"
+                  "done\n"
+                  "grep -q held=1 " + held + " || exit 93\n"
+            : std::string()) +
       "crun --cgroup-manager=disabled run --bundle " + bundle + " " + id + "\n"
-      "echo container=$?\n"
+      "echo container=$?\n" +
+      (hold ? "kill $holder\n" : "") +
       "kill $agent 2>/dev/null; wait $agent; echo agent=$?\n";
   return run_native({"timeout", "60", "unshare", "-UrmC", "/bin/sh", "-c", script});
 }
@@ -688,36 +699,40 @@ TEST_CASE("agent: a session takes inotify instances only for what needs them, an
   std::string audit_file = dir.file("audit.jsonl");
   struct Case {
     int instances;
+    bool hold;  // another process holds one of them
     std::string agent_args;
     bool served;   // the container's memfd was allowed
     bool started;  // the agent started serving
   } cases[] = {
       // The default policy counts no live memfds, and /dev/null needs no watch: none at all.
-      {0, "--audit /dev/null", true, true},
+      {0, false, "--audit /dev/null", true, true},
       // A live limit needs the ledger's; a file destination its own as well.
-      {0, "--audit /dev/null --policy " + live_policy, false, true},
-      {1, "--audit /dev/null --policy " + live_policy, true, true},
-      {1, "--audit " + audit_file + " --policy " + live_policy, false, true},
-      {2, "--audit " + audit_file + " --policy " + live_policy, true, true},
+      {0, false, "--audit /dev/null --policy " + live_policy, false, true},
+      {1, false, "--audit /dev/null --policy " + live_policy, true, true},
+      {1, false, "--audit " + audit_file + " --policy " + live_policy, false, true},
+      {2, false, "--audit " + audit_file + " --policy " + live_policy, true, true},
+      // The agent's own check at start passed; the session finds none left for its file.
+      {1, true, "--audit " + audit_file, false, true},
       // No session could open the file's watch: the agent says so at start, not per container.
-      {0, "--audit " + audit_file, false, false},
+      {0, false, "--audit " + audit_file, false, false},
   };
   int n = 0;
   for (const auto& c : cases) {
     CAPTURE(c.instances);
+    CAPTURE(c.hold);
     CAPTURE(c.agent_args);
     std::string name = "limited-" + std::to_string(n++);
     std::string socket = dir.file(name + ".sock");
     std::string log = dir.file(name + ".log");
     std::string id = container_id("inotify");
     auto run = serve_in_namespace(
-        c.instances, c.agent_args, socket,
+        c.instances, c.hold, c.agent_args, socket,
         make_bundle(dir, name, {"/bin/probe", "made-" + name, "0"}, socket, "", std::nullopt, true),
         id, log);
     std::ifstream in(log);
     std::string logged{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     INFO("out: " << run.out << "err: " << run.err << "agent log: " << logged);
-    REQUIRE(run.fact("container") != "");  // the namespace was set up (91, 92: it was not)
+    REQUIRE(run.fact("container") != "");  // the namespace was set up (91-93: it was not)
     if (c.served) {
       CHECK(run.fact("container") == "0");
       CHECK(run.fact("link") == "/memfd:made-" + name + " (deleted)");

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -25,7 +26,7 @@
 namespace warden::test {
 namespace {
 
-constexpr const char* kModes[] = {"truncate", "rewrite", "append", "unlink", "rename"};
+constexpr const char* kModes[] = {"truncate", "rewrite", "append", "unlink", "rename", "relink"};
 
 // memfd-warden as the unprivileged user nobody (what most CI jobs are: one user for both).
 Args as_nobody(const Args& args) {
@@ -197,10 +198,12 @@ TEST_CASE("as the same unprivileged user the target can change the file, and ver
     CHECK(checked.exit_code == 1);
     CHECK(checked.out.find("NOT intact") != std::string::npos);
     std::string mode_name = mode;
-    if (mode_name == "truncate" || mode_name == "unlink" || mode_name == "rename") {
+    if (mode_name == "truncate" || mode_name == "unlink" || mode_name == "rename" ||
+        mode_name == "relink") {
       // Noticed during the run, on stderr and (where the file still gets our records) in it.
+      // A link elsewhere and an unlink here moves it as a rename does.
       std::string seen = mode_name == "truncate" ? "truncated" : mode_name + "ed";
-      if (mode_name == "rename") seen = "renamed";
+      if (mode_name == "rename" || mode_name == "relink") seen = "renamed";
       CHECK(run.err.find("the audit log was " + seen) != std::string::npos);
     }
     if (mode_name == "truncate") {
@@ -210,11 +213,37 @@ TEST_CASE("as the same unprivileged user the target can change the file, and ver
       CHECK(records.tamper[0]["what"] == "truncated");
       CHECK(records.summary.value()["audit_tampering"] == "truncated");
     }
-    if (mode_name == "rename") {
-      // The records went on into the file where it was moved: complete there.
+    if (mode_name == "rename" || mode_name == "relink") {
+      // The records went on into the file where it was moved: complete there, and saying so.
       CHECK(verify(log + ".moved").exit_code == 0);
+      RunResult moved;
+      read_audit(log + ".moved", moved);
+      CHECK(moved.summary.value()["audit_tampering"] == "renamed");
     }
   }
+}
+
+TEST_CASE("a run memfd-warden cannot supervise (no thread left to it) still ends sealed, saying why") {
+  // RLIMIT_NPROC 1 as nobody: the backend's thread cannot be made (std::system_error).
+  TempDir dir;
+  give_to_nobody(dir);
+  std::string log = dir.file("audit.jsonl");
+  Args command = as_nobody(run_args({"--audit", log}, {"/bin/true"}));
+  command.insert(command.begin(), {"prlimit", "--nproc=1"});
+  auto run = run_native(command);
+  INFO(run.err);
+  CHECK(run.exit_code == 125);
+  CHECK(run.err.find("supervising the run") != std::string::npos);
+  read_audit(log, run);
+  REQUIRE(run.summary.has_value());
+  CHECK((*run.summary)["exit_status"] == 125);
+  CHECK((*run.summary)["error"].get<std::string>().find("supervising the run") !=
+        std::string::npos);
+  CHECK(verify(log).exit_code == 0);
+  // The control: with threads to spare the same run is a plain one.
+  std::remove(log.c_str());
+  auto control = run_native(as_nobody(run_args({"--audit", log}, {"/bin/true"})));
+  CHECK(control.exit_code == 0);
 }
 
 TEST_CASE("--audit-strict ends a run whose audit file was tampered with") {

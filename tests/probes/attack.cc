@@ -496,8 +496,9 @@ constexpr char kForged[] =
     "\"0000000000000000000000000000000000000000000000000000000000000000\"}\n";
 
 // tamper MODE PATH: what a target does to the audit log at PATH after its memfd_create "evil" was
-// denied: truncate, rewrite (garbage over the start), append (a forged record), unlink or rename
-// (and put a fake log in its place). Then it makes another memfd, so that memfd-warden writes
+// denied: truncate, rewrite (garbage over the start), append (a forged record), unlink, rename or
+// relink (a link elsewhere, then an unlink: a rename without IN_MOVE_SELF), and put a fake log in
+// its place. Then it makes another memfd, so that memfd-warden writes
 // again. Prints tampered=ERRNO (0: the change went through) and exits 0.
 int cmd_tamper(const std::string& mode, const char* path) {
   ::syscall(SYS_memfd_create, "evil", 0);
@@ -525,6 +526,10 @@ int cmd_tamper(const std::string& mode, const char* path) {
   } else if (mode == "rename") {
     std::string away = std::string(path) + ".moved";
     err = ::rename(path, away.c_str()) == 0 ? 0 : errno;
+    if (err == 0) fake_at_path();
+  } else if (mode == "relink") {
+    std::string away = std::string(path) + ".moved";
+    err = ::link(path, away.c_str()) == 0 && ::unlink(path) == 0 ? 0 : errno;
     if (err == 0) fake_at_path();
   } else {
     return EINVAL;

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -138,6 +139,17 @@ int unshare_as_root(int flags) {
       !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n")) {
     return errno;
   }
+  return 0;
+}
+
+// hold-inotify SECONDS: takes an inotify instance (errno if it cannot), says held=1, and keeps
+// it SECONDS: one fewer for anything else of this user (and user namespace).
+int cmd_hold_inotify(long seconds) {
+  int fd = ::inotify_init1(IN_CLOEXEC);
+  if (fd < 0) return errno;
+  std::printf("held=1\n");
+  std::fflush(stdout);
+  ::sleep(static_cast<unsigned>(seconds));
   return 0;
 }
 
@@ -1301,7 +1313,7 @@ int usage() {
                "  hit-reader STOP|KILL NAME FLAGS\n"
                "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
                "  restart-storm N | load PROCESSES THREADS SECONDS\n"
-               "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N\n");
+               "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N | hold-inotify SECONDS\n");
   return 64;
 }
 
@@ -1363,6 +1375,7 @@ int main(int argc, char** argv) {
     return cmd_forks(std::atol(arg(2)), std::atoi(arg(3)), std::string(arg(4)) == "fault-init");
   }
   if (command == "exit") return std::atoi(arg(2));
+  if (command == "hold-inotify") return cmd_hold_inotify(std::atol(arg(2)));
   if (command == "abort") std::abort();
   if (command == "segv") {
     *static_cast<volatile int*>(nullptr) = 1;

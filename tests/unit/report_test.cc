@@ -142,6 +142,10 @@ TEST_CASE("report: a run cut short, a tampered log and a dry run are said so") {
   // The reason, not "summary present"; and a hostile byte stays text.
   CHECK(has_line(failed_text, {"01234567", "memfd-warden failed: watching the audit log"}));
   CHECK(failed_text.find('\x1b') == std::string::npos);
+  // A failure does not hide tampering (--audit-strict ends a run for it with an error).
+  failed.summary->tampering = "renamed";
+  CHECK(has_line(render_report({failed}, ReportFormat::kText),
+                 {"memfd-warden failed: ", "; tampered: renamed"}));
   CHECK(has_line(text, {"evil", "would-deny", "2"}));
   CHECK(text.find("2 would have been refused (dry run)") != std::string::npos);
 }
