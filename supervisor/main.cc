@@ -13,6 +13,7 @@
 #include <exception>
 #include <iostream>
 #include <optional>
+#include <system_error>
 
 #include "supervisor/backends/ptrace_backend.h"
 #include "supervisor/backends/unotify_backend.h"
@@ -172,9 +173,16 @@ int run_target(warden::RunCommand& command) {
       result = run_ptrace_backend(command.policy, options, std::move(request), signal_fd.get(),
                                   audit.value());
     }
+  } catch (const std::system_error& e) {
+    // The backends make their threads before the program runs; RLIMIT_NPROC can refuse one.
+    // The run still ends sealed, with the reason.
+    std::string hint = e.code() == std::errc::resource_unavailable_try_again
+                           ? " (this user's processes and threads are all in use: raise "
+                             "RLIMIT_NPROC, ulimit -u)"
+                           : "";
+    return fail(std::string("starting the supervisor's thread: ") + e.what() + hint);
   } catch (const std::exception& e) {
-    // A thread that cannot be made (RLIMIT_NPROC), memory: ours, and the run still ends sealed.
-    // The tree, if it started, dies with us (PR_SET_PDEATHSIG).
+    // Past that only memory can fail here; the summary then has no totals of the run.
     return fail(std::string("supervising the run: ") + e.what());
   }
   audit->settle();

@@ -484,11 +484,15 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
   char self[64];
   std::snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
   if (::inotify_add_watch(log.watch_.get(), self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
+    if (errno == EACCES) {  // watching needs read permission, which appending does not
+      return errno_error("watching the audit log " + destination.path +
+                         " for renames and unlinks (memfd-warden must be able to read it)");
+    }
     return inotify_watch_error("watching the audit log " + destination.path);
   }
-  // Where the file is: linked elsewhere and unlinked here, it moves as surely as by a rename.
-  char resolved[PATH_MAX];
-  if (::realpath(destination.path.c_str(), resolved) != nullptr) log.path_ = resolved;
+  // Where the operator (and verify) will look for it: the path as given, followed as open
+  // followed it. Linked elsewhere and unlinked here, it moves as surely as by a rename.
+  log.path_ = destination.path;
   log.dev_ = st.st_dev;
   log.ino_ = st.st_ino;
   if (options.protect_file) {
@@ -504,7 +508,8 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
       spdlog::warn("cannot make the audit log append-only for the run ({}): {}", destination.path,
                    std::strerror(errno));
     }
-    log.protected_path_ = log.path_;
+    char resolved[PATH_MAX];
+    if (::realpath(destination.path.c_str(), resolved) != nullptr) log.protected_path_ = resolved;
   }
   return log;
 }
@@ -612,11 +617,11 @@ void AuditLog::check_watch() {
   }
   struct stat st {};
   bool unlinked = attributes && ::fstat(fd_, &st) == 0 && st.st_nlink == 0;
-  if (attributes && !unlinked && !renamed && !path_.empty()) {
-    // Links changed and some are left: is the file still at its path? (lstat: a symlink put
-    // there in its place is not it.)
+  if (attributes && !unlinked && !renamed) {
+    // Links or attributes changed and links are left: does the path still lead to it? (A
+    // symlink re-pointed on the way counts: the path no longer leads to the run's log.)
     struct stat there {};
-    renamed = ::lstat(path_.c_str(), &there) != 0 || there.st_dev != dev_ || there.st_ino != ino_;
+    renamed = ::stat(path_.c_str(), &there) != 0 || there.st_dev != dev_ || there.st_ino != ino_;
   }
   if (unlinked) note_tampering("unlinked", static_cast<uint64_t>(st.st_size), written_size_);
   if (renamed) note_tampering("renamed", written_size_, written_size_);

@@ -148,7 +148,7 @@ class AuditLog {
   bool is_file_ = false;
   bool strict_ = false;
   UniqueFd watch_;             // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file
-  std::string path_;           // where it is (realpath at open; empty: unknown), as (dev, ino)
+  std::string path_;           // the path it was opened by, and what it led to: (dev, ino)
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   uint64_t written_size_ = 0;  // where the file ended after our last write
@@ -159,8 +159,8 @@ class AuditLog {
 };
 
 // For a run whose AuditLog::open failed with `failure` (a file whose watch could not be had, for
-// one): records the run at `destination` all the same, start and sealed summary, the summary's
-// error saying why, when the destination opens without a watch; nothing when it does not.
+// one): tries the destination once more without a watch, and if it opens, records the run there
+// all the same, start and sealed summary, the summary's error saying why; nothing otherwise.
 void record_unopened_run(const AuditDestination& destination, const Quota& limits,
                          std::string_view version, std::string_view program, const Error& failure,
                          const std::optional<ContainerIdentity>& container = std::nullopt);

@@ -223,26 +223,57 @@ TEST_CASE("as the same unprivileged user the target can change the file, and ver
   }
 }
 
-TEST_CASE("a run memfd-warden cannot supervise (no thread left to it) still ends sealed, saying why") {
-  // RLIMIT_NPROC 1 as nobody: the backend's thread cannot be made (std::system_error).
+TEST_CASE("a symlink on the log's path re-pointed is seen once the log's own attributes change") {
   TempDir dir;
   give_to_nobody(dir);
+  std::filesystem::create_directory(dir.path() / "real");
+  REQUIRE(::chown((dir.path() / "real").c_str(), 65534, 65534) == 0);
+  std::filesystem::create_directory_symlink("real", dir.path() / "current");
+  REQUIRE(::lchown((dir.path() / "current").c_str(), 65534, 65534) == 0);
+  std::string log = dir.file("current/audit.jsonl");
+  auto run = run_native(as_nobody(
+      run_args({"--deny", "evil", "--audit", log}, {attack_bin(), "tamper", "repoint", log})));
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.fact("tampered") == "0");
+  CHECK(run.err.find("the audit log was renamed") != std::string::npos);
+  RunResult real;
+  read_audit(dir.file("real/audit.jsonl"), real);  // the run's log, where it really is
+  CHECK(real.summary.value()["audit_tampering"] == "renamed");
+  CHECK(verify(dir.file("real/audit.jsonl")).exit_code == 0);
+  CHECK(verify(log).exit_code != 0);  // the fake the path leads to now
+}
+
+TEST_CASE("a run memfd-warden cannot supervise (no thread left to it) still ends sealed, saying why") {
+  // RLIMIT_NPROC 1: the backend's thread cannot be made (std::system_error). The limit counts
+  // the user's processes, so the run is a user of its own: as nobody, other tests' processes
+  // would make even its execve fail.
+  if (kSanitizerThreads) {
+    MESSAGE("skipped in a sanitizer build: its runtime's own threads fail under the same limit");
+    return;
+  }
+  auto id = static_cast<uid_t>(60000 + ::getpid() % 5000);
+  std::string uid = std::to_string(id);
+  TempDir dir;
+  REQUIRE(::chown(dir.path().c_str(), id, id) == 0);
   std::string log = dir.file("audit.jsonl");
-  Args command = as_nobody(run_args({"--audit", log}, {"/bin/true"}));
-  command.insert(command.begin(), {"prlimit", "--nproc=1"});
+  Args as_own_user{"setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", warden_bin()};
+  for (const auto& arg : run_args({"--audit", log}, {"/bin/true"})) as_own_user.push_back(arg);
+  Args command{"prlimit", "--nproc=1"};
+  command.insert(command.end(), as_own_user.begin(), as_own_user.end());
   auto run = run_native(command);
   INFO(run.err);
   CHECK(run.exit_code == 125);
-  CHECK(run.err.find("supervising the run") != std::string::npos);
+  CHECK(run.err.find("starting the supervisor's thread") != std::string::npos);
+  CHECK(run.err.find("raise RLIMIT_NPROC") != std::string::npos);
   read_audit(log, run);
   REQUIRE(run.summary.has_value());
   CHECK((*run.summary)["exit_status"] == 125);
-  CHECK((*run.summary)["error"].get<std::string>().find("supervising the run") !=
-        std::string::npos);
+  CHECK((*run.summary)["error"].get<std::string>().find("RLIMIT_NPROC") != std::string::npos);
   CHECK(verify(log).exit_code == 0);
   // The control: with threads to spare the same run is a plain one.
   std::remove(log.c_str());
-  auto control = run_native(as_nobody(run_args({"--audit", log}, {"/bin/true"})));
+  auto control = run_native(as_own_user);
   CHECK(control.exit_code == 0);
 }
 

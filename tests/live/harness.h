@@ -27,6 +27,14 @@ inline constexpr bool kSanitized = true;
 inline constexpr bool kSanitized = false;
 #endif
 
+// True when memfd-warden's sanitizer runtime makes threads of its own (LeakSanitizer's check at
+// exit, ThreadSanitizer's background thread), which a process limit then refuses as well.
+#if defined(WARDEN_THREAD_SANITIZED_BUILD)
+inline constexpr bool kSanitizerThreads = true;
+#else
+inline constexpr bool kSanitizerThreads = kSanitized;
+#endif
+
 std::string warden_bin();
 // The backend this run of the suite uses ("unotify" or "ptrace"; empty: memfd-warden's default).
 std::string backend();

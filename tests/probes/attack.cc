@@ -496,9 +496,10 @@ constexpr char kForged[] =
     "\"0000000000000000000000000000000000000000000000000000000000000000\"}\n";
 
 // tamper MODE PATH: what a target does to the audit log at PATH after its memfd_create "evil" was
-// denied: truncate, rewrite (garbage over the start), append (a forged record), unlink, rename or
-// relink (a link elsewhere, then an unlink: a rename without IN_MOVE_SELF), and put a fake log in
-// its place. Then it makes another memfd, so that memfd-warden writes
+// denied: truncate, rewrite (garbage over the start), append (a forged record), unlink, rename,
+// relink (a link elsewhere, then an unlink: a rename without IN_MOVE_SELF), or repoint (PATH is
+// DIR/LINK/FILE with LINK a symlink to a directory: LINK now points to a directory with a fake
+// FILE, and the real file's mode is touched); the first five put a fake log in its place. Then it makes another memfd, so that memfd-warden writes
 // again. Prints tampered=ERRNO (0: the change went through) and exits 0.
 int cmd_tamper(const std::string& mode, const char* path) {
   ::syscall(SYS_memfd_create, "evil", 0);
@@ -527,6 +528,23 @@ int cmd_tamper(const std::string& mode, const char* path) {
     std::string away = std::string(path) + ".moved";
     err = ::rename(path, away.c_str()) == 0 ? 0 : errno;
     if (err == 0) fake_at_path();
+  } else if (mode == "repoint") {
+    std::string file = path, link = file.substr(0, file.rfind('/'));
+    std::string dir = link.substr(0, link.rfind('/'));
+    char target[4096] = {};
+    err = ::readlink(link.c_str(), target, sizeof(target) - 1) > 0 ? 0 : errno;
+    std::string real = (target[0] == '/' ? std::string(target) : dir + "/" + target) +
+                       file.substr(file.rfind('/'));
+    std::string fresh = link + ".new";
+    if (err == 0 && (::mkdir((dir + "/elsewhere").c_str(), 0755) != 0 ||
+                     ::symlink("elsewhere", fresh.c_str()) != 0 ||
+                     ::rename(fresh.c_str(), link.c_str()) != 0)) {
+      err = errno;
+    }
+    if (err == 0) {
+      fake_at_path();
+      err = ::chmod(real.c_str(), 0640) == 0 ? 0 : errno;  // an IN_ATTRIB on the real log
+    }
   } else if (mode == "relink") {
     std::string away = std::string(path) + ".moved";
     err = ::link(path, away.c_str()) == 0 && ::unlink(path) == 0 ? 0 : errno;
