@@ -51,10 +51,8 @@ int run_target(warden::RunCommand& command) {
   audit->write_start(kVersion, command.command.front());
   // From here on, every way out ends the run sealed, its summary saying why.
   auto fail = [&audit](std::string message) {
-    SuperviseResult failed;  // exit_code 125: our own failure
-    failed.error = std::move(message);
-    audit->write_summary(failed);
-    return exit_with_error(kExitInternal, failed.error);
+    audit->write_failure_summary(message);
+    return exit_with_error(kExitInternal, message);
   };
   // auto: user notification where the kernel has everything it needs, else ptrace. The action
   // and pidfd_getfd are tried here, for real; ADDFD with SEND is asked of the target's own

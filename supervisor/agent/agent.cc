@@ -120,10 +120,9 @@ Policy deny_everything(const Policy& base) {
   auto ledger = MemfdLedger::open(policy.rules.size(), policy.counts_live());
   auto notify = NotifyFd::adopt(std::move(listener));
   if (!ledger || !notify) {
-    SuperviseResult failed;  // exit_code 125: ours
-    failed.error = !ledger ? ledger.error().message() : notify.error().message();
-    spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, failed.error);
-    audit->write_summary(failed);  // the run ends sealed, with the reason
+    std::string failure = !ledger ? ledger.error().message() : notify.error().message();
+    spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, failure);
+    audit->write_failure_summary(failure);  // the run ends sealed, with the reason
     ::_exit(1);
   }
   if (state.pid > 0) ledger->set_tree(state.pid);

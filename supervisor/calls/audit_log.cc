@@ -523,9 +523,7 @@ void record_unopened_run(const AuditDestination& destination, const Quota& limit
   if (!log) return;
   if (container) log->set_container(*container);
   log->write_start(version, program);
-  SuperviseResult failed;  // exit_code 125: ours
-  failed.error = failure.message();
-  log->write_summary(failed);
+  log->write_failure_summary(failure.message());
 }
 
 bool audit_open_failure_is_usage(int code) {
@@ -577,6 +575,12 @@ void AuditLog::write_start(std::string_view version, std::string_view program) {
 void AuditLog::write(const DecisionRecord& record) {
   ++counts_[static_cast<size_t>(record.decision)];
   emit(encoder_->decision(record, limits_, &chain_));
+}
+
+void AuditLog::write_failure_summary(std::string error) {
+  SuperviseResult failed;  // exit_code 125: ours
+  failed.error = std::move(error);
+  write_summary(failed);
 }
 
 void AuditLog::settle() {

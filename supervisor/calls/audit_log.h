@@ -111,6 +111,8 @@ class AuditLog {
   void settle();
   // The last record: the totals, and the seal (the run's key). Lifts the file's protection.
   void write_summary(const SuperviseResult& result);
+  // The last record of a run memfd-warden itself could not carry on: exit_status 125, `error`.
+  void write_failure_summary(std::string error);
 
   uint64_t count(Decision decision) const { return counts_[static_cast<size_t>(decision)]; }
   uint64_t write_errors() const { return write_errors_; }

@@ -47,6 +47,14 @@ std::string container_problem() {
     return;                                                    \
   }
 
+// SKIP_WITHOUT_CONTAINERS, and crun installed as well.
+#define SKIP_WITHOUT_CRUN()                         \
+  SKIP_WITHOUT_CONTAINERS();                        \
+  if (!fs::exists("/usr/bin/crun")) {               \
+    MESSAGE("skipped: crun is not installed");      \
+    return;                                         \
+  }
+
 // A running agent on DIR/agent.sock, with DIR/policies/NAME.toml; stopped by the destructor.
 // Something listens on the unix socket at `path` (the connection is closed at once).
 bool connects(const std::string& path) {
@@ -283,11 +291,7 @@ TEST_CASE("agent: a refusal names the container's executable, an allowed call on
 }
 
 TEST_CASE("agent: crun containers are served the same way (its state message says 0.2.0)") {
-  SKIP_WITHOUT_CONTAINERS();
-  if (!fs::exists("/usr/bin/crun")) {
-    MESSAGE("skipped: crun is not installed");
-    return;
-  }
+  SKIP_WITHOUT_CRUN();
   TempDir dir;
   fs::create_directory(dir.path() / "policies");
   dir.write("policies/strict.toml", kStrict);
@@ -689,11 +693,7 @@ RunResult serve_in_namespace(int instances, bool hold, const std::string& agent_
 TEST_CASE("agent: a session takes inotify instances only for what needs them, and names the limit") {
   // The instances are per user, 128 by default on the host, shared by everything root runs: a
   // session that needed one for nothing would cap the containers an agent can serve.
-  SKIP_WITHOUT_CONTAINERS();
-  if (!fs::exists("/usr/bin/crun")) {
-    MESSAGE("skipped: crun is not installed");
-    return;
-  }
+  SKIP_WITHOUT_CRUN();
   TempDir dir;
   std::string live_policy = dir.write("live.toml", "version = 1\n[quota]\nmax_live = 5\n");
   std::string audit_file = dir.file("audit.jsonl");
