@@ -21,7 +21,6 @@
 namespace warden {
 namespace {
 
-
 int report_error(const std::string& message) { return exit_with_error(kExitUsage, message); }
 
 // `memfd-warden oci-profile`: the profile on stdout, what a merge kept as it was on stderr.
@@ -106,7 +105,8 @@ CliOutcome parse_command_line(int argc, char** argv) {
   run->add_option("--default", default_action, "Action when no rule matches")
       ->check(CLI::IsMember({"allow", "deny", "kill"}))
       ->type_name("allow|deny|kill");
-  run->add_option("--max-calls", max_calls, "Successful memfd_create and memfd_secret calls allowed over the run")
+  run->add_option("--max-calls", max_calls,
+                  "Successful memfd_create and memfd_secret calls allowed over the run")
       ->type_name("N");
   run->add_option("--max-live", max_live, "memfds alive at once across the tree")->type_name("N");
   run->add_option("--max-bytes", max_bytes,
@@ -196,26 +196,31 @@ CliOutcome parse_command_line(int argc, char** argv) {
       "Serve containers as the seccomp agent of runc or crun: a profile whose listenerPath is "
       "SOCKET sends each container's calls here (docs/containers.md)");
   AgentCommand agent_command;
-  agent->add_option("--socket", agent_command.socket_path,
-                    "The unix socket to listen on (made 0600; a stale one is replaced)")
+  agent
+      ->add_option("--socket", agent_command.socket_path,
+                   "The unix socket to listen on (made 0600; a stale one is replaced)")
       ->required()
       ->type_name("PATH");
-  agent->add_option("--policy", agent_command.policy_path,
-                    "The policy for containers that name none (default: the embedded one)")
+  agent
+      ->add_option("--policy", agent_command.policy_path,
+                   "The policy for containers that name none (default: the embedded one)")
       ->type_name("FILE");
-  agent->add_option("--policy-dir", agent_command.policy_dir,
-                    "Named policies, DIR/NAME.toml, chosen by listenerMetadata policy=NAME or the "
-                    "annotation io.memfd-warden.policy")
+  agent
+      ->add_option("--policy-dir", agent_command.policy_dir,
+                   "Named policies, DIR/NAME.toml, chosen by listenerMetadata policy=NAME or the "
+                   "annotation io.memfd-warden.policy")
       ->type_name("DIR");
   std::string agent_audit = "-";
-  agent->add_option("--audit", agent_audit,
-                    "Audit file (appended; one run per container), or - for stderr")
+  agent
+      ->add_option("--audit", agent_audit,
+                   "Audit file (appended; one run per container), or - for stderr")
       ->type_name("FILE")
       ->capture_default_str();
-  agent->add_flag("--record-exe", agent_command.record_exe,
-                  "Record the caller's executable and comm for every call; by default a record of an "
-                  "allowed call has them only when a rule matches on exe (refusals always have "
-                  "them); without it an allowed call costs fewer system calls");
+  agent->add_flag(
+      "--record-exe", agent_command.record_exe,
+      "Record the caller's executable and comm for every call; by default a record of an "
+      "allowed call has them only when a rule matches on exe (refusals always have "
+      "them); without it an allowed call costs fewer system calls");
   agent->add_option("--log-level", outcome.log_level, "Human log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
@@ -230,17 +235,20 @@ CliOutcome parse_command_line(int argc, char** argv) {
       ->required()
       ->type_name("PATH");
   std::optional<std::string> profile_policy;
-  profile->add_option("--policy", profile_policy,
-                      "The policy the container will be served with (default: the embedded one)")
+  profile
+      ->add_option("--policy", profile_policy,
+                   "The policy the container will be served with (default: the embedded one)")
       ->type_name("FILE");
   std::string profile_metadata;
-  profile->add_option("--metadata", profile_metadata,
-                      "listenerMetadata, e.g. policy=NAME to choose a policy of --policy-dir")
+  profile
+      ->add_option("--metadata", profile_metadata,
+                   "listenerMetadata, e.g. policy=NAME to choose a policy of --policy-dir")
       ->type_name("TEXT");
   std::optional<std::string> profile_merge;
-  profile->add_option("--merge", profile_merge,
-                      "Add the routing to this profile (e.g. a runtime's default) without "
-                      "weakening any of its rules; refused where that cannot be done safely")
+  profile
+      ->add_option("--merge", profile_merge,
+                   "Add the routing to this profile (e.g. a runtime's default) without "
+                   "weakening any of its rules; refused where that cannot be done safely")
       ->type_name("FILE");
 
   // suggest
@@ -260,8 +268,9 @@ CliOutcome parse_command_line(int argc, char** argv) {
       ->check(CLI::IsMember({"deny", "allow"}))
       ->capture_default_str();
   std::optional<std::string> suggest_container;
-  suggest->add_option("--container", suggest_container,
-                      "Only the records of this container (its id, name or pod), from the agent")
+  suggest
+      ->add_option("--container", suggest_container,
+                   "Only the records of this container (its id, name or pod), from the agent")
       ->type_name("NAME");
 
   // report
@@ -276,8 +285,9 @@ CliOutcome parse_command_line(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "markdown", "html"}))
       ->capture_default_str();
   std::optional<std::string> report_container;
-  report->add_option("--container", report_container,
-                     "Only the records of this container (its id, name or pod), from the agent")
+  report
+      ->add_option("--container", report_container,
+                   "Only the records of this container (its id, name or pod), from the agent")
       ->type_name("NAME");
 
   // check
@@ -291,8 +301,10 @@ CliOutcome parse_command_line(int argc, char** argv) {
       "Check audit logs: every run complete, unaltered and sealed. Exit 0 if so, 1 if not, 2 "
       "if a file cannot be read");
   std::vector<std::string> verify_paths;
-  verify->add_option("FILE", verify_paths, "Audit log(s), read in the order given (rotated logs: "
-                                           "oldest first)")
+  verify
+      ->add_option("FILE", verify_paths,
+                   "Audit log(s), read in the order given (rotated logs: "
+                   "oldest first)")
       ->required();
 
   // probe
@@ -324,8 +336,8 @@ CliOutcome parse_command_line(int argc, char** argv) {
     return outcome;
   }
   if (profile->parsed()) {
-    outcome.exit_code = print_oci_profile(profile_socket, profile_policy, profile_metadata,
-                                          profile_merge);
+    outcome.exit_code =
+        print_oci_profile(profile_socket, profile_policy, profile_metadata, profile_merge);
     return outcome;
   }
   if (suggest->parsed()) {
@@ -365,8 +377,9 @@ CliOutcome parse_command_line(int argc, char** argv) {
   if (probe->parsed()) {
     KernelFeatures features = probe_kernel();
     std::cout << describe_features(features);
+    std::string chosen = features.auto_backend();
     outcome.exit_code =
-        features.error.empty() && (features.unotify_usable() || features.ptrace) ? 0 : 1;
+        features.error.empty() && (chosen == "unotify" || chosen == "ptrace") ? 0 : 1;
     return outcome;
   }
   if (policy_cmd->parsed()) {

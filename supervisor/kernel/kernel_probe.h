@@ -10,6 +10,18 @@
 
 namespace warden {
 
+// One bit per feature, for KernelFeatures::unknown.
+enum ProbedFeature : unsigned {
+  kProbedUserNotification = 1u << 0,
+  kProbedAddfdSend = 1u << 1,
+  kProbedSyncWakeUp = 1u << 2,
+  kProbedWaitKillableRecv = 1u << 3,
+  kProbedNoexecSeal = 1u << 4,
+  kProbedMemfdSecret = 1u << 5,
+  kProbedPidfdGetfd = 1u << 6,
+  kProbedPtrace = 1u << 7,
+};
+
 struct KernelFeatures {
   std::string release;              // uname -r
   bool user_notification = false;   // SECCOMP_RET_USER_NOTIF (5.0)
@@ -22,12 +34,24 @@ struct KernelFeatures {
   bool ptrace = false;              // PTRACE_SEIZE of our own child
   bool x32 = false;                 // the x32 ABI (CONFIG_X86_X32_ABI): absent on most kernels
 
-  // Set when a feature could not be tried (out of fds, fork failed, ...): then a "no" above may
-  // mean "unknown", and nothing should be concluded from it.
+  // memfd-warden itself runs under a seccomp filter with a listener (another memfd-warden, a
+  // container's seccomp agent). No listener of ours can be loaded, and that listener's
+  // USER_NOTIF outranks the ptrace backend's RET_TRACE: it would see memfd_create first and
+  // could let it through. Neither backend can enforce a policy here.
+  bool under_listener = false;
+
+  // ProbedFeature bits of the features that could not be tried (out of fds, no thread or child):
+  // their "no" means unknown. `error` then says why.
+  unsigned unknown = 0;
   std::string error;
 
+  bool known(ProbedFeature feature) const { return (unknown & feature) == 0; }
   // What --backend auto picks: user notification when it has what a sound decision needs.
-  bool unotify_usable() const { return user_notification && addfd_send && pidfd_getfd; }
+  bool unotify_usable() const {
+    return !under_listener && user_notification && addfd_send && pidfd_getfd;
+  }
+  // "unotify", "ptrace", "none", or "unknown" when the features that decide it could not be tried.
+  const char* auto_backend() const;
 };
 
 KernelFeatures probe_kernel();

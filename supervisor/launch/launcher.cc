@@ -113,9 +113,21 @@ int set_up_child(const ChildSetup& setup) {
       return failed(SetupStep::kTracerHandshake);
     }
     ::close(setup.socket_fd);
-    if (sys::seccomp(SECCOMP_SET_MODE_FILTER, 0, setup.program) != 0) {
-      return failed(SetupStep::kSeccomp);
+    // Loaded with a listener, which is closed at once (RET_TRACE never notifies it): a listener
+    // already in our chain (another memfd-warden, a container's seccomp agent) makes that EBUSY.
+    // Such a listener's USER_NOTIF outranks RET_TRACE, so it would see memfd_create first and
+    // could let it through: the policy could not be enforced. Before 5.0 (EINVAL) there are no
+    // listeners.
+    long listener =
+        sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, setup.program);
+    if (listener < 0 && errno == EINVAL) {
+      if (sys::seccomp(SECCOMP_SET_MODE_FILTER, 0, setup.program) != 0) {
+        return failed(SetupStep::kSeccomp);
+      }
+      return 0;
     }
+    if (listener < 0) return failed(SetupStep::kSeccomp);
+    ::close(static_cast<int>(listener));
     return 0;
   }
   // WAIT_KILLABLE_RECV (5.19+): once we have received a call, only a fatal signal interrupts
@@ -125,8 +137,8 @@ int set_up_child(const ChildSetup& setup) {
       SECCOMP_SET_MODE_FILTER,
       SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, setup.program);
   if (listener < 0 && errno == EINVAL) {
-    listener = sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                            setup.program);
+    listener =
+        sys::seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, setup.program);
   }
   if (listener < 0) return failed(SetupStep::kSeccomp);
   int fd = static_cast<int>(listener);
@@ -195,8 +207,11 @@ LaunchFailure exec_failure(const std::string& program, const std::error_code& ec
       return lacks_addfd_send();
     }
     if ((err >> kStepShift) == static_cast<int>(SetupStep::kSeccomp) && cause == EBUSY) {
-      hint = " (memfd-warden already runs under a seccomp listener, of another memfd-warden or "
-             "of a container's profile, and a task can be under one only; try --backend ptrace)";
+      hint =
+          " (memfd-warden already runs under a seccomp listener, of another memfd-warden or "
+          "of a container's seccomp agent, which would see memfd_create before either "
+          "backend and could let it through: the policy cannot be enforced here; run "
+          "memfd-warden outside it, or as the container's agent)";
     }
     return {125,
             std::string(setup_step_name(err >> kStepShift)) + ": " + std::strerror(cause) + hint};

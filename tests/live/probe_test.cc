@@ -135,13 +135,15 @@ TEST_CASE("probe reports what the kernel does, and auto picks by it") {
 // A kernel before 5.14 answers ADDFD with SEND with EINVAL. The run does not probe it in a thread
 // of its own: the launched child asks its listener, before anything of the target's runs. Here a
 // filter on memfd-warden (warden_probe addfd-einval) makes every ADDFD fail so.
-TEST_CASE("without ADDFD+SEND, auto starts the target under ptrace and unotify stops before it ran") {
+TEST_CASE(
+    "without ADDFD+SEND, auto starts the target under ptrace and unotify stops before it ran") {
   TempDir dir;
   auto policy = policy_denying_evil(dir);
   for (bool root : {true, false}) {
     CAPTURE(root);  // not root: no PID namespace, the launch goes through Boost.Process
     std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
-    Args as_user = root ? Args{} : Args{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    Args as_user =
+        root ? Args{} : Args{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
     auto wrapped = [&](const Args& warden_args, const Args& command) {
       Args args = as_user;
       args.push_back(probe_bin());
@@ -153,12 +155,14 @@ TEST_CASE("without ADDFD+SEND, auto starts the target under ptrace and unotify s
     };
     // auto: the ptrace backend, which a target that traces its own child tells (EPERM), and
     // which decides the calls by the same policy.
-    auto traced = wrapped({"--log-level", "info", "--audit", "/dev/null"}, {probe_bin(), "ptrace-child"});
+    auto traced =
+        wrapped({"--log-level", "info", "--audit", "/dev/null"}, {probe_bin(), "ptrace-child"});
     CHECK(traced.exit_code == EPERM);
     CHECK(traced.err.find("kernel lacks ADDFD with SEND: using the ptrace backend") !=
           std::string::npos);
     std::string audit = dir.file(root ? "root.jsonl" : "user.jsonl");
-    auto denied = wrapped({"--policy", policy, "--audit", audit}, {probe_bin(), "create", "evil-x"});
+    auto denied =
+        wrapped({"--policy", policy, "--audit", audit}, {probe_bin(), "create", "evil-x"});
     CHECK(denied.exit_code == EDOM);
     read_audit(audit, denied);
     REQUIRE(denied.decisions.size() == 1);
@@ -196,11 +200,12 @@ TEST_CASE("without ADDFD+SEND, auto starts the target under ptrace and unotify s
     }
   }
   // The control: the same runs without the filter use user notification.
-  auto control = spawn_warden_auto({"run", "--audit", "/dev/null", "--", probe_bin(), "ptrace-child"});
+  auto control =
+      spawn_warden_auto({"run", "--audit", "/dev/null", "--", probe_bin(), "ptrace-child"});
   CHECK(control.exit_code == 0);
-  auto control_unotify = spawn_warden_auto(
-      {"run", "--backend", "unotify", "--audit", "/dev/null", "--", "/bin/sh", "-c",
-       "touch " + dir.file("ran-control")});
+  auto control_unotify =
+      spawn_warden_auto({"run", "--backend", "unotify", "--audit", "/dev/null", "--", "/bin/sh",
+                         "-c", "touch " + dir.file("ran-control")});
   CHECK(control_unotify.exit_code == 0);
   CHECK(std::filesystem::exists(dir.file("ran-control")));
 }
@@ -212,12 +217,83 @@ TEST_CASE("memfd-warden under another memfd-warden says why it cannot start its 
   // LeakSanitizer (the CI's ASan stage) stops the world with ptrace at exit, which a target under
   // the ptrace backend may not use, and then exits 1: the inner one's leak check is off.
   const char* asan = std::getenv("ASAN_OPTIONS");
-  std::string no_leak_check = std::string("ASAN_OPTIONS=") + (asan ? std::string(asan) + ":" : "") +
-                              "detect_leaks=0";
+  std::string no_leak_check =
+      std::string("ASAN_OPTIONS=") + (asan ? std::string(asan) + ":" : "") + "detect_leaks=0";
   auto run = run_warden({}, {"env", no_leak_check, warden_bin(), "run", "--backend", "unotify",
                              "--audit", "/dev/null", "--", "/bin/true"});
   CHECK(run.exit_code == 125);
   CHECK(run.err.find("already runs under a seccomp listener") != std::string::npos);
+
+  // Nor under ptrace: the outer listener's USER_NOTIF outranks RET_TRACE, so the outer
+  // memfd-warden would see the target's memfd_create first and allow it, and the inner policy
+  // (deny everything) would never be asked. The inner one refuses before the program runs.
+  TempDir dir;
+  std::string ran = dir.file("ran");
+  std::string created = "import os; os.memfd_create('inner-denied'); open('" + ran + "', 'w')";
+  Args inner{"env",  no_leak_check, warden_bin(), "run", "--backend", "ptrace", "--default",
+             "deny", "--audit",     "/dev/null",  "--",  "python3",   "-c",     created};
+  // The outer one is auto, so user notification here whatever the suite's backend: under an
+  // outer ptrace backend the inner one cannot even seize its child.
+  Args outer{"run", "--audit", dir.file("outer.jsonl"), "--"};
+  outer.insert(outer.end(), inner.begin(), inner.end());
+  auto nested = spawn_warden_auto(outer);
+  read_audit(dir.file("outer.jsonl"), nested);
+  REQUIRE(nested.start.has_value());
+  INFO(nested.err);
+  CHECK(nested.exit_code == 125);
+  CHECK(nested.err.find("could let it through") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(ran));
+  for (const auto& decision : nested.decisions) {  // the outer one saw none of the program's
+    CHECK(decision["name"] != "inner-denied");
+  }
+  // The control: the same inner run on its own enforces its policy.
+  Args alone(inner.begin() + 2, inner.end());
+  auto control = run_native(alone);
+  CHECK(control.exit_code == 1);  // python's PermissionError
+  CHECK_FALSE(std::filesystem::exists(ran));
+  Args allowing = alone;
+  allowing[5] = "allow";
+  CHECK(run_native(allowing).exit_code == 0);
+  CHECK(std::filesystem::exists(ran));
+
+  // probe says the same: neither backend, not a guess.
+  auto probed = run_warden({}, {"env", no_leak_check, warden_bin(), "probe"});
+  CHECK(probed.exit_code == 1);
+  CHECK(probed.out.find("auto backend: none") != std::string::npos);
+  CHECK(probed.out.find("ADDFD with SEND (5.14): unknown") != std::string::npos);
+  CHECK(probed.out.find("runs under a seccomp listener") != std::string::npos);
+}
+
+TEST_CASE("probe short of fds or processes says unknown, never guesses, and kills nothing") {
+  // Out of fds: pidfd_getfd, the test filter's listener and the test memfds cannot be tried.
+  auto short_of_fds = run_native({"sh", "-c", "ulimit -n 4; exec " + warden_bin() + " probe"});
+  CHECK(short_of_fds.exit_code == 1);
+  CHECK(short_of_fds.out.find("probe error: ") != std::string::npos);
+  CHECK(short_of_fds.out.find("pidfd_getfd (5.6): unknown") != std::string::npos);
+  CHECK(short_of_fds.out.find("auto backend: unknown") != std::string::npos);
+  CHECK(short_of_fds.out.find("byte quotas unavailable") == std::string::npos);
+  auto control = run_warden_raw({"probe"});
+  CHECK(control.exit_code == 0);
+  CHECK(control.out.find("unknown") == std::string::npos);
+
+  // Out of processes (RLIMIT_NPROC, as a user of its own whose only other process is a
+  // sleeper): no thread and no child can be made. The answers they decide are unknown, and the
+  // sleeper lives: a failed fork must never become kill(-1, SIGKILL).
+  if (kSanitizerThreads) {
+    MESSAGE("skipped in a sanitizer build: its runtime's own threads fail under the same limit");
+    return;
+  }
+  std::string uid = std::to_string(61000 + ::getpid() % 4000);
+  std::string script = "sleep 30 & S=$!; " + warden_bin() +
+                       " probe; echo probe=$?; kill -0 $S && echo sleeper-alive; kill $S";
+  auto short_of_processes = run_native({"prlimit", "--nproc=3", "setpriv", "--reuid", uid,
+                                        "--regid", uid, "--clear-groups", "sh", "-c", script});
+  INFO(short_of_processes.out);
+  INFO(short_of_processes.err);
+  CHECK(short_of_processes.out.find("probe=1") != std::string::npos);
+  CHECK(short_of_processes.out.find("sleeper-alive") != std::string::npos);
+  CHECK(short_of_processes.out.find("ptrace: unknown") != std::string::npos);
+  CHECK(short_of_processes.out.find("auto backend: unknown") != std::string::npos);
 }
 
 }  // namespace warden::test

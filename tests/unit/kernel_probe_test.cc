@@ -3,6 +3,8 @@
 // a flag the kernel knows from one it does not, on a listener with no call pending. The full
 // probe (memfd-warden probe) must find what the kernel does, checked here on a listener of a
 // child.
+#include "supervisor/kernel/kernel_probe.h"
+
 #include <doctest/doctest.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -16,7 +18,6 @@
 #include <cstddef>
 
 #include "supervisor/kernel/kernel_abi.h"
-#include "supervisor/kernel/kernel_probe.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -90,13 +91,37 @@ TEST_CASE("the full probe finds what the kernel does, and its filter stays with 
   KernelFeatures found = probe_kernel();
   CHECK(found.error.empty());
   ListenerChild child;
-  CHECK(found.addfd_send == kernel_takes_addfd_flags(child.listener.get(), SECCOMP_ADDFD_FLAG_SEND));
+  CHECK(found.addfd_send ==
+        kernel_takes_addfd_flags(child.listener.get(), SECCOMP_ADDFD_FLAG_SEND));
   CHECK(found.sync_wake_up == (::ioctl(child.listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
                                        SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0));
   // The probe thread's filter stayed with it: this thread can still make memfds unwatched.
   UniqueFd own(static_cast<int>(::syscall(SYS_memfd_create, "after-probe", 0)));
   CHECK(own.valid());
   CHECK(::getppid() > 0);  // getppid was the probe filter's trapped call: not trapped here
+}
+
+TEST_CASE("auto names a backend only from what the probe could find out") {
+  KernelFeatures all;
+  all.user_notification = all.addfd_send = all.pidfd_getfd = all.ptrace = true;
+  CHECK(std::string(all.auto_backend()) == "unotify");
+  KernelFeatures listened = all;
+  listened.under_listener = true;  // another listener outranks both backends' filters
+  CHECK(std::string(listened.auto_backend()) == "none");
+  KernelFeatures no_getfd = all;
+  no_getfd.pidfd_getfd = false;
+  CHECK(std::string(no_getfd.auto_backend()) == "ptrace");
+  no_getfd.unknown = kProbedPidfdGetfd;  // not "no": out of fds when it was tried
+  CHECK(std::string(no_getfd.auto_backend()) == "unknown");
+  KernelFeatures old_kernel;  // no user notification at all: ADDFD unknown does not matter
+  old_kernel.ptrace = true;
+  old_kernel.unknown = kProbedAddfdSend;
+  CHECK(std::string(old_kernel.auto_backend()) == "ptrace");
+  old_kernel.ptrace = false;
+  old_kernel.unknown |= kProbedPtrace;
+  CHECK(std::string(old_kernel.auto_backend()) == "unknown");
+  old_kernel.unknown = 0;
+  CHECK(std::string(old_kernel.auto_backend()) == "none");
 }
 
 }  // namespace warden
