@@ -4,6 +4,7 @@
 #include <linux/mount.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -165,6 +166,9 @@ long count_others(bool proc_is_ours) {
 struct ProgramStart {
   const TreeInitConfig* config;
   const sigset_t* mask;
+  // Set by the child when the program could not be run: shared memory, since the sanitizer
+  // builds' child is a fork. The program never ran, so no orphans of it are counted.
+  volatile int* exec_failed;
 };
 [[maybe_unused]] alignas(16) char program_stack[64 * 1024];
 
@@ -176,6 +180,7 @@ int start_program(void* argument) {
   sigprocmask(SIG_SETMASK, start.mask, nullptr);
   ::execv(config.program[0], config.program);
   int err = errno;
+  *start.exec_failed = 1;
   if (err == ENOENT || err == ENOTDIR) {
     say({"memfd-warden: error: ", config.program[0], ": no such file or directory\n"});
     _exit(127);
@@ -211,7 +216,11 @@ void run_tree_init(const TreeInitConfig& config) {
   int grace_timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
   if (grace_timer < 0) fail("timerfd_create", errno);
 
-  ProgramStart start{&config, &original};
+  void* shared =
+      ::mmap(nullptr, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) fail("mmap", errno);
+  auto* exec_failed = static_cast<volatile int*>(shared);
+  ProgramStart start{&config, &original, exec_failed};
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // A sanitizer's runtime keeps its state per thread and cannot follow a child that runs on our
   // memory and stack: the sanitizer builds copy the address space instead.
@@ -228,7 +237,7 @@ void run_tree_init(const TreeInitConfig& config) {
   bool target_done = false;
   long ended = 0;  // still running when the program exited
   auto leave = [&]() {
-    report(config.report_fd, ended);
+    if (*exec_failed == 0) report(config.report_fd, ended);  // else null: nothing of it ran
     if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
   };

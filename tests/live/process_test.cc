@@ -52,6 +52,17 @@ TEST_CASE("a missing program is 127, a non-executable one 126, with a message") 
   CHECK(denied.exit_code == 126);
   CHECK(denied.err.find("cannot execute") != std::string::npos);
   CHECK(run_warden({}, {dir.path().string()}).exit_code == 126);  // a directory
+
+  // The summary: a program that never ran left no orphans to count (null), and said no error of
+  // memfd-warden's own; a program that ran and exited 126 itself has its orphans counted (0).
+  for (const auto* run : {&missing, &denied}) {
+    REQUIRE(run->summary.has_value());
+    CHECK((*run->summary)["orphans_ended"].is_null());
+    CHECK((*run->summary)["error"].is_null());
+  }
+  auto ran = run_warden({}, {"sh", "-c", "exit 126"});
+  CHECK(ran.exit_code == 126);
+  CHECK((*ran.summary)["orphans_ended"] == 0);
 }
 
 TEST_CASE("memfd-warden's own failure is 125 with a message that says what failed") {
@@ -111,11 +122,12 @@ TEST_CASE("short of inotify instances, only what needs one fails, naming the lim
     std::remove(audit.c_str());
     // (LeakSanitizer's exit check cannot trace memfd-warden, which is not dumpable, from inside
     // a user namespace: the sanitizer build runs without it here.)
-    std::string script = "export ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\"; "
-                         "echo " + std::to_string(instances) +
-                         " > /proc/sys/user/max_inotify_instances && exec " + warden_bin() +
-                         " run " + backend_flag() + args + " --log-level error -- " +
-                         probe_bin() + " create made 0";
+    std::string script =
+        "export ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\"; "
+        "echo " +
+        std::to_string(instances) + " > /proc/sys/user/max_inotify_instances && exec " +
+        warden_bin() + " run " + backend_flag() + args + " --log-level error -- " + probe_bin() +
+        " create made 0";
     return run_native({"unshare", "-Ur", "/bin/sh", "-c", script});
   };
   std::string file = " --audit " + dir.file("audit.jsonl");
@@ -153,8 +165,7 @@ TEST_CASE("short of inotify instances, only what needs one fails, naming the lim
         CHECK((*result.summary)["error"].get<std::string>().find(c.needs) != std::string::npos);
         CHECK(run_warden_raw({"verify", audit}).exit_code == 0);
         auto report = run_warden_raw({"report", audit});
-        CHECK(report.out.find("memfd-warden failed: " + std::string(c.needs)) !=
-              std::string::npos);
+        CHECK(report.out.find("memfd-warden failed: " + std::string(c.needs)) != std::string::npos);
       }
     } else {
       CHECK(result.fact("link") == "/memfd:made (deleted)");
