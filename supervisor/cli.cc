@@ -134,10 +134,11 @@ CliOutcome parse_command_line(int argc, char** argv) {
           ->type_name("PATH");
   audit_file_opt->excludes(audit_fd_opt)->excludes(audit_socket_opt);
   audit_fd_opt->excludes(audit_socket_opt);
-  run->add_flag("--count-live", command.count_live,
-                "Count the memfds alive in the tree even when no limit needs it (one inotify watch "
-                "per admitted memfd), so that the audit's live figures, report and suggest have "
-                "them; without a live or byte limit they are null");
+  run->add_flag(
+      "--count-live", command.count_live,
+      "Count the memfds alive in the tree even when no limit needs it (one inotify watch "
+      "per admitted memfd), so that the audit's live figures, report and suggest have "
+      "them; without a live or byte limit, or a rule with exec = \"allow\", they are null");
   run->add_flag("--record-exe", command.record_exe,
                 "Record the caller's executable and comm for every call; by default a record of an "
                 "allowed call has them only when a rule matches on exe (refusals always have "
@@ -161,7 +162,7 @@ CliOutcome parse_command_line(int argc, char** argv) {
   std::string orphans_grace = "2s";
   run->add_option("--orphans-grace", orphans_grace,
                   "With --orphans end: how long they have between SIGTERM and SIGKILL (e.g. 500ms, "
-                  "10s; at most 1h)")
+                  "10s; at most 3600s)")
       ->type_name("DURATION")
       ->capture_default_str();
   std::string backend = "auto";
@@ -316,6 +317,11 @@ CliOutcome parse_command_line(int argc, char** argv) {
   bool print_default = false;
   policy_cmd->add_flag("--default", print_default, "Print the embedded default policy")->required();
 
+  // Command-line errors read like every other fatal error.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("memfd-warden: error: ") + e.what() +
+           "\nRun with --help for more information.\n";
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

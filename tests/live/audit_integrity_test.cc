@@ -14,12 +14,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "tests/live/harness.h"
 
@@ -244,7 +245,8 @@ TEST_CASE("a symlink on the log's path re-pointed is seen once the log's own att
   CHECK(verify(log).exit_code != 0);  // the fake the path leads to now
 }
 
-TEST_CASE("a run memfd-warden cannot supervise (no thread left to it) still ends sealed, saying why") {
+TEST_CASE(
+    "a run memfd-warden cannot supervise (no thread left to it) still ends sealed, saying why") {
   // RLIMIT_NPROC 1: the backend's thread cannot be made (std::system_error). The limit counts
   // the user's processes, so the run is a user of its own: as nobody, other tests' processes
   // would make even its execve fail.
@@ -349,6 +351,30 @@ TEST_CASE("verify: exit 2 for a file it cannot read, 1 for no records, several f
   CHECK(spawn_warden_auto({"verify", first, second}).exit_code == 0);
   CHECK(spawn_warden_auto({"verify", second, first}).exit_code == 1);  // out of order
   CHECK(spawn_warden_auto({"verify", second}).exit_code == 1);         // the head missing
+}
+
+TEST_CASE("verify checks runs one by one: whole runs removed are not seen (the documented limit)") {
+  TempDir dir;
+  std::string log = dir.file("audit.jsonl");
+  for (const char* name : {"first-run", "second-run"}) {
+    REQUIRE(spawn_warden_auto({"run", "--audit", log, "--", probe_bin(), "create", name, "0"})
+                .exit_code == 0);
+  }
+  std::ifstream in(log);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 6);  // start, decision, summary: twice
+  auto keep = [&](size_t from, size_t to) {
+    std::ofstream out(dir.file("cut.jsonl"), std::ios::trunc);
+    for (size_t i = from; i < to; ++i) out << lines[i] << "\n";
+    out.close();
+    return verify(dir.file("cut.jsonl")).exit_code;
+  };
+  CHECK(keep(0, 6) == 0);
+  CHECK(keep(0, 3) == 0);  // the second run removed whole: intact
+  CHECK(keep(3, 6) == 0);  // the first run removed whole: intact
+  CHECK(keep(0, 5) == 1);  // a cut inside a run is seen
+  CHECK(keep(1, 6) == 1);
 }
 
 }  // namespace warden::test

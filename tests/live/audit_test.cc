@@ -65,11 +65,13 @@ TEST_CASE("a decision record carries every documented field") {
   CHECK(r["quota"]["max_calls"].is_null());
 }
 
-TEST_CASE("a refusal names the caller's executable, an allowed call only when a rule or --record-exe asks") {
+TEST_CASE(
+    "a refusal names the caller's executable, an allowed call only when a rule or --record-exe "
+    "asks") {
   // One allowed and one denied create, one allowed and one refused growth (in the backend ctest
   // chose for this run).
-  Args script{probe_bin(), "script", "create", "ok",      ";", "create", "bad", ";",
-              "ftruncate", "ok",     "4K",     ";", "ftruncate", "ok", "1M"};
+  Args script{probe_bin(), "script", "create", "ok", ";",         "create", "bad", ";",
+              "ftruncate", "ok",     "4K",     ";",  "ftruncate", "ok",     "1M"};
   Args limits{"--deny", "bad", "--max-memfd-bytes", "64K"};
   auto named = [](const Json& record) {
     return record["exe"] == probe_bin() && record["comm"] == "warden_probe";
@@ -133,6 +135,15 @@ TEST_CASE("the summary counts every decision") {
   CHECK((*sample.summary)["decisions"]["allow"] == 20);
   CHECK((*sample.summary)["calls"] == 20);
   CHECK((*sample.summary)["peak_live"] == 20);
+  // Live memfds are counted only when something needs them: --count-live above, a rule whose
+  // memfds may be executed here, nothing with the default policy.
+  auto uncounted = run_warden({}, {sample_bin("memfd_flood"), "3"});
+  CHECK((*uncounted.summary)["peak_live"].is_null());
+  auto exec_rule = dir.write("exec.toml",
+                             "version = 1\n[[rule]]\nname = \"*\"\naction = \"allow\"\n"
+                             "exec = \"allow\"\n");
+  auto counted = run_warden({"--policy", exec_rule}, {sample_bin("memfd_flood"), "3"});
+  CHECK((*counted.summary)["peak_live"] == 3);
 }
 
 TEST_CASE("--audit - writes the records to stderr") {

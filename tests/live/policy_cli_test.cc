@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <vector>
 
 #include "tests/live/harness.h"
 
@@ -83,6 +85,39 @@ TEST_CASE("every sample policy checks clean") {
   CHECK(seen >= 4);
 }
 
+TEST_CASE("every TOML example in the README and docs checks clean") {
+  // A fragment of rules alone gets the version line a file needs.
+  TempDir dir;
+  int seen = 0;
+  std::vector<std::filesystem::path> pages{std::filesystem::path(SOURCE_DIR) / "README.md"};
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(SOURCE_DIR) + "/docs")) {
+    if (entry.path().extension() == ".md") pages.push_back(entry.path());
+  }
+  for (const auto& page : pages) {
+    std::ifstream in(page);
+    std::string line, block;
+    bool inside = false;
+    while (std::getline(in, line)) {
+      if (!inside && line == "```toml") {
+        inside = true;
+        block.clear();
+      } else if (inside && line == "```") {
+        inside = false;
+        if (block.find("version =") == std::string::npos) block = "version = 1\n" + block;
+        CAPTURE(page.string());
+        CAPTURE(block);
+        auto run = run_warden_raw({"check", dir.write("example.toml", block)});
+        CHECK(run.exit_code == 0);
+        CHECK(run.err.empty());
+        ++seen;
+      } else if (inside) {
+        block += line + "\n";
+      }
+    }
+  }
+  CHECK(seen >= 3);
+}
+
 TEST_CASE("bad command lines exit 2 with a message - --help and --version exit 0") {
   CHECK(run_warden_raw({"run", "--bogus", "--", "/bin/true"}).exit_code == 2);
   CHECK(run_warden_raw({"run", "--default", "maybe", "--", "/bin/true"}).exit_code == 2);
@@ -91,6 +126,19 @@ TEST_CASE("bad command lines exit 2 with a message - --help and --version exit 0
   auto long_grace = run_warden_raw({"run", "--orphans-grace", "2h", "--", "/bin/true"});
   CHECK(long_grace.exit_code == 2);
   CHECK(long_grace.err.find("--orphans-grace '2h'") != std::string::npos);
+  // At most 3600s, as --help says.
+  CHECK(run_warden_raw({"run", "--orphans-grace", "3601s", "--", "/bin/true"}).exit_code == 2);
+  CHECK(
+      run_warden_raw({"run", "--audit", "/dev/null", "--orphans-grace", "3600s", "--", "/bin/true"})
+          .exit_code == 0);
+  // CLI11's own errors carry the prefix every fatal error has.
+  for (const Args& bad : {Args{"run", "--bogus", "--", "/bin/true"},
+                          Args{"run", "--default", "maybe", "--", "/bin/true"},
+                          Args{"run", "--policy", "/nonexistent.toml", "--", "/bin/true"}}) {
+    auto refused = run_warden_raw(bad);
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.err.rfind("memfd-warden: error: ", 0) == 0);
+  }
   auto bad_glob = run_warden_raw({"run", "--deny", "[x", "--", "/bin/true"});
   CHECK(bad_glob.exit_code == 2);
   CHECK(bad_glob.err.find("--deny") != std::string::npos);
@@ -99,9 +147,9 @@ TEST_CASE("bad command lines exit 2 with a message - --help and --version exit 0
   CHECK(missing.err.find("/nonexistent.toml") != std::string::npos);
   auto help = run_warden_raw({"run", "--help"});
   CHECK(help.exit_code == 0);
-  for (const char* option : {"--policy", "--allow", "--deny", "--default", "--max-calls",
-                             "--max-live", "--audit", "--dry-run", "--log-level", "--orphans",
-                             "--orphans-grace"}) {
+  for (const char* option :
+       {"--policy", "--allow", "--deny", "--default", "--max-calls", "--max-live", "--audit",
+        "--dry-run", "--log-level", "--orphans", "--orphans-grace"}) {
     CAPTURE(option);
     CHECK(help.out.find(option) != std::string::npos);
   }

@@ -18,6 +18,8 @@ TEST_CASE("sizes: bytes, binary and decimal units, and refusals") {
   CHECK(*parse_size("512MiB", &problem) == 512ULL << 20);
   CHECK(*parse_size("2G", &problem) == 2ULL << 30);
   CHECK(*parse_size("1 KiB", &problem) == 1024);
+  CHECK(*parse_size("1 G", &problem) == 1ULL << 30);  // blanks around number and unit
+  CHECK(*parse_size("5 ", &problem) == 5);
   CHECK(*parse_size("3MB", &problem) == 3000000);
   CHECK(*parse_size("0", &problem) == 0);
   CHECK_FALSE(parse_size("12Q", &problem));
