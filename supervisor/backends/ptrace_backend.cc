@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/futex.h>
-#include <spdlog/spdlog.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
@@ -23,13 +23,13 @@
 
 #include "supervisor/calls/call_channel.h"
 #include "supervisor/calls/call_dispatch.h"
-#include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/noexec_seal.h"
 #include "supervisor/kernel/proc_status.h"
+#include "supervisor/kernel/unique_fd.h"
 #include "supervisor/launch/process_tree.h"
 #include "supervisor/launch/tree_init.h"
-#include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
 namespace {
@@ -44,7 +44,6 @@ int ptrace_event(int status) { return status >> 16; }
 bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
-
 
 bool futex_wait_op(unsigned long long op) {
   int command = static_cast<int>(op) & FUTEX_CMD_MASK;
@@ -406,12 +405,10 @@ void Tracer::forget_replaced_leader(pid_t leader, pid_t former) {
   // Whatever was queued or recorded under either number belongs to tasks that no longer exist:
   // acting on it (a resume, a freeze waiting for a stop) would act on the new image, which must
   // stay stopped until its exec event has been handled.
-  std::erase_if(events_, [&](const auto& event) {
-    return event.first == leader || event.first == former;
-  });
-  std::erase_if(parent_held_, [&](const auto& held) {
-    return held.second == leader || held.second == former;
-  });
+  std::erase_if(events_,
+                [&](const auto& event) { return event.first == leader || event.first == former; });
+  std::erase_if(parent_held_,
+                [&](const auto& held) { return held.second == leader || held.second == former; });
   Tracee fresh;
   fresh.held = true;  // at the exec event
   fresh.started = true;
@@ -524,9 +521,10 @@ void Tracer::let_init_die(pid_t tid, int sig) {
   if (!pidfd.valid()) pidfd = UniqueFd(sys::pidfd_open(tid));
   uint64_t all = ~0ULL;
   ::ptrace(PTRACE_SETSIGMASK, tid, reinterpret_cast<void*>(sizeof(all)), &all);
-  spdlog::info("thread {} is a PID-namespace init faulting with signal {}: detached to let the "
-               "kernel end it as it would untraced",
-               tid, sig);
+  spdlog::info(
+      "thread {} is a PID-namespace init faulting with signal {}: detached to let the "
+      "kernel end it as it would untraced",
+      tid, sig);
   // Gone from our view as if it had exited: a parent whose clone event is still to come must
   // not wait for it.
   if (tid != main_pid_ && !tracees_[tid].fork_seen) died_unstarted_.insert(tid);
@@ -668,7 +666,7 @@ int Tracer::run() {
     }
     if (!events_.empty()) continue;
     if (no_children_) break;  // ECHILD: no child and no tracee is left anywhere in the tree
-    tree_->tend();  // once the main target has exited: end what it left running
+    tree_->tend();            // once the main target has exited: end what it left running
     if (audit_.strict_failure() && !ended_for_audit_) {
       // --audit-strict: the log was tampered with; end the run. The init of the tree's PID
       // namespace (or the main process) takes the rest with it.
@@ -677,7 +675,8 @@ int Tracer::run() {
       continue;
     }
     epoll_event ready[3];
-    int n = ::epoll_wait(epoll.get(), ready, 3, tree_->wait_timeout_ms());
+    int n = ::epoll_wait(epoll.get(), ready, 3, audit_.wait_ms(tree_->wait_timeout_ms()));
+    if (n == 0) audit_.check_size_now();
     for (int i = 0; i < n; ++i) {
       if (ready[i].data.u64 == 1) {
         ledger_.drain();
@@ -751,8 +750,8 @@ SuperviseResult run_ptrace_backend(const Policy& policy, const SuperviseOptions&
     result.error = "the audit log was " + audit.tampering() +
                    " during the run (--audit-strict); the target was killed";
   }
-  result.orphans_ended = request.through_tree_init ? read_init_report(request.report_read_fd)
-                                                   : tracer.orphans_ended();
+  result.orphans_ended =
+      request.through_tree_init ? read_init_report(request.report_read_fd) : tracer.orphans_ended();
   ledger->drain();
   fill_totals(result, *ledger, policy);
   return result;

@@ -13,9 +13,9 @@
 #include <optional>
 #include <thread>
 
-#include "supervisor/kernel/fd_message.h"
-#include "supervisor/calls/memfd_ledger.h"
 #include "supervisor/backends/notify_session.h"
+#include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/kernel/fd_message.h"
 #include "supervisor/kernel/notify_fd.h"
 #include "supervisor/launch/launcher.h"
 #include "supervisor/launch/process_tree.h"
@@ -116,8 +116,9 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
   }
   std::optional<std::thread> server;
   auto serve_while_launching = [&] {
-    server.emplace(
-        [&] { serve_during_launch(ours.get(), stop.get(), notify, session, received, serve_error); });
+    server.emplace([&] {
+      serve_during_launch(ours.get(), stop.get(), notify, session, received, serve_error);
+    });
   };
   request.mode = LaunchMode::kUnotify;
   request.handshake_fd = theirs.get();
@@ -146,8 +147,8 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
     launched.target.reset();
     launched.failure = lacks_addfd_send();
   }
-  bool tree_cannot_write = request.privileges.drop_caps ||
-                           (request.privileges.set_ids && request.privileges.uid != 0);
+  bool tree_cannot_write =
+      request.privileges.drop_caps || (request.privileges.set_ids && request.privileges.uid != 0);
   if (launched.target && request.through_tree_init && tree_cannot_write && scope_before &&
       scope_before == scope_after) {
     scopes.fix_namespace(pid_namespace_of(launched.target->pid), *scope_before);
@@ -186,12 +187,15 @@ SuperviseResult run_unotify_backend(const Policy& policy, const SuperviseOptions
 
   bool tree_gone = tree.reap();
   while (!tree_gone) {
-    int ready_count = ::poll(sources, 4, tree.wait_timeout_ms());
+    int ready_count = ::poll(sources, 4, audit.wait_ms(tree.wait_timeout_ms()));
     if (ready_count < 0) {
       if (errno == EINTR) continue;
       return fail(std::string("poll: ") + std::strerror(errno));
     }
-    if (ready_count == 0) tree.tend();  // the orphans' grace period is over
+    if (ready_count == 0) {
+      tree.tend();  // the orphans' grace period may be over
+      audit.check_size_now();
+    }
     bool child_changed = false;
     if (short ready = sources[kNotify].revents; ready != 0) {
       if (!(ready & POLLIN)) {

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -629,6 +630,11 @@ void AuditLog::check_watch() {
   }
   if (unlinked) note_tampering("unlinked", static_cast<uint64_t>(st.st_size), written_size_);
   if (renamed) note_tampering("renamed", written_size_, written_size_);
+}
+
+int AuditLog::wait_ms(int wait_ms) const {
+  if (!strict_ || !is_file_ || append_only_set_) return wait_ms;
+  return wait_ms < 0 ? kStrictSizeCheckMs : std::min(wait_ms, kStrictSizeCheckMs);
 }
 
 void AuditLog::check_size(uint64_t just_written) {

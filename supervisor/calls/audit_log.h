@@ -124,6 +124,15 @@ class AuditLog {
   // supervisor loop polls it and calls check_watch(); -1 when there is nothing to watch.
   int watch_fd() const { return watch_.get(); }
   void check_watch();
+  // A truncation raises no event of its own (IN_MODIFY, which every record of ours raises too),
+  // and each record checks the size after it. With `strict`, a target that truncates the file
+  // and then makes no trapped call is found by looking this often: the supervisor loops wait no
+  // longer (`wait_ms`, -1 for ever) and call check_size_now() when their wait times out.
+  int wait_ms(int wait_ms) const;
+  void check_size_now() {
+    if (is_file_) check_size(0);
+  }
+  static constexpr int kStrictSizeCheckMs = 100;
   // The protected file's absolute path, for tree_init to hide; empty when there is none.
   const std::string& protected_path() const { return protected_path_; }
 
@@ -149,8 +158,8 @@ class AuditLog {
   // File destinations only.
   bool is_file_ = false;
   bool strict_ = false;
-  UniqueFd watch_;             // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file
-  std::string path_;           // the path it was opened by, and what it led to: (dev, ino)
+  UniqueFd watch_;    // inotify: IN_MOVE_SELF and IN_ATTRIB (unlink) on the file
+  std::string path_;  // the path it was opened by, and what it led to: (dev, ino)
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   uint64_t written_size_ = 0;  // where the file ended after our last write

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -294,6 +295,33 @@ TEST_CASE("--audit-strict ends a run whose audit file was tampered with") {
   auto loose = run_native(as_nobody(
       run_args({"--deny", "evil", "--audit", log}, {attack_bin(), "tamper", "truncate", log})));
   CHECK(loose.exit_code == 0);
+}
+
+TEST_CASE("--audit-strict ends the run at the tampering, not at the target's next call") {
+  // The target tampers, then makes no trapped call for a long while: it must not get that
+  // while. (A truncation raises no event of its own; memfd-warden looks at the size every
+  // tenth of a second meanwhile.) A shell with a sleep: neither makes a memfd.
+  for (const char* tamper : {": > LOG", "rm LOG", "mv LOG LOG.moved"}) {
+    CAPTURE(tamper);
+    TempDir dir;
+    give_to_nobody(dir);
+    std::string log = dir.file("audit.jsonl");
+    std::string script =
+        std::regex_replace(tamper, std::regex("LOG"), log) + "; sleep 20; echo still-here";
+    auto run =
+        run_native(as_nobody(run_args({"--audit", log, "--audit-strict"}, {"sh", "-c", script})));
+    CHECK(run.exit_code == 125);
+    CHECK(run.out.find("still-here") == std::string::npos);
+    CHECK(run.err.find("--audit-strict") != std::string::npos);
+    // The control: without --audit-strict the target runs on (its sleep cut short here).
+    if (std::string(tamper) == ": > LOG") {
+      auto loose = run_native(as_nobody(run_args(
+          {"--audit", log},
+          {"sh", "-c", std::regex_replace(tamper, std::regex("LOG"), log) + "; echo still-here"})));
+      CHECK(loose.exit_code == 0);
+      CHECK(loose.out.find("still-here") != std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("an inherited audit fd is out of the target's reach, as root and as the same user") {
