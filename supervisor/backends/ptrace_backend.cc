@@ -233,6 +233,8 @@ class PtraceChannel final : public CallChannel {
     return 0;
   }
 
+  bool killed_caller() const override { return killed_; }
+
   int deliver_memfd(const MemfdSpec& spec, const std::function<bool(int)>& on_created) override {
     // exec = "deny": the caller's own call makes it sealable, and its own namespace decides
     // whether the exec seal is implied (vm.memfd_noexec); seal_traced_memfd() completes it below.
@@ -278,7 +280,7 @@ class PtraceChannel final : public CallChannel {
             "tracked; killing the process",
             fd, tid_);
       }
-      if (pidfd.valid()) sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+      if (pidfd.valid()) killed_ = !gone && sys::pidfd_send_signal(pidfd.get(), SIGKILL) == 0;
       reference.reset();
       answered_ = true;
       tracer_.resume(tid_);
@@ -320,6 +322,7 @@ class PtraceChannel final : public CallChannel {
   pid_t tid_;
   Abi abi_;
   bool answered_ = false;
+  bool killed_ = false;  // deliver_memfd() killed the caller
   bool at_exit_ = false;
   bool frozen_ = false;
 };

@@ -58,6 +58,11 @@ class CallChannel {
   // ledger); if it returns false the memfd must not reach the target. Returns the target's fd,
   // or -errno: ENOENT when the caller is gone, otherwise the call still awaits fail().
   virtual int deliver_memfd(const MemfdSpec& spec, const std::function<bool(int)>& on_created) = 0;
+
+  // True when deliver_memfd() killed the caller: under ptrace the caller's own call has made the
+  // memfd by the time it can be checked and tracked, and one that fails either check cannot be
+  // taken back, so the process is killed (fail closed). User notification never does.
+  virtual bool killed_caller() const { return false; }
 };
 
 }  // namespace warden

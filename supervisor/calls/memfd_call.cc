@@ -31,9 +31,9 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
   record.flags = flags;
   // The comm and executable (two system calls) only when a rule or the audit needs them for
   // every call; a refusal reads them later (name_caller).
-  callers_.read(record.tid, caller_,
-                decide_by_exe_ || record_names_ ? CallerReader::Names::kRead
-                                                : CallerReader::Names::kSkip);
+  callers_.read(
+      record.tid, caller_,
+      decide_by_exe_ || record_names_ ? CallerReader::Names::kRead : CallerReader::Names::kSkip);
   describe_caller(record, caller_);
 
   // The kernel checks flags before it touches the name; so do we, to fail the same way.
@@ -134,7 +134,8 @@ void MemfdCallHandler::record_abort(DecisionRecord& record) {
 
 void MemfdCallHandler::name_caller(DecisionRecord& record) {
   if (caller_.names_read) return;
-  callers_.read_names(record.tid, caller_);  // the caller's once the pending check that follows passes
+  callers_.read_names(record.tid,
+                      caller_);  // the caller's once the pending check that follows passes
   describe_caller(record, caller_);
 }
 
@@ -171,12 +172,25 @@ void MemfdCallHandler::allow(CallChannel& channel, DecisionRecord& record, const
     return false;
   };
   // A lambda holding one pointer fits inside std::function: no allocation per call.
-  int installed = channel.deliver_memfd(spec, [track = &track](int memfd) { return (*track)(memfd); });
+  int installed =
+      channel.deliver_memfd(spec, [track = &track](int memfd) { return (*track)(memfd); });
   if (installed < 0) {
     if (-installed == ENOENT) {
       // Interrupted or dead caller: no fd reached it, and a restarted call comes back as a new
       // call, so nothing is counted for this one. The watch reports the memfd's end.
       record_abort(record);
+      return;
+    }
+    if (channel.killed_caller()) {
+      // ptrace: the caller's own call had made a memfd that could not be tracked, or did not
+      // carry the checked name; it was killed for it. What was read of it is unproven now.
+      record.decision = Decision::kKill;
+      record.reason = untrackable ? "untrackable" : "name-mismatch";
+      record.errno_value = 0;
+      record.quota = ledger_.state();
+      record.exe.reset();
+      record.comm.reset();
+      audit_.write(record);
       return;
     }
     // The kernel refused to make or install it (EMFILE: the caller's fd table is full ...), or

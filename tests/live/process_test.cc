@@ -111,6 +111,43 @@ TEST_CASE("memfd-warden's own failure is 125 with a message that says what faile
   CHECK(bad_path.err.find("/nonexistent/audit.jsonl") != std::string::npos);
 }
 
+TEST_CASE("short of inotify watches, a memfd that cannot be tracked is refused, not let through") {
+  // Counting live memfds takes a watch per memfd (user.max_inotify_watches in a namespace of our
+  // own, on top of the host's limit). Here 3: the audit file's and two memfds'. The third create
+  // fails closed (EMFILE, reason "untrackable"), naming the limit to raise.
+  TempDir dir;
+  std::string audit = dir.file("audit.jsonl");
+  auto run = [&](int watches) {
+    std::remove(audit.c_str());
+    std::string script =
+        "export ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\"; echo " +
+        std::to_string(watches) + " > /proc/sys/user/max_inotify_watches && exec " + warden_bin() +
+        " run " + backend_flag() + " --count-live --audit " + audit + " --log-level error -- " +
+        probe_bin() + " many 5";
+    auto result = run_native({"unshare", "-Ur", "/bin/sh", "-c", script});
+    read_audit(audit, result);
+    return result;
+  };
+  auto starved = run(3);
+  INFO(starved.err);
+  CHECK(starved.count("allow") == 2);
+  if (backend() == "ptrace") {
+    // The caller's own call has made the third memfd by the time it can be watched: it cannot be
+    // taken back, so the caller is killed, and the record says so.
+    CHECK(starved.exit_code == 128 + SIGKILL);
+    REQUIRE(starved.count("kill") == 1);
+  } else {
+    CHECK(starved.fact_number("made") == 2);
+    CHECK(starved.fact_number("errno") == EMFILE);
+    REQUIRE(starved.count("deny") == 1);
+  }
+  CHECK(starved.decisions.back()["reason"] == "untrackable");
+  CHECK(starved.err.find("raise fs.inotify.max_user_watches") != std::string::npos);
+  auto control = run(100);
+  CHECK(control.fact_number("made") == 5);
+  CHECK(control.count("deny") == 0);
+}
+
 TEST_CASE("short of inotify instances, only what needs one fails, naming the limit to raise") {
   // inotify instances are per user, and each user namespace has its own limit on top of the
   // host's (user.max_inotify_instances): a namespace of our own lets a test use them up without
