@@ -87,15 +87,18 @@ int run_target(warden::RunCommand& command) {
     return fail("building the seccomp filter: " + filter.error().message());
   }
 
-  // Signals we act on arrive through a signalfd; SIGPIPE is blocked so that a closed audit pipe
-  // is an EPIPE we report, not our death. The target starts with the mask we were given.
+  // Signals we act on arrive through a signalfd. SIGPIPE is blocked so that a closed audit pipe
+  // is an EPIPE we report, not our death; SIGXFSZ so that our own writes and the growth calls we
+  // carry out past an RLIMIT_FSIZE we inherited fail with EFBIG instead of killing us (a pending
+  // signal is not inherited by a child). The target starts with the mask we were given.
   sigset_t handled, original;
   sigemptyset(&handled);
-  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ}) sigaddset(&handled, sig);
   if (sigprocmask(SIG_BLOCK, &handled, &original) != 0) {
     return fail(std::string("sigprocmask: ") + std::strerror(errno));
   }
   sigdelset(&handled, SIGPIPE);
+  sigdelset(&handled, SIGXFSZ);
   UniqueFd signal_fd(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd.valid()) {
     return fail(std::string("signalfd: ") + std::strerror(errno));

@@ -216,6 +216,12 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
   sigprocmask(SIG_BLOCK, &handled, nullptr);
   UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
+  // Past an RLIMIT_FSIZE we inherited, our own writes and the growth calls we carry out fail with
+  // EFBIG rather than kill us: SIGXFSZ stays blocked, and pending, for good.
+  sigset_t file_size;
+  sigemptyset(&file_size);
+  sigaddset(&file_size, SIGXFSZ);
+  sigprocmask(SIG_BLOCK, &file_size, nullptr);
   auto socket = agent_socket(command.socket_path);
   if (!socket) return exit_with_error(kExitInternal, socket.error().message());
   UniqueFd* listener = &socket->listener;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
@@ -16,17 +17,36 @@
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/target_memory.h"
+#include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
 namespace {
 
 constexpr int kRwfAppend = 0x10;  // RWF_APPEND
 
-// The caller's RLIMIT_FSIZE (the kernel checks it for memfds too), or RLIM_INFINITY.
+// The caller's RLIMIT_FSIZE (the kernel checks it for memfds too), or RLIM_INFINITY. prlimit()
+// of another user's process takes CAP_SYS_RESOURCE, which even root may lack (a container's);
+// /proc/TID/limits, readable by all, has the same figure. Past an unknown limit the call is
+// carried out, and our own inherited limit, if lower, still fails it (EFBIG; SIGXFSZ is blocked
+// in memfd-warden).
 uint64_t fsize_limit(pid_t tid) {
   rlimit limit{};
-  if (::prlimit(tid, RLIMIT_FSIZE, nullptr, &limit) != 0) return RLIM_INFINITY;
-  return limit.rlim_cur;
+  if (::prlimit(tid, RLIMIT_FSIZE, nullptr, &limit) == 0) return limit.rlim_cur;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/limits", tid);
+  UniqueFd limits(::open(path, O_RDONLY | O_CLOEXEC));
+  char text[2048];
+  ssize_t got = limits.valid() ? ::read(limits.get(), text, sizeof(text) - 1) : -1;
+  if (got <= 0) return RLIM_INFINITY;
+  text[got] = '\0';
+  // "Max file size             unlimited            unlimited            bytes"
+  const char* line = std::strstr(text, "Max file size");
+  if (line == nullptr) return RLIM_INFINITY;
+  line += std::strlen("Max file size");
+  while (*line == ' ') ++line;
+  uint64_t soft = 0;
+  auto [end, ec] = std::from_chars(line, text + got, soft);
+  return ec == std::errc() ? soft : RLIM_INFINITY;  // "unlimited" is no number
 }
 
 uint64_t charge_of(uint64_t size, uint64_t alloc_end) {

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <utility>
 
 #include "tests/live/harness.h"
@@ -200,9 +201,8 @@ TEST_CASE("a thread that swaps the exec path after the check: refused at the exe
   // loaded machine a run can miss every time, so the control gets up to five runs to show it.
   long native_wins = 0;
   for (int attempt = 0; attempt < 5 && native_wins == 0; ++attempt) {
-    native_wins =
-        run_native({attack_bin(), "exec-race", payload.number(), "150", attack_bin()})
-            .fact_number("from_memory");
+    native_wins = run_native({attack_bin(), "exec-race", payload.number(), "150", attack_bin()})
+                      .fact_number("from_memory");
   }
   REQUIRE(native_wins > 0);
   auto run = run_warden({}, {attack_bin(), "exec-race", payload.number(), "150", attack_bin()});
@@ -243,6 +243,128 @@ TEST_CASE("byte quotas hold against AIO writes and truncate(PATH)") {
   CHECK(within.exit_code == 0);
   CHECK(within.fact("size") == "32768");
   CHECK(within.summary.value()["peak_bytes"] == 32768);
+}
+
+// What a caller's truncate(PATH) and growth calls get when memfd-warden carries them out (a byte
+// limit): the kernel's own errors, RLIMIT_FSIZE's EFBIG and SIGXFSZ, each compared with the same
+// calls natively. One documented difference: a caller that made itself non-dumpable gets EACCES
+// for its own /proc/self/fd paths (docs/memory-quotas.md).
+constexpr const char* kGrowthErrors = R"(import ctypes, os, signal, subprocess, sys
+d = sys.argv[1]
+def attempt(name, fn):
+    try:
+        fn()
+        print(f"{name}=0")
+    except OSError as e:
+        print(f"{name}={e.errno}")
+    sys.stdout.flush()
+fd = os.memfd_create("grow")
+if sys.argv[2] == "signal":
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python starts with it ignored
+    os.ftruncate(fd, 1 << 20)
+    print("survived")
+    sys.exit(0)
+attempt("ok", lambda: os.truncate(f"{d}/file", 100))
+attempt("missing", lambda: os.truncate(f"{d}/missing", 1))
+attempt("dir", lambda: os.truncate(f"{d}/dir", 1))
+attempt("negative", lambda: os.truncate(f"{d}/file", -1))
+attempt("fifo", lambda: os.truncate(f"{d}/fifo", 1))
+attempt("loop", lambda: os.truncate(f"{d}/loop", 1))
+attempt("notdir", lambda: os.truncate(f"{d}/file/x", 1))
+attempt("denied", lambda: os.truncate(f"{d}/rootonly", 1))
+busy = subprocess.Popen([f"{d}/sleeper", "5"])
+attempt("busy", lambda: os.truncate(f"{d}/sleeper", 1))
+busy.kill()
+busy.wait()
+attempt("readonly", lambda: os.truncate(f"{d}/ro/file", 1))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+attempt("fsize-memfd", lambda: os.ftruncate(fd, 1 << 20))
+attempt("fsize-fallocate", lambda: os.posix_fallocate(fd, 0, 1 << 20))
+attempt("fsize-path", lambda: os.truncate(f"/proc/self/fd/{fd}", 1 << 20))
+attempt("within", lambda: os.ftruncate(fd, 4096))
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+attempt("undumpable-path", lambda: os.truncate(f"/proc/self/fd/{fd}", 100))
+)";
+
+TEST_CASE("growth calls carried out by memfd-warden fail as the kernel's own would") {
+  TempDir dir;
+  std::string d = dir.path().string();
+  std::filesystem::create_directories(d + "/dir");
+  std::filesystem::create_directories(d + "/ro");
+  dir.write("file", "0123456789");
+  dir.write("ro/file", "read-only");
+  dir.write("rootonly", "root's");
+  std::filesystem::create_symlink("loop", d + "/loop");
+  REQUIRE(::mkfifo((d + "/fifo").c_str(), 0644) == 0);
+  std::filesystem::copy_file("/bin/sleep", d + "/sleeper");
+  std::string script = dir.write("growth.py", kGrowthErrors);
+  for (const char* mine : {"", "/dir", "/file", "/fifo", "/sleeper", "/ro/file"}) {
+    REQUIRE(::chown((d + mine).c_str(), 65534, 65534) == 0);
+  }
+  ::chmod((d + "/sleeper").c_str(), 0755);
+  // A read-only bind mount in a mount namespace of the run's own; RLIMIT_FSIZE 4 KiB.
+  Args around{"unshare",
+              "-m",
+              "sh",
+              "-c",
+              "mount --bind \"$0/ro\" \"$0/ro\" && mount -o remount,bind,ro \"$0/ro\" && exec "
+              "prlimit --fsize=4096 \"$@\"",
+              d};
+  auto as_caller = [&](bool supervised, const char* mode) {
+    Args command = around;
+    if (supervised) {
+      command.insert(command.end(), {warden_bin(), "run"});
+      if (!backend().empty()) command.insert(command.end(), {"--backend", backend()});
+      command.insert(command.end(),
+                     {"--max-bytes", "1G", "--user", "65534:65534", "--audit", "/dev/null", "--"});
+    } else {
+      command.insert(command.end(),
+                     {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+    }
+    command.insert(command.end(), {"/usr/bin/python3", script, d, mode});
+    return run_native(command);
+  };
+  auto native = as_caller(false, "errors");
+  auto supervised = as_caller(true, "errors");
+  INFO(native.out);
+  INFO(supervised.out);
+  INFO(supervised.err);
+  REQUIRE(native.exit_code == 0);
+  CHECK(supervised.exit_code == 0);
+  std::map<std::string, int> expected{{"ok", 0},
+                                      {"missing", ENOENT},
+                                      {"dir", EISDIR},
+                                      {"negative", EINVAL},
+                                      {"fifo", EINVAL},
+                                      {"loop", ELOOP},
+                                      {"notdir", ENOTDIR},
+                                      {"denied", EACCES},
+                                      {"busy", ETXTBSY},
+                                      {"readonly", EROFS},
+                                      {"fsize-memfd", EFBIG},
+                                      {"fsize-fallocate", EFBIG},
+                                      {"fsize-path", EFBIG},
+                                      {"within", 0},
+                                      {"undumpable-path", 0}};
+  for (const auto& [name, error] : expected) {
+    CAPTURE(name);
+    CHECK(native.fact_number(name) == error);
+    // The one difference: memfd-warden is not the caller's own process.
+    CHECK(supervised.fact_number(name) == (name == "undumpable-path" ? EACCES : error));
+  }
+  // SIGXFSZ's default action, natively and under memfd-warden alike.
+  CHECK(as_caller(false, "signal").exit_code == 128 + SIGXFSZ);
+  CHECK(as_caller(true, "signal").exit_code == 128 + SIGXFSZ);
+  // memfd-warden's own writes past the RLIMIT_FSIZE it was started with (its audit file here)
+  // fail with EFBIG, said once; they do not kill it, and the target runs to its end.
+  std::string audit = dir.file("small.jsonl");
+  Args small{"prlimit", "--fsize=2000", warden_bin(), "run"};
+  if (!backend().empty()) small.insert(small.end(), {"--backend", backend()});
+  small.insert(small.end(), {"--audit", audit, "--", probe_bin(), "many", "20"});
+  auto limited = run_native(small);
+  CHECK(limited.exit_code == 0);
+  CHECK(limited.fact_number("made") == 20);
+  CHECK(limited.err.find("writing the audit log: File too large") != std::string::npos);
 }
 
 TEST_CASE("memfd_secret files in flight in a socket stay charged") {
