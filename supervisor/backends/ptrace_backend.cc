@@ -165,9 +165,8 @@ class Tracer {
   void forget_replaced_leader(pid_t leader, pid_t former);
   void handle(pid_t pid, int status);
   void handle_seccomp_stop(pid_t tid);
-  // See forced_fault_on_init(): detach `tid` so that its fault, taken again untraced, kills
-  // its namespace as natively (same signal, same core dump).
-  void let_init_die(pid_t tid, int sig);
+  // See forced_fault_on_init(): the init is killed (SIGKILL), and its namespace with it.
+  void end_faulting_init(pid_t tid, int sig);
   // A new tracee's first stop was handled (or it died before): the parent may run now.
   void release_parent_of(pid_t child);
 
@@ -234,6 +233,27 @@ class PtraceChannel final : public CallChannel {
   }
 
   bool killed_caller() const override { return killed_; }
+
+  int pass_through_as_mmap2(const std::array<uint64_t, 6>& args) override {
+    constexpr long kI386Mmap2 = 192;
+    user_regs_struct regs{};
+    if (!tracer_.alive(tid_) || ::ptrace(PTRACE_GETREGS, tid_, nullptr, &regs) != 0) {
+      answered_ = true;
+      return ENOENT;
+    }
+    regs.orig_rax = kI386Mmap2;
+    regs.rbx = args[0];
+    regs.rcx = args[1];
+    regs.rdx = args[2];
+    regs.rsi = args[3];
+    regs.rdi = args[4];
+    regs.rbp = args[5];
+    if (::ptrace(PTRACE_SETREGS, tid_, nullptr, &regs) != 0) {
+      answered_ = true;
+      return ENOENT;
+    }
+    return pass_through();
+  }
 
   int deliver_memfd(const MemfdSpec& spec, const std::function<bool(int)>& on_created) override {
     // exec = "deny": the caller's own call makes it sealable, and its own namespace decides
@@ -516,31 +536,19 @@ void Tracer::handle_seccomp_stop(pid_t tid) {
   dispatcher_.handle(request, channel);
 }
 
-void Tracer::let_init_die(pid_t tid, int sig) {
-  // Untraced it must run nothing but the faulting instruction: no handler of a pending signal
-  // (the forced fault unblocks itself). If it does not die at once (another thread mapped the
-  // page meanwhile), it is killed: it may not run on untraced.
-  UniqueFd pidfd(sys::pidfd_open_flags(tid, O_EXCL));  // PIDFD_THREAD
-  if (!pidfd.valid()) pidfd = UniqueFd(sys::pidfd_open(tid));
-  uint64_t all = ~0ULL;
-  ::ptrace(PTRACE_SETSIGMASK, tid, reinterpret_cast<void*>(sizeof(all)), &all);
+void Tracer::end_faulting_init(pid_t tid, int sig) {
+  // Traced, it cannot die of its fault (above). Detached to die of it untraced, it would run on
+  // untraced if another thread made the page valid in between, and could start untraced threads
+  // that no freeze stops. So it is killed, stopped where it is: the whole process, and with it,
+  // as PID 1, its namespace, as the fault would have done. The one difference is the status its
+  // parent sees: SIGKILL, not the fault's signal (docs/fidelity.md). The pid is ours until we
+  // reap it, so the signal cannot reach another process.
   spdlog::info(
-      "thread {} is a PID-namespace init faulting with signal {}: detached to let the "
-      "kernel end it as it would untraced",
+      "thread {} is a PID-namespace init faulting with signal {}: killed, since a traced init "
+      "cannot die of its fault",
       tid, sig);
-  // Gone from our view as if it had exited: a parent whose clone event is still to come must
-  // not wait for it.
-  if (tid != main_pid_ && !tracees_[tid].fork_seen) died_unstarted_.insert(tid);
-  tracees_.erase(tid);
-  if (::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig))) != 0 ||
-      !pidfd.valid()) {
-    return;
-  }
-  pollfd exited{pidfd.get(), POLLIN, 0};
-  if (::poll(&exited, 1, 500) == 0) {
-    spdlog::warn("detached namespace init {} did not die of its fault; killing it", tid);
-    sys::pidfd_send_signal(pidfd.get(), SIGKILL);
-  }
+  ::kill(tid, SIGKILL);
+  resume(tid);  // a killed tracee leaves its stop and reports its exit
 }
 
 void Tracer::release_parent_of(pid_t child) {
@@ -639,7 +647,7 @@ void Tracer::handle(pid_t pid, int status) {
     return;
   }
   if (forced_fault_on_init(pid, sig)) {
-    let_init_die(pid, sig);
+    end_faulting_init(pid, sig);
     return;
   }
   resume(pid, sig);  // signal-delivery stop: deliver the signal as the kernel would have

@@ -53,6 +53,16 @@ class CallChannel {
   // the target could change afterwards).
   virtual int pass_through() = 0;
 
+  // i386 old_mmap reads its arguments from the caller's memory, where they can change after
+  // the check (a racing thread; under ptrace even a thread still being created, whose kernel
+  // side stores its tid at CLONE_CHILD_SETTID). Where the backend can, the call runs as mmap2
+  // with the checked arguments in registers (`pgoff` in 4096-byte pages); user notification
+  // cannot change a call's arguments and passes it through (docs/hardening.md).
+  virtual int pass_through_as_mmap2(const std::array<uint64_t, 6>& args) {
+    (void)args;
+    return pass_through();
+  }
+
   // Makes the allowed memfd the call's result, with the name and flags that were checked. Before
   // the target can use it, `on_created` gets a supervisor reference to the new file (for the
   // ledger); if it returns false the memfd must not reach the target. Returns the target's fd,

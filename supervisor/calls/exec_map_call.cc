@@ -8,9 +8,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "supervisor/calls/exec_call.h"
 #include "supervisor/kernel/kernel_abi.h"
@@ -91,12 +93,27 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
   uint64_t prot = request.args[2];
   uint64_t flags = request.args[3];
   int fd = static_cast<int>(static_cast<uint32_t>(request.args[4]));
+  // i386 old_mmap: what was checked is what runs, as mmap2 with these in registers (the kernel
+  // would read the caller's memory again).
+  std::optional<std::array<uint64_t, 6>> old_mmap;
+  auto let_through = [&] {
+    if (old_mmap) {
+      channel.pass_through_as_mmap2(*old_mmap);
+    } else {
+      channel.pass_through();
+    }
+  };
   if (call == TrappedCall::kMmap && request.syscall.abi == Abi::kI386) {
     uint32_t old[6];
     if (!read_old_mmap_args(request.tid, request.args[0] & 0xffffffffu, old)) {
       channel.pass_through();  // the kernel answers EFAULT itself
       return;
     }
+    if (old[5] % 4096 != 0) {
+      channel.fail(EINVAL);  // old_mmap's own answer to an offset within a page
+      return;
+    }
+    old_mmap = std::array<uint64_t, 6>{old[0], old[1], old[2], old[3], old[4], old[5] / 4096};
     prot = old[2];
     flags = old[3];
     fd = static_cast<int>(old[4]);
@@ -105,7 +122,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
   bool executable =
       (prot & PROT_EXEC) || (compat && (prot & PROT_READ) && reads_imply_exec(request.tid));
   if (!executable || (mapping && (flags & MAP_ANONYMOUS))) {
-    channel.pass_through();
+    let_through();
     return;
   }
   record.prot = prot;
@@ -128,7 +145,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
       // No such fd (the kernel answers EBADF), or an ordinary file. Nothing here needs proof
       // that the pidfd named the caller: a caller whose thread id was reused is dead, and its
       // call can go nowhere.
-      channel.pass_through();
+      let_through();
       return;
     }
     ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
@@ -145,7 +162,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
     if (judgement.allowed) {
       record.quota = ledger_.state();
       audit_.write(record);
-      channel.pass_through();
+      let_through();
       return;
     }
     refuse(channel, record, EACCES);

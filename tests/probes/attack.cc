@@ -18,6 +18,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
@@ -28,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -499,8 +501,9 @@ constexpr char kForged[] =
 // denied: truncate, rewrite (garbage over the start), append (a forged record), unlink, rename,
 // relink (a link elsewhere, then an unlink: a rename without IN_MOVE_SELF), or repoint (PATH is
 // DIR/LINK/FILE with LINK a symlink to a directory: LINK now points to a directory with a fake
-// FILE, and the real file's mode is touched); the first five put a fake log in its place. Then it makes another memfd, so that memfd-warden writes
-// again. Prints tampered=ERRNO (0: the change went through) and exits 0.
+// FILE, and the real file's mode is touched); the first five put a fake log in its place. Then it
+// makes another memfd, so that memfd-warden writes again. Prints tampered=ERRNO (0: the change went
+// through) and exits 0.
 int cmd_tamper(const std::string& mode, const char* path) {
   ::syscall(SYS_memfd_create, "evil", 0);
   int err = 0;
@@ -611,10 +614,95 @@ int cmd_payload() {
 
 }  // namespace
 
+// old-mmap-settid ATTEMPTS: i386 old_mmap reads its arguments from memory. A thread keeps
+// creating threads with CLONE_CHILD_SETTID aimed at the arguments' fd: each new thread's kernel
+// side stores its tid there when it first runs, which under ptrace is before any stop a freeze
+// could hold it in. Every fd number a tid can take names a memfd holding code; the mapping asked
+// for is /bin/true, executable. Prints mapped_memfd=0|1 and refused=N; exits 0 unless the memfd
+// was mapped executable (3).
+struct OldMmapArgs {
+  uint32_t addr, len, prot, flags, fd, offset;
+};
+volatile OldMmapArgs* settid_args;
+alignas(16) char settid_stack[65536];
+
+long int80_one(long nr, long arg) {
+  long result;
+  asm volatile("int $0x80" : "=a"(result) : "a"(nr), "b"(arg) : "memory");
+  return result;
+}
+
+[[noreturn]] void settid_cloner() {
+  const long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                     CLONE_SYSVSEM | CLONE_CHILD_SETTID;
+  for (;;) {
+    long result;
+    register long child_tid asm("r10") = reinterpret_cast<long>(&settid_args->fd);
+    register long tls asm("r8") = 0;
+    // The child exits at once, touching no stack.
+    asm volatile(
+        "syscall\n\t"
+        "test %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        "mov $60, %%eax\n\t"
+        "xor %%edi, %%edi\n\t"
+        "syscall\n\t"
+        "1:"
+        : "=a"(result)
+        : "a"(SYS_clone), "D"(flags), "S"(settid_stack + sizeof(settid_stack)), "d"(0),
+          "r"(child_tid), "r"(tls)
+        : "rcx", "r11", "memory");
+  }
+}
+
+int cmd_old_mmap_settid(long attempts) {
+  static const unsigned char code[] = {0xb8, 0x2a, 0, 0, 0, 0xc3};  // mov eax, 42; ret
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;  // as many fd numbers as we may have: each tid below names it
+  if (::setrlimit(RLIMIT_NOFILE, &files) != 0) return 64;
+  int top = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 33000));
+  int memfd = ::memfd_create("settid-payload", MFD_CLOEXEC);
+  if (memfd < 0 || ::write(memfd, code, sizeof(code)) != sizeof(code)) return 65;
+  int disk = ::open("/bin/true", O_RDONLY | O_CLOEXEC);
+  for (int fd = 10; fd < top; ++fd) {
+    if (fd != disk && fd != memfd) ::dup2(memfd, fd);  // a tid that lands here names the memfd
+  }
+  void* page =
+      ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (page == MAP_FAILED) return 66;
+  settid_args = static_cast<OldMmapArgs*>(page);
+  settid_args->len = 4096;
+  settid_args->prot = PROT_READ | PROT_EXEC;
+  settid_args->flags = MAP_PRIVATE;
+  std::thread(settid_cloner).detach();
+  long refused = 0;
+  for (long i = 0; i < attempts; ++i) {
+    settid_args->fd = static_cast<uint32_t>(disk);
+    long mapped = int80_one(90, reinterpret_cast<long>(page));  // i386 old_mmap
+    if (mapped < 0 && mapped > -4096) {
+      ++refused;
+      continue;
+    }
+    bool memfd_code = std::memcmp(reinterpret_cast<void*>(mapped), code, sizeof(code)) == 0;
+    ::munmap(reinterpret_cast<void*>(mapped), 4096);
+    if (memfd_code) {
+      std::printf("mapped_memfd=1\nrefused=%ld\n", refused);
+      std::fflush(stdout);
+      ::syscall(SYS_exit_group, 3);
+    }
+  }
+  std::printf("mapped_memfd=0\nrefused=%ld\n", refused);
+  std::fflush(stdout);
+  ::syscall(SYS_exit_group, 0);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   auto arg = [&](int i) -> const char* { return i < argc ? argv[i] : ""; };
   std::string command = arg(1);
   if (command == "payload") return cmd_payload();
+  if (command == "old-mmap-settid") return cmd_old_mmap_settid(std::atol(arg(2)));
   if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "map-exec") return cmd_map_exec(arg(2));
