@@ -364,6 +364,44 @@ TEST_CASE("an audit socket keeps memfd-warden's stream intact, and a forged stre
   }
 }
 
+TEST_CASE("an audit socket may be a seqpacket or a datagram one: a record a message, intact") {
+  for (int type : {SOCK_SEQPACKET, SOCK_DGRAM}) {
+    CAPTURE(type);
+    TempDir dir;
+    std::string path = dir.file("audit.sock");
+    int receiver = ::socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    REQUIRE(receiver >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+    REQUIRE(::bind(receiver, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+    if (type == SOCK_SEQPACKET) REQUIRE(::listen(receiver, 1) == 0);
+    std::string collected;
+    size_t messages = 0;
+    std::thread collector([&] {
+      int from = type == SOCK_SEQPACKET ? ::accept(receiver, nullptr, nullptr) : receiver;
+      char message[65536];
+      for (ssize_t got; (got = ::recv(from, message, sizeof(message), 0)) > 0;) {
+        collected.append(message, static_cast<size_t>(got));
+        ++messages;
+        if (collected.find("\"event\":\"summary\"") != std::string::npos) break;
+      }
+      if (from != receiver) ::close(from);
+    });
+    auto run = spawn_warden_auto(
+        run_args({"--deny", "evil", "--audit-socket", path}, {probe_bin(), "create", "evil", "0"}));
+    collector.join();
+    ::close(receiver);
+    CHECK(run.exit_code == EPERM);
+    CHECK(messages == 3);  // start, the denial, summary: one message each
+    std::string copy = write_temp(dir, "collected.jsonl", collected);
+    CHECK(verify(copy).exit_code == 0);
+    RunResult records;
+    read_audit(copy, records);
+    CHECK(records.count("deny") == 1);
+  }
+}
+
 TEST_CASE("verify: exit 2 for a file it cannot read, 1 for no records, several files in order") {
   CHECK(spawn_warden_auto({"verify", "/nonexistent/audit.jsonl"}).exit_code == 2);
   TempDir dir;

@@ -59,6 +59,54 @@ TEST_CASE("running a program from a memfd is refused with EACCES by every route,
   CHECK(run_warden({}, {probe_bin(), "exec-memfd", "payload", "symlink"}).exit_code == EACCES);
 }
 
+// Memory that is not a memfd: an O_TMPFILE file in /dev/shm, and a /dev/shm file unlinked while
+// open. Each is run through /proc/self/fd/N. A named /dev/shm file is a file like any other.
+constexpr const char* kShmExec = R"(import os, sys
+how = sys.argv[1]
+path = "/dev/shm/memfd-warden-test-" + os.urandom(8).hex()
+if how == "tmpfile":
+    fd = os.open("/dev/shm", os.O_TMPFILE | os.O_RDWR, 0o700)
+else:
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o700)
+os.write(fd, open("/bin/true", "rb").read())
+readable = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY)
+os.close(fd)  # a file open for writing cannot be run (ETXTBSY)
+if how == "unlinked":
+    os.unlink(path)
+if how == "named":  # run in a child, so that the file can be removed after
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execv(path, ["from-disk"])
+        except OSError as e:
+            os._exit(e.errno)
+    _, status = os.waitpid(child, 0)
+    os.unlink(path)
+    sys.exit(os.waitstatus_to_exitcode(status))
+try:
+    os.execv(f"/proc/self/fd/{readable}", ["from-memory"])
+except OSError as e:
+    sys.exit(e.errno)
+)";
+
+TEST_CASE("a program in an unlinked tmpfs file or an O_TMPFILE does not run, a named one does") {
+  TempDir dir;
+  std::string script = dir.write("shm_exec.py", kShmExec);
+  for (const char* how : {"tmpfile", "unlinked"}) {
+    CAPTURE(how);
+    CHECK(run_native({"python3", script, how}).exit_code == 0);  // control
+    auto run = run_warden({}, {"python3", script, how});
+    CHECK(run.exit_code == EACCES);
+    bool audited = false;
+    for (const auto& decision : run.decisions) {
+      if (decision["technique"] == "T1620" && decision["file"] == "unlinked-shmem") audited = true;
+    }
+    CHECK(audited);
+  }
+  auto named = run_warden({}, {"python3", script, "named"});
+  CHECK(named.exit_code == 0);
+}
+
 TEST_CASE("the fileless_exec sample: MFD_EXEC refused, the fallback memfd cannot run") {
   CHECK(run_native({sample_bin("fileless_exec")}).exit_code == 0);
   auto run = run_warden({}, {sample_bin("fileless_exec")});

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -81,6 +82,68 @@ size_t inotify_watches(pid_t pid) {
     }
   }
   return watches;
+}
+
+// A memfd sent out of the tree (SCM_RIGHTS) is alive while anyone holds it: it stays counted
+// against max_live after the target closes its own fd, until the outside holder closes it.
+constexpr const char* kOutsideHolder = R"(import os, socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(sys.argv[1])
+listener.listen(1)
+peer, _ = listener.accept()
+_, fds, _, _ = socket.recv_fds(peer, 16, 1)
+peer.send(b"got")
+peer.recv(5)
+for fd in fds:
+    os.close(fd)
+peer.send(b"closed")
+)";
+constexpr const char* kPasserOut = R"(import os, socket, sys, time
+peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+for _ in range(1000):
+    try:
+        peer.connect(sys.argv[1])
+        break
+    except OSError:
+        time.sleep(0.01)
+def attempt(name):
+    try:
+        os.close(os.memfd_create(name))
+        print(f"{name}=0")
+    except OSError as e:
+        print(f"{name}={e.errno}")
+    sys.stdout.flush()
+passed = os.memfd_create("passed-out")
+socket.send_fds(peer, [b"fd"], [passed])
+assert peer.recv(3) == b"got"
+os.close(passed)
+attempt("while_held")
+peer.send(b"close")
+assert peer.recv(6) == b"closed"
+attempt("after_release")
+)";
+
+TEST_CASE("a memfd passed out of the tree stays counted until its last holder closes it") {
+  TempDir dir;
+  std::string holder = dir.write("holder.py", kOutsideHolder);
+  std::string passer = dir.write("passer.py", kPasserOut);
+  auto run = [&](const std::string& wrapper) {
+    std::string socket = dir.file("s" + std::to_string(std::rand()));
+    std::string script = "python3 " + holder + " " + socket + " & " + wrapper + " python3 " +
+                         passer + " " + socket + "; status=$?; wait; exit $status";
+    return run_native({"sh", "-c", script});
+  };
+  auto native = run("");
+  INFO(native.err);
+  CHECK(native.fact_number("while_held") == 0);
+  CHECK(native.fact_number("after_release") == 0);
+  std::string warden =
+      warden_bin() + " run " + backend_flag() + " --max-live 1 --audit /dev/null --";
+  auto limited = run(warden);
+  INFO(limited.err);
+  CHECK(limited.exit_code == 0);
+  CHECK(limited.fact_number("while_held") == EMFILE);
+  CHECK(limited.fact_number("after_release") == 0);
 }
 
 TEST_CASE("live memfds are watched only when something needs the count, and the audit says so") {

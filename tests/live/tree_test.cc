@@ -2,14 +2,13 @@
 // fork, clone and execve; when the program exits, what it left running is ended (or waited
 // for, with --orphans wait).
 #include <doctest/doctest.h>
-
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
-#include <set>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "tests/live/harness.h"
@@ -44,7 +43,9 @@ TEST_CASE("the filter survives execve") {
   CHECK(run.exit_code == kSentinel);
 }
 
-TEST_CASE("--orphans wait: memfd-warden waits for orphans and decides their calls - the main status is kept") {
+TEST_CASE(
+    "--orphans wait: memfd-warden waits for orphans and decides their calls - the main status is "
+    "kept") {
   TempDir dir;
   auto policy = policy_denying_evil(dir);
   std::string result = dir.file("orphan-result");
@@ -71,13 +72,13 @@ Args leaves_orphans(const TempDir& dir, const std::string& tag) {
   std::string marker = dir.file("got-term"), ready = dir.file("ready");
   std::string script = "(trap 'echo term > " + marker + "; exit 0' TERM; sleep 20.1" + tag +
                        " & touch " + ready + "; wait) & (trap '' TERM; exec sleep 20.2" + tag +
-                       ") & " + probe_bin() + " create counted 0 >/dev/null; while [ ! -e " + ready +
-                       " ]; do sleep 0.01; done; exit 3";
+                       ") & " + probe_bin() + " create counted 0 >/dev/null; while [ ! -e " +
+                       ready + " ]; do sleep 0.01; done; exit 3";
   return {"/bin/sh", "-c", script};
 }
 
 void check_orphans_ended(const TempDir& dir, const RunResult& run, const std::string& tag) {
-  CHECK(run.exit_code == 3);  // the program's own status
+  CHECK(run.exit_code == 3);                             // the program's own status
   CHECK(std::filesystem::exists(dir.file("got-term")));  // SIGTERM came first, and was handled
   CHECK(processes_running({"sleep", "20.1" + tag}).empty());
   CHECK(processes_running({"sleep", "20.2" + tag}).empty());  // it ignored SIGTERM: SIGKILL
@@ -87,7 +88,8 @@ void check_orphans_ended(const TempDir& dir, const RunResult& run, const std::st
 
 }  // namespace
 
-TEST_CASE("when the program exits, what it left running is ended: SIGTERM, SIGKILL after the grace") {
+TEST_CASE(
+    "when the program exits, what it left running is ended: SIGTERM, SIGKILL after the grace") {
   TempDir dir;
   std::string tag = std::to_string(::getpid());
   auto run = run_warden({"--orphans-grace", "200ms", "--keep-caps"}, leaves_orphans(dir, tag));
@@ -103,7 +105,33 @@ TEST_CASE("when the program exits, what it left running is ended: SIGTERM, SIGKI
   }
 }
 
-TEST_CASE("--orphans wait: once the program has exited, SIGTERM to memfd-warden reaches what is left") {
+TEST_CASE("a stopped orphan is sent SIGCONT after SIGTERM, so it acts on SIGTERM") {
+  // The orphan stops itself with a SIGTERM handler in place. SIGTERM alone would stay pending
+  // until SIGKILL at the end of the grace period, and the handler would never run.
+  TempDir dir;
+  std::string marker = dir.file("got-term");
+  // The parent waits until its child is stopped (T; t under ptrace), then exits.
+  std::string script =
+      "import os, signal, sys, time\n"
+      "child = os.fork()\n"
+      "if child == 0:\n"
+      "    signal.signal(signal.SIGTERM, lambda *a: (open('" +
+      marker +
+      "', 'w').write('term'), os._exit(0)))\n"
+      "    os.kill(os.getpid(), signal.SIGSTOP)\n"
+      "    time.sleep(100)\n"
+      "    os._exit(1)\n"
+      "while open(f'/proc/{child}/stat').read().split(') ')[1][0] not in 'Tt':\n"
+      "    time.sleep(0.01)\n";
+  auto run = run_warden({"--orphans-grace", "30s"}, {"python3", "-c", script});
+  CHECK(run.exit_code == 0);
+  CHECK(std::filesystem::exists(marker));
+  REQUIRE(run.summary);
+  CHECK((*run.summary)["orphans_ended"] == 1);
+}
+
+TEST_CASE(
+    "--orphans wait: once the program has exited, SIGTERM to memfd-warden reaches what is left") {
   std::string tag = std::to_string(::getpid()) + "3";
   // The orphan says "ready" only once its parent, the program, is gone.
   LiveRun live({"--orphans", "wait"},
@@ -122,8 +150,19 @@ TEST_CASE("orphans are ended without a PID namespace too (memfd-warden not root)
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
   std::string audit = dir.file("audit.jsonl");
   std::string tag = std::to_string(::getpid()) + "2";
-  Args command{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", warden_bin(),
-               "run", "--backend", backend().empty() ? "auto" : backend(), "--orphans-grace", "200ms", "--audit", audit, "--"};
+  Args command{"setpriv",
+               "--reuid=65534",
+               "--regid=65534",
+               "--clear-groups",
+               warden_bin(),
+               "run",
+               "--backend",
+               backend().empty() ? "auto" : backend(),
+               "--orphans-grace",
+               "200ms",
+               "--audit",
+               audit,
+               "--"};
   for (auto& arg : leaves_orphans(dir, tag)) command.push_back(arg);
   auto run = run_native(command);
   CHECK(run.err.find("cannot make a PID namespace") != std::string::npos);

@@ -1,12 +1,12 @@
 // Unit: reading audit logs back for suggest and report: a growth's bytes as they are after it,
 // records that are not records refused by line, and hostile shapes (nesting, odd types) that
 // end in an error rather than a crash.
+#include "supervisor/calls/audit_observations.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
-
-#include "supervisor/calls/audit_observations.h"
 
 namespace warden {
 namespace {
@@ -26,9 +26,9 @@ std::string growth(const char* decision, uint64_t before_total, uint64_t old_cha
                    uint64_t new_charge) {
   return R"({"time":"2026-12-01T00:00:01.000000Z","event":"decision","syscall":"ftruncate",)"
          R"("exe":"/bin/p","name":"heap","decision":")" +
-         std::string(decision) + R"(","quota":{"live":1,"bytes":)" +
-         std::to_string(before_total) + R"(,"max_bytes":1000000},"charge":{"old":)" +
-         std::to_string(old_charge) + R"(,"new":)" + std::to_string(new_charge) + R"(},"run":"r1"})";
+         std::string(decision) + R"(","quota":{"live":1,"bytes":)" + std::to_string(before_total) +
+         R"(,"max_bytes":1000000},"charge":{"old":)" + std::to_string(old_charge) + R"(,"new":)" +
+         std::to_string(new_charge) + R"(},"run":"r1"})";
 }
 
 }  // namespace
@@ -54,8 +54,8 @@ TEST_CASE("audit observations: a growth's record holds the totals before it, the
 TEST_CASE("audit observations: a create whose exe was not collected is said so, never a path") {
   auto create = [](const char* exe_field, const char* decision) {
     return R"({"time":"2026-12-01T00:00:01.000000Z","event":"decision","syscall":"memfd_create",)" +
-           std::string(exe_field) + R"("name":"cache","flags":{"raw":1},"decision":")" +
-           decision + R"(","run":"r1"})";
+           std::string(exe_field) + R"("name":"cache","flags":{"raw":1},"decision":")" + decision +
+           R"(","run":"r1"})";
   };
   auto lines = lines_of({kStart, create(R"("exe":null,)", "allow"), create("", "allow"),
                          create(R"("exe":"/bin/p",)", "deny"), create(R"("exe":"",)", "allow")});
@@ -78,8 +78,13 @@ TEST_CASE("audit observations: a create whose exe was not collected is said so, 
 
 TEST_CASE("audit observations: a line that is not a record is an error naming it") {
   const std::vector<std::string> bad_lines = {
-      "{}", R"({"event":"start"})", R"({"run":12,"event":"start"})",
-      R"({"run":{"a":1},"event":"start"})", R"({"run":"r1","event":[]})", "[1,2]", "not json",
+      "{}",
+      R"({"event":"start"})",
+      R"({"run":12,"event":"start"})",
+      R"({"run":{"a":1},"event":"start"})",
+      R"({"run":"r1","event":[]})",
+      "[1,2]",
+      "not json",
       std::string(300000, '[')};  // nesting deep enough to exhaust a recursive parser's stack
   for (const auto& bad : bad_lines) {
     INFO(bad.substr(0, 40));
@@ -105,6 +110,29 @@ TEST_CASE("audit observations: odd values in a record are read as absent, never 
   CHECK(run.decisions[0].live == 0);
   CHECK(run.decisions[0].bytes == 0);
   CHECK_FALSE(run.tracks_bytes);
+}
+
+TEST_CASE("audit observations: --container picks a container by its id, its name or its pod") {
+  auto start = [](const char* run, const char* id, const char* pod, const char* name) {
+    return std::string(R"({"time":"2026-12-01T00:00:00.000000Z","event":"start",)") +
+           R"("container":{"id":")" + id + R"(","bundle":"/b","pod":")" + pod +
+           R"(","namespace":"ns","name":")" + name + R"("},"program":"/bin/p","run":")" + run +
+           R"("})";
+  };
+  auto lines = lines_of(
+      {start("r1", "c0ffee", "web-7d9", "nginx"), start("r2", "beef42", "db-0", "postgres")});
+  for (const char* wanted : {"beef42", "db-0", "postgres"}) {
+    CAPTURE(wanted);
+    auto runs = recorded_runs_from_audit(lines, std::string(wanted));
+    REQUIRE(runs);
+    REQUIRE(runs->size() == 1);
+    CHECK(runs->front().id == "r2");
+  }
+  auto all = recorded_runs_from_audit(lines, std::nullopt);
+  REQUIRE(all);
+  CHECK(all->size() == 2);
+  auto none = recorded_runs_from_audit(lines, std::string("ns"));  // a namespace is no container
+  CHECK((!none || none->empty()));
 }
 
 }  // namespace warden
