@@ -157,10 +157,18 @@ class Tracer {
     long parked_call = 0;  // kEntering: the call the restart must enter
     // Execs from another thread that took this pid over (the task that had it died unseen).
     uint32_t taken_over = 0;
+    // A thread-group leader that ended while other threads run on (pthread_exit from main): the
+    // kernel reports its end only with the last thread's, and it never stops or runs again, so
+    // freezes pass it by. An exec from another thread takes its pid over as a fresh tracee.
+    bool zombie = false;
   };
 
-  // Reads one wait status. `block`: wait for one. Returns false when there was none.
-  bool collect_one(bool block);
+  // Reads one wait status, if one is ready. Returns false when there was none.
+  bool collect_one();
+  // A freeze that has heard nothing for kFreezeQuietMs looks for tracees in `waiting` that will
+  // never stop (zombie leaders) and marks them.
+  static constexpr int kFreezeQuietMs = 10;
+  void mark_zombies(const std::vector<pid_t>& waiting);
   void note(pid_t pid, int status);
   void forget_replaced_leader(pid_t leader, pid_t former);
   void handle(pid_t pid, int status);
@@ -441,9 +449,9 @@ void Tracer::forget_replaced_leader(pid_t leader, pid_t former) {
   tracees_[leader] = fresh;
 }
 
-bool Tracer::collect_one(bool block) {
+bool Tracer::collect_one() {
   int status = 0;
-  pid_t pid = ::waitpid(-1, &status, __WALL | (block ? 0 : WNOHANG));
+  pid_t pid = ::waitpid(-1, &status, __WALL | WNOHANG);
   if (pid > 0) {
     note(pid, status);
     return true;
@@ -456,7 +464,8 @@ bool Tracer::freeze_except(pid_t tid) {
   std::vector<pid_t>& waiting = freezing_;  // reused: no allocation once it has grown
   waiting.clear();
   for (auto& [pid, tracee] : tracees_) {
-    if (pid == tid || tracee.held || tracee.in_vfork || tracee.parked == Parked::kInside) {
+    if (pid == tid || tracee.held || tracee.in_vfork || tracee.parked == Parked::kInside ||
+        tracee.zombie) {
       continue;
     }
     // A vfork parent is blocked in the kernel until its child execs: it cannot touch memory and
@@ -464,16 +473,39 @@ bool Tracer::freeze_except(pid_t tid) {
     // it can.
     if (::ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) == 0) waiting.push_back(pid);
   }
+  sigset_t child_events;
+  sigemptyset(&child_events);
+  sigaddset(&child_events, SIGCHLD);  // blocked (main.cc): it stays pending until taken here
   for (;;) {
     bool all = true;
     for (pid_t pid : waiting) {
       auto it = tracees_.find(pid);
-      if (it != tracees_.end() && !it->second.held) all = false;
+      if (it != tracees_.end() && !it->second.held && !it->second.zombie) all = false;
     }
     if (all) break;
-    if (!collect_one(true) && no_children_) break;
+    if (collect_one()) continue;
+    if (no_children_) break;
+    // Every stop and exit raises SIGCHLD; one that came after the look above ends this wait. A
+    // SIGCHLD taken here is not lost to the main loop: it collects every status before it waits.
+    timespec quiet{0, kFreezeQuietMs * 1000 * 1000};
+    if (::sigtimedwait(&child_events, nullptr, &quiet) < 0 && errno == EAGAIN) {
+      mark_zombies(waiting);
+    }
   }
   return alive(tid);
+}
+
+void Tracer::mark_zombies(const std::vector<pid_t>& waiting) {
+  for (pid_t pid : waiting) {
+    auto it = tracees_.find(pid);
+    if (it == tracees_.end() || it->second.held || it->second.zombie) continue;
+    // Z: a leader whose thread group lives on (any other tracee's end is reported to us at once,
+    // and collected above). The state is the kernel's word: a task in it runs no code again.
+    if (thread_state(pid) == 'Z') {
+      spdlog::debug("thread {} is a zombie leader: freezes no longer wait for it", pid);
+      it->second.zombie = true;
+    }
+  }
 }
 
 bool Tracer::run_to_syscall_exit(pid_t tid) {
@@ -673,7 +705,7 @@ int Tracer::run() {
       events_.pop_front();
       handle(pid, status);
     }
-    while (collect_one(false)) {
+    while (collect_one()) {
     }
     if (!events_.empty()) continue;
     if (no_children_) break;  // ECHILD: no child and no tracee is left anywhere in the tree

@@ -16,6 +16,7 @@
 #include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/path_resolver.h"
+#include "supervisor/kernel/proc_status.h"
 #include "supervisor/kernel/target_memory.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -32,20 +33,12 @@ constexpr int kRwfAppend = 0x10;  // RWF_APPEND
 uint64_t fsize_limit(pid_t tid) {
   rlimit limit{};
   if (::prlimit(tid, RLIMIT_FSIZE, nullptr, &limit) == 0) return limit.rlim_cur;
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/limits", tid);
-  UniqueFd limits(::open(path, O_RDONLY | O_CLOEXEC));
-  char text[2048];
-  ssize_t got = limits.valid() ? ::read(limits.get(), text, sizeof(text) - 1) : -1;
-  if (got <= 0) return RLIM_INFINITY;
-  text[got] = '\0';
   // "Max file size             unlimited            unlimited            bytes"
-  const char* line = std::strstr(text, "Max file size");
-  if (line == nullptr) return RLIM_INFINITY;
-  line += std::strlen("Max file size");
-  while (*line == ' ') ++line;
+  char buffer[2048];
+  auto line = proc_line(tid, "limits", "Max file size", buffer);
+  if (!line) return RLIM_INFINITY;
   uint64_t soft = 0;
-  auto [end, ec] = std::from_chars(line, text + got, soft);
+  auto [end, ec] = std::from_chars(line->data(), line->data() + line->size(), soft);
   return ec == std::errc() ? soft : RLIM_INFINITY;  // "unlimited" is no number
 }
 

@@ -1,13 +1,27 @@
-// One field of /proc/TID/status, for the few facts only it gives: a thread's tgid and
-// namespace-local ids, its caught signals, its capability bounding set.
+// Lines of /proc/TID files, for the few facts only they give: a thread's tgid, state and
+// namespace-local ids, its caught signals, its capability bounding set, its resource limits.
 #pragma once
 
 #include <sys/types.h>
 
+#include <optional>
+#include <span>
+#include <string_view>
+
 namespace warden {
+
+// The line of /proc/TID/FILE that begins with `prefix`, without the prefix and the blanks after
+// it, as a view into `buffer` (which holds the file's first buffer.size() - 1 bytes); nullopt when
+// the file cannot be read or has no such line. No allocation.
+std::optional<std::string_view> proc_line(pid_t tid, const char* file, std::string_view prefix,
+                                          std::span<char> buffer);
 
 // The last number of the "FIELD:" line of /proc/TID/status (base 16 for the signal and capability
 // masks), or -1.
 long long status_field(pid_t tid, const char* field, int base);
+
+// The state letter of /proc/TID/status ('R', 'S', 'D', 'T', 't', 'Z', 'X', ...), or '\0' when the
+// thread is gone or its state cannot be read.
+char thread_state(pid_t tid);
 
 }  // namespace warden

@@ -88,6 +88,45 @@ TEST_CASE("execve from a non-leader thread keeps the tree under the policy") {
   CHECK(allowed.fact("link") == "/memfd:good-x (deleted)");
 }
 
+TEST_CASE("a process whose main thread ends first (pthread_exit) is decided on, and its run ends") {
+  // The kernel keeps such a leader a zombie until the last thread ends, and reports nothing of it
+  // meanwhile. Under ptrace every freeze (each create) waited for it to stop, for ever: the run
+  // hung. A hang fails here after 60 s, not the whole suite.
+  TempDir dir;
+  auto policy = policy_denying_evil(dir);
+  auto warden_within_a_minute = [&](const Args& command) {
+    Args line = {"timeout", "-k", "5", "60", warden_bin(), "run"};
+    if (!backend().empty()) line.insert(line.end(), {"--backend", backend()});
+    line.insert(line.end(), {"--policy", policy, "--audit", dir.file("audit.jsonl"), "--"});
+    line.insert(line.end(), command.begin(), command.end());
+    ::unlink(dir.file("audit.jsonl").c_str());
+    RunResult run = run_native(line);
+    read_audit(dir.file("audit.jsonl"), run);
+    return run;
+  };
+  // "create": the second thread makes the memfds; "exec": it execs into `create`, taking over the
+  // zombie's pid.
+  for (const char* how : {"create", "exec"}) {
+    CAPTURE(how);
+    for (const char* name : {"good", "evil"}) {
+      CAPTURE(name);
+      Args command = {probe_bin(), "leader-exits", name, "0", how};
+      REQUIRE(run_native(command).exit_code == 0);  // control: 3 if the leader was no zombie
+      auto run = warden_within_a_minute(command);
+      CHECK(run.exit_code == (std::string(name) == "evil" ? kSentinel : 0));
+      CHECK(run.count(std::string(name) == "evil" ? "deny" : "allow") ==
+            (std::string(how) == "exec" || std::string(name) == "evil" ? 1 : 2));
+      REQUIRE(run.summary.has_value());
+    }
+  }
+  // The leader ends at any point while the other thread's creates are decided, 200 times.
+  REQUIRE(run_native({probe_bin(), "leader-exits-race", "200"}).exit_code == 0);
+  auto race = warden_within_a_minute({probe_bin(), "leader-exits-race", "200"});
+  CHECK(race.exit_code == 0);
+  CHECK(race.fact_number("failed") == 0);
+  CHECK(race.count("allow") == 200 * 100);
+}
+
 TEST_CASE("a vfork child is followed and decided") {
   TempDir dir;
   auto policy = policy_denying_evil(dir);

@@ -987,6 +987,68 @@ int cmd_thread_exec(char* self, const char* name, const char* flags) {
   return 99;  // not reached
 }
 
+// leader-exits NAME FLAGS [exec]: the main thread ends (as pthread_exit ends it) while a second
+// thread runs on; the kernel keeps the leader a zombie until the last thread ends. Once it is
+// one, the second thread creates NAME twice (exit code: the errno of the first that failed, 0 if
+// none) or, with "exec", execs into "create NAME FLAGS" (taking over the zombie's pid). 3: the
+// leader never became a zombie.
+int cmd_leader_exits(char* self, const char* name, const char* flags, bool exec) {
+  std::thread([=] {
+    bool zombie = false;
+    for (int i = 0; i < 5000 && !zombie; ++i) {
+      char stat[512] = {};
+      int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);  // the leader's state
+      ssize_t got = fd < 0 ? -1 : ::read(fd, stat, sizeof(stat) - 1);
+      if (fd >= 0) ::close(fd);
+      const char* paren = got > 0 ? std::strrchr(stat, ')') : nullptr;
+      zombie = paren != nullptr && paren[1] == ' ' && paren[2] == 'Z';
+      if (!zombie) ::usleep(1000);
+    }
+    if (!zombie) ::exit(3);
+    if (exec) {
+      char create[] = "create";
+      char* argv[] = {self, create, const_cast<char*>(name), const_cast<char*>(flags), nullptr};
+      ::execv(self, argv);  // not /proc/self/exe: the zombie leader's has no target
+      ::exit(errno);
+    }
+    for (int i = 0; i < 2; ++i) {
+      int fd = raw_memfd_create(name, parse_flags(flags));
+      if (fd < 0) ::exit(errno);
+      ::close(fd);
+    }
+    ::exit(0);
+  }).detach();
+  // The main thread alone ends (SYS_exit, not exit_group), without pthread_exit's unwinding.
+  for (;;) ::syscall(SYS_exit, 0);
+}
+
+// leader-exits-race ROUNDS: each round a child's second thread makes 100 memfds while its main
+// thread ends after a short delay, so that the leader ends while a create is being decided.
+// Prints the number of rounds whose child did not exit 0, and exits 1 if there were any.
+int cmd_leader_exits_race(long rounds) {
+  int failed = 0;
+  for (long round = 0; round < rounds; ++round) {
+    pid_t child = ::fork();
+    if (child == 0) {
+      std::thread([] {
+        for (int i = 0; i < 100; ++i) {
+          int fd = raw_memfd_create("busy", MFD_CLOEXEC);
+          if (fd < 0) ::exit(errno);
+          ::close(fd);
+        }
+        ::exit(0);
+      }).detach();
+      ::usleep(static_cast<useconds_t>(50 + (round * 397) % 1500));
+      for (;;) ::syscall(SYS_exit, 0);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  std::printf("failed=%d\n", failed);
+  return failed == 0 ? 0 : 1;
+}
+
 // vfork NAME FLAGS: a vfork child execs into "create"; the parent returns its exit code.
 int cmd_vfork(char* self, const char* name, const char* flags) {
   char create[] = "create";
@@ -1376,6 +1438,10 @@ int main(int argc, char** argv) {
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));
+  if (command == "leader-exits-race") return cmd_leader_exits_race(std::atol(arg(2)));
+  if (command == "leader-exits") {
+    return cmd_leader_exits(argv[0], arg(2), arg(3), argc > 4 && std::string(argv[4]) == "exec");
+  }
   if (command == "storm") return cmd_storm(std::atoi(arg(2)));
   if (command == "ptrace-child") return cmd_ptrace_child();
   if (command == "churn") return cmd_churn(std::atol(arg(2)));
