@@ -373,10 +373,19 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
       make_bundle(dir, "served", {"/bin/probe", "evil-h", "0"}, agent.socket(), ""),
       container_id("hostile"));
   CHECK(served.exit_code == kSentinel);  // decided while the silent client still holds on
+  // The silent client is dropped once its 5 s are up, while it still holds on.
+  bool timed_out = false;
+  for (int i = 0; i < 100 && !timed_out; ++i) {
+    timed_out = agent.log().find("dropped a client: no complete state message within 5 s") !=
+                std::string::npos;
+    if (!timed_out) ::usleep(100 * 1000);
+  }
+  CHECK_MESSAGE(timed_out, agent.log());
   ::close(silent);
   ::close(crowded);
   agent.stop(SIGTERM);
   std::string log = agent.log();
+  CHECK(log.find("dropped a client: a state message over 64 KiB") != std::string::npos);
   CHECK(log.find("dropped a client: more fds than a state message carries") != std::string::npos);
   CHECK(log.find("dropped a client: it closed without a message") != std::string::npos);
   CHECK(log.find("dropped a client: container state: \"fds\" names 1 fds, 0 arrived") !=

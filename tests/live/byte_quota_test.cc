@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <climits>
 #include <filesystem>
 #include <fstream>
@@ -277,6 +278,9 @@ TEST_CASE("memfd_secret goes through the same policy, quotas and audit") {
                             "version = 1\ndefault = \"deny\"\ndefault_errno = \"EDOM\"\n[[rule]]\n"
                             "syscall = \"memfd_secret\"\nexe = \"" + probe_bin() +
                                 "\"\naction = \"allow\"\n");
+  auto kill_exe = dir.write("kill.toml",
+                            "version = 1\n[[rule]]\nsyscall = \"memfd_secret\"\nexe = \"" +
+                                probe_bin() + "\"\naction = \"kill\"\n");
   for (bool hidden : {false, true}) {
     CAPTURE(hidden);
     Args command{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", warden_bin(),
@@ -291,6 +295,11 @@ TEST_CASE("memfd_secret goes through the same policy, quotas and audit") {
     auto admitted = run_native(command);
     // Known, it is admitted; hidden, the allow rule does not apply and the default denies.
     CHECK(op(admitted, hidden ? 2 : 1) == (hidden ? kSentinel : 0));
+    // A rule with exe that kills applies too: the caller dies before its call returns.
+    *(std::find(command.begin(), command.end(), "--policy") + 1) = kill_exe;
+    auto killed = run_native(command);
+    CHECK(killed.exit_code == 128 + SIGKILL);
+    CHECK(killed.out.find(hidden ? "op2=" : "op1=") == std::string::npos);
   }
 
   // Released secretmem gives its slot back (found by scanning /proc: it raises no inotify).

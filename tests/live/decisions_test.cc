@@ -160,10 +160,20 @@ TEST_CASE("first match wins, and --allow/--deny come first in the order typed") 
   CHECK(run_warden({"--policy", policy, "--deny", "evil-ok-*"},
                    {probe_bin(), "create", "evil-ok-1", kNoFlags})
             .exit_code == EPERM);
-  CHECK(run_warden({"--allow", "x-1", "--deny", "x-*"}, {probe_bin(), "create", "x-1", kNoFlags})
-            .exit_code == 0);
-  CHECK(run_warden({"--deny", "x-*", "--allow", "x-1"}, {probe_bin(), "create", "x-1", kNoFlags})
-            .exit_code == EPERM);
+  auto allowed =
+      run_warden({"--allow", "x-1", "--deny", "x-*"}, {probe_bin(), "create", "x-1", kNoFlags});
+  CHECK(allowed.exit_code == 0);
+  auto refused =
+      run_warden({"--deny", "x-*", "--allow", "x-1"}, {probe_bin(), "create", "x-1", kNoFlags});
+  CHECK(refused.exit_code == EPERM);
+  // Their audit ids are the options as typed, glob included.
+  REQUIRE(allowed.decisions.size() == 1);
+  CHECK(allowed.decisions[0]["rule"]["index"] == 0);
+  CHECK(allowed.decisions[0]["rule"]["id"] == "--allow=x-1");
+  REQUIRE(refused.decisions.size() == 1);
+  CHECK(refused.decisions[0]["rule"]["index"] == 0);
+  CHECK(refused.decisions[0]["rule"]["id"] == "--deny=x-*");
+  CHECK(refused.decisions[0]["errno"] == "EPERM");
 }
 
 TEST_CASE("dry-run allows what it would deny or kill, and audits it as would-deny") {
