@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <climits>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -278,9 +278,9 @@ TEST_CASE("memfd_secret goes through the same policy, quotas and audit") {
                             "version = 1\ndefault = \"deny\"\ndefault_errno = \"EDOM\"\n[[rule]]\n"
                             "syscall = \"memfd_secret\"\nexe = \"" + probe_bin() +
                                 "\"\naction = \"allow\"\n");
-  auto kill_exe = dir.write("kill.toml",
-                            "version = 1\n[[rule]]\nsyscall = \"memfd_secret\"\nexe = \"" +
-                                probe_bin() + "\"\naction = \"kill\"\n");
+  auto kill_exe =
+      dir.write("kill.toml", "version = 1\n[[rule]]\nsyscall = \"memfd_secret\"\nexe = \"" +
+                                 probe_bin() + "\"\naction = \"kill\"\n");
   for (bool hidden : {false, true}) {
     CAPTURE(hidden);
     Args command{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", warden_bin(),
