@@ -212,6 +212,11 @@ class PtraceChannel final : public CallChannel {
   void set_frozen() { frozen_ = true; }
   // The caller is gone and its tid names another task now: answer nothing, resume nothing.
   void abandon() { answered_ = true; }
+  // In a freeze the thread that would fill a userfaultfd page is stopped: no read may wait for
+  // one (it reads as unreadable). Outside one, reads wait as the caller's own access would.
+  MemoryReader memory_reader() const override {
+    return frozen_ ? MemoryReader::kProcMem : MemoryReader::kProcessVm;
+  }
   ~PtraceChannel() override {
     if (!answered_) pass_through();  // never leave a tracee stopped behind us
   }

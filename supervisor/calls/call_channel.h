@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "policy/policy.h"
+#include "supervisor/kernel/target_memory.h"
 #include "supervisor/kernel/trapped_syscalls.h"
 
 namespace warden {
@@ -68,6 +69,10 @@ class CallChannel {
   // ledger); if it returns false the memfd must not reach the target. Returns the target's fd,
   // or -errno: ENOENT when the caller is gone, otherwise the call still awaits fail().
   virtual int deliver_memfd(const MemfdSpec& spec, const std::function<bool(int)>& on_created) = 0;
+
+  // How the caller's memory is read (target_memory.h): with process_vm_readv unless the backend
+  // has stopped threads that a read could have to wait for.
+  virtual MemoryReader memory_reader() const { return MemoryReader::kProcessVm; }
 
   // True when deliver_memfd() killed the caller: under ptrace the caller's own call has made the
   // memfd by the time it can be checked and tracked, and one that fails either check cannot be

@@ -16,7 +16,7 @@ struct CompatIovec {
 
 }  // namespace
 
-TargetIovecs read_target_iovecs(pid_t tid, const GrowthArgs& args) {
+TargetIovecs read_target_iovecs(MemoryReader reader, pid_t tid, const GrowthArgs& args) {
   TargetIovecs out;
   if (args.iov == 0 && args.iov_count == 0) {
     // write / pwrite64: one segment.
@@ -29,10 +29,8 @@ TargetIovecs read_target_iovecs(pid_t tid, const GrowthArgs& args) {
     }
     size_t each = args.compat_iov ? sizeof(CompatIovec) : sizeof(iovec);
     std::vector<char> raw(each * args.iov_count);
-    iovec local{raw.data(), raw.size()};
-    iovec remote{reinterpret_cast<void*>(args.iov), raw.size()};
-    if (!raw.empty() &&
-        ::process_vm_readv(tid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(raw.size())) {
+    if (!raw.empty() && read_target_memory(reader, tid, args.iov, raw.data(), raw.size()) !=
+                            static_cast<ssize_t>(raw.size())) {
       out.error = EFAULT;
       return out;
     }
@@ -82,9 +80,10 @@ int64_t EmulatedWriter::write(pid_t tid, CallChannel& channel, int fd, const Tar
     size_t done = 0;
     while (done < segment.iov_len) {
       size_t want = std::min(segment.iov_len - done, kBounceSize);
-      iovec local{bounce_.get(), want};
-      iovec remote{static_cast<char*>(segment.iov_base) + done, want};
-      ssize_t got = ::process_vm_readv(tid, &local, 1, &remote, 1, 0);
+      ssize_t got = read_target_memory(
+          channel.memory_reader(), tid,
+          reinterpret_cast<uint64_t>(static_cast<char*>(segment.iov_base) + done), bounce_.get(),
+          want);
       // The thread must still be the one waiting in this call, or the bytes are not its own.
       if (!channel.caller_waiting()) return written > 0 ? static_cast<int64_t>(written) : -ENOENT;
       if (got <= 0) return written > 0 ? static_cast<int64_t>(written) : -EFAULT;

@@ -27,7 +27,7 @@ struct TargetIovecs {
   int error = 0;  // EINVAL or EFAULT, as the kernel would answer
 };
 
-TargetIovecs read_target_iovecs(pid_t tid, const GrowthArgs& args);
+TargetIovecs read_target_iovecs(MemoryReader reader, pid_t tid, const GrowthArgs& args);
 
 class EmulatedWriter {
  public:

@@ -11,6 +11,7 @@
 
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/path_resolver.h"
+#include "supervisor/kernel/process_maps.h"
 #include "supervisor/kernel/program_interpreter.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -96,9 +97,17 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   uint64_t path_address = request.args[at ? 1 : 0];
   int flags = at ? static_cast<int>(static_cast<uint32_t>(request.args[4])) : 0;
 
-  NameRead path = read_target_string(request.tid, path_address, path_, sizeof(path_));
-  if (path.status != NameStatus::kOk) {
-    channel.pass_through();  // EFAULT or ENAMETOOLONG: the kernel refuses it itself
+  NameRead path =
+      read_target_string(channel.memory_reader(), request.tid, path_address, path_, sizeof(path_));
+  // What the kernel would answer, answered here: passed through, the call would have the kernel
+  // read the path again, which a racing thread may have made readable meanwhile (and under
+  // ptrace, a page a frozen thread must fill would hold the caller, and the run, for ever).
+  if (path.status == NameStatus::kFault || path.status == NameStatus::kTooLong) {
+    answer(channel, path.status == NameStatus::kFault ? EFAULT : ENAMETOOLONG);
+    return;
+  }
+  if (path.status == NameStatus::kUnreadable) {
+    refuse_unseen(request, channel, {});
     return;
   }
   // A thread pidfd reaches the caller's fd table (execveat's dirfd); the caller is read (comm,
@@ -118,6 +127,13 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   lookup.follow_final = !(flags & kAtSymlinkNofollow);
   lookup.empty_path_is_dirfd = at && (flags & kAtEmptyPath);
   ResolvedPath resolved = resolve_caller_path(lookup);
+  if (!resolved.file.valid() && (resolved.error == EACCES || resolved.error == EPERM)) {
+    // memfd-warden may not look at the caller (its root, working directory, fds: a caller that
+    // made itself non-dumpable, seen without CAP_SYS_PTRACE), or the caller may not search the
+    // path either. The file it would run is unknown: refused (for the second, as the kernel would).
+    refuse_unseen(request, channel, lookup.path);
+    return;
+  }
   std::optional<Found> found;
   if (resolved.file.valid())
     found = find_memory_image(std::move(resolved.file), request.tid, link_);
@@ -158,8 +174,36 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   audit_.write(record);  // before the answer
   if (dry_run_) {
     channel.pass_through();
-  } else if (int err = channel.fail(EACCES); err != 0 && err != ENOENT) {
-    spdlog::error("refusing an exec from memory: {}", std::strerror(err));
+  } else {
+    answer(channel, EACCES);
+  }
+}
+
+void ExecCallHandler::answer(CallChannel& channel, int error) {
+  if (int err = channel.fail(error); err != 0 && err != ENOENT) {
+    spdlog::error("answering an exec: {}", std::strerror(err));
+  }
+}
+
+void ExecCallHandler::refuse_unseen(const TrappedRequest& request, CallChannel& channel,
+                                    std::string_view path) {
+  callers_.read(request.tid, caller_);
+  if (!channel.caller_waiting()) return;  // gone: nothing to refuse, and nobody to name
+  DecisionRecord record;
+  record.syscall = trapped_call_name(request.syscall.call);
+  record.abi = abi_name(request.syscall.abi);
+  record.tid = request.tid;
+  describe_caller(record, caller_);
+  record.reason = "target-unreadable";
+  if (!path.empty()) record.path = path;
+  record.errno_value = EACCES;
+  record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
+  record.quota = ledger_.state();
+  audit_.write(record);  // before the answer
+  if (dry_run_) {
+    channel.pass_through();
+  } else {
+    answer(channel, EACCES);
   }
 }
 
@@ -176,28 +220,19 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
   }
   if (!found) {
     // The loader (PT_INTERP) the kernel mapped beside the program: every executable file
-    // mapping of the fresh image, seen through map_files.
-    std::snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-    FILE* maps = std::fopen(path, "re");
-    char line[512];
-    while (maps != nullptr && !found && std::fgets(line, sizeof(line), maps)) {
-      unsigned long start = 0, end = 0, inode = 0;
-      char perms[8] = {};
-      if (std::sscanf(line, "%lx-%lx %7s %*s %*s %lu", &start, &end, perms, &inode) != 4 ||
-          inode == 0 || perms[2] != 'x') {
-        continue;
-      }
-      char file_path[96];
-      std::snprintf(file_path, sizeof(file_path), "/proc/%d/map_files/%lx-%lx", pid, start, end);
-      UniqueFd mapped(::open(file_path, O_PATH | O_CLOEXEC));
-      if (!mapped.valid()) continue;
+    // mapping of the fresh image.
+    ProcessMaps maps(pid);
+    while (!found) {
+      std::optional<Mapping> mapping = maps.next();
+      if (!mapping) break;
+      if (mapping->ino == 0 || !mapping->executable) continue;
+      std::optional<MemoryFile> file = maps.file_of(*mapping, link_);
+      if (!file || !runs_from_memory(file->kind, false)) continue;
       Found loader;
-      loader.file = classify_memory_file(mapped.get(), link_);
-      loader.fd = std::move(mapped);
+      loader.file = *file;
       loader.via = "interpreter";
-      if (runs_from_memory(loader.file.kind, false)) found = std::move(loader);
+      found = std::move(loader);
     }
-    if (maps != nullptr) std::fclose(maps);
   }
   if (!found) return false;
   ExecJudgement judgement = judge_exec(policy_, ledger_, found->file);

@@ -13,9 +13,9 @@
 #include "policy/policy.h"
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/calls/call_channel.h"
-#include "supervisor/kernel/caller_info.h"
 #include "supervisor/calls/handler_context.h"
 #include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/kernel/caller_info.h"
 #include "supervisor/kernel/memory_file.h"
 #include "supervisor/kernel/target_memory.h"
 
@@ -46,6 +46,12 @@ class ExecCallHandler : CallHandler {
   bool refuse_new_image(pid_t pid);
 
  private:
+  // Ends the call with -error (the kernel's own answer, or a refusal already audited).
+  void answer(CallChannel& channel, int error);
+  // An exec whose file cannot be known (the caller's memory or /proc entries refused to us):
+  // refused with EACCES, and audited (reason target-unreadable).
+  void refuse_unseen(const TrappedRequest& request, CallChannel& channel, std::string_view path);
+
   char path_[kMaxPath] = {};
   char link_[512] = {};
   CallerInfo caller_;

@@ -5,7 +5,6 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/shm.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -17,6 +16,7 @@
 #include "supervisor/calls/exec_call.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/memory_file.h"
+#include "supervisor/kernel/process_maps.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -32,18 +32,27 @@ bool reads_imply_exec(pid_t tid) {
 }
 
 // i386 old_mmap: struct mmap_arg_struct { u32 addr, len, prot, flags, fd, offset; } in memory.
-bool read_old_mmap_args(pid_t tid, uint64_t address, uint32_t (&args)[6]) {
-  iovec local{args, sizeof(args)};
-  iovec remote{reinterpret_cast<void*>(address), sizeof(args)};
-  return ::process_vm_readv(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof(args));
+bool read_old_mmap_args(MemoryReader reader, pid_t tid, uint64_t address, uint32_t (&args)[6]) {
+  return read_target_memory(reader, tid, address, args, sizeof(args)) ==
+         static_cast<ssize_t>(sizeof(args));
 }
 
 }  // namespace
 
-void ExecMapCallHandler::refuse(CallChannel& channel, DecisionRecord& record, int error) {
+void ExecMapCallHandler::refuse_unseen(const TrappedRequest& request, CallChannel& channel,
+                                       DecisionRecord& record) {
+  callers_.read(request.tid, caller_);
+  if (!channel.caller_waiting()) return;
+  describe_caller(record, caller_);
+  record.reason = "target-unreadable";
+  refuse(channel, record, EACCES, false);
+}
+
+void ExecMapCallHandler::refuse(CallChannel& channel, DecisionRecord& record, int error,
+                                bool fileless) {
   record.errno_value = error;
   record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
-  record.technique = kFilelessTechnique;
+  if (fileless) record.technique = kFilelessTechnique;
   record.quota = ledger_.state();
   audit_.write(record);  // before the answer
   if (dry_run_) {
@@ -105,8 +114,10 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
   };
   if (call == TrappedCall::kMmap && request.syscall.abi == Abi::kI386) {
     uint32_t old[6];
-    if (!read_old_mmap_args(request.tid, request.args[0] & 0xffffffffu, old)) {
-      channel.pass_through();  // the kernel answers EFAULT itself
+    if (!read_old_mmap_args(channel.memory_reader(), request.tid, request.args[0] & 0xffffffffu,
+                            old)) {
+      // The kernel's answer, given here: passed through, the call would read them again.
+      channel.fail(EFAULT);
       return;
     }
     if (old[5] % 4096 != 0) {
@@ -139,6 +150,11 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
       pidfd = callers_.pidfd_for(request.tid, caller_, own_pidfd);
     }
     UniqueFd file(pidfd >= 0 ? sys::pidfd_getfd(pidfd, fd) : -1);
+    if (!file.valid() && pidfd >= 0 && (errno == EPERM || errno == EACCES)) {
+      record.fd = fd;
+      refuse_unseen(request, channel, record);  // the caller's fds are closed to us
+      return;
+    }
     MemoryFile memory;
     if (file.valid()) memory = classify_memory_file(file.get(), link_);
     if (!runs_from_memory(memory.kind, true)) {
@@ -171,9 +187,13 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
   // mprotect, pkey_mprotect: the kernel changes whole pages from the start's page on.
   uint64_t start = request.args[0];
   uint64_t length = compat ? (request.args[1] & 0xffffffffu) : request.args[1];
-  bool refused = check_range(request.tid, start, length, record);
-  if (!refused) {
+  RangeCheck range = check_range(request.tid, start, length, record);
+  if (range == RangeCheck::kClear) {
     channel.pass_through();
+    return;
+  }
+  if (range == RangeCheck::kUnseen) {
+    refuse_unseen(request, channel, record);
     return;
   }
   callers_.read(request.tid, caller_);
@@ -182,37 +202,29 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
   refuse(channel, record, EACCES);
 }
 
-bool ExecMapCallHandler::check_range(pid_t tid, uint64_t start, uint64_t length,
-                                     DecisionRecord& record) {
+ExecMapCallHandler::RangeCheck ExecMapCallHandler::check_range(pid_t tid, uint64_t start,
+                                                               uint64_t length,
+                                                               DecisionRecord& record) {
   uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   uint64_t end = start + ((length + page - 1) & ~(page - 1));
-  if (end < start) return false;  // the kernel refuses a wrapping range itself
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/maps", tid);
-  FILE* maps = std::fopen(path, "re");
-  if (maps == nullptr) return false;
-  bool refused = false;
-  char line[512];
-  while (!refused && std::fgets(line, sizeof(line), maps)) {
-    unsigned long vma_start = 0, vma_end = 0, inode = 0;
-    if (std::sscanf(line, "%lx-%lx %*s %*s %*s %lu", &vma_start, &vma_end, &inode) != 3) continue;
-    if (vma_end <= start) continue;
-    if (vma_start >= end) break;  // maps are in address order
-    if (inode == 0) continue;     // anonymous memory
-    char file_path[96];
-    std::snprintf(file_path, sizeof(file_path), "/proc/%d/map_files/%lx-%lx", tid, vma_start,
-                  vma_end);
-    UniqueFd mapped(::open(file_path, O_PATH | O_CLOEXEC));
-    if (!mapped.valid()) continue;
-    MemoryFile memory = classify_memory_file(mapped.get(), link_);
-    if (!runs_from_memory(memory.kind, true)) continue;
-    ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
-    if (judgement.allowed) continue;
-    describe_exec_target(record, policy_, memory, judgement);
-    refused = true;
+  if (end < start) return RangeCheck::kClear;  // the kernel refuses a wrapping range itself
+  ProcessMaps maps(tid);
+  if (!maps.valid()) {
+    // Gone (its call goes nowhere), or closed to us.
+    return errno == EACCES || errno == EPERM ? RangeCheck::kUnseen : RangeCheck::kClear;
   }
-  std::fclose(maps);
-  return refused;
+  while (std::optional<Mapping> mapping = maps.next()) {
+    if (mapping->end <= start) continue;
+    if (mapping->start >= end) break;  // maps are in address order
+    if (mapping->ino == 0) continue;   // anonymous memory
+    std::optional<MemoryFile> memory = maps.file_of(*mapping, link_);
+    if (!memory || !runs_from_memory(memory->kind, true)) continue;
+    ExecJudgement judgement = judge_exec(policy_, ledger_, *memory);
+    if (judgement.allowed) continue;
+    describe_exec_target(record, policy_, *memory, judgement);
+    return RangeCheck::kRefused;
+  }
+  return RangeCheck::kClear;
 }
 
 }  // namespace warden

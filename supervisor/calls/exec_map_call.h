@@ -16,8 +16,8 @@
 #include "policy/policy.h"
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/calls/call_channel.h"
-#include "supervisor/kernel/caller_info.h"
 #include "supervisor/calls/handler_context.h"
+#include "supervisor/kernel/caller_info.h"
 
 namespace warden {
 
@@ -28,9 +28,15 @@ class ExecMapCallHandler : CallHandler {
   void handle(const TrappedRequest& request, CallChannel& channel);
 
  private:
-  void refuse(CallChannel& channel, DecisionRecord& record, int error);
-  // mprotect: the first memory file mapped in [start, start + length) that may not run, if any.
-  bool check_range(pid_t tid, uint64_t start, uint64_t length, DecisionRecord& record);
+  // `fileless`: the record names a memory file (technique T1620); otherwise it says why not.
+  void refuse(CallChannel& channel, DecisionRecord& record, int error, bool fileless = true);
+  // A call whose file memfd-warden may not look at (the caller made itself non-dumpable, seen
+  // without CAP_SYS_PTRACE): refused with EACCES, reason target-unreadable.
+  void refuse_unseen(const TrappedRequest& request, CallChannel& channel, DecisionRecord& record);
+  enum class RangeCheck { kClear, kRefused, kUnseen };
+  // mprotect: the first memory file mapped in [start, start + length) that may not run, if any
+  // (described in `record`); kUnseen when the caller's mappings cannot be read.
+  RangeCheck check_range(pid_t tid, uint64_t start, uint64_t length, DecisionRecord& record);
 
   char link_[512] = {};
   CallerInfo caller_;

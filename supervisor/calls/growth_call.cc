@@ -143,7 +143,8 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
 
 int64_t GrowthCallHandler::open_by_path(Call& call) {
   char path[kMaxPath];
-  NameRead read = read_target_string(call.tid, call.args.path, path, sizeof(path));
+  NameRead read = read_target_string(call.channel.memory_reader(), call.tid, call.args.path, path,
+                                     sizeof(path));
   if (read.status == NameStatus::kFault) return -EFAULT;
   if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
   if (read.status != NameStatus::kOk) return -EPERM;  // we cannot read the caller: fail closed
@@ -214,7 +215,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
     case GrowthKind::kWrite: {
       bool append = (::fcntl(call.file.get(), F_GETFL) & O_APPEND) || (args.rwf_flags & kRwfAppend);
       if (args.emulated) {
-        data = read_target_iovecs(call.tid, args);
+        data = read_target_iovecs(call.channel.memory_reader(), call.tid, args);
         if (data.error != 0) {
           respond(call, -data.error);
           return;
@@ -235,9 +236,9 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
             append ? size : static_cast<uint64_t>(::lseek(call.file.get(), 0, SEEK_CUR));
         if (args.out_offset_pointer != 0) {
           int64_t off = 0;
-          iovec local{&off, sizeof(off)};
-          iovec remote{reinterpret_cast<void*>(args.out_offset_pointer), sizeof(off)};
-          if (::process_vm_readv(call.tid, &local, 1, &remote, 1, 0) == sizeof(off) && off >= 0) {
+          if (read_target_memory(call.channel.memory_reader(), call.tid, args.out_offset_pointer,
+                                 &off, sizeof(off)) == sizeof(off) &&
+              off >= 0) {
             position = static_cast<uint64_t>(off);
           }
         }

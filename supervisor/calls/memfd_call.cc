@@ -43,7 +43,7 @@ void MemfdCallHandler::handle(const TrappedRequest& request, CallChannel& channe
     return;
   }
   NameRead name{NameStatus::kOk, 0, 0};
-  if (!secret) name = read_target_name(record.tid, request.args[0], name_);
+  if (!secret) name = read_target_name(channel.memory_reader(), record.tid, request.args[0], name_);
 
   // Everything above came from /proc/TID and TID's memory. It was the caller's own (no reused
   // pid) if the call is still pending when we act: an allowed memfd reaches the caller only then

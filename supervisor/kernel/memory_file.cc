@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "supervisor/kernel/unique_fd.h"
@@ -29,14 +30,27 @@ std::optional<uint64_t> mount_of(int fd) {
 }
 
 // The kernel's internal shmem mount (shm_mnt), which holds every memfd and the file behind every
-// shared anonymous mapping: a memfd of ours tells its id (0 here: the mount is in no namespace).
-std::optional<uint64_t> internal_shmem_mount() {
-  static const std::optional<uint64_t> id = [] {
+// shared anonymous mapping: a memfd of ours tells its id (0 here: the mount is in no namespace)
+// and its device.
+struct InternalShmem {
+  std::optional<uint64_t> mount;
+  std::optional<dev_t> dev;
+};
+const InternalShmem& internal_shmem() {
+  static const InternalShmem shmem = [] {
+    InternalShmem found;
     UniqueFd fd(::memfd_create("memfd-warden-mount-probe", MFD_CLOEXEC));
-    return fd.valid() ? mount_of(fd.get()) : std::nullopt;
+    struct stat st {};
+    if (fd.valid()) found.mount = mount_of(fd.get());
+    if (fd.valid() && ::fstat(fd.get(), &st) == 0) found.dev = st.st_dev;
+    return found;
   }();
-  return id;
+  return shmem;
 }
+
+std::optional<uint64_t> internal_shmem_mount() { return internal_shmem().mount; }
+
+constexpr std::string_view kMemfdPrefix = "/memfd:", kDeletedSuffix = " (deleted)";
 
 }  // namespace
 
@@ -74,10 +88,9 @@ MemoryFile classify_memory_file(int fd, char (&link)[512]) {
   std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
   ssize_t n = ::readlink(path, link, sizeof(link));
   std::string_view text(link, n > 0 ? static_cast<size_t>(n) : 0);
-  constexpr std::string_view kPrefix = "/memfd:", kSuffix = " (deleted)";
-  if (text.starts_with(kPrefix) && text.ends_with(kSuffix)) {
-    text.remove_prefix(kPrefix.size());
-    text.remove_suffix(kSuffix.size());
+  if (text.starts_with(kMemfdPrefix) && text.ends_with(kDeletedSuffix)) {
+    text.remove_prefix(kMemfdPrefix.size());
+    text.remove_suffix(kDeletedSuffix.size());
     out.kind = MemoryFileKind::kMemfd;
     out.name = text;
   } else if (type == TMPFS_MAGIC && text == "/dev/zero (deleted)" && internal_shmem_mount() &&
@@ -85,6 +98,35 @@ MemoryFile classify_memory_file(int fd, char (&link)[512]) {
     // Only the kernel's own mount: an unlinked tmpfs file that someone named /dev/zero is not
     // anonymous memory.
     out.kind = MemoryFileKind::kAnonymousShared;
+  }
+  return out;
+}
+
+MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string_view> line_path,
+                                 char (&link)[512]) {
+  MemoryFile out;
+  out.st.st_dev = dev;
+  out.st.st_ino = ino;
+  out.kind = MemoryFileKind::kUnlinkedShmem;
+  if (!line_path) return out;
+  std::string_view path = *line_path;
+  if (!path.ends_with(kDeletedSuffix)) {
+    // A name in some filesystem. A memfd's maps path always ends so: one that does not is a file
+    // whose path someone chose to begin with "/memfd:", still taken for one (refused, not let go).
+    if (!path.starts_with(kMemfdPrefix)) out.kind = MemoryFileKind::kNone;
+    return out;
+  }
+  if (path.starts_with(kMemfdPrefix)) {
+    std::string_view name =
+        path.substr(kMemfdPrefix.size(), path.size() - kMemfdPrefix.size() - kDeletedSuffix.size());
+    if (name.size() > sizeof(link)) name = name.substr(0, sizeof(link));
+    std::memcpy(link, name.data(), name.size());
+    out.kind = MemoryFileKind::kMemfd;
+    out.name = std::string_view(link, name.size());
+  } else if (path == "/secretmem (deleted)") {
+    out.kind = MemoryFileKind::kSecretmem;
+  } else if (path == "/dev/zero (deleted)" && internal_shmem().dev == dev) {
+    out.kind = MemoryFileKind::kAnonymousShared;  // only on the kernel's own mount, as above
   }
   return out;
 }

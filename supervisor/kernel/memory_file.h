@@ -1,12 +1,14 @@
 // What kind of file an open file description is, for the exec checks: a file whose pages live
 // only in memory (a memfd, a secretmem file, an unlinked tmpfs or hugetlbfs file, the shmem file
 // behind a shared anonymous mapping) or anything else. Judged from the file itself (fstat,
-// fstatfs, statx, the /proc/self/fd link), never from a path string.
+// fstatfs, statx, the /proc/self/fd link), never from a path string, but where memfd-warden may
+// not open the file at all (classify_mapping_line), and then only to refuse.
 #pragma once
 
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace warden {
@@ -30,6 +32,15 @@ struct MemoryFile {
 // Classifies the file behind `fd` (ours; O_PATH is enough). `link` receives the /proc/self/fd
 // link text that `name` points into.
 MemoryFile classify_memory_file(int fd, char (&link)[512]);
+
+// For a mapping whose file memfd-warden may not open (/proc/TID/map_files/ takes CAP_SYS_ADMIN
+// or CAP_CHECKPOINT_RESTORE): the kind as far as its /proc/TID/maps line shows it (device, inode,
+// and the kernel's path text), which is only ever used to refuse. A file with a name that is not
+// a memfd's is kNone; every other unlinked file is taken for memory (a deleted file on disk too:
+// too strict rather than too lenient), and so is a path that did not fit in the line read
+// (nullopt). A memfd's name is copied into `link`.
+MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string_view> path,
+                                 char (&link)[512]);
 
 // Whether running code from this kind of file counts as fileless execution. Anonymous shared
 // memory counts for execve (an ELF image there is a program run from memory) but not for

@@ -36,8 +36,8 @@ ssize_t read_with_process_vm(pid_t tid, uint64_t address, char* buffer, size_t l
   return got >= 0 ? got : -errno;
 }
 
-// The fallback where process_vm_readv is refused (ENOSYS, or EPERM under some LSMs).
-ssize_t read_with_proc_mem(pid_t tid, uint64_t address, char* buffer, size_t limit) {
+// Through /proc/TID/mem, a page at a time; `string`: stop after the page that holds a NUL.
+ssize_t read_with_proc_mem(pid_t tid, uint64_t address, char* buffer, size_t limit, bool string) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/mem", tid);
   UniqueFd mem(::open(path, O_RDONLY | O_CLOEXEC));
@@ -52,24 +52,40 @@ ssize_t read_with_proc_mem(pid_t tid, uint64_t address, char* buffer, size_t lim
       return got == 0 ? -EFAULT : -errno;  // /proc/PID/mem answers EIO for an unmapped page
     }
     done += static_cast<size_t>(got);
-    if (std::memchr(buffer + done - static_cast<size_t>(got), '\0', static_cast<size_t>(got))) {
+    if (string &&
+        std::memchr(buffer + done - static_cast<size_t>(got), '\0', static_cast<size_t>(got))) {
       break;
     }
   }
   return static_cast<ssize_t>(done);
 }
 
-}  // namespace
-
-NameRead read_target_name(pid_t tid, uint64_t address, char* buffer) {
-  return read_target_string(tid, address, buffer, kMaxMemfdName + 1);
+ssize_t read_memory(MemoryReader reader, pid_t tid, uint64_t address, char* buffer, size_t size,
+                    bool string) {
+  if (reader == MemoryReader::kProcMem)
+    return read_with_proc_mem(tid, address, buffer, size, string);
+  ssize_t got = read_with_process_vm(tid, address, buffer, size);
+  if (got == -EPERM || got == -ENOSYS) got = read_with_proc_mem(tid, address, buffer, size, string);
+  return got;
 }
 
-NameRead read_target_string(pid_t tid, uint64_t address, char* buffer, size_t capacity) {
+}  // namespace
+
+ssize_t read_target_memory(MemoryReader reader, pid_t tid, uint64_t address, void* buffer,
+                           size_t size) {
+  if (size == 0) return 0;
+  return read_memory(reader, tid, address, static_cast<char*>(buffer), size, false);
+}
+
+NameRead read_target_name(MemoryReader reader, pid_t tid, uint64_t address, char* buffer) {
+  return read_target_string(reader, tid, address, buffer, kMaxMemfdName + 1);
+}
+
+NameRead read_target_string(MemoryReader reader, pid_t tid, uint64_t address, char* buffer,
+                            size_t capacity) {
   const size_t limit = capacity < page_size() ? capacity : page_size();
   NameRead result;
-  ssize_t got = read_with_process_vm(tid, address, buffer, limit);
-  if (got == -EPERM || got == -ENOSYS) got = read_with_proc_mem(tid, address, buffer, limit);
+  ssize_t got = read_memory(reader, tid, address, buffer, limit, true);
   if (got == -EFAULT || got == -EIO) {
     result.status = NameStatus::kFault;
     return result;

@@ -1,6 +1,7 @@
-// Reads a NUL-terminated memfd name out of the target, once, the way the kernel's strnlen_user
-// would see it: EFAULT for an unreadable byte before the NUL, EINVAL past 249 bytes. Reads are
-// split at page boundaries so that a name ending just before an unmapped page still reads.
+// Reads the caller's memory: a NUL-terminated memfd name or path, once, the way the kernel's
+// strnlen_user would see it (EFAULT for an unreadable byte before the NUL, EINVAL past 249 bytes),
+// or plain bytes (iovecs, data, arguments in memory). Reads are split at page boundaries so that
+// a string ending just before an unmapped page still reads.
 #pragma once
 
 #include <sys/types.h>
@@ -25,13 +26,27 @@ struct NameRead {
   int error = 0;
 };
 
+// How a backend reads the caller's memory. process_vm_readv waits, as the caller's own access
+// would, for a page that a userfaultfd of the target's must fill. A read of /proc/TID/mem fails
+// there at once (EIO, as for an unmapped page). The ptrace backend reads through /proc: its
+// freeze has stopped the thread that would fill the page, so a wait would be for ever.
+enum class MemoryReader : uint8_t { kProcessVm, kProcMem };
+
+// Up to `size` bytes from `address` on, stopping at the first page that cannot be read: the
+// number of bytes read, or -errno when none could be (-EFAULT or -EIO: nothing readable there).
+// kProcessVm falls back to /proc/TID/mem where process_vm_readv is refused (ENOSYS, or EPERM
+// under some LSMs).
+ssize_t read_target_memory(MemoryReader reader, pid_t tid, uint64_t address, void* buffer,
+                           size_t size);
+
 // `buffer` must hold kMaxMemfdName + 1 bytes.
-NameRead read_target_name(pid_t tid, uint64_t address, char* buffer);
+NameRead read_target_name(MemoryReader reader, pid_t tid, uint64_t address, char* buffer);
 
 // The same for any NUL-terminated string of at most `capacity` bytes with its NUL (at most one
 // page): a path (PATH_MAX) reads the way the kernel's getname() sees it, kTooLong standing for
 // its ENAMETOOLONG.
 inline constexpr size_t kMaxPath = 4096;  // PATH_MAX, the NUL included
-NameRead read_target_string(pid_t tid, uint64_t address, char* buffer, size_t capacity);
+NameRead read_target_string(MemoryReader reader, pid_t tid, uint64_t address, char* buffer,
+                            size_t capacity);
 
 }  // namespace warden

@@ -95,14 +95,7 @@ TEST_CASE("a process whose main thread ends first (pthread_exit) is decided on, 
   TempDir dir;
   auto policy = policy_denying_evil(dir);
   auto warden_within_a_minute = [&](const Args& command) {
-    Args line = {"timeout", "-k", "5", "60", warden_bin(), "run"};
-    if (!backend().empty()) line.insert(line.end(), {"--backend", backend()});
-    line.insert(line.end(), {"--policy", policy, "--audit", dir.file("audit.jsonl"), "--"});
-    line.insert(line.end(), command.begin(), command.end());
-    ::unlink(dir.file("audit.jsonl").c_str());
-    RunResult run = run_native(line);
-    read_audit(dir.file("audit.jsonl"), run);
-    return run;
+    return run_warden_bounded({"--policy", policy}, command);
   };
   // "create": the second thread makes the memfds; "exec": it execs into `create`, taking over the
   // zombie's pid.
@@ -125,6 +118,30 @@ TEST_CASE("a process whose main thread ends first (pthread_exit) is decided on, 
   CHECK(race.exit_code == 0);
   CHECK(race.fact_number("failed") == 0);
   CHECK(race.count("allow") == 200 * 100);
+}
+
+TEST_CASE("a name or path in a page a userfaultfd fills: the call waits, but not in a freeze") {
+  // Natively the call waits for the target's own thread to fill the page. A ptrace freeze has
+  // stopped that thread while the name is read: the read once waited for ever (the run hung);
+  // now the page reads as unreadable and the create fails with EFAULT (docs/backends.md). An
+  // exec is decided without a freeze, and waits as natively.
+  auto native = run_native({probe_bin(), "uffd-name", "create"});
+  if (native.exit_code == 3) {
+    MESSAGE("skipped: no userfaultfd here (/dev/userfaultfd, or vm.unprivileged_userfaultfd)");
+    return;
+  }
+  REQUIRE(native.exit_code == 0);
+  auto create = run_warden_bounded({}, {probe_bin(), "uffd-name", "create"});
+  REQUIRE(create.decisions.size() == 1);
+  if (backend() == "ptrace") {
+    CHECK(create.exit_code == EFAULT);
+    CHECK(create.decisions[0]["reason"] == "bad-name-pointer");
+  } else {
+    CHECK(create.exit_code == 0);
+    CHECK(create.decisions[0]["name"] == "uffd-name");
+  }
+  REQUIRE(run_native({probe_bin(), "uffd-name", "exec"}).exit_code == 0);
+  CHECK(run_warden_bounded({}, {probe_bin(), "uffd-name", "exec"}).exit_code == 0);
 }
 
 TEST_CASE("a vfork child is followed and decided") {

@@ -5,9 +5,11 @@
 // Each case runs natively first: the attack must work there, or the test proves nothing.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,6 +132,118 @@ TEST_CASE("code from a sealed in-tree memfd does not run: mmap, mprotect, pkey, 
       CHECK((*record)["name"] == "jit-code");
       CHECK((*record)["prot"] == 5);  // PROT_READ|PROT_EXEC
     }
+  }
+}
+
+// A python target that makes itself non-dumpable, then runs a program: "tmpfile" from an
+// O_TMPFILE in /dev/shm (memory), "disk" /bin/true; or ("memfd") makes a memfd. Exits with the
+// errno of the call.
+constexpr const char* kHiddenExec = R"(import ctypes, os, sys
+if sys.argv[1] == "memfd":
+    if ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0
+        sys.exit(99)
+    try:
+        os.memfd_create("hidden")
+    except OSError as e:
+        sys.exit(e.errno)
+    sys.exit(0)
+if sys.argv[1] == "tmpfile":
+    fd = os.open("/dev/shm", os.O_TMPFILE | os.O_RDWR, 0o700)
+    os.write(fd, open("/bin/true", "rb").read())
+    readable = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY)
+    os.close(fd)  # a file open for writing cannot be run (ETXTBSY)
+    path = f"/proc/self/fd/{readable}"
+else:
+    path = "/bin/true"
+if ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0
+    sys.exit(99)
+try:
+    os.execv(path, ["hidden"])
+except OSError as e:
+    sys.exit(e.errno)
+)";
+
+TEST_CASE("without root, what memfd-warden cannot see is refused: mprotect, a hidden caller") {
+  // Without CAP_SYS_ADMIN /proc/TID/map_files/ is closed, so mprotect is judged by the maps line;
+  // without CAP_SYS_PTRACE a caller that made itself non-dumpable hides its memory, fds and
+  // paths. Both were let through before (the memfd's code ran, the unlinked file's program ran).
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  std::string script = dir.write("hidden_exec.py", kHiddenExec);
+  auto as_nobody = [&](const Args& command) {
+    std::string audit = dir.file("audit-" + std::to_string(::getpid()) + ".jsonl");
+    ::unlink(audit.c_str());
+    Args line = {
+        "setpriv",     "--reuid=65534", "--regid=65534", "--clear-groups",
+        warden_bin(),  "run",           "--backend",     backend().empty() ? "auto" : backend(),
+        "--log-level", "error",         "--audit",       audit,
+        "--"};
+    line.insert(line.end(), command.begin(), command.end());
+    RunResult run = run_native(line);
+    read_audit(audit, run);
+    return run;
+  };
+  for (const char* how : {"mprotect", "pkey", "mmap"}) {
+    CAPTURE(how);
+    REQUIRE(run_native({attack_bin(), "map-exec", how}).fact("ran") == "1");  // control
+    auto run = as_nobody({attack_bin(), "map-exec", how});
+    CHECK(run.exit_code == EACCES);
+    CHECK(run.fact("ran") != "1");
+    REQUIRE(run.count("deny") == 1);
+    for (const auto& record : run.decisions) {
+      if (record["decision"] != "deny") continue;
+      CHECK(record["file"] == "memfd");
+      CHECK(record["name"] == "jit-code");
+      CHECK(record["technique"] == "T1620");
+    }
+    // Non-dumpable once its memfd is made: the mapping's fd cannot be taken, nor the maps read.
+    REQUIRE(run_native({attack_bin(), "map-exec", how, "nodump"}).fact("ran") == "1");
+    auto hidden = as_nobody({attack_bin(), "map-exec", how, "nodump"});
+    CHECK(hidden.exit_code == EACCES);
+    CHECK(hidden.fact("ran") != "1");
+    REQUIRE(hidden.count("deny") == 1);
+    for (const auto& record : hidden.decisions) {
+      if (record["decision"] == "deny") CHECK(record["reason"] == "target-unreadable");
+    }
+  }
+  // A hidden caller's exec is refused whatever it runs: from memory, and (the price of not
+  // knowing) from disk. Natively both run.
+  for (const char* what : {"tmpfile", "disk"}) {
+    CAPTURE(what);
+    REQUIRE(run_native({"/usr/bin/python3", script, what}).exit_code == 0);
+    auto run = as_nobody({"/usr/bin/python3", script, what});
+    CHECK(run.exit_code == EACCES);
+    REQUIRE(run.count("deny") == 1);
+    for (const auto& record : run.decisions) {
+      if (record["decision"] != "deny") continue;
+      CHECK(record["syscall"] == "execve");
+      CHECK(record["reason"] == "target-unreadable");
+      CHECK(record["errno"] == "EACCES");
+    }
+  }
+  // Root sees it all: the same hidden exec from disk runs.
+  CHECK(run_warden({}, {"/usr/bin/python3", script, "disk"}).exit_code == 0);
+  // A hidden caller's memfd_create: its name cannot be read.
+  REQUIRE(run_native({"/usr/bin/python3", script, "memfd"}).exit_code == 0);
+  auto memfd = as_nobody({"/usr/bin/python3", script, "memfd"});
+  CHECK(memfd.exit_code == EPERM);
+  REQUIRE(memfd.count("deny") == 1);
+  CHECK(memfd.decisions.back()["reason"] == "target-unreadable");
+
+  // mprotect of a file on disk, judged by the maps line: named, it runs; deleted, it counts as
+  // memory (too strict, never too lenient). Root opens the file itself and lets both run.
+  struct statfs fs {};
+  REQUIRE(::statfs(dir.path().c_str(), &fs) == 0);
+  bool on_disk = fs.f_type != TMPFS_MAGIC;
+  for (const char* how : {"named", "deleted"}) {
+    CAPTURE(how);
+    Args command = {attack_bin(), "map-file", dir.path().string(), how};
+    REQUIRE(run_native(command).fact("ran") == "1");
+    auto run = as_nobody(command);
+    bool named = std::string(how) == "named";
+    CHECK(run.exit_code == (named ? 0 : EACCES));
+    if (!named) CHECK(run.count("deny") == 1);
+    if (on_disk) CHECK(run_warden({}, command).exit_code == 0);
   }
 }
 

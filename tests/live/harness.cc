@@ -3,8 +3,8 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/process.hpp>
@@ -133,7 +133,7 @@ std::optional<std::string> read_proc_file(const fs::path& path) {
 
 bool process_dead(pid_t pid) {
   auto line = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!line) return true;  // gone, or went between open and read (ESRCH)
+  if (!line) return true;         // gone, or went between open and read (ESRCH)
   auto close = line->rfind(')');  // the comm field may itself hold ')'
   if (close == std::string::npos || close + 2 >= line->size()) return false;
   // Z: a zombie; X: being reaped right now (seen for an instant between Z and gone).
@@ -196,6 +196,16 @@ RunResult run_warden(const Args& warden_args, const Args& command) {
   TempDir dir;
   std::string audit = dir.file("audit.jsonl");
   RunResult result = spawn_and_wait(warden_bin(), warden_run_args(warden_args, audit, command));
+  read_audit(audit, result);
+  return result;
+}
+
+RunResult run_warden_bounded(const Args& warden_args, const Args& command, int seconds) {
+  TempDir dir;
+  std::string audit = dir.file("audit.jsonl");
+  Args args = warden_run_args(warden_args, audit, command);
+  args.insert(args.begin(), {"-k", "5", std::to_string(seconds), warden_bin()});
+  RunResult result = spawn_and_wait(bp::search_path("timeout").string(), args);
   read_audit(audit, result);
   return result;
 }

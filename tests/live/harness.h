@@ -83,6 +83,9 @@ struct RunResult {
 
 // memfd-warden run WARDEN_ARGS --audit FILE -- COMMAND. The audit goes to a fresh file.
 RunResult run_warden(const Args& warden_args, const Args& command);
+// The same, for a run that used to hang: ended (SIGTERM, then SIGKILL 5 s later) after `seconds`,
+// so that a hang fails its test (exit 124 or 137) rather than the whole suite.
+RunResult run_warden_bounded(const Args& warden_args, const Args& command, int seconds = 60);
 // memfd-warden ARGS as given (for check, policy, --help, bad command lines); `run` gets the
 // suite's --backend.
 RunResult run_warden_raw(const Args& args);

@@ -207,12 +207,14 @@ int cmd_exec_race(int fd, long rounds, const char* disk) {
 // Machine code for: mov eax, 42; ret.
 constexpr unsigned char kCode[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
 
-// map-exec HOW: an in-tree memfd holding code, made executable by HOW (mmap, mprotect, pkey,
-// personality); runs it. Prints ran=1 when the code ran; exits with the errno that stopped it.
-int cmd_map_exec(const std::string& how) {
+// map-exec HOW [nodump]: an in-tree memfd holding code, made executable by HOW (mmap, mprotect,
+// pkey, personality); runs it. Prints ran=1 when the code ran; exits with the errno that stopped
+// it. "nodump": the process makes itself non-dumpable once the memfd is made.
+int cmd_map_exec(const std::string& how, bool nodump) {
   int fd = static_cast<int>(::syscall(SYS_memfd_create, "jit-code", 0));
   if (fd < 0) return errno;
   if (::write(fd, kCode, sizeof(kCode)) != sizeof(kCode)) return errno;
+  if (nodump && ::prctl(PR_SET_DUMPABLE, 0) != 0) return errno;
   void* map = MAP_FAILED;
   if (how == "mmap") {
     map = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
@@ -233,6 +235,25 @@ int cmd_map_exec(const std::string& how) {
     return EINVAL;
   }
   if (map == MAP_FAILED) return errno;
+  int value = reinterpret_cast<int (*)()>(map)();
+  std::printf("ran=%d\n", value == 42 ? 1 : 0);
+  return 0;
+}
+
+// map-file DIR named|deleted: code in a file on disk (in DIR), mapped readable and made
+// executable with mprotect, the file still named or already deleted; runs it. Prints ran=1 when
+// the code ran; exits with the errno that stopped it.
+int cmd_map_file(const std::string& dir, const std::string& how) {
+  std::string path = dir + "/map-file-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) return errno;
+  if (::write(fd, kCode, sizeof(kCode)) != sizeof(kCode)) return errno;
+  void* map = ::mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (map == MAP_FAILED) return errno;
+  if (how == "deleted") ::unlink(path.c_str());
+  int error = ::mprotect(map, 4096, PROT_READ | PROT_EXEC) == 0 ? 0 : errno;
+  if (how != "deleted") ::unlink(path.c_str());
+  if (error != 0) return error;
   int value = reinterpret_cast<int (*)()>(map)();
   std::printf("ran=%d\n", value == 42 ? 1 : 0);
   return 0;
@@ -705,7 +726,8 @@ int main(int argc, char** argv) {
   if (command == "old-mmap-settid") return cmd_old_mmap_settid(std::atol(arg(2)));
   if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
-  if (command == "map-exec") return cmd_map_exec(arg(2));
+  if (command == "map-exec") return cmd_map_exec(arg(2), std::string(arg(3)) == "nodump");
+  if (command == "map-file") return cmd_map_file(arg(2), arg(3));
   if (command == "ldso") return cmd_ldso(arg(2));
   if (command == "dlopen") return cmd_dlopen(arg(2));
   if (command == "shm-exec") return cmd_shm_exec();

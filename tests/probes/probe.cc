@@ -7,6 +7,7 @@
 #include <linux/filter.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -1022,6 +1023,54 @@ int cmd_leader_exits(char* self, const char* name, const char* flags, bool exec)
   for (;;) ::syscall(SYS_exit, 0);
 }
 
+// uffd-name create|exec: the memfd name ("uffd-name") or the program's path ("/bin/true") lies in
+// a page that a userfaultfd of ours must fill; a second thread fills it 50 ms after it is asked.
+// Natively the call waits for that and succeeds. Exits with the call's errno (0: made, or for
+// exec, the program ran), 3 when there is no userfaultfd to be had here.
+int cmd_uffd_name(const std::string& kind) {
+  int uffd = -1;
+  if (int device = ::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC); device >= 0) {
+    uffd = ::ioctl(device, USERFAULTFD_IOC_NEW, O_CLOEXEC);
+    ::close(device);
+  }
+  if (uffd < 0) uffd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC));
+  if (uffd < 0) return 3;
+  uffdio_api api{};
+  api.api = UFFD_API;
+  if (::ioctl(uffd, UFFDIO_API, &api) != 0) return 3;
+  long page_size = ::sysconf(_SC_PAGESIZE);
+  void* page = ::mmap(nullptr, static_cast<size_t>(page_size), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return errno;
+  uffdio_register reg{};
+  reg.range.start = reinterpret_cast<uint64_t>(page);
+  reg.range.len = static_cast<uint64_t>(page_size);
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+  if (::ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) return 3;
+  static char source[65536];
+  std::strcpy(source, kind == "exec" ? "/bin/true" : "uffd-name");
+  std::thread([=] {
+    uffd_msg message{};
+    while (::read(uffd, &message, sizeof(message)) == sizeof(message)) {
+      if (message.event != UFFD_EVENT_PAGEFAULT) continue;
+      ::usleep(50 * 1000);
+      uffdio_copy copy{};
+      copy.dst = reinterpret_cast<uint64_t>(page);
+      copy.src = reinterpret_cast<uint64_t>(source);
+      copy.len = static_cast<uint64_t>(page_size);
+      ::ioctl(uffd, UFFDIO_COPY, &copy);
+    }
+  }).detach();
+  if (kind == "exec") {
+    char arg0[] = "true";
+    char* argv[] = {arg0, nullptr};
+    ::execv(static_cast<const char*>(page), argv);
+    return errno;
+  }
+  int fd = raw_memfd_create(page, 0);
+  return fd < 0 ? errno : 0;
+}
+
 // leader-exits-race ROUNDS: each round a child's second thread makes 100 memfds while its main
 // thread ends after a short delay, so that the leader ends while a create is being decided.
 // Prints the number of rounds whose child did not exit 0, and exits 1 if there were any.
@@ -1438,6 +1487,7 @@ int main(int argc, char** argv) {
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));
+  if (command == "uffd-name") return cmd_uffd_name(arg(2));
   if (command == "leader-exits-race") return cmd_leader_exits_race(std::atol(arg(2)));
   if (command == "leader-exits") {
     return cmd_leader_exits(argv[0], arg(2), arg(3), argc > 4 && std::string(argv[4]) == "exec");
