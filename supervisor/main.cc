@@ -21,6 +21,7 @@
 #include "supervisor/cli.h"
 #include "supervisor/kernel/kernel_probe.h"
 #include "supervisor/kernel/seccomp_filter.h"
+#include "supervisor/launch/inherited_signals.h"
 #include "supervisor/launch/launcher.h"
 
 namespace {
@@ -91,10 +92,13 @@ int run_target(warden::RunCommand& command) {
   // is an EPIPE we report, not our death; SIGXFSZ so that our own writes and the growth calls we
   // carry out past an RLIMIT_FSIZE we inherited fail with EFBIG instead of killing us (a pending
   // signal is not inherited by a child). The target starts with the mask we were given.
-  sigset_t handled, original;
+  // SIGCHLD is taken back from an ignoring parent (inherited_signals.h); the target gets it as
+  // we did.
+  sigset_t handled;
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ}) sigaddset(&handled, sig);
-  if (sigprocmask(SIG_BLOCK, &handled, &original) != 0) {
+  InheritedSignals inherited;
+  if (!take_over_signals(handled, inherited)) {
     return fail(std::string("sigprocmask: ") + std::strerror(errno));
   }
   sigdelset(&handled, SIGPIPE);
@@ -112,7 +116,7 @@ int run_target(warden::RunCommand& command) {
   request.program = command.command.front();
   request.args.assign(command.command.begin() + 1, command.command.end());
   request.filter = &filter.value();
-  request.child_sigmask = &original;
+  request.child_signals = &inherited;
   if (command.user) request.privileges = *command.user;
   request.privileges.drop_caps = ::geteuid() == 0 && !command.keep_caps;
   SuperviseOptions options;

@@ -29,6 +29,7 @@
 #include "supervisor/calls/memfd_ledger.h"
 #include "supervisor/cli.h"
 #include "supervisor/kernel/notify_fd.h"
+#include "supervisor/launch/inherited_signals.h"
 
 namespace warden {
 namespace {
@@ -214,7 +215,8 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
   sigset_t handled;
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&handled, sig);
-  sigprocmask(SIG_BLOCK, &handled, nullptr);
+  InheritedSignals inherited;  // SIGCHLD taken back: the sessions are our children
+  take_over_signals(handled, inherited);
   UniqueFd signals(::signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC));
   // Past an RLIMIT_FSIZE we inherited, our own writes and the growth calls we carry out fail with
   // EFBIG rather than kill us: SIGXFSZ stays blocked, and pending, for good.

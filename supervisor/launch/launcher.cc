@@ -30,8 +30,7 @@ namespace {
 // The child's setup reports a failure as one int, (step << 16) | errno: through Boost's error
 // channel before an execve, or through a pipe of our own before tree_init.
 enum class SetupStep {
-  kSigmask = 1,
-  kNoNewPrivs,
+  kNoNewPrivs = 1,
   kSeccomp,
   kSendListener,
   kTracerHandshake,
@@ -43,8 +42,6 @@ constexpr int kStepShift = 16;
 
 const char* setup_step_name(int step) {
   switch (static_cast<SetupStep>(step)) {
-    case SetupStep::kSigmask:
-      return "restoring the signal mask";
     case SetupStep::kNoNewPrivs:
       return "prctl(PR_SET_NO_NEW_PRIVS)";
     case SetupStep::kSeccomp:
@@ -70,7 +67,7 @@ const char* setup_step_name(int step) {
 struct ChildSetup {
   sock_fprog* program = nullptr;
   int socket_fd = -1;
-  const sigset_t* sigmask = nullptr;
+  const InheritedSignals* signals = nullptr;
   bool tracer_handshake = false;
   bool die_with_supervisor = false;
   int lifeline_fd = -1;
@@ -82,7 +79,7 @@ struct ChildSetup {
 // step. A child for which the lifeline says memfd-warden is gone exits here.
 int set_up_child(const ChildSetup& setup) {
   auto failed = [](SetupStep step) { return (static_cast<int>(step) << kStepShift) | errno; };
-  if (::sigprocmask(SIG_SETMASK, setup.sigmask, nullptr) != 0) return failed(SetupStep::kSigmask);
+  restore_inherited_signals(*setup.signals);  // the init takes SIGCHLD back for itself
   if (setup.die_with_supervisor) {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return failed(SetupStep::kDeathSignal);
     // If memfd-warden died before the prctl, the signal will never come: the lifeline's write
@@ -359,7 +356,7 @@ LaunchResult launch(const LaunchRequest& request) {
   ChildSetup setup;
   setup.program = &fprog;
   setup.socket_fd = request.handshake_fd;
-  setup.sigmask = request.child_sigmask;
+  setup.signals = request.child_signals;
   setup.tracer_handshake = ptrace_mode;
   setup.die_with_supervisor = request.die_with_supervisor;
   setup.lifeline_fd = request.lifeline_fd;

@@ -13,10 +13,11 @@
 #include <vector>
 
 #include "policy/result.h"
-#include "supervisor/launch/process_tree.h"
 #include "supervisor/kernel/seccomp_filter.h"
-#include "supervisor/launch/target_privileges.h"
 #include "supervisor/kernel/unique_fd.h"
+#include "supervisor/launch/inherited_signals.h"
+#include "supervisor/launch/process_tree.h"
+#include "supervisor/launch/target_privileges.h"
 
 namespace warden {
 
@@ -29,7 +30,7 @@ struct LaunchRequest {
   std::string program;            // as typed: searched in PATH when it has no '/'
   std::vector<std::string> args;  // argv[1..]
   BpfProgram* filter = nullptr;
-  const sigset_t* child_sigmask = nullptr;  // the mask the target starts with
+  const InheritedSignals* child_signals = nullptr;  // what the target starts with
   LaunchMode mode = LaunchMode::kUnotify;
   // The child's end of a socketpair. Another thread must serve the other end while launch()
   // waits for the exec: receive the listener and answer the calls it traps (kUnotify), or read

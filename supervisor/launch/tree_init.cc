@@ -20,6 +20,8 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "supervisor/launch/inherited_signals.h"
+
 namespace warden {
 namespace {
 
@@ -165,7 +167,7 @@ long count_others(bool proc_is_ours) {
 // virtual machine a fork costs about a millisecond, this about 20 us.
 struct ProgramStart {
   const TreeInitConfig* config;
-  const sigset_t* mask;
+  const InheritedSignals* signals;
   // Set by the child when the program could not be run: shared memory, since the sanitizer
   // builds' child is a fork. The program never ran, so no orphans of it are counted.
   volatile int* exec_failed;
@@ -177,7 +179,7 @@ int start_program(void* argument) {
   const TreeInitConfig& config = *start.config;
   const char* step = "";
   if (int err = apply_target_privileges(config.privileges, &step); err != 0) fail(step, err);
-  sigprocmask(SIG_SETMASK, start.mask, nullptr);
+  restore_inherited_signals(*start.signals);
   ::execv(config.program[0], config.program);
   int err = errno;
   *start.exec_failed = 1;
@@ -205,10 +207,11 @@ void run_tree_init(const TreeInitConfig& config) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::prctl(PR_SET_NAME, "warden-init", 0, 0, 0);
   close_supervisor_fds(config.report_fd);  // the report pipe stays close-on-exec: ours only
-  sigset_t handled, original;
+  sigset_t handled;
   sigemptyset(&handled);
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) sigaddset(&handled, sig);
-  sigprocmask(SIG_BLOCK, &handled, &original);
+  InheritedSignals inherited;  // what the program starts with
+  take_over_signals(handled, inherited);
   int signals = ::signalfd(-1, &handled, SFD_CLOEXEC);
   if (signals < 0) fail("signalfd", errno);
 
@@ -220,7 +223,7 @@ void run_tree_init(const TreeInitConfig& config) {
       ::mmap(nullptr, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shared == MAP_FAILED) fail("mmap", errno);
   auto* exec_failed = static_cast<volatile int*>(shared);
-  ProgramStart start{&config, &original, exec_failed};
+  ProgramStart start{&config, &inherited, exec_failed};
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // A sanitizer's runtime keeps its state per thread and cannot follow a child that runs on our
   // memory and stack: the sanitizer builds copy the address space instead.

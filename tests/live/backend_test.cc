@@ -144,6 +144,39 @@ TEST_CASE("a name or path in a page a userfaultfd fills: the call waits, but not
   CHECK(run_warden_bounded({}, {probe_bin(), "uffd-name", "exec"}).exit_code == 0);
 }
 
+TEST_CASE(
+    "started with SIGCHLD ignored, memfd-warden still sees its children, and so does the target") {
+  // An ignored SIGCHLD makes the kernel reap children itself and send no SIGCHLD for their stops
+  // and exits: the run hung (a ptrace stop, or the end, was never noticed). memfd-warden takes
+  // it back for itself; the target starts with it ignored, as it would natively.
+  const std::string ignoring =
+      "import os, signal, sys\n"
+      "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+      "os.execv(sys.argv[1], sys.argv[1:])\n";
+  const std::string target =
+      "import os, signal, time\n"
+      "print('ignored=%d' % (signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN), flush=True)\n"
+      "for _ in range(20): os.close(os.memfd_create('x'))\n"
+      "if os.fork() == 0:\n"
+      "    os.close(os.memfd_create('child'))\n"
+      "    os._exit(0)\n"
+      "time.sleep(0.2)\n";
+  auto native = run_native({"/usr/bin/python3", "-c", ignoring, "/usr/bin/python3", "-c", target});
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(native.fact("ignored") == "1");
+  TempDir dir;
+  Args line = {"timeout", "-k", "5", "60", "/usr/bin/python3", "-c", ignoring, warden_bin(), "run"};
+  if (!backend().empty()) line.insert(line.end(), {"--backend", backend()});
+  line.insert(line.end(),
+              {"--audit", dir.file("audit.jsonl"), "--", "/usr/bin/python3", "-c", target});
+  auto run = run_native(line);
+  read_audit(dir.file("audit.jsonl"), run);
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("ignored") == "1");
+  CHECK(run.count("allow") == 21);
+  CHECK(run.summary.has_value());
+}
+
 TEST_CASE("a vfork child is followed and decided") {
   TempDir dir;
   auto policy = policy_denying_evil(dir);
