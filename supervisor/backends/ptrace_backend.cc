@@ -99,9 +99,9 @@ bool forced_fault_on_init(pid_t tid, int sig) {
   if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE) return false;
   siginfo_t info{};
   if (::ptrace(PTRACE_GETSIGINFO, tid, nullptr, &info) != 0 || info.si_code <= 0) return false;
-  long long caught = status_field(tid, "SigCgt:", 16);
-  if (caught < 0 || (caught & (1LL << (sig - 1))) != 0) return false;  // a handler runs
-  return status_field(tid, "NStgid:", 10) == 1;
+  std::optional<uint64_t> caught = status_number(tid, "SigCgt:", 16);
+  if (!caught || (*caught & (uint64_t{1} << (sig - 1))) != 0) return false;  // a handler runs
+  return status_number(tid, "NStgid:", 10) == 1u;
 }
 
 // The tracer: owns every tracee, the event queue, and the handlers. Runs on one thread.
@@ -342,7 +342,10 @@ class PtraceChannel final : public CallChannel {
     return 0;
   }
 
-  pid_t tgid() const { return static_cast<pid_t>(status_field(tid_, "Tgid:", 10)); }
+  pid_t tgid() const {
+    std::optional<uint64_t> tgid = status_number(tid_, "Tgid:", 10);
+    return tgid ? static_cast<pid_t>(*tgid) : -1;
+  }
 
   static bool carries_name(int fd, const MemfdSpec& spec) {
     char link[512];

@@ -1,12 +1,12 @@
 #include "supervisor/kernel/noexec_scope.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/nsfs.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <linux/capability.h>
-#include <linux/nsfs.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -112,7 +112,8 @@ int NoexecScopes::scope_of(pid_t tid, ino_t pid_ns) {
       if (!reader) break;
       if (readers_.size() >= kMaxReaders) end_least_recent_reader();
       it = readers_.emplace(pid_ns, std::move(*reader)).first;
-      spdlog::debug("started a vm.memfd_noexec reader in PID namespace {} (thread {})", pid_ns, tid);
+      spdlog::debug("started a vm.memfd_noexec reader in PID namespace {} (thread {})", pid_ns,
+                    tid);
     }
     it->second.last_asked = ++asks_;
     if (auto scope = ask(it->second)) return *scope;
@@ -149,13 +150,14 @@ bool NoexecScopes::fix_if_unwritable(pid_t pid) {
   if (!pid_ns.valid()) return false;
   // Writing the sysctl takes CAP_SYS_ADMIN over the user namespace that owns the PID namespace.
   UniqueFd owner(::ioctl(pid_ns.get(), NS_GET_USERNS));
-  struct stat owner_st {}, ns_st {};
+  struct stat owner_st {
+  }, ns_st{};
   if (!owner.valid() || ::fstat(owner.get(), &owner_st) != 0 || owner_st.st_ino != own_user_ns_ ||
       ::fstat(pid_ns.get(), &ns_st) != 0) {
     return false;
   }
-  long long bounding = status_field(pid, "CapBnd:", 16);
-  if (bounding < 0 || (bounding & (1LL << CAP_SYS_ADMIN)) != 0) return false;
+  std::optional<uint64_t> bounding = status_number(pid, "CapBnd:", 16);
+  if (!bounding || (*bounding & (uint64_t{1} << CAP_SYS_ADMIN)) != 0) return false;
   if (ns_st.st_ino == own_pid_ns_ || fixed_.count(ns_st.st_ino)) return true;
   int scope = scope_of(pid);
   // Still the same process in the same namespace (a pid reused meanwhile would be another).

@@ -3,6 +3,7 @@
 #include "supervisor/kernel/proc_status.h"
 
 #include <doctest/doctest.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <iterator>
 #include <string>
 
 namespace warden {
@@ -34,6 +36,33 @@ pid_t child_with_zombie_leader() {
   return child;
 }
 
+// A child that waits for the test to kill it, after `setup` (run in the child; non-zero: exit).
+template <typename Setup>
+pid_t waiting_child(Setup setup) {
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    char result = static_cast<char>(setup());
+    (void)::write(ready[1], &result, 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char result = 1;
+  REQUIRE(::read(ready[0], &result, 1) == 1);
+  ::close(ready[0]);
+  REQUIRE_MESSAGE(result == 0, "the child's setup failed");
+  return child;
+}
+
+void end_child(pid_t child) {
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+}
+
+void on_signal(int) {}
+
 TEST_CASE("proc_line finds a line by its prefix and skips the blanks after it") {
   char buffer[4096];
   auto tgid = proc_line(::getpid(), "status", "Tgid:", buffer);
@@ -47,18 +76,50 @@ TEST_CASE("proc_line finds a line by its prefix and skips the blanks after it") 
                                                            : std::to_string(limit.rlim_cur)));
   CHECK_FALSE(proc_line(::getpid(), "status", "NoSuchField:", buffer).has_value());
   CHECK_FALSE(proc_line(::getpid(), "no-such-file", "Tgid:", buffer).has_value());
-  // Only what fits is searched: a line past the buffer is not there.
-  char small[16];
-  CHECK_FALSE(proc_line(::getpid(), "status", "Tgid:", small).has_value());
+  // Read a piece at a time: a small buffer still finds a line that fits in it, anywhere in the
+  // file, and never returns part of one that does not.
+  char small[32];
+  auto late = proc_line(::getpid(), "status", "NStgid:", small);
+  REQUIRE(late.has_value());
+  CHECK(*late == std::to_string(::getpid()));
+  char tiny[6];
+  CHECK_FALSE(proc_line(::getpid(), "status", "Tgid:", tiny).has_value());
 }
 
-TEST_CASE("status_field reads the last number of a line, in the base asked for") {
-  CHECK(status_field(::getpid(), "Tgid:", 10) == ::getpid());
-  CHECK(status_field(::getpid(), "NStgid:", 10) == ::getpid());  // our own namespace
-  long long bounding = status_field(::getpid(), "CapBnd:", 16);
-  CHECK(bounding > 0);
-  CHECK(status_field(::getpid(), "Name:", 10) == -1);  // not a number
-  CHECK(status_field(::getpid(), "NoSuchField:", 10) == -1);
+TEST_CASE("status_number reads the last number of a line, all 64 bits of a mask") {
+  CHECK(status_number(::getpid(), "Tgid:", 10) == static_cast<uint64_t>(::getpid()));
+  CHECK(status_number(::getpid(), "NStgid:", 10) == static_cast<uint64_t>(::getpid()));
+  std::optional<uint64_t> bounding = status_number(::getpid(), "CapBnd:", 16);
+  REQUIRE(bounding.has_value());
+  CHECK(*bounding > 0);
+  CHECK_FALSE(status_number(::getpid(), "Name:", 10).has_value());  // not a number
+  CHECK_FALSE(status_number(::getpid(), "NoSuchField:", 10).has_value());
+  // A handler for signal 64 sets the mask's top bit (the old signed parse lost such a mask).
+  pid_t catcher = waiting_child([] { return ::signal(64, on_signal) == SIG_ERR ? 1 : 0; });
+  std::optional<uint64_t> caught = status_number(catcher, "SigCgt:", 16);
+  end_child(catcher);
+  REQUIRE(caught.has_value());
+  CHECK((*caught >> 63) == 1u);
+}
+
+TEST_CASE("a field after a Groups line of 65536 groups is still found") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: setgroups needs root");
+    return;
+  }
+  pid_t crowded = waiting_child([] {
+    static gid_t groups[65536];
+    for (size_t i = 0; i < std::size(groups); ++i) groups[i] = static_cast<gid_t>(1000000 + i);
+    return ::setgroups(std::size(groups), groups) == 0 ? 0 : 1;
+  });
+  char buffer[4096];
+  auto groups = proc_line(crowded, "status", "Groups:", buffer);  // 512 KiB: does not fit
+  std::optional<uint64_t> nstgid = status_number(crowded, "NStgid:", 10);
+  std::optional<uint64_t> bounding = status_number(crowded, "CapBnd:", 16);
+  end_child(crowded);
+  CHECK_FALSE(groups.has_value());
+  CHECK(nstgid == static_cast<uint64_t>(crowded));
+  CHECK(bounding.has_value());
 }
 
 TEST_CASE("thread_state tells running, stopped, zombie leaders and gone threads apart") {
