@@ -2,11 +2,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,37 +30,77 @@ struct KeySetHash {
 };
 using KeySet = std::unordered_set<MemfdKey, KeySetHash>;
 
-// Marks in `alive` every key of `wanted` that process `pid` holds as an fd or a mapping. Returns
-// whether it holds a socket (through which a file could be sent away).
-bool scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
+// Marks in `alive` every key of `wanted` found in the fd table `fd_dir`. Returns whether the
+// table could hold one unseen: a socket (a file sent through it stays alive in flight), or a
+// table closed to us (a caller that made itself non-dumpable, seen without CAP_SYS_PTRACE).
+bool scan_fd_table(const char* fd_dir, const KeySet& wanted, KeySet& alive) {
   bool sockets = false;
+  DIR* fds = ::opendir(fd_dir);
+  if (fds == nullptr) return errno == EACCES || errno == EPERM;
+  while (dirent* entry = ::readdir(fds)) {
+    struct stat st {};
+    if (entry->d_name[0] == '.' || ::fstatat(::dirfd(fds), entry->d_name, &st, 0) != 0) continue;
+    sockets = sockets || S_ISSOCK(st.st_mode);
+    MemfdKey key{st.st_dev, st.st_ino};
+    if (wanted.count(key)) alive.insert(key);
+  }
+  ::closedir(fds);
+  return sockets;
+}
+
+// Marks in `alive` every key of `wanted` mapped in the memory map `maps_path`. Returns whether
+// the map had any line (a task that has ended has none).
+bool scan_mappings(const char* maps_path, const KeySet& wanted, KeySet& alive) {
+  FILE* maps = std::fopen(maps_path, "re");
+  if (maps == nullptr) return false;
+  bool any = false;
+  char line[512];
+  while (std::fgets(line, sizeof(line), maps)) {
+    any = true;
+    unsigned major_id = 0, minor_id = 0;
+    unsigned long inode = 0;
+    // address perms offset major:minor inode path (a line cut short goes on in the next piece,
+    // which does not parse)
+    if (std::sscanf(line, "%*s %*s %*s %x:%x %lu", &major_id, &minor_id, &inode) != 3) continue;
+    MemfdKey key{::makedev(major_id, minor_id), static_cast<ino_t>(inode)};
+    if (inode != 0 && wanted.count(key)) alive.insert(key);
+  }
+  std::fclose(maps);
+  return any;
+}
+
+// Marks in `alive` every key of `wanted` that process `pid` holds as an fd or a mapping. Returns
+// whether it could hold one unseen (scan_fd_table). Looked at through each
+// of its threads: one made without CLONE_FILES has an fd table of its own, and a main thread that
+// ended first (pthread_exit) leaves /proc/PID/fd and /proc/PID/maps empty while the others run
+// on. Threads that share a table (kcmp says) are read once.
+bool scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
   char path[300];
-  std::snprintf(path, sizeof(path), "/proc/%s/fd", pid);
-  if (DIR* fds = ::opendir(path)) {
-    while (dirent* entry = ::readdir(fds)) {
-      struct stat st {};
-      if (entry->d_name[0] == '.' || ::fstatat(::dirfd(fds), entry->d_name, &st, 0) != 0) {
-        continue;
-      }
-      sockets = sockets || S_ISSOCK(st.st_mode);
-      MemfdKey key{st.st_dev, st.st_ino};
-      if (wanted.count(key)) alive.insert(key);
+  std::snprintf(path, sizeof(path), "/proc/%s/task", pid);
+  DIR* tasks = ::opendir(path);
+  if (tasks == nullptr) return errno == EACCES || errno == EPERM;
+  bool sockets = false, mapped = false;
+  pid_t tables[8];  // threads whose fd tables were read
+  size_t table_count = 0;
+  while (dirent* entry = ::readdir(tasks)) {
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+    auto tid = static_cast<pid_t>(std::strtol(entry->d_name, nullptr, 10));
+    bool seen = false;
+    for (size_t i = 0; i < table_count && !seen; ++i) {
+      seen = ::syscall(SYS_kcmp, tables[i], tid, KCMP_FILES, 0, 0) == 0;
     }
-    ::closedir(fds);
-  }
-  std::snprintf(path, sizeof(path), "/proc/%s/maps", pid);
-  if (FILE* maps = std::fopen(path, "re")) {
-    char line[512];
-    while (std::fgets(line, sizeof(line), maps)) {
-      unsigned major_id = 0, minor_id = 0;
-      unsigned long inode = 0;
-      // address perms offset major:minor inode path
-      if (std::sscanf(line, "%*s %*s %*s %x:%x %lu", &major_id, &minor_id, &inode) != 3) continue;
-      MemfdKey key{::makedev(major_id, minor_id), static_cast<ino_t>(inode)};
-      if (inode != 0 && wanted.count(key)) alive.insert(key);
+    if (!seen) {
+      std::snprintf(path, sizeof(path), "/proc/%s/task/%s/fd", pid, entry->d_name);
+      sockets = scan_fd_table(path, wanted, alive) || sockets;
+      // Past 8 distinct tables every further thread is read: slower, never blind.
+      if (table_count < std::size(tables)) tables[table_count++] = tid;
     }
-    std::fclose(maps);
+    if (!mapped) {  // every thread shares the one memory map
+      std::snprintf(path, sizeof(path), "/proc/%s/task/%s/maps", pid, entry->d_name);
+      mapped = scan_mappings(path, wanted, alive);
+    }
   }
+  ::closedir(tasks);
   return sockets;
 }
 
@@ -179,13 +223,13 @@ void MemfdLedger::reconcile_unwatched() {
   for (const auto& [key, entry] : entries_) {
     if (entry.watch < 0) wanted.insert(key);
   }
-  bool tree_sockets = false;
+  bool tree_hides = false;  // a process of the tree could hold one unseen
   if (DIR* proc = ::opendir("/proc")) {
     while (dirent* entry = ::readdir(proc)) {
       if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
-      bool sockets = scan_process(entry->d_name, wanted, alive);
-      if (sockets && !tree_sockets) {
-        tree_sockets =
+      bool hides = scan_process(entry->d_name, wanted, alive);
+      if (hides && !tree_hides) {
+        tree_hides =
             tree_pid_namespace_ == 0 || pid_namespace(entry->d_name) == tree_pid_namespace_;
       }
       if (alive.size() == wanted.size()) break;
@@ -195,8 +239,9 @@ void MemfdLedger::reconcile_unwatched() {
   if (alive.size() == wanted.size()) return;
   // Held by no process: gone, or in flight in a unix socket (SCM_RIGHTS), where it keeps its
   // memory. Conservatively, while the tree holds any socket it could have sent one through, or
-  // any unix socket has something queued, nothing is released (docs/memory-quotas.md).
-  if (tree_sockets || unix_queues_hold_data()) return;
+  // any unix socket has something queued, or a process of the tree will not show us its fds,
+  // nothing is released (docs/memory-quotas.md).
+  if (tree_hides || unix_queues_hold_data()) return;
   for (const auto& key : wanted) {
     if (!alive.count(key)) release(key);
   }

@@ -1071,6 +1071,63 @@ int cmd_uffd_name(const std::string& kind) {
   return fd < 0 ? errno : 0;
 }
 
+// secret-held N zombie|private|nodump: a second thread makes N memfd_secret files and holds
+// them: "zombie" once the main thread has ended (SYS_exit), which empties /proc/PID/fd and maps;
+// "private" with an fd table of its own (a clone without CLONE_FILES) while the main thread
+// waits; "nodump" once the process has made itself non-dumpable. Prints made=K (made and all still
+// open; -1: no memfd_secret here) and exits 0.
+std::atomic<int> secrets_made{-2};
+long secrets_wanted = 0;
+
+int make_secrets(void*) {
+  int made = 0;
+  for (long i = 0; i < secrets_wanted; ++i) {
+    long fd = ::syscall(SYS_memfd_secret, 0);
+    if (fd < 0 && errno == ENOSYS) made = -1;
+    if (fd < 0) break;
+    ++made;
+  }
+  secrets_made = made;
+  for (;;) ::syscall(SYS_pause);
+}
+
+int cmd_secret_held(long count, const std::string& how) {
+  secrets_wanted = count;
+  auto report = [] {
+    while (secrets_made == -2) ::usleep(1000);
+    std::printf("made=%d\n", secrets_made.load());
+    std::fflush(stdout);
+    ::syscall(SYS_exit_group, 0);
+  };
+  if (how == "nodump") {  // hides its fds from a memfd-warden without CAP_SYS_PTRACE
+    if (::prctl(PR_SET_DUMPABLE, 0) != 0) return errno;
+    std::thread(make_secrets, nullptr).detach();
+    report();
+  }
+  if (how == "private") {
+    static char stack[64 * 1024];
+    if (::clone(make_secrets, stack + sizeof(stack),
+                CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM, nullptr) < 0) {
+      return errno;
+    }
+    report();
+  }
+  std::thread([report] {
+    // The leader's end is seen in its state: 'Z' in /proc/self/stat (the process's leader).
+    for (bool zombie = false; !zombie; ::usleep(1000)) {
+      char stat[512] = {};
+      int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+      ssize_t got = fd < 0 ? -1 : ::read(fd, stat, sizeof(stat) - 1);
+      if (fd >= 0) ::close(fd);
+      const char* paren = got > 0 ? std::strrchr(stat, ')') : nullptr;
+      zombie = paren != nullptr && paren[1] == ' ' && paren[2] == 'Z';
+    }
+    std::thread(make_secrets, nullptr).detach();
+    report();
+  }).detach();
+  for (;;) ::syscall(SYS_exit, 0);
+}
+
 // leader-exits-race ROUNDS: each round a child's second thread makes 100 memfds while its main
 // thread ends after a short delay, so that the leader ends while a create is being decided.
 // Prints the number of rounds whose child did not exit 0, and exits 1 if there were any.
@@ -1487,6 +1544,7 @@ int main(int argc, char** argv) {
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));
+  if (command == "secret-held") return cmd_secret_held(std::atol(arg(2)), arg(3));
   if (command == "uffd-name") return cmd_uffd_name(arg(2));
   if (command == "leader-exits-race") return cmd_leader_exits_race(std::atol(arg(2)));
   if (command == "leader-exits") {
