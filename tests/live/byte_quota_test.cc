@@ -283,23 +283,9 @@ TEST_CASE("memfd_secret goes through the same policy, quotas and audit") {
                                  probe_bin() + "\"\naction = \"kill\"\n");
   for (bool hidden : {false, true}) {
     CAPTURE(hidden);
-    Args command{"setpriv",
-                 "--reuid=65534",
-                 "--regid=65534",
-                 "--clear-groups",
-                 warden_bin(),
-                 "run",
-                 "--backend",
-                 backend().empty() ? "auto" : backend(),
-                 "--audit",
-                 "/dev/null",
-                 "--log-level",
-                 "error",
-                 "--policy",
-                 by_exe,
-                 "--",
-                 probe_bin(),
-                 "script"};
+    Args command = warden_run_as_nobody();
+    command.insert(command.end(), {"--audit", "/dev/null", "--log-level", "error", "--policy",
+                                   by_exe, "--", probe_bin(), "script"});
     if (hidden) command.insert(command.end(), {"nodump", ";"});
     command.insert(command.end(), {"secret", "s"});
     auto run = run_native(command);
@@ -340,10 +326,8 @@ TEST_CASE("memfd_secret files held where /proc/PID/fd does not show them still c
     CHECK(run.count("deny") == 1);
   }
   REQUIRE(run_native({probe_bin(), "secret-held", "6", "nodump"}).fact("made") == "6");
-  auto hidden = run_native(
-      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", warden_bin(), "run",
-       "--backend", backend().empty() ? "auto" : backend(), "--max-live", "3", "--audit",
-       "/dev/null", "--log-level", "error", "--", probe_bin(), "secret-held", "6", "nodump"});
+  auto hidden = run_warden_as_nobody({"--max-live", "3", "--log-level", "error"},
+                                     {probe_bin(), "secret-held", "6", "nodump"});
   if (backend() == "ptrace") {
     // The file its own call made cannot be taken to be tracked: the caller is killed (fail
     // closed, docs/hardening.md).

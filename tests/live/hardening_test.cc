@@ -170,18 +170,8 @@ TEST_CASE("without root, what memfd-warden cannot see is refused: mprotect, a hi
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
   std::string script = dir.write("hidden_exec.py", kHiddenExec);
-  auto as_nobody = [&](const Args& command) {
-    std::string audit = dir.file("audit-" + std::to_string(::getpid()) + ".jsonl");
-    ::unlink(audit.c_str());
-    Args line = {
-        "setpriv",     "--reuid=65534", "--regid=65534", "--clear-groups",
-        warden_bin(),  "run",           "--backend",     backend().empty() ? "auto" : backend(),
-        "--log-level", "error",         "--audit",       audit,
-        "--"};
-    line.insert(line.end(), command.begin(), command.end());
-    RunResult run = run_native(line);
-    read_audit(audit, run);
-    return run;
+  auto as_nobody = [](const Args& command) {
+    return run_warden_as_nobody({"--log-level", "error"}, command);
   };
   for (const char* how : {"mprotect", "pkey", "mmap"}) {
     CAPTURE(how);

@@ -210,6 +210,27 @@ RunResult run_warden_bounded(const Args& warden_args, const Args& command, int s
   return result;
 }
 
+Args warden_run_as_nobody() {
+  return {"setpriv",    "--reuid=65534", "--regid=65534", "--clear-groups",
+          warden_bin(), "run",           "--backend",     backend().empty() ? "auto" : backend()};
+}
+
+RunResult run_warden_as_nobody(const Args& warden_args, const Args& command) {
+  TempDir dir;
+  fs::permissions(dir.path(), fs::perms::all);
+  std::string audit = dir.file("audit.jsonl");
+  Args args = warden_run_as_nobody();
+  if (std::find(warden_args.begin(), warden_args.end(), "--audit") == warden_args.end()) {
+    args.insert(args.end(), {"--audit", audit});
+  }
+  args.insert(args.end(), warden_args.begin(), warden_args.end());
+  args.push_back("--");
+  args.insert(args.end(), command.begin(), command.end());
+  RunResult result = run_native(args);
+  read_audit(audit, result);
+  return result;
+}
+
 RunResult run_warden_raw(const Args& args) {
   Args with_backend = args;
   if (!args.empty() && args[0] == "run" && !backend().empty() &&

@@ -86,6 +86,11 @@ RunResult run_warden(const Args& warden_args, const Args& command);
 // The same, for a run that used to hang: ended (SIGTERM, then SIGKILL 5 s later) after `seconds`,
 // so that a hang fails its test (exit 124 or 137) rather than the whole suite.
 RunResult run_warden_bounded(const Args& warden_args, const Args& command, int seconds = 60);
+// `memfd-warden run` as user nobody (65534, no groups): memfd-warden without root, with the
+// suite's backend. WARDEN_ARGS and `-- COMMAND` follow.
+Args warden_run_as_nobody();
+// That, with WARDEN_ARGS --audit FILE -- COMMAND; the audit goes to a fresh file anyone may write.
+RunResult run_warden_as_nobody(const Args& warden_args, const Args& command);
 // memfd-warden ARGS as given (for check, policy, --help, bad command lines); `run` gets the
 // suite's --backend.
 RunResult run_warden_raw(const Args& args);

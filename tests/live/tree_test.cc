@@ -150,19 +150,8 @@ TEST_CASE("orphans are ended without a PID namespace too (memfd-warden not root)
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
   std::string audit = dir.file("audit.jsonl");
   std::string tag = std::to_string(::getpid()) + "2";
-  Args command{"setpriv",
-               "--reuid=65534",
-               "--regid=65534",
-               "--clear-groups",
-               warden_bin(),
-               "run",
-               "--backend",
-               backend().empty() ? "auto" : backend(),
-               "--orphans-grace",
-               "200ms",
-               "--audit",
-               audit,
-               "--"};
+  Args command = warden_run_as_nobody();
+  command.insert(command.end(), {"--orphans-grace", "200ms", "--audit", audit, "--"});
   for (auto& arg : leaves_orphans(dir, tag)) command.push_back(arg);
   auto run = run_native(command);
   CHECK(run.err.find("cannot make a PID namespace") != std::string::npos);
