@@ -39,8 +39,10 @@ struct Found {
 };
 
 // Follows program -> interpreter -> ... as the kernel will, from the resolved program `start`,
-// and returns the first memory file that would run, if any.
-std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512]) {
+// and returns the first memory file that would run, if any. `unseen` is set when a file on the
+// way cannot be read to find what it loads (the kernel needs no read permission to run it; a
+// write lease makes our non-blocking open fail): the chain is then unknown.
+std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512], bool& unseen) {
   Found found;
   found.fd = std::move(start);
   bool may_name_another = true;  // a program or a script's interpreter, not an ELF's loader
@@ -49,7 +51,10 @@ std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[5
     if (runs_from_memory(found.file.kind, false)) return found;
     if (!may_name_another || !S_ISREG(found.file.st.st_mode)) return std::nullopt;
     UniqueFd readable = reopen_for_reading(found.fd.get());
-    if (!readable.valid()) return std::nullopt;
+    if (!readable.valid()) {
+      unseen = true;
+      return std::nullopt;
+    }
     auto interpreter = program_interpreter(readable.get());
     if (!interpreter) return std::nullopt;
     PathLookup lookup;
@@ -127,16 +132,17 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   lookup.follow_final = !(flags & kAtSymlinkNofollow);
   lookup.empty_path_is_dirfd = at && (flags & kAtEmptyPath);
   ResolvedPath resolved = resolve_caller_path(lookup);
-  if (!resolved.file.valid() && (resolved.error == EACCES || resolved.error == EPERM)) {
-    // memfd-warden may not look at the caller (its root, working directory, fds: a caller that
-    // made itself non-dumpable, seen without CAP_SYS_PTRACE), or the caller may not search the
-    // path either. The file it would run is unknown: refused (for the second, as the kernel would).
+  // The caller's root, working directory or fds closed to memfd-warden (a caller that made
+  // itself non-dumpable, seen without CAP_SYS_PTRACE), or the program's file not readable to it
+  // (its interpreter unknown): the file that would run is unknown, and the exec refused.
+  bool unseen = resolved.caller_hidden;
+  std::optional<Found> found;
+  if (resolved.file.valid())
+    found = find_memory_image(std::move(resolved.file), request.tid, link_, unseen);
+  if (unseen) {
     refuse_unseen(request, channel, lookup.path);
     return;
   }
-  std::optional<Found> found;
-  if (resolved.file.valid())
-    found = find_memory_image(std::move(resolved.file), request.tid, link_);
   if (!found) {
     // A program from a filesystem, or a path the kernel will refuse. No proof that the reads
     // were the caller's is needed to let it go: a caller whose thread id was reused is dead.
@@ -211,6 +217,20 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/exe", pid);
   UniqueFd exe(::open(path, O_PATH | O_CLOEXEC));
+  if (!exe.valid() && (errno == EACCES || errno == EPERM)) {
+    // A new image closed to us (not dumpable: a program we may not read, seen without
+    // CAP_SYS_PTRACE): what runs is unknown, so it does not run.
+    callers_.read(pid, caller_);
+    DecisionRecord record;
+    record.syscall = "execve";
+    record.tid = pid;
+    describe_caller(record, caller_);
+    record.reason = "target-unreadable";
+    record.decision = dry_run_ ? Decision::kWouldKill : Decision::kKill;
+    record.quota = ledger_.state();
+    audit_.write(record);  // before the kill
+    return !dry_run_;
+  }
   std::optional<Found> found;
   if (exe.valid()) {
     Found program;
@@ -226,10 +246,10 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
       std::optional<Mapping> mapping = maps.next();
       if (!mapping) break;
       if (mapping->ino == 0 || !mapping->executable) continue;
-      std::optional<MemoryFile> file = maps.file_of(*mapping, link_);
-      if (!file || !runs_from_memory(file->kind, false)) continue;
+      MemoryFile file = maps.file_of(*mapping, link_);
+      if (!runs_from_memory(file.kind, false)) continue;
       Found loader;
-      loader.file = *file;
+      loader.file = file;
       loader.via = "interpreter";
       found = std::move(loader);
     }

@@ -217,11 +217,11 @@ ExecMapCallHandler::RangeCheck ExecMapCallHandler::check_range(pid_t tid, uint64
     if (mapping->end <= start) continue;
     if (mapping->start >= end) break;  // maps are in address order
     if (mapping->ino == 0) continue;   // anonymous memory
-    std::optional<MemoryFile> memory = maps.file_of(*mapping, link_);
-    if (!memory || !runs_from_memory(memory->kind, true)) continue;
-    ExecJudgement judgement = judge_exec(policy_, ledger_, *memory);
+    MemoryFile memory = maps.file_of(*mapping, link_);
+    if (!runs_from_memory(memory.kind, true)) continue;
+    ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
     if (judgement.allowed) continue;
-    describe_exec_target(record, policy_, *memory, judgement);
+    describe_exec_target(record, policy_, memory, judgement);
     return RangeCheck::kRefused;
   }
   return RangeCheck::kClear;

@@ -183,7 +183,13 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     out.error = error;
     return std::move(out);
   };
+  // A failure to reach the caller's own entries (as opposed to the kernel's answer for a path).
+  auto fail_reaching_caller = [&](int error) {
+    out.caller_hidden = error == EACCES || error == EPERM;
+    return fail(out.caller_hidden ? error : error == ESRCH ? ESRCH : EBADF);
+  };
   UniqueFd root = open_proc(lookup.tid, "root");
+  if (!root.valid() && (errno == EACCES || errno == EPERM)) return fail_reaching_caller(errno);
   if (!root.valid()) return fail(errno);
   std::optional<Identity> root_id;  // wanted only for ".."
 
@@ -195,7 +201,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   if (lookup.path.empty()) {
     if (!lookup.empty_path_is_dirfd) return fail(ENOENT);
     UniqueFd file = start_dir();
-    if (!file.valid()) return fail(errno == ESRCH ? ESRCH : EBADF);
+    if (!file.valid()) return fail_reaching_caller(errno);
     out.file = std::move(file);
     return out;
   }
@@ -206,7 +212,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   bool absolute = pending.front() == '/';
   if (!absolute) {
     current = start_dir();
-    if (!current.valid()) return fail(errno == ESRCH ? ESRCH : EBADF);
+    if (!current.valid()) return fail_reaching_caller(errno);
   }
   int start = absolute ? root.get() : current.get();
   std::optional<CallerCredsScope> caller_creds;
@@ -267,6 +273,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
         // The kernel follows it for us as it would for the caller (the process it names is
         // given by the directory, not by the reader).
         int followed = ::openat(current.get(), name.c_str(), O_PATH | O_CLOEXEC);
+        if (followed < 0 && (errno == EACCES || errno == EPERM)) return fail_reaching_caller(errno);
         if (followed < 0) return fail(errno);
         current = UniqueFd(followed);
         continue;

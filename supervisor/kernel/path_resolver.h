@@ -32,6 +32,9 @@ struct PathLookup {
 struct ResolvedPath {
   UniqueFd file;  // O_PATH, ours
   int error = 0;  // the errno the kernel's lookup would give, when `file` is not valid
+  // Not the kernel's answer: the caller's root, working directory, fds or /proc entries were
+  // closed to memfd-warden (EACCES, EPERM: a non-dumpable caller, seen without CAP_SYS_PTRACE).
+  bool caller_hidden = false;
 };
 
 ResolvedPath resolve_caller_path(const PathLookup& lookup);

@@ -47,13 +47,15 @@ std::optional<Mapping> ProcessMaps::next() {
   return std::nullopt;
 }
 
-std::optional<MemoryFile> ProcessMaps::file_of(const Mapping& mapping, char (&link)[512]) const {
+MemoryFile ProcessMaps::file_of(const Mapping& mapping, char (&link)[512]) const {
   char path[96];
   std::snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", tid_,
                 static_cast<unsigned long>(mapping.start), static_cast<unsigned long>(mapping.end));
   UniqueFd file(::open(path, O_PATH | O_CLOEXEC));
   if (file.valid()) return classify_memory_file(file.get(), link);
-  if (errno != EPERM && errno != EACCES) return std::nullopt;  // the mapping is gone meanwhile
+  // Closed to us (map_files/ takes CAP_SYS_ADMIN), or not under that name any more: the process
+  // is gone, or another thread split or merged the mapping meanwhile (an mprotect the filter
+  // lets by). The line then stands for it.
   return classify_mapping_line(mapping.dev, mapping.ino, mapping.path, link);
 }
 

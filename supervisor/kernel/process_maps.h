@@ -37,9 +37,9 @@ class ProcessMaps {
   // The next mapping in address order, or nullopt at the end. Its path views a buffer of ours,
   // good until the next call.
   std::optional<Mapping> next();
-  // The memory file behind a file mapping (one next() returned, ino != 0), or nullopt when the
-  // mapping is gone meanwhile. A memfd's name is a view into `link`.
-  std::optional<MemoryFile> file_of(const Mapping& mapping, char (&link)[512]) const;
+  // The memory file behind a file mapping (one next() returned, ino != 0), from the file itself
+  // where memfd-warden can open it, else from the line. A memfd's name is a view into `link`.
+  MemoryFile file_of(const Mapping& mapping, char (&link)[512]) const;
 
  private:
   pid_t tid_;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -196,6 +197,25 @@ TEST_CASE("without root, what memfd-warden cannot see is refused: mprotect, a hi
       if (record["decision"] == "deny") CHECK(record["reason"] == "target-unreadable");
     }
   }
+  // A script memfd-warden may not read, naming a program in memory as its interpreter: without
+  // root an execute-only script cannot be read (and an execute-only image is not dumpable for
+  // the ptrace backend's check at the exec event). Both let the payload run (exit 77) before.
+  for (const char* mode : {"execonly", "execonly-image"}) {
+    CAPTURE(mode);
+    REQUIRE(run_native({attack_bin(), "hidden-interpreter", dir.path().string(), mode}).exit_code ==
+            77);
+    auto run = as_nobody({attack_bin(), "hidden-interpreter", dir.path().string(), mode});
+    CHECK(run.exit_code == EACCES);
+    REQUIRE(run.count("deny") == 1);
+    for (const auto& record : run.decisions) {
+      if (record["decision"] == "deny") CHECK(record["reason"] == "target-unreadable");
+    }
+  }
+  auto readable = as_nobody({attack_bin(), "hidden-interpreter", dir.path().string(), "control"});
+  CHECK(readable.exit_code == EACCES);  // seen: refused as memory
+  CHECK(readable.decisions.size() == 1);
+  if (!readable.decisions.empty()) CHECK(readable.decisions[0]["reason"] == "fileless-exec");
+
   // A hidden caller's exec is refused whatever it runs: from memory, and (the price of not
   // knowing) from disk. Natively both run.
   for (const char* what : {"tmpfile", "disk"}) {
@@ -235,6 +255,64 @@ TEST_CASE("without root, what memfd-warden cannot see is refused: mprotect, a hi
     if (!named) CHECK(run.count("deny") == 1);
     if (on_disk) CHECK(run_warden({}, command).exit_code == 0);
   }
+}
+
+TEST_CASE("an interpreter in memory behind a script under a write lease does not run") {
+  // The lease made memfd-warden's non-blocking open of the script fail (EWOULDBLOCK), and the
+  // script's "#!" went unread: the payload ran under user notification (exit 77). The kernel's own
+  // open breaks the lease, which a helper thread then gives up.
+  TempDir dir;
+  REQUIRE(
+      run_native({attack_bin(), "hidden-interpreter", dir.path().string(), "lease"}).exit_code ==
+      77);
+  auto run = run_warden({}, {attack_bin(), "hidden-interpreter", dir.path().string(), "lease"});
+  CHECK(run.exit_code != 77);
+  CHECK(run.count("deny") + run.count("kill") >= 1);
+}
+
+TEST_CASE("as root, a program on the target user's own FUSE mount, closed even to root, runs") {
+  // A user's FUSE mount without allow_other (sshfs, an AppImage) lets no one else in, root
+  // included: memfd-warden cannot resolve the path, and the kernel runs it for its owner. Such an
+  // exec was refused for a while (an EACCES while resolving was taken for a hidden caller).
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: mounting FUSE needs root");
+    return;
+  }
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  std::string mount_point = dir.file("mnt");
+  REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  pid_t server = ::fork();
+  if (server == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::execl(tiny_fuse_bin().c_str(), "warden_tiny_fuse", mount_point.c_str(), "/bin/true", "65534",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  char said[16] = {};
+  ssize_t got = ::read(out[0], said, sizeof(said) - 1);
+  ::close(out[0]);
+  auto stop_server = [&] {
+    ::umount2(mount_point.c_str(), MNT_DETACH);
+    ::kill(server, SIGTERM);
+    ::waitpid(server, nullptr, 0);
+  };
+  if (got <= 0 || std::string_view(said).rfind("mounted", 0) != 0) {
+    stop_server();
+    MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
+    return;
+  }
+  std::string program = mount_point + "/prog";
+  CHECK(::access(program.c_str(), F_OK) != 0);  // closed to root: the premise
+  CHECK(run_native({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program})
+            .exit_code == 0);  // control
+  auto run = run_warden({"--user", "65534:65534"}, {program});
+  stop_server();
+  CHECK(run.exit_code == 0);
+  CHECK(run.count("deny") == 0);
 }
 
 TEST_CASE("the loader and dlopen cannot run code from a memfd, nor SysV memory be attached exec") {

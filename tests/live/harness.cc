@@ -27,6 +27,7 @@ std::string backend() {
 std::string backend_flag() { return backend().empty() ? "" : "--backend " + backend() + " "; }
 std::string probe_bin() { return PROBE_BIN; }
 std::string attack_bin() { return ATTACK_BIN; }
+std::string tiny_fuse_bin() { return TINY_FUSE_BIN; }
 std::string payload_library() { return PAYLOAD_LIBRARY; }
 std::string sample_bin(const std::string& name) { return std::string(SAMPLES_DIR) + "/" + name; }
 

@@ -42,6 +42,7 @@ std::string backend();
 std::string backend_flag();
 std::string probe_bin();
 std::string attack_bin();       // the hostile target (tests/probes/attack.cc)
+std::string tiny_fuse_bin();    // a one-file FUSE filesystem (tests/probes/tiny_fuse.c)
 std::string payload_library();  // a shared library the attack loads from memory
 std::string sample_bin(const std::string& name);
 

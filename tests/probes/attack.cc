@@ -633,6 +633,46 @@ int cmd_payload() {
   return from_memory ? kPayloadRan : 0;
 }
 
+// hidden-interpreter DIR MODE: a script in DIR whose "#!" names this program copied into an
+// O_TMPFILE in /dev/shm (memory, as fd 3), run as "payload". The script is what memfd-warden
+// must read to find that: MODE "execonly" makes it execute-only (mode 0111; the kernel needs no
+// read permission to run it), "execonly-image" the memory file too (the new image is then not
+// dumpable), "lease" holds a write lease on it that a helper thread gives up when the kernel's
+// own open breaks it, "control" leaves it readable. Exits 77 when the payload ran, else the
+// exec's errno.
+int cmd_hidden_interpreter(const std::string& dir, const std::string& mode) {
+  int memory = ::open("/dev/shm", O_TMPFILE | O_RDWR, 0755);
+  if (memory < 0 || !copy_file("/proc/self/exe", memory)) return errno;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", memory);
+  int readable = ::open(path, O_RDONLY);  // a file open for writing cannot run (ETXTBSY)
+  ::close(memory);
+  if (readable < 0 || ::dup2(readable, 3) != 3) return errno;
+  if (mode == "execonly-image") ::fchmod(3, 0111);
+  std::string script = dir + "/interpreted-" + std::to_string(::getpid());
+  int file = ::open(script.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0755);
+  const char kLine[] = "#!/proc/self/fd/3 payload\n";
+  if (file < 0 || ::write(file, kLine, sizeof(kLine) - 1) != sizeof(kLine) - 1) return errno;
+  ::close(file);
+  if (mode == "execonly" || mode == "execonly-image") ::chmod(script.c_str(), 0111);
+  if (mode == "lease") {
+    sigset_t io;
+    sigemptyset(&io);
+    sigaddset(&io, SIGIO);
+    ::pthread_sigmask(SIG_BLOCK, &io, nullptr);
+    int leased = ::open(script.c_str(), O_RDONLY | O_CLOEXEC);
+    if (leased < 0 || ::fcntl(leased, F_SETLEASE, F_WRLCK) != 0) return errno;
+    std::thread([io, leased] {
+      int sig = 0;
+      ::sigwait(&io, &sig);  // the exec's open breaks the lease: give it up, let the open go on
+      ::fcntl(leased, F_SETLEASE, F_UNLCK);
+    }).detach();
+  }
+  char* argv[] = {script.data(), nullptr};
+  ::execv(script.c_str(), argv);
+  return errno;
+}
+
 }  // namespace
 
 // old-mmap-settid ATTEMPTS: i386 old_mmap reads its arguments from memory. A thread keeps
@@ -727,6 +767,7 @@ int main(int argc, char** argv) {
   if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "map-exec") return cmd_map_exec(arg(2), std::string(arg(3)) == "nodump");
+  if (command == "hidden-interpreter") return cmd_hidden_interpreter(arg(2), arg(3));
   if (command == "map-file") return cmd_map_file(arg(2), arg(3));
   if (command == "ldso") return cmd_ldso(arg(2));
   if (command == "dlopen") return cmd_dlopen(arg(2));
