@@ -3,8 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <linux/nsfs.h>
 #include <spdlog/spdlog.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -19,6 +21,7 @@
 
 #include "supervisor/kernel/fd_in_flight.h"
 #include "supervisor/kernel/inotify_limits.h"
+#include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
 namespace {
@@ -110,6 +113,23 @@ ino_t pid_namespace(const char* pid) {
   std::snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
   struct stat st {};
   return ::stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+// Whether process `pid` is in the PID namespace `tree` or in one nested in it, at any depth: a
+// target may make namespaces of its own (user, PID, network, without privileges), and their
+// processes are the tree's all the same. One we may not look at counts as the tree's.
+bool in_pid_namespace(const char* pid, ino_t tree) {
+  char path[300];
+  std::snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+  UniqueFd ns(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!ns.valid()) return errno == EACCES || errno == EPERM;
+  for (int depth = 0; ns.valid() && depth <= 32; ++depth) {  // the kernel nests 32 at most
+    struct stat st {};
+    if (::fstat(ns.get(), &st) != 0) return false;
+    if (st.st_ino == tree) return true;
+    ns = UniqueFd(::ioctl(ns.get(), NS_GET_PARENT));  // EPERM past our own namespace
+  }
+  return false;
 }
 
 }  // namespace
@@ -230,7 +250,7 @@ void MemfdLedger::reconcile_unwatched() {
       bool hides = scan_process(entry->d_name, wanted, alive);
       if (hides && !tree_hides) {
         tree_hides =
-            tree_pid_namespace_ == 0 || pid_namespace(entry->d_name) == tree_pid_namespace_;
+            tree_pid_namespace_ == 0 || in_pid_namespace(entry->d_name, tree_pid_namespace_);
       }
       if (alive.size() == wanted.size()) break;
     }

@@ -577,6 +577,20 @@ TEST_CASE("memfd_secret files in flight in a socket stay charged") {
   auto run = run_warden({"--max-bytes", "20M"}, {attack_bin(), "secret-flight", "4", "16777216"});
   CHECK(run.fact("made") == "1");
   CHECK(run.exit_code == EFBIG);
+  // From namespaces of its own (user, network, PID) a root target can make without privileges:
+  // its sockets are in no namespace memfd-warden lists, and its PID namespace is a child of the
+  // tree's. All four were made before (made=4).
+  // Files of 4 MiB: RLIMIT_MEMLOCK applies to secretmem mappings there (8 MiB here).
+  auto nested_native = run_native({attack_bin(), "secret-flight", "4", "4194304", "nested"});
+  if (nested_native.exit_code == 3) {
+    MESSAGE("skipped the nested case: no user namespaces here");
+    return;
+  }
+  REQUIRE(nested_native.fact("made") == "4");
+  auto nested = run_warden({"--max-bytes", "6M"},
+                           {attack_bin(), "secret-flight", "4", "4194304", "nested"});
+  CHECK(nested.fact("made") == "1");
+  CHECK(nested.exit_code == EFBIG);
 }
 
 TEST_CASE("the target cannot reach memfd-warden: trace it, read its memory, signal or freeze it") {

@@ -462,9 +462,24 @@ int cmd_truncate_path(long size) {
   return err;
 }
 
-// secret-flight COUNT SIZE: COUNT memfd_secret files of SIZE bytes, each filled, sent over a
-// socketpair that nobody reads, and closed here. Prints how many were made in full.
-int cmd_secret_flight(long count, long size) {
+// secret-flight COUNT SIZE [nested]: COUNT memfd_secret files of SIZE bytes, each filled, sent
+// over a socketpair that nobody reads, and closed here. Prints how many were made in full.
+// "nested": done by the first process of new user, network and PID namespaces of its own, whose
+// sockets the tree's network namespace does not list (exit 3 when they cannot be had).
+int cmd_secret_flight(long count, long size, bool nested) {
+  if (nested) {
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID) != 0) return 3;
+    std::fflush(stdout);
+    pid_t child = ::fork();
+    if (child == 0) {
+      int code = cmd_secret_flight(count, size, false);
+      std::fflush(stdout);
+      ::_exit(code);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return status_code(status);
+  }
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) != 0) return errno;
   long made = 0;
@@ -778,7 +793,9 @@ int main(int argc, char** argv) {
   if (command == "decoy") return cmd_decoy(arg(2));
   if (command == "aio") return cmd_aio(std::atol(arg(2)));
   if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)));
-  if (command == "secret-flight") return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)));
+  if (command == "secret-flight") {
+    return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)), std::string(arg(4)) == "nested");
+  }
   if (command == "x32-create") return cmd_x32_create();
   if (command == "tamper") return cmd_tamper(arg(2), arg(3));
   if (command == "tamper-fd") return cmd_tamper_fd(std::atoi(arg(2)));
