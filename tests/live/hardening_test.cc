@@ -587,8 +587,8 @@ TEST_CASE("memfd_secret files in flight in a socket stay charged") {
     return;
   }
   REQUIRE(nested_native.fact("made") == "4");
-  auto nested = run_warden({"--max-bytes", "6M"},
-                           {attack_bin(), "secret-flight", "4", "4194304", "nested"});
+  auto nested =
+      run_warden({"--max-bytes", "6M"}, {attack_bin(), "secret-flight", "4", "4194304", "nested"});
   CHECK(nested.fact("made") == "1");
   CHECK(nested.exit_code == EFBIG);
 }
