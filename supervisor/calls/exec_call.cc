@@ -220,16 +220,7 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
   if (!exe.valid() && (errno == EACCES || errno == EPERM)) {
     // A new image closed to us (not dumpable: a program we may not read, seen without
     // CAP_SYS_PTRACE): what runs is unknown, so it does not run.
-    callers_.read(pid, caller_);
-    DecisionRecord record;
-    record.syscall = "execve";
-    record.tid = pid;
-    describe_caller(record, caller_);
-    record.reason = "target-unreadable";
-    record.decision = dry_run_ ? Decision::kWouldKill : Decision::kKill;
-    record.quota = ledger_.state();
-    audit_.write(record);  // before the kill
-    return !dry_run_;
+    return kill_new_image(pid, nullptr);
   }
   std::optional<Found> found;
   if (exe.valid()) {
@@ -257,13 +248,22 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
   if (!found) return false;
   ExecJudgement judgement = judge_exec(policy_, ledger_, found->file);
   if (judgement.allowed) return false;  // its exec was audited at the call
+  return kill_new_image(pid, &found->file, &judgement);
+}
+
+bool ExecCallHandler::kill_new_image(pid_t pid, const MemoryFile* file,
+                                     const ExecJudgement* judgement) {
   callers_.read(pid, caller_);
   DecisionRecord record;
   record.syscall = "execve";
   record.tid = pid;
   describe_caller(record, caller_);
-  describe_exec_target(record, policy_, found->file, judgement);
-  record.reason = "fileless-exec-image";
+  if (file != nullptr) {
+    describe_exec_target(record, policy_, *file, *judgement);
+    record.reason = "fileless-exec-image";
+  } else {
+    record.reason = "target-unreadable";
+  }
   record.decision = dry_run_ ? Decision::kWouldKill : Decision::kKill;
   record.quota = ledger_.state();
   audit_.write(record);  // before the kill

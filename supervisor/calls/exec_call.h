@@ -51,6 +51,9 @@ class ExecCallHandler : CallHandler {
   // An exec whose file cannot be known (the caller's memory or /proc entries refused to us):
   // refused with EACCES, and audited (reason target-unreadable).
   void refuse_unseen(const TrappedRequest& request, CallChannel& channel, std::string_view path);
+  // refuse_new_image's record (the memory file it runs, or none: an image closed to us);
+  // returns whether the backend is to kill it.
+  bool kill_new_image(pid_t pid, const MemoryFile* file, const ExecJudgement* judgement = nullptr);
 
   char path_[kMaxPath] = {};
   char link_[512] = {};

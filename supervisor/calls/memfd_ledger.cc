@@ -9,7 +9,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +20,7 @@
 
 #include "supervisor/kernel/fd_in_flight.h"
 #include "supervisor/kernel/inotify_limits.h"
+#include "supervisor/kernel/process_maps.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -51,24 +51,16 @@ bool scan_fd_table(const char* fd_dir, const KeySet& wanted, KeySet& alive) {
   return sockets;
 }
 
-// Marks in `alive` every key of `wanted` mapped in the memory map `maps_path`. Returns whether
-// the map had any line (a task that has ended has none).
-bool scan_mappings(const char* maps_path, const KeySet& wanted, KeySet& alive) {
-  FILE* maps = std::fopen(maps_path, "re");
-  if (maps == nullptr) return false;
+// Marks in `alive` every key of `wanted` mapped by thread `tid`. Returns whether its memory map
+// had any line (a task that has ended has none).
+bool scan_mappings(pid_t tid, const KeySet& wanted, KeySet& alive) {
+  ProcessMaps maps(tid);
   bool any = false;
-  char line[512];
-  while (std::fgets(line, sizeof(line), maps)) {
+  while (std::optional<Mapping> mapping = maps.next()) {
     any = true;
-    unsigned major_id = 0, minor_id = 0;
-    unsigned long inode = 0;
-    // address perms offset major:minor inode path (a line cut short goes on in the next piece,
-    // which does not parse)
-    if (std::sscanf(line, "%*s %*s %*s %x:%x %lu", &major_id, &minor_id, &inode) != 3) continue;
-    MemfdKey key{::makedev(major_id, minor_id), static_cast<ino_t>(inode)};
-    if (inode != 0 && wanted.count(key)) alive.insert(key);
+    MemfdKey key{mapping->dev, mapping->ino};
+    if (mapping->ino != 0 && wanted.count(key)) alive.insert(key);
   }
-  std::fclose(maps);
   return any;
 }
 
@@ -98,10 +90,7 @@ bool scan_process(const char* pid, const KeySet& wanted, KeySet& alive) {
       // Past 8 distinct tables every further thread is read: slower, never blind.
       if (table_count < std::size(tables)) tables[table_count++] = tid;
     }
-    if (!mapped) {  // every thread shares the one memory map
-      std::snprintf(path, sizeof(path), "/proc/%s/task/%s/maps", pid, entry->d_name);
-      mapped = scan_mappings(path, wanted, alive);
-    }
+    if (!mapped) mapped = scan_mappings(tid, wanted, alive);  // one memory map for all threads
   }
   ::closedir(tasks);
   return sockets;
