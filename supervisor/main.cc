@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "supervisor/backends/ptrace_backend.h"
+#include "supervisor/backends/stall_watchdog.h"
 #include "supervisor/backends/unotify_backend.h"
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/cli.h"
@@ -23,6 +24,7 @@
 #include "supervisor/kernel/seccomp_filter.h"
 #include "supervisor/launch/inherited_signals.h"
 #include "supervisor/launch/launcher.h"
+#include "supervisor/launch/process_tree.h"
 
 namespace {
 
@@ -158,7 +160,13 @@ int run_target(warden::RunCommand& command) {
   request.report_read_fd = report_read.get();
   SuperviseResult result;
   std::optional<BpfProgram> trace_filter;
+  StallWatchdog watchdog;
   try {
+    // Before the backends make the PID namespace, after which no thread can be made.
+    if (auto started = watchdog.start(kill_descendants); !started) {
+      throw std::system_error(started.error().code, std::generic_category(),
+                              started.error().message());
+    }
     if (!use_ptrace) {
       result =
           run_unotify_backend(command.policy, options, request, signal_fd.get(), audit.value());
@@ -189,6 +197,11 @@ int run_target(warden::RunCommand& command) {
   } catch (const std::exception& e) {
     // Past that only memory can fail here; the summary then has no totals of the run.
     return fail(std::string("supervising the run: ") + e.what());
+  }
+  watchdog.stop();
+  if (watchdog.fired()) {
+    result.exit_code = kExitInternal;
+    result.error = watchdog.failure();
   }
   audit->settle();
   if (result.error.empty() && audit->strict_failure()) {

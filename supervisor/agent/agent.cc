@@ -26,8 +26,10 @@
 #include "supervisor/agent/oci_profile.h"
 #include "supervisor/agent/oci_state.h"
 #include "supervisor/backends/notify_session.h"
+#include "supervisor/backends/stall_watchdog.h"
 #include "supervisor/calls/memfd_ledger.h"
 #include "supervisor/cli.h"
+#include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/notify_fd.h"
 #include "supervisor/launch/inherited_signals.h"
 
@@ -127,6 +129,15 @@ Policy deny_everything(const Policy& base) {
     ::_exit(1);
   }
   if (state.pid > 0) ledger->set_tree(state.pid);
+  // A container that holds back a read of its memory or files (backends/stall_watchdog.h) is
+  // ended through its init: with the PID namespace of its own that runtimes give it, everything
+  // in it goes too. Held from the start, so that the signal cannot reach another process.
+  UniqueFd init_pidfd(state.pid > 0 ? sys::pidfd_open(state.pid) : -1);
+  StallWatchdog watchdog;
+  auto watched = watchdog.start([&init_pidfd] {
+    if (init_pidfd.valid()) sys::pidfd_send_signal(init_pidfd.get(), SIGKILL);
+  });
+  if (!watched) spdlog::warn("{}: {}", who, watched.error().message());
   notify->enable_sync_wakeup();
   if (!refusal.empty())
     spdlog::error("{}: {}: every trapped call is refused (EPERM)", who, refusal);
@@ -168,6 +179,8 @@ Policy deny_everything(const Policy& base) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now()).count();
     ::poll(&releases, 1, static_cast<int>(std::max<long long>(left, 0)));
   }
+  watchdog.stop();
+  if (watchdog.fired()) failure = watchdog.failure();
   SuperviseResult result;
   result.exit_code = failure.empty() ? 0 : 125;
   result.error = failure;

@@ -13,6 +13,7 @@
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/process_maps.h"
 #include "supervisor/kernel/program_interpreter.h"
+#include "supervisor/kernel/target_wait.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -43,6 +44,7 @@ struct Found {
 // way cannot be read to find what it loads (the kernel needs no read permission to run it; a
 // write lease makes our non-blocking open fail): the chain is then unknown.
 std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512], bool& unseen) {
+  TargetWait wait(tid);  // opens and reads of the caller's files
   Found found;
   found.fd = std::move(start);
   bool may_name_another = true;  // a program or a script's interpreter, not an ELF's loader
@@ -214,6 +216,7 @@ void ExecCallHandler::refuse_unseen(const TrappedRequest& request, CallChannel& 
 }
 
 bool ExecCallHandler::refuse_new_image(pid_t pid) {
+  TargetWait wait(pid);
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/exe", pid);
   UniqueFd exe(::open(path, O_PATH | O_CLOEXEC));

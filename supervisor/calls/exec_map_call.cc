@@ -17,6 +17,7 @@
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/memory_file.h"
 #include "supervisor/kernel/process_maps.h"
+#include "supervisor/kernel/target_wait.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -205,6 +206,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
 ExecMapCallHandler::RangeCheck ExecMapCallHandler::check_range(pid_t tid, uint64_t start,
                                                                uint64_t length,
                                                                DecisionRecord& record) {
+  TargetWait wait(tid);  // opening the mapped files
   uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   uint64_t end = start + ((length + page - 1) & ~(page - 1));
   if (end < start) return RangeCheck::kClear;  // the kernel refuses a wrapping range itself

@@ -18,6 +18,7 @@
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/proc_status.h"
 #include "supervisor/kernel/target_memory.h"
+#include "supervisor/kernel/target_wait.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -142,6 +143,7 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
 }
 
 int64_t GrowthCallHandler::open_by_path(Call& call) {
+  TargetWait wait(call.tid);  // the caller's path and file
   char path[kMaxPath];
   NameRead read = read_target_string(call.channel.memory_reader(), call.tid, call.args.path, path,
                                      sizeof(path));

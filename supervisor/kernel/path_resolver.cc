@@ -21,6 +21,7 @@
 
 #include "supervisor/kernel/caller_creds.h"
 #include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/target_wait.h"
 
 namespace warden {
 namespace {
@@ -177,6 +178,7 @@ std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
 }
 
 ResolvedPath resolve_caller_path(const PathLookup& lookup) {
+  TargetWait wait(lookup.tid);  // the caller's own filesystem (FUSE) may hold a lookup back
   ResolvedPath out;
   auto fail = [&](int error) {
     out.file.reset();

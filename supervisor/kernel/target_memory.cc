@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "supervisor/kernel/target_wait.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -62,6 +63,7 @@ ssize_t read_with_proc_mem(pid_t tid, uint64_t address, char* buffer, size_t lim
 
 ssize_t read_memory(MemoryReader reader, pid_t tid, uint64_t address, char* buffer, size_t size,
                     bool string) {
+  TargetWait wait(tid);  // a page the target must fill (userfaultfd, its own FUSE file)
   if (reader == MemoryReader::kProcMem)
     return read_with_proc_mem(tid, address, buffer, size, string);
   ssize_t got = read_with_process_vm(tid, address, buffer, size);

@@ -9,10 +9,69 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "supervisor/kernel/kernel_abi.h"
 
 namespace warden {
+
+namespace {
+
+// Field 4 of /proc/PID/stat (ppid): it follows the last ')' of the comm field, which may itself
+// contain ')'. 0 when the process is gone.
+pid_t parent_of(long pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+  FILE* stat = std::fopen(path, "re");
+  if (stat == nullptr) return 0;
+  char line[512] = {};
+  bool read_ok = std::fgets(line, sizeof(line), stat) != nullptr;
+  std::fclose(stat);
+  const char* close = read_ok ? std::strrchr(line, ')') : nullptr;
+  int ppid = 0;
+  if (close == nullptr || std::sscanf(close + 1, " %*c %d", &ppid) != 1) return 0;
+  return static_cast<pid_t>(ppid);
+}
+
+bool descends_from(long pid, pid_t ancestor) {
+  for (int depth = 0; pid > 1 && depth < 4096; ++depth) {
+    pid = parent_of(pid);
+    if (pid == ancestor) return true;
+  }
+  return false;
+}
+
+template <typename Visit>
+void for_each_process(Visit visit) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return;
+  while (dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid > 0 && *end == '\0') visit(pid);
+  }
+  ::closedir(proc);
+}
+
+}  // namespace
+
+void kill_descendants() {
+  pid_t self = ::getpid();
+  std::vector<UniqueFd> found;
+  for (int round = 0; round < 3; ++round) {
+    // All found first, then all killed: a parent killed first would leave its children to the
+    // init or a subreaper, no longer our descendants by ppid.
+    found.clear();
+    for_each_process([&](long pid) {
+      if (pid == self || !descends_from(pid, self)) return;
+      UniqueFd pidfd(sys::pidfd_open(static_cast<pid_t>(pid)));
+      // Looked at again with the process held: what is at that pid now is what we signal.
+      if (pidfd.valid() && descends_from(pid, self)) found.push_back(std::move(pidfd));
+    });
+    if (found.empty()) return;
+    for (const UniqueFd& pidfd : found) sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+  }
+}
 
 bool ProcessTree::reap() {
   for (;;) {
@@ -35,29 +94,10 @@ bool ProcessTree::reap() {
 // pids cannot be reused while they are our unreaped children, so kill() by pid is safe.
 template <typename Visit>
 void ProcessTree::for_each_child(Visit visit) const {
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return;
   pid_t self = ::getpid();
-  while (dirent* entry = ::readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    char path[64];
-    std::snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE* stat = std::fopen(path, "re");
-    if (stat == nullptr) continue;
-    char line[512] = {};
-    bool read_ok = std::fgets(line, sizeof(line), stat) != nullptr;
-    std::fclose(stat);
-    // Field 4 (ppid) follows the last ')' of the comm field, which may itself contain ')'.
-    const char* close = read_ok ? std::strrchr(line, ')') : nullptr;
-    int ppid = 0;
-    if (close != nullptr && std::sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid == self &&
-        pid != main_pid_) {
-      visit(static_cast<pid_t>(pid));
-    }
-  }
-  ::closedir(proc);
+  for_each_process([&](long pid) {
+    if (pid != main_pid_ && parent_of(pid) == self) visit(static_cast<pid_t>(pid));
+  });
 }
 
 void ProcessTree::tend() {

@@ -23,6 +23,12 @@ struct OrphanRule {
   std::chrono::milliseconds grace{2000};
 };
 
+// SIGKILL to every process that descends from us, from any thread, without ProcessTree's state:
+// for a serving thread that is stuck (backends/stall_watchdog.h). Each process is held by a pidfd
+// before its ancestry is read, so no signal reaches a process that took a dead one's pid. A few
+// rounds, for processes forked meanwhile; a PID namespace's init takes the rest with it.
+void kill_descendants();
+
 class ProcessTree {
  public:
   ProcessTree(pid_t main_pid, UniqueFd main_pidfd, OrphanRule rule = {})

@@ -408,6 +408,53 @@ TEST_CASE("agent: when it dies, a running container's trapped calls fail with EN
   CHECK(exit_code == ENOSYS);  // not EDOM (no decision) and not 0 (not let through)
 }
 
+TEST_CASE("agent: a container that holds back a read of its memory is ended, and others served") {
+  // The probe puts the memfd name in a userfaultfd page that nobody fills. Natively the call
+  // waits for good; under the agent the session waited with it, for good. Now the session's stall
+  // watchdog kills the container's init after 5 s, and the session ends with the reason.
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  Agent agent(dir);
+  std::string bundle = make_bundle(dir, "stall", {"/bin/probe", "--uffd-name"}, agent.socket(), "");
+  // CAP_SYS_PTRACE opens userfaultfd(2) to the container's root.
+  Json config;
+  std::ifstream(fs::path(bundle) / "config.json") >> config;
+  for (const char* set : {"bounding", "effective", "permitted"}) {
+    config["process"]["capabilities"][set].push_back("CAP_SYS_PTRACE");
+  }
+  std::ofstream(fs::path(bundle) / "config.json") << config.dump(1);
+  // Control: natively the call waits until timeout kills the probe.
+  auto native = run_native({"timeout", "-s", "KILL", "2", CONTAINER_PROBE_BIN, "--uffd-name"});
+  if (native.exit_code == 3) {
+    MESSAGE("skipped: no userfaultfd here");
+    return;
+  }
+  REQUIRE(native.exit_code == 137);
+  std::string id = container_id("stall");
+  auto ran = run_container(bundle, id);
+  if (ran.exit_code == 3) {
+    MESSAGE("skipped: no userfaultfd in the container");
+    return;
+  }
+  CHECK(ran.exit_code == 137);  // SIGKILL, to the container's init
+  // The agent serves the next container as before.
+  std::string next = container_id("after-stall");
+  CHECK(run_container(make_bundle(dir, "after", {"/bin/probe", "good", "0"}, agent.socket(), ""),
+                      next)
+            .exit_code == 0);
+  agent.stop(SIGTERM);
+  auto records = audit_records(agent.audit());
+  bool said = false;
+  for (const auto& r : records_of(records, id)) {
+    said |= r["event"] == "summary" && r["error"].is_string() &&
+            r["error"].get<std::string>().find("which the target held back") != std::string::npos;
+  }
+  CHECK(said);
+  bool served = false;
+  for (const auto& r : records_of(records, next)) served |= r["decision"] == "allow";
+  CHECK(served);
+}
+
 TEST_CASE("agent: SIGHUP reloads the policies, and a bad reload keeps the ones it had") {
   SKIP_WITHOUT_CONTAINERS();
   TempDir dir;

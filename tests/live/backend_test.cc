@@ -144,6 +144,34 @@ TEST_CASE("a name or path in a page a userfaultfd fills: the call waits, but not
   CHECK(run_warden_bounded({}, {probe_bin(), "uffd-name", "exec"}).exit_code == 0);
 }
 
+TEST_CASE("a target that holds back a read of its memory is ended, not waited for without end") {
+  // The thread that must fill the page first makes a memfd of its own. Natively that works. Here
+  // memfd-warden's read of the name (or of the exec's path) waits for the filler, and the filler's
+  // call waits for memfd-warden's answer: the run hung for good, deaf to SIGTERM. Now the stall
+  // watchdog ends the tree after 5 s, and the run fails as memfd-warden's own failure. (Under
+  // ptrace a create's name is read in a freeze, which does not wait: EFAULT at once, above.)
+  auto native = run_native({probe_bin(), "uffd-name", "create", "trapped-first"});
+  if (native.exit_code == 3) {
+    MESSAGE("skipped: no userfaultfd here (/dev/userfaultfd, or vm.unprivileged_userfaultfd)");
+    return;
+  }
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(run_native({probe_bin(), "uffd-name", "exec", "trapped-first"}).exit_code == 0);
+  for (const char* kind : {"create", "exec"}) {
+    CAPTURE(kind);
+    auto run = run_warden_bounded({}, {probe_bin(), "uffd-name", kind, "trapped-first"}, 30);
+    if (backend() == "ptrace" && std::string(kind) == "create") {
+      CHECK(run.exit_code == EFAULT);
+      continue;
+    }
+    CHECK(run.exit_code == 125);
+    CHECK(run.err.find("which the target held back") != std::string::npos);
+    REQUIRE(run.summary);
+    CHECK((*run.summary)["error"].get<std::string>().find("the tree was killed") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE(
     "started with SIGCHLD ignored, memfd-warden still sees its children, and so does the target") {
   // An ignored SIGCHLD makes the kernel reap children itself and send no SIGCHLD for their stops

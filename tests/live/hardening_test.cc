@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "tests/live/harness.h"
@@ -270,6 +271,41 @@ TEST_CASE("an interpreter in memory behind a script under a write lease does not
   CHECK(run.count("deny") + run.count("kill") >= 1);
 }
 
+// warden_tiny_fuse serving /bin/true as DIR/prog for UID (tests/probes/tiny_fuse.c), from a
+// child of ours; `hold`: it never answers a read. Unmounted and killed by the destructor.
+class TinyFuse {
+ public:
+  TinyFuse(const std::string& mount_point, const char* uid, bool hold) : mount_point_(mount_point) {
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    server_ = ::fork();
+    if (server_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::execl(tiny_fuse_bin().c_str(), "warden_tiny_fuse", mount_point.c_str(), "/bin/true", uid,
+              hold ? "hold" : static_cast<char*>(nullptr), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    char said[16] = {};
+    ssize_t got = ::read(out[0], said, sizeof(said) - 1);
+    ::close(out[0]);
+    mounted_ = got > 0 && std::string_view(said).rfind("mounted", 0) == 0;
+  }
+  ~TinyFuse() {
+    ::umount2(mount_point_.c_str(), MNT_DETACH);
+    ::kill(server_, SIGKILL);
+    ::waitpid(server_, nullptr, 0);
+  }
+  TinyFuse(const TinyFuse&) = delete;
+  TinyFuse& operator=(const TinyFuse&) = delete;
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string mount_point_;
+  pid_t server_ = -1;
+  bool mounted_ = false;
+};
+
 TEST_CASE("as root, a program on the target user's own FUSE mount, closed even to root, runs") {
   // A user's FUSE mount without allow_other (sshfs, an AppImage) lets no one else in, root
   // included: memfd-warden cannot resolve the path, and the kernel runs it for its owner. Such an
@@ -282,26 +318,8 @@ TEST_CASE("as root, a program on the target user's own FUSE mount, closed even t
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
   std::string mount_point = dir.file("mnt");
   REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  pid_t server = ::fork();
-  if (server == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::execl(tiny_fuse_bin().c_str(), "warden_tiny_fuse", mount_point.c_str(), "/bin/true", "65534",
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  char said[16] = {};
-  ssize_t got = ::read(out[0], said, sizeof(said) - 1);
-  ::close(out[0]);
-  auto stop_server = [&] {
-    ::umount2(mount_point.c_str(), MNT_DETACH);
-    ::kill(server, SIGTERM);
-    ::waitpid(server, nullptr, 0);
-  };
-  if (got <= 0 || std::string_view(said).rfind("mounted", 0) != 0) {
-    stop_server();
+  std::optional<TinyFuse> server(std::in_place, mount_point, "65534", false);
+  if (!server->mounted()) {
     MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
     return;
   }
@@ -310,9 +328,47 @@ TEST_CASE("as root, a program on the target user's own FUSE mount, closed even t
   CHECK(run_native({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program})
             .exit_code == 0);  // control
   auto run = run_warden({"--user", "65534:65534"}, {program});
-  stop_server();
+  server.reset();
   CHECK(run.exit_code == 0);
   CHECK(run.count("deny") == 0);
+}
+
+TEST_CASE("a FUSE filesystem of the target's that never answers a read does not hang the run") {
+  // The target serves a FUSE mount whose reads it holds back, and execs a program on it. Natively
+  // the exec waits as long as the server holds the read. memfd-warden reads the program first (is
+  // it a script for a memory interpreter?), and waited as long, for good and deaf to signals;
+  // now the stall watchdog ends the tree after 5 s and the run fails as memfd-warden's own.
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: mounting FUSE needs root");
+    return;
+  }
+  TempDir dir;
+  std::string mount_point = dir.file("mnt");
+  REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+  {
+    TinyFuse server(mount_point, "0", true);
+    if (!server.mounted()) {
+      MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
+      return;
+    }
+    // The control: natively the exec waits for the held read (ended by timeout's SIGKILL).
+    REQUIRE(run_native({"timeout", "-s", "KILL", "2", mount_point + "/prog"}).exit_code == 137);
+  }
+  // Under memfd-warden the server runs in the tree, as the target's own, mounted in a user and
+  // mount namespace of the target's (a root target has lost CAP_SYS_ADMIN over ours).
+  std::string script =
+      "\"$0\" \"$1\" /bin/true 0 hold > \"$2\" & "
+      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; "
+      "exec \"$1/prog\"";
+  auto run = run_warden_bounded(
+      {}, {"unshare", "-rm", "sh", "-c", script, tiny_fuse_bin(), mount_point, dir.file("said")},
+      30);
+  ::umount2(mount_point.c_str(), MNT_DETACH);  // the tree's own mount namespace took it along
+  CHECK(run.exit_code == 125);
+  CHECK(run.err.find("which the target held back") != std::string::npos);
+  REQUIRE(run.summary);
+  CHECK((*run.summary)["error"].get<std::string>().find("the tree was killed") !=
+        std::string::npos);
 }
 
 TEST_CASE("the loader and dlopen cannot run code from a memfd, nor SysV memory be attached exec") {

@@ -4,16 +4,39 @@
 //   with exec, copies /bin/busybox into the memfd and runs it as "true" through
 //   /proc/self/fd/N; with hold, keeps the memfd for 3 s. Exits 0, or with the errno of the first
 //   call that failed.
+// container_probe --uffd-name
+//   memfd_create with its name in a page that a userfaultfd of ours must fill, and that nobody
+//   fills: the call waits for as long as the userfaultfd lives. Exits 3 without a userfaultfd
+//   (CAP_SYS_PTRACE, or vm.unprivileged_userfaultfd), else with the call's errno.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+static int uffd_name(void) {
+  int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+  if (uffd < 0) return 3;
+  struct uffdio_api api = {.api = UFFD_API};
+  if (ioctl(uffd, UFFDIO_API, &api) != 0) return 3;
+  long page_size = sysconf(_SC_PAGESIZE);
+  void* page =
+      mmap(NULL, (size_t)page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return errno;
+  struct uffdio_register reg = {.range = {(unsigned long)page, (unsigned long)page_size},
+                                .mode = UFFDIO_REGISTER_MODE_MISSING};
+  if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) return 3;
+  return syscall(SYS_memfd_create, page, 0) < 0 ? errno : 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 2 && strcmp(argv[1], "--uffd-name") == 0) return uffd_name();
   if (argc < 3) return 64;
   long fd = syscall(SYS_memfd_create, argv[1], strtoul(argv[2], NULL, 0));
   if (fd < 0) return errno;

@@ -1023,11 +1023,12 @@ int cmd_leader_exits(char* self, const char* name, const char* flags, bool exec)
   for (;;) ::syscall(SYS_exit, 0);
 }
 
-// uffd-name create|exec: the memfd name ("uffd-name") or the program's path ("/bin/true") lies in
-// a page that a userfaultfd of ours must fill; a second thread fills it 50 ms after it is asked.
-// Natively the call waits for that and succeeds. Exits with the call's errno (0: made, or for
-// exec, the program ran), 3 when there is no userfaultfd to be had here.
-int cmd_uffd_name(const std::string& kind) {
+// uffd-name create|exec [trapped-first]: the memfd name ("uffd-name") or the program's path
+// ("/bin/true") lies in a page that a userfaultfd of ours must fill; a second thread fills it 50 ms
+// after it is asked, having first made a memfd of its own with `trapped-first`. Natively the call
+// waits for that and succeeds. Exits with the call's errno (0: made, or for exec, the program
+// ran), 3 when there is no userfaultfd to be had here.
+int cmd_uffd_name(const std::string& kind, bool trapped_first) {
   int uffd = -1;
   if (int device = ::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC); device >= 0) {
     uffd = ::ioctl(device, USERFAULTFD_IOC_NEW, O_CLOEXEC);
@@ -1053,6 +1054,7 @@ int cmd_uffd_name(const std::string& kind) {
     uffd_msg message{};
     while (::read(uffd, &message, sizeof(message)) == sizeof(message)) {
       if (message.event != UFFD_EVENT_PAGEFAULT) continue;
+      if (trapped_first) ::close(raw_memfd_create("filler", 0));
       ::usleep(50 * 1000);
       uffdio_copy copy{};
       copy.dst = reinterpret_cast<uint64_t>(page);
@@ -1545,7 +1547,7 @@ int main(int argc, char** argv) {
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));
   if (command == "secret-held") return cmd_secret_held(std::atol(arg(2)), arg(3));
-  if (command == "uffd-name") return cmd_uffd_name(arg(2));
+  if (command == "uffd-name") return cmd_uffd_name(arg(2), std::string(arg(3)) == "trapped-first");
   if (command == "leader-exits-race") return cmd_leader_exits_race(std::atol(arg(2)));
   if (command == "leader-exits") {
     return cmd_leader_exits(argv[0], arg(2), arg(3), argc > 4 && std::string(argv[4]) == "exec");

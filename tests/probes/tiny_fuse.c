@@ -1,7 +1,9 @@
-// warden_tiny_fuse DIR FILE UID: a one-file FUSE filesystem at DIR whose "prog" (mode 0755)
+// warden_tiny_fuse DIR FILE UID [hold]: a one-file FUSE filesystem at DIR whose "prog" (mode 0755)
 // serves FILE's bytes, mounted for user UID without allow_other: as a user's own FUSE mount
 // (sshfs, an AppImage, rclone) is, so that even root may not look inside it. Serves requests in
 // the foreground until DIR is unmounted; prints "mounted" once it is. Talks /dev/fuse directly.
+// With `hold` it never answers a read: whoever reads prog's bytes waits for ever (or until this
+// process ends, which aborts the connection).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +45,8 @@ static void attributes(uint64_t node, struct fuse_attr* attr) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4) return 2;
+  if (argc != 4 && !(argc == 5 && strcmp(argv[4], "hold") == 0)) return 2;
+  int hold = argc == 5;
   FILE* file = fopen(argv[2], "rb");
   if (file == NULL || fseek(file, 0, SEEK_END) != 0) return 2;
   size = (size_t)ftell(file);
@@ -115,6 +118,7 @@ int main(int argc, char** argv) {
         break;
       }
       case FUSE_READ: {
+        if (hold) break;  // held back: no reply
         const struct fuse_read_in* read_in = (const struct fuse_read_in*)body;
         size_t offset = read_in->offset,
                length = read_in->size > kMaxRead ? kMaxRead : read_in->size;
