@@ -1,4 +1,5 @@
-// warden_bench [--json] [--n N] [--only LETTER]: one invocation measures, side by side on this machine:
+// warden_bench [--json] [--n N] [--only LETTERS]: one invocation measures, side by side on this machine
+// (all cases, or those LETTERS name: --only bce):
 //   a. memfd_create (+ close) and ftruncate natively;
 //   b. the user-notification floor: CONTINUE without and with SYNC_WAKE_UP, and ADDFD+SEND (the
 //      cheapest way to hand over a memfd the supervisor made, which is how memfd-warden allows);
@@ -278,12 +279,16 @@ std::string machine_description() {
 int main(int argc, char** argv) {
   bool json = false;
   long n = 20000;
-  std::string only;  // "i.": just the rows of case i
+  std::string only;  // "bce": just the rows of cases b, c and e
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) json = true;
     if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = std::atol(argv[++i]);
-    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = std::string(argv[++i]) + ".";
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
   }
+  auto wanted = [&only](char letter) {
+    return only.empty() || only.find(letter) != std::string::npos;
+  };
+
   std::string dir = BENCH_DIR, warden = WARDEN_BIN;
   std::string loop = dir + "/bench_loop", floor_bin = dir + "/bench_floor";
   std::string count = " " + std::to_string(n);
@@ -421,7 +426,7 @@ int main(int argc, char** argv) {
   };
   for (auto& row : rows) {
     if (row.timed_here || row.label.rfind("i.", 0) == 0 ||
-        (!only.empty() && row.label.rfind(only, 0) != 0)) {
+        !wanted(row.label[0])) {
       continue;
     }
     std::vector<double> runs;
@@ -430,7 +435,7 @@ int main(int argc, char** argv) {
   }
   // i: the rows take turns, five rounds, so that drift on the machine falls on all of them alike
   // (agent against run is a 10% comparison, and this machine drifts by more from minute to minute).
-  if (only.empty() || only == "i.") {
+  if (wanted('i')) {
     std::vector<std::pair<Row*, std::vector<double>>> turns;
     for (auto& row : rows) {
       if (row.label.rfind("i.", 0) == 0) turns.push_back({&row, {}});
@@ -442,7 +447,7 @@ int main(int argc, char** argv) {
   }
   // s: the two start-ups alternate, 31 of each after one warm-up; run_once's std::system adds the
   // same shell to both.
-  if (only.empty() || only == "s.") {
+  if (wanted('s')) {
     Row* start = nullptr;
     Row* bwrap = nullptr;
     for (auto& row : rows) {
@@ -460,7 +465,7 @@ int main(int argc, char** argv) {
     bwrap->value = median(theirs);
   }
   // r: native, user notification and ptrace take turns, one warm-up and five timed runs each.
-  if (only.empty() || only == "r.") {
+  if (wanted('r')) {
     write_project();
     for (const auto& program : reals) {
       if (program.command.empty()) continue;
@@ -480,7 +485,7 @@ int main(int argc, char** argv) {
     }
   }
   // h: the two builds alternate, so that drift on the machine falls on both.
-  if (only.empty() || only == "h.") {
+  if (wanted('h')) {
   write_project();
   std::vector<double> native_builds, warden_builds;
   Row& make_native = rows[rows.size() - 2];
