@@ -27,6 +27,7 @@
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/noexec_seal.h"
 #include "supervisor/kernel/proc_status.h"
+#include "supervisor/kernel/target_memory.h"
 #include "supervisor/kernel/unique_fd.h"
 #include "supervisor/launch/process_tree.h"
 #include "supervisor/launch/tree_init.h"
@@ -559,6 +560,14 @@ void Tracer::handle_seccomp_stop(pid_t tid) {
   request.syscall = *call;
   for (size_t i = 0; i < request.args.size(); ++i) request.args[i] = info.seccomp.args[i];
   CallGroup group = call_group(call->call);
+  if (call->call == TrappedCall::kMemfdCreate) {
+    // The name's pages faulted in while the tree still runs: one that the tree itself must
+    // supply (a file of its own FUSE server, a userfaultfd page) arrives as natively. The read
+    // in the freeze below then finds it present, where it would otherwise wait on a stopped
+    // server, or fail. Only the read in the freeze counts.
+    char scratch[kMaxMemfdName + 1];
+    (void)read_target_name(MemoryReader::kProcessVm, tid, request.args[0], scratch);
+  }
   if (group == CallGroup::kCreate || group == CallGroup::kExecMap) {
     // Before the name or the fd is read: from here until the call returns nobody else in the
     // tree runs, so the name the kernel reads, the file an fd number names, and the mappings

@@ -1,6 +1,7 @@
 #include "supervisor/backends/stall_watchdog.h"
 
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -61,7 +62,11 @@ void StallWatchdog::watch() {
     if ((seen & 1) == 0 || now - since < limit_) continue;
     stalled_tid_.store(state.tid.load(std::memory_order_relaxed));
     fired_.store(true, std::memory_order_release);
-    end_tree_();  // the serving thread says why, once the run has ended
+    // Said now: if what holds the wait is outside the tree (a network filesystem, someone
+    // else's FUSE server), ending the tree does not end the wait, and the run goes on waiting.
+    spdlog::error("waited {} s for thread {}'s memory or files; killing the tree",
+                  limit_.count() / 1000, stalled_tid_.load());
+    end_tree_();  // the serving thread says why in full, once the run has ended
     return;       // once: the tree is gone, and the wait with it
   }
 }

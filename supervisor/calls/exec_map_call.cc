@@ -157,7 +157,10 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
       return;
     }
     MemoryFile memory;
-    if (file.valid()) memory = classify_memory_file(file.get(), link_);
+    if (file.valid()) {
+      TargetWait wait(request.tid);  // the file's filesystem may be the caller's own (FUSE)
+      memory = classify_memory_file(file.get(), link_);
+    }
     if (!runs_from_memory(memory.kind, true)) {
       // No such fd (the kernel answers EBADF), or an ordinary file. Nothing here needs proof
       // that the pidfd named the caller: a caller whose thread id was reused is dead, and its

@@ -10,11 +10,13 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "supervisor/kernel/caller_creds.h"
 #include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/memory_file.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/proc_status.h"
 #include "supervisor/kernel/target_memory.h"
@@ -102,7 +104,8 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
       return;
     }
   }
-  if (::fstat(call.file.get(), &call.st) != 0) {
+  // The cached attributes (a FUSE file of the caller's own is not asked): a memfd's are exact.
+  if (!cached_fstat(call.file.get(), call.st)) {
     respond(call, -errno);
     return;
   }
@@ -139,6 +142,7 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
     }
     return;
   }
+  TargetWait wait(call.tid);  // another filesystem's file, which may be the caller's own (FUSE)
   respond(call, perform_resize(call));
 }
 
@@ -160,7 +164,7 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
   ResolvedPath resolved = resolve_caller_path(lookup);
   if (!resolved.file.valid()) return -resolved.error;
   struct stat st {};
-  if (::fstat(resolved.file.get(), &st) != 0) return -errno;
+  if (!cached_fstat(resolved.file.get(), st)) return -errno;
   if (S_ISDIR(st.st_mode)) return -EISDIR;
   if (!S_ISREG(st.st_mode)) return -EINVAL;
   char self[64];
@@ -283,6 +287,11 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
     return;
   }
 
+  // On the kernel's shmem mount our own work is memory's, however long it takes. A hugetlbfs
+  // memfd, or a file that only names itself like one (passed in; a FUSE file at the root of a
+  // mount namespace of the target's), is marked as a wait on the target.
+  std::optional<TargetWait> wait;
+  if (!on_kernel_shmem_mount(call.file.get())) wait.emplace(call.tid);
   int64_t result = 0;
   if (args.kind != GrowthKind::kWrite) {
     result = perform_resize(call);

@@ -20,6 +20,7 @@
 
 #include "supervisor/kernel/fd_in_flight.h"
 #include "supervisor/kernel/inotify_limits.h"
+#include "supervisor/kernel/memory_file.h"
 #include "supervisor/kernel/process_maps.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -41,8 +42,10 @@ bool scan_fd_table(const char* fd_dir, const KeySet& wanted, KeySet& alive) {
   DIR* fds = ::opendir(fd_dir);
   if (fds == nullptr) return errno == EACCES || errno == EPERM;
   while (dirent* entry = ::readdir(fds)) {
+    // Any process's files, on any filesystem: a FUSE server anywhere on the machine could hold
+    // an fstatat back for good. Only the kernel's cached attributes are read.
     struct stat st {};
-    if (entry->d_name[0] == '.' || ::fstatat(::dirfd(fds), entry->d_name, &st, 0) != 0) continue;
+    if (entry->d_name[0] == '.' || !cached_stat(::dirfd(fds), entry->d_name, 0, st)) continue;
     sockets = sockets || S_ISSOCK(st.st_mode);
     MemfdKey key{st.st_dev, st.st_ino};
     if (wanted.count(key)) alive.insert(key);
@@ -135,7 +138,7 @@ Result<MemfdLedger> MemfdLedger::open(size_t rule_count, bool count_live) {
 MemfdEntry* MemfdLedger::track(int fd, std::string_view name, CreateCall call,
                                std::optional<size_t> rule, uint64_t charge) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return nullptr;
+  if (!cached_fstat(fd, st)) return nullptr;  // a file named like a memfd may be anyone's
   MemfdKey key{st.st_dev, st.st_ino};
   // A live inode is unique, so an entry under the same key belongs to a dead file whose release
   // we have not read yet.

@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -23,7 +24,8 @@ namespace {
 // A mount's id, or nullopt when the kernel does not say (before 5.8).
 std::optional<uint64_t> mount_of(int fd) {
   struct statx sx {};
-  if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0 || !(sx.stx_mask & STATX_MNT_ID)) {
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0 ||
+      !(sx.stx_mask & STATX_MNT_ID)) {
     return std::nullopt;
   }
   return static_cast<uint64_t>(sx.stx_mnt_id);
@@ -70,10 +72,47 @@ const char* memory_file_kind_name(MemoryFileKind kind) {
   return "?";
 }
 
+bool cached_stat(int dirfd, const char* path, int flags, struct stat& out) {
+  struct statx sx {};
+  if (::statx(dirfd, path, flags | AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &sx) != 0) return false;
+  out = {};
+  out.st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  out.st_ino = sx.stx_ino;
+  out.st_mode = sx.stx_mode;
+  out.st_nlink = sx.stx_nlink;
+  out.st_uid = sx.stx_uid;
+  out.st_gid = sx.stx_gid;
+  out.st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+  out.st_size = static_cast<off_t>(sx.stx_size);
+  out.st_blksize = static_cast<blksize_t>(sx.stx_blksize);
+  out.st_blocks = static_cast<blkcnt_t>(sx.stx_blocks);
+  return true;
+}
+
+bool on_kernel_shmem_mount(int fd) {
+  return internal_shmem_mount() && mount_of(fd) == internal_shmem_mount();
+}
+
 MemoryFile classify_memory_file(int fd, char (&link)[512]) {
   MemoryFile out;
+  if (!cached_fstat(fd, out.st)) return out;
+  // Memory is unlinked and regular; anything else is what its path says it is, and its
+  // filesystem is not asked (fstatfs would wait on a FUSE server, attributes come from the
+  // cache). A memfd lives on the kernel's shmem mount, asked for nothing either.
+  // (A secretmem file keeps its one link: its /proc/self/fd text, on a device with no disk,
+  // says what it is.)
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  bool on_shmem_mount = on_kernel_shmem_mount(fd);
+  if (!on_shmem_mount && (!S_ISREG(out.st.st_mode) || out.st.st_nlink != 0)) {
+    if (major(out.st.st_dev) != 0) return out;
+    ssize_t n = ::readlink(path, link, sizeof(link));
+    if (std::string_view(link, n > 0 ? static_cast<size_t>(n) : 0) != "/secretmem (deleted)") {
+      return out;
+    }
+  }
   struct statfs fs {};
-  if (::fstat(fd, &out.st) != 0 || ::fstatfs(fd, &fs) != 0) return out;
+  if (::fstatfs(fd, &fs) != 0) return out;
   auto type = static_cast<unsigned long>(fs.f_type);
   if (type == SECRETMEM_MAGIC) {
     out.kind = MemoryFileKind::kSecretmem;
@@ -84,8 +123,6 @@ MemoryFile classify_memory_file(int fd, char (&link)[512]) {
     return out;  // a file with a name in some filesystem: what the path says it is
   }
   out.kind = MemoryFileKind::kUnlinkedShmem;
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
   ssize_t n = ::readlink(path, link, sizeof(link));
   std::string_view text(link, n > 0 ? static_cast<size_t>(n) : 0);
   if (text.starts_with(kMemfdPrefix) && text.ends_with(kDeletedSuffix)) {

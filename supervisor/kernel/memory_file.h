@@ -5,6 +5,7 @@
 // not open the file at all (classify_mapping_line), and then only to refuse.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -29,8 +30,23 @@ struct MemoryFile {
   std::string_view name;  // a memfd's name (a view into the caller's `link` buffer), else empty
 };
 
-// Classifies the file behind `fd` (ours; O_PATH is enough). `link` receives the /proc/self/fd
-// link text that `name` points into.
+// fstatat(dirfd, path, &out, flags) as far as the kernel knows without asking the file's
+// filesystem (statx with AT_STATX_DONT_SYNC): a FUSE or network filesystem, which a target may
+// serve itself and hold back, answers from its cache instead of waiting. Exact for memory
+// filesystems (tmpfs, hugetlbfs, secretmem) and the other local ones. False with errno set.
+bool cached_stat(int dirfd, const char* path, int flags, struct stat& out);
+inline bool cached_fstat(int fd, struct stat& out) {
+  return cached_stat(fd, "", AT_EMPTY_PATH, out);
+}
+
+// Whether `fd` is a file of the kernel's own shmem mount (every tmpfs memfd, and the file behind
+// a shared anonymous mapping), asking no filesystem.
+bool on_kernel_shmem_mount(int fd);
+
+// Classifies the file behind `fd` (ours; O_PATH is enough). Nothing here waits on the file's
+// filesystem, but for an unlinked regular file outside the kernel's shmem mount, whose
+// filesystem (fstatfs) says whether it is memory; callers mark that (kernel/target_wait.h). `link`
+// receives the /proc/self/fd link text that `name` points into.
 MemoryFile classify_memory_file(int fd, char (&link)[512]);
 
 // For a mapping whose file memfd-warden may not open (/proc/TID/map_files/ takes CAP_SYS_ADMIN

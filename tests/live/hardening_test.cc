@@ -272,17 +272,19 @@ TEST_CASE("an interpreter in memory behind a script under a write lease does not
 }
 
 // warden_tiny_fuse serving /bin/true as DIR/prog for UID (tests/probes/tiny_fuse.c), from a
-// child of ours; `hold`: it never answers a read. Unmounted and killed by the destructor.
+// child of ours; `hold` ("hold", "hold-getattr"): what it never answers. Unmounted and killed by
+// the destructor.
 class TinyFuse {
  public:
-  TinyFuse(const std::string& mount_point, const char* uid, bool hold) : mount_point_(mount_point) {
+  TinyFuse(const std::string& mount_point, const char* uid, const char* hold = nullptr)
+      : mount_point_(mount_point) {
     int out[2];
     REQUIRE(::pipe(out) == 0);
     server_ = ::fork();
     if (server_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
       ::execl(tiny_fuse_bin().c_str(), "warden_tiny_fuse", mount_point.c_str(), "/bin/true", uid,
-              hold ? "hold" : static_cast<char*>(nullptr), static_cast<char*>(nullptr));
+              hold, static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(out[1]);
@@ -318,7 +320,7 @@ TEST_CASE("as root, a program on the target user's own FUSE mount, closed even t
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
   std::string mount_point = dir.file("mnt");
   REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
-  std::optional<TinyFuse> server(std::in_place, mount_point, "65534", false);
+  std::optional<TinyFuse> server(std::in_place, mount_point, "65534");
   if (!server->mounted()) {
     MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
     return;
@@ -346,7 +348,7 @@ TEST_CASE("a FUSE filesystem of the target's that never answers a read does not 
   std::string mount_point = dir.file("mnt");
   REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
   {
-    TinyFuse server(mount_point, "0", true);
+    TinyFuse server(mount_point, "0", "hold");
     if (!server.mounted()) {
       MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
       return;
@@ -369,6 +371,46 @@ TEST_CASE("a FUSE filesystem of the target's that never answers a read does not 
   REQUIRE(run.summary);
   CHECK((*run.summary)["error"].get<std::string>().find("the tree was killed") !=
         std::string::npos);
+}
+
+TEST_CASE("counting live memfds does not wait on a stalled filesystem outside the tree") {
+  // The count looks for memfds at every process's fds (a memfd passed out of the tree stays
+  // counted). It once stat'ed each, so a FUSE server anywhere on the machine that held a stat
+  // back stopped memfd-warden for good, in the kernel, deaf even to SIGKILL; no kill of the tree
+  // could end that. Now only the kernel's cached attributes are read.
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: mounting FUSE needs root");
+    return;
+  }
+  auto secret = run_native({probe_bin(), "secret", "0"});
+  if (secret.exit_code == ENOSYS) {
+    MESSAGE("skipped: no memfd_secret here (a secretmem file is what the count looks for)");
+    return;
+  }
+  REQUIRE(secret.exit_code == 0);
+  TempDir dir;
+  std::string mount_point = dir.file("mnt");
+  REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+  TinyFuse server(mount_point, "0", "hold-getattr");
+  if (!server.mounted()) {
+    MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
+    return;
+  }
+  // This process, outside the tree, holds the file open; its attributes expire after 1 s, and
+  // every request for them is held from then on.
+  int held = ::open((mount_point + "/prog").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  ::usleep(1500 * 1000);
+  // The premise: a stat through the fd now waits for good (ended by timeout's SIGKILL).
+  std::string by_fd = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(held);
+  CHECK(run_native({"timeout", "-s", "KILL", "2", "stat", "-L", by_fd}).exit_code == 137);
+  // The tree makes a secretmem file (which only a count over /proc can see go) and a memfd.
+  auto run = run_warden_bounded(
+      {"--max-live", "100"},
+      {"sh", "-c", "\"$0\" secret 0 && \"$0\" create counted 0", probe_bin()}, 30);
+  ::close(held);
+  CHECK(run.exit_code == 0);
+  CHECK(run.count("allow") == 2);
 }
 
 TEST_CASE("the loader and dlopen cannot run code from a memfd, nor SysV memory be attached exec") {

@@ -1,9 +1,11 @@
-// warden_tiny_fuse DIR FILE UID [hold]: a one-file FUSE filesystem at DIR whose "prog" (mode 0755)
-// serves FILE's bytes, mounted for user UID without allow_other: as a user's own FUSE mount
-// (sshfs, an AppImage, rclone) is, so that even root may not look inside it. Serves requests in
-// the foreground until DIR is unmounted; prints "mounted" once it is. Talks /dev/fuse directly.
+// warden_tiny_fuse DIR FILE UID [hold|hold-getattr]: a one-file FUSE filesystem at DIR whose "prog"
+// (mode 0755) serves FILE's bytes, mounted for user UID without allow_other: as a user's own FUSE
+// mount (sshfs, an AppImage, rclone) is, so that even root may not look inside it. Serves requests
+// in the foreground until DIR is unmounted; prints "mounted" once it is. Talks /dev/fuse directly.
 // With `hold` it never answers a read: whoever reads prog's bytes waits for ever (or until this
-// process ends, which aborts the connection).
+// process ends, which aborts the connection). With `hold-getattr`, once prog has been opened, it
+// never answers a request for attributes (the kernel caches them for 1 s), as a stalled network
+// filesystem does not.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -45,8 +47,10 @@ static void attributes(uint64_t node, struct fuse_attr* attr) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 4 && !(argc == 5 && strcmp(argv[4], "hold") == 0)) return 2;
-  int hold = argc == 5;
+  int hold = argc == 5 && strcmp(argv[4], "hold") == 0;
+  int hold_getattr = argc == 5 && strcmp(argv[4], "hold-getattr") == 0;
+  if (argc != 4 && !hold && !hold_getattr) return 2;
+  int opened = 0;
   FILE* file = fopen(argv[2], "rb");
   if (file == NULL || fseek(file, 0, SEEK_END) != 0) return 2;
   size = (size_t)ftell(file);
@@ -104,6 +108,7 @@ int main(int argc, char** argv) {
         break;
       }
       case FUSE_GETATTR: {
+        if (hold_getattr && opened) break;  // held back: no reply
         struct fuse_attr_out out = {0};
         out.attr_valid = 1;
         attributes(header->nodeid, &out.attr);
@@ -111,6 +116,8 @@ int main(int argc, char** argv) {
         break;
       }
       case FUSE_OPEN:
+        opened = 1;
+        /* fall through */
       case FUSE_OPENDIR: {
         struct fuse_open_out out = {0};
         out.fh = 1;
