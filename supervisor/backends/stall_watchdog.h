@@ -3,9 +3,9 @@
 // stops only the thread that made the call; here it would stop every trapped call in the tree,
 // and memfd-warden itself, for good (signals included: they are read in the loop that waits).
 // After kStallLimit of one wait the watchdog's own thread ends the tree, which releases the wait
-// (the userfaultfd or the FUSE connection goes with its last holder), and the run ends as a
-// failure of memfd-warden's, with the reason (docs/backends.md, "A target that holds a read
-// back").
+// when the tree holds it (the userfaultfd or the FUSE connection goes with its last holder), and
+// the run ends as a failure of memfd-warden's, with the reason. A holder outside the tree keeps
+// the wait (docs/backends.md, "A target that holds a read back").
 #pragma once
 
 #include <sys/types.h>
