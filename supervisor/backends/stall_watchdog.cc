@@ -32,12 +32,16 @@ void StallWatchdog::stop() {
   thread_.join();
 }
 
+std::string StallWatchdog::what_waited() const {
+  return "waited " + std::to_string(limit_.count() / 1000) + " s for thread " +
+         std::to_string(stalled_tid_.load()) + "'s memory or files";
+}
+
 std::string StallWatchdog::failure() const {
   if (!fired()) return {};
-  return "waited " + std::to_string(limit_.count() / 1000) + " s for thread " +
-         std::to_string(stalled_tid_.load()) +
-         "'s memory or files, which the target held back (a page of a userfaultfd or of a FUSE "
-         "filesystem of its own); the tree was killed";
+  return what_waited() +
+         ", which the target held back (a page of a userfaultfd or of a FUSE filesystem of its "
+         "own); the tree was killed";
 }
 
 void StallWatchdog::watch() {
@@ -64,8 +68,7 @@ void StallWatchdog::watch() {
     fired_.store(true, std::memory_order_release);
     // Said now: if what holds the wait is outside the tree (a network filesystem, someone
     // else's FUSE server), ending the tree does not end the wait, and the run goes on waiting.
-    spdlog::error("waited {} s for thread {}'s memory or files; killing the tree",
-                  limit_.count() / 1000, stalled_tid_.load());
+    spdlog::error("{}; killing the tree", what_waited());
     end_tree_();  // the serving thread says why in full, once the run has ended
     return;       // once: the tree is gone, and the wait with it
   }

@@ -42,6 +42,7 @@ class StallWatchdog {
 
  private:
   void watch();
+  std::string what_waited() const;  // "waited 5 s for thread T's memory or files"
 
   std::function<void()> end_tree_;
   std::chrono::milliseconds limit_{kStallLimit};

@@ -24,6 +24,7 @@
 #include "policy/errno_names.h"
 #include "policy/memfd_flags.h"
 #include "supervisor/kernel/inotify_limits.h"
+#include "supervisor/kernel/self_fd.h"
 
 namespace warden {
 namespace {
@@ -482,9 +483,8 @@ Result<AuditLog> AuditLog::open(const AuditDestination& destination, const Quota
   auto watch = open_inotify("watching the audit log " + destination.path);
   if (!watch) return watch.error();
   log.watch_ = std::move(watch.value());
-  char self[64];
-  std::snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-  if (::inotify_add_watch(log.watch_.get(), self, IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
+  if (::inotify_add_watch(log.watch_.get(), SelfFdPath(fd).c_str(),
+                          IN_MOVE_SELF | IN_ATTRIB | IN_DELETE_SELF) < 0) {
     if (errno == EACCES) {  // watching needs read permission, which appending does not
       return errno_error("watching the audit log " + destination.path +
                          " for renames and unlinks (memfd-warden must be able to read it)");

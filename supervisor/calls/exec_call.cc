@@ -13,6 +13,7 @@
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/process_maps.h"
 #include "supervisor/kernel/program_interpreter.h"
+#include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/target_wait.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -25,9 +26,7 @@ constexpr int kAtSymlinkNofollow = 0x100;
 // Our readable copy of the file behind an O_PATH fd of ours (a regular file only: opening
 // anything else could block or have side effects).
 UniqueFd reopen_for_reading(int file) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", file);
-  return UniqueFd(::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  return UniqueFd(::open(SelfFdPath(file).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
 }
 
 // A memory file somewhere on the way from the program to the code that runs, with how it is

@@ -19,6 +19,7 @@
 #include "supervisor/kernel/memory_file.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/proc_status.h"
+#include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/target_memory.h"
 #include "supervisor/kernel/target_wait.h"
 #include "supervisor/kernel/unique_fd.h"
@@ -167,11 +168,10 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
   if (!cached_fstat(resolved.file.get(), st)) return -errno;
   if (S_ISDIR(st.st_mode)) return -EISDIR;
   if (!S_ISREG(st.st_mode)) return -EINVAL;
-  char self[64];
-  std::snprintf(self, sizeof(self), "/proc/self/fd/%d", resolved.file.get());
+  SelfFdPath self(resolved.file.get());
   CallerCredsScope as_caller(call.tid);
   if (!as_caller.ok()) return -EPERM;
-  call.file = UniqueFd(::open(self, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  call.file = UniqueFd(::open(self.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   return call.file.valid() ? 0 : -errno;
 }
 

@@ -22,6 +22,7 @@
 #include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/memory_file.h"
 #include "supervisor/kernel/process_maps.h"
+#include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -260,11 +261,8 @@ void MemfdLedger::reconcile_unwatched() {
 }
 
 std::optional<MemfdIdentity> memfd_identity(int fd, char (&link)[512]) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-  ssize_t n = ::readlink(path, link, sizeof(link));
-  if (n <= 0) return std::nullopt;
-  std::string_view text(link, static_cast<size_t>(n));
+  std::string_view text = self_fd_link(fd, link);
+  if (text.empty()) return std::nullopt;
   constexpr std::string_view kPrefix = "/memfd:", kSuffix = " (deleted)";
   if (text.starts_with(kPrefix) && text.ends_with(kSuffix)) {
     text.remove_prefix(kPrefix.size());

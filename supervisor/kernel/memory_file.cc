@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 
+#include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
@@ -101,15 +102,10 @@ MemoryFile classify_memory_file(int fd, char (&link)[512]) {
   // cache). A memfd lives on the kernel's shmem mount, asked for nothing either.
   // (A secretmem file keeps its one link: its /proc/self/fd text, on a device with no disk,
   // says what it is.)
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
   bool on_shmem_mount = on_kernel_shmem_mount(fd);
   if (!on_shmem_mount && (!S_ISREG(out.st.st_mode) || out.st.st_nlink != 0)) {
     if (major(out.st.st_dev) != 0) return out;
-    ssize_t n = ::readlink(path, link, sizeof(link));
-    if (std::string_view(link, n > 0 ? static_cast<size_t>(n) : 0) != "/secretmem (deleted)") {
-      return out;
-    }
+    if (self_fd_link(fd, link) != "/secretmem (deleted)") return out;
   }
   struct statfs fs {};
   if (::fstatfs(fd, &fs) != 0) return out;
@@ -123,8 +119,7 @@ MemoryFile classify_memory_file(int fd, char (&link)[512]) {
     return out;  // a file with a name in some filesystem: what the path says it is
   }
   out.kind = MemoryFileKind::kUnlinkedShmem;
-  ssize_t n = ::readlink(path, link, sizeof(link));
-  std::string_view text(link, n > 0 ? static_cast<size_t>(n) : 0);
+  std::string_view text = self_fd_link(fd, link);
   if (text.starts_with(kMemfdPrefix) && text.ends_with(kDeletedSuffix)) {
     text.remove_prefix(kMemfdPrefix.size());
     text.remove_suffix(kDeletedSuffix.size());

@@ -274,6 +274,18 @@ TEST_CASE("an interpreter in memory behind a script under a write lease does not
 // warden_tiny_fuse serving /bin/true as DIR/prog for UID (tests/probes/tiny_fuse.c), from a
 // child of ours; `hold` ("hold", "hold-getattr"): what it never answers. Unmounted and killed by
 // the destructor.
+// Where a FUSE test mounts: a new directory in dir. Nothing where it cannot (mounting FUSE needs
+// root), and the test that asked is skipped, with the reason said.
+std::optional<std::string> fuse_mount_point(const TempDir& dir) {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: mounting FUSE needs root");
+    return std::nullopt;
+  }
+  std::string mount_point = dir.file("mnt");
+  REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+  return mount_point;
+}
+
 class TinyFuse {
  public:
   TinyFuse(const std::string& mount_point, const char* uid, const char* hold = nullptr)
@@ -300,7 +312,11 @@ class TinyFuse {
   }
   TinyFuse(const TinyFuse&) = delete;
   TinyFuse& operator=(const TinyFuse&) = delete;
-  bool mounted() const { return mounted_; }
+  // Whether the server runs; if not, the test that asked is skipped, and this says why.
+  bool mounted() const {
+    if (!mounted_) MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
+    return mounted_;
+  }
 
  private:
   std::string mount_point_;
@@ -312,19 +328,13 @@ TEST_CASE("as root, a program on the target user's own FUSE mount, closed even t
   // A user's FUSE mount without allow_other (sshfs, an AppImage) lets no one else in, root
   // included: memfd-warden cannot resolve the path, and the kernel runs it for its owner. Such an
   // exec was refused for a while (an EACCES while resolving was taken for a hidden caller).
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: mounting FUSE needs root");
-    return;
-  }
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
-  std::string mount_point = dir.file("mnt");
-  REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  const std::string& mount_point = *where;
   std::optional<TinyFuse> server(std::in_place, mount_point, "65534");
-  if (!server->mounted()) {
-    MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
-    return;
-  }
+  if (!server->mounted()) return;
   std::string program = mount_point + "/prog";
   CHECK(::access(program.c_str(), F_OK) != 0);  // closed to root: the premise
   CHECK(run_native({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program})
@@ -340,19 +350,13 @@ TEST_CASE("a FUSE filesystem of the target's that never answers a read does not 
   // the exec waits as long as the server holds the read. memfd-warden reads the program first (is
   // it a script for a memory interpreter?), and waited as long, for good and deaf to signals;
   // now the stall watchdog ends the tree after 5 s and the run fails as memfd-warden's own.
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: mounting FUSE needs root");
-    return;
-  }
   TempDir dir;
-  std::string mount_point = dir.file("mnt");
-  REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  const std::string& mount_point = *where;
   {
     TinyFuse server(mount_point, "0", "hold");
-    if (!server.mounted()) {
-      MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
-      return;
-    }
+    if (!server.mounted()) return;
     // The control: natively the exec waits for the held read (ended by timeout's SIGKILL).
     REQUIRE(run_native({"timeout", "-s", "KILL", "2", mount_point + "/prog"}).exit_code == 137);
   }
@@ -378,10 +382,6 @@ TEST_CASE("counting live memfds does not wait on a stalled filesystem outside th
   // counted). It once stat'ed each, so a FUSE server anywhere on the machine that held a stat
   // back stopped memfd-warden for good, in the kernel, deaf even to SIGKILL; no kill of the tree
   // could end that. Now only the kernel's cached attributes are read.
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: mounting FUSE needs root");
-    return;
-  }
   auto secret = run_native({probe_bin(), "secret", "0"});
   if (secret.exit_code == ENOSYS) {
     MESSAGE("skipped: no memfd_secret here (a secretmem file is what the count looks for)");
@@ -389,13 +389,11 @@ TEST_CASE("counting live memfds does not wait on a stalled filesystem outside th
   }
   REQUIRE(secret.exit_code == 0);
   TempDir dir;
-  std::string mount_point = dir.file("mnt");
-  REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  const std::string& mount_point = *where;
   TinyFuse server(mount_point, "0", "hold-getattr");
-  if (!server.mounted()) {
-    MESSAGE("skipped: no FUSE here (/dev/fuse, or mounting it)");
-    return;
-  }
+  if (!server.mounted()) return;
   // This process, outside the tree, holds the file open; its attributes expire after 1 s, and
   // every request for them is held from then on.
   int held = ::open((mount_point + "/prog").c_str(), O_RDONLY | O_CLOEXEC);

@@ -65,13 +65,14 @@ namespace {
 
 // A program that leaves three processes running and exits 3: a subshell that handles SIGTERM by
 // writing MARKER, its `sleep`, and a `sleep` that ignores SIGTERM. It exits only once the
-// handler is in place (READY). It makes a memfd first: under user notification with --keep-caps
-// (the tests below) that starts memfd-warden's vm.memfd_noexec reader in the namespace, which
-// is not the program's and is not counted.
+// handler is in place (READY, made by the shell itself: a `touch` could still be running when
+// the program exits, a fourth process to end). It makes a memfd first: under user notification
+// with --keep-caps (the tests below) that starts memfd-warden's vm.memfd_noexec reader in the
+// namespace, which is not the program's and is not counted.
 Args leaves_orphans(const TempDir& dir, const std::string& tag) {
   std::string marker = dir.file("got-term"), ready = dir.file("ready");
   std::string script = "(trap 'echo term > " + marker + "; exit 0' TERM; sleep 20.1" + tag +
-                       " & touch " + ready + "; wait) & (trap '' TERM; exec sleep 20.2" + tag +
+                       " & : > " + ready + "; wait) & (trap '' TERM; exec sleep 20.2" + tag +
                        ") & " + probe_bin() + " create counted 0 >/dev/null; while [ ! -e " +
                        ready + " ]; do sleep 0.01; done; exit 3";
   return {"/bin/sh", "-c", script};
