@@ -1,10 +1,15 @@
-// bench_floor [--sync] [--addfd] [--epoll] PROGRAM ARGS...: the cheapest a user-notification
-// supervisor can be: memfd_create is trapped and every notification is answered without reading
-// anything. By default the answer is CONTINUE, never a way to enforce a policy
-// (seccomp_unotify(2)), only the floor the benchmarks compare to.
+// bench_floor [--sync] [--addfd | --audited-deny] [--epoll] PROGRAM ARGS...: the cheapest a
+// user-notification supervisor can be: memfd_create is trapped and every notification is
+// answered without reading anything. By default the answer is CONTINUE, never a way to enforce a
+// policy (seccomp_unotify(2)), only the floor the benchmarks compare to.
 //   --sync   SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6+), as memfd-warden sets it;
 //   --addfd  answer with a memfd of our own through ADDFD+SEND, which is how memfd-warden
 //            allows: the cheapest safe allow;
+//   --audited-deny  refuse with EPERM, doing first only what a denial that is audited before
+//            its answer, and safe against a caller that dies, must do: read the name from the
+//            caller's memory (process_vm_readv), check the notification still stands (ID_VALID:
+//            the memory was the caller's), and write a record (one write of a short line to
+//            /dev/null, no JSON, no chain): the floor of memfd-warden's deny;
 //   --epoll  wait in epoll_wait instead of poll (to measure what SYNC_WAKE_UP loses through it).
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -16,10 +21,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -28,10 +36,11 @@
 
 int main(int argc, char** argv) {
   int first = 1;
-  bool sync = false, addfd = false, use_epoll = false;
+  bool sync = false, addfd = false, audited_deny = false, use_epoll = false;
   for (; first < argc && argv[first][0] == '-'; ++first) {
     if (std::strcmp(argv[first], "--sync") == 0) sync = true;
     if (std::strcmp(argv[first], "--addfd") == 0) addfd = true;
+    if (std::strcmp(argv[first], "--audited-deny") == 0) audited_deny = true;
     if (std::strcmp(argv[first], "--epoll") == 0) use_epoll = true;
   }
   if (first >= argc) return 64;
@@ -70,6 +79,7 @@ int main(int argc, char** argv) {
     event.events = EPOLLIN;
     ::epoll_ctl(epoll, EPOLL_CTL_ADD, listener, &event);
   }
+  int audit = ::open("/dev/null", O_WRONLY | O_APPEND | O_CLOEXEC);
   seccomp_notif request;
   seccomp_notif_resp response;
   for (;;) {
@@ -97,6 +107,21 @@ int main(int argc, char** argv) {
     std::memset(&response, 0, sizeof(response));
     response.id = request.id;
     response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    if (audited_deny) {
+      char name[250] = {};
+      iovec local{name, sizeof(name) - 1};
+      iovec remote{reinterpret_cast<void*>(request.data.args[0]), sizeof(name) - 1};
+      ::process_vm_readv(static_cast<pid_t>(request.pid), &local, 1, &remote, 1, 0);
+      if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &request.id) != 0) continue;
+      char line[512];
+      int length = std::snprintf(line, sizeof(line),
+                                 "{\"event\":\"decision\",\"pid\":%u,\"name\":\"%s\","
+                                 "\"decision\":\"deny\"}\n",
+                                 request.pid, name);
+      ::write(audit, line, static_cast<size_t>(length));
+      response.flags = 0;
+      response.error = -EPERM;
+    }
     ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &response);
   }
   int status = 0;
