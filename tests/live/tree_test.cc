@@ -65,16 +65,22 @@ namespace {
 
 // A program that leaves three processes running and exits 3: a subshell that handles SIGTERM by
 // writing MARKER, its `sleep`, and a `sleep` that ignores SIGTERM. It exits only once the
-// handler is in place (READY, made by the shell itself: a `touch` could still be running when
-// the program exits, a fourth process to end). It makes a memfd first: under user notification
+// handler is in place and both sleeps have exec'd: READY is made by the shell itself (a `touch`
+// could still be running when the program exits, a fourth process to end), and each sleep's
+// comm is read with the shell's own `read` (a forked child is still "sh" until its exec, and
+// the control below would not find it). It makes a memfd first: under user notification
 // with --keep-caps (the tests below) that starts memfd-warden's vm.memfd_noexec reader in the
 // namespace, which is not the program's and is not counted.
 Args leaves_orphans(const TempDir& dir, const std::string& tag) {
   std::string marker = dir.file("got-term"), ready = dir.file("ready");
-  std::string script = "(trap 'echo term > " + marker + "; exit 0' TERM; sleep 20.1" + tag +
-                       " & : > " + ready + "; wait) & (trap '' TERM; exec sleep 20.2" + tag +
-                       ") & " + probe_bin() + " create counted 0 >/dev/null; while [ ! -e " +
-                       ready + " ]; do sleep 0.01; done; exit 3";
+  auto until_exec = [](const std::string& pid) {
+    return "until read c < /proc/" + pid + "/comm && [ \"$c\" = sleep ]; do sleep 0.01; done; ";
+  };
+  std::string script = "(trap 'echo term > " + marker + "; exit 0' TERM; sleep 20.1" + tag + " & " +
+                       until_exec("$!") + ": > " + ready +
+                       "; wait) & (trap '' TERM; exec sleep 20.2" + tag + ") & s2=$!; " +
+                       probe_bin() + " create counted 0 >/dev/null; while [ ! -e " + ready +
+                       " ]; do sleep 0.01; done; " + until_exec("$s2") + "exit 3";
   return {"/bin/sh", "-c", script};
 }
 
