@@ -115,7 +115,8 @@ CliOutcome parse_command_line(int argc, char** argv) {
   run->add_option("--max-memfd-bytes", max_memfd_bytes, "Bytes any one memfd may hold")
       ->type_name("SIZE");
   run->add_flag("--strict-writes", strict_writes,
-                "Also check memfd growth through write/pwrite/writev/... (traps every write)");
+                "With a byte limit, also check memfd growth through write/pwrite/writev/... "
+                "(traps every write); alone, no effect but a warning");
   std::string audit_file = "-";
   std::optional<int> audit_fd;
   std::optional<std::string> audit_socket;
@@ -134,11 +135,10 @@ CliOutcome parse_command_line(int argc, char** argv) {
           ->type_name("PATH");
   audit_file_opt->excludes(audit_fd_opt)->excludes(audit_socket_opt);
   audit_fd_opt->excludes(audit_socket_opt);
-  run->add_flag(
-      "--count-live", command.count_live,
-      "Count the memfds alive in the tree even when no limit needs it (one inotify watch "
-      "per admitted memfd), so that the audit's live figures, report and suggest have "
-      "them; without a live or byte limit, or a rule with exec = \"allow\", they are null");
+  run->add_flag("--count-live", command.count_live,
+                "Count the memfds alive in the tree even when no limit needs it (one inotify watch "
+                "per admitted memfd), so that the audit's live figures, report and suggest have "
+                "them; without a live or byte limit, or a rule with its own exec, they are null");
   run->add_flag("--record-exe", command.record_exe,
                 "Record the caller's executable and comm for every call; by default a record of an "
                 "allowed call has them only when a rule matches on exe (refusals always have "
@@ -176,12 +176,15 @@ CliOutcome parse_command_line(int argc, char** argv) {
                   "Run PROGRAM as USER (and GROUP): names from /etc/passwd and /etc/group, or "
                   "numbers; needs memfd-warden to run as root")
       ->type_name("USER[:GROUP]");
-  run->add_flag("--keep-caps", command.keep_caps,
-                "Let a root PROGRAM keep the capabilities that reach memfd-warden (" +
-                    reaching_capability_names() +
-                    "), which are dropped by default; it can then trace or stop memfd-warden");
+  run->add_flag(
+      "--keep-caps", command.keep_caps,
+      "Let a root PROGRAM keep the capabilities that reach memfd-warden (" +
+          reaching_capability_names() +
+          "), which are dropped by default; it can then find memfd-warden, open its memory and "
+          "write to the cgroup tree");
   run->add_flag("--dry-run", command.dry_run,
-                "Decide and audit, but allow everything (denials show as would-deny)");
+                "Decide and audit, but let through what the policy or a quota would refuse "
+                "(audited as would-deny, would-kill); bad names and untraced clones still fail");
   run->add_flag("--fail-on-deny", command.fail_on_deny,
                 "Exit 3 when PROGRAM exits 0 but a call was denied or killed, or with --dry-run "
                 "would have been (to gate a CI job on a trial run)");

@@ -212,9 +212,7 @@ int run_target(warden::RunCommand& command) {
   // Also when the target never ran: the run ends sealed, its summary saying why.
   audit->write_summary(result);
   if (!result.error.empty()) return exit_with_error(result.exit_code, result.error);
-  uint64_t refused = audit->count(Decision::kDeny) + audit->count(Decision::kKill) +
-                     audit->count(Decision::kAbort) + audit->count(Decision::kWouldDeny) +
-                     audit->count(Decision::kWouldKill);
+  uint64_t refused = audit->refusals();
   if (command.fail_on_deny && refused > 0 && result.exit_code == 0) {
     return exit_with_error(kExitDenied,
                            std::to_string(refused) +

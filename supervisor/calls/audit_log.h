@@ -115,6 +115,12 @@ class AuditLog {
   void write_failure_summary(std::string error);
 
   uint64_t count(Decision decision) const { return counts_[static_cast<size_t>(decision)]; }
+  // What --fail-on-deny counts: calls denied or killed, and in a dry run those that would have
+  // been. Not an abort: its caller died or was interrupted, and nothing refused it.
+  uint64_t refusals() const {
+    return count(Decision::kDeny) + count(Decision::kKill) + count(Decision::kWouldDeny) +
+           count(Decision::kWouldKill);
+  }
   uint64_t write_errors() const { return write_errors_; }
   // With `strict`: the log was tampered with, and the run must end (exit non-zero).
   bool strict_failure() const { return strict_ && !tampering_.empty(); }

@@ -126,6 +126,19 @@ TEST_CASE("with --strict-writes, write and pwrite growth is checked and the data
   CHECK(lax.fact_number("size.a") == 2 * kMiB);
 }
 
+TEST_CASE("--strict-writes without a byte limit has no effect, and says so") {
+  auto run = run_warden({"--strict-writes"}, script("create a ; write a 2M ; size a"));
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.find("strict_writes has no effect without a byte limit") != std::string::npos);
+  CHECK(run.fact_number("size.a") == 2 * kMiB);
+  CHECK(growth_records(run).empty());  // no write was trapped
+  // Control: with a limit the same write is checked and refused.
+  auto limited =
+      run_warden({"--strict-writes", "--max-bytes", "1M"}, script("create a ; write a 2M"));
+  CHECK(op(limited, 2) != 0);
+  CHECK(growth_records(limited).size() == 1);
+}
+
 TEST_CASE("with --strict-writes, sendfile and copy_file_range into a memfd are checked") {
   // src holds 32K of the 96K budget; a may grow to 64K.
   auto run = run_warden({"--max-bytes", "96K", "--strict-writes"},
@@ -267,6 +280,12 @@ TEST_CASE("memfd_secret goes through the same policy, quotas and audit") {
   auto denied = run_warden({"--policy", deny}, script("secret s ; create m"));
   CHECK(op(denied, 1) == kSentinel);
   CHECK(op(denied, 2) == 0);  // the rule is for memfd_secret only
+
+  // max_calls counts both calls: the third, whichever it is, is refused.
+  auto counted = run_warden({"--max-calls", "2"}, script("secret s ; create m ; secret t"));
+  CHECK(op(counted, 1) == 0);
+  CHECK(op(counted, 2) == 0);
+  CHECK(op(counted, 3) == EMFILE);
 
   // A caller that hides its executable (non-dumpable, from a memfd-warden without
   // CAP_SYS_PTRACE): a rule with exe that denies still applies, one that allows does not.

@@ -3,6 +3,11 @@
 // test has a control (the same call allowed, or run without the supervisor).
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
 #include "tests/live/harness.h"
 
 namespace warden::test {
@@ -224,6 +229,46 @@ TEST_CASE("--fail-on-deny: exit 3 when the target succeeded but a call was, or w
   CHECK(failing.exit_code == kSentinel);
   // Control: without the option the coping target's 0 stands.
   CHECK(run_warden({"--policy", policy}, {"/bin/sh", "-c", coping}).exit_code == 0);
+}
+
+namespace {
+
+// The names of an object's members, and of its members' members, as "quota.bytes".
+std::set<std::string> member_paths(const nlohmann::json& object, const std::string& prefix = "") {
+  std::set<std::string> paths;
+  for (const auto& [key, value] : object.items()) {
+    paths.insert(prefix + key);
+    if (value.is_object()) paths.merge(member_paths(value, prefix + key + "."));
+  }
+  return paths;
+}
+
+}  // namespace
+
+TEST_CASE("the README's sample audit record has every field of a real one, and its answer") {
+  std::ifstream in(std::string(SOURCE_DIR) + "/README.md");
+  std::string line, text;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line == "```json") {
+      inside = true;
+    } else if (inside && line == "```") {
+      break;
+    } else if (inside) {
+      text += line;
+    }
+  }
+  auto sample = nlohmann::json::parse(text);
+  // The same call: an executable memfd named "payload", under the default policy.
+  auto run = run_warden({}, {probe_bin(), "create", "payload", "0x11"});
+  REQUIRE(run.decisions.size() == 1);
+  const auto& real = run.decisions[0];
+  CHECK(member_paths(sample) == member_paths(real));
+  for (const char* key : {"event", "syscall", "name", "flags", "decision", "errno", "reason",
+                          "rule", "fd", "quota", "seq"}) {
+    CAPTURE(key);
+    CHECK(sample[key] == real[key]);
+  }
 }
 
 TEST_CASE("the embedded default policy refuses MFD_EXEC with EACCES and allows the rest") {

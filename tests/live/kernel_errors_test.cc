@@ -41,6 +41,11 @@ TEST_CASE("refusals for bad input say why in the audit") {
   CHECK(long_name.decisions.at(0)["reason"] == "name-too-long");
   auto flags = run_warden({}, {probe_bin(), "bad-pointer", "max", "0x100"});
   CHECK(flags.decisions.at(0)["reason"] == "invalid-flags");
+  // A dry run lets through what the policy would refuse, not what the kernel refuses anyway.
+  auto dry = run_warden({"--dry-run"}, {probe_bin(), "bad-pointer", "wild", "0"});
+  CHECK(dry.exit_code == EFAULT);
+  CHECK(dry.decisions.at(0)["decision"] == "deny");
+  CHECK(dry.decisions.at(0)["reason"] == "bad-name-pointer");
 }
 
 }  // namespace warden::test

@@ -1,6 +1,7 @@
 // Live: the command line around policies. A bad policy stops everything with exit 2 and a
 // file:line:column message before the target runs; check and policy --default print policies.
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -83,6 +84,41 @@ TEST_CASE("every sample policy checks clean") {
     ++seen;
   }
   CHECK(seen >= 4);
+}
+
+TEST_CASE("each sample policy does on a real call what docs/policy.md says it shows") {
+  auto sample = [](const char* name) { return std::string(SAMPLE_POLICIES_DIR) + "/" + name; };
+  auto create = [&](const char* policy, const char* name, const char* flags) {
+    return run_warden({"--policy", sample(policy)}, {probe_bin(), "create", name, flags}).exit_code;
+  };
+  // deny-by-name: a glob with its errno, a regex with the default's.
+  CHECK(create("deny-by-name.toml", "payload-1", "0") == EACCES);
+  CHECK(create("deny-by-name.toml", "stage12", "0") == EPERM);
+  CHECK(create("deny-by-name.toml", "stage12x", "0") == 0);
+  // allowlist: default deny; by name and flags; by executable.
+  CHECK(create("allowlist.toml", "shm-cache", "1") == 0);
+  CHECK(create("allowlist.toml", "shm-cache", "0") == EPERM);  // without MFD_CLOEXEC
+  CHECK(create("allowlist.toml", "cache-x", "1") == EPERM);    // not python3
+  CHECK(run_warden({"--policy", sample("allowlist.toml")},
+                   {"/usr/bin/python3", "-c", "import os; os.memfd_create('cache-x')"})
+            .exit_code == 0);
+  // kill-exec: MFD_EXEC is fatal, the rest goes through.
+  CHECK(create("kill-exec.toml", "x", "0x10") == 128 + SIGKILL);
+  CHECK(create("kill-exec.toml", "x", "1") == 0);
+  // quota: the 65th memfd alive at once fails with EMFILE.
+  std::string many = "create m0";
+  for (int i = 1; i <= 64; ++i) many += " ; create m" + std::to_string(i);
+  auto quota = run_warden({"--policy", sample("quota.toml")}, probe_script(many));
+  CHECK(quota.fact("op64") == "0");
+  CHECK(quota.fact("op65") == std::to_string(EMFILE));
+  // memory-quota: no memfd_secret; a rule's own 32 MiB; 64 MiB for any one memfd.
+  auto bytes = run_warden({"--policy", sample("memory-quota.toml")},
+                          probe_script("secret s ; create shm-pool-1 ; ftruncate shm-pool-1 33M ; "
+                                       "create big ; ftruncate big 65M ; ftruncate big 64M"));
+  CHECK(bytes.fact("op1") == std::to_string(EPERM));
+  CHECK(bytes.fact("op3") == std::to_string(EFBIG));
+  CHECK(bytes.fact("op5") == std::to_string(EFBIG));
+  CHECK(bytes.fact("op6") == "0");
 }
 
 TEST_CASE("every TOML example in the README and docs checks clean") {

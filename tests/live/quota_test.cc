@@ -171,6 +171,18 @@ TEST_CASE("live memfds are watched only when something needs the count, and the 
   CHECK(inotify_watches(limited.warden_pid()) == 1);
   limited.send_line("done");
   CHECK(limited.finish().exit_code == 0);
+  // So does a rule with its own exec, "deny" as well as "allow": its memfds must be told apart
+  // from the rest while they live.
+  for (const char* exec : {"allow", "deny"}) {
+    CAPTURE(exec);
+    TempDir dir;
+    std::string policy = dir.write("exec.toml", std::string("version = 1\nexec = \"allow\"\n") +
+                                                    "[[rule]]\nname = \"other\"\naction = " +
+                                                    "\"allow\"\nexec = \"" + exec + "\"\n");
+    auto run = run_warden({"--policy", policy}, {probe_bin(), "create", "x", "0"});
+    REQUIRE(run.decisions.size() == 1);
+    CHECK(run.decisions[0]["quota"]["live"] == 1);
+  }
 }
 
 TEST_CASE("the supervisor holds no memfd: no fd and no mapping of one while the target has it") {

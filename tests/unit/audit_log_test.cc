@@ -92,6 +92,23 @@ TEST_CASE("a container's run: every record carries its identity, hostile bytes k
   CHECK(records[2]["seal"]["records"] == 3);  // the summary seals all three
 }
 
+TEST_CASE("--fail-on-deny counts denials and kills, real or dry-run, never an abort") {
+  records_written([](AuditLog& log) {
+    DecisionRecord record;
+    for (Decision decision : {Decision::kAllow, Decision::kAbort, Decision::kAbort}) {
+      record.decision = decision;
+      log.write(record);
+    }
+    CHECK(log.refusals() == 0);  // a caller that died or was interrupted was not refused
+    for (Decision decision :
+         {Decision::kDeny, Decision::kKill, Decision::kWouldDeny, Decision::kWouldKill}) {
+      record.decision = decision;
+      log.write(record);
+    }
+    CHECK(log.refusals() == 4);
+  });
+}
+
 TEST_CASE("rfc3339_now has microseconds and a Z") {
   std::string now(rfc3339_now().view());
   CHECK(now.size() == 27);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <optional>
+#include <string>
 
 #include "policy/policy_parse.h"
 #include "supervisor/calls/call_channel.h"
@@ -27,6 +28,7 @@ class FakeChannel final : public CallChannel {
   int fail(int) override {
     if (!caller_waiting()) return ENOENT;
     ++answers;
+    if (audit != nullptr) refusals_recorded_at_answer = audit->refusals();
     return 0;
   }
   int complete(int64_t) override {
@@ -44,6 +46,8 @@ class FakeChannel final : public CallChannel {
   }
   int answers = 0;
   int deliveries = 0;
+  const AuditLog* audit = nullptr;  // when set, fail() notes the refusals recorded by then
+  uint64_t refusals_recorded_at_answer = 0;
 
  private:
   int valid_checks_;
@@ -110,6 +114,20 @@ TEST_CASE("a caller gone after its name was read: recorded as abort, nothing els
     FakeChannel present(100);
     f.handler->handle(f.request(), present);
     CHECK(present.deliveries == 1);
+  }
+}
+
+TEST_CASE("a denial and a kill are on record before their answer") {
+  for (const char* action : {"deny", "kill"}) {
+    CAPTURE(action);
+    std::string policy =
+        std::string("version = 1\n[[rule]]\nname = \"victim\"\naction = \"") + action + "\"\n";
+    Fixture f(policy.c_str());
+    FakeChannel channel(100);
+    channel.audit = &*f.audit;
+    f.handler->handle(f.request(), channel);
+    REQUIRE(channel.answers == 1);
+    CHECK(channel.refusals_recorded_at_answer == 1);
   }
 }
 
