@@ -144,6 +144,24 @@ TEST_CASE("the summary counts every decision") {
                              "exec = \"allow\"\n");
   auto counted = run_warden({"--policy", exec_rule}, {sample_bin("memfd_flood"), "3"});
   CHECK((*counted.summary)["peak_live"] == 3);
+  // Bytes likewise: only a byte limit traps the growth calls that would count them.
+  CHECK((*uncounted.summary)["peak_bytes"].is_null());
+  CHECK((*uncounted.summary)["bytes_at_exit"].is_null());
+  auto grown = run_warden({"--max-bytes", "1M"}, probe_script("create a ; ftruncate a 64K"));
+  CHECK((*grown.summary)["peak_bytes"] == 64 * 1024);
+}
+
+TEST_CASE("the start record names memfd-warden's version, its pid and the program") {
+  LiveRun live({}, {probe_bin(), "hold", "held"});
+  REQUIRE(live.wait_for_line("ready"));
+  int warden_pid = live.warden_pid();
+  live.send_line("done");
+  auto run = live.finish();
+  REQUIRE(run.start);
+  auto version = run_warden_raw({"--version"}).out;
+  CHECK((*run.start)["version"] == version.substr(0, version.find('\n')));
+  CHECK((*run.start)["pid"] == warden_pid);
+  CHECK((*run.start)["program"] == probe_bin());
 }
 
 TEST_CASE("--audit - writes the records to stderr") {

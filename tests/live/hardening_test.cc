@@ -760,6 +760,15 @@ TEST_CASE(
   auto bad = run_warden({"--user", "no-such-user-here"}, {"/bin/true"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("no such user") != std::string::npos);
+  // Without root, memfd-warden cannot switch users: an error before anything runs.
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  std::string marker = dir.file("ran");
+  auto unprivileged =
+      run_warden_as_nobody({"--user", "nobody"}, {"/bin/sh", "-c", "touch " + marker});
+  CHECK(unprivileged.exit_code == 2);
+  CHECK(unprivileged.err.find("--user needs memfd-warden to run as root") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(marker));
 }
 
 TEST_CASE("bad numbers on the command line exit 2 with a message, before anything runs") {
