@@ -193,6 +193,22 @@ std::vector<Json> records_of(const std::vector<Json>& all, const std::string& id
   return mine;
 }
 
+// Whether the audit file has a decision record DECISION on a memfd named NAME yet. For a poll
+// while the agent writes: a line not yet ended is not read.
+bool audit_has(const std::string& path, const std::string& decision, const std::string& name) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    Json record = Json::parse(text.substr(start, end - start), nullptr, false);
+    if (record.is_object() && record.contains("decision") && record["decision"] == decision &&
+        record.contains("name") && record["name"] == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
 const std::string kStrict =
     "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"EDOM\"\n";
 
@@ -402,9 +418,16 @@ TEST_CASE("agent: when it dies, a running container's trapped calls fail with EN
       agent->socket(), "");
   int exit_code = -1;
   std::thread container([&] { exit_code = run_container(bundle, container_id("death")).exit_code; });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // The agent is killed once it has decided the container's first call, so during the sleep
+  // after it: a fixed second before the kill fell short when runc was slow to start the
+  // container on a loaded machine.
+  bool served = false;
+  for (int i = 0; i < 3000 && !(served = audit_has(agent->audit(), "allow", "good-1")); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   agent->stop(SIGKILL);  // its sessions die with it (PR_SET_PDEATHSIG)
   container.join();
+  REQUIRE(served);
   CHECK(exit_code == ENOSYS);  // not EDOM (no decision) and not 0 (not let through)
 }
 
@@ -564,16 +587,24 @@ TEST_CASE("agent: a byte quota holds per container, with the profile oci-profile
   Agent agent(dir, {"--policy", policy});
   Json profile = generated_profile({"--socket", agent.socket(), "--policy", policy});
   // A holds 768 KiB while B makes its own 768 KiB (its own quota), then fails to add 768 KiB more.
+  // B's second probe starts once the first says it has grown its memfd (held=1, in /dev/shm: the
+  // spec's tmpfs, writable under the read-only root), or after 30 s, when the test then fails.
   std::string holder = make_bundle(dir, "holder", {"/bin/probe", "a", "0", "786432", "hold"},
                                    agent.socket(), "", profile);
-  std::string grower = make_bundle(
-      dir, "grower",
-      {"/bin/sh", "-c", "/bin/probe b1 0 786432 hold & sleep 1; /bin/probe b2 0 786432"},
-      agent.socket(), "", profile);
+  std::string grower =
+      make_bundle(dir, "grower",
+                  {"/bin/sh", "-c",
+                   "/bin/probe b1 0 786432 hold > /dev/shm/b1 & i=0; "
+                   "until /bin/busybox grep -qs '^held=' /dev/shm/b1 || [ $i -ge 3000 ]; do "
+                   "sleep 0.01; i=$((i + 1)); done; /bin/probe b2 0 786432"},
+                  agent.socket(), "", profile);
   std::string holder_id = container_id("holder"), grower_id = container_id("grower");
   int holder_exit = -1;
   std::thread first([&] { holder_exit = run_container(holder, holder_id).exit_code; });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // B starts once A has made its memfd (A grows it at once, then holds it for 3 s).
+  for (int i = 0; i < 3000 && !audit_has(agent.audit(), "allow", "a"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   auto grown = run_container(grower, grower_id);
   first.join();
   CHECK(holder_exit == 0);
@@ -622,10 +653,31 @@ TEST_CASE("agent: two containers at once, each decided by its own policy") {
   dir.write("policies/other.toml",
             "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"ENOTUNIQ\"\n");
   Agent agent(dir, {"--policy-dir", dir.file("policies")});
-  // Both wait inside their containers, so that their sessions overlap.
-  Args process{"/bin/sh", "-c", "sleep 1; /bin/probe evil-both 0"};
-  std::string one = make_bundle(dir, "one", process, agent.socket(), "policy=strict");
-  std::string two = make_bundle(dir, "two", process, agent.socket(), "policy=other");
+  // So that their sessions overlap, each container makes its call, says so in a directory both
+  // have mounted, and waits until the other has said so too (for 30 s at most: the test then
+  // fails below). Both sessions have then served a call before either container ends.
+  fs::create_directory(dir.path() / "met");
+  auto meeting = [&](const std::string& name, const std::string& self, const std::string& other,
+                     const std::string& metadata) {
+    std::string bundle = make_bundle(
+        dir, name,
+        {"/bin/sh", "-c",
+         "/bin/probe evil-both 0; s=$?; : > /met/" + self + "; i=0; until [ -e /met/" + other +
+             " ] || [ $i -ge 3000 ]; do sleep 0.01; i=$((i + 1)); done; exit $s"},
+        agent.socket(), metadata);
+    fs::create_directory(fs::path(bundle) / "rootfs/met");
+    Json config;
+    std::ifstream(fs::path(bundle) / "config.json") >> config;
+    Json mount = {{"destination", "/met"},
+                  {"type", "bind"},
+                  {"source", (dir.path() / "met").string()},
+                  {"options", {"rbind", "rw"}}};
+    config["mounts"].push_back(mount);
+    std::ofstream(fs::path(bundle) / "config.json") << config.dump(1);
+    return bundle;
+  };
+  std::string one = meeting("one", "one", "two", "policy=strict");
+  std::string two = meeting("two", "two", "one", "policy=other");
   std::string one_id = container_id("one"), two_id = container_id("two");
   int one_exit = -1, two_exit = -1;
   std::thread a([&] { one_exit = run_container(one, one_id).exit_code; });

@@ -2,8 +2,9 @@
 // container_probe NAME FLAGS [SIZE|-] [exec|hold]
 //   memfd_create(NAME, FLAGS); prints fd=, link= and seals=; then with SIZE, ftruncate(fd, SIZE);
 //   with exec, copies /bin/busybox into the memfd and runs it as "true" through
-//   /proc/self/fd/N; with hold, keeps the memfd for 3 s. Exits 0, or with the errno of the first
-//   call that failed.
+//   /proc/self/fd/N; with hold, prints held=1 once it has grown the memfd (a line for a script
+//   to wait on) and keeps the memfd for 3 s. Exits 0, or with the errno of the first call that
+//   failed.
 // container_probe --uffd-name
 //   memfd_create with its name in a page that a userfaultfd of ours must fill, and that nobody
 //   fills: the call waits for as long as the userfaultfd lives. Exits 3 without a userfaultfd
@@ -48,7 +49,11 @@ int main(int argc, char** argv) {
   if (argc > 3 && strcmp(argv[3], "-") != 0) {
     if (ftruncate((int)fd, strtoll(argv[3], NULL, 0)) != 0) return errno;
   }
-  if (argc > 4 && strcmp(argv[4], "hold") == 0) sleep(3);
+  if (argc > 4 && strcmp(argv[4], "hold") == 0) {
+    printf("held=1\n");
+    fflush(stdout);
+    sleep(3);
+  }
   if (argc > 4 && strcmp(argv[4], "exec") == 0) {
     int in = open("/bin/busybox", O_RDONLY);
     if (in < 0) return 65;
