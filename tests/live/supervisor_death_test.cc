@@ -38,7 +38,9 @@ TEST_CASE("killing memfd-warden kills the whole tree by default") {
   REQUIRE(pids.size() == 2);
   pid_t parent = pids[0], child = pids[1];
   live.signal_warden(SIGKILL);
-  for (int i = 0; i < 100 && !(process_dead(parent) && process_dead(child)); ++i) ::usleep(10 * 1000);
+  for (int i = 0; i < 1000 && !(process_dead(parent) && process_dead(child)); ++i) {
+    ::usleep(10 * 1000);
+  }
   CHECK(process_dead(parent));
   CHECK(process_dead(child));  // a descendant, not only memfd-warden's own child
   CHECK(live.finish().exit_code == 128 + SIGKILL);
@@ -52,15 +54,22 @@ TEST_CASE("with --on-supervisor-exit=enosys the tree runs on and trapped calls f
   REQUIRE(pids.size() == 2);
   pid_t parent = pids[0], child = pids[1];
   live.signal_warden(SIGKILL);
-  ::usleep(200 * 1000);
+  for (int i = 0; i < 1000 && !process_dead(live.warden_pid()); ++i) ::usleep(10 * 1000);
+  ::usleep(200 * 1000);  // time for the tree to die, were it to die with memfd-warden
+  // The child beats every 20 ms, but on a loaded machine or under ptrace it may not run for
+  // much longer: up to 5 s for its next beat.
   std::string beat = slurp_file(dir.file("hb.child"));
-  ::usleep(200 * 1000);
+  bool beating = false;
+  for (int i = 0; i < 500 && !beating; ++i) {
+    ::usleep(10 * 1000);
+    beating = slurp_file(dir.file("hb.child")) != beat;
+  }
+  CHECK(beating);  // still running
   CHECK_FALSE(process_dead(parent));
   CHECK_FALSE(process_dead(child));
-  CHECK(slurp_file(dir.file("hb.child")) != beat);  // still running
   std::ofstream(dir.file("go")) << "go";
-  for (int i = 0; i < 100 && slurp_file(dir.file("result.child")).empty(); ++i) ::usleep(10000);
-  for (int i = 0; i < 100 && slurp_file(dir.file("result.parent")).empty(); ++i) ::usleep(10000);
+  for (int i = 0; i < 1000 && slurp_file(dir.file("result.child")).empty(); ++i) ::usleep(10000);
+  for (int i = 0; i < 1000 && slurp_file(dir.file("result.parent")).empty(); ++i) ::usleep(10000);
   CHECK(slurp_file(dir.file("result.parent")) == std::to_string(ENOSYS));
   CHECK(slurp_file(dir.file("result.child")) == std::to_string(ENOSYS));
   ::kill(parent, SIGKILL);

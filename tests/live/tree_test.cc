@@ -84,6 +84,11 @@ Args leaves_orphans(const TempDir& dir, const std::string& tag) {
   return {"/bin/sh", "-c", script};
 }
 
+// The grace for the program above: its subshell must run its SIGTERM handler within it, which
+// under ptrace or a sanitizer on a loaded machine can take more than 200 ms. Each run waits it
+// out in full all the same (one sleep ignores SIGTERM).
+constexpr const char* kOrphansGrace = "3s";
+
 void check_orphans_ended(const TempDir& dir, const RunResult& run, const std::string& tag) {
   CHECK(run.exit_code == 3);                             // the program's own status
   CHECK(std::filesystem::exists(dir.file("got-term")));  // SIGTERM came first, and was handled
@@ -99,7 +104,8 @@ TEST_CASE(
     "when the program exits, what it left running is ended: SIGTERM, SIGKILL after the grace") {
   TempDir dir;
   std::string tag = std::to_string(::getpid());
-  auto run = run_warden({"--orphans-grace", "200ms", "--keep-caps"}, leaves_orphans(dir, tag));
+  auto run =
+      run_warden({"--orphans-grace", kOrphansGrace, "--keep-caps"}, leaves_orphans(dir, tag));
   check_orphans_ended(dir, run, tag);
   // Control: natively the two sleeps outlive the program.
   TempDir native_dir;
@@ -158,7 +164,7 @@ TEST_CASE("orphans are ended without a PID namespace too (memfd-warden not root)
   std::string audit = dir.file("audit.jsonl");
   std::string tag = std::to_string(::getpid()) + "2";
   Args command = warden_run_as_nobody();
-  command.insert(command.end(), {"--orphans-grace", "200ms", "--audit", audit, "--"});
+  command.insert(command.end(), {"--orphans-grace", kOrphansGrace, "--audit", audit, "--"});
   for (auto& arg : leaves_orphans(dir, tag)) command.push_back(arg);
   auto run = run_native(command);
   CHECK(run.err.find("cannot make a PID namespace") != std::string::npos);

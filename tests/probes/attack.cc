@@ -91,7 +91,8 @@ char* const* no_env() {
 }
 
 // exec-path FD FORM: runs the payload in inherited (unsealed) memfd FD through one path form.
-int exec_path_form(int fd, const std::string& form) {
+// SCRATCH: a directory of this run's own for the symlink and the script.
+int exec_path_form(int fd, const std::string& form, const std::string& scratch) {
   char path[256];
   if (form == "task") {
     std::snprintf(path, sizeof(path), "/proc/self/task/%ld/fd/%d", ::syscall(SYS_gettid), fd);
@@ -111,13 +112,8 @@ int exec_path_form(int fd, const std::string& form) {
   } else if (form == "symlink") {
     char target[64];
     std::snprintf(target, sizeof(target), "/proc/%d/fd/%d", ::getpid(), fd);
-    std::snprintf(path, sizeof(path), "/tmp/warden-attack-link-%d", ::getpid());
-    ::unlink(path);
+    std::snprintf(path, sizeof(path), "%s/link", scratch.c_str());
     if (::symlink(target, path) != 0) return errno;
-    ::execve(path, payload_argv(), no_env());
-    int err = errno;
-    ::unlink(path);
-    return err;
   } else if (form == "dirfd") {
     int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
     std::snprintf(path, sizeof(path), "%d", fd);
@@ -136,7 +132,7 @@ int exec_path_form(int fd, const std::string& form) {
     std::snprintf(path, sizeof(path), "./%d", fd);
   } else if (form == "script") {
     // A script on disk whose interpreter is the memfd.
-    std::snprintf(path, sizeof(path), "/tmp/warden-attack-script-%d", ::getpid());
+    std::snprintf(path, sizeof(path), "%s/script", scratch.c_str());
     int script = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
     if (script < 0) return errno;
     char line[64];
@@ -146,9 +142,7 @@ int exec_path_form(int fd, const std::string& form) {
     char arg0[] = "script";
     char* argv[] = {arg0, nullptr};
     ::execve(path, argv, no_env());
-    int err = errno;
-    ::unlink(path);
-    return err;
+    return errno;
   } else {
     return EINVAL;
   }
@@ -157,7 +151,14 @@ int exec_path_form(int fd, const std::string& form) {
 }
 
 int cmd_exec_path(int fd, const char* form) {
-  int code = in_child([&] { return exec_path_form(fd, form); });
+  // Made here, not in the child, so that it goes even when the exec works. Not named after
+  // getpid(): inside the tree's PID namespace that is the same in every run, and two runs side
+  // by side would remove or rewrite each other's files.
+  char scratch[] = "/tmp/warden-attack-XXXXXX";
+  if (::mkdtemp(scratch) == nullptr) return errno;
+  int code = in_child([&] { return exec_path_form(fd, form, scratch); });
+  for (const char* name : {"/link", "/script"}) ::unlink((std::string(scratch) + name).c_str());
+  ::rmdir(scratch);
   std::printf("%s=%d\n", form, code);
   return code == kPayloadRan ? 0 : 1;
 }
@@ -311,7 +312,8 @@ int cmd_untraced() {
   return 0;
 }
 
-// untraced-sleeper: a child (untraced where the kernel lets us) that outlives us; prints ready.
+// untraced-sleeper [TAG]: a child (untraced where the kernel lets us) that outlives us; prints
+// ready. TAG is not used: it tells this run's processes from another's by their command line.
 int cmd_untraced_sleeper() {
   long child = ::syscall(SYS_clone, CLONE_UNTRACED | SIGCHLD, 0, 0, 0, 0);
   if (child < 0) child = ::fork();

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/random.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -965,8 +966,10 @@ int cmd_jobctl() {
   std::printf("ran_while_stopped=%d\n", *counter != before ? 1 : 0);
   ::kill(child, SIGCONT);
   if (::waitpid(child, &status, WCONTINUED) != child || !WIFCONTINUED(status)) return 2;
+  // WCONTINUED says the child was continued, not that it has run since: under ptrace, or on a
+  // busy machine, its next count can come much later. Up to 5 s for it.
   long resumed = *counter;
-  ::usleep(50 * 1000);
+  for (int i = 0; i < 5000 && *counter == resumed; ++i) ::usleep(1000);
   std::printf("ran_after_cont=%d\n", *counter != resumed ? 1 : 0);
   ::kill(child, SIGTERM);
   if (::waitpid(child, &status, 0) != child || !WIFSIGNALED(status) ||
@@ -1230,10 +1233,13 @@ int exec_fd(int fd, const std::string& how) {
     ::execve(path, argv, envp);
   } else if (how == "symlink") {
     // A path memfd-warden does not recognise: only the kernel's exec seal can stop it.
+    // Its name is random: getpid() is the same in every run inside the tree's PID namespace, and
+    // two runs side by side would remove or replace each other's link.
     char target[64];
     std::snprintf(target, sizeof(target), "/proc/%d/fd/%d", ::getpid(), fd);
-    std::snprintf(path, sizeof(path), "/tmp/warden-probe-link-%d", ::getpid());
-    ::unlink(path);
+    unsigned long long suffix = 0;
+    if (::getrandom(&suffix, sizeof(suffix), 0) != sizeof(suffix)) return errno;
+    std::snprintf(path, sizeof(path), "/tmp/warden-probe-link-%016llx", suffix);
     if (::symlink(target, path) != 0) return errno;
     ::execve(path, argv, envp);
     int err = errno;
@@ -1291,9 +1297,10 @@ int cmd_io_uring() {
 
 // shm-route: anonymous memory by another route than memfd_create (shm in /dev/shm, O_TMPFILE).
 int cmd_shm_route() {
-  char name[64];
-  std::snprintf(name, sizeof(name), "/dev/shm/warden-probe-%d", ::getpid());
-  int shm = ::open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // A name of its own (O_EXCL, 0600): getpid() is the same in every run inside the tree's PID
+  // namespace, and a run beside this one would make the same name.
+  char name[] = "/dev/shm/warden-probe-XXXXXX";
+  int shm = ::mkostemp(name, O_CLOEXEC);
   if (shm < 0) return errno;
   ::unlink(name);
   int tmp = ::open("/dev/shm", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
