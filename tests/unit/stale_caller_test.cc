@@ -74,12 +74,16 @@ struct Fixture {
     }
   }
   ~Fixture() {
+    if (reaped) return;  // its pid may be another process's by now
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
   }
   bool child_alive() {
+    if (reaped) return false;
     int status = 0;
-    return ::waitpid(child, &status, WNOHANG) == 0;
+    pid_t got = ::waitpid(child, &status, WNOHANG);
+    reaped = got == child;
+    return got == 0;
   }
   TrappedRequest request() {
     TrappedRequest r;
@@ -95,6 +99,7 @@ struct Fixture {
   CallerReader callers;
   std::optional<MemfdCallHandler> handler;
   pid_t child = -1;
+  bool reaped = false;
 };
 
 }  // namespace
@@ -161,7 +166,9 @@ TEST_CASE("a kill decided for a caller that is gone before the signal goes is no
     // Control: still valid at both checks, and the kill does happen.
     FakeChannel valid(100);
     f.handler->handle(f.request(), valid);
-    ::usleep(20 * 1000);
+    // SIGKILL is sent, but the child becomes a zombie only once it next runs: on a loaded
+    // machine that can take longer than any fixed wait. Up to 5 s.
+    for (int i = 0; i < 500 && f.child_alive(); ++i) ::usleep(10 * 1000);
     CHECK_FALSE(f.child_alive());
   }
 }
