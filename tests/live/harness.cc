@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +41,19 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
   std::error_code ec;
+  // An audit file of a memfd-warden that was killed keeps its append-only flag (docs/hardening.md:
+  // `chattr -a` lifts it), and the directory could not be removed: lift it on every file first.
+  for (const auto& entry : fs::recursive_directory_iterator(path_, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    int fd = ::open(entry.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    int flags = 0;
+    if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_APPEND_FL) != 0) {
+      flags &= ~FS_APPEND_FL;
+      ::ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    ::close(fd);
+  }
   fs::remove_all(path_, ec);
 }
 
