@@ -74,7 +74,9 @@ void write_markdown_table(std::ostream& out, const ReportTable& table) {
 
 }  // namespace
 
-bool is_refusal(const std::string& decision) { return !decision.empty() && decision != "allow"; }
+bool is_refusal(const std::string& decision) {
+  return !decision.empty() && decision != "allow" && decision != "abort";
+}
 
 std::string render_report(const std::vector<RecordedRun>& runs, ReportFormat format) {
   ReportTables tables = tabulate(runs);

@@ -55,7 +55,8 @@ struct RecordedRun {
   std::optional<RecordedSummary> summary;  // nullopt: the log ends before the run's summary
 };
 
-// Refused, or would have been in a dry run.
+// Refused, or would have been in a dry run; as --fail-on-deny counts them, not an abort (whose
+// caller died or was interrupted before the answer: a restarted call is decided again).
 bool is_refusal(const std::string& decision);
 
 enum class ReportFormat { kText, kMarkdown, kHtml };

@@ -141,6 +141,9 @@ ReportTables tabulate(const std::vector<RecordedRun>& runs) {
                  count_text(by_decision["allow"]) + " allowed, " + count_text(refused) +
                  " refused" +
                  (would ? ", " + count_text(would) + " would have been refused (dry run)" : "") +
+                 (by_decision["abort"] ? ", " + count_text(by_decision["abort"]) +
+                                             " abandoned (the caller gone before the answer)"
+                                       : "") +
                  ".";
 
   out.tables.push_back(runs_table(runs));

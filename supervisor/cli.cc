@@ -182,12 +182,16 @@ CliOutcome parse_command_line(int argc, char** argv) {
           reaching_capability_names() +
           "), which are dropped by default; it can then find memfd-warden, open its memory and "
           "write to the cgroup tree");
-  run->add_flag("--dry-run", command.dry_run,
-                "Decide and audit, but let through what the policy or a quota would refuse "
-                "(audited as would-deny, would-kill); bad names and untraced clones still fail");
-  run->add_flag("--fail-on-deny", command.fail_on_deny,
-                "Exit 3 when PROGRAM exits 0 but a call was denied or killed, or with --dry-run "
-                "would have been (to gate a CI job on a trial run)");
+  run->add_flag(
+      "--dry-run", command.dry_run,
+      "Decide and audit, but let through what the policy or a quota would refuse "
+      "(audited as would-deny, would-kill); what it refuses to stay safe still fails (see "
+      "the README)");
+  run->add_flag(
+      "--fail-on-deny", command.fail_on_deny,
+      "Exit 3 when PROGRAM exits 0 but a call was denied or killed, or with --dry-run "
+      "would have been (to gate a CI job on a trial run); an abort, its caller gone, does not "
+      "count");
   run->add_option("--log-level", outcome.log_level, "Human log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();

@@ -212,12 +212,15 @@ int run_target(warden::RunCommand& command) {
   // Also when the target never ran: the run ends sealed, its summary saying why.
   audit->write_summary(result);
   if (!result.error.empty()) return exit_with_error(result.exit_code, result.error);
-  uint64_t refused = audit->refusals();
-  if (command.fail_on_deny && refused > 0 && result.exit_code == 0) {
-    return exit_with_error(kExitDenied,
-                           std::to_string(refused) +
-                               (command.dry_run ? " calls would have been" : " calls were") +
-                               " refused (--fail-on-deny); the audit has each one");
+  // A dry run refuses some calls for real too (a bad name, an untraced clone): said apart.
+  uint64_t would = audit->count(Decision::kWouldDeny) + audit->count(Decision::kWouldKill);
+  uint64_t refused = audit->refusals() - would;
+  if (command.fail_on_deny && refused + would > 0 && result.exit_code == 0) {
+    std::string what;
+    if (refused > 0) what = std::to_string(refused) + " calls were refused";
+    if (refused > 0 && would > 0) what += " and " + std::to_string(would) + " would have been";
+    if (refused == 0) what = std::to_string(would) + " calls would have been refused";
+    return exit_with_error(kExitDenied, what + " (--fail-on-deny); the audit has each one");
   }
   return result.exit_code;
 }

@@ -212,6 +212,26 @@ bool audit_has(const std::string& path, const std::string& decision, const std::
 const std::string kStrict =
     "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"EDOM\"\n";
 
+// Mounts DIR/met read-write at /met in BUNDLE's container: a place where containers and the test
+// leave each other marker files, for handshakes instead of sleeps.
+void share_met(const TempDir& dir, const std::string& bundle) {
+  fs::create_directories(dir.path() / "met");
+  fs::create_directory(fs::path(bundle) / "rootfs/met");
+  Json config;
+  std::ifstream(fs::path(bundle) / "config.json") >> config;
+  config["mounts"].push_back({{"destination", "/met"},
+                              {"type", "bind"},
+                              {"source", (dir.path() / "met").string()},
+                              {"options", {"rbind", "rw"}}});
+  std::ofstream(fs::path(bundle) / "config.json") << config.dump(1);
+}
+
+// Shell: wait until FILE exists, for 30 s at most, then exit 91 if it still does not.
+std::string await_file(const std::string& file) {
+  return "i=0; until [ -e " + file + " ] || [ $i -ge 3000 ]; do sleep 0.01; i=$((i + 1)); done; " +
+         "[ -e " + file + " ] || exit 91; ";
+}
+
 }  // namespace
 
 TEST_CASE("agent: a runc container's denied name fails with the rule's errno, an allowed memfd is exact") {
@@ -412,20 +432,22 @@ TEST_CASE("agent: when it dies, a running container's trapped calls fail with EN
   SKIP_WITHOUT_CONTAINERS();
   TempDir dir;
   auto agent = std::make_unique<Agent>(dir, Args{"--policy", dir.write("default.toml", kStrict)});
-  std::string bundle = make_bundle(
-      dir, "orphaned",
-      {"/bin/sh", "-c", "/bin/probe good-1 0 >/dev/null || exit 90; sleep 2; /bin/probe evil-2 0"},
-      agent->socket(), "");
+  std::string bundle = make_bundle(dir, "orphaned",
+                                   {"/bin/sh", "-c",
+                                    "/bin/probe good-1 0 >/dev/null || exit 90; " +
+                                        await_file("/met/killed") + "/bin/probe evil-2 0"},
+                                   agent->socket(), "");
+  share_met(dir, bundle);
   int exit_code = -1;
   std::thread container([&] { exit_code = run_container(bundle, container_id("death")).exit_code; });
-  // The agent is killed once it has decided the container's first call, so during the sleep
-  // after it: a fixed second before the kill fell short when runc was slow to start the
-  // container on a loaded machine.
+  // The agent is killed once it has decided the container's first call; the container makes its
+  // second only after the kill (fixed sleeps fell short when runc was slow on a loaded machine).
   bool served = false;
   for (int i = 0; i < 3000 && !(served = audit_has(agent->audit(), "allow", "good-1")); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   agent->stop(SIGKILL);  // its sessions die with it (PR_SET_PDEATHSIG)
+  std::ofstream(dir.path() / "met" / "killed") << "";  // the container's next call, now
   container.join();
   REQUIRE(served);
   CHECK(exit_code == ENOSYS);  // not EDOM (no decision) and not 0 (not let through)
@@ -587,21 +609,26 @@ TEST_CASE("agent: a byte quota holds per container, with the profile oci-profile
   Agent agent(dir, {"--policy", policy});
   Json profile = generated_profile({"--socket", agent.socket(), "--policy", policy});
   // A holds 768 KiB while B makes its own 768 KiB (its own quota), then fails to add 768 KiB more.
-  // B's second probe starts once the first says it has grown its memfd (held=1, in /dev/shm: the
-  // spec's tmpfs, writable under the read-only root), or after 30 s, when the test then fails.
-  std::string holder = make_bundle(dir, "holder", {"/bin/probe", "a", "0", "786432", "hold"},
-                                   agent.socket(), "", profile);
-  std::string grower =
-      make_bundle(dir, "grower",
-                  {"/bin/sh", "-c",
-                   "/bin/probe b1 0 786432 hold > /dev/shm/b1 & i=0; "
-                   "until /bin/busybox grep -qs '^held=' /dev/shm/b1 || [ $i -ge 3000 ]; do "
-                   "sleep 0.01; i=$((i + 1)); done; /bin/probe b2 0 786432"},
+  // Both hold their memfds until B is done (/met/done). B's second probe starts once the first
+  // says it has grown its memfd (held=1, in /dev/shm: the spec's tmpfs, writable under the
+  // read-only root); after 30 s without it, B exits 91 and the test fails.
+  std::string holder =
+      make_bundle(dir, "holder", {"/bin/probe", "a", "0", "786432", "hold", "/met/done"},
                   agent.socket(), "", profile);
+  share_met(dir, holder);
+  std::string grower = make_bundle(
+      dir, "grower",
+      {"/bin/sh", "-c",
+       "/bin/probe b1 0 786432 hold /met/done > /dev/shm/b1 & i=0; "
+       "until /bin/busybox grep -qs '^held=' /dev/shm/b1 || [ $i -ge 3000 ]; do "
+       "sleep 0.01; i=$((i + 1)); done; /bin/busybox grep -qs '^held=' /dev/shm/b1 || exit 91; "
+       "/bin/probe b2 0 786432; s=$?; : > /met/done; exit $s"},
+      agent.socket(), "", profile);
+  share_met(dir, grower);
   std::string holder_id = container_id("holder"), grower_id = container_id("grower");
   int holder_exit = -1;
   std::thread first([&] { holder_exit = run_container(holder, holder_id).exit_code; });
-  // B starts once A has made its memfd (A grows it at once, then holds it for 3 s).
+  // B starts once A has made its memfd (A grows it at once, then holds it until B is done).
   for (int i = 0; i < 3000 && !audit_has(agent.audit(), "allow", "a"); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -613,8 +640,14 @@ TEST_CASE("agent: a byte quota holds per container, with the profile oci-profile
   auto records = audit_records(agent.audit());
   auto refused = records_of(records, grower_id);
   bool quota = false;
-  for (const auto& r : refused) quota |= r.value("reason", "") == "quota.max_bytes";
+  bool b1_grown = false;  // with A's 768 KiB still held: the quota is B's own
+  for (const auto& r : refused) {
+    quota |= r.value("reason", "") == "quota.max_bytes";
+    b1_grown |= r.value("name", "") == "b1" && r.value("syscall", "") == "ftruncate" &&
+                r.value("decision", "") == "allow";
+  }
   CHECK(quota);
+  CHECK(b1_grown);
   for (const auto& r : records_of(records, holder_id)) {
     if (r["event"] == "decision") CHECK(r["decision"] == "allow");
   }
@@ -656,24 +689,14 @@ TEST_CASE("agent: two containers at once, each decided by its own policy") {
   // So that their sessions overlap, each container makes its call, says so in a directory both
   // have mounted, and waits until the other has said so too (for 30 s at most: the test then
   // fails below). Both sessions have then served a call before either container ends.
-  fs::create_directory(dir.path() / "met");
   auto meeting = [&](const std::string& name, const std::string& self, const std::string& other,
                      const std::string& metadata) {
-    std::string bundle = make_bundle(
-        dir, name,
-        {"/bin/sh", "-c",
-         "/bin/probe evil-both 0; s=$?; : > /met/" + self + "; i=0; until [ -e /met/" + other +
-             " ] || [ $i -ge 3000 ]; do sleep 0.01; i=$((i + 1)); done; exit $s"},
-        agent.socket(), metadata);
-    fs::create_directory(fs::path(bundle) / "rootfs/met");
-    Json config;
-    std::ifstream(fs::path(bundle) / "config.json") >> config;
-    Json mount = {{"destination", "/met"},
-                  {"type", "bind"},
-                  {"source", (dir.path() / "met").string()},
-                  {"options", {"rbind", "rw"}}};
-    config["mounts"].push_back(mount);
-    std::ofstream(fs::path(bundle) / "config.json") << config.dump(1);
+    std::string bundle = make_bundle(dir, name,
+                                     {"/bin/sh", "-c",
+                                      "/bin/probe evil-both 0; s=$?; : > /met/" + self + "; " +
+                                          await_file("/met/" + other) + "exit $s"},
+                                     agent.socket(), metadata);
+    share_met(dir, bundle);
     return bundle;
   };
   std::string one = meeting("one", "one", "two", "policy=strict");

@@ -218,6 +218,14 @@ TEST_CASE("--fail-on-deny: exit 3 when the target succeeded but a call was, or w
   auto clean = run_warden({"--policy", policy, "--dry-run", "--fail-on-deny"},
                           {probe_bin(), "create", "fine-1", "0"});
   CHECK(clean.exit_code == 0);
+  // What a dry run refuses for real (a bad name pointer) is said apart from what it let through.
+  std::string both =
+      probe_bin() + " bad-pointer wild 0; " + probe_bin() + " create evil-4 0; exit 0";
+  auto mixed =
+      run_warden({"--policy", policy, "--dry-run", "--fail-on-deny"}, {"/bin/sh", "-c", both});
+  CHECK(mixed.exit_code == 3);
+  CHECK(mixed.err.find("1 calls were refused and 1 would have been (--fail-on-deny)") !=
+        std::string::npos);
   // Enforcing: a target that copes with the refusal and exits 0 still fails the job...
   std::string coping = probe_bin() + " create evil-2 0; exit 0";
   auto enforced = run_warden({"--policy", policy, "--fail-on-deny"}, {"/bin/sh", "-c", coping});

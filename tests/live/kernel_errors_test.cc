@@ -42,10 +42,21 @@ TEST_CASE("refusals for bad input say why in the audit") {
   auto flags = run_warden({}, {probe_bin(), "bad-pointer", "max", "0x100"});
   CHECK(flags.decisions.at(0)["reason"] == "invalid-flags");
   // A dry run lets through what the policy would refuse, not what the kernel refuses anyway.
-  auto dry = run_warden({"--dry-run"}, {probe_bin(), "bad-pointer", "wild", "0"});
-  CHECK(dry.exit_code == EFAULT);
-  CHECK(dry.decisions.at(0)["decision"] == "deny");
-  CHECK(dry.decisions.at(0)["reason"] == "bad-name-pointer");
+  const struct {
+    const char* kind;
+    const char* flags;
+    int error;
+    const char* reason;
+  } refused[] = {{"wild", "0", EFAULT, "bad-name-pointer"},
+                 {"long", "0", EINVAL, "name-too-long"},
+                 {"max", "0x100", EINVAL, "invalid-flags"}};
+  for (const auto& c : refused) {
+    CAPTURE(c.reason);
+    auto dry = run_warden({"--dry-run"}, {probe_bin(), "bad-pointer", c.kind, c.flags});
+    CHECK(dry.exit_code == c.error);
+    CHECK(dry.decisions.at(0)["decision"] == "deny");
+    CHECK(dry.decisions.at(0)["reason"] == c.reason);
+  }
 }
 
 }  // namespace warden::test

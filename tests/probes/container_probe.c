@@ -1,10 +1,10 @@
 // A probe for inside containers, linked statically (a busybox rootfs has no libraries):
-// container_probe NAME FLAGS [SIZE|-] [exec|hold]
+// container_probe NAME FLAGS [SIZE|-] [exec|hold [FILE]]
 //   memfd_create(NAME, FLAGS); prints fd=, link= and seals=; then with SIZE, ftruncate(fd, SIZE);
 //   with exec, copies /bin/busybox into the memfd and runs it as "true" through
 //   /proc/self/fd/N; with hold, prints held=1 once it has grown the memfd (a line for a script
-//   to wait on) and keeps the memfd for 3 s. Exits 0, or with the errno of the first call that
-//   failed.
+//   to wait on) and keeps the memfd for 3 s, or with FILE until FILE exists (30 s at most).
+//   Exits 0, or with the errno of the first call that failed.
 // container_probe --uffd-name
 //   memfd_create with its name in a page that a userfaultfd of ours must fill, and that nobody
 //   fills: the call waits for as long as the userfaultfd lives. Exits 3 without a userfaultfd
@@ -52,7 +52,11 @@ int main(int argc, char** argv) {
   if (argc > 4 && strcmp(argv[4], "hold") == 0) {
     printf("held=1\n");
     fflush(stdout);
-    sleep(3);
+    if (argc > 5) {  // until the file argv[5] exists, for 30 s at most
+      for (int i = 0; i < 3000 && access(argv[5], F_OK) != 0; ++i) usleep(10 * 1000);
+    } else {
+      sleep(3);
+    }
   }
   if (argc > 4 && strcmp(argv[4], "exec") == 0) {
     int in = open("/bin/busybox", O_RDONLY);

@@ -1234,17 +1234,25 @@ int exec_fd(int fd, const std::string& how) {
   } else if (how == "symlink") {
     // A path memfd-warden does not recognise: only the kernel's exec seal can stop it.
     // Its name is random: getpid() is the same in every run inside the tree's PID namespace, and
-    // two runs side by side would remove or replace each other's link.
+    // two runs side by side would remove or replace each other's link. A child runs it, so that
+    // the link is removed whether the exec succeeds or not; its status is the probe's.
     char target[64];
     std::snprintf(target, sizeof(target), "/proc/%d/fd/%d", ::getpid(), fd);
     unsigned long long suffix = 0;
     if (::getrandom(&suffix, sizeof(suffix), 0) != sizeof(suffix)) return errno;
     std::snprintf(path, sizeof(path), "/tmp/warden-probe-link-%016llx", suffix);
     if (::symlink(target, path) != 0) return errno;
-    ::execve(path, argv, envp);
+    pid_t child = ::fork();
+    if (child == 0) {
+      ::execve(path, argv, envp);
+      _exit(errno);
+    }
+    int status = 0;
+    int waited = child > 0 ? ::waitpid(child, &status, 0) : -1;
     int err = errno;
     ::unlink(path);
-    return err;
+    if (waited < 0) return err;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   return errno;
 }

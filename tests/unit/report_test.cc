@@ -81,6 +81,18 @@ TEST_CASE("report: decisions per executable and name, refusals with reasons, pea
   CHECK_FALSE(has_line(text, {"would-deny"}));  // no column for decisions that never happened
 }
 
+TEST_CASE("report: an abort is neither allowed nor refused, as --fail-on-deny counts it") {
+  RecordedRun run = sample_run();
+  run.decisions.push_back(decided("/usr/bin/job", "gone", "abort", 1002.3, 5));
+  std::string text = render_report({run}, ReportFormat::kText);
+  INFO(text);
+  CHECK(text.rfind("memfd-warden report: 1 run, 8 decisions: 5 allowed, 2 refused, 1 abandoned "
+                   "(the caller gone before the answer).\n",
+                   0) == 0);
+  CHECK(has_line(text, {"/usr/bin/job", "gone", "1"}));    // in the decisions table
+  CHECK_FALSE(has_line(text, {"gone", "abort", "rule"}));  // not among the refusals
+}
+
 TEST_CASE("report: names are grouped within one executable's calls, never across executables") {
   RecordedRun run;
   run.id = "0123456789abcdef";
