@@ -213,6 +213,11 @@ TEST_CASE("as the same unprivileged user the target can change the file, and ver
       read_audit(log, records);
       REQUIRE(records.tamper.size() == 1);
       CHECK(records.tamper[0]["what"] == "truncated");
+      // The size seen, below what memfd-warden had written by then (the start record at least).
+      REQUIRE(records.tamper[0]["size"].is_number_unsigned());
+      REQUIRE(records.tamper[0]["expected_at_least"].is_number_unsigned());
+      CHECK(records.tamper[0]["size"] < records.tamper[0]["expected_at_least"]);
+      CHECK(records.tamper[0]["expected_at_least"] > 100);
       CHECK(records.summary.value()["audit_tampering"] == "truncated");
     }
     if (mode_name == "rename" || mode_name == "relink") {

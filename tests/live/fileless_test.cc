@@ -53,6 +53,12 @@ TEST_CASE("running a program from a memfd is refused with EACCES by every route,
     CHECK((*exec)["technique"] == "T1620");
     CHECK((*exec)["reason"] == "fileless-exec");
     CHECK((*exec)["name"] == "payload");
+    // Run by fd, the record names the fd: the one its create record gave the caller.
+    const Json* create = find_record(run, "memfd_create");
+    REQUIRE(create != nullptr);
+    REQUIRE((*create)["fd"].is_number());
+    bool by_fd = std::string(how) == "execveat" || std::string(how) == "fexecve";
+    CHECK((*exec)["fd"] == (by_fd ? (*create)["fd"] : Json(nullptr)));
   }
   // A path memfd-warden does not recognise (a symlink into /proc): the exec seal still holds.
   CHECK(run_native({probe_bin(), "exec-memfd", "payload", "symlink"}).exit_code == 0);
