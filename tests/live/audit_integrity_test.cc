@@ -186,6 +186,37 @@ TEST_CASE("a root target cannot touch memfd-warden's audit file: it stays comple
   }
 }
 
+TEST_CASE(
+    "on a file system without the append-only flag, memfd-warden warns and still hides the log") {
+  // ramfs keeps no file attributes. It is mounted in a mount namespace of the run's own, where
+  // the log is verified too before the namespace goes.
+  TempDir dir;
+  std::string log = dir.file("audit.jsonl");
+  Args command{"unshare",
+               "-m",
+               "sh",
+               "-c",
+               "mount -t ramfs none \"$0\" && \"$@\"; status=$?; \"$1\" verify \"$0/audit.jsonl\" "
+               ">/dev/null && echo verified=1; exit $status",
+               dir.path().string(),
+               warden_bin()};
+  for (const auto& arg :
+       run_args({"--deny", "evil", "--audit", log}, {attack_bin(), "tamper", "truncate", log})) {
+    command.push_back(arg);
+  }
+  auto run = run_native(command);
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.find("cannot make the audit log append-only for the run") != std::string::npos);
+  CHECK(run.fact("tampered") != "0");  // the path leads the target to a read-only /dev/null
+  CHECK(run.fact("verified") == "1");
+  // Control: on such a mount, without memfd-warden, the same truncation succeeds.
+  auto native =
+      run_native({"unshare", "-m", "sh", "-c",
+                  "mount -t ramfs none \"$0\" && echo x > \"$0/audit.jsonl\" && exec \"$@\"",
+                  dir.path().string(), attack_bin(), "tamper", "truncate", log});
+  CHECK(native.fact("tampered") == "0");
+}
+
 TEST_CASE("as the same unprivileged user the target can change the file, and verify says where") {
   for (const char* mode : kModes) {
     CAPTURE(mode);
