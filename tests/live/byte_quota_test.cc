@@ -162,6 +162,29 @@ TEST_CASE("with --strict-writes, sendfile and copy_file_range into a memfd are c
   CHECK(control.fact_number("size.a") == 32 * 1024);  // the op works without us too
 }
 
+TEST_CASE("with --strict-writes, pwritev2 and splice into a memfd are checked") {
+  auto run = run_warden({"--max-bytes", "64K", "--strict-writes"},
+                        script("create a ; pwritev2 a 0 32K ; splice a 16K ; pwritev2 a 48K 32K ; "
+                               "splice a 32K ; splice a 16K ; check a 0 64K ; size a"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 3) == 0);       // 48K
+  CHECK(op(run, 4) == ENOSPC);  // to 80K
+  CHECK(op(run, 5) == ENOSPC);
+  CHECK(op(run, 6) == 0);  // exactly up to the limit
+  CHECK(op(run, 7) == 0);  // every byte where the target put it
+  CHECK(run.fact_number("size.a") == 64 * 1024);
+  auto growth = growth_records(run);
+  REQUIRE(growth.size() == 5);
+  CHECK(growth[0]["syscall"] == "pwritev2");
+  CHECK(growth[1]["syscall"] == "splice");
+  // Control: natively both grow the memfd past 64K.
+  auto native =
+      run_native(script("create a ; pwritev2 a 0 32K ; splice a 16K ; "
+                        "pwritev2 a 48K 32K ; splice a 32K ; size a"));
+  CHECK(native.fact_number("size.a") == 112 * 1024);
+}
+
 TEST_CASE("writes through a shared mapping inside the size need no round trip") {
   // Strict mode traps every write syscall; stores through a mapping are not syscalls at all.
   auto run = run_warden({"--max-bytes", "4M", "--strict-writes"},

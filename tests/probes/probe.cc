@@ -767,8 +767,9 @@ char pattern(long long pos) { return static_cast<char>((pos * 7 + 3) % 251); }
 // opN=ERRNO for each (0 on success). Ops:
 //   create N | secret N | ftruncate N SIZE | fallocate N OFF LEN | fallocate-keep N OFF LEN |
 //   punch N OFF LEN | write N LEN | pwrite N OFF LEN | writev N LEN | pwritev N OFF LEN |
-//   append N LEN | sendfile N LEN | copy_file_range N LEN | check N OFF LEN | size N | map N LEN |
-//   touch N LEN | unmap N | close N | fork-hold N | release-child | inherit N FD | nodump
+//   pwritev2 N OFF LEN | splice N LEN (onto the end, from a pipe) | append N LEN | sendfile N LEN |
+//   copy_file_range N LEN | check N OFF LEN | size N | map N LEN | touch N LEN | unmap N | close N
+//   | fork-hold N | release-child | inherit N FD | nodump
 int cmd_script(int argc, char** argv) {
   std::map<std::string, int> fds;
   std::map<std::string, std::pair<char*, size_t>> maps;
@@ -825,6 +826,26 @@ int cmd_script(int argc, char** argv) {
       } else {
         check(::pwrite(fd, data.data(), data.size(), a));
       }
+    } else if (verb == "pwritev2") {
+      // B bytes at offset A, in two parts, flags 0.
+      std::vector<char> data(static_cast<size_t>(b));
+      for (size_t k = 0; k < data.size(); ++k) data[k] = pattern(a + static_cast<long long>(k));
+      size_t half = data.size() / 2;
+      iovec parts[2] = {{data.data(), half}, {data.data() + half, data.size() - half}};
+      check(::pwritev2(fd, parts, 2, a, 0));
+    } else if (verb == "splice") {
+      // A bytes (at most a pipe's 64 KiB) from a pipe onto the end of the memfd.
+      int pipe_fds[2];
+      if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return errno;
+      struct stat st {};
+      ::fstat(fd, &st);
+      loff_t at = st.st_size;
+      std::vector<char> data(static_cast<size_t>(a));
+      for (size_t k = 0; k < data.size(); ++k) data[k] = pattern(at + static_cast<long long>(k));
+      (void)!::write(pipe_fds[1], data.data(), data.size());
+      check(::splice(pipe_fds[0], nullptr, fd, &at, data.size(), 0));
+      ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
     } else if (verb == "sendfile") {
       // Copies A bytes of this executable into the memfd at its file position.
       int source = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
