@@ -185,6 +185,31 @@ TEST_CASE("with --strict-writes, pwritev2 and splice into a memfd are checked") 
   CHECK(native.fact_number("size.a") == 112 * 1024);
 }
 
+TEST_CASE("i386's ftruncate64 and truncate64 (int $0x80) are checked as their x86_64 forms") {
+  auto ops =
+      "create a ; ftruncate32 a 32K ; ftruncate32 a 128K ; truncate32 a 128K ; "
+      "truncate32 a 64K ; size a";
+  auto native = run_native(script(ops));
+  if (native.exit_code == 128 + SIGSEGV) {
+    MESSAGE("skipped: this kernel runs no i386 calls (int $0x80)");
+    return;
+  }
+  REQUIRE(op(native, 3) == 0);  // control: natively both grow it
+  REQUIRE(op(native, 4) == 0);
+  auto run = run_warden({"--max-bytes", "64K"}, script(ops));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 3) == EFBIG);
+  CHECK(op(run, 4) == EFBIG);
+  CHECK(op(run, 5) == 0);
+  CHECK(run.fact_number("size.a") == 64 * 1024);
+  auto growth = growth_records(run);
+  REQUIRE(growth.size() == 4);
+  for (const auto& record : growth) CHECK(record["abi"] == "i386");
+  CHECK(growth[1]["decision"] == "deny");
+  CHECK(growth[2]["decision"] == "deny");
+}
+
 TEST_CASE("writes through a shared mapping inside the size need no round trip") {
   // Strict mode traps every write syscall; stores through a mapping are not syscalls at all.
   auto run = run_warden({"--max-bytes", "4M", "--strict-writes"},

@@ -767,7 +767,8 @@ char pattern(long long pos) { return static_cast<char>((pos * 7 + 3) % 251); }
 // opN=ERRNO for each (0 on success). Ops:
 //   create N | secret N | ftruncate N SIZE | fallocate N OFF LEN | fallocate-keep N OFF LEN |
 //   punch N OFF LEN | write N LEN | pwrite N OFF LEN | writev N LEN | pwritev N OFF LEN |
-//   pwritev2 N OFF LEN | splice N LEN (onto the end, from a pipe) | append N LEN | sendfile N LEN |
+//   pwritev2 N OFF LEN | splice N LEN (onto the end, from a pipe) | ftruncate32 N SIZE |
+//   truncate32 N SIZE (i386's ftruncate64, truncate64) | append N LEN | sendfile N LEN |
 //   copy_file_range N LEN | check N OFF LEN | size N | map N LEN | touch N LEN | unmap N | close N
 //   | fork-hold N | release-child | inherit N FD | nodump
 int cmd_script(int argc, char** argv) {
@@ -826,6 +827,24 @@ int cmd_script(int argc, char** argv) {
       } else {
         check(::pwrite(fd, data.data(), data.size(), a));
       }
+    } else if (verb == "ftruncate32" || verb == "truncate32") {
+      // i386's ftruncate64(fd, low, high) or truncate64("/proc/self/fd/N", low, high) through
+      // int $0x80, the path below 4 GiB where a 32-bit pointer reaches it.
+      long result = verb == "ftruncate32" ? 194 : 193;
+      long first = fd;
+      if (verb == "truncate32") {
+        void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        if (low == MAP_FAILED) return errno;
+        std::snprintf(static_cast<char*>(low), 64, "/proc/self/fd/%d", fd);
+        first = static_cast<long>(reinterpret_cast<uintptr_t>(low));
+      }
+      asm volatile("int $0x80"
+                   : "+a"(result)
+                   : "b"(first), "c"(a & 0xffffffffLL), "d"(a >> 32)
+                   : "memory");
+      if (result < 0) errno = static_cast<int>(-result);
+      check(result < 0 ? -1 : 0);
     } else if (verb == "pwritev2") {
       // B bytes at offset A, in two parts, flags 0.
       std::vector<char> data(static_cast<size_t>(b));
