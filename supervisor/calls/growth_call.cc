@@ -27,7 +27,8 @@
 namespace warden {
 namespace {
 
-constexpr int kRwfAppend = 0x10;  // RWF_APPEND
+constexpr int kRwfAppend = 0x10;    // RWF_APPEND
+constexpr int kRwfNoAppend = 0x20;  // RWF_NOAPPEND (6.9): this write ignores O_APPEND
 
 // The caller's RLIMIT_FSIZE (the kernel checks it for memfds too), or RLIM_INFINITY. prlimit()
 // of another user's process takes CAP_SYS_RESOURCE, which even root may lack (a container's);
@@ -172,7 +173,11 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
   CallerCredsScope as_caller(call.tid);
   if (!as_caller.ok()) return -EPERM;
   call.file = UniqueFd(::open(self.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  return call.file.valid() ? 0 : -errno;
+  if (!call.file.valid()) return -errno;
+  // The lookup and the open used what /proc/TID said (root, cwd, credentials), read after the
+  // pending check in handle(): the caller's only if it still waits now, before anything changes.
+  if (!call.channel.caller_waiting()) return -EPERM;  // gone: nobody gets this answer
+  return 0;
 }
 
 int64_t GrowthCallHandler::perform_resize(Call& call) {
@@ -219,7 +224,13 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
       }
       break;
     case GrowthKind::kWrite: {
-      bool append = (::fcntl(call.file.get(), F_GETFL) & O_APPEND) || (args.rwf_flags & kRwfAppend);
+      if ((args.rwf_flags & kRwfAppend) && (args.rwf_flags & kRwfNoAppend)) {
+        respond(call, -EINVAL);  // as the kernel answers both at once
+        return;
+      }
+      bool append =
+          ((::fcntl(call.file.get(), F_GETFL) & O_APPEND) && !(args.rwf_flags & kRwfNoAppend)) ||
+          (args.rwf_flags & kRwfAppend);
       if (args.emulated) {
         data = read_target_iovecs(call.channel.memory_reader(), call.tid, args);
         if (data.error != 0) {
@@ -319,6 +330,10 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
               SEEK_SET);
     }
   } else {
+    // Booked at the bound before it runs: the kernel's result is not seen, and a target that
+    // never touches this memfd again would otherwise hold it uncounted. The next checked call
+    // on it books what it really holds (the catch-up above).
+    ledger_.recharge(entry, new_charge);
     if (int err = call.channel.pass_through(); err != 0 && err != ENOENT) {
       spdlog::error("continuing a write: {}", std::strerror(err));
     }

@@ -1,6 +1,7 @@
 #include "supervisor/kernel/caller_creds.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,6 +26,18 @@ struct Creds {
 bool fourth_field(const char* line, unsigned long& out) {
   unsigned long a = 0, b = 0, c = 0;
   return std::sscanf(line, "%lu %lu %lu %lu", &a, &b, &c, &out) == 4;
+}
+
+// Whether TID's user namespace is memfd-warden's own. Capabilities held in any other (one the
+// caller made: its effective set there is full, and /proc shows those bits) count only for what
+// that namespace owns, never for the files memfd-warden opens or resizes in the caller's place.
+bool in_our_user_namespace(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/user", tid);
+  struct stat theirs {
+  }, ours{};
+  return ::stat(path, &theirs) == 0 && ::stat("/proc/self/ns/user", &ours) == 0 &&
+         theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
 }
 
 bool read_creds(pid_t tid, Creds& out) {
@@ -57,7 +70,8 @@ bool read_creds(pid_t tid, Creds& out) {
     p = end;
     if (*p == '\n') break;
   }
-  out.effective = std::strtoull(caps, nullptr, 16);
+  // Outside our user namespace (or when that cannot be told): none at all, failing closed.
+  out.effective = in_our_user_namespace(tid) ? std::strtoull(caps, nullptr, 16) : 0;
   return true;
 }
 

@@ -162,6 +162,55 @@ TEST_CASE("with --strict-writes, sendfile and copy_file_range into a memfd are c
   CHECK(control.fact_number("size.a") == 32 * 1024);  // the op works without us too
 }
 
+TEST_CASE("with --strict-writes, what sendfile and splice add counts against the next memfd") {
+  // Continued calls are booked at their bound: memfds filled only that way, and never touched
+  // again, cannot add up past the limit.
+  auto run = run_warden({"--max-bytes", "96K", "--strict-writes"},
+                        script("create a ; sendfile a 64K ; create b ; sendfile b 64K ; "
+                               "create c ; splice c 48K ; size a ; size b ; size c"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 4) == ENOSPC);  // 64K + 64K > 96K
+  CHECK(op(run, 6) == ENOSPC);  // 64K + 48K > 96K
+  CHECK(run.fact_number("size.a") == 64 * 1024);
+  CHECK(run.fact_number("size.b") == 0);
+  // Control: natively all three are filled.
+  auto native =
+      run_native(script("create a ; sendfile a 64K ; create b ; sendfile b 64K ; "
+                        "create c ; splice c 48K ; size b ; size c"));
+  CHECK(native.fact_number("size.b") == 64 * 1024);
+  CHECK(native.fact_number("size.c") == 48 * 1024);
+}
+
+TEST_CASE("with --strict-writes, pwritev2's RWF_NOAPPEND and RWF_APPEND do what the kernel does") {
+  // RWF_NOAPPEND (6.9) writes at the offset given even on an O_APPEND file; with RWF_APPEND as
+  // well the kernel answers EINVAL.
+  const std::string script_text =
+      "import fcntl, os\n"
+      "for name, flags in (('noappend', 0x20), ('both', 0x30), ('append', 0x10)):\n"
+      "    fd = os.memfd_create(name)\n"
+      "    os.write(fd, b'a' * 4096)\n"
+      "    fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND)\n"
+      "    try:\n"
+      "        os.pwritev(fd, [b'X'], 0, flags)\n"
+      "        print(f'{name}=0')\n"
+      "    except OSError as e:\n"
+      "        print(f'{name}={e.errno}')\n"
+      "    print(f'{name}.size={os.fstat(fd).st_size}')\n"
+      "    print(f'{name}.first={os.pread(fd, 1, 0).decode()}')\n";
+  auto native = run_native({"python3", "-c", script_text});
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(native.fact("noappend.first") == "X");  // the kernel has RWF_NOAPPEND
+  auto run = run_warden({"--max-bytes", "1M", "--strict-writes"}, {"python3", "-c", script_text});
+  CHECK(run.exit_code == 0);
+  CHECK(run.facts == native.facts);
+  // The writes were trapped and carried out by us: three writes, two pwritev2 (the third, with
+  // both flags, is answered EINVAL before any record, as the kernel answers before any write).
+  size_t pwritev2 = 0;
+  for (const auto& record : growth_records(run)) pwritev2 += record["syscall"] == "pwritev2";
+  CHECK(pwritev2 == 2);
+}
+
 TEST_CASE("with --strict-writes, pwritev2 and splice into a memfd are checked") {
   auto run = run_warden({"--max-bytes", "64K", "--strict-writes"},
                         script("create a ; pwritev2 a 0 32K ; splice a 16K ; pwritev2 a 48K 32K ; "

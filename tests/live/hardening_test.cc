@@ -499,6 +499,24 @@ TEST_CASE("a thread that swaps the exec path after the check: refused at the exe
   }
 }
 
+TEST_CASE("a --user target's own user namespace lends it no capability over the host's files") {
+  // Its effective set in a user namespace it made is full, and /proc shows those bits; they
+  // count only inside that namespace. memfd-warden carries out truncate(PATH) with the caller's
+  // credentials, so it must not take them as the host's.
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  std::string victim = dir.write("root-owned", "keep me\n");  // root's, 0644
+  ::chmod(victim.c_str(), 0644);
+  // Control: natively, as nobody, the truncation is refused.
+  auto native = run_native({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            attack_bin(), "userns-truncate", victim});
+  REQUIRE(native.exit_code == EACCES);
+  auto run = run_warden({"--user", "65534:65534", "--max-bytes", "1G"},
+                        {attack_bin(), "userns-truncate", victim});
+  CHECK(run.exit_code == EACCES);
+  CHECK(std::filesystem::file_size(victim) == 8);
+}
+
 TEST_CASE("byte quotas hold against AIO writes and truncate(PATH)") {
   // Control: both grow a memfd to 1 MiB natively.
   auto native_aio = run_native({attack_bin(), "aio", "1048576"});

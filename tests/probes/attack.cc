@@ -464,6 +464,14 @@ int cmd_truncate_path(long size) {
   return err;
 }
 
+// userns-truncate PATH: makes a user namespace of its own (a full effective set, valid only
+// inside it), then, without an exec, truncate(PATH, 0). Exits with the errno, 3 when it cannot
+// make the namespace.
+int cmd_userns_truncate(const char* path) {
+  if (::unshare(CLONE_NEWUSER) != 0) return 3;
+  return ::truncate(path, 0) == 0 ? 0 : errno;
+}
+
 // secret-flight COUNT SIZE [nested]: COUNT memfd_secret files of SIZE bytes, each filled, sent
 // over a socketpair that nobody reads, and closed here. Prints how many were made in full.
 // "nested": done by the first process of new user, network and PID namespaces of its own, whose
@@ -795,6 +803,7 @@ int main(int argc, char** argv) {
   if (command == "decoy") return cmd_decoy(arg(2));
   if (command == "aio") return cmd_aio(std::atol(arg(2)));
   if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)));
+  if (command == "userns-truncate") return cmd_userns_truncate(arg(2));
   if (command == "secret-flight") {
     return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)), std::string(arg(4)) == "nested");
   }
