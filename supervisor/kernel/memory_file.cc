@@ -114,8 +114,9 @@ MemoryFile classify_memory_file(int fd, char (&link)[512]) {
     out.kind = MemoryFileKind::kSecretmem;
     return out;
   }
-  if ((type != TMPFS_MAGIC && type != HUGETLBFS_MAGIC) || !S_ISREG(out.st.st_mode) ||
-      out.st.st_nlink != 0) {
+  // ramfs is memory as tmpfs is, and any user namespace may mount one.
+  if ((type != TMPFS_MAGIC && type != HUGETLBFS_MAGIC && type != RAMFS_MAGIC) ||
+      !S_ISREG(out.st.st_mode) || out.st.st_nlink != 0) {
     return out;  // a file with a name in some filesystem: what the path says it is
   }
   out.kind = MemoryFileKind::kUnlinkedShmem;

@@ -117,7 +117,9 @@ bool same_inode(int a_dir, const char* a, int b_dir, const char* b) {
 // to where the caller's own lookup would stay: inside its root for an absolute path
 // (RESOLVE_IN_ROOT: "/" and ".." are its root), beneath the start for a relative one
 // (RESOLVE_BENEATH refuses to climb out). Anything else (EXDEV, ELOOP for a magic link) goes to
-// the walk, which knows the caller's root and its procfs. nullopt: walk.
+// the walk, which knows the caller's root and its procfs. So does a refusal of a lookup made as
+// memfd-warden rather than as the caller: fs.protected_symlinks refuses root a link in a sticky
+// directory that the caller, its owner, may follow. nullopt: walk.
 std::optional<ResolvedPath> resolve_quickly(int start, const PathLookup& lookup, bool absolute) {
   if (on_procfs(start)) return std::nullopt;
   open_how how{};
@@ -131,6 +133,7 @@ std::optional<ResolvedPath> resolve_quickly(int start, const PathLookup& lookup,
     if (errno == ELOOP || errno == EXDEV || errno == EAGAIN || errno == ENOSYS || errno == E2BIG) {
       return std::nullopt;
     }
+    if ((errno == EACCES || errno == EPERM) && !lookup.as_caller) return std::nullopt;
     out.error = errno;
     return out;
   }

@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string_view>
 
@@ -17,12 +18,13 @@ bool read_at(int fd, void* buffer, size_t size, uint64_t offset) {
 }
 
 // fs/binfmt_script.c: "#!", blanks, then the interpreter up to a blank, a NUL or the end of the
-// line. The kernel sees the first 255 bytes (NUL padding when the file is shorter); a line cut
-// off there is accepted only if the name itself ended inside it.
+// line. The kernel sees the first 256 bytes (NUL padding when the file is shorter), the last one
+// included: a newline or blank at byte 255 ends the name. A line cut off there is accepted only
+// if the name itself ended inside it.
 std::optional<std::string> script_interpreter(std::string_view head) {
   if (!head.starts_with("#!")) return std::nullopt;
   bool padded = head.size() < kBinprmBufSize;  // the rest of the kernel's buffer is NULs
-  head = head.substr(2, kBinprmBufSize - 1 - 2);
+  head = head.substr(2, kBinprmBufSize - 2);
   size_t newline = head.find('\n');
   std::string_view line = head.substr(0, newline);
   size_t start = line.find_first_not_of(" \t");
@@ -69,15 +71,22 @@ std::optional<Interpreter> program_interpreter(int fd) {
   if (got <= 0) return std::nullopt;
   std::string_view text(head, static_cast<size_t>(got));
   if (auto script = script_interpreter(text)) return Interpreter{std::move(*script), true};
-  if (text.size() < EI_NIDENT || std::memcmp(head, ELFMAG, SELFMAG) != 0) return std::nullopt;
-  if (head[EI_CLASS] == ELFCLASS64 && text.size() >= sizeof(Elf64_Ehdr)) {
+  if (text.size() < sizeof(Elf32_Ehdr) || std::memcmp(head, ELFMAG, SELFMAG) != 0) {
+    return std::nullopt;
+  }
+  // The kernel's loaders go by e_machine (at the same offset in both layouts), never EI_CLASS:
+  // binfmt_elf reads an EM_X86_64 file in the 64-bit layout whatever its class byte says;
+  // compat_binfmt_elf reads EM_386 (and x32's EM_X86_64, class 32) in the 32-bit one.
+  Elf32_Half machine = 0;
+  std::memcpy(&machine, head + offsetof(Elf32_Ehdr, e_machine), sizeof(machine));
+  if (machine == EM_X86_64 && text.size() >= sizeof(Elf64_Ehdr)) {
     Elf64_Ehdr header;
     std::memcpy(&header, head, sizeof(header));
     if (auto path = elf_interpreter<Elf64_Ehdr, Elf64_Phdr>(fd, header))
       return Interpreter{*path, false};
-    return std::nullopt;
+    if (head[EI_CLASS] != ELFCLASS32) return std::nullopt;  // not x32
   }
-  if (head[EI_CLASS] == ELFCLASS32 && text.size() >= sizeof(Elf32_Ehdr)) {
+  if (machine == EM_386 || machine == EM_X86_64) {
     Elf32_Ehdr header;
     std::memcpy(&header, head, sizeof(header));
     if (auto path = elf_interpreter<Elf32_Ehdr, Elf32_Phdr>(fd, header))

@@ -65,13 +65,15 @@ TEST_CASE("running a program from a memfd is refused with EACCES by every route,
   CHECK(run_warden({}, {probe_bin(), "exec-memfd", "payload", "symlink"}).exit_code == EACCES);
 }
 
-// Memory that is not a memfd: an O_TMPFILE file in /dev/shm, and a /dev/shm file unlinked while
-// open. Each is run through /proc/self/fd/N. A named /dev/shm file is a file like any other.
+// Memory that is not a memfd: an O_TMPFILE file in /dev/shm (or the directory given), and a file
+// there unlinked while open. Each is run through /proc/self/fd/N. A named /dev/shm file is a file
+// like any other.
 constexpr const char* kShmExec = R"(import os, sys
 how = sys.argv[1]
-path = "/dev/shm/memfd-warden-test-" + os.urandom(8).hex()
+where = sys.argv[2] if len(sys.argv) > 2 else "/dev/shm"
+path = where + "/memfd-warden-test-" + os.urandom(8).hex()
 if how == "tmpfile":
-    fd = os.open("/dev/shm", os.O_TMPFILE | os.O_RDWR, 0o700)
+    fd = os.open(where, os.O_TMPFILE | os.O_RDWR, 0o700)
 else:
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o700)
 os.write(fd, open("/bin/true", "rb").read())
@@ -111,6 +113,28 @@ TEST_CASE("a program in an unlinked tmpfs file or an O_TMPFILE does not run, a n
   }
   auto named = run_warden({}, {"python3", script, "named"});
   CHECK(named.exit_code == 0);
+}
+
+TEST_CASE("a program in an unlinked ramfs file does not run either") {
+  // ramfs is memory too, and any user namespace may mount one. Mounted here in a mount namespace
+  // of the run's own.
+  TempDir dir;
+  std::string script = dir.write("shm_exec.py", kShmExec);
+  std::string mount_point = dir.file("ramfs");
+  std::filesystem::create_directory(mount_point);
+  Args in_ramfs{"unshare",  "-m", "sh", "-c", "mount -t ramfs none \"$0\" && exec \"$@\"",
+                mount_point};
+  Args native = in_ramfs;
+  native.insert(native.end(), {"python3", script, "unlinked", mount_point});
+  CHECK(run_native(native).exit_code == 0);  // control: it runs
+  Args supervised = in_ramfs;
+  supervised.push_back(warden_bin());
+  supervised.push_back("run");
+  if (!backend().empty()) supervised.insert(supervised.end(), {"--backend", backend()});
+  supervised.insert(supervised.end(), {"--", "python3", script, "unlinked", mount_point});
+  auto run = run_native(supervised);
+  CHECK(run.exit_code == EACCES);
+  CHECK(run.err.find("\"file\":\"unlinked-shmem\"") != std::string::npos);  // the audit, on stderr
 }
 
 TEST_CASE("the fileless_exec sample: MFD_EXEC refused, the fallback memfd cannot run") {

@@ -475,6 +475,32 @@ TEST_CASE("an unsealed memfd from outside the tree does not run by any path form
   }
 }
 
+TEST_CASE("fs.protected_symlinks does not blind the exec check to a link its owner follows") {
+  // With the sysctl on (Debian's default), root may not follow a link in a sticky,
+  // world-writable directory that someone else owns; the link's owner may. memfd-warden's lookup
+  // runs as root, and failing there let the exec through unjudged.
+  std::ifstream in("/proc/sys/fs/protected_symlinks");
+  std::string before;
+  std::getline(in, before);
+  struct Restore {
+    std::string value;
+    ~Restore() { std::ofstream("/proc/sys/fs/protected_symlinks") << value; }
+  } restore{before};
+  REQUIRE(static_cast<bool>(std::ofstream("/proc/sys/fs/protected_symlinks") << "1"));
+  OutsideMemfd payload;
+  Args as_nobody{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  Args attack{attack_bin(), "exec-path", payload.number(), "tmp-symlink"};
+  Args native = as_nobody;
+  native.insert(native.end(), attack.begin(), attack.end());
+  REQUIRE(run_native(native).fact("tmp-symlink") == "77");  // control: the owner follows it
+  auto run = run_warden({"--user", "65534:65534"}, attack);
+  CHECK(run.fact("tmp-symlink") == std::to_string(EACCES));
+  const Json* exec = find_record(run, "execve");
+  REQUIRE(exec != nullptr);
+  CHECK((*exec)["decision"] == "deny");
+  CHECK((*exec)["technique"] == "T1620");
+}
+
 TEST_CASE("a thread that swaps the exec path after the check: refused at the exec event (ptrace)") {
   OutsideMemfd payload;
   // The race is there to win: natively some of 150 raced execs run the payload from memory. On a

@@ -114,6 +114,13 @@ int exec_path_form(int fd, const std::string& form, const std::string& scratch) 
     std::snprintf(target, sizeof(target), "/proc/%d/fd/%d", ::getpid(), fd);
     std::snprintf(path, sizeof(path), "%s/link", scratch.c_str());
     if (::symlink(target, path) != 0) return errno;
+  } else if (form == "tmp-symlink") {
+    // The same, in /tmp itself: sticky, world-writable and root's, where fs.protected_symlinks
+    // lets only the link's owner (or the directory's) follow it.
+    char target[64];
+    std::snprintf(target, sizeof(target), "/proc/%d/fd/%d", ::getpid(), fd);
+    std::snprintf(path, sizeof(path), "%s-link", scratch.c_str());
+    if (::symlink(target, path) != 0) return errno;
   } else if (form == "dirfd") {
     int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
     std::snprintf(path, sizeof(path), "%d", fd);
@@ -157,7 +164,9 @@ int cmd_exec_path(int fd, const char* form) {
   char scratch[] = "/tmp/warden-attack-XXXXXX";
   if (::mkdtemp(scratch) == nullptr) return errno;
   int code = in_child([&] { return exec_path_form(fd, form, scratch); });
-  for (const char* name : {"/link", "/script"}) ::unlink((std::string(scratch) + name).c_str());
+  for (const char* name : {"/link", "/script", "-link"}) {
+    ::unlink((std::string(scratch) + name).c_str());
+  }
   ::rmdir(scratch);
   std::printf("%s=%d\n", form, code);
   return code == kPayloadRan ? 0 : 1;

@@ -4,6 +4,7 @@
 // memory-file classifier must tell memfds, unlinked tmpfs files and shared anonymous memory from
 // files with a name.
 #include <doctest/doctest.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,6 +13,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 
@@ -140,6 +143,13 @@ TEST_CASE("interpreters are read as binfmt_script and binfmt_elf read them") {
       {"#!/" + std::string(300, 'a'), std::nullopt},    // the name runs past 255 bytes: ENOEXEC
       {"#!/bin/x " + std::string(300, 'a'), "/bin/x"},  // only the argument is cut off
       {"plain text\n", std::nullopt},
+      // The kernel's buffer is 256 bytes, and its last byte counts: a name that ends at byte 255
+      // runs (checked natively: both run /bin/true), one that ends at 256 is cut off.
+      {"#!" + std::string(245, '/') + "bin/true\n" + std::string(50, 'x'),
+       std::string(245, '/') + "bin/true"},
+      {"#!" + std::string(245, '/') + "bin/true " + std::string(50, 'x'),
+       std::string(245, '/') + "bin/true"},
+      {"#!" + std::string(246, '/') + "bin/true\n" + std::string(50, 'x'), std::nullopt},
   };
   for (const auto& c : cases) {
     CAPTURE(c.text.substr(0, 40));
@@ -156,6 +166,19 @@ TEST_CASE("interpreters are read as binfmt_script and binfmt_elf read them") {
   UniqueFd ld(::open(loader->path.c_str(), O_RDONLY | O_CLOEXEC));
   REQUIRE(ld.valid());
   CHECK_FALSE(program_interpreter(ld.get()).has_value());
+  // The kernel loads an EM_X86_64 file in the 64-bit layout whatever its class byte says (a
+  // /bin/true with class 0 or 1 runs natively): its loader is found all the same.
+  std::ifstream in("/bin/true", std::ios::binary);
+  std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (char elf_class : {'\0', '\1'}) {
+    CAPTURE(static_cast<int>(elf_class));
+    image[EI_CLASS] = elf_class;
+    TempFile odd(image);
+    UniqueFd fd = odd.open();
+    auto found = program_interpreter(fd.get());
+    REQUIRE(found.has_value());
+    CHECK(found->path == loader->path);
+  }
 }
 
 TEST_CASE("memory files are told from files with a name") {
