@@ -19,10 +19,11 @@ ArgCheck bits_clear(unsigned arg, uint64_t bits) { return {arg, bits, 0}; }
 using Conditions = std::vector<std::vector<ArgCheck>>;
 
 Conditions conditions_for(TrappedCall call, Abi abi) {
-  // READ_IMPLIES_EXEC turns PROT_READ into PROT_EXEC. memfd-warden refuses to set it and clears
-  // it at launch, but the kernel's ELF loader sets it by itself for 32-bit programs without a
-  // PT_GNU_STACK header (mmap_is_ia32: i386 and x32). So on those ABIs a readable mapping of a
-  // file is checked too; on x86_64 only PROT_EXEC.
+  // READ_IMPLIES_EXEC turns PROT_READ into PROT_EXEC. memfd-warden refuses to set it, and the
+  // kernel clears it at every exec of a 64-bit program, but the kernel's ELF loader sets it by
+  // itself for 32-bit programs without a PT_GNU_STACK header (mmap_is_ia32: i386 and x32). So on
+  // those ABIs a readable mapping of a file is checked too; on x86_64 only PROT_EXEC (such a
+  // program's 64-bit calls are a route left open: docs/hardening.md, "Routes not closed").
   bool compat = abi != Abi::kX86_64;
   switch (call) {
     case TrappedCall::kMmap:
