@@ -335,7 +335,12 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
           pid_t session = ::fork();
           if (session == 0) {
             listener->reset();
-            for (auto& other : clients) other.socket.reset();
+            // Nothing of the other clients stays open in the session: their sockets, and the fds
+            // a client part-way through its message has sent (another container's listener).
+            for (auto& other : clients) {
+              other.socket.reset();
+              other.fds.clear();
+            }
             run_session(self, *policy, *state, std::move(seccomp), command.audit,
                         command.record_exe, refusal);
           }

@@ -5,6 +5,8 @@
 
 #include <initializer_list>
 
+#include "policy/printable.h"
+
 namespace warden {
 namespace {
 
@@ -99,7 +101,8 @@ Result<std::optional<std::string>> requested_policy(const ContainerState& state)
     if (it != state.annotations.end()) name = it->second;
   }
   if (name && !valid_policy_name(*name)) {
-    return bad("policy name \"" + *name + "\" is not [A-Za-z0-9._-]+ (at most 64)");
+    // Shown escaped: it is the container's, and goes to the agent's log and the audit.
+    return bad("policy name \"" + printable(*name) + "\" is not [A-Za-z0-9._-]+ (at most 64)");
   }
   return name;
 }

@@ -4,6 +4,7 @@
 // these run in the unotify suite only; they skip with the reason where runc cannot run.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -426,6 +427,64 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
   CHECK(log.find("dropped a client: it closed without a message") != std::string::npos);
   CHECK(log.find("dropped a client: container state: \"fds\" names 1 fds, 0 arrived") !=
         std::string::npos);
+}
+
+TEST_CASE("agent: a container's session holds no fd another client sent") {
+  // A client part-way through its message has sent fds (another container's listener, say). A
+  // session forked meanwhile must not keep them: once that client is dropped, they are closed.
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  Agent agent(dir, {"--policy", dir.write("default.toml", kStrict)});
+  int pipe_fds[2];
+  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+  int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, agent.socket().c_str(), sizeof(address.sun_path) - 1);
+  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  {
+    std::string part = R"({"fds":["seccompFd"],)";  // not a whole message yet
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec io{part.data(), part.size()};
+    msghdr header{};
+    header.msg_iov = &io;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof(control);
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), &pipe_fds[1], sizeof(int));
+    REQUIRE(::sendmsg(client, &header, MSG_NOSIGNAL) == static_cast<ssize_t>(part.size()));
+  }
+  ::close(pipe_fds[1]);  // the agent now holds the only write end
+  // Time for the agent to read them before the container connects. Were they not read by then,
+  // the session could not hold them and the test would pass unproven; it cannot fail by this.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // A container whose session is forked while that client still waits; it runs until told.
+  std::string bundle =
+      make_bundle(dir, "bystander",
+                  {"/bin/sh", "-c", "/bin/probe good-b 0 >/dev/null; " + await_file("/met/done")},
+                  agent.socket(), "");
+  share_met(dir, bundle);
+  int exit_code = -1;
+  std::thread container(
+      [&] { exit_code = run_container(bundle, container_id("bystander")).exit_code; });
+  for (int i = 0; i < 3000 && !audit_has(agent.audit(), "allow", "good-b"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::close(client);  // dropped: the agent closes what it sent
+  pollfd hangup{pipe_fds[0], POLLIN, 0};
+  bool closed = false;
+  for (int i = 0; i < 500 && !closed; ++i) {  // 5 s at most
+    closed = ::poll(&hangup, 1, 10) == 1 && (hangup.revents & POLLHUP) != 0;
+  }
+  std::ofstream(dir.path() / "met" / "done") << "";
+  container.join();
+  ::close(pipe_fds[0]);
+  CHECK(exit_code == 0);
+  CHECK(closed);  // no session kept the write end
 }
 
 TEST_CASE("agent: when it dies, a running container's trapped calls fail with ENOSYS, never unchecked") {

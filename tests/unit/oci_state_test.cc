@@ -94,6 +94,13 @@ TEST_CASE("a policy name that could leave the policy directory is refused") {
   ContainerState state;
   state.metadata = "policy=ok-1.2_x";
   CHECK(requested_policy(state).value() == std::optional<std::string>("ok-1.2_x"));
+  // The refusal shows a hostile name escaped: it goes to the agent's log as it stands.
+  ContainerState hostile;
+  hostile.annotations["io.memfd-warden.policy"] = "x\n\x1b[2Jforged";
+  auto refused = requested_policy(hostile);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message().find("x\\x0a\\x1b[2Jforged") != std::string::npos);
+  CHECK(refused.error().message().find('\n') == std::string::npos);
 }
 
 }  // namespace warden
