@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "tests/live/harness.h"
 
@@ -213,6 +214,33 @@ bool audit_has(const std::string& path, const std::string& decision, const std::
 const std::string kStrict =
     "version = 1\n[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"EDOM\"\n";
 
+// A client of the agent's socket, as a runtime or a hostile process connects.
+int connect_to(const std::string& socket_path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_path.c_str(), sizeof(address.sun_path) - 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  return fd;
+}
+
+// TEXT with FDS as SCM_RIGHTS, in one sendmsg; what sendmsg returns.
+ssize_t send_with_fds(int socket, std::string text, const std::vector<int>& fds) {
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  iovec io{text.data(), text.size()};
+  msghdr header{};
+  header.msg_iov = &io;
+  header.msg_iovlen = 1;
+  header.msg_control = control.data();
+  header.msg_controllen = control.size();
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  return ::sendmsg(socket, &header, MSG_NOSIGNAL);
+}
+
 // Mounts DIR/met read-write at /met in BUNDLE's container: a place where containers and the test
 // leave each other marker files, for handshakes instead of sleeps.
 void share_met(const TempDir& dir, const std::string& bundle) {
@@ -369,14 +397,7 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
   SKIP_WITHOUT_CONTAINERS();
   TempDir dir;
   Agent agent(dir, {"--policy", dir.write("default.toml", kStrict)});
-  auto connect_client = [&] {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, agent.socket().c_str(), sizeof(address.sun_path) - 1);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-    return fd;
-  };
+  auto connect_client = [&] { return connect_to(agent.socket()); };
   ::close(connect_client());      // closes at once, with nothing sent
   int silent = connect_client();  // says nothing, and stays connected
   int garbage = connect_client();
@@ -389,23 +410,8 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
         static_cast<ssize_t>(message.size()));
   ::close(no_fd);
   int crowded = connect_client();  // more fds than any state message carries
-  {
-    int fds[9];
-    for (int& fd : fds) fd = 0;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(fds))] = {};
-    iovec io{message.data(), message.size()};
-    msghdr header{};
-    header.msg_iov = &io;
-    header.msg_iovlen = 1;
-    header.msg_control = control;
-    header.msg_controllen = sizeof(control);
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
-    std::memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
-    CHECK(::sendmsg(crowded, &header, MSG_NOSIGNAL) == static_cast<ssize_t>(message.size()));
-  }
+  CHECK(send_with_fds(crowded, message, std::vector<int>(9, 0)) ==
+        static_cast<ssize_t>(message.size()));
   auto served = run_container(
       make_bundle(dir, "served", {"/bin/probe", "evil-h", "0"}, agent.socket(), ""),
       container_id("hostile"));
@@ -437,27 +443,9 @@ TEST_CASE("agent: a container's session holds no fd another client sent") {
   Agent agent(dir, {"--policy", dir.write("default.toml", kStrict)});
   int pipe_fds[2];
   REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-  int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, agent.socket().c_str(), sizeof(address.sun_path) - 1);
-  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-  {
-    std::string part = R"({"fds":["seccompFd"],)";  // not a whole message yet
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    iovec io{part.data(), part.size()};
-    msghdr header{};
-    header.msg_iov = &io;
-    header.msg_iovlen = 1;
-    header.msg_control = control;
-    header.msg_controllen = sizeof(control);
-    cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &pipe_fds[1], sizeof(int));
-    REQUIRE(::sendmsg(client, &header, MSG_NOSIGNAL) == static_cast<ssize_t>(part.size()));
-  }
+  int client = connect_to(agent.socket());
+  std::string part = R"({"fds":["seccompFd"],)";  // not a whole message yet
+  REQUIRE(send_with_fds(client, part, {pipe_fds[1]}) == static_cast<ssize_t>(part.size()));
   ::close(pipe_fds[1]);  // the agent now holds the only write end
   // Time for the agent to read them before the container connects. Were they not read by then,
   // the session could not hold them and the test would pass unproven; it cannot fail by this.
