@@ -91,7 +91,8 @@ bool receive(Client& client, bool& complete, std::string& why) {
   }
 }
 
-// Denies every trapped call (EPERM): for a container whose policy cannot be had.
+// For a container whose policy cannot be had: every memfd refused (EPERM), nothing run from
+// memory; programs from files still run (exec = "deny" checks only what is memory).
 Policy deny_everything(const Policy& base) {
   Policy policy = base;
   policy.rules.clear();
@@ -140,7 +141,9 @@ Policy deny_everything(const Policy& base) {
   if (!watched) spdlog::warn("{}: {}", who, watched.error().message());
   notify->enable_sync_wakeup();
   if (!refusal.empty())
-    spdlog::error("{}: {}: every trapped call is refused (EPERM)", who, refusal);
+    spdlog::error(
+        "{}: {}: every memfd it asks for is refused (EPERM), and nothing runs from memory", who,
+        refusal);
   SuperviseOptions options;
   options.check_exec_images = traps_for(policy).exec;
   options.count_live = policy.counts_live();

@@ -388,9 +388,55 @@ TEST_CASE("agent: the default policy for containers that name none, and an unkno
   auto unknown = run_container(
       make_bundle(dir, "unknown", {"/bin/probe", "good-u", "0"}, agent.socket(), "policy=nope"),
       container_id("unknown"));
-  CHECK(unknown.exit_code == EPERM);  // every trapped call refused, even a name others allow
+  CHECK(unknown.exit_code == EPERM);  // every memfd refused, even a name others allow
   agent.stop(SIGTERM);
   CHECK(agent.log().find("asks for policy \"nope\"") != std::string::npos);
+}
+
+// A container whose policy is unknown, with the profile oci-profile prints (exec and mapping
+// calls routed too), running SCRIPT with a tmpfs of its own at /tmp (runc's /dev/shm is noexec).
+RunResult run_script_with_policy(const TempDir& dir, const Agent& agent, const std::string& name,
+                                 const std::string& policy, const std::string& script) {
+  Json profile = generated_profile({"--socket", agent.socket()});
+  profile["listenerMetadata"] = "policy=" + policy;
+  std::string bundle =
+      make_bundle(dir, name, {"/bin/sh", "-c", script}, agent.socket(), "", profile);
+  Json config;
+  std::ifstream(fs::path(bundle) / "config.json") >> config;
+  config["mounts"].push_back({{"destination", "/tmp"},
+                              {"type", "tmpfs"},
+                              {"source", "tmpfs"},
+                              {"options", {"nosuid", "nodev", "mode=1777"}}});
+  std::ofstream(fs::path(bundle) / "config.json") << config.dump(1);
+  return run_container(bundle, container_id(name.c_str()));
+}
+
+TEST_CASE(
+    "agent: an unknown policy refuses memfds, lets programs from files run, refuses memory files") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  fs::create_directories(dir.path() / "policies");
+  dir.write("policies/open.toml", "version = 1\nexec = \"allow\"\n");
+  Agent agent(dir, {"--policy-dir", (dir.path() / "policies").string()});
+  // An unlinked tmpfs file run through a link named for the applet: memory, not a memfd.
+  std::string from_memory =
+      "/bin/busybox cp /bin/busybox /tmp/x && exec 3</tmp/x && /bin/busybox rm /tmp/x && "
+      "/bin/busybox ln -s /proc/self/fd/3 /tmp/true && exec /tmp/true";
+  // The shell itself ran: its execve, a trapped call, was allowed. Its memfd is refused.
+  auto memfd = run_script_with_policy(dir, agent, "unknown-memfd", "nope", "/bin/probe good-u 0");
+  CHECK(memfd.exit_code == EPERM);
+  auto ran = run_script_with_policy(dir, agent, "unknown-exec", "nope", from_memory);
+  CHECK(ran.exit_code == 126);  // the shell's "Permission denied"
+  // Control: a policy that lets memory be run runs the same script.
+  auto open = run_script_with_policy(dir, agent, "open-exec", "open", from_memory);
+  CHECK(open.exit_code == 0);
+  agent.stop(SIGTERM);
+  bool refused = false;
+  for (const auto& r : audit_records(agent.audit())) {
+    refused |= r.value("syscall", "") == "execve" && r.value("decision", "") == "deny" &&
+               r.value("file", "") == "unlinked-shmem" && r.value("path", "") == "/tmp/true";
+  }
+  CHECK(refused);
 }
 
 TEST_CASE("agent: hostile clients on the socket do not stop it serving containers") {
