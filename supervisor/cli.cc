@@ -215,9 +215,16 @@ CliOutcome parse_command_line(int argc, char** argv) {
       ->type_name("FILE");
   agent
       ->add_option("--policy-dir", agent_command.policy_dir,
-                   "Named policies, DIR/NAME.toml, chosen by listenerMetadata policy=NAME or the "
-                   "annotation io.memfd-warden.policy")
+                   "Named policies, DIR/NAME.toml, chosen by the profile's listenerMetadata "
+                   "policy=NAME (or, with --policy-annotation, the annotation "
+                   "io.memfd-warden.policy)")
       ->type_name("DIR");
+  agent->add_flag(
+      "--policy-annotation", agent_command.policy_annotation,
+      "Let the annotation io.memfd-warden.policy choose a container's policy where its "
+      "profile's listenerMetadata names none. Off by default, because whoever writes a "
+      "Kubernetes pod sets its annotations: a container that asks by annotation then has every "
+      "memfd refused");
   std::string agent_audit = "-";
   agent
       ->add_option("--audit", agent_audit,

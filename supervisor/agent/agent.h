@@ -22,6 +22,9 @@ struct AgentCommand {
   std::optional<std::string> policy_dir;   // NAME.toml files, chosen per container by NAME
   AuditDestination audit;
   bool record_exe = false;  // name every caller's executable, allowed calls included
+  // Whether the annotation io.memfd-warden.policy may choose (where the profile names no policy).
+  // Off: a container that asks by annotation is served under a policy that refuses its memfds.
+  bool policy_annotation = false;
 };
 
 // The policies an agent serves: the default and the named ones, all validated.

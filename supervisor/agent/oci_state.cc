@@ -87,8 +87,9 @@ Result<ContainerState> parse_container_state(std::string_view json, size_t fd_co
   return state;
 }
 
-Result<std::optional<std::string>> requested_policy(const ContainerState& state) {
+Result<std::optional<PolicyRequest>> requested_policy(const ContainerState& state) {
   std::optional<std::string> name;
+  bool by_annotation = false;
   std::string_view rest = state.metadata;
   while (!rest.empty()) {
     size_t end = rest.find('\n');
@@ -98,13 +99,17 @@ Result<std::optional<std::string>> requested_policy(const ContainerState& state)
   }
   if (!name) {
     auto it = state.annotations.find("io.memfd-warden.policy");
-    if (it != state.annotations.end()) name = it->second;
+    if (it != state.annotations.end()) {
+      name = it->second;
+      by_annotation = true;
+    }
   }
   if (name && !valid_policy_name(*name)) {
     // Shown escaped: it is the container's, and goes to the agent's log and the audit.
     return bad("policy name \"" + printable(*name) + "\" is not [A-Za-z0-9._-]+ (at most 64)");
   }
-  return name;
+  if (!name) return std::optional<PolicyRequest>();
+  return std::optional<PolicyRequest>(PolicyRequest{std::move(*name), by_annotation});
 }
 
 ContainerIdentity container_identity(const ContainerState& state) {

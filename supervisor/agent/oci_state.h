@@ -36,10 +36,19 @@ struct ContainerState {
 // of them "seccompFd".
 Result<ContainerState> parse_container_state(std::string_view json, size_t fd_count);
 
-// The policy a container asks for: "policy=NAME" on a line of the listenerMetadata, else the
-// annotation io.memfd-warden.policy; nullopt for neither. A name that is not [A-Za-z0-9._-]+
-// (at most 64) is an error: it is looked up as a file name.
-Result<std::optional<std::string>> requested_policy(const ContainerState& state);
+// The policy a container asks for, and where it asked.
+struct PolicyRequest {
+  std::string name;
+  // From the annotation io.memfd-warden.policy, which whoever writes a Kubernetes pod sets
+  // (CRI-O passes a pod's annotations to the runtime), rather than from the profile.
+  bool by_annotation = false;
+  bool operator==(const PolicyRequest&) const = default;
+};
+
+// "policy=NAME" on a line of the listenerMetadata, else the annotation io.memfd-warden.policy;
+// nullopt for neither. A name that is not [A-Za-z0-9._-]+ (at most 64) is an error: it is looked
+// up as a file name.
+Result<std::optional<PolicyRequest>> requested_policy(const ContainerState& state);
 
 // Who the container is, for audit records: id and bundle, and the Kubernetes pod name, namespace
 // and container name where the annotations carry them (CRI-O's io.kubernetes.* or containerd's

@@ -102,7 +102,7 @@ _memfd_warden() {
         --on-supervisor-exit --orphans --orphans-grace --backend --user --keep-caps --dry-run
         --fail-on-deny --log-level --help --"
       ;;
-    agent) options="--socket --policy --policy-dir --audit --record-exe --log-level --help" ;;
+    agent) options="--socket --policy --policy-dir --policy-annotation --audit --record-exe --log-level --help" ;;
     oci-profile) options="--socket --policy --metadata --merge --help" ;;
     suggest) options="--headroom --default --container --help" ;;
     report) options="--format --container --help" ;;

@@ -439,6 +439,45 @@ TEST_CASE(
   CHECK(refused);
 }
 
+// BUNDLE's config with the annotation io.memfd-warden.policy = NAME (runc sends the config's
+// annotations in the state message, as CRI-O fills them from a pod's).
+void annotate_policy(const std::string& bundle, const std::string& name) {
+  Json config;
+  std::ifstream(fs::path(bundle) / "config.json") >> config;
+  config["annotations"]["io.memfd-warden.policy"] = name;
+  std::ofstream(fs::path(bundle) / "config.json") << config.dump(1);
+}
+
+TEST_CASE(
+    "agent: the annotation chooses a policy only with --policy-annotation, and never over the "
+    "profile") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  fs::create_directories(dir.path() / "policies");
+  dir.write("policies/loose.toml", "version = 1\n");
+  dir.write("policies/strict.toml", kStrict);
+  std::string policies = (dir.path() / "policies").string();
+  auto run_named = [&dir](const Agent& agent, const std::string& name, const std::string& metadata,
+                          const std::string& annotation) {
+    std::string bundle =
+        make_bundle(dir, name, {"/bin/probe", "evil-n", "0"}, agent.socket(), metadata);
+    annotate_policy(bundle, annotation);
+    return run_container(bundle, container_id(name.c_str())).exit_code;
+  };
+  {
+    // The default (which denies evil*) does not let a container pick the loose policy.
+    Agent agent(dir, {"--policy", dir.write("default.toml", kStrict), "--policy-dir", policies});
+    CHECK(run_named(agent, "asks-off", "", "loose") == EPERM);
+    agent.stop(SIGTERM);
+    CHECK(agent.log().find("does not honour (name it in the profile's listenerMetadata, or start "
+                           "the agent with --policy-annotation)") != std::string::npos);
+  }
+  Agent agent(dir, {"--policy-dir", policies, "--policy-annotation"});
+  CHECK(run_named(agent, "asks-on", "", "loose") == 0);
+  CHECK(run_named(agent, "asks-strict", "", "strict") == EDOM);
+  CHECK(run_named(agent, "profile-wins", "policy=strict", "loose") == EDOM);
+}
+
 TEST_CASE("agent: hostile clients on the socket do not stop it serving containers") {
   SKIP_WITHOUT_CONTAINERS();
   TempDir dir;

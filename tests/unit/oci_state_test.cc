@@ -30,7 +30,7 @@ TEST_CASE("a runtime's state message: fields, policy from the metadata, identity
   CHECK(state->bundle == "/run/bundles/job-17");
   auto policy = requested_policy(*state);
   REQUIRE(policy);
-  CHECK(policy.value() == std::optional<std::string>("ci-jobs"));
+  CHECK(policy.value() == std::optional<PolicyRequest>(PolicyRequest{"ci-jobs", false}));
   auto identity = container_identity(*state);
   CHECK(identity.id == "job-17");
   CHECK(identity.pod == "web-1");
@@ -46,7 +46,8 @@ TEST_CASE("crun's 0.2.0 message, containerd's annotations, the annotation naming
   auto state = parse_container_state(crun, 2);
   REQUIRE(state);
   CHECK(state->seccomp_fd_index == 1);
-  CHECK(requested_policy(*state).value() == std::optional<std::string>("strict"));
+  CHECK(requested_policy(*state).value() ==
+        std::optional<PolicyRequest>(PolicyRequest{"strict", true}));
   auto identity = container_identity(*state);
   CHECK(identity.pod == "db-0");
   CHECK(identity.pod_namespace == "data");
@@ -55,6 +56,17 @@ TEST_CASE("crun's 0.2.0 message, containerd's annotations, the annotation naming
   auto plain = parse_container_state(R"({"fds":["seccompFd"],"state":{"id":"x"}})", 1);
   REQUIRE(plain);
   CHECK(requested_policy(*plain).value() == std::nullopt);
+}
+
+TEST_CASE("the profile's listenerMetadata wins over the annotation") {
+  ContainerState state;
+  state.annotations["io.memfd-warden.policy"] = "loose";
+  state.metadata = "team=a\npolicy=strict";
+  CHECK(requested_policy(state).value() ==
+        std::optional<PolicyRequest>(PolicyRequest{"strict", false}));
+  state.metadata = "team=a";  // metadata without a policy line: the annotation asks
+  CHECK(requested_policy(state).value() ==
+        std::optional<PolicyRequest>(PolicyRequest{"loose", true}));
 }
 
 TEST_CASE("malformed state messages are refused with a reason") {
@@ -93,7 +105,8 @@ TEST_CASE("a policy name that could leave the policy directory is refused") {
   }
   ContainerState state;
   state.metadata = "policy=ok-1.2_x";
-  CHECK(requested_policy(state).value() == std::optional<std::string>("ok-1.2_x"));
+  CHECK(requested_policy(state).value() ==
+        std::optional<PolicyRequest>(PolicyRequest{"ok-1.2_x", false}));
   // The refusal shows a hostile name escaped: it goes to the agent's log as it stands.
   ContainerState hostile;
   hostile.annotations["io.memfd-warden.policy"] = "x\n\x1b[2Jforged";
