@@ -1,5 +1,7 @@
 #include "supervisor/calls/emulated_write.h"
 
+#include <sys/mman.h>
+
 #include <climits>
 #include <cstring>
 
@@ -13,6 +15,27 @@ struct CompatIovec {
   uint32_t base;
   uint32_t length;
 };
+
+// Where user space ends on this kernel (TASK_SIZE_MAX): 2^47 - 4096 with 4-level page tables,
+// 2^56 - 4096 with 5-level ones, which let an address above 2^47 be mapped when asked for.
+uint64_t user_space_end() {
+  static const uint64_t end = [] {
+    void* high = ::mmap(reinterpret_cast<void*>(uint64_t{1} << 47), 4096, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (high == MAP_FAILED) return (uint64_t{1} << 47) - 4096;
+    ::munmap(high, 4096);
+    return (uint64_t{1} << 56) - 4096;
+  }();
+  return end;
+}
+
+// The kernel's access_ok() on a segment, checked for every segment before anything is written
+// (import_iovec, vfs_write): one that ends past user space fails the whole call with EFAULT, where
+// a segment that is only unmapped ends the write short when the copy reaches it.
+bool in_user_space(const iovec& segment) {
+  uint64_t base = reinterpret_cast<uintptr_t>(segment.iov_base);
+  return segment.iov_len <= user_space_end() && base <= user_space_end() - segment.iov_len;
+}
 
 }  // namespace
 
@@ -52,6 +75,12 @@ TargetIovecs read_target_iovecs(MemoryReader reader, pid_t tid, const GrowthArgs
         }
       }
       out.segments.push_back(segment);
+    }
+  }
+  for (const auto& segment : out.segments) {
+    if (!in_user_space(segment)) {
+      out.error = EFAULT;
+      return out;
     }
   }
   // The kernel refuses a total past SSIZE_MAX and writes at most MAX_RW_COUNT of the rest.

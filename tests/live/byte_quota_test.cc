@@ -211,6 +211,38 @@ TEST_CASE("with --strict-writes, pwritev2's RWF_NOAPPEND and RWF_APPEND do what 
   CHECK(pwritev2 == 2);
 }
 
+TEST_CASE(
+    "with --strict-writes, a writev with a bad later segment fails or ends short as the kernel's") {
+  // A segment past user space fails the whole call with EFAULT before a byte is written (the
+  // kernel's access_ok); one that is only unmapped ends the write short where the copy reaches it.
+  const std::string script_text =
+      "import ctypes, mmap, os\n"
+      "libc = ctypes.CDLL(None, use_errno=True)\n"
+      "class Iovec(ctypes.Structure):\n"
+      "    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]\n"
+      "good = ctypes.create_string_buffer(b'abc', 3)\n"
+      "page = mmap.mmap(-1, 4096)\n"
+      "unmapped = ctypes.addressof(ctypes.c_char.from_buffer(page))\n"
+      "page.close()\n"
+      "top = 0x7ffffffff000\n"
+      "for name, bad, count in (('kernel', 0xffff888000000000, 8), ('unmapped', unmapped, 8),\n"
+      "                         ('wraps', 0xfffffffffffff000, 0x2000), ('past', top - 7, 8),\n"
+      "                         ('at_end', top - 8, 8), ('empty_kernel', 0xffff888000000000, 0)):\n"
+      "    fd = os.memfd_create(name)\n"
+      "    iov = (Iovec * 2)(Iovec(ctypes.addressof(good), 3), Iovec(bad, count))\n"
+      "    got = libc.writev(fd, iov, 2)\n"
+      "    print(f'{name}={0 if got >= 0 else ctypes.get_errno()}')\n"
+      "    print(f'{name}.got={got}')\n"
+      "    print(f'{name}.size={os.fstat(fd).st_size}')\n";
+  auto native = run_native({"python3", "-c", script_text});
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(native.fact("kernel") == std::to_string(EFAULT));
+  REQUIRE(native.fact("unmapped.got") == "3");
+  auto run = run_warden({"--max-bytes", "1M", "--strict-writes"}, {"python3", "-c", script_text});
+  CHECK(run.exit_code == 0);
+  CHECK(run.facts == native.facts);
+}
+
 TEST_CASE("with --strict-writes, pwritev2 and splice into a memfd are checked") {
   auto run = run_warden({"--max-bytes", "64K", "--strict-writes"},
                         script("create a ; pwritev2 a 0 32K ; splice a 16K ; pwritev2 a 48K 32K ; "
