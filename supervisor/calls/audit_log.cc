@@ -594,6 +594,12 @@ void AuditLog::write_summary(const SuperviseResult& result) {
   settle();  // tampering after the last record still makes the summary
   emit(encoder_->summary(result, counts_, write_errors_, tampering_, chain_));
   unprotect();
+  // The summary that counts them may itself be among the lost (a full disk, RLIMIT_FSIZE): said
+  // here as well, last, where the operator reads.
+  if (write_errors_ > 0) {
+    spdlog::error("the audit log is incomplete: {} record{} could not be written in full ({})",
+                  write_errors_, write_errors_ == 1 ? "" : "s", std::strerror(first_write_errno_));
+  }
 }
 
 void AuditLog::note_tampering(const char* what, uint64_t size, uint64_t expected) {
@@ -651,22 +657,30 @@ void AuditLog::check_size(uint64_t just_written) {
   }
 }
 
-void AuditLog::emit(std::string_view line) {
+bool AuditLog::write_all(std::string_view bytes) {
   size_t done = 0;
-  while (done < line.size()) {
-    ssize_t wrote = ::write(fd_, line.data() + done, line.size() - done);
+  while (done < bytes.size()) {
+    ssize_t wrote = ::write(fd_, bytes.data() + done, bytes.size() - done);
     if (wrote < 0 && errno == EINTR) continue;
     if (wrote <= 0) {
       if (write_errors_++ == 0) {
-        spdlog::error(
-            "writing the audit log: {} (further write errors are counted in the "
-            "summary)",
-            std::strerror(errno));
+        first_write_errno_ = wrote < 0 ? errno : EIO;
+        spdlog::error("writing the audit log: {} (further write errors are counted in the summary)",
+                      std::strerror(first_write_errno_));
       }
-      return;
+      torn_ = torn_ || done > 0;
+      return false;
     }
     done += static_cast<size_t>(wrote);
   }
+  return true;
+}
+
+void AuditLog::emit(std::string_view line) {
+  // After a record cut short, a newline first: the next record must not be lost with it.
+  if (torn_ && !write_all("\n")) return;
+  torn_ = false;
+  if (!write_all(line)) return;
   // A record the file check itself writes is checked with the next one, not recursively.
   if (is_file_ && !in_tamper_record_) check_size(line.size());
 }

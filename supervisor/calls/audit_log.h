@@ -149,6 +149,8 @@ class AuditLog {
  private:
   AuditLog(UniqueFd owned, int fd, const Quota& limits, AuditChain chain);
   void emit(std::string_view line);
+  // Writes all of `bytes`, or counts a write error (and notes a record cut short).
+  bool write_all(std::string_view bytes);
   // After each write to a file (`just_written` bytes of ours, 0: none): was it truncated?
   void check_size(uint64_t just_written);
   void note_tampering(const char* what, uint64_t size, uint64_t expected);
@@ -161,6 +163,9 @@ class AuditLog {
   AuditChain chain_;
   std::array<uint64_t, kDecisionCount> counts_{};
   uint64_t write_errors_ = 0;
+  int first_write_errno_ = 0;
+  // A record was cut short (a full disk): the next one starts on a line of its own.
+  bool torn_ = false;
   // File destinations only.
   bool is_file_ = false;
   bool strict_ = false;

@@ -481,4 +481,85 @@ TEST_CASE("verify checks runs one by one: whole runs removed are not seen (the d
   CHECK(keep(1, 6) == 1);
 }
 
+TEST_CASE("a full disk cuts one record short, not the ones after it, and the loss is said last") {
+  // An 8 KiB tmpfs (in a mount namespace of the run's own) with 4 KiB taken: the log fills up
+  // part-way through a record. The target then frees the space and makes three more memfds.
+  TempDir dir;
+  std::string small = dir.file("small");
+  std::filesystem::create_directory(small);
+  std::string script =
+      "import os\n"
+      "for i in range(12): os.close(os.memfd_create(f'before{i}'))\n"
+      "os.unlink('" +
+      small +
+      "/filler')\n"
+      "for i in range(3): os.close(os.memfd_create(f'after{i}'))\n";
+  Args command{"unshare",
+               "-m",
+               "sh",
+               "-c",
+               "mount -t tmpfs -o size=8k none \"$0\" && head -c 4096 /dev/zero > \"$0/filler\" "
+               "&& \"$@\"; status=$?; cp \"$0/audit.jsonl\" \"$0.jsonl\"; exit $status",
+               small,
+               warden_bin()};
+  for (const auto& arg : run_args({"--audit", small + "/audit.jsonl"}, {"python3", "-c", script})) {
+    command.push_back(arg);
+  }
+  auto run = run_native(command);
+  CHECK(run.exit_code == 0);  // the target's: it ran to its end
+  std::ifstream in(small + ".jsonl");
+  std::vector<Json> records;
+  int unreadable = 0;
+  for (std::string line; std::getline(in, line);) {
+    Json record = Json::parse(line, nullptr, false);
+    if (record.is_discarded()) {
+      ++unreadable;
+    } else {
+      records.push_back(record);
+    }
+  }
+  CHECK(unreadable == 1);  // the record cut short, alone on its line
+  std::vector<std::string> after;
+  for (const auto& record : records) {
+    std::string name =
+        record.value("name", Json()).is_string() ? record["name"].get<std::string>() : "";
+    if (name.starts_with("after")) after.push_back(name);
+  }
+  CHECK(after == std::vector<std::string>{"after0", "after1", "after2"});
+  REQUIRE(!records.empty());
+  const Json& summary = records.back();
+  REQUIRE(summary["event"] == "summary");
+  uint64_t lost = summary["audit_write_errors"].get<uint64_t>();
+  CHECK(lost >= 1);
+  CHECK(run.err.find("the audit log is incomplete: " + std::to_string(lost) + " record") !=
+        std::string::npos);
+  CHECK(run.err.find("No space left on device") != std::string::npos);
+}
+
+TEST_CASE("past RLIMIT_FSIZE memfd-warden is not killed: its audit writes fail, and it says so") {
+  // SIGXFSZ stays blocked in memfd-warden alone: the target starts with the mask it was given.
+  TempDir dir;
+  std::string log = dir.file("audit.jsonl");
+  std::string script =
+      "import os\n"
+      "for i in range(20): os.close(os.memfd_create(f'x{i}'))\n"
+      "status = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
+      "print('sigblk=' + status['SigBlk'].strip())\n";
+  // Python blocks SIGUSR1 and runs memfd-warden under a 2 KiB file size limit.
+  std::string launcher =
+      "import os, signal, sys\n"
+      "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
+      "os.execvp('prlimit', ['prlimit', '--fsize=2048'] + sys.argv[1:])\n";
+  Args command{"python3", "-c", launcher, warden_bin()};
+  for (const auto& arg : run_args({"--audit", log}, {"python3", "-c", script})) {
+    command.push_back(arg);
+  }
+  auto run = run_native(command);
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("sigblk") == "0000000000000200");  // SIGUSR1 (10) only, not SIGXFSZ (25)
+  CHECK(std::filesystem::file_size(log) == 2048);
+  CHECK(run.err.find("writing the audit log: File too large") != std::string::npos);
+  CHECK(run.err.find("the audit log is incomplete") != std::string::npos);
+}
+
 }  // namespace warden::test
