@@ -77,7 +77,7 @@ TrappedRequest request_from_notification(const seccomp_notif& notif, const Trapp
   TrappedRequest request;
   request.tid = static_cast<pid_t>(notif.pid);
   request.syscall = call;
-  for (size_t i = 0; i < request.args.size(); ++i) request.args[i] = notif.data.args[i];
+  request.args = kernel_args(call, notif.data.args);
   return request;
 }
 

