@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/futex.h>
+#include <linux/kcmp.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
@@ -134,6 +135,11 @@ class Tracer {
   bool freeze_except(pid_t tid);
   // Runs `tid`'s current syscall to its exit stop (other events are queued). False if it died.
   bool run_to_syscall_exit(pid_t tid);
+  // Kills (SIGKILL) every process in the tree, other than `tid`'s own, that shares `tid`'s fd
+  // table (clone with CLONE_FILES): a memfd the kernel put there that memfd-warden refuses
+  // would outlive the caller in them. For a frozen tree, from a caller still stopped. Returns
+  // how many processes were killed.
+  int kill_fd_table_sharers(pid_t tid);
 
  private:
   // A tracee a freeze found asleep in a call that writes none of its memory (a futex wait,
@@ -314,6 +320,9 @@ class PtraceChannel final : public CallChannel {
             "tracked; killing the process",
             fd, tid_);
       }
+      // Processes that share its fd table hold the memfd too: they go with it, found while the
+      // caller is still stopped (kcmp compares live tables).
+      if (!gone) tracer_.kill_fd_table_sharers(tid_);
       if (pidfd.valid()) killed_ = !gone && sys::pidfd_send_signal(pidfd.get(), SIGKILL) == 0;
       reference.reset();
       answered_ = true;
@@ -515,6 +524,23 @@ void Tracer::mark_zombies(const std::vector<pid_t>& waiting) {
       it->second.zombie = true;
     }
   }
+}
+
+int Tracer::kill_fd_table_sharers(pid_t tid) {
+  std::optional<uint64_t> own_group = status_number(tid, "Tgid:", 10);
+  std::unordered_set<uint64_t> killed;
+  for (const auto& [other, tracee] : tracees_) {
+    if (other == tid || tracee.zombie) continue;
+    if (::syscall(SYS_kcmp, tid, other, KCMP_FILES, 0, 0) != 0) continue;
+    // Our tracee, not yet waited for by us: its tid cannot have been reused.
+    std::optional<uint64_t> group = status_number(other, "Tgid:", 10);
+    if (!group || group == own_group || killed.count(*group)) continue;
+    if (::syscall(SYS_tgkill, static_cast<pid_t>(*group), other, SIGKILL) == 0) {
+      killed.insert(*group);
+      spdlog::error("killing process {} too: it shares thread {}'s fd table", *group, tid);
+    }
+  }
+  return static_cast<int>(killed.size());
 }
 
 bool Tracer::run_to_syscall_exit(pid_t tid) {

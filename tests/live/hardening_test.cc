@@ -891,6 +891,49 @@ TEST_CASE("i386 calls from 64-bit code are judged on the low 32 bits the kernel 
   CHECK(refused);
 }
 
+TEST_CASE(
+    "a memfd refused after the kernel made it does not outlive its caller in a process sharing its "
+    "fd table") {
+  // memfd-warden and the target share a user namespace whose inotify watches the target uses
+  // up: its child's memfd cannot be watched for --max-live. Under ptrace the kernel has made it
+  // by then, in a table the parent shares (CLONE_FILES): both are killed, or the parent would
+  // keep an uncounted memfd. User notification refuses it before anything is made.
+  auto wrapped = [](const Args& command) {
+    Args args{
+        "unshare", "-Ur", "sh", "-c", "echo 60 > /proc/sys/user/max_inotify_watches && exec \"$@\"",
+        "sh"};
+    args.insert(args.end(), command.begin(), command.end());
+    return args;
+  };
+  auto native = run_native(wrapped({attack_bin(), "shared-table-untrackable"}));
+  if (native.exit_code != 0) {
+    MESSAGE("skipped: no user namespace with its own inotify limit here: " << native.err);
+    return;
+  }
+  REQUIRE(native.fact("held") == "1");  // control: the parent keeps its child's memfd
+  TempDir dir;
+  std::string audit = dir.file("audit.jsonl");
+  Args command{warden_bin()};
+  for (const auto& arg :
+       warden_run_args({"--max-live", "2"}, audit, {attack_bin(), "shared-table-untrackable"})) {
+    command.push_back(arg);
+  }
+  auto run = run_native(wrapped(command));
+  read_audit(audit, run);
+  REQUIRE(run.decisions.size() == 1);
+  CHECK(run.decisions[0]["reason"] == "untrackable");
+  if (backend() == "ptrace") {
+    CHECK(run.decisions[0]["decision"] == "kill");
+    CHECK(run.exit_code == 128 + SIGKILL);  // the parent went with its child
+    CHECK(run.out.find("held=") == std::string::npos);
+  } else {
+    CHECK(run.decisions[0]["decision"] == "deny");
+    CHECK(run.exit_code == 0);
+    CHECK(run.fact("child") == "exited:" + std::to_string(EMFILE));
+    CHECK(run.fact("held") == "0");
+  }
+}
+
 TEST_CASE("a dry run still refuses a clone that would leave tracing") {
   auto run = run_warden({"--dry-run"}, {attack_bin(), "untraced"});
   if (backend() != "ptrace") {

@@ -118,19 +118,6 @@ RunResult spawn_and_wait(const std::string& exe, const Args& args) {
   return result;
 }
 
-Args warden_run_args(const Args& warden_args, const std::string& audit, const Args& command) {
-  Args args{"run"};
-  if (!backend().empty()) args.insert(args.end(), {"--backend", backend()});
-  // The test's own --audit (e.g. /dev/null for a long run) wins; read_audit then finds nothing.
-  if (std::find(warden_args.begin(), warden_args.end(), "--audit") == warden_args.end()) {
-    args.insert(args.end(), {"--audit", audit});
-  }
-  args.insert(args.end(), warden_args.begin(), warden_args.end());
-  args.push_back("--");
-  args.insert(args.end(), command.begin(), command.end());
-  return args;
-}
-
 // The whole of a /proc file, or nothing if it cannot be opened or read: a process may exit
 // between the open and the read, which then fails with ESRCH (an ifstream would throw).
 std::optional<std::string> read_proc_file(const fs::path& path) {
@@ -146,6 +133,19 @@ std::optional<std::string> read_proc_file(const fs::path& path) {
 }
 
 }  // namespace
+
+Args warden_run_args(const Args& warden_args, const std::string& audit, const Args& command) {
+  Args args{"run"};
+  if (!backend().empty()) args.insert(args.end(), {"--backend", backend()});
+  // The test's own --audit (e.g. /dev/null for a long run) wins; read_audit then finds nothing.
+  if (std::find(warden_args.begin(), warden_args.end(), "--audit") == warden_args.end()) {
+    args.insert(args.end(), {"--audit", audit});
+  }
+  args.insert(args.end(), warden_args.begin(), warden_args.end());
+  args.push_back("--");
+  args.insert(args.end(), command.begin(), command.end());
+  return args;
+}
 
 bool process_dead(pid_t pid) {
   auto line = read_proc_file("/proc/" + std::to_string(pid) + "/stat");

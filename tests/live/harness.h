@@ -84,6 +84,9 @@ struct RunResult {
 
 // memfd-warden run WARDEN_ARGS --audit FILE -- COMMAND. The audit goes to a fresh file.
 RunResult run_warden(const Args& warden_args, const Args& command);
+// The arguments after memfd-warden for that, with the suite's --backend and the audit to AUDIT
+// (unless WARDEN_ARGS has an --audit): for a run started some other way (read_audit after it).
+Args warden_run_args(const Args& warden_args, const std::string& audit, const Args& command);
 // The same, for a run that used to hang: ended (SIGTERM, then SIGKILL 5 s later) after `seconds`,
 // so that a hang fails its test (exit 124 or 137) rather than the whole suite.
 RunResult run_warden_bounded(const Args& warden_args, const Args& command, int seconds = 60);

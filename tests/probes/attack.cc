@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -721,6 +722,42 @@ int cmd_int80_high(const std::string& mode, const char* name) {
   return static_cast<int>(-ran);
 }
 
+// shared-table-untrackable: uses up this user's inotify watches (a user namespace's low
+// user.max_inotify_watches, shared with a memfd-warden started in it), then a child sharing our
+// fd table (clone CLONE_FILES, a process, not a thread) makes a memfd that cannot be watched.
+// Prints child=exited:N or child=killed:N, and held=N, the memfds in our table after it. Exits 0.
+int cmd_shared_table_untrackable() {
+  const char* paths[] = {"/", "/proc", "/etc", "/usr", "/bin", "/tmp", "/dev", "/sys", "/var"};
+  for (bool full = false; !full;) {
+    int instance = ::inotify_init1(IN_CLOEXEC);
+    if (instance < 0) break;
+    for (const char* path : paths) {
+      if (::inotify_add_watch(instance, path, IN_ATTRIB) < 0 && errno == ENOSPC) full = true;
+    }
+  }
+  pid_t child = static_cast<pid_t>(::syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0));
+  if (child == 0) _exit(::memfd_create("shared", 0) >= 0 ? 0 : errno);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (WIFSIGNALED(status)) {
+    std::printf("child=killed:%d\n", WTERMSIG(status));
+  } else {
+    std::printf("child=exited:%d\n", WEXITSTATUS(status));
+  }
+  int held = 0;
+  DIR* fds = ::opendir("/proc/self/fd");
+  while (dirent* entry = fds != nullptr ? ::readdir(fds) : nullptr) {
+    char path[300], link[300] = {};
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%s", entry->d_name);
+    if (::readlink(path, link, sizeof(link) - 1) > 0 && std::strncmp(link, "/memfd:", 7) == 0) {
+      ++held;
+    }
+  }
+  if (fds != nullptr) ::closedir(fds);
+  std::printf("held=%d\n", held);
+  return 0;
+}
+
 // payload: what runs from memory. 77 when this code was loaded from a memory file (the
 // program itself, or mapped by a loader such as ld.so), else 0.
 int cmd_payload() {
@@ -892,6 +929,7 @@ int main(int argc, char** argv) {
   }
   if (command == "x32-create") return cmd_x32_create();
   if (command == "int80-high") return cmd_int80_high(arg(2), arg(3));
+  if (command == "shared-table-untrackable") return cmd_shared_table_untrackable();
   if (command == "tamper") return cmd_tamper(arg(2), arg(3));
   if (command == "tamper-fd") return cmd_tamper_fd(std::atoi(arg(2)));
   if (command == "tamper-socket") return cmd_tamper_socket(arg(2));
