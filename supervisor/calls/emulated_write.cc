@@ -1,6 +1,8 @@
 #include "supervisor/calls/emulated_write.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstring>
@@ -19,12 +21,15 @@ struct CompatIovec {
 // Where user space ends on this kernel (TASK_SIZE_MAX): 2^47 - 4096 with 4-level page tables,
 // 2^56 - 4096 with 5-level ones, which let an address above 2^47 be mapped when asked for.
 uint64_t user_space_end() {
+  // The system calls themselves: a sanitizer's mmap would refuse the address out of hand.
   static const uint64_t end = [] {
-    void* high = ::mmap(reinterpret_cast<void*>(uint64_t{1} << 47), 4096, PROT_NONE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    if (high == MAP_FAILED) return (uint64_t{1} << 47) - 4096;
-    ::munmap(high, 4096);
-    return (uint64_t{1} << 56) - 4096;
+    long high = ::syscall(SYS_mmap, uint64_t{1} << 47, 4096, PROT_NONE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (high == -1) return (uint64_t{1} << 47) - 4096;
+    ::syscall(SYS_munmap, high, 4096);
+    // (A kernel before 4.17 takes MAP_FIXED_NOREPLACE for a hint and maps elsewhere.)
+    return static_cast<uint64_t>(high) == uint64_t{1} << 47 ? (uint64_t{1} << 56) - 4096
+                                                            : (uint64_t{1} << 47) - 4096;
   }();
   return end;
 }
