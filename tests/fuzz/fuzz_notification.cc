@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "policy/decide.h"
 #include "policy/default_policy.h"
@@ -81,9 +82,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto state = warden::parse_container_state(tail, fd_count)) {
     if (state->seccomp_fd_index >= fd_count || state->id.empty()) std::abort();
     if (auto requested = warden::requested_policy(*state); requested && requested.value()) {
-      const std::string& chosen = *requested.value();
+      const std::string& chosen = requested.value()->name;
       if (chosen.empty() || chosen.size() > 64 || chosen == ".." ||
-          chosen.find_first_of("/\n\0") != std::string::npos) {
+          chosen.find_first_of(std::string_view("/\n\0", 3)) != std::string::npos) {
         std::abort();  // it becomes a file name in the policy directory
       }
     }
