@@ -321,13 +321,12 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
           if (!requested) {
             refusal = requested.error().message();
           } else if (const auto& request = requested.value()) {
-            auto it = policies.named.find(request->name);
             if (request->by_annotation && !command.policy_annotation) {
               refusal = "it asks for policy \"" + request->name +
                         "\" by the annotation io.memfd-warden.policy, which this agent does not "
                         "honour (name it in the profile's listenerMetadata, or start the agent "
                         "with --policy-annotation)";
-            } else if (it == policies.named.end()) {
+            } else if (auto it = policies.named.find(request->name); it == policies.named.end()) {
               refusal = "it asks for policy \"" + request->name + "\", which the agent has not";
             } else {
               policy = &it->second;

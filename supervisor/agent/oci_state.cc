@@ -88,28 +88,24 @@ Result<ContainerState> parse_container_state(std::string_view json, size_t fd_co
 }
 
 Result<std::optional<PolicyRequest>> requested_policy(const ContainerState& state) {
-  std::optional<std::string> name;
-  bool by_annotation = false;
+  std::optional<PolicyRequest> request;
   std::string_view rest = state.metadata;
   while (!rest.empty()) {
     size_t end = rest.find('\n');
     std::string_view line = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-    if (line.starts_with("policy=")) name = std::string(line.substr(7));
+    if (line.starts_with("policy=")) request = PolicyRequest{std::string(line.substr(7)), false};
   }
-  if (!name) {
+  if (!request) {
     auto it = state.annotations.find("io.memfd-warden.policy");
-    if (it != state.annotations.end()) {
-      name = it->second;
-      by_annotation = true;
-    }
+    if (it != state.annotations.end()) request = PolicyRequest{it->second, true};
   }
-  if (name && !valid_policy_name(*name)) {
+  if (request && !valid_policy_name(request->name)) {
     // Shown escaped: it is the container's, and goes to the agent's log and the audit.
-    return bad("policy name \"" + printable(*name) + "\" is not [A-Za-z0-9._-]+ (at most 64)");
+    return bad("policy name \"" + printable(request->name) +
+               "\" is not [A-Za-z0-9._-]+ (at most 64)");
   }
-  if (!name) return std::optional<PolicyRequest>();
-  return std::optional<PolicyRequest>(PolicyRequest{std::move(*name), by_annotation});
+  return request;
 }
 
 ContainerIdentity container_identity(const ContainerState& state) {

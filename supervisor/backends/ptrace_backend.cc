@@ -137,9 +137,8 @@ class Tracer {
   bool run_to_syscall_exit(pid_t tid);
   // Kills (SIGKILL) every process in the tree, other than `tid`'s own, that shares `tid`'s fd
   // table (clone with CLONE_FILES): a memfd the kernel put there that memfd-warden refuses
-  // would outlive the caller in them. For a frozen tree, from a caller still stopped. Returns
-  // how many processes were killed.
-  int kill_fd_table_sharers(pid_t tid);
+  // would outlive the caller in them. For a frozen tree, from a caller still stopped.
+  void kill_fd_table_sharers(pid_t tid);
 
  private:
   // A tracee a freeze found asleep in a call that writes none of its memory (a futex wait,
@@ -526,7 +525,7 @@ void Tracer::mark_zombies(const std::vector<pid_t>& waiting) {
   }
 }
 
-int Tracer::kill_fd_table_sharers(pid_t tid) {
+void Tracer::kill_fd_table_sharers(pid_t tid) {
   std::optional<uint64_t> own_group = status_number(tid, "Tgid:", 10);
   std::unordered_set<uint64_t> killed;
   for (const auto& [other, tracee] : tracees_) {
@@ -540,7 +539,6 @@ int Tracer::kill_fd_table_sharers(pid_t tid) {
       spdlog::error("killing process {} too: it shares thread {}'s fd table", *group, tid);
     }
   }
-  return static_cast<int>(killed.size());
 }
 
 bool Tracer::run_to_syscall_exit(pid_t tid) {
