@@ -278,6 +278,35 @@ TEST_CASE("a target that stops or kills the namespace's reader still gets its na
   }
 }
 
+TEST_CASE(
+    "a target that stops every reader, replacements too, gets the strictest vm.memfd_noexec") {
+  // Its namespace says 0. Each reader is stopped as it appears; memfd-warden waits 500 ms for
+  // it, replaces it once, and takes 2 when the replacement does not answer either.
+  TempDir dir;
+  std::string allow_exec = exec_allowed(dir);
+  for (unsigned f : {0u, kExec}) {
+    CAPTURE(f);
+    auto lenient = run_native({probe_bin(), "in-pidns", "0", "create", "stopped", hex(f)});
+    auto strictest = run_native({probe_bin(), "in-pidns", "2", "create", "stopped", hex(f)});
+    REQUIRE(lenient.fact("write_level1") == "0");
+    REQUIRE(strictest.fact("write_level1") == "0");
+    REQUIRE(lenient.facts != strictest.facts);  // the two values make different memfds
+    auto run = run_warden({"--policy", allow_exec},
+                          {probe_bin(), "in-pidns", "0", "stop-readers", "stopped", hex(f)});
+    if (backend() == "unotify") {
+      CHECK(run.err.find("readers_stopped=2") != std::string::npos);
+      CHECK(run.err.find("taking the strictest value, 2") != std::string::npos);
+      CHECK(run.exit_code == strictest.exit_code);
+      CHECK(run.facts == strictest.facts);
+    } else {
+      // The ptrace backend asks no reader: the caller's own call decides, as natively.
+      CHECK(run.err.find("readers_stopped=0") != std::string::npos);
+      CHECK(run.exit_code == lenient.exit_code);
+      CHECK(run.facts == lenient.facts);
+    }
+  }
+}
+
 TEST_CASE("vm.memfd_noexec of the tree's own namespace, written by a root target that kept its capabilities") {
   // Natively: a PID namespace of its own (unshare), so the host's value is left alone.
   TempDir dir;

@@ -136,6 +136,9 @@ TEST_CASE("code from a sealed in-tree memfd does not run: mmap, mprotect, pkey, 
       CHECK((*record)["name"] == "jit-code");
       CHECK((*record)["prot"] == 5);  // PROT_READ|PROT_EXEC
     }
+    // A mapping names the fd it maps; mprotect and personality have none.
+    bool maps_fd = std::string(c.syscall) == "mmap";
+    CHECK((*record)["fd"] == (maps_fd ? Json(run.fact_number("fd")) : Json(nullptr)));
   }
 }
 

@@ -219,11 +219,13 @@ int cmd_exec_race(int fd, long rounds, const char* disk) {
 constexpr unsigned char kCode[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
 
 // map-exec HOW [nodump]: an in-tree memfd holding code, made executable by HOW (mmap, mprotect,
-// pkey, personality); runs it. Prints ran=1 when the code ran; exits with the errno that stopped
-// it. "nodump": the process makes itself non-dumpable once the memfd is made.
+// pkey, personality); runs it. Prints fd= (the memfd's), and ran=1 when the code ran; exits with
+// the errno that stopped it. "nodump": the process makes itself non-dumpable once the memfd is
+// made.
 int cmd_map_exec(const std::string& how, bool nodump) {
   int fd = static_cast<int>(::syscall(SYS_memfd_create, "jit-code", 0));
   if (fd < 0) return errno;
+  std::printf("fd=%d\n", fd);
   if (::write(fd, kCode, sizeof(kCode)) != sizeof(kCode)) return errno;
   if (nodump && ::prctl(PR_SET_DUMPABLE, 0) != 0) return errno;
   void* map = MAP_FAILED;

@@ -248,6 +248,37 @@ int cmd_hit_reader(const std::string& signal_name, const std::string& name, unsi
   return cmd_create(name, flags);
 }
 
+// stop-readers NAME FLAGS: as the first process of a PID namespace (under in-pidns), a thread
+// stops with SIGSTOP every other process that appears in the namespace, as soon as it appears
+// (it polls the next numbers with pidfd_open), while memfd_create(NAME, FLAGS) runs; the result
+// is then described as `create` does. Tells on stderr how many it stopped (readers_stopped=N).
+int cmd_stop_readers(const std::string& name, unsigned flags) {
+  std::atomic<bool> done{false};
+  std::atomic<int> stopped{0};
+  std::thread stopper([&] {
+    pid_t own = static_cast<pid_t>(::syscall(SYS_gettid));
+    bool seen[32] = {};
+    while (!done.load(std::memory_order_relaxed)) {
+      for (pid_t pid = 2; pid < 32; ++pid) {
+        if (pid == own || seen[pid]) continue;
+        int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+        if (fd < 0) continue;
+        if (::syscall(SYS_pidfd_send_signal, fd, SIGSTOP, nullptr, 0) == 0) {
+          seen[pid] = true;
+          stopped.fetch_add(1);
+        }
+        ::close(fd);
+      }
+    }
+  });
+  int fd = raw_memfd_create(name.c_str(), flags);
+  int error = errno;
+  done = true;  // before `describe`, which forks
+  stopper.join();
+  std::fprintf(stderr, "readers_stopped=%d\n", stopped.load());
+  return fd < 0 ? error : describe(fd);
+}
+
 // jobctl-race N: N rounds of: a child stops itself with SIGSTOP, and the parent sends SIGCONT as
 // soon as /proc shows the child stopped (state T, or t when traced). A child still not exited
 // 2 s after SIGCONT is hung (then killed). Prints rounds=, hung=, and premature_cont= (rounds
@@ -1544,7 +1575,7 @@ int usage() {
       "[fault-init]\n"
       "  ptrace-child | exec-memfd NAME HOW | exec-huge HOW | exec-fd FD HOW | io_uring\n"
       "  shm-route | in-pidns VALUE COMMAND... | in-userns COMMAND... | flip VALUE NAME FLAGS\n"
-      "  hit-reader STOP|KILL NAME FLAGS\n"
+      "  hit-reader STOP|KILL NAME FLAGS | stop-readers NAME FLAGS\n"
       "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
       "  restart-storm N | load PROCESSES THREADS SECONDS\n"
       "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N | hold-inotify SECONDS\n");
@@ -1591,6 +1622,7 @@ int main(int argc, char** argv) {
   if (command == "in-userns") return cmd_in_userns(argc, argv);
   if (command == "flip") return cmd_flip(arg(2), arg(3), parse_flags(arg(4)));
   if (command == "hit-reader") return cmd_hit_reader(arg(2), arg(3), parse_flags(arg(4)));
+  if (command == "stop-readers") return cmd_stop_readers(arg(2), parse_flags(arg(3)));
   if (command == "exec-fd") return cmd_exec_fd(std::atoi(arg(2)), arg(3));
   if (command == "io_uring") return cmd_io_uring();
   if (command == "lifeline") return cmd_lifeline(arg(2));
