@@ -863,6 +863,35 @@ TEST_CASE("an x32 memfd_create gets ENOSYS on a kernel without x32, as it does n
   CHECK(run.decisions.empty());  // the kernel answered, not memfd-warden
 }
 
+TEST_CASE(
+    "an old i386 program, whose readable mappings are executable, cannot map a memfd readable") {
+  // Without PT_GNU_STACK the kernel's ELF loader gives an i386 program READ_IMPLIES_EXEC: its
+  // mmap2 with only PROT_READ maps the memfd's code executable. With the header, it does not.
+  TempDir dir;
+  auto old = run_native({attack_bin(), "i386-read-exec", dir.path().string(), "no-gnu-stack"});
+  if (old.exit_code == ENOEXEC) {
+    MESSAGE("skipped: this kernel runs no i386 programs");
+    return;
+  }
+  REQUIRE(old.exit_code == 77);  // the payload ran
+  auto current = run_native({attack_bin(), "i386-read-exec", dir.path().string(), "gnu-stack"});
+  REQUIRE(current.exit_code == 128 + SIGSEGV);  // readable only: the call into it faults
+
+  auto refused =
+      run_warden({}, {attack_bin(), "i386-read-exec", dir.path().string(), "no-gnu-stack"});
+  CHECK(refused.exit_code == EACCES);
+  const Json* record = find_record(refused, "mmap2");
+  REQUIRE(record != nullptr);
+  CHECK((*record)["abi"] == "i386");
+  CHECK((*record)["decision"] == "deny");
+  CHECK((*record)["prot"] == 1);  // PROT_READ alone
+  CHECK((*record)["file"] == "memfd");
+  // The persona decides, not the ABI: a readable mapping without it is let through.
+  auto passed = run_warden({}, {attack_bin(), "i386-read-exec", dir.path().string(), "gnu-stack"});
+  CHECK(passed.exit_code == 128 + SIGSEGV);
+  CHECK(find_record(passed, "mmap2") == nullptr);
+}
+
 TEST_CASE("i386 calls from 64-bit code are judged on the low 32 bits the kernel acts on") {
   // Each pointer carries a bit above 32; what is at the address the kernel uses is refused, what
   // is at the whole 64-bit one is harmless. Native controls first: each attack works there.

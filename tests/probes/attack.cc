@@ -650,6 +650,78 @@ int cmd_x32_create() {
   return fd >= 0 ? 0 : errno;
 }
 
+// i386-read-exec DIR gnu-stack|no-gnu-stack: writes a tiny i386 program to DIR and runs it. The
+// program makes a memfd holding code (mov eax, 77; ret), maps it with mmap2 and only PROT_READ,
+// and calls it: it exits with kPayloadRan if the code ran, with the errno of a failed call, or
+// dies of SIGSEGV. "no-gnu-stack" leaves out the PT_GNU_STACK header: for such an i386 program
+// the kernel's ELF loader sets READ_IMPLIES_EXEC, which makes the readable mapping executable.
+int cmd_i386_read_exec(const std::string& dir, const std::string& stack) {
+  // Assembled with `as --32`; the two absolute addresses (the name, the payload) are set below.
+  unsigned char code[] = {
+      0xb8, 0x64,        0x01, 0x00, 0x00,              // mov eax, 356 (memfd_create)
+      0xbb, 0x00,        0x00, 0x00, 0x00,              // mov ebx, NAME
+      0x31, 0xc9,        0xcd, 0x80,                    // xor ecx, ecx; int 0x80
+      0x85, 0xc0,        0x78, 0x47,                    // test eax, eax; js fail
+      0x89, 0xc6,                                       // mov esi, eax
+      0xb8, 0x04,        0x00, 0x00, 0x00, 0x89, 0xf3,  // mov eax, 4 (write); mov ebx, esi
+      0xb9, 0x00,        0x00, 0x00, 0x00,              // mov ecx, PAYLOAD
+      0xba, 0x06,        0x00, 0x00, 0x00, 0xcd, 0x80,  // mov edx, 6; int 0x80
+      0x85, 0xc0,        0x78, 0x2e,                    // test eax, eax; js fail
+      0x89, 0xf7,        0x31, 0xdb,                    // mov edi, esi; xor ebx, ebx
+      0xb9, 0x00,        0x10, 0x00, 0x00,              // mov ecx, 4096
+      0xba, 0x01,        0x00, 0x00, 0x00,              // mov edx, PROT_READ
+      0xbe, 0x02,        0x00, 0x00, 0x00,              // mov esi, MAP_PRIVATE
+      0x31, 0xed,                                       // xor ebp, ebp
+      0xb8, 0xc0,        0x00, 0x00, 0x00, 0xcd, 0x80,  // mov eax, 192 (mmap2); int 0x80
+      0x3d, 0x00,        0xf0, 0xff, 0xff, 0x77, 0x0b,  // cmp eax, -4096; ja fail
+      0xff, 0xd0,        0x89, 0xc3,                    // call eax; mov ebx, eax
+      0xb8, 0x01,        0x00, 0x00, 0x00, 0xcd, 0x80,  // mov eax, 1 (exit); int 0x80
+      0xf7, 0xd8,        0x89, 0xc3,                    // fail: neg eax; mov ebx, eax
+      0xb8, 0x01,        0x00, 0x00, 0x00, 0xcd, 0x80,  // mov eax, 1 (exit); int 0x80
+      'r',  'e',         'x',  0x00,                    // NAME
+      0xb8, kPayloadRan, 0x00, 0x00, 0x00, 0xc3         // PAYLOAD: mov eax, 77; ret
+  };
+  constexpr uint32_t kBase = 0x08048000;
+  constexpr uint32_t kCodeOffset = 52 + 2 * 32;  // the ELF header, two program headers
+  auto put32 = [](unsigned char* at, uint32_t value) { std::memcpy(at, &value, 4); };
+  put32(code + 6, kBase + kCodeOffset + 0x64);
+  put32(code + 28, kBase + kCodeOffset + 0x68);
+  uint32_t size = kCodeOffset + sizeof(code);
+  unsigned char image[kCodeOffset + sizeof(code)] = {0x7f, 'E', 'L', 'F', 1, 1, 1};
+  auto put16 = [](unsigned char* at, uint16_t value) { std::memcpy(at, &value, 2); };
+  put16(image + 16, 2);                    // e_type: ET_EXEC
+  put16(image + 18, 3);                    // e_machine: EM_386
+  put32(image + 20, 1);                    // e_version
+  put32(image + 24, kBase + kCodeOffset);  // e_entry
+  put32(image + 28, 52);                   // e_phoff
+  put16(image + 40, 52);                   // e_ehsize
+  put16(image + 42, 32);                   // e_phentsize
+  put16(image + 44, 2);                    // e_phnum
+  unsigned char* load = image + 52;        // PT_LOAD of the whole file, readable and executable
+  put32(load + 0, 1);
+  put32(load + 8, kBase);
+  put32(load + 12, kBase);
+  put32(load + 16, size);
+  put32(load + 20, size);
+  put32(load + 24, 5);
+  put32(load + 28, 4096);
+  unsigned char* second = image + 84;  // PT_GNU_STACK (not executable), or PT_NULL
+  if (stack == "gnu-stack") {
+    put32(second + 0, 0x6474e551);
+    put32(second + 24, 6);
+  }
+  std::memcpy(image + kCodeOffset, code, sizeof(code));
+  std::string path = dir + "/i386-read-exec";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+  if (fd < 0) return errno;
+  bool written = ::write(fd, image, size) == static_cast<ssize_t>(size);
+  ::close(fd);
+  if (!written) return EIO;
+  char* argv[] = {path.data(), nullptr};
+  ::execve(path.c_str(), argv, no_env());
+  return errno;  // ENOEXEC: a kernel without i386 emulation
+}
+
 // int80-high MODE: i386 calls made from 64-bit code with int $0x80, each pointer argument carrying
 // a bit above 32 (HIGH = LOW + 4 GiB). The kernel's i386 handlers take the low 32 bits of each
 // register, so they act on what is at LOW; seccomp and ptrace report the whole 64. HIGH holds
@@ -931,6 +1003,7 @@ int main(int argc, char** argv) {
   }
   if (command == "x32-create") return cmd_x32_create();
   if (command == "int80-high") return cmd_int80_high(arg(2), arg(3));
+  if (command == "i386-read-exec") return cmd_i386_read_exec(arg(2), arg(3));
   if (command == "shared-table-untrackable") return cmd_shared_table_untrackable();
   if (command == "tamper") return cmd_tamper(arg(2), arg(3));
   if (command == "tamper-fd") return cmd_tamper_fd(std::atoi(arg(2)));
