@@ -683,11 +683,12 @@ int cmd_i386_read_exec(const std::string& dir, const std::string& stack) {
   };
   constexpr uint32_t kBase = 0x08048000;
   constexpr uint32_t kCodeOffset = 52 + 2 * 32;  // the ELF header, two program headers
+  constexpr uint32_t kPayload = kBase + kCodeOffset + sizeof(code) - 6, kName = kPayload - 4;
   auto put32 = [](unsigned char* at, uint32_t value) { std::memcpy(at, &value, 4); };
-  put32(code + 6, kBase + kCodeOffset + 0x64);
-  put32(code + 28, kBase + kCodeOffset + 0x68);
-  uint32_t size = kCodeOffset + sizeof(code);
+  put32(code + 6, kName);      // mov ebx's operand
+  put32(code + 28, kPayload);  // mov ecx's operand
   unsigned char image[kCodeOffset + sizeof(code)] = {0x7f, 'E', 'L', 'F', 1, 1, 1};
+  constexpr uint32_t size = sizeof(image);
   auto put16 = [](unsigned char* at, uint16_t value) { std::memcpy(at, &value, 2); };
   put16(image + 16, 2);                    // e_type: ET_EXEC
   put16(image + 18, 3);                    // e_machine: EM_386
