@@ -91,6 +91,20 @@ bool receive(Client& client, bool& complete, std::string& why) {
   }
 }
 
+// Empty when the peer of `socket` may hand us a container: root, or the user we run as (a
+// rootless runtime's agent). Whatever mode the socket has, nobody else may: a listener comes with
+// a pid that the session may end (stall_watchdog.h). Otherwise, why not.
+std::string unauthorised(int socket) {
+  ucred peer{};
+  socklen_t size = sizeof(peer);
+  if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) {
+    return std::string("SO_PEERCRED: ") + std::strerror(errno);
+  }
+  if (peer.uid == 0 || peer.uid == ::geteuid()) return {};
+  return "process " + std::to_string(peer.pid) + " runs as uid " + std::to_string(peer.uid) +
+         "; only root and uid " + std::to_string(::geteuid()) + " may hand over a container";
+}
+
 // For a container whose policy cannot be had: every memfd refused (EPERM), nothing run from
 // memory; programs from files still run (exec = "deny" checks only what is memory).
 Policy deny_everything(const Policy& base) {
@@ -313,6 +327,9 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
         auto& state = *parsed;
         if (!state) {
           why = state.error().message();
+        } else if (std::string what = not_a_listener(client.fds[state->seccomp_fd_index].get());
+                   !what.empty()) {
+          why = "its seccompFd is " + what + ", not a seccomp listener";
         } else {
           std::string refusal;
           const Policy* policy = &policies.fallback;
@@ -366,6 +383,10 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
         UniqueFd accepted(
             ::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
         if (!accepted.valid()) break;
+        if (std::string why = unauthorised(accepted.get()); !why.empty()) {
+          spdlog::warn("dropped a client: {}", why);
+          continue;
+        }
         if (clients.size() >= kMaxClients) {
           spdlog::warn("dropped a client: {} connections are already sending", kMaxClients);
           continue;

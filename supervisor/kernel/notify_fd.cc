@@ -1,15 +1,36 @@
 #include "supervisor/kernel/notify_fd.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
+#include "policy/printable.h"
 #include "supervisor/kernel/kernel_abi.h"
 
 namespace warden {
 
+std::string not_a_listener(int fd) {
+  // Notification ids are random 64-bit numbers, so 0 is all but never pending; a listener that
+  // did hold it would answer 0, and still be a listener.
+  uint64_t id = 0;
+  if (::ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 || errno == ENOENT) return {};
+  if (errno == EBADF) return "no open fd";
+  char link[256];
+  std::string self = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t length = ::readlink(self.c_str(), link, sizeof(link) - 1);
+  // A file's name is the client's choice: shown escaped.
+  return length > 0 ? printable(std::string_view(link, static_cast<size_t>(length)))
+                    : std::string("not one");
+}
+
 Result<NotifyFd> NotifyFd::adopt(UniqueFd listener) {
+  if (std::string what = not_a_listener(listener.get()); !what.empty()) {
+    return Error{0, "the fd given as the seccomp listener is " + what + ", not a listener"};
+  }
   seccomp_notif_sizes sizes{};
   if (sys::seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
     return errno_error("seccomp(SECCOMP_GET_NOTIF_SIZES)");

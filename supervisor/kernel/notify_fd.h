@@ -7,16 +7,23 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "policy/result.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
 
+// Empty when `fd` is a seccomp user-notification listener; otherwise what it is instead, for an
+// error message ("pipe:[1234]", from /proc/self/fd). Asked of the kernel: a listener answers
+// SECCOMP_IOCTL_NOTIF_ID_VALID for an id it does not hold with ENOENT, anything else (pipe, file,
+// socket) with ENOTTY. For fds that someone else hands us (the agent's clients).
+std::string not_a_listener(int fd);
+
 class NotifyFd {
  public:
   // Sizes the receive buffer from SECCOMP_GET_NOTIF_SIZES (the kernel may know a larger struct
-  // than our headers do).
+  // than our headers do). Fails when `listener` is not one (not_a_listener()).
   static Result<NotifyFd> adopt(UniqueFd listener);
 
   int fd() const { return fd_.get(); }

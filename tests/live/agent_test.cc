@@ -4,6 +4,8 @@
 // these run in the unotify suite only; they skip with the reason where runc cannot run.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -518,6 +520,78 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
   CHECK(log.find("dropped a client: it closed without a message") != std::string::npos);
   CHECK(log.find("dropped a client: container state: \"fds\" names 1 fds, 0 arrived") !=
         std::string::npos);
+}
+
+TEST_CASE("agent: only root or its own user hands over a container and only a seccomp listener") {
+  // A listener comes with a pid the session may end (stall watchdog): whatever mode the socket
+  // has, a client running as another user is dropped on connecting, before it is read. And what
+  // a client passes as its seccompFd must be a listener; what it is instead is named, escaped.
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  Agent agent(dir, {"--policy", dir.write("default.toml", kStrict)});
+  // Anyone may connect now: the check is the agent's, not the file's mode.
+  fs::permissions(dir.path(), fs::perms::all);
+  fs::permissions(agent.socket(), fs::perms::all);
+  auto message = [](const std::string& id) {
+    return R"({"ociVersion":"1.0.2","fds":["seccompFd"],"state":{"id":")" + id + R"("}})";
+  };
+  auto logged = [&](const std::string& text) {
+    for (int i = 0; i < 500; ++i) {  // 5 s at most
+      if (agent.log().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  std::string root_id = container_id("root"), nobody_id = container_id("nobody");
+  bool listened = with_child_listener(SECCOMP_FILTER_FLAG_NEW_LISTENER, [&](int listener) {
+    // Control: root's client, with a real listener, gets a session.
+    int root = connect_to(agent.socket());
+    CHECK(send_with_fds(root, message(root_id), {listener}) > 0);
+    CHECK_MESSAGE(logged("container " + root_id + ": session"), agent.log());
+    ::close(root);
+    // The same, from a process running as nobody (65534): dropped, with who it was.
+    pid_t child = ::fork();
+    if (child == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(1);
+      int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un address{};
+      address.sun_family = AF_UNIX;
+      std::strncpy(address.sun_path, agent.socket().c_str(), sizeof(address.sun_path) - 1);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) _exit(2);
+      _exit(send_with_fds(fd, message(nobody_id), {listener}) > 0 ? 0 : 3);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    // It became nobody and connected: the socket let it in, only the agent refuses it. (Its send
+    // fails, 3, when the agent has dropped it already.)
+    CHECK(WIFEXITED(status));
+    CHECK((WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 3));
+    CHECK_MESSAGE(logged("dropped a client: process " + std::to_string(child) +
+                         " runs as uid 65534; only root and uid 0 may hand over a container"),
+                  agent.log());
+  });
+  REQUIRE(listened);
+  // Root's clients whose seccompFd is not a listener: a pipe, and a file whose name is hostile.
+  int pipe_fds[2];
+  REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+  int piped = connect_to(agent.socket());
+  CHECK(send_with_fds(piped, message(container_id("pipe")), {pipe_fds[0]}) > 0);
+  CHECK_MESSAGE(logged("dropped a client: its seccompFd is pipe:["), agent.log());
+  std::string hostile = dir.write("evil\x1b]0;owned\x07.name", "");
+  int file = ::open(hostile.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(file >= 0);
+  int filed = connect_to(agent.socket());
+  CHECK(send_with_fds(filed, message(container_id("file")), {file}) > 0);
+  CHECK_MESSAGE(logged("evil\\x1b]0;owned\\x07.name, not a seccomp listener"), agent.log());
+  for (int fd : {piped, filed, file, pipe_fds[0], pipe_fds[1]}) ::close(fd);
+  agent.stop(SIGTERM);
+  std::string log = agent.log();
+  CHECK(log.find('\x1b') == std::string::npos);
+  CHECK(log.find("container " + nobody_id) == std::string::npos);
+  std::ifstream in(agent.audit());
+  std::string audit((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(audit.find(root_id) != std::string::npos);  // the control's session ran
+  CHECK(audit.find(nobody_id) == std::string::npos);
 }
 
 TEST_CASE("agent: a container's session holds no fd another client sent") {

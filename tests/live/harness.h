@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -126,6 +127,11 @@ Args probe_script(const std::string& text);
 
 // Writes a policy denying names "evil*" with the sentinel EDOM into `dir`; returns its path.
 std::string policy_denying_evil(const TempDir& dir);
+
+// A child loads an allow-all filter with `flags` and (when asked) hands us its listener by
+// number; `use` runs on our copy of it while the child waits. Returns whether the kernel took the
+// filter.
+bool with_child_listener(unsigned flags, const std::function<void(int)>& use);
 
 // Gone, a zombie (whose parent is no longer there to reap it), or being reaped (state X).
 bool process_dead(pid_t pid);

@@ -3,11 +3,9 @@
 // its behaviour (a target may ptrace under user notification, not under ptrace).
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,7 +13,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <functional>
 #include <iterator>
 #include <map>
 #include <regex>
@@ -36,37 +33,6 @@ std::map<std::string, bool> parse_probe(const std::string& text) {
     if (std::regex_match(each, m, line)) out[m[1]] = m[2] == "yes";
   }
   return out;
-}
-
-// A child loads an allow-all filter with `flags` and (when asked) hands us its listener by
-// number; `use` runs on our copy of it. Returns whether the kernel took the filter.
-bool with_child_listener(unsigned flags, const std::function<void(int)>& use) {
-  int pipe_fds[2];
-  REQUIRE(::pipe(pipe_fds) == 0);
-  pid_t child = ::fork();
-  if (child == 0) {
-    sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
-    sock_fprog prog{1, allow};
-    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    int listener = static_cast<int>(::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog));
-    (void)::write(pipe_fds[1], &listener, sizeof(listener));
-    ::pause();
-    _exit(0);
-  }
-  ::close(pipe_fds[1]);
-  int listener = -1;
-  REQUIRE(::read(pipe_fds[0], &listener, sizeof(listener)) == sizeof(listener));
-  ::close(pipe_fds[0]);
-  if (listener >= 0 && use) {
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
-    int copy = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, listener, 0));
-    use(copy);
-    ::close(copy);
-    ::close(pidfd);
-  }
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
-  return listener >= 0;
 }
 
 }  // namespace
