@@ -24,7 +24,9 @@ int restore_seal_policy(int fd, uint32_t requested_flags, bool seal);
 // MFD_NOEXEC_SEAL, the call runs with MFD_ALLOW_SEALING added (traced_call_flags), and
 // seal_traced_memfd() then gives the memfd exactly what sealed_flags() and restore_seal_policy()
 // give under user notification: the exec seal (already there if the namespace implied it) and
-// F_SEAL_SEAL where the caller's memfd would have had it. Returns 0 or errno.
+// F_SEAL_SEAL where the caller's memfd would have had it. Returns 0 or errno. The kernel runs the
+// caller's filters again on the changed call, so a filter of its own sees the added flag: a
+// documented limit (docs/fidelity.md, "Limits of the ptrace backend").
 uint32_t traced_call_flags(uint32_t flags, bool seal);
 int seal_traced_memfd(int fd, uint32_t requested_flags, bool seal);
 

@@ -1449,18 +1449,32 @@ int cmd_lifeline(const std::string& dir) {
   return 0;
 }
 
-// own-filter MODE NAME: installs a filter of the target's own, then calls memfd_create(NAME).
+// own-filter MODE NAME: installs a filter of the target's own, then calls memfd_create(NAME, 0).
 // MODE allow: an allow-everything filter (stacked on ours); listener: the same with
-// SECCOMP_FILTER_FLAG_NEW_LISTENER (exits with its errno if refused). Exits with the errno of
+// SECCOMP_FILTER_FLAG_NEW_LISTENER (exits with its errno if refused); refuse-sealing: fails a
+// memfd_create whose flags hold MFD_ALLOW_SEALING with ENOTUNIQ; zero-sealing: answers such a
+// call with 0 without running it (SECCOMP_RET_ERRNO | 0). Prints fd=N; exits with the errno of
 // memfd_create, 0 on success.
 int cmd_own_filter(const std::string& mode, const std::string& name) {
-  sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
-  sock_fprog prog{1, allow};
+  uint32_t answer = mode == "refuse-sealing" ? SECCOMP_RET_ERRNO | ENOTUNIQ
+                    : mode == "zero-sealing" ? SECCOMP_RET_ERRNO | 0
+                                             : SECCOMP_RET_ALLOW;
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 2),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MFD_ALLOW_SEALING, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, answer),
+  };
+  sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   unsigned flags = mode == "listener" ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
   if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0) return errno;
   int fd = raw_memfd_create(name.c_str(), 0);
-  return fd < 0 ? errno : 0;
+  int error = errno;
+  std::printf("fd=%d\n", fd);
+  return fd < 0 ? error : 0;
 }
 
 // addfd-einval PROGRAM ARGS...: runs PROGRAM (memfd-warden, in the tests) under a filter of its
@@ -1576,7 +1590,8 @@ int usage() {
       "  ptrace-child | exec-memfd NAME HOW | exec-huge HOW | exec-fd FD HOW | io_uring\n"
       "  shm-route | in-pidns VALUE COMMAND... | in-userns COMMAND... | flip VALUE NAME FLAGS\n"
       "  hit-reader STOP|KILL NAME FLAGS | stop-readers NAME FLAGS\n"
-      "  i386-memfd NAME | lifeline DIR | own-filter allow|listener NAME\n"
+      "  i386-memfd NAME | lifeline DIR | own-filter allow|listener|refuse-sealing|zero-sealing "
+      "NAME\n"
       "  restart-storm N | load PROCESSES THREADS SECONDS\n"
       "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N | hold-inotify SECONDS\n");
   return 64;
