@@ -522,6 +522,46 @@ TEST_CASE("agent: hostile clients on the socket do not stop it serving container
         std::string::npos);
 }
 
+// A state message for container ID, naming one fd, the listener.
+std::string state_message(const std::string& id) {
+  return R"({"ociVersion":"1.0.2","fds":["seccompFd"],"state":{"id":")" + id + R"("}})";
+}
+
+// Whether the agent's log says `text` within 5 s.
+bool logs_soon(const Agent& agent, const std::string& text) {
+  for (int i = 0; i < 500; ++i) {
+    if (agent.log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// A process running as `uid` (and its group) connects to the agent and sends `message` with
+// `fd`. Returns its pid, once it has ended: connected, it exits 0 when the whole message went,
+// 3 when the agent had already dropped it; 1 and 2 when it could not become `uid` or connect.
+pid_t hand_over_as(uid_t uid, const std::string& socket, const std::string& message, int fd,
+                   int& exit_code) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(uid) != 0 || ::setuid(uid) != 0) _exit(1);
+    int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket.c_str(), sizeof(address.sun_path) - 1);
+    if (::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) _exit(2);
+    _exit(send_with_fds(client, message, {fd}) > 0 ? 0 : 3);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return child;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 TEST_CASE("agent: only root or its own user hands over a container and only a seccomp listener") {
   // A listener comes with a pid the session may end (stall watchdog): whatever mode the socket
   // has, a client running as another user is dropped on connecting, before it is read. And what
@@ -532,42 +572,22 @@ TEST_CASE("agent: only root or its own user hands over a container and only a se
   // Anyone may connect now: the check is the agent's, not the file's mode.
   fs::permissions(dir.path(), fs::perms::all);
   fs::permissions(agent.socket(), fs::perms::all);
-  auto message = [](const std::string& id) {
-    return R"({"ociVersion":"1.0.2","fds":["seccompFd"],"state":{"id":")" + id + R"("}})";
-  };
-  auto logged = [&](const std::string& text) {
-    for (int i = 0; i < 500; ++i) {  // 5 s at most
-      if (agent.log().find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  };
   std::string root_id = container_id("root"), nobody_id = container_id("nobody");
   bool listened = with_child_listener(SECCOMP_FILTER_FLAG_NEW_LISTENER, [&](int listener) {
     // Control: root's client, with a real listener, gets a session.
     int root = connect_to(agent.socket());
-    CHECK(send_with_fds(root, message(root_id), {listener}) > 0);
-    CHECK_MESSAGE(logged("container " + root_id + ": session"), agent.log());
+    CHECK(send_with_fds(root, state_message(root_id), {listener}) > 0);
+    CHECK_MESSAGE(logs_soon(agent, "container " + root_id + ": session"), agent.log());
     ::close(root);
-    // The same, from a process running as nobody (65534): dropped, with who it was.
-    pid_t child = ::fork();
-    if (child == 0) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(1);
-      int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un address{};
-      address.sun_family = AF_UNIX;
-      std::strncpy(address.sun_path, agent.socket().c_str(), sizeof(address.sun_path) - 1);
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) _exit(2);
-      _exit(send_with_fds(fd, message(nobody_id), {listener}) > 0 ? 0 : 3);
-    }
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    // It became nobody and connected: the socket let it in, only the agent refuses it. (Its send
-    // fails, 3, when the agent has dropped it already.)
-    CHECK(WIFEXITED(status));
-    CHECK((WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 3));
-    CHECK_MESSAGE(logged("dropped a client: process " + std::to_string(child) +
-                         " runs as uid 65534; only root and uid 0 may hand over a container"),
+    // The same, from a process running as nobody (65534): dropped, with who it was. It became
+    // nobody and connected: the socket let it in, only the agent refuses it.
+    int exit_code = -1;
+    pid_t nobody =
+        hand_over_as(65534, agent.socket(), state_message(nobody_id), listener, exit_code);
+    CHECK((exit_code == 0 || exit_code == 3));
+    CHECK_MESSAGE(logs_soon(agent, "dropped a client: process " + std::to_string(nobody) +
+                                       " runs as uid 65534; only root and uid 0 may hand over a "
+                                       "container"),
                   agent.log());
   });
   REQUIRE(listened);
@@ -575,23 +595,60 @@ TEST_CASE("agent: only root or its own user hands over a container and only a se
   int pipe_fds[2];
   REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
   int piped = connect_to(agent.socket());
-  CHECK(send_with_fds(piped, message(container_id("pipe")), {pipe_fds[0]}) > 0);
-  CHECK_MESSAGE(logged("dropped a client: its seccompFd is pipe:["), agent.log());
+  CHECK(send_with_fds(piped, state_message(container_id("pipe")), {pipe_fds[0]}) > 0);
+  CHECK_MESSAGE(logs_soon(agent, "dropped a client: its seccompFd is pipe:["), agent.log());
   std::string hostile = dir.write("evil\x1b]0;owned\x07.name", "");
   int file = ::open(hostile.c_str(), O_RDONLY | O_CLOEXEC);
   REQUIRE(file >= 0);
   int filed = connect_to(agent.socket());
-  CHECK(send_with_fds(filed, message(container_id("file")), {file}) > 0);
-  CHECK_MESSAGE(logged("evil\\x1b]0;owned\\x07.name, not a seccomp listener"), agent.log());
+  CHECK(send_with_fds(filed, state_message(container_id("file")), {file}) > 0);
+  CHECK_MESSAGE(logs_soon(agent, "evil\\x1b]0;owned\\x07.name, not a seccomp listener"),
+                agent.log());
   for (int fd : {piped, filed, file, pipe_fds[0], pipe_fds[1]}) ::close(fd);
   agent.stop(SIGTERM);
   std::string log = agent.log();
   CHECK(log.find('\x1b') == std::string::npos);
   CHECK(log.find("container " + nobody_id) == std::string::npos);
-  std::ifstream in(agent.audit());
-  std::string audit((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string audit = read_text(agent.audit());
   CHECK(audit.find(root_id) != std::string::npos);  // the control's session ran
   CHECK(audit.find(nobody_id) == std::string::npos);
+}
+
+TEST_CASE("agent: an agent running as a user serves that user and root and nobody else") {
+  // A rootless runtime's agent runs as the runtime's user. Here the agent runs as nobody (65534):
+  // nobody's client and root's are served, one running as uid 65533 is dropped.
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  fs::permissions(dir.path(), fs::perms::all);  // for the agent's socket and audit
+  Agent agent(dir, {"--policy", dir.write("default.toml", kStrict)},
+              {"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"});
+  REQUIRE_MESSAGE(agent.accepts(), agent.log());
+  fs::permissions(agent.socket(), fs::perms::all);
+  std::string own_id = container_id("own"), root_id = container_id("root"),
+              other_id = container_id("other");
+  bool listened = with_child_listener(SECCOMP_FILTER_FLAG_NEW_LISTENER, [&](int listener) {
+    int exit_code = -1;
+    hand_over_as(65534, agent.socket(), state_message(own_id), listener, exit_code);
+    CHECK(exit_code == 0);
+    CHECK_MESSAGE(logs_soon(agent, "container " + own_id + ": session"), agent.log());
+    int root = connect_to(agent.socket());
+    CHECK(send_with_fds(root, state_message(root_id), {listener}) > 0);
+    CHECK_MESSAGE(logs_soon(agent, "container " + root_id + ": session"), agent.log());
+    ::close(root);
+    pid_t other = hand_over_as(65533, agent.socket(), state_message(other_id), listener, exit_code);
+    CHECK((exit_code == 0 || exit_code == 3));
+    CHECK_MESSAGE(logs_soon(agent, "dropped a client: process " + std::to_string(other) +
+                                       " runs as uid 65533; only root and uid 65534 may hand "
+                                       "over a container"),
+                  agent.log());
+  });
+  REQUIRE(listened);
+  agent.stop(SIGTERM);
+  std::string audit = read_text(agent.audit());
+  CHECK(audit.find(own_id) != std::string::npos);  // its sessions ran, as nobody
+  CHECK(audit.find(root_id) != std::string::npos);
+  CHECK(audit.find(other_id) == std::string::npos);
+  CHECK(agent.log().find("container " + other_id) == std::string::npos);
 }
 
 TEST_CASE("agent: a container's session holds no fd another client sent") {
