@@ -274,7 +274,7 @@ CliOutcome parse_command_line(int argc, char** argv) {
   std::vector<std::string> suggest_paths;
   suggest->add_option("FILE", suggest_paths, "Audit log(s)")->required();
   unsigned headroom = 25;
-  suggest->add_option("--headroom", headroom, "Quotas: the observed peak plus PERCENT")
+  suggest->add_option("--headroom", headroom, "Quotas: the observed peak plus PERCENT, rounded up, and at least one more than the peak")
       ->type_name("PERCENT")
       ->check(CLI::Range(0U, 1000U))
       ->capture_default_str();

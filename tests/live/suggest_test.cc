@@ -36,6 +36,18 @@ TEST_CASE("suggest: the workload passes the policy its dry run suggests, a varia
   CHECK(suggested.out.find("name = 'cache-*'") != std::string::npos);
   CHECK(suggested.out.find("name = 'session'") != std::string::npos);
   CHECK(suggested.out.find("default = \"deny\"") != std::string::npos);
+  // The quotas: the trial's peaks (64 + 128 KiB held together, 128 KiB in one memfd) plus
+  // --headroom percent, rounded up, and always at least one more than the peak.
+  CHECK(suggested.out.find("max_bytes = 245760\n") != std::string::npos);  // 25% by default
+  CHECK(suggested.out.find("max_memfd_bytes = 163840\n") != std::string::npos);
+  auto doubled = run_warden_raw({"suggest", "--headroom", "100", trial_audit});
+  CHECK(doubled.out.find("max_bytes = 393216\n") != std::string::npos);
+  CHECK(doubled.out.find("max_memfd_bytes = 262144\n") != std::string::npos);
+  auto exact = run_warden_raw({"suggest", "--headroom", "0", "--default", "allow", trial_audit});
+  CHECK(exact.out.find("max_bytes = 196609\n") != std::string::npos);
+  CHECK(exact.out.find("max_memfd_bytes = 131073\n") != std::string::npos);
+  CHECK(exact.out.find("default = \"allow\"") != std::string::npos);
+  CHECK(run_warden_raw({"suggest", "--headroom", "1001", trial_audit}).exit_code == 2);
 
   // The same workload, enforced: no refusal, every operation succeeds.
   auto enforced = run_warden({"--policy", policy}, workload(kWorkload));
