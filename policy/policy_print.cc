@@ -54,9 +54,7 @@ std::string format_policy(const Policy& policy) {
   for (const auto& rule : policy.rules) {
     out << "\n[[rule]]\n";
     if (!rule.id.empty()) out << "id = " << quoted(rule.id) << "\n";
-    if (rule.syscall != CreateCall::kMemfdCreate) {
-      out << "syscall = " << quoted(create_call_name(rule.syscall)) << "\n";
-    }
+    out << "syscall = " << quoted(create_call_name(rule.syscall)) << "\n";  // its default too
     if (rule.name_glob) out << "name = " << quoted(*rule.name_glob) << "\n";
     if (rule.name_regex) out << "name_regex = " << quoted(rule.name_regex_source) << "\n";
     if (rule.flags_any) out << "flags_any = " << flag_list(rule.flags_any) << "\n";

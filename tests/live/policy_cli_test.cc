@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <vector>
 
 #include "tests/live/harness.h"
@@ -60,6 +62,14 @@ TEST_CASE("check prints the normalized policy, which parses back to itself") {
   CHECK(first.out.find("errno = \"EACCES\"") != std::string::npos);
   CHECK(first.out.find("flags_any = [\"MFD_CLOEXEC\", \"MFD_EXEC\"]") != std::string::npos);
   CHECK(first.out.find("max_calls = 9") != std::string::npos);
+  // Every default written out, the rule's syscall included.
+  for (const char* line : {"default = \"allow\"\n", "exec = \"deny\"\n", "io_uring = \"deny\"\n",
+                           "errno = \"EMFILE\"\n", "ftruncate_errno = \"EFBIG\"\n",
+                           "write_errno = \"ENOSPC\"\n", "strict_writes = false\n",
+                           "syscall = \"memfd_create\"\n"}) {
+    CAPTURE(line);
+    CHECK(first.out.find(line) != std::string::npos);
+  }
   auto again = run_warden_raw({"check", dir.write("normalized.toml", first.out)});
   CHECK(again.exit_code == 0);
   CHECK(again.out == first.out);
@@ -71,6 +81,21 @@ TEST_CASE("policy --default prints the embedded policy, and it checks clean") {
   CHECK(shown.out.find("MFD_EXEC") != std::string::npos);
   TempDir dir;
   CHECK(run_warden_raw({"check", dir.write("default.toml", shown.out)}).exit_code == 0);
+  // policy.md shows it: the same TOML, without its comments.
+  std::ifstream in(std::string(SOURCE_DIR) + "/docs/policy.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t section = doc.find("## The embedded default");
+  REQUIRE(section != std::string::npos);
+  size_t start = doc.find("```toml\n", section);
+  REQUIRE(start != std::string::npos);
+  start += 8;
+  std::string documented = doc.substr(start, doc.find("```", start) - start);
+  std::istringstream lines(shown.out);
+  std::string printed, line;
+  while (std::getline(lines, line)) {
+    if (line.rfind('#', 0) != 0) printed += line + "\n";
+  }
+  CHECK(documented == printed);
 }
 
 TEST_CASE("every sample policy checks clean") {
