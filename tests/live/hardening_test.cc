@@ -811,6 +811,30 @@ TEST_CASE(
   CHECK(nobody.out.find("Uid:\t65534\t65534\t65534\t65534") != std::string::npos);
   CHECK(nobody.out.find("Gid:\t65534\t65534\t65534\t65534") != std::string::npos);
   CHECK(capabilities(nobody, "CapEff:") == 0);
+  // Its groups are what /etc/group lists it in, as initgroups(3) makes them (setpriv
+  // --init-groups), never root's: for nobody, and for a user /etc/group names as a member.
+  auto groups_line = [](const std::string& out) {
+    auto at = out.find("Groups:");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('\n', at) - at);
+  };
+  std::vector<std::string> users{"nobody"};
+  std::ifstream group_file("/etc/group");
+  for (std::string line; std::getline(group_file, line) && users.size() < 2;) {
+    std::string members = line.substr(line.rfind(':') + 1);
+    std::string first = members.substr(0, members.find(','));
+    if (!first.empty() && run_native({"id", "-u", first}).exit_code == 0) users.push_back(first);
+  }
+  if (users.size() < 2) MESSAGE("no user in /etc/group has supplementary groups: nobody only");
+  for (const auto& user : users) {
+    CAPTURE(user);
+    std::string group = run_native({"id", "-gn", user}).out;
+    group.erase(group.find_last_not_of('\n') + 1);
+    Args initgroups{"setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups"};
+    initgroups.insert(initgroups.end(), status.begin(), status.end());
+    auto expected = groups_line(run_native(initgroups).out);
+    REQUIRE(expected.size() > std::string("Groups:").size());
+    CHECK(groups_line(run_warden({"--user", user}, status).out) == expected);
+  }
   // A memfd made for it is its own (memfd-warden creates it under the caller's ids).
   auto owned = run_warden({"--user", "nobody"}, {probe_bin(), "create", "mine", "0"});
   CHECK(owned.exit_code == 0);
