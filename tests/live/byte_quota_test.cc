@@ -126,6 +126,52 @@ TEST_CASE("with --strict-writes, write and pwrite growth is checked and the data
   CHECK(lax.fact_number("size.a") == 2 * kMiB);
 }
 
+TEST_CASE("quota.ftruncate_errno and quota.write_errno choose the refusals - and a refused write writes nothing") {
+  TempDir dir;
+  auto policy = dir.write("errnos.toml",
+                          "version = 1\n[quota]\nmax_bytes = \"1MiB\"\nftruncate_errno = \"EDQUOT\"\n"
+                          "write_errno = \"EDOM\"\nstrict_writes = true\n");
+  auto run = run_warden({"--policy", policy},
+                        script("create a ; write a 900K ; write a 300K ; size a ; ftruncate a 2M ; "
+                               "fallocate a 0 2M ; pwrite a 1000K 100K ; size a"));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 3) == EDOM);  // the write family's errno
+  // A refused write fails whole: not one byte up to the limit (natively it all goes in).
+  CHECK(run.fact_number("size.a") == 900 * 1024);
+  CHECK(op(run, 5) == EDQUOT);  // ftruncate's
+  CHECK(op(run, 6) == EDOM);    // fallocate's is the write family's
+  CHECK(op(run, 7) == EDOM);
+  auto native = run_native(script("create a ; write a 900K ; write a 300K ; size a"));
+  CHECK(op(native, 3) == 0);
+  CHECK(native.fact_number("size.a") == 1200 * 1024);
+}
+
+TEST_CASE("the command line's limits replace the policy file's, looser or tighter") {
+  TempDir dir;
+  auto tight = dir.write("tight.toml",
+                         "version = 1\n[quota]\nmax_calls = 1\nmax_live = 1\nmax_bytes = \"1KiB\"\n"
+                         "max_memfd_bytes = \"1KiB\"\n");
+  auto ops = script("create a ; create b ; ftruncate a 1M");
+  auto alone = run_warden({"--policy", tight}, ops);
+  CHECK(op(alone, 2) == EMFILE);
+  CHECK(op(alone, 3) == EFBIG);
+  auto loosened = run_warden({"--policy", tight, "--max-calls", "5", "--max-live", "5",
+                              "--max-bytes", "10M", "--max-memfd-bytes", "10M"},
+                             ops);
+  CHECK(op(loosened, 2) == 0);
+  CHECK(op(loosened, 3) == 0);
+  // Each one on its own, tightening a loose file.
+  auto loose = dir.write("loose.toml",
+                         "version = 1\n[quota]\nmax_calls = 100\nmax_live = 100\n"
+                         "max_bytes = \"1GiB\"\nmax_memfd_bytes = \"1GiB\"\n");
+  CHECK(op(run_warden({"--policy", loose, "--max-calls", "1"}, ops), 2) == EMFILE);
+  CHECK(op(run_warden({"--policy", loose, "--max-live", "1"}, ops), 2) == EMFILE);
+  CHECK(op(run_warden({"--policy", loose, "--max-bytes", "512K"}, ops), 3) == EFBIG);
+  CHECK(op(run_warden({"--policy", loose, "--max-memfd-bytes", "512K"}, ops), 3) == EFBIG);
+  CHECK(op(run_warden({"--policy", loose}, ops), 3) == 0);  // control
+}
+
 TEST_CASE("--strict-writes without a byte limit has no effect, and says so") {
   auto run = run_warden({"--strict-writes"}, script("create a ; write a 2M ; size a"));
   CHECK(run.exit_code == 0);

@@ -26,6 +26,16 @@ TEST_CASE("max_calls bounds successful calls over the run, closed or not") {
   CHECK(run_warden({}, {probe_bin(), "many", "10", "close"}).exit_code == 0);
 }
 
+TEST_CASE("denied calls do not count toward max_calls") {
+  auto run = run_warden({"--max-calls", "2", "--deny", "x*"},
+                        probe_script("create x1 ; create x2 ; create a ; create b ; create c"));
+  CHECK(run.fact_number("op1") == EPERM);
+  CHECK(run.fact_number("op2") == EPERM);
+  CHECK(run.fact_number("op3") == 0);  // the two refusals used none of the two calls
+  CHECK(run.fact_number("op4") == 0);
+  CHECK(run.fact_number("op5") == EMFILE);
+}
+
 TEST_CASE("max_live bounds memfds alive at once - the policy file and quota.errno work too") {
   TempDir dir;
   auto policy =
