@@ -6,6 +6,9 @@
 
 #include <climits>
 #include <cstring>
+#include <optional>
+
+#include "supervisor/kernel/caller_creds.h"
 
 namespace warden {
 namespace {
@@ -107,7 +110,7 @@ TargetIovecs read_target_iovecs(MemoryReader reader, pid_t tid, const GrowthArgs
 }
 
 int64_t EmulatedWriter::write(pid_t tid, CallChannel& channel, int fd, const TargetIovecs& data,
-                              uint64_t position, int rwf_flags) {
+                              uint64_t position, int rwf_flags, bool as_caller) {
   if (!bounce_) bounce_ = std::make_unique<char[]>(kBounceSize);
   uint64_t written = 0;
   for (const auto& segment : data.segments) {
@@ -122,7 +125,16 @@ int64_t EmulatedWriter::write(pid_t tid, CallChannel& channel, int fd, const Tar
       if (!channel.caller_waiting()) return written > 0 ? static_cast<int64_t>(written) : -ENOENT;
       if (got <= 0) return written > 0 ? static_cast<int64_t>(written) : -EFAULT;
       iovec chunk{bounce_.get(), static_cast<size_t>(got)};
-      ssize_t put = ::pwritev2(fd, &chunk, 1, static_cast<off_t>(position + written), rwf_flags);
+      ssize_t put;
+      {
+        // Not around the read above: the caller's credentials cannot read its own memory.
+        std::optional<CallerCredsScope> caller;
+        if (as_caller && written == 0) {
+          caller.emplace(tid);
+          if (!caller->ok()) return -EPERM;  // its credentials are gone with it
+        }
+        put = ::pwritev2(fd, &chunk, 1, static_cast<off_t>(position + written), rwf_flags);
+      }
       if (put < 0) return written > 0 ? static_cast<int64_t>(written) : -errno;
       written += static_cast<uint64_t>(put);
       done += static_cast<size_t>(put);

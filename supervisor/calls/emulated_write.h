@@ -33,9 +33,11 @@ class EmulatedWriter {
  public:
   // Writes `data` (in the target `tid`) to `fd` at `position`, chunk by chunk, re-checking the
   // notification before each chunk is written. Returns bytes written, or -errno when nothing
-  // was (EFAULT when the first byte cannot be read).
+  // was (EFAULT when the first byte cannot be read). With `as_caller` (a set-ID file, see
+  // clears_setid_bits()) the first chunk is written with the caller's credentials, so that the
+  // kernel clears the file's set-ID bits, or keeps them, as for the caller's own write.
   int64_t write(pid_t tid, CallChannel& channel, int fd, const TargetIovecs& data,
-                uint64_t position, int rwf_flags);
+                uint64_t position, int rwf_flags, bool as_caller);
 
  private:
   std::unique_ptr<char[]> bounce_;  // allocated on first use, reused after

@@ -191,6 +191,11 @@ int64_t GrowthCallHandler::perform_resize(Call& call) {
     sys::pidfd_send_signal(call.pidfd, SIGXFSZ);
     return -EFBIG;
   }
+  std::optional<CallerCredsScope> caller;  // a set-ID file's bits are the kernel's to keep
+  if (clears_setid_bits(call.st)) {
+    caller.emplace(call.tid);
+    if (!caller->ok()) return -EPERM;  // its credentials are gone with it
+  }
   int rc = args.kind == GrowthKind::kFtruncate
                ? ::ftruncate(call.file.get(), args.length)
                : ::fallocate(call.file.get(), args.mode, args.offset, args.length);
@@ -323,7 +328,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
       }
     }
     result = writer_.write(call.tid, call.channel, call.file.get(), data, write_position,
-                           args.rwf_flags & ~kRwfAppend);
+                           args.rwf_flags & ~kRwfAppend, clears_setid_bits(call.st));
     if (result > 0 && !args.has_offset) {
       // write/writev (and pwritev2 at -1) move the file position, as the kernel would.
       ::lseek(call.file.get(), static_cast<off_t>(write_position + static_cast<uint64_t>(result)),

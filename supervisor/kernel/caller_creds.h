@@ -9,6 +9,7 @@
 #pragma once
 
 #include <linux/capability.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <vector>
@@ -34,5 +35,14 @@ class CallerCredsScope {
   std::vector<gid_t> old_groups_;
   __user_cap_data_struct old_caps_[2] = {};
 };
+
+// Whether the kernel may clear set-ID bits of this file when it is truncated, grown or written
+// (a regular file with S_ISUID or S_ISGID): it clears them unless the writer holds CAP_FSETID,
+// and a set-group-ID bit without group execute only for a writer outside the file's group
+// (fs/attr.c, setattr_should_drop_suidgid). memfd-warden holds CAP_FSETID, so it makes such
+// calls on such a file in a CallerCredsScope, and the kernel decides as for the caller's own.
+inline bool clears_setid_bits(const struct stat& st) {
+  return S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) != 0;
+}
 
 }  // namespace warden

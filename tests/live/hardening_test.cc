@@ -577,6 +577,87 @@ TEST_CASE("byte quotas hold against AIO writes and truncate(PATH)") {
   CHECK(within.summary.value()["peak_bytes"] == 32768);
 }
 
+// A set-ID file truncated, grown or written: the kernel clears its set-user-ID bit, and a
+// set-group-ID bit with group execute or outside the writer's groups, unless the writer has
+// CAP_FSETID. memfd-warden, which has it, carries such calls out with the caller's credentials.
+// Each (kind, call, mode) prints the mode after; argv[2] is a file of a group the caller is not
+// in, made by the test.
+constexpr const char* kSetidBits = R"(import os, sys
+d, foreign = sys.argv[1], sys.argv[2]
+calls = {"ftruncate": lambda fd, p: os.ftruncate(fd, 4096),
+         "fallocate": lambda fd, p: os.posix_fallocate(fd, 0, 8192),
+         "write": lambda fd, p: os.pwrite(fd, b"x" * 10, 0),
+         "truncate": lambda fd, p: os.truncate(p, 100)}
+for mode in (0o4755, 0o2775, 0o2765, 0o6755):
+    for kind in ("file", "memfd", "foreign"):
+        for name, call in calls.items():
+            if kind == "file":
+                p = f"{d}/f-{name}-{oct(mode)}"
+                fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
+            elif kind == "foreign":
+                p = foreign
+                fd = os.open(p, os.O_RDWR)
+            else:
+                if name == "truncate":
+                    continue
+                fd = os.memfd_create("setid")
+                p = f"/proc/self/fd/{fd}"
+            os.fchmod(fd, mode)
+            call(fd, p)
+            print(f"{kind}.{name}.{oct(mode)}={oct(os.fstat(fd).st_mode & 0o7777)}")
+            os.close(fd)
+)";
+
+TEST_CASE(
+    "a set-ID file truncated grown or written by memfd-warden keeps or loses its bits as "
+    "natively") {
+  TempDir dir;
+  std::string d = dir.path().string();
+  std::string script = dir.write("setid.py", kSetidBits);
+  std::string policy = dir.write("p.toml",
+                                 "version = 1\nexec = \"allow\"\n[quota]\nmax_bytes = \"1GiB\"\n"
+                                 "strict_writes = true\n");
+  std::string foreign = dir.write("foreign", "0123456789");
+  std::filesystem::permissions(
+      dir.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                      std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                      std::filesystem::perms::others_exec);
+  for (bool as_root : {false, true}) {
+    CAPTURE(as_root);
+    auto run = [&](bool supervised) {
+      // A fresh directory each run: the files are made by the caller.
+      std::filesystem::remove_all(d + "/files");
+      std::filesystem::create_directories(d + "/files");
+      uid_t owner = as_root ? 0 : 65534;
+      REQUIRE(::chown((d + "/files").c_str(), owner, owner) == 0);
+      REQUIRE(::chown(foreign.c_str(), owner, 0) == 0);  // group root: not nobody's
+      Args command;
+      if (supervised) {
+        command = {warden_bin(), "run", "--policy", policy, "--audit", "/dev/null"};
+        if (!backend().empty()) command.insert(command.end(), {"--backend", backend()});
+        if (!as_root) command.insert(command.end(), {"--user", "65534:65534"});
+        command.push_back("--");
+      } else if (!as_root) {
+        command = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+      }
+      command.insert(command.end(), {"/usr/bin/python3", script, d + "/files", foreign});
+      return run_native(command);
+    };
+    auto native = run(false);
+    auto supervised = run(true);
+    INFO(supervised.err);
+    REQUIRE(native.exit_code == 0);
+    CHECK(supervised.exit_code == 0);
+    REQUIRE(native.facts.size() == 44);
+    CHECK(supervised.facts == native.facts);
+    // What the kernel does, so that a native run that changed would be seen.
+    CHECK(native.fact("file.ftruncate.0o4755") == (as_root ? "0o4755" : "0o755"));
+    CHECK(native.fact("memfd.write.0o2775") == (as_root ? "0o2775" : "0o775"));
+    CHECK(native.fact("file.fallocate.0o2765") == "0o2765");  // in the file's group
+    CHECK(native.fact("foreign.truncate.0o2765") == (as_root ? "0o2765" : "0o765"));
+  }
+}
+
 // What a caller's truncate(PATH) and growth calls get when memfd-warden carries them out (a byte
 // limit): the kernel's own errors, RLIMIT_FSIZE's EFBIG and SIGXFSZ, each compared with the same
 // calls natively. One documented difference: a caller that made itself non-dumpable gets EACCES
