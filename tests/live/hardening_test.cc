@@ -660,9 +660,10 @@ TEST_CASE(
 
 // What a caller's truncate(PATH) and growth calls get when memfd-warden carries them out (a byte
 // limit): the kernel's own errors, RLIMIT_FSIZE's EFBIG and SIGXFSZ, each compared with the same
-// calls natively. One documented difference: a caller that made itself non-dumpable gets EACCES
-// for its own /proc/self/fd paths (docs/memory-quotas.md).
-constexpr const char* kGrowthErrors = R"(import ctypes, os, signal, subprocess, sys
+// calls natively. Two documented differences: a caller that made itself non-dumpable gets EACCES
+// for its own /proc/self/fd paths, and a truncate(PATH) raises IN_OPEN and IN_CLOSE_WRITE
+// (docs/memory-quotas.md).
+constexpr const char* kGrowthErrors = R"(import ctypes, os, signal, struct, subprocess, sys
 d = sys.argv[1]
 def attempt(name, fn):
     try:
@@ -695,7 +696,21 @@ attempt("fsize-memfd", lambda: os.ftruncate(fd, 1 << 20))
 attempt("fsize-fallocate", lambda: os.posix_fallocate(fd, 0, 1 << 20))
 attempt("fsize-path", lambda: os.truncate(f"/proc/self/fd/{fd}", 1 << 20))
 attempt("within", lambda: os.ftruncate(fd, 4096))
-ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+libc = ctypes.CDLL(None, use_errno=True)
+watch = libc.inotify_init1(os.O_NONBLOCK)
+libc.inotify_add_watch(watch, f"{d}/file".encode(), 0x20 | 0x2 | 0x8)  # OPEN, MODIFY, CLOSE_WRITE
+os.truncate(f"{d}/file", 50)
+seen = []
+try:
+    data = os.read(watch, 4096)
+    while data:
+        _, mask, _, length = struct.unpack_from("iIII", data)
+        seen.append({0x20: "open", 0x2: "modify", 0x8: "close_write"}.get(mask, hex(mask)))
+        data = data[16 + length:]
+except BlockingIOError:
+    pass
+print("truncate_events=" + "+".join(seen))
+libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
 attempt("undumpable-path", lambda: os.truncate(f"/proc/self/fd/{fd}", 100))
 )";
 
@@ -765,6 +780,9 @@ TEST_CASE("growth calls carried out by memfd-warden fail as the kernel's own wou
     // The one difference: memfd-warden is not the caller's own process.
     CHECK(supervised.fact_number(name) == (name == "undumpable-path" ? EACCES : error));
   }
+  // The other: memfd-warden opens the file to truncate it, which inotify watchers see.
+  CHECK(native.fact("truncate_events") == "modify");
+  CHECK(supervised.fact("truncate_events") == "open+modify+close_write");
   // SIGXFSZ's default action, natively and under memfd-warden alike.
   CHECK(as_caller(false, "signal").exit_code == 128 + SIGXFSZ);
   CHECK(as_caller(true, "signal").exit_code == 128 + SIGXFSZ);
