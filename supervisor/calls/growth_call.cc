@@ -64,7 +64,10 @@ struct GrowthCallHandler::Call {
   struct stat st {};
 };
 
-void GrowthCallHandler::respond(const Call& call, int64_t result) {
+void GrowthCallHandler::respond(Call& call, int64_t result) {
+  // Our file goes first: one we opened by the caller's path is open for writing, and until it
+  // is closed the caller's next execve of that file would fail with ETXTBSY.
+  call.file.reset();
   int err =
       result < 0 ? call.channel.fail(static_cast<int>(-result)) : call.channel.complete(result);
   if (err != 0 && err != ENOENT) {

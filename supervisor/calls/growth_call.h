@@ -30,7 +30,7 @@ class GrowthCallHandler : CallHandler {
   int64_t open_by_path(Call& call);
   // Carries out ftruncate / fallocate on our reference; returns 0 or -errno.
   int64_t perform_resize(Call& call);
-  void respond(const Call& call, int64_t result);
+  void respond(Call& call, int64_t result);
 
   EmulatedWriter writer_;
   CallerInfo caller_;

@@ -577,6 +577,45 @@ TEST_CASE("byte quotas hold against AIO writes and truncate(PATH)") {
   CHECK(within.summary.value()["peak_bytes"] == 32768);
 }
 
+// truncate(PATH) then execve of the same file, at once, in a fresh child each time. Prints how
+// many execs failed, and the last errno.
+constexpr const char* kTruncateThenExec = R"(import os, sys
+path, rounds = sys.argv[1], int(sys.argv[2])
+size, failed, error = os.stat(path).st_size, 0, 0
+for _ in range(rounds):
+    pid = os.fork()
+    if pid == 0:
+        os.truncate(path, size)
+        try:
+            os.execv(path, [path])
+        except OSError as e:
+            os._exit(e.errno)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code != 0:
+        failed, error = failed + 1, code
+print(f"failed_execs={failed}")
+print(f"last_error={error}")
+)";
+
+TEST_CASE("a file memfd-warden truncated by path can be executed as soon as the call returns") {
+  // memfd-warden opens the file for writing to truncate it; while that fd is open an execve of
+  // the file fails with ETXTBSY. It used to close it after answering, and under user
+  // notification most of these execs failed so.
+  TempDir dir;
+  std::string program = dir.file("program");
+  std::filesystem::copy_file("/bin/true", program);
+  std::string script = dir.write("truncate-exec.py", kTruncateThenExec);
+  Args command{"/usr/bin/python3", script, program, "200"};
+  auto native = run_native(command);
+  REQUIRE(native.fact_number("failed_execs") == 0);
+  auto policy =
+      dir.write("p.toml", "version = 1\nexec = \"allow\"\n[quota]\nmax_bytes = \"1GiB\"\n");
+  auto run = run_warden({"--policy", policy}, command);
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact_number("failed_execs") == 0);
+  CHECK(run.fact_number("last_error") == 0);
+}
+
 // A set-ID file truncated, grown or written: the kernel clears its set-user-ID bit, and a
 // set-group-ID bit with group execute or outside the writer's groups, unless the writer has
 // CAP_FSETID. memfd-warden, which has it, carries such calls out with the caller's credentials.
