@@ -1025,16 +1025,28 @@ TEST_CASE("agent: with no agent on its socket, a container with the profile does
 
 TEST_CASE("agent and oci-profile: a policy a container cannot have is refused up front") {
   TempDir dir;
-  std::string strict =
-      dir.write("strict.toml", "version = 1\n[quota]\nmax_bytes = \"1M\"\nstrict_writes = true\n");
-  auto agent = run_native({"timeout", "10", warden_bin(), "agent", "--socket",
-                           dir.file("a.sock"), "--policy", strict});
-  CHECK(agent.exit_code == 2);
-  CHECK(agent.err.find("strict.toml: quota.strict_writes cannot hold in a container") !=
-        std::string::npos);
-  auto profile = run_warden_raw({"oci-profile", "--socket", "/s", "--policy", strict});
-  CHECK(profile.exit_code == 2);
-  CHECK(profile.err.find("runc refuses SCMP_ACT_NOTIFY on write") != std::string::npos);
+  // With a byte limit, and without one (where `run` only warns that it does nothing): refused
+  // either way, at start, from --policy-dir, and by oci-profile.
+  for (const char* quota : {"max_bytes = \"1M\"\n", ""}) {
+    CAPTURE(quota);
+    std::string strict = dir.write("strict.toml", std::string("version = 1\n[quota]\n") + quota +
+                                                      "strict_writes = true\n");
+    auto agent = run_native({"timeout", "10", warden_bin(), "agent", "--socket",
+                             dir.file("a.sock"), "--policy", strict});
+    CHECK(agent.exit_code == 2);
+    CHECK(agent.err.find("strict.toml: quota.strict_writes cannot hold in a container") !=
+          std::string::npos);
+    std::filesystem::create_directories(dir.path() / "policies");
+    std::filesystem::copy_file(strict, dir.path() / "policies" / "strict.toml",
+                               std::filesystem::copy_options::overwrite_existing);
+    auto from_dir = run_native({"timeout", "10", warden_bin(), "agent", "--socket",
+                                dir.file("a.sock"), "--policy-dir", dir.file("policies")});
+    CHECK(from_dir.exit_code == 2);
+    CHECK(from_dir.err.find("quota.strict_writes cannot hold in a container") != std::string::npos);
+    auto profile = run_warden_raw({"oci-profile", "--socket", "/s", "--policy", strict});
+    CHECK(profile.exit_code == 2);
+    CHECK(profile.err.find("runc refuses SCMP_ACT_NOTIFY on write") != std::string::npos);
+  }
   auto missing = run_warden_raw({"oci-profile", "--socket", "/s", "--merge", dir.file("none")});
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find("cannot read the profile") != std::string::npos);
