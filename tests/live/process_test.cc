@@ -117,13 +117,13 @@ TEST_CASE("short of inotify watches, a memfd that cannot be tracked is refused, 
   // fails closed (EMFILE, reason "untrackable"), naming the limit to raise.
   TempDir dir;
   std::string audit = dir.file("audit.jsonl");
-  auto run = [&](int watches) {
+  auto run = [&](int watches, const std::string& extra = "") {
     std::remove(audit.c_str());
     std::string script =
         "export ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\"; echo " +
         std::to_string(watches) + " > /proc/sys/user/max_inotify_watches && exec " + warden_bin() +
-        " run " + backend_flag() + " --count-live --audit " + audit + " --log-level error -- " +
-        probe_bin() + " many 5";
+        " run " + backend_flag() + extra + " --count-live --audit " + audit +
+        " --log-level error -- " + probe_bin() + " many 5";
     auto result = run_native({"unshare", "-Ur", "/bin/sh", "-c", script});
     read_audit(audit, result);
     return result;
@@ -146,6 +146,20 @@ TEST_CASE("short of inotify watches, a memfd that cannot be tracked is refused, 
   auto control = run(100);
   CHECK(control.fact_number("made") == 5);
   CHECK(control.count("deny") == 0);
+  // A dry run lets through what the policy would refuse, not this: the same refusal, for real.
+  auto dry = run(3, " --dry-run");
+  INFO(dry.err);
+  CHECK(dry.count("allow") == 2);
+  CHECK(dry.count("would-deny") == 0);
+  if (backend() == "ptrace") {
+    CHECK(dry.exit_code == 128 + SIGKILL);
+    CHECK(dry.count("kill") == 1);
+  } else {
+    CHECK(dry.fact_number("made") == 2);
+    CHECK(dry.fact_number("errno") == EMFILE);
+    CHECK(dry.count("deny") == 1);
+  }
+  CHECK(dry.decisions.back()["reason"] == "untrackable");
 }
 
 TEST_CASE("short of inotify instances, only what needs one fails, naming the limit to raise") {
