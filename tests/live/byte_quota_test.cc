@@ -124,6 +124,18 @@ TEST_CASE("with --strict-writes, write and pwrite growth is checked and the data
   auto lax = run_warden({"--max-bytes", "1M"}, script("create a ; write a 2M ; size a"));
   CHECK(op(lax, 2) == 0);
   CHECK(lax.fact_number("size.a") == 2 * kMiB);
+  // The next checked growth of that memfd books what it really holds, and the calls after it
+  // count those bytes: b's 100K fits before (a's write is not booked), its 200K no longer does.
+  auto caught_up = run_warden({"--max-bytes", "1M"},
+                              script("create a ; write a 2M ; create b ; ftruncate b 100K ; "
+                                     "ftruncate a 2100K ; ftruncate b 200K"));
+  CHECK(op(caught_up, 4) == 0);
+  CHECK(op(caught_up, 5) == EFBIG);
+  CHECK(op(caught_up, 6) == EFBIG);
+  auto refused = growth_records(caught_up);
+  REQUIRE(refused.size() == 3);
+  CHECK(refused[1]["charge"]["old"] == 2 * kMiB);  // re-booked from the file
+  CHECK(refused[2]["quota"]["bytes"] == 2 * kMiB + 100 * 1024);
 }
 
 TEST_CASE("quota.ftruncate_errno and quota.write_errno choose the refusals - and a refused write writes nothing") {
