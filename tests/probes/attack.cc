@@ -215,6 +215,48 @@ int cmd_exec_race(int fd, long rounds, const char* disk) {
   return 0;
 }
 
+// map-race FD ROUNDS DISK: a second thread keeps swapping fd number 50 between the memfd FD and
+// the file DISK (dup2) while the first maps fd 50 PROT_READ|PROT_EXEC, ROUNDS times. Prints how
+// many mappings were of the memfd (/proc/self/map_files says), of the disk file, and refused.
+int cmd_map_race(int memfd, long rounds, const char* disk) {
+  constexpr int kSlot = 50;
+  int disk_fd = ::open(disk, O_RDONLY | O_CLOEXEC);
+  if (disk_fd < 0) return errno;
+  ::dup2(disk_fd, kSlot);
+  std::atomic<bool> go{true}, swapping{false};
+  std::thread swapper([&] {
+    swapping.store(true);
+    while (go.load(std::memory_order_relaxed)) {
+      ::dup2(memfd, kSlot);
+      ::dup2(disk_fd, kSlot);
+    }
+  });
+  while (!swapping.load()) {
+  }
+  long from_memory = 0, from_disk = 0, refused = 0;
+  for (long i = 0; i < rounds; ++i) {
+    void* at = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, kSlot, 0);
+    if (at == MAP_FAILED) {
+      ++refused;
+      continue;
+    }
+    char path[64], link[256] = {};
+    auto start = reinterpret_cast<uintptr_t>(at);
+    std::snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start, start + 4096);
+    (void)::readlink(path, link, sizeof(link) - 1);
+    if (std::strncmp(link, "/memfd:", 7) == 0) {
+      ++from_memory;
+    } else {
+      ++from_disk;
+    }
+    ::munmap(at, 4096);
+  }
+  go.store(false);
+  swapper.join();
+  std::printf("mapped_memfd=%ld\nmapped_disk=%ld\nrefused=%ld\n", from_memory, from_disk, refused);
+  return 0;
+}
+
 // Machine code for: mov eax, 42; ret.
 constexpr unsigned char kCode[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
 
@@ -986,6 +1028,7 @@ int main(int argc, char** argv) {
   if (command == "old-mmap-settid") return cmd_old_mmap_settid(std::atol(arg(2)));
   if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
+  if (command == "map-race") return cmd_map_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "map-exec") return cmd_map_exec(arg(2), std::string(arg(3)) == "nodump");
   if (command == "hidden-interpreter") return cmd_hidden_interpreter(arg(2), arg(3));
   if (command == "map-file") return cmd_map_file(arg(2), arg(3));
