@@ -48,7 +48,7 @@ std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[5
   found.fd = std::move(start);
   bool may_name_another = true;  // a program or a script's interpreter, not an ELF's loader
   for (int depth = 0; depth <= kMaxInterpreterDepth; ++depth) {
-    found.file = classify_memory_file(found.fd.get(), link);
+    found.file = classify_memory_file(found.fd.get(), link, tid);
     if (runs_from_memory(found.file.kind, false)) return found;
     if (!may_name_another || !S_ISREG(found.file.st.st_mode)) return std::nullopt;
     UniqueFd readable = reopen_for_reading(found.fd.get());
@@ -227,7 +227,7 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
   std::optional<Found> found;
   if (exe.valid()) {
     Found program;
-    program.file = classify_memory_file(exe.get(), link_);
+    program.file = classify_memory_file(exe.get(), link_, pid);
     program.fd = std::move(exe);
     if (runs_from_memory(program.file.kind, false)) found = std::move(program);
   }

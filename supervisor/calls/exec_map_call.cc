@@ -159,7 +159,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
     MemoryFile memory;
     if (file.valid()) {
       TargetWait wait(request.tid);  // the file's filesystem may be the caller's own (FUSE)
-      memory = classify_memory_file(file.get(), link_);
+      memory = classify_memory_file(file.get(), link_, request.tid);
     }
     if (!runs_from_memory(memory.kind, true)) {
       // No such fd (the kernel answers EBADF), or an ordinary file. Nothing here needs proof

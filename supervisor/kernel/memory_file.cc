@@ -55,6 +55,33 @@ std::optional<uint64_t> internal_shmem_mount() { return internal_shmem().mount; 
 
 constexpr std::string_view kMemfdPrefix = "/memfd:", kDeletedSuffix = " (deleted)";
 
+bool is_memory_filesystem(unsigned long type) {
+  // ramfs is memory as tmpfs is, and any user namespace may mount one.
+  return type == TMPFS_MAGIC || type == HUGETLBFS_MAGIC || type == RAMFS_MAGIC;
+}
+
+// Whether the mount `fd` is on is one of `caller`'s mount namespace (the first field of a line
+// of /proc/CALLER/mountinfo). True where the kernel does not say which mount it is (before
+// 5.8); false where the caller's mounts cannot be read (it is gone: its call goes nowhere).
+bool mount_visible_to(pid_t caller, int fd) {
+  std::optional<uint64_t> mount = mount_of(fd);
+  if (!mount) return true;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/mountinfo", caller);
+  std::FILE* file = std::fopen(path, "re");
+  if (file == nullptr) return false;
+  bool found = false;
+  unsigned long long id = 0;
+  char rest[4096];
+  // Each line begins with the mount's id; the rest of a line (and of a long one) is skipped.
+  for (bool line_start = true; !found && std::fgets(rest, sizeof(rest), file) != nullptr;) {
+    if (line_start && std::sscanf(rest, "%llu", &id) == 1 && id == *mount) found = true;
+    line_start = std::strchr(rest, '\n') != nullptr;
+  }
+  std::fclose(file);
+  return found;
+}
+
 }  // namespace
 
 const char* memory_file_kind_name(MemoryFileKind kind) {
@@ -67,8 +94,12 @@ const char* memory_file_kind_name(MemoryFileKind kind) {
       return "secretmem";
     case MemoryFileKind::kUnlinkedShmem:
       return "unlinked-shmem";
+    case MemoryFileKind::kDetachedShmem:
+      return "detached-shmem";
     case MemoryFileKind::kAnonymousShared:
       return "anonymous-shared";
+    case MemoryFileKind::kBlockDevice:
+      return "block-device";
   }
   return "?";
 }
@@ -94,19 +125,28 @@ bool on_kernel_shmem_mount(int fd) {
   return internal_shmem_mount() && mount_of(fd) == internal_shmem_mount();
 }
 
-MemoryFile classify_memory_file(int fd, char (&link)[512]) {
+MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
   MemoryFile out;
   if (!cached_fstat(fd, out.st)) return out;
-  // Memory is unlinked and regular; anything else is what its path says it is, and its
-  // filesystem is not asked (fstatfs would wait on a FUSE server, attributes come from the
-  // cache). A memfd lives on the kernel's shmem mount, asked for nothing either.
-  // (A secretmem file keeps its one link: its /proc/self/fd text, on a device with no disk,
-  // says what it is.)
+  if (S_ISBLK(out.st.st_mode)) {
+    out.kind = MemoryFileKind::kBlockDevice;
+    return out;
+  }
+  // Memory is a regular file of a memory filesystem, unlinked or named where nobody can reach
+  // the name. Memory filesystems have no disk (major 0): a file on a disk is what its path says
+  // it is, and its filesystem is not asked. A memfd lives on the kernel's shmem mount, asked for
+  // nothing either. (A secretmem file keeps its one link: its /proc/self/fd text says what it
+  // is.)
   bool on_shmem_mount = on_kernel_shmem_mount(fd);
+  bool named = false;
   if (!on_shmem_mount && (!S_ISREG(out.st.st_mode) || out.st.st_nlink != 0)) {
     if (major(out.st.st_dev) != 0) return out;
-    if (self_fd_link(fd, link) != "/secretmem (deleted)") return out;
+    named = self_fd_link(fd, link) != "/secretmem (deleted)";
+    if (named && !S_ISREG(out.st.st_mode)) return out;
   }
+  // A named regular file on a device with no disk (tmpfs, FUSE, overlayfs, btrfs...) is asked
+  // its filesystem too: fstatfs is answered by the kernel for all but FUSE, and FUSE answers it
+  // at once for memfd-warden where it may not enter (no allow_other).
   struct statfs fs {};
   if (::fstatfs(fd, &fs) != 0) return out;
   auto type = static_cast<unsigned long>(fs.f_type);
@@ -114,10 +154,11 @@ MemoryFile classify_memory_file(int fd, char (&link)[512]) {
     out.kind = MemoryFileKind::kSecretmem;
     return out;
   }
-  // ramfs is memory as tmpfs is, and any user namespace may mount one.
-  if ((type != TMPFS_MAGIC && type != HUGETLBFS_MAGIC && type != RAMFS_MAGIC) ||
-      !S_ISREG(out.st.st_mode) || out.st.st_nlink != 0) {
-    return out;  // a file with a name in some filesystem: what the path says it is
+  if (!is_memory_filesystem(type) || !S_ISREG(out.st.st_mode)) return out;
+  if (named) {
+    // A name on a mount the caller has not (never attached, or detached): nobody can reach it.
+    if (!mount_visible_to(caller, fd)) out.kind = MemoryFileKind::kDetachedShmem;
+    return out;
   }
   out.kind = MemoryFileKind::kUnlinkedShmem;
   std::string_view text = self_fd_link(fd, link);
@@ -170,6 +211,8 @@ bool runs_from_memory(MemoryFileKind kind, bool as_mapping) {
       return false;
     case MemoryFileKind::kAnonymousShared:
       return !as_mapping;
+    case MemoryFileKind::kBlockDevice:
+      return as_mapping;
     default:
       return true;
   }

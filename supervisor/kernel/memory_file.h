@@ -15,11 +15,13 @@
 namespace warden {
 
 enum class MemoryFileKind {
-  kNone,            // a file in a filesystem (or not a regular file)
-  kMemfd,           // memfd_create, tmpfs or hugetlbfs
-  kSecretmem,       // memfd_secret
-  kUnlinkedShmem,   // a tmpfs or hugetlbfs file with no name left (O_TMPFILE, deleted)
-  kAnonymousShared  // the shmem file behind MAP_SHARED|MAP_ANONYMOUS (reachable via map_files)
+  kNone,             // a file in a filesystem (or not a regular file)
+  kMemfd,            // memfd_create, tmpfs or hugetlbfs
+  kSecretmem,        // memfd_secret
+  kUnlinkedShmem,    // a tmpfs or hugetlbfs file with no name left (O_TMPFILE, deleted)
+  kDetachedShmem,    // a tmpfs, hugetlbfs or ramfs file on a mount the caller cannot reach
+  kAnonymousShared,  // the shmem file behind MAP_SHARED|MAP_ANONYMOUS (reachable via map_files)
+  kBlockDevice       // a block device, whose blocks may be memory (a loop device on a memfd, zram)
 };
 
 const char* memory_file_kind_name(MemoryFileKind kind);
@@ -43,11 +45,15 @@ inline bool cached_fstat(int fd, struct stat& out) {
 // a shared anonymous mapping), asking no filesystem.
 bool on_kernel_shmem_mount(int fd);
 
-// Classifies the file behind `fd` (ours; O_PATH is enough). Nothing here waits on the file's
-// filesystem, but for an unlinked regular file outside the kernel's shmem mount, whose
-// filesystem (fstatfs) says whether it is memory; callers mark that (kernel/target_wait.h). `link`
-// receives the /proc/self/fd link text that `name` points into.
-MemoryFile classify_memory_file(int fd, char (&link)[512]);
+// Classifies the file behind `fd` (ours; O_PATH is enough), for a call of thread `caller`. A
+// named file on a memory filesystem is memory too when its mount is not in the caller's mount
+// namespace (/proc/CALLER/mountinfo): mounted nowhere (fsmount without move_mount) or unmounted
+// with MNT_DETACH, nobody can name it. Nothing here waits on the file's filesystem, but for a
+// regular file on a device with no disk outside the kernel's shmem mount, whose filesystem
+// (fstatfs: a request to a FUSE server that lets memfd-warden in) says whether it is memory;
+// callers mark that (kernel/target_wait.h). `link` receives the /proc/self/fd link text that
+// `name` points into.
+MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller);
 
 // For a mapping whose file memfd-warden may not open (/proc/TID/map_files/ takes CAP_SYS_ADMIN
 // or CAP_CHECKPOINT_RESTORE): the kind as far as its /proc/TID/maps line shows it (device, inode,
@@ -60,7 +66,8 @@ MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string
 
 // Whether running code from this kind of file counts as fileless execution. Anonymous shared
 // memory counts for execve (an ELF image there is a program run from memory) but not for
-// mappings: making anonymous memory executable is what every JIT does.
+// mappings: making anonymous memory executable is what every JIT does. A block device counts for
+// mappings only (the kernel runs no device).
 bool runs_from_memory(MemoryFileKind kind, bool as_mapping);
 
 }  // namespace warden

@@ -52,7 +52,7 @@ MemoryFile ProcessMaps::file_of(const Mapping& mapping, char (&link)[512]) const
   std::snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", tid_,
                 static_cast<unsigned long>(mapping.start), static_cast<unsigned long>(mapping.end));
   UniqueFd file(::open(path, O_PATH | O_CLOEXEC));
-  if (file.valid()) return classify_memory_file(file.get(), link);
+  if (file.valid()) return classify_memory_file(file.get(), link, tid_);
   // Closed to us (map_files/ takes CAP_SYS_ADMIN), or not under that name any more: the process
   // is gone, or another thread split or merged the mapping meanwhile (an mprotect the filter
   // lets by). The line then stands for it.

@@ -504,6 +504,61 @@ TEST_CASE("fs.protected_symlinks does not blind the exec check to a link its own
   CHECK((*exec)["technique"] == "T1620");
 }
 
+TEST_CASE("a file on a tmpfs that no path reaches is memory: it is neither mapped nor run") {
+  // A tmpfs made in a user and mount namespace of the target's own and never attached
+  // (fsmount), or unmounted with MNT_DETACH while its file is open: the file keeps its link,
+  // but nobody can name it. Natively its code maps and runs; as nobody too.
+  for (const char* how : {"fsmount", "umount"}) {
+    CAPTURE(how);
+    Args command{attack_bin(), "detached-tmpfs", how};
+    auto native = run_native(command);
+    if (native.exit_code == 3) {
+      MESSAGE("skipped: no tmpfs in a user namespace of its own here");
+      return;
+    }
+    REQUIRE(native.fact("nlink") == "1");
+    REQUIRE(native.fact("map_ran") == "1");
+    REQUIRE(native.fact("exec") == "ran");
+    for (bool as_nobody : {false, true}) {
+      CAPTURE(as_nobody);
+      Args options;
+      if (as_nobody) options = {"--user", "65534:65534"};
+      auto run = run_warden(options, command);
+      CHECK(run.exit_code == 0);
+      CHECK(run.fact("map_errno") == std::to_string(EACCES));
+      CHECK(run.fact("exec") == std::to_string(EACCES));
+      for (const char* call : {"mmap", "execveat"}) {
+        CAPTURE(call);
+        const Json* record = find_record(run, call);
+        REQUIRE(record != nullptr);
+        CHECK((*record)["decision"] == "deny");
+        CHECK((*record)["file"] == "detached-shmem");
+        CHECK((*record)["technique"] == "T1620");
+      }
+    }
+  }
+}
+
+TEST_CASE("a block device is not mapped executable: a loop device on a memfd") {
+  // A root target keeps access to /dev/loop-control: it attaches a memfd holding code to a loop
+  // device and maps the device executable. Natively the code runs.
+  Args command{attack_bin(), "loop-exec"};
+  auto native = run_native(command);
+  if (native.exit_code == 3) {
+    MESSAGE("skipped: no loop device can be had here");
+    return;
+  }
+  REQUIRE(native.fact("map_ran") == "1");
+  auto run = run_warden({}, command);
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("map_errno") == std::to_string(EACCES));
+  const Json* record = find_record(run, "mmap");
+  REQUIRE(record != nullptr);
+  CHECK((*record)["decision"] == "deny");
+  CHECK((*record)["file"] == "block-device");
+  CHECK((*record)["technique"] == "T1620");
+}
+
 TEST_CASE("a thread that swaps the exec path after the check: refused at the exec event (ptrace)") {
   OutsideMemfd payload;
   // The race is there to win: natively some of 150 raced execs run the payload from memory. On a

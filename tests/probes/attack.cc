@@ -9,10 +9,12 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/aio_abi.h>
+#include <linux/loop.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -292,6 +294,108 @@ int cmd_map_exec(const std::string& how, bool nodump) {
   if (map == MAP_FAILED) return errno;
   int value = reinterpret_cast<int (*)()>(map)();
   std::printf("ran=%d\n", value == 42 ? 1 : 0);
+  return 0;
+}
+
+// Maps `fd` (holding kCode at 0) readable and executable, shared, and calls it: prints
+// map_ran=1, or map_errno=N when the mapping was refused.
+void map_and_call(int fd) {
+  void* map = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) {
+    std::printf("map_errno=%d\n", errno);
+  } else {
+    std::printf("map_ran=%d\n", reinterpret_cast<int (*)()>(map)() == 42 ? 1 : 0);
+    ::munmap(map, 4096);
+  }
+  std::fflush(stdout);
+}
+
+// detached-tmpfs fsmount|umount: a tmpfs in a user and mount namespace of our own that no path
+// reaches: made with fsopen/fsmount and never attached, or mounted and then unmounted with
+// MNT_DETACH while a file of it is open. Its file "x" keeps its one link. Writes code into it
+// and maps it executable (map_and_call), then writes this program into it and runs it with
+// execveat(AT_EMPTY_PATH): prints exec=ran, or exec=ERRNO. Exits 3 when there is no such tmpfs.
+int cmd_detached_tmpfs(const std::string& how) {
+  uid_t uid = ::geteuid();
+  gid_t gid = ::getegid();
+  if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return 3;
+  // Our own ids, mapped, so that files can be made.
+  auto write_file = [](const char* path, const std::string& text) {
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    if (fd >= 0) ::close(fd);
+    return ok;
+  };
+  if (!write_file("/proc/self/setgroups", "deny") ||
+      !write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1") ||
+      !write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1")) {
+    return 3;
+  }
+  int file = -1;
+  if (how == "fsmount") {
+    int fs = static_cast<int>(::syscall(SYS_fsopen, "tmpfs", 0));
+    if (fs < 0 ||
+        ::syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, nullptr, nullptr, 0) != 0)
+      return 3;
+    int mount = static_cast<int>(::syscall(SYS_fsmount, fs, 0, 0));
+    if (mount < 0) return 3;
+    file = ::openat(mount, "x", O_RDWR | O_CREAT, 0755);
+  } else {
+    char dir[] = "/tmp/detached-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) return 3;
+    if (::mount("tmpfs", dir, "tmpfs", 0, nullptr) != 0) return 3;
+    file = ::open((std::string(dir) + "/x").c_str(), O_RDWR | O_CREAT, 0755);
+    ::umount2(dir, MNT_DETACH);
+    ::rmdir(dir);
+  }
+  if (file < 0) return 3;
+  struct stat st {};
+  ::fstat(file, &st);
+  std::printf("nlink=%lu\n", static_cast<unsigned long>(st.st_nlink));
+  if (::write(file, kCode, sizeof(kCode)) != sizeof(kCode)) return errno;
+  map_and_call(file);
+  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  ::ftruncate(file, 0);
+  ::lseek(file, 0, SEEK_SET);
+  if (self < 0 || ::sendfile(file, self, nullptr, 1 << 30) < 0) return errno;
+  // Run from a read-only fd: while one open for writing is left, execve fails with ETXTBSY.
+  int image = ::open(("/proc/self/fd/" + std::to_string(file)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (image < 0) return errno;
+  ::close(file);
+  int code = in_child([&] {
+    ::syscall(SYS_execveat, image, "", payload_argv(), no_env(), AT_EMPTY_PATH);
+    return errno;
+  });
+  if (code == 0 || code == kPayloadRan) {
+    std::printf("exec=ran\n");
+  } else {
+    std::printf("exec=%d\n", code);
+  }
+  return 0;
+}
+
+// loop-exec: code in a memfd, attached to a free loop device (LOOP_CONFIGURE, cleared when
+// closed), and the device mapped executable (map_and_call). Exits 3 when no loop device can be
+// had.
+int cmd_loop_exec() {
+  int memfd = static_cast<int>(::syscall(SYS_memfd_create, "loop-backing", 0));
+  if (memfd < 0 || ::ftruncate(memfd, 1 << 20) != 0 ||
+      ::pwrite(memfd, kCode, sizeof(kCode), 0) != sizeof(kCode)) {
+    return errno;
+  }
+  int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (control < 0) return 3;
+  int number = ::ioctl(control, LOOP_CTL_GET_FREE);
+  if (number < 0) return 3;
+  int device = ::open(("/dev/loop" + std::to_string(number)).c_str(), O_RDWR | O_CLOEXEC);
+  if (device < 0) return 3;
+  loop_config config{};
+  config.fd = static_cast<uint32_t>(memfd);
+  config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+  if (::ioctl(device, LOOP_CONFIGURE, &config) != 0) return 3;
+  ::close(memfd);  // the loop device holds it
+  map_and_call(device);
+  ::ioctl(device, LOOP_CLR_FD, 0);
   return 0;
 }
 
@@ -1028,6 +1132,8 @@ int main(int argc, char** argv) {
   if (command == "old-mmap-settid") return cmd_old_mmap_settid(std::atol(arg(2)));
   if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
+  if (command == "detached-tmpfs") return cmd_detached_tmpfs(arg(2));
+  if (command == "loop-exec") return cmd_loop_exec();
   if (command == "map-race") return cmd_map_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "map-exec") return cmd_map_exec(arg(2), std::string(arg(3)) == "nodump");
   if (command == "hidden-interpreter") return cmd_hidden_interpreter(arg(2), arg(3));

@@ -184,13 +184,14 @@ TEST_CASE("interpreters are read as binfmt_script and binfmt_elf read them") {
 TEST_CASE("memory files are told from files with a name") {
   char link[512];
   UniqueFd memfd(::memfd_create("kind-test", MFD_CLOEXEC));
-  MemoryFile m = classify_memory_file(memfd.get(), link);
+  MemoryFile m = classify_memory_file(memfd.get(), link, ::getpid());
   CHECK(m.kind == MemoryFileKind::kMemfd);
   CHECK(m.name == "kind-test");
 
   UniqueFd tmpfile(::open("/dev/shm", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600));
   REQUIRE(tmpfile.valid());
-  CHECK(classify_memory_file(tmpfile.get(), link).kind == MemoryFileKind::kUnlinkedShmem);
+  CHECK(classify_memory_file(tmpfile.get(), link, ::getpid()).kind ==
+        MemoryFileKind::kUnlinkedShmem);
 
   void* shared = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   REQUIRE(shared != MAP_FAILED);
@@ -199,17 +200,18 @@ TEST_CASE("memory files are told from files with a name") {
   std::snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start, start + 4096);
   UniqueFd anonymous(::open(path, O_PATH | O_CLOEXEC));
   REQUIRE(anonymous.valid());
-  MemoryFile a = classify_memory_file(anonymous.get(), link);
+  MemoryFile a = classify_memory_file(anonymous.get(), link, ::getpid());
   CHECK(a.kind == MemoryFileKind::kAnonymousShared);
   CHECK(runs_from_memory(a.kind, false));       // an ELF there is a program from memory
   CHECK_FALSE(runs_from_memory(a.kind, true));  // mapping anonymous memory exec is a JIT's right
   ::munmap(shared, 4096);
 
   UniqueFd on_disk(::open("/bin/true", O_PATH | O_CLOEXEC));
-  CHECK(classify_memory_file(on_disk.get(), link).kind == MemoryFileKind::kNone);
+  CHECK(classify_memory_file(on_disk.get(), link, ::getpid()).kind == MemoryFileKind::kNone);
   TempFile named("x");
   UniqueFd shm_named(::open("/dev/shm", O_PATH | O_CLOEXEC));
-  CHECK(classify_memory_file(shm_named.get(), link).kind == MemoryFileKind::kNone);  // a directory
+  CHECK(classify_memory_file(shm_named.get(), link, ::getpid()).kind ==
+        MemoryFileKind::kNone);  // a directory
 }
 
 }  // namespace warden
