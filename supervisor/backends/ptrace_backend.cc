@@ -226,6 +226,8 @@ class PtraceChannel final : public CallChannel {
   ~PtraceChannel() override {
     if (!answered_) pass_through();  // never leave a tracee stopped behind us
   }
+  // Exec calls are trapped only where exec is checked, and then every exec event is too.
+  bool judges_loaded_image() const override { return true; }
 
   bool caller_waiting() override {
     // The tracee sits in a stop we have not released; only SIGKILL can end it. The kernel answers

@@ -88,6 +88,10 @@ class CallChannel {
   // has stopped threads that a read could have to wait for.
   virtual MemoryReader memory_reader() const { return MemoryReader::kProcessVm; }
 
+  // True where the backend judges a new program again once the kernel has loaded it (ptrace's
+  // exec event stop): an exec that cannot be judged before may then go on to be judged there.
+  virtual bool judges_loaded_image() const { return false; }
+
   // True when deliver_memfd() killed the caller: under ptrace the caller's own call has made the
   // memfd by the time it can be checked and tracked, and one that fails either check cannot be
   // taken back, so the process is killed (fail closed). User notification never does.

@@ -41,8 +41,11 @@ struct Found {
 // Follows program -> interpreter -> ... as the kernel will, from the resolved program `start`,
 // and returns the first memory file that would run, if any. `unseen` is set when a file on the
 // way cannot be read to find what it loads (the kernel needs no read permission to run it; a
-// write lease makes our non-blocking open fail): the chain is then unknown.
-std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512], bool& unseen) {
+// write lease makes our non-blocking open fail), or an interpreter's lookup failed in a FUSE
+// filesystem while nothing judges the loaded program (`judged_when_loaded`): the chain is then
+// unknown.
+std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512], bool& unseen,
+                                       bool judged_when_loaded) {
   TargetWait wait(tid);  // opens and reads of the caller's files
   Found found;
   found.fd = std::move(start);
@@ -62,7 +65,12 @@ std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[5
     lookup.tid = tid;
     lookup.path = interpreter->path;
     ResolvedPath next = resolve_caller_path(lookup);
-    if (!next.file.valid()) return std::nullopt;  // the kernel will fail to load it
+    if (!next.file.valid()) {
+      // The caller's lookup may reach a file where ours did not (FUSE), unless what the kernel
+      // loads is judged then.
+      unseen = next.in_fuse && !judged_when_loaded;
+      return std::nullopt;  // else the kernel will fail to load it
+    }
     found.fd = std::move(next.file);
     found.via = "interpreter";
     found.interpreter = std::move(interpreter->path);
@@ -136,10 +144,14 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   // The caller's root, working directory or fds closed to memfd-warden (a caller that made
   // itself non-dumpable, seen without CAP_SYS_PTRACE), or the program's file not readable to it
   // (its interpreter unknown): the file that would run is unknown, and the exec refused.
-  bool unseen = resolved.caller_hidden;
+  // So is a path whose lookup failed in a FUSE filesystem: its server may answer the caller
+  // otherwise (and a "..", a symlink, lead from there to a memory file), unless the backend
+  // judges the program the kernel loads.
+  bool unseen = resolved.caller_hidden || (resolved.in_fuse && !channel.judges_loaded_image());
   std::optional<Found> found;
   if (resolved.file.valid())
-    found = find_memory_image(std::move(resolved.file), request.tid, link_, unseen);
+    found = find_memory_image(std::move(resolved.file), request.tid, link_, unseen,
+                              channel.judges_loaded_image());
   if (unseen) {
     refuse_unseen(request, channel, lookup.path);
     return;

@@ -111,6 +111,14 @@ bool same_inode(int a_dir, const char* a, int b_dir, const char* b) {
          x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
+// Whether `fd` is on a FUSE filesystem. fstatfs asks no FUSE server that keeps memfd-warden
+// out (the kernel answers for it); one that lets it in is asked (a marked wait).
+bool on_fuse(int fd) {
+  constexpr unsigned long kFuseSuperMagic = 0x65735546;
+  struct statfs fs {};
+  return ::fstatfs(fd, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == kFuseSuperMagic;
+}
+
 // Most paths need none of the walk below: no procfs (where "self" would mean us and magic links
 // live), no ".." above the start. The kernel resolves those in one openat2, kept from ever
 // entering another mount (RESOLVE_NO_XDEV: a procfs is always a mount of its own) and confined
@@ -183,9 +191,11 @@ std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
 ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   TargetWait wait(lookup.tid);  // the caller's own filesystem (FUSE) may hold a lookup back
   ResolvedPath out;
+  UniqueFd current;  // the directory being searched
   auto fail = [&](int error) {
     out.file.reset();
     out.error = error;
+    out.in_fuse = out.in_fuse || (current.valid() && on_fuse(current.get()));
     return std::move(out);
   };
   // A failure to reach the caller's own entries (as opposed to the kernel's answer for a path).
@@ -213,7 +223,6 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
 
   // What is left to walk; symlink targets are spliced in front of it.
   std::string pending(lookup.path);
-  UniqueFd current;
   bool absolute = pending.front() == '/';
   if (!absolute) {
     current = start_dir();
@@ -226,6 +235,8 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     if (!caller_creds->ok()) return fail(EPERM);
   }
   if (std::optional<ResolvedPath> quick = resolve_quickly(start, lookup, absolute)) {
+    // It never left start's mount (RESOLVE_NO_XDEV): a failure was there.
+    quick->in_fuse = !quick->file.valid() && on_fuse(start);
     return std::move(*quick);
   }
   if (absolute) current = UniqueFd(::dup(root.get()));
@@ -270,7 +281,11 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     if (next < 0) return fail(errno);
     UniqueFd next_fd(next);
     struct stat st {};
-    if (::fstat(next, &st) != 0) return fail(errno);
+    if (::fstat(next, &st) != 0) {
+      int error = errno;
+      out.in_fuse = on_fuse(next);  // the root of a FUSE mount that keeps memfd-warden out
+      return fail(error);
+    }
     if (S_ISLNK(st.st_mode) && (!last || trailing_slash || lookup.follow_final)) {
       if (++links > kMaxSymlinks) return fail(ELOOP);
       if (on_procfs(next) && !is_proc_root(current.get())) {

@@ -35,6 +35,11 @@ struct ResolvedPath {
   // Not the kernel's answer: the caller's root, working directory, fds or /proc entries were
   // closed to memfd-warden (EACCES, EPERM: a non-dumpable caller, seen without CAP_SYS_PTRACE).
   bool caller_hidden = false;
+  // Maybe not the kernel's answer: the lookup failed in a FUSE filesystem, whose server answers
+  // memfd-warden as it likes (without allow_other the kernel lets no one but the mount's owner
+  // in, root included; a server of the target's may refuse or deny what it shows the caller).
+  // The caller's own lookup may still reach a file, and from there anywhere ("..", symlinks).
+  bool in_fuse = false;
 };
 
 ResolvedPath resolve_caller_path(const PathLookup& lookup);

@@ -329,10 +329,15 @@ class TinyFuse {
   bool mounted_ = false;
 };
 
-TEST_CASE("as root, a program on the target user's own FUSE mount, closed even to root, runs") {
-  // A user's FUSE mount without allow_other (sshfs, an AppImage) lets no one else in, root
-  // included: memfd-warden cannot resolve the path, and the kernel runs it for its owner. Such an
-  // exec was refused for a while (an EACCES while resolving was taken for a hidden caller).
+TEST_CASE(
+    "a path memfd-warden cannot walk in a FUSE mount: judged when loaded under ptrace and refused "
+    "under user notification") {
+  // A user's FUSE mount without allow_other (sshfs, rclone) lets no one else in, root included,
+  // so memfd-warden cannot resolve a path through it. Its server may also answer memfd-warden
+  // otherwise than the caller. The caller's own lookup can then reach any file: a program
+  // there, or, by climbing out of the mount, a memory file. It was left to the kernel unjudged,
+  // and the memory file ran. Under ptrace the loaded program is judged at its exec event;
+  // under user notification nothing could judge it, and the exec is refused.
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
   auto where = fuse_mount_point(dir);
@@ -342,12 +347,35 @@ TEST_CASE("as root, a program on the target user's own FUSE mount, closed even t
   if (!server->mounted()) return;
   std::string program = mount_point + "/prog";
   CHECK(::access(program.c_str(), F_OK) != 0);  // closed to root: the premise
-  CHECK(run_native({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program})
-            .exit_code == 0);  // control
+  const Args as_nobody{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  Args native_program = as_nobody;
+  native_program.push_back(program);
+  CHECK(run_native(native_program).exit_code == 0);  // control
+  Args climbing{attack_bin(), "exec-climbing", mount_point};
+  Args native_climbing = as_nobody;
+  native_climbing.insert(native_climbing.end(), climbing.begin(), climbing.end());
+  CHECK(run_native(native_climbing).fact("exec") == "ran");  // control
   auto run = run_warden({"--user", "65534:65534"}, {program});
+  auto climbed = run_warden({"--user", "65534:65534"}, climbing);
   server.reset();
-  CHECK(run.exit_code == 0);
-  CHECK(run.count("deny") == 0);
+  if (backend() == "ptrace") {
+    CHECK(run.exit_code == 0);  // a program from a filesystem, as natively
+    CHECK(run.count("deny") == 0);
+    CHECK(climbed.fact("exec") == std::to_string(128 + SIGKILL));
+    const Json* killed = find_record(climbed, "execve");
+    REQUIRE(killed != nullptr);
+    CHECK((*killed)["decision"] == "kill");
+    CHECK((*killed)["reason"] == "fileless-exec-image");
+  } else {
+    CHECK(run.exit_code == 126);  // the shell's "cannot execute": EACCES
+    CHECK(climbed.fact("exec") == std::to_string(EACCES));
+    for (const RunResult* refused : {&run, &climbed}) {
+      const Json* record = find_record(*refused, "execve");
+      REQUIRE(record != nullptr);
+      CHECK((*record)["decision"] == "deny");
+      CHECK((*record)["reason"] == "target-unreadable");
+    }
+  }
 }
 
 TEST_CASE("a FUSE filesystem of the target's that never answers a read does not hang the run") {

@@ -374,6 +374,31 @@ int cmd_detached_tmpfs(const std::string& how) {
   return 0;
 }
 
+// exec-climbing DIR: this program copied into an O_TMPFILE in /dev/shm (memory), then, from DIR
+// as the working directory, run by a path that climbs out of it: "../../(...)/proc/self/fd/N".
+// Prints exec=ran (the payload ran), or exec=CODE (the errno, or 128+signal).
+int cmd_exec_climbing(const char* dir) {
+  int copy = ::open("/dev/shm", O_TMPFILE | O_RDWR, 0755);
+  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (copy < 0 || self < 0 || ::sendfile(copy, self, nullptr, 1 << 30) <= 0) return 65;
+  int image = ::open(("/proc/self/fd/" + std::to_string(copy)).c_str(), O_RDONLY);
+  ::close(copy);
+  if (image < 0 || ::chdir(dir) != 0) return 65;
+  std::string path;
+  for (int i = 0; i < 32; ++i) path += "../";  // ".." at the root stays there
+  path += "proc/self/fd/" + std::to_string(image);
+  int code = in_child([&] {
+    ::execve(path.c_str(), payload_argv(), no_env());
+    return errno;
+  });
+  if (code == kPayloadRan) {
+    std::printf("exec=ran\n");
+  } else {
+    std::printf("exec=%d\n", code);
+  }
+  return 0;
+}
+
 // loop-exec: code in a memfd, attached to a free loop device (LOOP_CONFIGURE, cleared when
 // closed), and the device mapped executable (map_and_call). Exits 3 when no loop device can be
 // had.
@@ -1134,6 +1159,7 @@ int main(int argc, char** argv) {
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "detached-tmpfs") return cmd_detached_tmpfs(arg(2));
   if (command == "loop-exec") return cmd_loop_exec();
+  if (command == "exec-climbing") return cmd_exec_climbing(arg(2));
   if (command == "map-race") return cmd_map_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "map-exec") return cmd_map_exec(arg(2), std::string(arg(3)) == "nodump");
   if (command == "hidden-interpreter") return cmd_hidden_interpreter(arg(2), arg(3));
