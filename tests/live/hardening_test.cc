@@ -634,6 +634,37 @@ TEST_CASE("a thread that swaps the mapped fd after the check: ptrace maps only w
   }
 }
 
+TEST_CASE(
+    "a POSIX ACL undoes the exec seal - the exec check still refuses and under ptrace so does the "
+    "race") {
+  // The kernel sets a tmpfs file's mode from a new access ACL without asking F_SEAL_EXEC: a memfd
+  // made with MFD_NOEXEC_SEAL becomes 0766 and runs (natively, below). memfd-warden's own check
+  // refuses a direct exec of it; a thread racing the path past the check (exec-race) still wins
+  // under user notification, where the seal was the kernel's backstop (docs/hardening.md).
+  Args command{attack_bin(), "acl-exec", "150", attack_bin()};
+  auto native = run_native(command);
+  if (native.fact("acl") != "0") {
+    MESSAGE("skipped: no POSIX ACLs on tmpfs here (" << native.fact("acl") << ")");
+    return;
+  }
+  REQUIRE(native.fact("mode") == "766");
+  REQUIRE(native.fact("direct") == "ran");  // the kernel's flaw, natively
+  auto run = run_warden({}, command);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.fact("mode") == "766");  // memfd-warden does not stop the ACL either
+  CHECK(run.fact("direct") == std::to_string(EACCES));
+  const Json* record = find_record(run, "execveat");
+  REQUIRE(record != nullptr);
+  CHECK((*record)["decision"] == "deny");
+  CHECK((*record)["file"] == "memfd");
+  if (backend() == "ptrace") {
+    CHECK(run.fact_number("from_memory") == 0);
+  } else {
+    MESSAGE("unotify: the ACL-opened memfd ran in " << run.fact("from_memory")
+                                                    << " of 150 raced execs (documented)");
+  }
+}
+
 TEST_CASE("a --user target's own user namespace lends it no capability over the host's files") {
   // Its effective set in a user namespace it made is full, and /proc shows those bits; they
   // count only inside that namespace. memfd-warden carries out truncate(PATH) with the caller's

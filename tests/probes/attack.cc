@@ -30,6 +30,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -397,6 +398,42 @@ int cmd_exec_climbing(const char* dir) {
     std::printf("exec=%d\n", code);
   }
   return 0;
+}
+
+// acl-exec ROUNDS DISK: a memfd made with MFD_NOEXEC_SEAL, holding this program, given the
+// POSIX ACL u::rwx,g::rw-,o::rw- (fsetxattr system.posix_acl_access): the kernel updates the
+// mode from the ACL without asking the exec seal. Prints acl= (0 or the errno), mode= (octal,
+// after), and direct=ran|ERRNO for an execveat of it; then races ROUNDS execs of it against
+// DISK as exec-race does.
+int cmd_acl_exec(long rounds, const char* disk) {
+  int memfd = static_cast<int>(::syscall(SYS_memfd_create, "acl-payload", 0x0008U));
+  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (memfd < 0 || self < 0 || ::sendfile(memfd, self, nullptr, 1 << 30) <= 0) return 65;
+  struct Entry {
+    uint16_t tag, perm;
+    uint32_t id;
+  } __attribute__((packed));
+  struct {
+    uint32_t version;
+    Entry entries[3];
+  } __attribute__((packed)) acl = {2, {{0x01, 7, ~0u}, {0x04, 6, ~0u}, {0x20, 6, ~0u}}};
+  int set = ::fsetxattr(memfd, "system.posix_acl_access", &acl, sizeof(acl), 0) == 0 ? 0 : errno;
+  struct stat st {};
+  ::fstat(memfd, &st);
+  std::printf("acl=%d\nmode=%o\n", set, st.st_mode & 07777);
+  int image = ::open(("/proc/self/fd/" + std::to_string(memfd)).c_str(), O_RDONLY);
+  ::close(memfd);  // not open for writing (ETXTBSY)
+  if (image < 0) return 65;
+  int code = in_child([&] {
+    ::syscall(SYS_execveat, image, "", payload_argv(), no_env(), AT_EMPTY_PATH);
+    return errno;
+  });
+  if (code == kPayloadRan) {
+    std::printf("direct=ran\n");
+  } else {
+    std::printf("direct=%d\n", code);
+  }
+  return cmd_exec_race(image, rounds, disk);
 }
 
 // loop-exec: code in a memfd, attached to a free loop device (LOOP_CONFIGURE, cleared when
@@ -1160,6 +1197,7 @@ int main(int argc, char** argv) {
   if (command == "detached-tmpfs") return cmd_detached_tmpfs(arg(2));
   if (command == "loop-exec") return cmd_loop_exec();
   if (command == "exec-climbing") return cmd_exec_climbing(arg(2));
+  if (command == "acl-exec") return cmd_acl_exec(std::atol(arg(2)), arg(3));
   if (command == "map-race") return cmd_map_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "map-exec") return cmd_map_exec(arg(2), std::string(arg(3)) == "nodump");
   if (command == "hidden-interpreter") return cmd_hidden_interpreter(arg(2), arg(3));
