@@ -52,7 +52,7 @@ std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[5
   bool may_name_another = true;  // a program or a script's interpreter, not an ELF's loader
   for (int depth = 0; depth <= kMaxInterpreterDepth; ++depth) {
     found.file = classify_memory_file(found.fd.get(), link, tid);
-    if (runs_from_memory(found.file.kind, false)) return found;
+    if (runs_from_memory(found.file.kind, CodeUse::kExec)) return found;
     if (!may_name_another || !S_ISREG(found.file.st.st_mode)) return std::nullopt;
     UniqueFd readable = reopen_for_reading(found.fd.get());
     if (!readable.valid()) {
@@ -241,7 +241,7 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
     Found program;
     program.file = classify_memory_file(exe.get(), link_, pid);
     program.fd = std::move(exe);
-    if (runs_from_memory(program.file.kind, false)) found = std::move(program);
+    if (runs_from_memory(program.file.kind, CodeUse::kExec)) found = std::move(program);
   }
   if (!found) {
     // The loader (PT_INTERP) the kernel mapped beside the program: every executable file
@@ -252,7 +252,7 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
       if (!mapping) break;
       if (mapping->ino == 0 || !mapping->executable) continue;
       MemoryFile file = maps.file_of(*mapping, link_);
-      if (!runs_from_memory(file.kind, false)) continue;
+      if (!runs_from_memory(file.kind, CodeUse::kExec)) continue;
       Found loader;
       loader.file = file;
       loader.via = "interpreter";

@@ -161,7 +161,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
       TargetWait wait(request.tid);  // the file's filesystem may be the caller's own (FUSE)
       memory = classify_memory_file(file.get(), link_, request.tid);
     }
-    if (!runs_from_memory(memory.kind, true)) {
+    if (!runs_from_memory(memory.kind, CodeUse::kMapFile)) {
       // No such fd (the kernel answers EBADF), or an ordinary file. Nothing here needs proof
       // that the pidfd named the caller: a caller whose thread id was reused is dead, and its
       // call can go nowhere.
@@ -223,7 +223,7 @@ ExecMapCallHandler::RangeCheck ExecMapCallHandler::check_range(pid_t tid, uint64
     if (mapping->start >= end) break;  // maps are in address order
     if (mapping->ino == 0) continue;   // anonymous memory
     MemoryFile memory = maps.file_of(*mapping, link_);
-    if (!runs_from_memory(memory.kind, true)) continue;
+    if (!runs_from_memory(memory.kind, CodeUse::kProtectRange)) continue;
     ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
     if (judgement.allowed) continue;
     describe_exec_target(record, policy_, memory, judgement);

@@ -205,14 +205,14 @@ MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string
   return out;
 }
 
-bool runs_from_memory(MemoryFileKind kind, bool as_mapping) {
+bool runs_from_memory(MemoryFileKind kind, CodeUse use) {
   switch (kind) {
     case MemoryFileKind::kNone:
       return false;
     case MemoryFileKind::kAnonymousShared:
-      return !as_mapping;
+      return use != CodeUse::kProtectRange;
     case MemoryFileKind::kBlockDevice:
-      return as_mapping;
+      return use != CodeUse::kExec;
     default:
       return true;
   }

@@ -64,10 +64,15 @@ MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller);
 MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string_view> path,
                                  char (&link)[512]);
 
+// How code would come to run from a file: executed (execve, an interpreter, a loaded image),
+// mapped executable through an fd (mmap), or an existing range made executable (mprotect).
+enum class CodeUse { kExec, kMapFile, kProtectRange };
+
 // Whether running code from this kind of file counts as fileless execution. Anonymous shared
-// memory counts for execve (an ELF image there is a program run from memory) but not for
-// mappings: making anonymous memory executable is what every JIT does. A block device counts for
-// mappings only (the kernel runs no device).
-bool runs_from_memory(MemoryFileKind kind, bool as_mapping);
+// memory counts when executed or mapped through an fd (an ELF image there, what ld.so maps from
+// /proc/self/fd/N after the target opened the memory through map_files), but not when a range
+// of it is made executable: that is what every JIT does. A block device counts for mappings
+// (the kernel runs no device).
+bool runs_from_memory(MemoryFileKind kind, CodeUse use);
 
 }  // namespace warden

@@ -567,6 +567,29 @@ TEST_CASE("a file on a tmpfs that no path reaches is memory: it is neither mappe
   }
 }
 
+TEST_CASE("shared anonymous memory: a JIT may make a range executable but not map its file by fd") {
+  // A root target keeps CAP_CHECKPOINT_RESTORE, which opens the shmem file behind a shared
+  // anonymous mapping through /proc/self/map_files; mapping that fd executable is what ld.so
+  // does with /proc/self/fd/N, and ran a whole ELF (red-team review). mprotect of the range
+  // itself stays allowed: every JIT does that.
+  Args command{attack_bin(), "anon-shared"};
+  auto native = run_native(command);
+  if (native.exit_code == 3) {
+    MESSAGE("skipped: /proc/self/map_files is closed here");
+    return;
+  }
+  REQUIRE(native.fact("jit_ran") == "1");
+  REQUIRE(native.fact("map_ran") == "1");
+  auto run = run_warden({}, command);
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("jit_ran") == "1");
+  CHECK(run.fact("map_errno") == std::to_string(EACCES));
+  const Json* record = find_record(run, "mmap");
+  REQUIRE(record != nullptr);
+  CHECK((*record)["decision"] == "deny");
+  CHECK((*record)["file"] == "anonymous-shared");
+}
+
 TEST_CASE("a block device is not mapped executable: a loop device on a memfd") {
   // A root target keeps access to /dev/loop-control: it attaches a memfd holding code to a loop
   // device and maps the device executable. Natively the code runs.

@@ -436,6 +436,29 @@ int cmd_acl_exec(long rounds, const char* disk) {
   return cmd_exec_race(image, rounds, disk);
 }
 
+// anon-shared: code in a shared anonymous mapping, made executable with mprotect as a JIT does
+// (prints jit_ran=1, or jit_errno=N), then its shmem file opened through /proc/self/map_files
+// (root: CAP_CHECKPOINT_RESTORE), unmapped, and mapped executable through that fd
+// (map_and_call). Exits 3 when map_files is closed to us.
+int cmd_anon_shared() {
+  void* region = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) return errno;
+  std::memcpy(region, kCode, sizeof(kCode));
+  if (::mprotect(region, 4096, PROT_READ | PROT_EXEC) != 0) {
+    std::printf("jit_errno=%d\n", errno);
+  } else {
+    std::printf("jit_ran=%d\n", reinterpret_cast<int (*)()>(region)() == 42 ? 1 : 0);
+  }
+  char path[96];
+  auto start = reinterpret_cast<uintptr_t>(region);
+  std::snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start, start + 4096);
+  int file = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (file < 0) return 3;
+  ::munmap(region, 4096);
+  map_and_call(file);
+  return 0;
+}
+
 // loop-exec: code in a memfd, attached to a free loop device (LOOP_CONFIGURE, cleared when
 // closed), and the device mapped executable (map_and_call). Exits 3 when no loop device can be
 // had.
@@ -1196,6 +1219,7 @@ int main(int argc, char** argv) {
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "detached-tmpfs") return cmd_detached_tmpfs(arg(2));
   if (command == "loop-exec") return cmd_loop_exec();
+  if (command == "anon-shared") return cmd_anon_shared();
   if (command == "exec-climbing") return cmd_exec_climbing(arg(2));
   if (command == "acl-exec") return cmd_acl_exec(std::atol(arg(2)), arg(3));
   if (command == "map-race") return cmd_map_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));

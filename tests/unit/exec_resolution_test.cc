@@ -202,8 +202,13 @@ TEST_CASE("memory files are told from files with a name") {
   REQUIRE(anonymous.valid());
   MemoryFile a = classify_memory_file(anonymous.get(), link, ::getpid());
   CHECK(a.kind == MemoryFileKind::kAnonymousShared);
-  CHECK(runs_from_memory(a.kind, false));       // an ELF there is a program from memory
-  CHECK_FALSE(runs_from_memory(a.kind, true));  // mapping anonymous memory exec is a JIT's right
+  CHECK(runs_from_memory(a.kind, CodeUse::kExec));     // an ELF there is a program from memory
+  CHECK(runs_from_memory(a.kind, CodeUse::kMapFile));  // and what ld.so maps from its fd
+  // Making a range of anonymous memory executable is a JIT's right.
+  CHECK_FALSE(runs_from_memory(a.kind, CodeUse::kProtectRange));
+  CHECK(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kMapFile));
+  CHECK(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kProtectRange));
+  CHECK_FALSE(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kExec));
   ::munmap(shared, 4096);
 
   UniqueFd on_disk(::open("/bin/true", O_PATH | O_CLOEXEC));
