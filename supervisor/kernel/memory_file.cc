@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <string>
 
+#include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -80,6 +82,32 @@ bool mount_visible_to(pid_t caller, int fd) {
   }
   std::fclose(file);
   return found;
+}
+
+// Whether `caller` reaches this very file (`st`) by the name the kernel gives it: the
+// /proc/self/fd link, a path from the root of the mount namespace the file's mount is in
+// (beneath the caller's root when the caller is chrooted there). A file on a mount that a later
+// mount covers, or in a directory that one covers, keeps a name that nobody can use.
+bool reachable_by_name(pid_t caller, int fd, const struct stat& st) {
+  char link[4096];
+  std::string path(self_fd_link(fd, link));
+  if (path.empty() || path.front() != '/') return false;
+  char root_link[64], root[4096];
+  std::snprintf(root_link, sizeof(root_link), "/proc/%d/root", caller);
+  ssize_t length = ::readlink(root_link, root, sizeof(root) - 1);
+  if (length > 1) {  // chrooted: the name under its root
+    std::string_view prefix(root, static_cast<size_t>(length));
+    if (path.size() > prefix.size() && path.starts_with(prefix) && path[prefix.size()] == '/') {
+      path.erase(0, prefix.size());
+    }
+  }
+  PathLookup lookup;
+  lookup.tid = caller;
+  lookup.path = path;
+  ResolvedPath reached = resolve_caller_path(lookup);
+  struct stat there {};
+  return reached.file.valid() && cached_fstat(reached.file.get(), there) &&
+         there.st_dev == st.st_dev && there.st_ino == st.st_ino;
 }
 
 }  // namespace
@@ -156,8 +184,11 @@ MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
   }
   if (!is_memory_filesystem(type) || !S_ISREG(out.st.st_mode)) return out;
   if (named) {
-    // A name on a mount the caller has not (never attached, or detached): nobody can reach it.
-    if (!mount_visible_to(caller, fd)) out.kind = MemoryFileKind::kDetachedShmem;
+    // A name on a mount the caller has not (never attached, or detached), or one it has but
+    // cannot use (covered by another mount): nobody can reach the file by it.
+    if (!mount_visible_to(caller, fd) || !reachable_by_name(caller, fd, out.st)) {
+      out.kind = MemoryFileKind::kDetachedShmem;
+    }
     return out;
   }
   out.kind = MemoryFileKind::kUnlinkedShmem;

@@ -534,9 +534,9 @@ TEST_CASE("fs.protected_symlinks does not blind the exec check to a link its own
 
 TEST_CASE("a file on a tmpfs that no path reaches is memory: it is neither mapped nor run") {
   // A tmpfs made in a user and mount namespace of the target's own and never attached
-  // (fsmount), or unmounted with MNT_DETACH while its file is open: the file keeps its link,
-  // but nobody can name it. Natively its code maps and runs; as nobody too.
-  for (const char* how : {"fsmount", "umount"}) {
+  // (fsmount), unmounted with MNT_DETACH while its file is open, or covered by another mount:
+  // the file keeps its link, but nobody can use its name. Natively its code maps and runs.
+  for (const char* how : {"fsmount", "umount", "covered"}) {
     CAPTURE(how);
     Args command{attack_bin(), "detached-tmpfs", how};
     auto native = run_native(command);
@@ -565,6 +565,10 @@ TEST_CASE("a file on a tmpfs that no path reaches is memory: it is neither mappe
       }
     }
   }
+  // The control: on a tmpfs its name reaches, the file is a file, mapped and run.
+  auto attached = run_warden({}, {attack_bin(), "detached-tmpfs", "attached"});
+  CHECK(attached.fact("map_ran") == "1");
+  CHECK(attached.fact("exec") == "ran");
 }
 
 TEST_CASE("shared anonymous memory: a JIT may make a range executable but not map its file by fd") {

@@ -311,10 +311,11 @@ void map_and_call(int fd) {
   std::fflush(stdout);
 }
 
-// detached-tmpfs fsmount|umount: a tmpfs in a user and mount namespace of our own that no path
-// reaches: made with fsopen/fsmount and never attached, or mounted and then unmounted with
-// MNT_DETACH while a file of it is open. Its file "x" keeps its one link. Writes code into it
-// and maps it executable (map_and_call), then writes this program into it and runs it with
+// detached-tmpfs fsmount|umount|covered|attached: a tmpfs in a user and mount namespace of our
+// own that no path reaches: made with fsopen/fsmount and never attached, mounted and then
+// unmounted with MNT_DETACH while a file of it is open, or covered by a second tmpfs mounted over
+// it ("attached" leaves it reachable: the control). Its file "x" keeps its one link. Writes code
+// into it and maps it executable (map_and_call), then writes this program into it and runs it with
 // execveat(AT_EMPTY_PATH): prints exec=ran, or exec=ERRNO. Exits 3 when there is no such tmpfs.
 int cmd_detached_tmpfs(const std::string& how) {
   uid_t uid = ::geteuid();
@@ -346,8 +347,12 @@ int cmd_detached_tmpfs(const std::string& how) {
     if (::mkdtemp(dir) == nullptr) return 3;
     if (::mount("tmpfs", dir, "tmpfs", 0, nullptr) != 0) return 3;
     file = ::open((std::string(dir) + "/x").c_str(), O_RDWR | O_CREAT, 0755);
-    ::umount2(dir, MNT_DETACH);
-    ::rmdir(dir);
+    if (how == "umount") {
+      ::umount2(dir, MNT_DETACH);
+      ::rmdir(dir);
+    } else if (how == "covered") {
+      ::mount("tmpfs", dir, "tmpfs", 0, nullptr);  // a second tmpfs over the first
+    }  // "attached": left as it is, its name usable (the control)
   }
   if (file < 0) return 3;
   struct stat st {};
