@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -62,26 +63,31 @@ bool is_memory_filesystem(unsigned long type) {
   return type == TMPFS_MAGIC || type == HUGETLBFS_MAGIC || type == RAMFS_MAGIC;
 }
 
-// Whether the mount `fd` is on is one of `caller`'s mount namespace (the first field of a line
-// of /proc/CALLER/mountinfo). True where the kernel does not say which mount it is (before
-// 5.8); false where the caller's mounts cannot be read (it is gone: its call goes nowhere).
-bool mount_visible_to(pid_t caller, int fd) {
+// The filesystem type of the mount `fd` is on, as `caller`'s mount namespace lists it (the field
+// after " - " in its /proc/CALLER/mountinfo line), without asking the filesystem: a FUSE server
+// of the tree's, stopped in a ptrace freeze, would not answer an fstatfs. nullopt when the mount
+// is not there (never attached, or detached; or the caller is gone); "" where the kernel does
+// not say which mount it is (before 5.8).
+std::optional<std::string> caller_mount_type(pid_t caller, int fd) {
   std::optional<uint64_t> mount = mount_of(fd);
-  if (!mount) return true;
+  if (!mount) return std::string();
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/mountinfo", caller);
   std::FILE* file = std::fopen(path, "re");
-  if (file == nullptr) return false;
-  bool found = false;
-  unsigned long long id = 0;
-  char rest[4096];
-  // Each line begins with the mount's id; the rest of a line (and of a long one) is skipped.
-  for (bool line_start = true; !found && std::fgets(rest, sizeof(rest), file) != nullptr;) {
-    if (line_start && std::sscanf(rest, "%llu", &id) == 1 && id == *mount) found = true;
-    line_start = std::strchr(rest, '\n') != nullptr;
+  if (file == nullptr) return std::nullopt;
+  std::optional<std::string> type;
+  char* line = nullptr;
+  size_t capacity = 0;
+  while (!type && ::getline(&line, &capacity, file) > 0) {
+    unsigned long long id = 0;
+    if (std::sscanf(line, "%llu", &id) != 1 || id != *mount) continue;
+    const char* fields = std::strstr(line, " - ");
+    char name[64] = {};
+    type = fields != nullptr && std::sscanf(fields + 3, "%63s", name) == 1 ? name : "";
   }
+  std::free(line);
   std::fclose(file);
-  return found;
+  return type;
 }
 
 // Whether `caller` reaches this very file (`st`) by the name the kernel gives it: the
@@ -172,9 +178,21 @@ MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
     named = self_fd_link(fd, link) != "/secretmem (deleted)";
     if (named && !S_ISREG(out.st.st_mode)) return out;
   }
-  // A named regular file on a device with no disk (tmpfs, FUSE, overlayfs, btrfs...) is asked
-  // its filesystem too: fstatfs is answered by the kernel for all but FUSE, and FUSE answers it
-  // at once for memfd-warden where it may not enter (no allow_other).
+  if (named) {
+    // A named regular file on a device with no disk (tmpfs, FUSE, overlayfs, btrfs...): its
+    // mount's type as the caller's namespace lists it. Only on a memory filesystem may its name
+    // be one nobody can use: a mount the caller has not (never attached, or detached), or one
+    // it has but whose name reaches another file (covered by another mount).
+    std::optional<std::string> listed = caller_mount_type(caller, fd);
+    if (listed && !listed->empty()) {
+      if (*listed == "tmpfs" || *listed == "ramfs" || *listed == "hugetlbfs") {
+        if (!reachable_by_name(caller, fd, out.st)) out.kind = MemoryFileKind::kDetachedShmem;
+      }
+      return out;
+    }
+    // Not in the caller's namespace (or no mount id): its filesystem says what it is (a FUSE
+    // mount of the target's, detached, may hold this back: callers mark the wait).
+  }
   struct statfs fs {};
   if (::fstatfs(fd, &fs) != 0) return out;
   auto type = static_cast<unsigned long>(fs.f_type);
@@ -184,11 +202,7 @@ MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
   }
   if (!is_memory_filesystem(type) || !S_ISREG(out.st.st_mode)) return out;
   if (named) {
-    // A name on a mount the caller has not (never attached, or detached), or one it has but
-    // cannot use (covered by another mount): nobody can reach the file by it.
-    if (!mount_visible_to(caller, fd) || !reachable_by_name(caller, fd, out.st)) {
-      out.kind = MemoryFileKind::kDetachedShmem;
-    }
+    out.kind = MemoryFileKind::kDetachedShmem;  // a memory filesystem the caller's lacks
     return out;
   }
   out.kind = MemoryFileKind::kUnlinkedShmem;
