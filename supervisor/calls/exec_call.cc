@@ -41,9 +41,10 @@ struct Found {
 // Follows program -> interpreter -> ... as the kernel will, from the resolved program `start`,
 // and returns the first memory file that would run, if any. `unseen` is set when a file on the
 // way cannot be read to find what it loads (the kernel needs no read permission to run it; a
-// write lease makes our non-blocking open fail), or an interpreter's lookup failed in a FUSE
-// filesystem while nothing judges the loaded program (`judged_when_loaded`): the chain is then
-// unknown.
+// write lease makes our non-blocking open fail), or, while nothing judges the loaded program
+// (`judged_when_loaded`), an interpreter's lookup failed in a FUSE filesystem or a file's
+// attributes are closed to us (a FUSE file that keeps memfd-warden out, reached through an fd):
+// the chain is then unknown.
 std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512], bool& unseen,
                                        bool judged_when_loaded) {
   TargetWait wait(tid);  // opens and reads of the caller's files
@@ -53,6 +54,11 @@ std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[5
   for (int depth = 0; depth <= kMaxInterpreterDepth; ++depth) {
     found.file = classify_memory_file(found.fd.get(), link, tid);
     if (runs_from_memory(found.file.kind, CodeUse::kExec)) return found;
+    if (found.file.kind == MemoryFileKind::kUnknown) {
+      // Not even its type is known, let alone what it loads.
+      unseen = unseen || !judged_when_loaded;
+      return std::nullopt;
+    }
     if (!may_name_another || !S_ISREG(found.file.st.st_mode)) return std::nullopt;
     UniqueFd readable = reopen_for_reading(found.fd.get());
     if (!readable.valid()) {

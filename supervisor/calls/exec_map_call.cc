@@ -140,42 +140,36 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
   record.prot = prot;
   if (mapping) {
     // Every library a program loads comes through here: only the fd is looked at unless it
-    // names a memory file. A thread pidfd (6.9+) needs no caller read; older kernels go through
-    // the caller reader's process pidfd.
-    UniqueFd own_pidfd(sys::pidfd_open_flags(request.tid, PIDFD_THREAD));
-    int pidfd = own_pidfd.get();
-    bool caller_read = false;
-    if (pidfd < 0) {
-      callers_.read(request.tid, caller_);
-      caller_read = true;
-      pidfd = callers_.pidfd_for(request.tid, caller_, own_pidfd);
-    }
-    UniqueFd file(pidfd >= 0 ? sys::pidfd_getfd(pidfd, fd) : -1);
-    if (!file.valid() && pidfd >= 0 && (errno == EPERM || errno == EACCES)) {
+    // names a memory file. Reached as /proc/TID/fd/N, O_PATH: a description of our own, which
+    // no filesystem opens or flushes. (A copy of the caller's, closed, would send a FUSE server
+    // a flush; under ptrace the tree is frozen here, the server with it, and the close waited
+    // for good.)
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/%d/fd/%d", request.tid, fd);
+    UniqueFd file(::open(path, O_PATH | O_CLOEXEC));
+    if (!file.valid() && (errno == EPERM || errno == EACCES)) {
       record.fd = fd;
       refuse_unseen(request, channel, record);  // the caller's fds are closed to us
       return;
     }
     MemoryFile memory;
     if (file.valid()) {
-      TargetWait wait(request.tid);  // the file's filesystem may be the caller's own (FUSE)
+      TargetWait wait(request.tid);  // the caller's lookup of the file's name (FUSE directories)
       memory = classify_memory_file(file.get(), link_, request.tid);
     }
     if (!runs_from_memory(memory.kind, CodeUse::kMapFile)) {
       // No such fd (the kernel answers EBADF), or an ordinary file. Nothing here needs proof
-      // that the pidfd named the caller: a caller whose thread id was reused is dead, and its
-      // call can go nowhere.
+      // that the thread id named the caller: a caller whose thread id was reused is dead, and
+      // its call can go nowhere.
       let_through();
       return;
     }
     ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
-    if (!caller_read) {
-      // A refusal names the caller's executable; an allowed mapping only when every record must.
-      callers_.read(request.tid, caller_,
-                    record_names_ || !judgement.allowed ? CallerReader::Names::kRead
-                                                        : CallerReader::Names::kSkip);
-    }
-    if (!channel.caller_waiting()) return;  // proves the pidfd, and the reads, were the caller's
+    // A refusal names the caller's executable; an allowed mapping only when every record must.
+    callers_.read(request.tid, caller_,
+                  record_names_ || !judgement.allowed ? CallerReader::Names::kRead
+                                                      : CallerReader::Names::kSkip);
+    if (!channel.caller_waiting()) return;  // proves the fd, and the reads, were the caller's
     describe_caller(record, caller_, record_names_ || !judgement.allowed);
     describe_exec_target(record, policy_, memory, judgement);
     record.fd = fd;

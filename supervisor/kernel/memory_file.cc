@@ -1,11 +1,9 @@
 #include "supervisor/kernel/memory_file.h"
 
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,16 +12,13 @@
 #include <optional>
 #include <string>
 
+#include "supervisor/kernel/mount_type.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
 namespace {
-
-#ifndef SECRETMEM_MAGIC
-#define SECRETMEM_MAGIC 0x5345434d
-#endif
 
 // A mount's id, or nullopt when the kernel does not say (before 5.8).
 std::optional<uint64_t> mount_of(int fd) {
@@ -58,38 +53,6 @@ std::optional<uint64_t> internal_shmem_mount() { return internal_shmem().mount; 
 
 constexpr std::string_view kMemfdPrefix = "/memfd:", kDeletedSuffix = " (deleted)";
 
-bool is_memory_filesystem(unsigned long type) {
-  // ramfs is memory as tmpfs is, and any user namespace may mount one.
-  return type == TMPFS_MAGIC || type == HUGETLBFS_MAGIC || type == RAMFS_MAGIC;
-}
-
-// The filesystem type of the mount `fd` is on, as `caller`'s mount namespace lists it (the field
-// after " - " in its /proc/CALLER/mountinfo line), without asking the filesystem: a FUSE server
-// of the tree's, stopped in a ptrace freeze, would not answer an fstatfs. nullopt when the mount
-// is not there (never attached, or detached; or the caller is gone); "" where the kernel does
-// not say which mount it is (before 5.8).
-std::optional<std::string> caller_mount_type(pid_t caller, int fd) {
-  std::optional<uint64_t> mount = mount_of(fd);
-  if (!mount) return std::string();
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/mountinfo", caller);
-  std::FILE* file = std::fopen(path, "re");
-  if (file == nullptr) return std::nullopt;
-  std::optional<std::string> type;
-  char* line = nullptr;
-  size_t capacity = 0;
-  while (!type && ::getline(&line, &capacity, file) > 0) {
-    unsigned long long id = 0;
-    if (std::sscanf(line, "%llu", &id) != 1 || id != *mount) continue;
-    const char* fields = std::strstr(line, " - ");
-    char name[64] = {};
-    type = fields != nullptr && std::sscanf(fields + 3, "%63s", name) == 1 ? name : "";
-  }
-  std::free(line);
-  std::fclose(file);
-  return type;
-}
-
 // Whether `caller` reaches this very file (`st`) by the name the kernel gives it: the
 // /proc/self/fd link, a path from the root of the mount namespace the file's mount is in
 // (beneath the caller's root when the caller is chrooted there). A file on a mount that a later
@@ -116,6 +79,23 @@ bool reachable_by_name(pid_t caller, int fd, const struct stat& st) {
          there.st_dev == st.st_dev && there.st_ino == st.st_ino;
 }
 
+// A file of the kernel's own shmem mount, which is tmpfs: a memfd, the file behind a shared
+// anonymous mapping, or another unlinked shmem file (a SysV segment's).
+void classify_kernel_shmem(int fd, char (&link)[512], MemoryFile& out) {
+  out.kind = MemoryFileKind::kUnlinkedShmem;
+  std::string_view text = self_fd_link(fd, link);
+  if (text.starts_with(kMemfdPrefix) && text.ends_with(kDeletedSuffix)) {
+    text.remove_prefix(kMemfdPrefix.size());
+    text.remove_suffix(kDeletedSuffix.size());
+    out.kind = MemoryFileKind::kMemfd;
+    out.name = text;
+  } else if (text == "/dev/zero (deleted)") {
+    // Only on the kernel's mount: an unlinked tmpfs file that someone named /dev/zero is not
+    // anonymous memory.
+    out.kind = MemoryFileKind::kAnonymousShared;
+  }
+}
+
 }  // namespace
 
 const char* memory_file_kind_name(MemoryFileKind kind) {
@@ -128,8 +108,10 @@ const char* memory_file_kind_name(MemoryFileKind kind) {
       return "secretmem";
     case MemoryFileKind::kUnlinkedShmem:
       return "unlinked-shmem";
-    case MemoryFileKind::kDetachedShmem:
-      return "detached-shmem";
+    case MemoryFileKind::kUnreachable:
+      return "unreachable-file";
+    case MemoryFileKind::kUnknown:
+      return "unknown";
     case MemoryFileKind::kAnonymousShared:
       return "anonymous-shared";
     case MemoryFileKind::kBlockDevice:
@@ -161,62 +143,50 @@ bool on_kernel_shmem_mount(int fd) {
 
 MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
   MemoryFile out;
-  if (!cached_fstat(fd, out.st)) return out;
+  if (!cached_fstat(fd, out.st)) {
+    out.kind = MemoryFileKind::kUnknown;  // a FUSE file that keeps memfd-warden out
+    return out;
+  }
   if (S_ISBLK(out.st.st_mode)) {
     out.kind = MemoryFileKind::kBlockDevice;
     return out;
   }
-  // Memory is a regular file of a memory filesystem, unlinked or named where nobody can reach
-  // the name. Memory filesystems have no disk (major 0): a file on a disk is what its path says
-  // it is, and its filesystem is not asked. A memfd lives on the kernel's shmem mount, asked for
-  // nothing either. (A secretmem file keeps its one link: its /proc/self/fd text says what it
-  // is.)
-  bool on_shmem_mount = on_kernel_shmem_mount(fd);
-  bool named = false;
-  if (!on_shmem_mount && (!S_ISREG(out.st.st_mode) || out.st.st_nlink != 0)) {
-    if (major(out.st.st_dev) != 0) return out;
-    named = self_fd_link(fd, link) != "/secretmem (deleted)";
-    if (named && !S_ISREG(out.st.st_mode)) return out;
-  }
-  if (named) {
-    // A named regular file on a device with no disk (tmpfs, FUSE, overlayfs, btrfs...): its
-    // mount's type as the caller's namespace lists it. Only on a memory filesystem may its name
-    // be one nobody can use: a mount the caller has not (never attached, or detached), or one
-    // it has but whose name reaches another file (covered by another mount).
-    std::optional<std::string> listed = caller_mount_type(caller, fd);
-    if (listed && !listed->empty()) {
-      if (*listed == "tmpfs" || *listed == "ramfs" || *listed == "hugetlbfs") {
-        if (!reachable_by_name(caller, fd, out.st)) out.kind = MemoryFileKind::kDetachedShmem;
-      }
-      return out;
-    }
-    // Not in the caller's namespace (or no mount id): its filesystem says what it is (a FUSE
-    // mount of the target's, detached, may hold this back: callers mark the wait).
-  }
-  struct statfs fs {};
-  if (::fstatfs(fd, &fs) != 0) return out;
-  auto type = static_cast<unsigned long>(fs.f_type);
-  if (type == SECRETMEM_MAGIC) {
-    out.kind = MemoryFileKind::kSecretmem;
+  // A file on a disk (a device with a major number) is what its path says it is. Memory
+  // filesystems have no disk (major 0), nor have overlayfs, btrfs, FUSE or NFS.
+  if (!S_ISREG(out.st.st_mode) || major(out.st.st_dev) != 0) return out;
+  if (on_kernel_shmem_mount(fd)) {
+    classify_kernel_shmem(fd, link, out);
     return out;
   }
-  if (!is_memory_filesystem(type) || !S_ISREG(out.st.st_mode)) return out;
-  if (named) {
-    out.kind = MemoryFileKind::kDetachedShmem;  // a memory filesystem the caller's lacks
-    return out;
-  }
-  out.kind = MemoryFileKind::kUnlinkedShmem;
+  // FUSE serves whatever its server reads from, named or not: hardening.md says so. Nothing is
+  // asked of it here.
+  std::optional<FilesystemType> type = listed_filesystem_type(fd, caller);
+  if (type && type->is_fuse()) return out;
+  // A named file is a file when the caller reaches this very file by its name.
+  if (out.st.st_nlink != 0 && reachable_by_name(caller, fd, out.st)) return out;
+  // Nobody can use its name. On a mount that no table lists: one never attached (fsmount) or
+  // detached, whatever its type (an overlay over such a tmpfs too), or a kernel-internal one,
+  // where the name says what it is (a hugetlbfs memfd, secretmem). Not asked either way: its type
+  // would be a FUSE server's answer.
   std::string_view text = self_fd_link(fd, link);
-  if (text.starts_with(kMemfdPrefix) && text.ends_with(kDeletedSuffix)) {
-    text.remove_prefix(kMemfdPrefix.size());
-    text.remove_suffix(kDeletedSuffix.size());
-    out.kind = MemoryFileKind::kMemfd;
-    out.name = text;
-  } else if (type == TMPFS_MAGIC && text == "/dev/zero (deleted)" && internal_shmem_mount() &&
-             mount_of(fd) == internal_shmem_mount()) {
-    // Only the kernel's own mount: an unlinked tmpfs file that someone named /dev/zero is not
-    // anonymous memory.
-    out.kind = MemoryFileKind::kAnonymousShared;
+  if (!type) {
+    out.kind = MemoryFileKind::kUnreachable;
+    if (text.starts_with(kMemfdPrefix) && text.ends_with(kDeletedSuffix)) {
+      out.kind = MemoryFileKind::kMemfd;
+      out.name = text.substr(kMemfdPrefix.size(),
+                             text.size() - kMemfdPrefix.size() - kDeletedSuffix.size());
+    } else if (text == "/secretmem (deleted)") {
+      out.kind = MemoryFileKind::kSecretmem;
+    }
+    return out;
+  }
+  // On a listed mount: named, but covered by a later mount or outside the caller's root; or
+  // unlinked, which only a memory filesystem makes memory (an unlinked file on btrfs or an
+  // overlay is left alone: hardening.md).
+  if (out.st.st_nlink != 0) {
+    out.kind = MemoryFileKind::kUnreachable;
+  } else if (type->is_memory()) {
+    out.kind = MemoryFileKind::kUnlinkedShmem;
   }
   return out;
 }
@@ -253,6 +223,7 @@ MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string
 bool runs_from_memory(MemoryFileKind kind, CodeUse use) {
   switch (kind) {
     case MemoryFileKind::kNone:
+    case MemoryFileKind::kUnknown:  // a FUSE file, as far as it lets anyone see (see kUnknown)
       return false;
     case MemoryFileKind::kAnonymousShared:
       return use != CodeUse::kProtectRange;

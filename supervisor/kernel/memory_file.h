@@ -1,8 +1,9 @@
 // What kind of file an open file description is, for the exec checks: a file whose pages live
 // only in memory (a memfd, a secretmem file, an unlinked tmpfs or hugetlbfs file, the shmem file
-// behind a shared anonymous mapping) or anything else. Judged from the file itself (fstat,
-// fstatfs, statx, the /proc/self/fd link), never from a path string, but where memfd-warden may
-// not open the file at all (classify_mapping_line), and then only to refuse.
+// behind a shared anonymous mapping, a file whose name nobody can use) or anything else. Judged
+// from the file itself (statx, its mount, the /proc/self/fd link and whether the caller reaches
+// the file by it), never from a path string, but where memfd-warden may not open the file at all
+// (classify_mapping_line), and then only to refuse.
 #pragma once
 
 #include <fcntl.h>
@@ -18,10 +19,11 @@ enum class MemoryFileKind {
   kNone,             // a file in a filesystem (or not a regular file)
   kMemfd,            // memfd_create, tmpfs or hugetlbfs
   kSecretmem,        // memfd_secret
-  kUnlinkedShmem,    // a tmpfs or hugetlbfs file with no name left (O_TMPFILE, deleted)
-  kDetachedShmem,    // a tmpfs, hugetlbfs or ramfs file on a mount the caller cannot reach
+  kUnlinkedShmem,    // a tmpfs, hugetlbfs or ramfs file with no name left (O_TMPFILE, deleted)
+  kUnreachable,      // a file with no disk behind it whose name the caller cannot use
   kAnonymousShared,  // the shmem file behind MAP_SHARED|MAP_ANONYMOUS (reachable via map_files)
-  kBlockDevice       // a block device, whose blocks may be memory (a loop device on a memfd, zram)
+  kBlockDevice,      // a block device, whose blocks may be memory (a loop device on a memfd, zram)
+  kUnknown           // attributes memfd-warden may not read: a FUSE file that keeps it out
 };
 
 const char* memory_file_kind_name(MemoryFileKind kind);
@@ -46,13 +48,13 @@ inline bool cached_fstat(int fd, struct stat& out) {
 bool on_kernel_shmem_mount(int fd);
 
 // Classifies the file behind `fd` (ours; O_PATH is enough), for a call of thread `caller`. A
-// named file on a memory filesystem is memory too when its mount is not in the caller's mount
-// namespace (/proc/CALLER/mountinfo): mounted nowhere (fsmount without move_mount) or unmounted
-// with MNT_DETACH, nobody can name it. Nothing here waits on the file's filesystem, but for a
-// regular file on a device with no disk outside the kernel's shmem mount, whose filesystem
-// (fstatfs: a request to a FUSE server that lets memfd-warden in) says whether it is memory;
-// callers mark that (kernel/target_wait.h). `link` receives the /proc/self/fd link text that
-// `name` points into.
+// regular file on a device with no disk (tmpfs, overlayfs, btrfs; FUSE aside) is memory too when
+// the caller cannot reach this very file by its name: on a mount never attached (fsmount) or
+// detached (MNT_DETACH), whatever its type, or covered by a later mount. Nothing here asks the
+// file's filesystem for anything (no FUSE server, which may be the target's, is waited on), but
+// the caller's lookup of the file's name, which may pass through such a server's directories:
+// callers mark that wait (kernel/target_wait.h). `link` receives the /proc/self/fd link text
+// that `name` points into.
 MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller);
 
 // For a mapping whose file memfd-warden may not open (/proc/TID/map_files/ takes CAP_SYS_ADMIN
@@ -68,7 +70,10 @@ MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string
 // mapped executable through an fd (mmap), or an existing range made executable (mprotect).
 enum class CodeUse { kExec, kMapFile, kProtectRange };
 
-// Whether running code from this kind of file counts as fileless execution. Anonymous shared
+// Whether running code from this kind of file counts as fileless execution. kUnknown does not:
+// a file that keeps memfd-warden out is a FUSE file (or an overlay of one), which runs whatever
+// its server reads from anyway; an exec check must still not take it for a program whose
+// interpreter it has read. Anonymous shared
 // memory counts when executed or mapped through an fd (an ELF image there, what ld.so maps from
 // /proc/self/fd/N after the target opened the memory through map_files), but not when a range
 // of it is made executable: that is what every JIT does. A block device counts for mappings

@@ -276,9 +276,9 @@ TEST_CASE("an interpreter in memory behind a script under a write lease does not
   CHECK(run.count("deny") + run.count("kill") >= 1);
 }
 
-// warden_tiny_fuse serving /bin/true as DIR/prog for UID (tests/probes/tiny_fuse.c), from a
-// child of ours; `hold` ("hold", "hold-getattr"): what it never answers. Unmounted and killed by
-// the destructor.
+// warden_tiny_fuse serving `served` (/bin/true) as DIR/prog for UID (tests/probes/tiny_fuse.c),
+// from a child of ours; `hold` ("hold", "hold-getattr"): what it never answers. Unmounted and
+// killed by the destructor.
 // Where a FUSE test mounts: a new directory in dir. Nothing where it cannot (mounting FUSE needs
 // root), and the test that asked is skipped, with the reason said.
 std::optional<std::string> fuse_mount_point(const TempDir& dir) {
@@ -293,14 +293,15 @@ std::optional<std::string> fuse_mount_point(const TempDir& dir) {
 
 class TinyFuse {
  public:
-  TinyFuse(const std::string& mount_point, const char* uid, const char* hold = nullptr)
+  TinyFuse(const std::string& mount_point, const char* uid, const char* hold = nullptr,
+           const std::string& served = "/bin/true")
       : mount_point_(mount_point) {
     int out[2];
     REQUIRE(::pipe(out) == 0);
     server_ = ::fork();
     if (server_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
-      ::execl(tiny_fuse_bin().c_str(), "warden_tiny_fuse", mount_point.c_str(), "/bin/true", uid,
+      ::execl(tiny_fuse_bin().c_str(), "warden_tiny_fuse", mount_point.c_str(), served.c_str(), uid,
               hold, static_cast<char*>(nullptr));
       ::_exit(127);
     }
@@ -376,6 +377,92 @@ TEST_CASE(
       CHECK((*record)["reason"] == "target-unreadable");
     }
   }
+}
+
+TEST_CASE(
+    "a script on a FUSE mount that keeps memfd-warden out run through an fd: judged when loaded "
+    "under ptrace and refused under user notification") {
+  // The caller opens a file of a FUSE mount without allow_other, which lets memfd-warden (root)
+  // not even read its attributes, and runs it with execveat(AT_EMPTY_PATH). The check took the
+  // file for nothing it could follow, and a script there whose "#!" names a memory file ran it,
+  // unjudged, under user notification (second red-team review).
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  std::string script = dir.write("script", "#!/proc/self/fd/3 payload\n");
+  std::optional<TinyFuse> server(std::in_place, *where, "65534", nullptr, script);
+  if (!server->mounted()) return;
+  std::string served = *where + "/prog";
+  struct stat st {};
+  CHECK(::stat(served.c_str(), &st) != 0);  // closed to root: the premise
+  Args attack{attack_bin(), "hidden-interpreter", served, "served"};
+  Args native{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  native.insert(native.end(), attack.begin(), attack.end());
+  CHECK(run_native(native).exit_code == 77);  // control: the payload runs
+  auto run = run_warden({"--user", "65534:65534"}, attack);
+  server.reset();
+  if (backend() == "ptrace") {
+    CHECK(run.exit_code == 128 + SIGKILL);
+    const Json* killed = find_record(run, "execve");
+    REQUIRE(killed != nullptr);
+    CHECK((*killed)["decision"] == "kill");
+    CHECK((*killed)["reason"] == "fileless-exec-image");
+  } else {
+    CHECK(run.exit_code == EACCES);
+    const Json* refused = find_record(run, "execveat");
+    REQUIRE(refused != nullptr);
+    CHECK((*refused)["decision"] == "deny");
+    CHECK((*refused)["reason"] == "target-unreadable");
+  }
+}
+
+TEST_CASE("mapping a file of the target's own FUSE mount executable does not hang the run") {
+  // ld.so maps the program it runs executable, through an fd. Under ptrace the tree is frozen
+  // while the mapping is judged, the tree's own FUSE server with it: memfd-warden's copy of the
+  // caller's fd, closed, sent the server a flush and waited for it for good (second red-team
+  // review). The program is /bin/true.
+  TempDir dir;
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  const std::string& mount_point = *where;
+  const std::string loader = "/lib64/ld-linux-x86-64.so.2";
+  REQUIRE(std::filesystem::exists(loader));
+  std::string script =
+      "\"$0\" \"$1\" /bin/true 0 > \"$2\" & "
+      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; "
+      "\"$3\" \"$1/prog\"; status=$?; umount \"$1\"; exit $status";
+  Args command{"unshare",        "-rm", "sh", "-c", script, tiny_fuse_bin(), mount_point,
+               dir.file("said"), loader};
+  REQUIRE(run_native(command).exit_code == 0);  // control
+  auto run = run_warden_bounded({}, command, 30);
+  ::umount2(mount_point.c_str(), MNT_DETACH);
+  CHECK(run.exit_code == 0);
+  CHECK(run.count("deny") == 0);
+}
+
+TEST_CASE(
+    "a program in a chroot on a tmpfs runs: the chrooted caller's mount table leaves it out") {
+  // A root target chrooted into a directory of /dev/shm sees no mount above its root in its
+  // mountinfo, and a program there was refused as a file nobody could name (second red-team
+  // review). Its name, under the root, reaches it.
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: chroot needs root");
+    return;
+  }
+  char jail[] = "/dev/shm/warden-jail-XXXXXX";
+  REQUIRE(::mkdtemp(jail) != nullptr);
+  struct Remove {
+    std::string path;
+    ~Remove() { std::filesystem::remove_all(path); }
+  } remove{jail};
+  std::filesystem::copy_file(CONTAINER_PROBE_BIN, std::string(jail) + "/probe");  // static
+  Args command{"chroot", jail, "/probe", "jailed", "0"};
+  REQUIRE(run_native(command).exit_code == 0);  // control
+  auto run = run_warden({}, command);
+  CHECK(run.exit_code == 0);
+  CHECK(run.count("deny") == 0);
+  CHECK(run.out.find("fd=") != std::string::npos);  // its memfd_create ran
 }
 
 TEST_CASE("a FUSE filesystem of the target's that never answers a read does not hang the run") {
@@ -532,11 +619,12 @@ TEST_CASE("fs.protected_symlinks does not blind the exec check to a link its own
   CHECK((*exec)["technique"] == "T1620");
 }
 
-TEST_CASE("a file on a tmpfs that no path reaches is memory: it is neither mapped nor run") {
+TEST_CASE("a file on a tmpfs or an overlay that no path reaches is neither mapped nor run") {
   // A tmpfs made in a user and mount namespace of the target's own and never attached
-  // (fsmount), unmounted with MNT_DETACH while its file is open, or covered by another mount:
-  // the file keeps its link, but nobody can use its name. Natively its code maps and runs.
-  for (const char* how : {"fsmount", "umount", "covered"}) {
+  // (fsmount), unmounted with MNT_DETACH while its file is open, or covered by another mount; or
+  // an overlay over such a tmpfs, never attached either (second red-team review): the file keeps
+  // its link, but nobody can use its name. Natively its code maps and runs.
+  for (const char* how : {"fsmount", "umount", "covered", "overlay"}) {
     CAPTURE(how);
     Args command{attack_bin(), "detached-tmpfs", how};
     auto native = run_native(command);
@@ -560,15 +648,18 @@ TEST_CASE("a file on a tmpfs that no path reaches is memory: it is neither mappe
         const Json* record = find_record(run, call);
         REQUIRE(record != nullptr);
         CHECK((*record)["decision"] == "deny");
-        CHECK((*record)["file"] == "detached-shmem");
+        CHECK((*record)["file"] == "unreachable-file");
         CHECK((*record)["technique"] == "T1620");
       }
     }
   }
-  // The control: on a tmpfs its name reaches, the file is a file, mapped and run.
-  auto attached = run_warden({}, {attack_bin(), "detached-tmpfs", "attached"});
-  CHECK(attached.fact("map_ran") == "1");
-  CHECK(attached.fact("exec") == "ran");
+  // The controls: on a tmpfs or an overlay its name reaches, the file is a file, mapped and run.
+  for (const char* how : {"attached", "overlay-attached"}) {
+    CAPTURE(how);
+    auto attached = run_warden({}, {attack_bin(), "detached-tmpfs", how});
+    CHECK(attached.fact("map_ran") == "1");
+    CHECK(attached.fact("exec") == "ran");
+  }
 }
 
 TEST_CASE("shared anonymous memory: a JIT may make a range executable but not map its file by fd") {

@@ -311,12 +311,14 @@ void map_and_call(int fd) {
   std::fflush(stdout);
 }
 
-// detached-tmpfs fsmount|umount|covered|attached: a tmpfs in a user and mount namespace of our
-// own that no path reaches: made with fsopen/fsmount and never attached, mounted and then
-// unmounted with MNT_DETACH while a file of it is open, or covered by a second tmpfs mounted over
-// it ("attached" leaves it reachable: the control). Its file "x" keeps its one link. Writes code
-// into it and maps it executable (map_and_call), then writes this program into it and runs it with
-// execveat(AT_EMPTY_PATH): prints exec=ran, or exec=ERRNO. Exits 3 when there is no such tmpfs.
+// detached-tmpfs fsmount|umount|covered|overlay|attached|overlay-attached: a tmpfs in a user and
+// mount namespace of our own that no path reaches: made with fsopen/fsmount and never attached,
+// mounted and then unmounted with MNT_DETACH while a file of it is open, covered by a second
+// tmpfs mounted over it, or the upper layer of an overlay made with fsmount and never attached
+// either, whose file is the overlay's ("attached" and "overlay-attached" leave the file reachable:
+// the controls). The file "x" keeps its one link. Writes code into it and maps it executable
+// (map_and_call), then writes this program into it and runs it with execveat(AT_EMPTY_PATH):
+// prints exec=ran, or exec=ERRNO. Exits 3 when there is no such tmpfs (or overlay).
 int cmd_detached_tmpfs(const std::string& how) {
   uid_t uid = ::geteuid();
   gid_t gid = ::getegid();
@@ -333,15 +335,44 @@ int cmd_detached_tmpfs(const std::string& how) {
       !write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1")) {
     return 3;
   }
+  // A new mount of `type` with string options, never attached: its fd, or -1.
+  auto detached_mount = [](const char* type,
+                           std::initializer_list<std::pair<const char*, std::string>> options) {
+    int fs = static_cast<int>(::syscall(SYS_fsopen, type, 0));
+    if (fs < 0) return -1;
+    for (const auto& [key, value] : options) {
+      if (::syscall(SYS_fsconfig, fs, 1 /* FSCONFIG_SET_STRING */, key, value.c_str(), 0) != 0)
+        return -1;
+    }
+    if (::syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, nullptr, nullptr, 0) != 0)
+      return -1;
+    return static_cast<int>(::syscall(SYS_fsmount, fs, 0, 0));
+  };
   int file = -1;
-  if (how == "fsmount") {
-    int fs = static_cast<int>(::syscall(SYS_fsopen, "tmpfs", 0));
-    if (fs < 0 ||
-        ::syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, nullptr, nullptr, 0) != 0)
-      return 3;
-    int mount = static_cast<int>(::syscall(SYS_fsmount, fs, 0, 0));
+  if (how == "fsmount" || how == "overlay") {
+    int mount = detached_mount("tmpfs", {});
     if (mount < 0) return 3;
+    if (how == "overlay") {
+      for (const char* dir : {"lower", "upper", "work"}) ::mkdirat(mount, dir, 0755);
+      std::string layers = "/proc/self/fd/" + std::to_string(mount) + "/";
+      mount = detached_mount("overlay", {{"lowerdir", layers + "lower"},
+                                         {"upperdir", layers + "upper"},
+                                         {"workdir", layers + "work"}});
+      if (mount < 0) return 3;
+    }
     file = ::openat(mount, "x", O_RDWR | O_CREAT, 0755);
+  } else if (how == "overlay-attached") {
+    char dir[] = "/tmp/overlay-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) return 3;
+    std::string base(dir);
+    if (::mount("tmpfs", dir, "tmpfs", 0, nullptr) != 0) return 3;
+    for (const char* sub : {"/lower", "/upper", "/work", "/merged"})
+      ::mkdir((base + sub).c_str(), 0755);
+    std::string options =
+        "lowerdir=" + base + "/lower,upperdir=" + base + "/upper,workdir=" + base + "/work";
+    if (::mount("overlay", (base + "/merged").c_str(), "overlay", 0, options.c_str()) != 0)
+      return 3;
+    file = ::open((base + "/merged/x").c_str(), O_RDWR | O_CREAT, 0755);
   } else {
     char dir[] = "/tmp/detached-XXXXXX";
     if (::mkdtemp(dir) == nullptr) return 3;
@@ -1094,8 +1125,9 @@ int cmd_payload() {
 // must read to find that: MODE "execonly" makes it execute-only (mode 0111; the kernel needs no
 // read permission to run it), "execonly-image" the memory file too (the new image is then not
 // dumpable), "lease" holds a write lease on it that a helper thread gives up when the kernel's
-// own open breaks it, "control" leaves it readable. Exits 77 when the payload ran, else the
-// exec's errno.
+// own open breaks it, "control" leaves it readable; "served" takes DIR for such a script that is
+// there already ("#!/proc/self/fd/3 payload"), and runs it through an fd. Exits 77 when the
+// payload ran, else the exec's errno.
 int cmd_hidden_interpreter(const std::string& dir, const std::string& mode) {
   int memory = ::open("/dev/shm", O_TMPFILE | O_RDWR, 0755);
   if (memory < 0 || !copy_file("/proc/self/exe", memory)) return errno;
@@ -1105,6 +1137,16 @@ int cmd_hidden_interpreter(const std::string& dir, const std::string& mode) {
   ::close(memory);
   if (readable < 0 || ::dup2(readable, 3) != 3) return errno;
   if (mode == "execonly-image") ::fchmod(3, 0111);
+  if (mode == "served") {
+    // DIR is such a script already (on a FUSE mount that keeps memfd-warden out), run through
+    // an fd of it: execveat(AT_EMPTY_PATH), the fd left open for the interpreter to read.
+    int script = ::open(dir.c_str(), O_RDONLY);
+    if (script < 0) return errno;
+    std::string name = dir;
+    char* argv[] = {name.data(), nullptr};
+    ::syscall(SYS_execveat, script, "", argv, no_env(), AT_EMPTY_PATH);
+    return errno;
+  }
   std::string script = dir + "/interpreted-" + std::to_string(::getpid());
   int file = ::open(script.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0755);
   const char kLine[] = "#!/proc/self/fd/3 payload\n";

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "supervisor/kernel/memory_file.h"
+#include "supervisor/kernel/mount_type.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/program_interpreter.h"
 #include "supervisor/kernel/unique_fd.h"
@@ -179,6 +180,51 @@ TEST_CASE("interpreters are read as binfmt_script and binfmt_elf read them") {
     REQUIRE(found.has_value());
     CHECK(found->path == loader->path);
   }
+}
+
+TEST_CASE("a named tmpfs file is a file while its name reaches it and memory once unlinked") {
+  char link[512];
+  std::string name = "/dev/shm/warden-kind-" + std::to_string(::getpid());
+  UniqueFd named(::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  REQUIRE(named.valid());
+  CHECK(classify_memory_file(named.get(), link, ::getpid()).kind == MemoryFileKind::kNone);
+  ::unlink(name.c_str());
+  CHECK(classify_memory_file(named.get(), link, ::getpid()).kind == MemoryFileKind::kUnlinkedShmem);
+  // A file whose attributes are closed to memfd-warden is none that runs from memory (a FUSE
+  // file's, which serves what it will), for every use.
+  for (CodeUse use : {CodeUse::kExec, CodeUse::kMapFile, CodeUse::kProtectRange}) {
+    CHECK_FALSE(runs_from_memory(MemoryFileKind::kUnknown, use));
+    CHECK(runs_from_memory(MemoryFileKind::kUnreachable, use));
+  }
+}
+
+TEST_CASE("a mount's filesystem type comes from the mount tables, not from the filesystem") {
+  FilesystemType type;
+  for (const char* fuse : {"fuse", "fuse.sshfs", "fuse.tiny_fuse"}) {
+    std::snprintf(type.name, sizeof(type.name), "%s", fuse);
+    CHECK(type.is_fuse());
+    CHECK_FALSE(type.is_memory());
+  }
+  for (const char* memory : {"tmpfs", "devtmpfs", "ramfs", "rootfs", "hugetlbfs"}) {
+    std::snprintf(type.name, sizeof(type.name), "%s", memory);
+    CHECK(type.is_memory());
+    CHECK_FALSE(type.is_fuse());
+  }
+  for (const char* other : {"fusectl", "overlay", "btrfs", "ext4", "fuseblk"}) {
+    std::snprintf(type.name, sizeof(type.name), "%s", other);
+    CHECK_FALSE(type.is_memory());
+    CHECK_FALSE(type.is_fuse());
+  }
+  UniqueFd shm(::open("/dev/shm", O_PATH | O_CLOEXEC));
+  REQUIRE(shm.valid());
+  for (int look = 0; look < 2; ++look) {  // the second from what the first remembered
+    auto listed = listed_filesystem_type(shm.get(), ::getpid());
+    REQUIRE(listed.has_value());
+    CHECK(listed->view() == "tmpfs");
+  }
+  // The kernel's own shmem mount, which holds memfds, is in no table.
+  UniqueFd memfd(::memfd_create("type-test", MFD_CLOEXEC));
+  CHECK_FALSE(listed_filesystem_type(memfd.get(), ::getpid()).has_value());
 }
 
 TEST_CASE("memory files are told from files with a name") {

@@ -1,0 +1,31 @@
+// The type of filesystem a file's mount holds, as a mount table lists it, for the exec checks
+// (memory_file.h): found without asking the filesystem, since an fstatfs asks a FUSE server,
+// which may be the target's own, stopped in a ptrace freeze or holding its answer back.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string_view>
+
+namespace warden {
+
+struct FilesystemType {
+  char name[32] = {};  // "tmpfs", "overlay", "fuse.sshfs" (cut at 31 bytes)
+
+  std::string_view view() const { return name; }
+  bool is_fuse() const;    // fuse, fuse.*: a server's, which answers what it likes
+  bool is_memory() const;  // tmpfs, devtmpfs, ramfs, rootfs, hugetlbfs: pages only in memory
+};
+
+// The type of the mount that `fd` (ours; O_PATH is enough) is on, looked up by the mount's id in
+// `caller`'s /proc/TID/mountinfo, then in memfd-warden's own (a mount id is the kernel's, the same
+// in every namespace: a chrooted caller's table leaves out the mounts above its root). nullopt
+// when neither lists it: a mount never attached (fsmount) or detached (MNT_DETACH), a
+// kernel-internal one (hugetlbfs and secretmem files), or the kernel names no mount (before 5.8).
+// Remembered by the mount's unique id (Linux 6.8+, never reused; our fd holds the mount, so its
+// listed id cannot be reused meanwhile either): a container's program loads read the tables once,
+// not once per library.
+std::optional<FilesystemType> listed_filesystem_type(int fd, pid_t caller);
+
+}  // namespace warden
