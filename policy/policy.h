@@ -70,6 +70,10 @@ struct Policy {
   // exec = "deny" (the default): admitted memfds get MFD_NOEXEC_SEAL, MFD_EXEC is refused with
   // EACCES, and executing a memfd is refused (MITRE ATT&CK T1620). Rules may say exec = "allow".
   bool exec_allowed = false;
+  // fuse_exec = "deny": running or mapping executable a file of a FUSE filesystem is refused too
+  // (its server, which may be the target's own, serves whatever it reads from: a memfd's bytes
+  // as well). Only with exec = "deny". Default: allow.
+  bool fuse_exec_allowed = true;
   // io_uring = "deny" (the default): io_uring_setup fails with ENOSYS, because io_uring
   // operations would bypass seccomp.
   bool io_uring_allowed = false;

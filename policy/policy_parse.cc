@@ -175,7 +175,8 @@ class Parser {
 
   bool parse_root(const toml::table& root, Policy& policy) {
     if (!only_keys(root,
-                   {"version", "default", "default_errno", "exec", "io_uring", "quota", "rule"},
+                   {"version", "default", "default_errno", "exec", "fuse_exec", "io_uring", "quota",
+                    "rule"},
                    "the top level")) {
       return false;
     }
@@ -195,6 +196,14 @@ class Parser {
     }
     if (const auto* node = root.get("exec")) {
       if (!get_allow_deny(*node, "exec", policy.exec_allowed)) return false;
+    }
+    if (const auto* node = root.get("fuse_exec")) {
+      if (!get_allow_deny(*node, "fuse_exec", policy.fuse_exec_allowed)) return false;
+      if (!policy.fuse_exec_allowed && policy.exec_allowed) {
+        return fail(*node,
+                    "fuse_exec = \"deny\" needs exec = \"deny\": with exec = \"allow\" no "
+                    "program or mapping is checked");
+      }
     }
     if (const auto* node = root.get("io_uring")) {
       if (!get_allow_deny(*node, "io_uring", policy.io_uring_allowed)) return false;

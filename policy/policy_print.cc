@@ -37,6 +37,7 @@ std::string format_policy(const Policy& policy) {
     out << "default_errno = " << quoted(errno_name(policy.default_errno)) << "\n";
   }
   out << "exec = " << quoted(policy.exec_allowed ? "allow" : "deny") << "\n";
+  out << "fuse_exec = " << quoted(policy.fuse_exec_allowed ? "allow" : "deny") << "\n";
   out << "io_uring = " << quoted(policy.io_uring_allowed ? "allow" : "deny") << "\n";
   out << "\n[quota]\n";
   if (policy.quota.max_calls) out << "max_calls = " << *policy.quota.max_calls << "\n";

@@ -46,14 +46,14 @@ struct Found {
 // attributes are closed to us (a FUSE file that keeps memfd-warden out, reached through an fd):
 // the chain is then unknown.
 std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[512], bool& unseen,
-                                       bool judged_when_loaded) {
+                                       bool judged_when_loaded, bool fuse_counts) {
   TargetWait wait(tid);  // opens and reads of the caller's files
   Found found;
   found.fd = std::move(start);
   bool may_name_another = true;  // a program or a script's interpreter, not an ELF's loader
   for (int depth = 0; depth <= kMaxInterpreterDepth; ++depth) {
     found.file = classify_memory_file(found.fd.get(), link, tid);
-    if (runs_from_memory(found.file.kind, CodeUse::kExec)) return found;
+    if (runs_from_memory(found.file.kind, CodeUse::kExec, fuse_counts)) return found;
     if (found.file.kind == MemoryFileKind::kUnknown) {
       // Not even its type is known, let alone what it loads.
       unseen = unseen || !judged_when_loaded;
@@ -90,6 +90,10 @@ std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[5
 ExecJudgement judge_exec(const Policy& policy, MemfdLedger& ledger, const MemoryFile& file) {
   ExecJudgement judgement;
   judgement.allowed = policy.exec_allowed;
+  if (served_by_fuse(file.kind)) {
+    judgement.allowed = policy.fuse_exec_allowed;  // no memfd: no rule or ledger entry speaks
+    return judgement;
+  }
   ledger.drain();  // a dead memfd's entry must not answer for a new file with its inode number
   judgement.entry = ledger.find({file.st.st_dev, file.st.st_ino});
   if (judgement.entry != nullptr) judgement.allowed = judgement.entry->exec_allowed;
@@ -99,7 +103,7 @@ ExecJudgement judge_exec(const Policy& policy, MemfdLedger& ledger, const Memory
 void describe_exec_target(DecisionRecord& record, const Policy& policy, const MemoryFile& file,
                           const ExecJudgement& judgement) {
   record.technique = kFilelessTechnique;
-  record.reason = "fileless-exec";
+  record.reason = served_by_fuse(file.kind) ? "fuse-exec" : "fileless-exec";
   record.file = memory_file_kind_name(file.kind);
   if (judgement.entry != nullptr) {
     record.name = judgement.entry->name();
@@ -157,7 +161,7 @@ void ExecCallHandler::handle(const TrappedRequest& request, CallChannel& channel
   std::optional<Found> found;
   if (resolved.file.valid())
     found = find_memory_image(std::move(resolved.file), request.tid, link_, unseen,
-                              channel.judges_loaded_image());
+                              channel.judges_loaded_image(), !policy_.fuse_exec_allowed);
   if (unseen) {
     refuse_unseen(request, channel, lookup.path);
     return;
@@ -247,7 +251,8 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
     Found program;
     program.file = classify_memory_file(exe.get(), link_, pid);
     program.fd = std::move(exe);
-    if (runs_from_memory(program.file.kind, CodeUse::kExec)) found = std::move(program);
+    if (runs_from_memory(program.file.kind, CodeUse::kExec, !policy_.fuse_exec_allowed))
+      found = std::move(program);
   }
   if (!found) {
     // The loader (PT_INTERP) the kernel mapped beside the program: every executable file
@@ -258,7 +263,7 @@ bool ExecCallHandler::refuse_new_image(pid_t pid) {
       if (!mapping) break;
       if (mapping->ino == 0 || !mapping->executable) continue;
       MemoryFile file = maps.file_of(*mapping, link_);
-      if (!runs_from_memory(file.kind, CodeUse::kExec)) continue;
+      if (!runs_from_memory(file.kind, CodeUse::kExec, !policy_.fuse_exec_allowed)) continue;
       Found loader;
       loader.file = file;
       loader.via = "interpreter";
@@ -280,7 +285,7 @@ bool ExecCallHandler::kill_new_image(pid_t pid, const MemoryFile* file,
   describe_caller(record, caller_);
   if (file != nullptr) {
     describe_exec_target(record, policy_, *file, *judgement);
-    record.reason = "fileless-exec-image";
+    record.reason = served_by_fuse(file->kind) ? "fuse-exec-image" : "fileless-exec-image";
   } else {
     record.reason = "target-unreadable";
   }

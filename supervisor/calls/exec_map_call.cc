@@ -157,7 +157,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
       TargetWait wait(request.tid);  // the caller's lookup of the file's name (FUSE directories)
       memory = classify_memory_file(file.get(), link_, request.tid);
     }
-    if (!runs_from_memory(memory.kind, CodeUse::kMapFile)) {
+    if (!runs_from_memory(memory.kind, CodeUse::kMapFile, !policy_.fuse_exec_allowed)) {
       // No such fd (the kernel answers EBADF), or an ordinary file. Nothing here needs proof
       // that the thread id named the caller: a caller whose thread id was reused is dead, and
       // its call can go nowhere.
@@ -217,7 +217,9 @@ ExecMapCallHandler::RangeCheck ExecMapCallHandler::check_range(pid_t tid, uint64
     if (mapping->start >= end) break;  // maps are in address order
     if (mapping->ino == 0) continue;   // anonymous memory
     MemoryFile memory = maps.file_of(*mapping, link_);
-    if (!runs_from_memory(memory.kind, CodeUse::kProtectRange)) continue;
+    if (!runs_from_memory(memory.kind, CodeUse::kProtectRange, !policy_.fuse_exec_allowed)) {
+      continue;
+    }
     ExecJudgement judgement = judge_exec(policy_, ledger_, memory);
     if (judgement.allowed) continue;
     describe_exec_target(record, policy_, memory, judgement);

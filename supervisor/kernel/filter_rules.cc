@@ -78,7 +78,7 @@ TrapSet traps_for(const Policy& policy) {
   TrapSet traps;
   traps.growth = policy.tracks_bytes();
   traps.writes = traps.growth && policy.quota.strict_writes;
-  traps.exec = !policy.exec_allowed;
+  traps.exec = !policy.exec_allowed;  // fuse_exec = "deny" comes only with it
   for (const auto& rule : policy.rules) {
     traps.exec = traps.exec || (rule.exec_allowed && !*rule.exec_allowed);
   }

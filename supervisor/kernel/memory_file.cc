@@ -110,6 +110,8 @@ const char* memory_file_kind_name(MemoryFileKind kind) {
       return "unlinked-shmem";
     case MemoryFileKind::kUnreachable:
       return "unreachable-file";
+    case MemoryFileKind::kFuse:
+      return "fuse-file";
     case MemoryFileKind::kUnknown:
       return "unknown";
     case MemoryFileKind::kAnonymousShared:
@@ -158,10 +160,13 @@ MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
     classify_kernel_shmem(fd, link, out);
     return out;
   }
-  // FUSE serves whatever its server reads from, named or not: hardening.md says so. Nothing is
-  // asked of it here.
+  // FUSE serves whatever its server reads from, named or not: the policy says what that is
+  // (fuse_exec). Nothing is asked of it here.
   std::optional<FilesystemType> type = listed_filesystem_type(fd, caller);
-  if (type && type->is_fuse()) return out;
+  if (type && type->is_fuse()) {
+    out.kind = MemoryFileKind::kFuse;
+    return out;
+  }
   // A named file is a file when the caller reaches this very file by its name.
   if (out.st.st_nlink != 0 && reachable_by_name(caller, fd, out.st)) return out;
   // Nobody can use its name. On a mount that no table lists: one never attached (fsmount) or
@@ -220,11 +225,13 @@ MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string
   return out;
 }
 
-bool runs_from_memory(MemoryFileKind kind, CodeUse use) {
+bool runs_from_memory(MemoryFileKind kind, CodeUse use, bool fuse_counts) {
   switch (kind) {
     case MemoryFileKind::kNone:
-    case MemoryFileKind::kUnknown:  // a FUSE file, as far as it lets anyone see (see kUnknown)
       return false;
+    case MemoryFileKind::kFuse:
+    case MemoryFileKind::kUnknown:  // a FUSE file, as far as it lets anyone see
+      return fuse_counts;
     case MemoryFileKind::kAnonymousShared:
       return use != CodeUse::kProtectRange;
     case MemoryFileKind::kBlockDevice:

@@ -23,6 +23,7 @@ enum class MemoryFileKind {
   kUnreachable,      // a file with no disk behind it whose name the caller cannot use
   kAnonymousShared,  // the shmem file behind MAP_SHARED|MAP_ANONYMOUS (reachable via map_files)
   kBlockDevice,      // a block device, whose blocks may be memory (a loop device on a memfd, zram)
+  kFuse,             // a file of a FUSE filesystem: whatever its server reads from
   kUnknown           // attributes memfd-warden may not read: a FUSE file that keeps it out
 };
 
@@ -66,18 +67,23 @@ MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller);
 MemoryFile classify_mapping_line(dev_t dev, ino_t ino, std::optional<std::string_view> path,
                                  char (&link)[512]);
 
+// A FUSE file, or one whose attributes are closed to memfd-warden (which only FUSE does).
+inline bool served_by_fuse(MemoryFileKind kind) {
+  return kind == MemoryFileKind::kFuse || kind == MemoryFileKind::kUnknown;
+}
+
 // How code would come to run from a file: executed (execve, an interpreter, a loaded image),
 // mapped executable through an fd (mmap), or an existing range made executable (mprotect).
 enum class CodeUse { kExec, kMapFile, kProtectRange };
 
-// Whether running code from this kind of file counts as fileless execution. kUnknown does not:
-// a file that keeps memfd-warden out is a FUSE file (or an overlay of one), which runs whatever
-// its server reads from anyway; an exec check must still not take it for a program whose
-// interpreter it has read. Anonymous shared
+// Whether running code from this kind of file counts as fileless execution. A FUSE file, and
+// one that keeps memfd-warden out (kUnknown: a FUSE file, or an overlay of one), count only with
+// `fuse_counts` (fuse_exec = "deny"); an exec check must still not take an unknown file for a
+// program whose interpreter it has read. Anonymous shared
 // memory counts when executed or mapped through an fd (an ELF image there, what ld.so maps from
 // /proc/self/fd/N after the target opened the memory through map_files), but not when a range
 // of it is made executable: that is what every JIT does. A block device counts for mappings
 // (the kernel runs no device).
-bool runs_from_memory(MemoryFileKind kind, CodeUse use);
+bool runs_from_memory(MemoryFileKind kind, CodeUse use, bool fuse_counts);
 
 }  // namespace warden

@@ -358,10 +358,19 @@ TEST_CASE(
   CHECK(run_native(native_climbing).fact("exec") == "ran");  // control
   auto run = run_warden({"--user", "65534:65534"}, {program});
   auto climbed = run_warden({"--user", "65534:65534"}, climbing);
+  // fuse_exec = "deny": the program, whose file memfd-warden may not even stat, is a FUSE's.
+  std::string policy = dir.write("fuse.toml", "version = 1\nfuse_exec = \"deny\"\n");
+  auto denied = run_warden({"--user", "65534:65534", "--policy", policy}, {program});
   server.reset();
   if (backend() == "ptrace") {
     CHECK(run.exit_code == 0);  // a program from a filesystem, as natively
     CHECK(run.count("deny") == 0);
+    CHECK(denied.exit_code == 128 + SIGKILL);  // killed at its exec event
+    const Json* fuse = find_record(denied, "execve");
+    REQUIRE(fuse != nullptr);
+    CHECK((*fuse)["decision"] == "kill");
+    CHECK((*fuse)["reason"] == "fuse-exec-image");
+    CHECK((*fuse)["file"] == "unknown");
     CHECK(climbed.fact("exec") == std::to_string(128 + SIGKILL));
     const Json* killed = find_record(climbed, "execve");
     REQUIRE(killed != nullptr);
@@ -369,8 +378,9 @@ TEST_CASE(
     CHECK((*killed)["reason"] == "fileless-exec-image");
   } else {
     CHECK(run.exit_code == 126);  // the shell's "cannot execute": EACCES
+    CHECK(denied.exit_code == 126);
     CHECK(climbed.fact("exec") == std::to_string(EACCES));
-    for (const RunResult* refused : {&run, &climbed}) {
+    for (const RunResult* refused : {&run, &climbed, &denied}) {
       const Json* record = find_record(*refused, "execve");
       REQUIRE(record != nullptr);
       CHECK((*record)["decision"] == "deny");
@@ -439,6 +449,40 @@ TEST_CASE("mapping a file of the target's own FUSE mount executable does not han
   ::umount2(mount_point.c_str(), MNT_DETACH);
   CHECK(run.exit_code == 0);
   CHECK(run.count("deny") == 0);
+}
+
+TEST_CASE("fuse_exec = deny: a program of the target's own FUSE mount neither runs nor maps") {
+  // A FUSE server serves whatever it reads from, a memfd's bytes as well: a FUSE file is a file
+  // to the exec checks, unless the policy says otherwise. The program is /bin/true, run by the
+  // kernel (exec) and by ld.so (an executable mapping of its fd).
+  TempDir dir;
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  const std::string& mount_point = *where;
+  std::string script =
+      "\"$0\" \"$1\" /bin/true 0 > \"$2\" & "
+      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; "
+      "\"$1/prog\"; echo exec=$?; /lib64/ld-linux-x86-64.so.2 \"$1/prog\"; echo loader=$?; "
+      "umount \"$1\"";
+  Args command{"unshare", "-rm",           "sh",        "-c",
+               script,    tiny_fuse_bin(), mount_point, dir.file("said")};
+  auto allowed = run_warden_bounded({}, command, 30);  // the control: the default policy
+  CHECK(allowed.fact("exec") == "0");
+  CHECK(allowed.fact("loader") == "0");
+  CHECK(allowed.count("deny") == 0);
+  std::string policy = dir.write("fuse.toml", "version = 1\nfuse_exec = \"deny\"\n");
+  auto run = run_warden_bounded({"--policy", policy}, command, 30);
+  ::umount2(mount_point.c_str(), MNT_DETACH);
+  CHECK(run.fact("exec") == "126");    // the shell's "cannot execute": EACCES
+  CHECK(run.fact("loader") == "127");  // ld.so's "cannot map"
+  for (const char* call : {"execve", "mmap"}) {
+    CAPTURE(call);
+    const Json* record = find_record(run, call);
+    REQUIRE(record != nullptr);
+    CHECK((*record)["decision"] == "deny");
+    CHECK((*record)["reason"] == "fuse-exec");
+    CHECK((*record)["file"] == "fuse-file");
+  }
 }
 
 TEST_CASE(

@@ -191,10 +191,14 @@ TEST_CASE("a named tmpfs file is a file while its name reaches it and memory onc
   ::unlink(name.c_str());
   CHECK(classify_memory_file(named.get(), link, ::getpid()).kind == MemoryFileKind::kUnlinkedShmem);
   // A file whose attributes are closed to memfd-warden is none that runs from memory (a FUSE
-  // file's, which serves what it will), for every use.
+  // file's, which serves what it will), for every use, unless the policy says FUSE files are.
   for (CodeUse use : {CodeUse::kExec, CodeUse::kMapFile, CodeUse::kProtectRange}) {
-    CHECK_FALSE(runs_from_memory(MemoryFileKind::kUnknown, use));
-    CHECK(runs_from_memory(MemoryFileKind::kUnreachable, use));
+    CHECK_FALSE(runs_from_memory(MemoryFileKind::kUnknown, use, false));
+    CHECK(runs_from_memory(MemoryFileKind::kUnreachable, use, false));
+    // FUSE files, and files that keep memfd-warden out, count only with fuse_exec = "deny".
+    CHECK_FALSE(runs_from_memory(MemoryFileKind::kFuse, use, false));
+    CHECK(runs_from_memory(MemoryFileKind::kFuse, use, true));
+    CHECK(runs_from_memory(MemoryFileKind::kUnknown, use, true));
   }
 }
 
@@ -248,13 +252,13 @@ TEST_CASE("memory files are told from files with a name") {
   REQUIRE(anonymous.valid());
   MemoryFile a = classify_memory_file(anonymous.get(), link, ::getpid());
   CHECK(a.kind == MemoryFileKind::kAnonymousShared);
-  CHECK(runs_from_memory(a.kind, CodeUse::kExec));     // an ELF there is a program from memory
-  CHECK(runs_from_memory(a.kind, CodeUse::kMapFile));  // and what ld.so maps from its fd
+  CHECK(runs_from_memory(a.kind, CodeUse::kExec, false));  // an ELF there is a program from memory
+  CHECK(runs_from_memory(a.kind, CodeUse::kMapFile, false));  // and what ld.so maps from its fd
   // Making a range of anonymous memory executable is a JIT's right.
-  CHECK_FALSE(runs_from_memory(a.kind, CodeUse::kProtectRange));
-  CHECK(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kMapFile));
-  CHECK(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kProtectRange));
-  CHECK_FALSE(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kExec));
+  CHECK_FALSE(runs_from_memory(a.kind, CodeUse::kProtectRange, false));
+  CHECK(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kMapFile, false));
+  CHECK(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kProtectRange, false));
+  CHECK_FALSE(runs_from_memory(MemoryFileKind::kBlockDevice, CodeUse::kExec, false));
   ::munmap(shared, 4096);
 
   UniqueFd on_disk(::open("/bin/true", O_PATH | O_CLOEXEC));

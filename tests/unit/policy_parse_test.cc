@@ -53,6 +53,10 @@ action = "kill"
 TEST_CASE("defaults: allow, EPERM for deny, EMFILE for quotas, no limits") {
   auto policy = parse_policy("version = 1\n[[rule]]\naction = \"deny\"\n", "p");
   REQUIRE(policy.has_value());
+  CHECK(policy->fuse_exec_allowed);
+  auto fuse = parse_policy("version = 1\nfuse_exec = \"deny\"\n", "p");
+  REQUIRE(fuse.has_value());
+  CHECK_FALSE(fuse->fuse_exec_allowed);
   CHECK(policy->default_action == Action::kAllow);
   CHECK(policy->rules[0].errno_value == EPERM);
   CHECK(policy->quota.errno_value == EMFILE);
@@ -113,6 +117,9 @@ TEST_CASE("every class of mistake is refused with file:line:column") {
       {"version = 1\n[[rule]]\naction = 1\n", "p.toml:3:10: rule 1: action must be a string"},
       {"version = 1\ndefault = \"maybe\"\n", "p.toml:2:11: default must be \"allow\""},
       {"version = 1\ndefault_errno = \"EDOM\"\n", "p.toml:2:17: default_errno only applies"},
+      {"version = 1\nexec = \"allow\"\nfuse_exec = \"deny\"\n",
+       "p.toml:3:13: fuse_exec = \"deny\" needs exec = \"deny\""},
+      {"version = 1\nfuse_exec = \"maybe\"\n", "p.toml:2:13: fuse_exec must be \"allow\" or"},
       {"version = \"1\"\n", "p.toml:1:11: unsupported policy version"},
       {"", "p.toml:1:1: missing 'version = 1'"},
       {"version = 1\n[[rule]]\naction = \"deny\"\n[[rule]]\naction = \"kil\"\n",
