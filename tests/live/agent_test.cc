@@ -572,6 +572,40 @@ bool audit_names_soon(const std::string& path, const std::string& text) {
   return false;
 }
 
+// A client hands `listener` over for container `id`, as root (`uid` 0: from this process) or as
+// `uid`; the agent must serve it: a session, whose audit names the container.
+void expect_served(const Agent& agent, int listener, const std::string& id, uid_t uid) {
+  CAPTURE(uid);
+  if (uid == 0) {
+    int client = connect_to(agent.socket());
+    CHECK(send_with_fds(client, state_message(id), {listener}) > 0);
+    CHECK_MESSAGE(logs_soon(agent, "container " + id + ": session"), agent.log());
+    ::close(client);
+  } else {
+    int exit_code = -1;
+    hand_over_as(uid, agent.socket(), state_message(id), listener, exit_code);
+    CHECK(exit_code == 0);
+    CHECK_MESSAGE(logs_soon(agent, "container " + id + ": session"), agent.log());
+  }
+  CHECK(audit_names_soon(agent.audit(), id));  // the session ran
+}
+
+// A client running as `uid` hands `listener` over for container `id`; the agent, which serves
+// root and `served_uid`, must drop it, saying who it was. The client became `uid` and connected:
+// the socket let it in, only the agent refuses it.
+void expect_dropped(const Agent& agent, int listener, const std::string& id, uid_t uid,
+                    uid_t served_uid) {
+  CAPTURE(uid);
+  int exit_code = -1;
+  pid_t client = hand_over_as(uid, agent.socket(), state_message(id), listener, exit_code);
+  CHECK((exit_code == 0 || exit_code == 3));
+  CHECK_MESSAGE(
+      logs_soon(agent, "dropped a client: process " + std::to_string(client) + " runs as uid " +
+                           std::to_string(uid) + "; only root and uid " +
+                           std::to_string(served_uid) + " may hand over a container"),
+      agent.log());
+}
+
 TEST_CASE("agent: only root or its own user hands over a container and only a seccomp listener") {
   // A listener comes with a pid the session may end (stall watchdog): whatever mode the socket
   // has, a client running as another user is dropped on connecting, before it is read. And what
@@ -584,22 +618,8 @@ TEST_CASE("agent: only root or its own user hands over a container and only a se
   fs::permissions(agent.socket(), fs::perms::all);
   std::string root_id = container_id("root"), nobody_id = container_id("nobody");
   bool listened = with_child_listener(SECCOMP_FILTER_FLAG_NEW_LISTENER, [&](int listener) {
-    // Control: root's client, with a real listener, gets a session.
-    int root = connect_to(agent.socket());
-    CHECK(send_with_fds(root, state_message(root_id), {listener}) > 0);
-    CHECK_MESSAGE(logs_soon(agent, "container " + root_id + ": session"), agent.log());
-    CHECK(audit_names_soon(agent.audit(), root_id));  // the control's session ran
-    ::close(root);
-    // The same, from a process running as nobody (65534): dropped, with who it was. It became
-    // nobody and connected: the socket let it in, only the agent refuses it.
-    int exit_code = -1;
-    pid_t nobody =
-        hand_over_as(65534, agent.socket(), state_message(nobody_id), listener, exit_code);
-    CHECK((exit_code == 0 || exit_code == 3));
-    CHECK_MESSAGE(logs_soon(agent, "dropped a client: process " + std::to_string(nobody) +
-                                       " runs as uid 65534; only root and uid 0 may hand over a "
-                                       "container"),
-                  agent.log());
+    expect_served(agent, listener, root_id, 0);  // the control: root, with a real listener
+    expect_dropped(agent, listener, nobody_id, 65534, 0);
   });
   REQUIRE(listened);
   // Root's clients whose seccompFd is not a listener: a pipe, and a file whose name is hostile.
@@ -636,22 +656,9 @@ TEST_CASE("agent: an agent running as a user serves that user and root and nobod
   std::string own_id = container_id("own"), root_id = container_id("root"),
               other_id = container_id("other");
   bool listened = with_child_listener(SECCOMP_FILTER_FLAG_NEW_LISTENER, [&](int listener) {
-    int exit_code = -1;
-    hand_over_as(65534, agent.socket(), state_message(own_id), listener, exit_code);
-    CHECK(exit_code == 0);
-    CHECK_MESSAGE(logs_soon(agent, "container " + own_id + ": session"), agent.log());
-    CHECK(audit_names_soon(agent.audit(), own_id));  // its session ran, as nobody
-    int root = connect_to(agent.socket());
-    CHECK(send_with_fds(root, state_message(root_id), {listener}) > 0);
-    CHECK_MESSAGE(logs_soon(agent, "container " + root_id + ": session"), agent.log());
-    CHECK(audit_names_soon(agent.audit(), root_id));
-    ::close(root);
-    pid_t other = hand_over_as(65533, agent.socket(), state_message(other_id), listener, exit_code);
-    CHECK((exit_code == 0 || exit_code == 3));
-    CHECK_MESSAGE(logs_soon(agent, "dropped a client: process " + std::to_string(other) +
-                                       " runs as uid 65533; only root and uid 65534 may hand "
-                                       "over a container"),
-                  agent.log());
+    expect_served(agent, listener, own_id, 65534);  // its session runs as nobody
+    expect_served(agent, listener, root_id, 0);
+    expect_dropped(agent, listener, other_id, 65533, 65534);
   });
   REQUIRE(listened);
   agent.stop(SIGTERM);

@@ -64,6 +64,24 @@ bool copy_file(const char* path, int fd) {
   return ok;
 }
 
+// This program copied into an O_TMPFILE in /dev/shm (memory), open for reading only (a file open
+// for writing cannot run: ETXTBSY), without O_CLOEXEC; -1 with errno set.
+int self_in_tmpfile() {
+  int copy = ::open("/dev/shm", O_TMPFILE | O_RDWR, 0755);
+  if (copy < 0) return -1;
+  if (!copy_file("/proc/self/exe", copy)) {
+    ::close(copy);
+    return -1;
+  }
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", copy);
+  int readable = ::open(path, O_RDONLY);
+  int error = errno;
+  ::close(copy);
+  errno = error;
+  return readable;
+}
+
 // A memfd holding a copy of this binary: the payload.
 int payload_memfd(const char* name, unsigned flags) {
   int fd = static_cast<int>(::syscall(SYS_memfd_create, name, flags));
@@ -415,11 +433,7 @@ int cmd_detached_tmpfs(const std::string& how) {
 // as the working directory, run by a path that climbs out of it: "../../(...)/proc/self/fd/N".
 // Prints exec=ran (the payload ran), or exec=CODE (the errno, or 128+signal).
 int cmd_exec_climbing(const char* dir) {
-  int copy = ::open("/dev/shm", O_TMPFILE | O_RDWR, 0755);
-  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (copy < 0 || self < 0 || ::sendfile(copy, self, nullptr, 1 << 30) <= 0) return 65;
-  int image = ::open(("/proc/self/fd/" + std::to_string(copy)).c_str(), O_RDONLY);
-  ::close(copy);
+  int image = self_in_tmpfile();
   if (image < 0 || ::chdir(dir) != 0) return 65;
   std::string path;
   for (int i = 0; i < 32; ++i) path += "../";  // ".." at the root stays there
@@ -1043,14 +1057,7 @@ int cmd_int80_high(const std::string& mode, const char* name) {
     return 0;
   }
   // exec: argv for an i386 execve is an array of 32-bit pointers, here at LOW too.
-  int copy = ::open("/dev/shm", O_TMPFILE | O_RDWR, 0755);
-  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (copy < 0 || self < 0 || ::sendfile(copy, self, nullptr, 1 << 30) <= 0) return 65;
-  // Open for reading alone (a file open for writing cannot be run: ETXTBSY).
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", copy);
-  int readable = ::open(path, O_RDONLY);
-  ::close(copy);
+  int readable = self_in_tmpfile();
   if (readable < 0) return 65;
   std::snprintf(low, 64, "/proc/self/fd/%d", readable);
   std::strcpy(high, "/bin/true");
@@ -1129,12 +1136,7 @@ int cmd_payload() {
 // there already ("#!/proc/self/fd/3 payload"), and runs it through an fd. Exits 77 when the
 // payload ran, else the exec's errno.
 int cmd_hidden_interpreter(const std::string& dir, const std::string& mode) {
-  int memory = ::open("/dev/shm", O_TMPFILE | O_RDWR, 0755);
-  if (memory < 0 || !copy_file("/proc/self/exe", memory)) return errno;
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", memory);
-  int readable = ::open(path, O_RDONLY);  // a file open for writing cannot run (ETXTBSY)
-  ::close(memory);
+  int readable = self_in_tmpfile();
   if (readable < 0 || ::dup2(readable, 3) != 3) return errno;
   if (mode == "execonly-image") ::fchmod(3, 0111);
   if (mode == "served") {
