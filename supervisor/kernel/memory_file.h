@@ -51,9 +51,9 @@ bool on_kernel_shmem_mount(int fd);
 // Classifies the file behind `fd` (ours; O_PATH is enough), for a call of thread `caller`. A
 // regular file on a device with no disk (tmpfs, overlayfs, btrfs; FUSE aside) is memory too when
 // the caller cannot reach this very file by its name: on a mount never attached (fsmount) or
-// detached (MNT_DETACH), whatever its type, or covered by a later mount. Nothing here asks the
-// file's filesystem for anything (no FUSE server, which may be the target's, is waited on), but
-// the caller's lookup of the file's name, which may pass through such a server's directories:
+// detached (MNT_DETACH), whatever its type, or covered by a later mount; one whose name passes
+// through a FUSE directory is taken for a FUSE file (kFuse). No FUSE server, which may be the
+// target's, is asked anything; the walk of the name may still wait on another filesystem (NFS):
 // callers mark that wait (kernel/target_wait.h). `link` receives the /proc/self/fd link text
 // that `name` points into.
 MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller);

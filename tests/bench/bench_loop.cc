@@ -1,10 +1,13 @@
-// bench_loop OP N [THREADS [IDLE]]: runs OP N times and prints the median of 5 rounds in nanoseconds per
-// op, so that what is measured is the call, not process start-up. OPs: memfd (memfd_create +
-// close), memfd-denied (memfd_create of a name the benchmark's policy denies), ftruncate (on one
-// memfd, alternating sizes), getpid (an untrapped call). With THREADS > 1, that many threads
-// share the N calls of a round, started together: the figure is wall time per call, so its
-// inverse is the throughput of the whole process. IDLE more threads sleep in pause() throughout
+// bench_loop OP N [THREADS [IDLE]]: runs OP N times and prints the median of 5 rounds in
+// nanoseconds per op, so that what is measured is the call, not process start-up. OPs: memfd
+// (memfd_create + close), memfd-denied (memfd_create of a name the benchmark's policy denies),
+// ftruncate (on one memfd, alternating sizes), getpid (an untrapped call), map-disk and map-shm
+// (mmap of a page readable and executable, and munmap: of this program's file, on disk, and of a
+// named file in /dev/shm, whose name the exec checks must find reachable). With THREADS > 1, that
+// many threads share the N calls of a round, started together: the figure is wall time per call, so
+// its inverse is the throughput of the whole process. IDLE more threads sleep in pause() throughout
 // (a tree with many threads, as a JVM or a browser has).
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,13 +18,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace {
 
-enum class Op { kMemfd, kMemfdDenied, kFtruncate, kGetpid };
+enum class Op { kMemfd, kMemfdDenied, kFtruncate, kGetpid, kMap };
 
+// `sized`: the memfd for ftruncate, or the file to map.
 bool run(Op op, long n, int sized) {
   for (long i = 0; i < n; ++i) {
     switch (op) {
@@ -39,6 +44,12 @@ bool run(Op op, long n, int sized) {
       case Op::kGetpid:
         ::syscall(SYS_getpid);
         break;
+      case Op::kMap: {
+        void* at = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, sized, 0);
+        if (at == MAP_FAILED) return false;
+        ::munmap(at, 4096);
+        break;
+      }
     }
   }
   return true;
@@ -48,13 +59,18 @@ bool run(Op op, long n, int sized) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_loop memfd|memfd-denied|ftruncate|getpid N [THREADS]\n");
+    std::fprintf(stderr,
+                 "usage: bench_loop memfd|memfd-denied|ftruncate|getpid|map-disk|map-shm N "
+                 "[THREADS [IDLE]]\n");
     return 64;
   }
   Op op = Op::kGetpid;
   if (std::strcmp(argv[1], "memfd") == 0) op = Op::kMemfd;
   if (std::strcmp(argv[1], "memfd-denied") == 0) op = Op::kMemfdDenied;
   if (std::strcmp(argv[1], "ftruncate") == 0) op = Op::kFtruncate;
+  bool map_disk = std::strcmp(argv[1], "map-disk") == 0;
+  bool map_shm = std::strcmp(argv[1], "map-shm") == 0;
+  if (map_disk || map_shm) op = Op::kMap;
   long n = std::atol(argv[2]);
   int threads = argc > 3 ? std::atoi(argv[3]) : 1;
   int idle = argc > 4 ? std::atoi(argv[4]) : 0;
@@ -65,6 +81,14 @@ int main(int argc, char** argv) {
     }).detach();
   }
   int sized = ::memfd_create("bench-sized", MFD_CLOEXEC);
+  if (map_disk) sized = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (map_shm) {
+    std::string name = "/dev/shm/bench-map-" + std::to_string(::getpid());
+    sized = ::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (sized < 0 || ::ftruncate(sized, 4096) != 0) return 1;
+    std::atexit([] { ::unlink(("/dev/shm/bench-map-" + std::to_string(::getpid())).c_str()); });
+  }
+  if (sized < 0) return 1;
   std::vector<double> rounds;
   for (int round = 0; round < 5; ++round) {
     std::chrono::steady_clock::time_point start;

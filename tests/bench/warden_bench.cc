@@ -19,6 +19,8 @@
 //   r. real programs, where installed: a JVM with ZGC (which maps its heap through memfds),
 //      headless Chromium dumping a local page's DOM, node, and the make build of h; natively,
 //      under user notification and under ptrace, with the default policy, timed whole;
+//   m. an executable mapping (mmap PROT_READ|PROT_EXEC + munmap) of a file on disk and of a
+//      named file in /dev/shm, natively and under memfd-warden with its default policy;
 //   x. diagnosis: the floor through epoll_wait, and the ADDFD floor, memfd-warden allow and
 //      strace with everything pinned to one CPU (no wake-up crosses CPUs).
 // Each figure is the median of three runs (h and i: of five, alternating), each itself the median
@@ -345,6 +347,15 @@ int main(int argc, char** argv) {
       {"getpid", "f. getpid under memfd-warden",
        unotify + quiet + " -- " + loop + " getpid" + count, "getpid-native", "getpid-floor"},
   };
+  for (const char* where : {"disk", "shm"}) {
+    std::string op = std::string(" map-") + where;
+    std::string what = std::string(where) == "disk" ? "a file on disk" : "a named /dev/shm file";
+    rows.push_back({"map-" + std::string(where) + "-native", "m. native mapping of " + what,
+                    loop + op + count, "map-" + std::string(where) + "-native", ""});
+    rows.push_back({"map-" + std::string(where), "m. memfd-warden mapping of " + what,
+                    unotify + quiet + " -- " + loop + op + count,
+                    "map-" + std::string(where) + "-native", ""});
+  }
   // Diagnosis, not targets: where the floor's time goes. epoll drops SYNC_WAKE_UP's same-CPU
   // wake-up; pinned to one CPU (taskset), no wake-up crosses CPUs.
   std::string pin = "taskset -c 0 ";

@@ -485,6 +485,34 @@ TEST_CASE("fuse_exec = deny: a program of the target's own FUSE mount neither ru
   }
 }
 
+TEST_CASE("a tmpfs file mounted beneath the tree's own FUSE mount maps without a hang") {
+  // Whether a file's name still reaches it is found by walking the name; a walk into the tree's
+  // own FUSE mount asked its server, which under ptrace is frozen with the tree while a mapping
+  // is judged: the run waited until the stall watchdog killed the tree (third red-team review).
+  // The walk now enters no FUSE directory, and the file counts as FUSE's.
+  TempDir dir;
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  const std::string& mount_point = *where;
+  std::string shm_file = "/dev/shm/warden-beneath-" + std::to_string(::getpid());
+  std::string script =
+      "\"$0\" \"$1\" /bin/true 0 uncached > \"$2\" & "  // every lookup asks the server
+      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; "
+      "cp /bin/true \"$3\" && mount --bind \"$3\" \"$1/prog\" || exit 3; "
+      "/lib64/ld-linux-x86-64.so.2 \"$1/prog\"; echo loader=$?; umount \"$1/prog\"; umount \"$1\"";
+  Args command{"unshare",        "-rm",   "sh", "-c", script, tiny_fuse_bin(), mount_point,
+               dir.file("said"), shm_file};
+  auto native = run_native(command);
+  ::unlink(shm_file.c_str());
+  REQUIRE(native.fact("loader") == "0");  // control
+  auto run = run_warden_bounded({}, command, 30);
+  ::unlink(shm_file.c_str());
+  ::umount2(mount_point.c_str(), MNT_DETACH);
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("loader") == "0");
+  CHECK(run.count("deny") == 0);
+}
+
 TEST_CASE(
     "a program in a chroot on a tmpfs runs: the chrooted caller's mount table leaves it out") {
   // A root target chrooted into a directory of /dev/shm sees no mount above its root in its
@@ -667,10 +695,15 @@ TEST_CASE("a file on a tmpfs or an overlay that no path reaches is neither mappe
   // A tmpfs made in a user and mount namespace of the target's own and never attached
   // (fsmount), unmounted with MNT_DETACH while its file is open, or covered by another mount; or
   // an overlay over such a tmpfs, never attached either (second red-team review): the file keeps
-  // its link, but nobody can use its name. Natively its code maps and runs.
-  for (const char* how : {"fsmount", "umount", "covered", "overlay"}) {
+  // its link, but nobody can use its name. Natively its code maps and runs. Nor may the name be
+  // made to lead there: a symlink in the covering mount through /proc/self/fd, or a chroot into
+  // the unattached tmpfs, or a directory of it, from where the name reaches it (third review).
+  std::string static_program = CONTAINER_PROBE_BIN;  // the chroots have no libraries
+  for (const char* how : {"fsmount", "umount", "covered", "covered-link", "overlay", "chroot",
+                          "chroot-sub", "chroot-bind"}) {
     CAPTURE(how);
     Args command{attack_bin(), "detached-tmpfs", how};
+    if (std::string_view(how).starts_with("chroot")) command.push_back(static_program);
     auto native = run_native(command);
     if (native.exit_code == 3) {
       MESSAGE("skipped: no tmpfs in a user namespace of its own here");

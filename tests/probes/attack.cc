@@ -329,17 +329,28 @@ void map_and_call(int fd) {
   std::fflush(stdout);
 }
 
-// detached-tmpfs fsmount|umount|covered|overlay|attached|overlay-attached: a tmpfs in a user and
-// mount namespace of our own that no path reaches: made with fsopen/fsmount and never attached,
-// mounted and then unmounted with MNT_DETACH while a file of it is open, covered by a second
-// tmpfs mounted over it, or the upper layer of an overlay made with fsmount and never attached
-// either, whose file is the overlay's ("attached" and "overlay-attached" leave the file reachable:
-// the controls). The file "x" keeps its one link. Writes code into it and maps it executable
-// (map_and_call), then writes this program into it and runs it with execveat(AT_EMPTY_PATH):
-// prints exec=ran, or exec=ERRNO. Exits 3 when there is no such tmpfs (or overlay).
-int cmd_detached_tmpfs(const std::string& how) {
+// detached-tmpfs HOW [PROGRAM]: a file "x" (one link) on a tmpfs, in a user and mount namespace
+// of our own, that no path reaches. HOW says how:
+//   fsmount           made with fsopen/fsmount and never attached;
+//   umount            mounted, then unmounted with MNT_DETACH while the file is open;
+//   covered           a second tmpfs mounted over it;
+//   covered-link      as covered, with a symlink "x" in the second tmpfs to /proc/self/fd/D/x,
+//                     where D is our fd of the first one's directory;
+//   overlay           the upper layer of an overlay made with fsmount and never attached either,
+//                     whose file is the overlay's;
+//   chroot, chroot-sub  as fsmount, and then chrooted into that tmpfs (or a directory of it);
+//   chroot-bind       as covered, with a clone of the first tmpfs mounted (move_mount) at the
+//                     same path in a tmpfs made with fsmount, never attached, and chrooted into;
+//   attached, overlay-attached  the controls: the file (a tmpfs's, an overlay's) reachable.
+// Writes code into x and maps it executable (map_and_call), then writes a program into it and
+// runs it with execveat(AT_EMPTY_PATH): this one, or PROGRAM (a static one, for the chroots, run
+// as "PROGRAM payload 0"). Prints exec=ran (it exited 0 or 77), or exec=ERRNO. Exits 3 when
+// there is no such tmpfs (or overlay).
+int cmd_detached_tmpfs(const std::string& how, const char* program) {
   uid_t uid = ::geteuid();
   gid_t gid = ::getegid();
+  int self = ::open(program != nullptr ? program : "/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return errno;
   if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return 3;
   // Our own ids, mapped, so that files can be made.
   auto write_file = [](const char* path, const std::string& text) {
@@ -366,59 +377,91 @@ int cmd_detached_tmpfs(const std::string& how) {
       return -1;
     return static_cast<int>(::syscall(SYS_fsmount, fs, 0, 0));
   };
-  int file = -1;
-  if (how == "fsmount" || how == "overlay") {
-    int mount = detached_mount("tmpfs", {});
-    if (mount < 0) return 3;
+  int dir = -1;        // the directory that holds x
+  int jail_root = -1;  // chroot-bind: the root to take
+  if (how == "fsmount" || how == "overlay" || how == "chroot" || how == "chroot-sub") {
+    dir = detached_mount("tmpfs", {});
+    if (dir < 0) return 3;
     if (how == "overlay") {
-      for (const char* dir : {"lower", "upper", "work"}) ::mkdirat(mount, dir, 0755);
-      std::string layers = "/proc/self/fd/" + std::to_string(mount) + "/";
-      mount = detached_mount("overlay", {{"lowerdir", layers + "lower"},
-                                         {"upperdir", layers + "upper"},
-                                         {"workdir", layers + "work"}});
-      if (mount < 0) return 3;
+      for (const char* sub : {"lower", "upper", "work"}) ::mkdirat(dir, sub, 0755);
+      std::string layers = "/proc/self/fd/" + std::to_string(dir) + "/";
+      dir = detached_mount("overlay", {{"lowerdir", layers + "lower"},
+                                       {"upperdir", layers + "upper"},
+                                       {"workdir", layers + "work"}});
+      if (dir < 0) return 3;
+    } else if (how == "chroot-sub") {
+      ::mkdirat(dir, "sub", 0755);
+      dir = ::openat(dir, "sub", O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
-    file = ::openat(mount, "x", O_RDWR | O_CREAT, 0755);
   } else if (how == "overlay-attached") {
-    char dir[] = "/tmp/overlay-XXXXXX";
-    if (::mkdtemp(dir) == nullptr) return 3;
-    std::string base(dir);
-    if (::mount("tmpfs", dir, "tmpfs", 0, nullptr) != 0) return 3;
-    for (const char* sub : {"/lower", "/upper", "/work", "/merged"})
-      ::mkdir((base + sub).c_str(), 0755);
+    char base[] = "/tmp/overlay-XXXXXX";
+    if (::mkdtemp(base) == nullptr) return 3;
+    std::string at(base);
+    if (::mount("tmpfs", base, "tmpfs", 0, nullptr) != 0) return 3;
+    for (const char* sub : {"/lower", "/upper", "/work", "/merged"}) {
+      ::mkdir((at + sub).c_str(), 0755);
+    }
     std::string options =
-        "lowerdir=" + base + "/lower,upperdir=" + base + "/upper,workdir=" + base + "/work";
-    if (::mount("overlay", (base + "/merged").c_str(), "overlay", 0, options.c_str()) != 0)
-      return 3;
-    file = ::open((base + "/merged/x").c_str(), O_RDWR | O_CREAT, 0755);
+        "lowerdir=" + at + "/lower,upperdir=" + at + "/upper,workdir=" + at + "/work";
+    if (::mount("overlay", (at + "/merged").c_str(), "overlay", 0, options.c_str()) != 0) return 3;
+    dir = ::open((at + "/merged").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   } else {
-    char dir[] = "/tmp/detached-XXXXXX";
-    if (::mkdtemp(dir) == nullptr) return 3;
-    if (::mount("tmpfs", dir, "tmpfs", 0, nullptr) != 0) return 3;
-    file = ::open((std::string(dir) + "/x").c_str(), O_RDWR | O_CREAT, 0755);
+    char base[] = "/tmp/detached-XXXXXX";
+    if (::mkdtemp(base) == nullptr) return 3;
+    if (::mount("tmpfs", base, "tmpfs", 0, nullptr) != 0) return 3;
+    dir = ::open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (how == "umount") {
-      ::umount2(dir, MNT_DETACH);
-      ::rmdir(dir);
-    } else if (how == "covered") {
-      ::mount("tmpfs", dir, "tmpfs", 0, nullptr);  // a second tmpfs over the first
+      ::umount2(base, MNT_DETACH);
+      ::rmdir(base);
+    } else if (how == "chroot-bind") {
+      int jail = detached_mount("tmpfs", {});
+      std::string inside = std::string(base).substr(1);  // "tmp/detached-..."
+      if (jail < 0 || ::mkdirat(jail, "tmp", 0755) != 0 ||
+          ::mkdirat(jail, inside.c_str(), 0755) != 0) {
+        return 3;
+      }
+      int at = ::openat(jail, inside.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      int clone = static_cast<int>(
+          ::syscall(SYS_open_tree, AT_FDCWD, base, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+      if (at < 0 || clone < 0 ||
+          ::syscall(SYS_move_mount, clone, "", at, "",
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+        return 3;
+      }
+      ::mount("tmpfs", base, "tmpfs", 0, nullptr);  // covered where it is attached
+      jail_root = jail;
+    } else if (how == "covered" || how == "covered-link") {
+      ::mount("tmpfs", base, "tmpfs", 0, nullptr);  // a second tmpfs over the first
+      if (how == "covered-link") {
+        std::string target = "/proc/self/fd/" + std::to_string(dir) + "/x";
+        if (::symlink(target.c_str(), (std::string(base) + "/x").c_str()) != 0) return 3;
+      }
     }  // "attached": left as it is, its name usable (the control)
   }
+  if (dir < 0) return 3;
+  int file = ::openat(dir, "x", O_RDWR | O_CREAT | O_CLOEXEC, 0755);
   if (file < 0) return 3;
+  if (jail_root >= 0 && (::fchdir(jail_root) != 0 || ::chroot(".") != 0)) return 3;
+  if ((how == "chroot" || how == "chroot-sub") && (::fchdir(dir) != 0 || ::chroot(".") != 0)) {
+    return 3;
+  }
   struct stat st {};
   ::fstat(file, &st);
   std::printf("nlink=%lu\n", static_cast<unsigned long>(st.st_nlink));
   if (::write(file, kCode, sizeof(kCode)) != sizeof(kCode)) return errno;
   map_and_call(file);
-  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   ::ftruncate(file, 0);
   ::lseek(file, 0, SEEK_SET);
-  if (self < 0 || ::sendfile(file, self, nullptr, 1 << 30) < 0) return errno;
-  // Run from a read-only fd: while one open for writing is left, execve fails with ETXTBSY.
-  int image = ::open(("/proc/self/fd/" + std::to_string(file)).c_str(), O_RDONLY | O_CLOEXEC);
-  if (image < 0) return errno;
+  if (::sendfile(file, self, nullptr, 1 << 30) < 0) return errno;
   ::close(file);
+  // Run from a read-only fd: while one open for writing is left, execve fails with ETXTBSY.
+  int image = ::openat(dir, "x", O_RDONLY | O_CLOEXEC);
+  if (image < 0) return errno;
+  static char arg0[] = "program", arg1[] = "payload", arg2[] = "0";
+  static char* const program_argv[] = {arg0, arg1, arg2, nullptr};
   int code = in_child([&] {
-    ::syscall(SYS_execveat, image, "", payload_argv(), no_env(), AT_EMPTY_PATH);
+    ::syscall(SYS_execveat, image, "", program != nullptr ? program_argv : payload_argv(), no_env(),
+              AT_EMPTY_PATH);
     return errno;
   });
   if (code == 0 || code == kPayloadRan) {
@@ -1266,7 +1309,9 @@ int main(int argc, char** argv) {
   if (command == "old-mmap-settid") return cmd_old_mmap_settid(std::atol(arg(2)));
   if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
-  if (command == "detached-tmpfs") return cmd_detached_tmpfs(arg(2));
+  if (command == "detached-tmpfs") {
+    return cmd_detached_tmpfs(arg(2), argc > 3 ? argv[3] : nullptr);
+  }
   if (command == "loop-exec") return cmd_loop_exec();
   if (command == "anon-shared") return cmd_anon_shared();
   if (command == "exec-climbing") return cmd_exec_climbing(arg(2));

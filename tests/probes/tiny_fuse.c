@@ -1,11 +1,12 @@
-// warden_tiny_fuse DIR FILE UID [hold|hold-getattr]: a one-file FUSE filesystem at DIR whose "prog"
-// (mode 0755) serves FILE's bytes, mounted for user UID without allow_other: as a user's own FUSE
-// mount (sshfs, an AppImage, rclone) is, so that even root may not look inside it. Serves requests
-// in the foreground until DIR is unmounted; prints "mounted" once it is. Talks /dev/fuse directly.
-// With `hold` it never answers a read: whoever reads prog's bytes waits for ever (or until this
-// process ends, which aborts the connection). With `hold-getattr`, once prog has been opened, it
-// never answers a request for attributes (the kernel caches them for 1 s), as a stalled network
-// filesystem does not.
+// warden_tiny_fuse DIR FILE UID [hold|hold-getattr|uncached]: a one-file FUSE filesystem at DIR
+// whose "prog" (mode 0755) serves FILE's bytes, mounted for user UID without allow_other: as a
+// user's own FUSE mount (sshfs, an AppImage, rclone) is, so that even root may not look inside it.
+// Serves requests in the foreground until DIR is unmounted; prints "mounted" once it is. Talks
+// /dev/fuse directly. With `hold` it never answers a read: whoever reads prog's bytes waits for
+// ever (or until this process ends, which aborts the connection). With `hold-getattr`, once prog
+// has been opened, it never answers a request for attributes (the kernel caches them for 1 s), as a
+// stalled network filesystem does not. With `uncached`, the kernel keeps no entry or attributes
+// (timeouts of 0): every lookup through the mount asks the server.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +50,9 @@ static void attributes(uint64_t node, struct fuse_attr* attr) {
 int main(int argc, char** argv) {
   int hold = argc == 5 && strcmp(argv[4], "hold") == 0;
   int hold_getattr = argc == 5 && strcmp(argv[4], "hold-getattr") == 0;
-  if (argc != 4 && !hold && !hold_getattr) return 2;
+  int uncached = argc == 5 && strcmp(argv[4], "uncached") == 0;
+  if (argc != 4 && !hold && !hold_getattr && !uncached) return 2;
+  unsigned valid = uncached ? 0 : 1;  // seconds the kernel may keep an entry or attributes
   int opened = 0;
   FILE* file = fopen(argv[2], "rb");
   if (file == NULL || fseek(file, 0, SEEK_END) != 0) return 2;
@@ -101,8 +104,8 @@ int main(int argc, char** argv) {
         }
         struct fuse_entry_out entry = {0};
         entry.nodeid = 2;
-        entry.attr_valid = 1;
-        entry.entry_valid = 1;
+        entry.attr_valid = valid;
+        entry.entry_valid = valid;
         attributes(2, &entry.attr);
         reply(header->unique, 0, &entry, sizeof(entry));
         break;
@@ -110,7 +113,7 @@ int main(int argc, char** argv) {
       case FUSE_GETATTR: {
         if (hold_getattr && opened) break;  // held back: no reply
         struct fuse_attr_out out = {0};
-        out.attr_valid = 1;
+        out.attr_valid = valid;
         attributes(header->nodeid, &out.attr);
         reply(header->unique, 0, &out, sizeof(out));
         break;

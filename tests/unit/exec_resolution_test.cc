@@ -19,7 +19,7 @@
 #include <string>
 
 #include "supervisor/kernel/memory_file.h"
-#include "supervisor/kernel/mount_type.h"
+#include "supervisor/kernel/mount_table.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/program_interpreter.h"
 #include "supervisor/kernel/unique_fd.h"

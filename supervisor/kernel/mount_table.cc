@@ -1,7 +1,9 @@
-#include "supervisor/kernel/mount_type.h"
+#include "supervisor/kernel/mount_table.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -16,6 +18,20 @@ namespace {
 #ifndef STATX_MNT_ID_UNIQUE
 #define STATX_MNT_ID_UNIQUE 0x00004000U
 #endif
+#ifndef SYS_statmount
+#define SYS_statmount 457
+#endif
+constexpr unsigned long kNsGetMntnsId = 0x8008b705;  // NS_GET_MNTNS_ID: _IOR(0xb7, 0x5, __u64)
+constexpr uint64_t kStatmountSbBasic = 0x1;          // STATMOUNT_SB_BASIC
+
+// statmount(2)'s request, with the namespace to look in (version 1, Linux 6.11).
+struct MountIdRequest {
+  uint32_t size;
+  uint32_t spare;
+  uint64_t mnt_id;
+  uint64_t param;
+  uint64_t mnt_ns_id;
+};
 
 // A mount's id of one kind (STATX_MNT_ID: the one mountinfo lists; STATX_MNT_ID_UNIQUE), or
 // nullopt when the kernel does not give that kind.
@@ -26,6 +42,24 @@ std::optional<uint64_t> mount_id(int fd, unsigned int kind) {
     return std::nullopt;
   }
   return static_cast<uint64_t>(sx.stx_mnt_id);
+}
+
+// Whether the kernel finds mount `unique` in `caller`'s mount namespace; nullopt when it cannot
+// say (before 6.11, or not allowed).
+std::optional<bool> kernel_finds_mount(uint64_t unique, pid_t caller) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/mnt", caller);
+  int ns = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) return std::nullopt;
+  uint64_t ns_id = 0;
+  bool named = ::ioctl(ns, kNsGetMntnsId, &ns_id) == 0;
+  ::close(ns);
+  if (!named) return std::nullopt;
+  MountIdRequest request{sizeof(MountIdRequest), 0, unique, kStatmountSbBasic, ns_id};
+  alignas(8) char answer[4096];  // struct statmount, with room for what it grows
+  if (::syscall(SYS_statmount, &request, answer, sizeof(answer), 0) == 0) return true;
+  if (errno == ENOENT) return false;
+  return std::nullopt;
 }
 
 // The type field (after " - ") of mount `id`'s line in the table at `path`.
@@ -102,6 +136,17 @@ std::optional<FilesystemType> listed_filesystem_type(int fd, pid_t caller) {
   if (!type) type = type_in_table("/proc/self/mountinfo", *id);
   if (type && unique) recent_types().remember(*unique, *type);
   return type;
+}
+
+bool mount_in_namespace(int fd, pid_t caller) {
+  if (std::optional<uint64_t> unique = mount_id(fd, STATX_MNT_ID_UNIQUE)) {
+    if (std::optional<bool> found = kernel_finds_mount(*unique, caller)) return *found;
+  }
+  std::optional<uint64_t> id = mount_id(fd, STATX_MNT_ID);
+  if (!id) return false;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/mountinfo", caller);
+  return type_in_table(path, *id).has_value();
 }
 
 }  // namespace warden
