@@ -52,31 +52,27 @@ std::optional<uint64_t> internal_shmem_mount() { return internal_shmem().mount; 
 
 constexpr std::string_view kMemfdPrefix = "/memfd:", kDeletedSuffix = " (deleted)";
 
-// How `caller` reaches a file by the name the kernel gives it (its /proc/self/fd link).
-enum class Reach {
-  kReached,     // that name, from the caller's root, leads to this very file
-  kNot,         // it does not, or the file or the caller's root is on a mount nobody reaches
-  kThroughFuse  // the name passes through a FUSE directory, which is not asked
-};
-
-// The name is a path from the root of the mount namespace the file's mount is in, beneath the
-// caller's root when the caller is chrooted there. A file on a mount that a later mount covers,
-// or in a directory that one covers, keeps a name that nobody can use; so does one on a mount
-// outside the caller's namespace. The name is walked from the caller's root one directory at a
-// time, following no symlink (the kernel's name has none; one there now was put there since, and
-// may lead through /proc/self/fd into a mount nobody reaches) and entering no FUSE directory (its
-// server may be the target's own, stopped in a ptrace freeze, or keep memfd-warden out): such a
-// walk stays on the mounts of the root's namespace. So the root's own mount must be in the
-// caller's namespace: chrooted into a tmpfs made with fsmount, into which a clone of a covered
-// mount was moved at its old path, the caller would reach the covered file by its name.
-Reach reach_by_name(pid_t caller, int fd, const struct stat& st) {
+// Whether `caller` reaches this very file (`st`) by the name the kernel gives it (its
+// /proc/self/fd link): a path from the root of the mount namespace the file's mount is in,
+// beneath the caller's root when the caller is chrooted there. A file on a mount that a later
+// mount covers, or in a directory that one covers, keeps a name that nobody can use; so does one
+// on a mount outside the caller's namespace. The name is walked from the caller's root one
+// directory at a time, following no symlink (the kernel's name has none; one there now was put
+// there since, and may lead through /proc/self/fd into a mount nobody reaches) and entering no
+// FUSE directory (its server may be the target's own, stopped in a ptrace freeze, keep
+// memfd-warden out, or answer it otherwise): a name that passes through one is not shown to
+// reach the file, which a mount covering it there would hide (too strict rather than too
+// lenient). Such a walk stays on the mounts of the root's namespace, so the root's own mount must
+// be in the caller's namespace: chrooted into a tmpfs made with fsmount, into which a clone of a
+// covered mount was moved at its old path, the caller would reach the covered file by its name.
+bool reachable_by_name(pid_t caller, int fd, const struct stat& st) {
   char root_link[64];
   std::snprintf(root_link, sizeof(root_link), "/proc/%d/root", caller);
   UniqueFd root(::open(root_link, O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid() || !mount_in_namespace(root.get(), caller)) return Reach::kNot;
+  if (!root.valid() || !mount_in_namespace(root.get(), caller)) return false;
   char link[4096];
   std::string_view path = self_fd_link(fd, link);
-  if (path.empty() || path.size() == sizeof(link) || path.front() != '/') return Reach::kNot;
+  if (path.empty() || path.size() == sizeof(link) || path.front() != '/') return false;
   char root_path[4096];
   ssize_t length = ::readlink(root_link, root_path, sizeof(root_path));
   if (length > 1 && static_cast<size_t>(length) < sizeof(root_path)) {
@@ -93,14 +89,12 @@ Reach reach_by_name(pid_t caller, int fd, const struct stat& st) {
     std::string component(path.substr(0, path.find('/')));
     path.remove_prefix(component.size());
     std::optional<FilesystemType> type = listed_filesystem_type(current.get(), caller);
-    if (type && type->is_fuse()) return Reach::kThroughFuse;
+    if (type && type->is_fuse()) return false;
     current = UniqueFd(::openat(current.get(), component.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   }
   struct stat there {};
   return current.valid() && cached_fstat(current.get(), there) && there.st_dev == st.st_dev &&
-                 there.st_ino == st.st_ino
-             ? Reach::kReached
-             : Reach::kNot;
+         there.st_ino == st.st_ino;
 }
 
 // A file of the kernel's own shmem mount, which is tmpfs: a memfd, the file behind a shared
@@ -191,16 +185,8 @@ MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
     out.kind = MemoryFileKind::kFuse;
     return out;
   }
-  // A named file is a file when the caller reaches this very file by its name; a FUSE file's
-  // when that name passes through FUSE.
-  if (out.st.st_nlink != 0) {
-    Reach reach = reach_by_name(caller, fd, out.st);
-    if (reach == Reach::kReached) return out;
-    if (reach == Reach::kThroughFuse) {
-      out.kind = MemoryFileKind::kFuse;
-      return out;
-    }
-  }
+  // A named file is a file when the caller reaches this very file by its name.
+  if (out.st.st_nlink != 0 && reachable_by_name(caller, fd, out.st)) return out;
   // Nobody can use its name. On a mount that no table lists: one never attached (fsmount) or
   // detached, whatever its type (an overlay over such a tmpfs too), or a kernel-internal one,
   // where the name says what it is (a hugetlbfs memfd, secretmem). Not asked either way: its type

@@ -51,8 +51,8 @@ bool on_kernel_shmem_mount(int fd);
 // Classifies the file behind `fd` (ours; O_PATH is enough), for a call of thread `caller`. A
 // regular file on a device with no disk (tmpfs, overlayfs, btrfs; FUSE aside) is memory too when
 // the caller cannot reach this very file by its name: on a mount never attached (fsmount) or
-// detached (MNT_DETACH), whatever its type, or covered by a later mount; one whose name passes
-// through a FUSE directory is taken for a FUSE file (kFuse). No FUSE server, which may be the
+// detached (MNT_DETACH), whatever its type, or covered by a later mount; or one whose name
+// passes through a FUSE directory, which is not walked. No FUSE server, which may be the
 // target's, is asked anything; the walk of the name may still wait on another filesystem (NFS):
 // callers mark that wait (kernel/target_wait.h). `link` receives the /proc/self/fd link text
 // that `name` points into.
