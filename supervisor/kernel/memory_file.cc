@@ -1,8 +1,10 @@
 #include "supervisor/kernel/memory_file.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -82,7 +84,24 @@ bool reachable_by_name(pid_t caller, int fd, const struct stat& st) {
       path.remove_prefix(prefix.size());
     }
   }
-  UniqueFd current(::dup(root.get()));
+  std::optional<FilesystemType> root_type = listed_filesystem_type(root.get(), caller);
+  if (root_type && root_type->is_fuse()) return false;
+  // Most names (a container's libraries) stay on the root's own mount: one openat2 walks them,
+  // kept on that mount and off every symlink. Crossing a mount (EXDEV), the walk below goes on.
+  std::string rest(path.substr(path.find_first_not_of('/') == std::string_view::npos
+                                   ? path.size()
+                                   : path.find_first_not_of('/')));
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
+  UniqueFd current(rest.empty() ? ::dup(root.get())
+                                : static_cast<int>(::syscall(SYS_openat2, root.get(), rest.c_str(),
+                                                             &how, sizeof(how))));
+  if (current.valid() || errno != EXDEV) {
+    path = {};  // walked whole, or failed where the caller's own lookup fails too
+  } else {
+    current = UniqueFd(::dup(root.get()));  // a mount on the way: one directory at a time
+  }
   while (current.valid()) {
     while (path.starts_with('/')) path.remove_prefix(1);
     if (path.empty()) break;
