@@ -15,6 +15,7 @@
 #include <string>
 
 #include "supervisor/kernel/mount_table.h"
+#include "supervisor/kernel/namespace_root.h"
 #include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/unique_fd.h"
 
@@ -54,36 +55,24 @@ std::optional<uint64_t> internal_shmem_mount() { return internal_shmem().mount; 
 
 constexpr std::string_view kMemfdPrefix = "/memfd:", kDeletedSuffix = " (deleted)";
 
-// Whether `caller` reaches this very file (`st`) by the name the kernel gives it (its
-// /proc/self/fd link): a path from the root of the mount namespace the file's mount is in,
-// beneath the caller's root when the caller is chrooted there. A file on a mount that a later
-// mount covers, or in a directory that one covers, keeps a name that nobody can use; so does one
-// on a mount outside the caller's namespace. The name is walked from the caller's root one
-// directory at a time, following no symlink (the kernel's name has none; one there now was put
-// there since, and may lead through /proc/self/fd into a mount nobody reaches) and entering no
-// FUSE directory (its server may be the target's own, stopped in a ptrace freeze, keep
-// memfd-warden out, or answer it otherwise): a name that passes through one is not shown to
-// reach the file, which a mount covering it there would hide (too strict rather than too
-// lenient). Such a walk stays on the mounts of the root's namespace, so the root's own mount must
-// be in the caller's namespace: chrooted into a tmpfs made with fsmount, into which a clone of a
-// covered mount was moved at its old path, the caller would reach the covered file by its name.
+// Whether this very file (`st`) is reached by the name the kernel gives it (its /proc/self/fd
+// link: a path from the root of the mount namespace the file's mount is in) from the root of
+// `caller`'s mount namespace. A file on a mount that a later mount covers, or in a directory that
+// one covers, keeps a name that nobody can use; so does one on a mount outside the namespace
+// (never attached, or detached). The caller's own root does not count: chrooted into such a
+// tree (the covered mount, a detached tmpfs), a name reaches from there what nobody else's does.
+// The name is walked one directory at a time, following no symlink (the kernel's name has none;
+// one there now was put there since, and may lead through /proc/self/fd into a mount nobody
+// reaches) and entering no FUSE directory (its server may be the target's own, stopped in a
+// ptrace freeze, keep memfd-warden out, or answer it otherwise): a name that passes through one
+// is not shown to reach the file, which a mount covering it there would hide (too strict rather
+// than too lenient).
 bool reachable_by_name(pid_t caller, int fd, const struct stat& st) {
-  char root_link[64];
-  std::snprintf(root_link, sizeof(root_link), "/proc/%d/root", caller);
-  UniqueFd root(::open(root_link, O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid() || !mount_in_namespace(root.get(), caller)) return false;
+  UniqueFd root = open_namespace_root(caller);
+  if (!root.valid()) return false;
   char link[4096];
   std::string_view path = self_fd_link(fd, link);
   if (path.empty() || path.size() == sizeof(link) || path.front() != '/') return false;
-  char root_path[4096];
-  ssize_t length = ::readlink(root_link, root_path, sizeof(root_path));
-  if (length > 1 && static_cast<size_t>(length) < sizeof(root_path)) {
-    // Chrooted: the name under its root.
-    std::string_view prefix(root_path, static_cast<size_t>(length));
-    if (path.size() > prefix.size() && path.starts_with(prefix) && path[prefix.size()] == '/') {
-      path.remove_prefix(prefix.size());
-    }
-  }
   std::optional<FilesystemType> root_type = listed_filesystem_type(root.get(), caller);
   if (root_type && root_type->is_fuse()) return false;
   // Most names (a container's libraries) stay on the root's own mount: one openat2 walks them,
@@ -98,7 +87,7 @@ bool reachable_by_name(pid_t caller, int fd, const struct stat& st) {
                                 : static_cast<int>(::syscall(SYS_openat2, root.get(), rest.c_str(),
                                                              &how, sizeof(how))));
   if (current.valid() || errno != EXDEV) {
-    path = {};  // walked whole, or failed where the caller's own lookup fails too
+    path = {};  // walked whole, or failed where any lookup from that root fails too
   } else {
     current = UniqueFd(::dup(root.get()));  // a mount on the way: one directory at a time
   }

@@ -22,7 +22,7 @@ namespace {
 #define SYS_statmount 457
 #endif
 constexpr unsigned long kNsGetMntnsId = 0x8008b705;  // NS_GET_MNTNS_ID: _IOR(0xb7, 0x5, __u64)
-constexpr uint64_t kStatmountSbBasic = 0x1;          // STATMOUNT_SB_BASIC
+constexpr uint64_t kStatmountMntBasic = 0x2;         // STATMOUNT_MNT_BASIC
 
 // statmount(2)'s request, with the namespace to look in (version 1, Linux 6.11).
 struct MountIdRequest {
@@ -44,9 +44,9 @@ std::optional<uint64_t> mount_id(int fd, unsigned int kind) {
   return static_cast<uint64_t>(sx.stx_mnt_id);
 }
 
-// Whether the kernel finds mount `unique` in `caller`'s mount namespace; nullopt when it cannot
-// say (before 6.11, or not allowed).
-std::optional<bool> kernel_finds_mount(uint64_t unique, pid_t caller) {
+// Whether the kernel finds mount `unique` in `caller`'s mount namespace as that namespace's root
+// mount (its own parent); nullopt when it cannot say (before 6.11, or not allowed).
+std::optional<bool> kernel_finds_root_mount(uint64_t unique, pid_t caller) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/ns/mnt", caller);
   int ns = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -55,11 +55,20 @@ std::optional<bool> kernel_finds_mount(uint64_t unique, pid_t caller) {
   bool named = ::ioctl(ns, kNsGetMntnsId, &ns_id) == 0;
   ::close(ns);
   if (!named) return std::nullopt;
-  MountIdRequest request{sizeof(MountIdRequest), 0, unique, kStatmountSbBasic, ns_id};
+  MountIdRequest request{sizeof(MountIdRequest), 0, unique, kStatmountMntBasic, ns_id};
   alignas(8) char answer[4096];  // struct statmount, with room for what it grows
-  if (::syscall(SYS_statmount, &request, answer, sizeof(answer), 0) == 0) return true;
-  if (errno == ENOENT) return false;
-  return std::nullopt;
+  if (::syscall(SYS_statmount, &request, answer, sizeof(answer), 0) != 0) {
+    if (errno == ENOENT) return false;  // not in that namespace
+    return std::nullopt;
+  }
+  // struct statmount: size (4), spare (4), mask (8), sb_dev (8), sb_magic (8), sb_flags (4),
+  // fs_type (4), mnt_id (8), mnt_parent_id (8).
+  uint64_t mask = 0, id = 0, parent = 0;
+  std::memcpy(&mask, answer + 8, sizeof(mask));
+  std::memcpy(&id, answer + 40, sizeof(id));
+  std::memcpy(&parent, answer + 48, sizeof(parent));
+  if (!(mask & kStatmountMntBasic)) return std::nullopt;
+  return id == unique && parent == id;
 }
 
 // The type field (after " - ") of mount `id`'s line in the table at `path`.
@@ -138,15 +147,10 @@ std::optional<FilesystemType> listed_filesystem_type(int fd, pid_t caller) {
   return type;
 }
 
-bool mount_in_namespace(int fd, pid_t caller) {
-  if (std::optional<uint64_t> unique = mount_id(fd, STATX_MNT_ID_UNIQUE)) {
-    if (std::optional<bool> found = kernel_finds_mount(*unique, caller)) return *found;
-  }
-  std::optional<uint64_t> id = mount_id(fd, STATX_MNT_ID);
-  if (!id) return false;
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/mountinfo", caller);
-  return type_in_table(path, *id).has_value();
+bool is_namespace_root_mount(int fd, pid_t caller) {
+  std::optional<uint64_t> unique = mount_id(fd, STATX_MNT_ID_UNIQUE);
+  if (!unique) return false;
+  return kernel_finds_root_mount(*unique, caller).value_or(false);
 }
 
 }  // namespace warden

@@ -1,6 +1,6 @@
 // What the kernel's mount tables say about the mount a file is on, for the exec checks
-// (memory_file.h): the type of filesystem it holds, and whether it is in a caller's mount
-// namespace. Found without asking the filesystem, since an fstatfs asks a FUSE server, which may
+// (memory_file.h): the type of filesystem it holds, and whether it is a caller's namespace's root
+// mount. Found without asking the filesystem, since an fstatfs asks a FUSE server, which may
 // be the target's own, stopped in a ptrace freeze or holding its answer back.
 #pragma once
 
@@ -29,12 +29,9 @@ struct FilesystemType {
 // not once per library.
 std::optional<FilesystemType> listed_filesystem_type(int fd, pid_t caller);
 
-// Whether the mount `fd` is on belongs to `caller`'s mount namespace: not one never attached
-// (fsmount), detached (MNT_DETACH), or another namespace's. Asked of the kernel by the mount's
-// unique id (statmount in the namespace NS_GET_MNTNS_ID names, Linux 6.11+), which also counts a
-// mount above a chrooted caller's root. Before that, the caller's /proc/TID/mountinfo decides,
-// which lists only mounts at or below its root: a chrooted caller's mounts above it count as
-// not its own (too strict, not too lenient).
-bool mount_in_namespace(int fd, pid_t caller);
+// Whether the mount `fd` is on is the root mount of `caller`'s mount namespace, as the kernel
+// says (statmount in the namespace NS_GET_MNTNS_ID names, Linux 6.11+): false when it is not,
+// or when the kernel cannot say.
+bool is_namespace_root_mount(int fd, pid_t caller);
 
 }  // namespace warden

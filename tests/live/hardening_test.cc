@@ -539,6 +539,15 @@ TEST_CASE(
   CHECK(run.exit_code == 0);
   CHECK(run.count("deny") == 0);
   CHECK(run.out.find("fd=") != std::string::npos);  // its memfd_create ran
+  // Opened first, then chrooted elsewhere, and run through its fd (a sandbox's own way): the
+  // file's name is not under the new root, and was taken for one nobody can use (fifth review).
+  TempDir elsewhere;
+  Args opened_first{attack_bin(), "fexec-chroot", std::string(jail) + "/probe",
+                    elsewhere.path().string()};
+  REQUIRE(run_native(opened_first).exit_code == 0);  // control
+  auto fexec = run_warden({}, opened_first);
+  CHECK(fexec.exit_code == 0);
+  CHECK(fexec.count("deny") == 0);
 }
 
 TEST_CASE("a FUSE filesystem of the target's that never answers a read does not hang the run") {
@@ -701,10 +710,12 @@ TEST_CASE("a file on a tmpfs or an overlay that no path reaches is neither mappe
   // an overlay over such a tmpfs, never attached either (second red-team review): the file keeps
   // its link, but nobody can use its name. Natively its code maps and runs. Nor may the name be
   // made to lead there: a symlink in the covering mount through /proc/self/fd, or a chroot into
-  // the unattached tmpfs, or a directory of it, from where the name reaches it (third review).
+  // the unattached tmpfs, or a directory of it, from where the name reaches it (third review);
+  // or a chroot into the covered tmpfs, or a covered directory (fifth review): the name counts
+  // from the root of the caller's mount namespace, not from its own root.
   std::string static_program = CONTAINER_PROBE_BIN;  // the chroots have no libraries
   for (const char* how : {"fsmount", "umount", "covered", "covered-link", "overlay", "chroot",
-                          "chroot-sub", "chroot-bind"}) {
+                          "chroot-sub", "chroot-bind", "chroot-covered", "chroot-dircover"}) {
     CAPTURE(how);
     Args command{attack_bin(), "detached-tmpfs", how};
     if (std::string_view(how).starts_with("chroot")) command.push_back(static_program);

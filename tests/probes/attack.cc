@@ -341,6 +341,9 @@ void map_and_call(int fd) {
 //   chroot, chroot-sub  as fsmount, and then chrooted into that tmpfs (or a directory of it);
 //   chroot-bind       as covered, with a clone of the first tmpfs mounted (move_mount) at the
 //                     same path in a tmpfs made with fsmount, never attached, and chrooted into;
+//   chroot-covered    as covered, and chrooted into the covered tmpfs;
+//   chroot-dircover   x in a directory d of an attached tmpfs, d covered by a second tmpfs, and
+//                     chrooted into d;
 //   attached, overlay-attached  the controls: the file (a tmpfs's, an overlay's) reachable.
 // Writes code into x and maps it executable (map_and_call), then writes a program into it and
 // runs it with execveat(AT_EMPTY_PATH): this one, or PROGRAM (a static one, for the chroots, run
@@ -430,8 +433,15 @@ int cmd_detached_tmpfs(const std::string& how, const char* program) {
       }
       ::mount("tmpfs", base, "tmpfs", 0, nullptr);  // covered where it is attached
       jail_root = jail;
-    } else if (how == "covered" || how == "covered-link") {
+    } else if (how == "chroot-dircover") {
+      std::string covered = std::string(base) + "/d";
+      if (::mkdir(covered.c_str(), 0755) != 0) return 3;
+      dir = ::open(covered.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      ::mount("tmpfs", covered.c_str(), "tmpfs", 0, nullptr);
+      jail_root = dir;
+    } else if (how == "covered" || how == "covered-link" || how == "chroot-covered") {
       ::mount("tmpfs", base, "tmpfs", 0, nullptr);  // a second tmpfs over the first
+      if (how == "chroot-covered") jail_root = dir;
       if (how == "covered-link") {
         std::string target = "/proc/self/fd/" + std::to_string(dir) + "/x";
         if (::symlink(target.c_str(), (std::string(base) + "/x").c_str()) != 0) return 3;
@@ -470,6 +480,20 @@ int cmd_detached_tmpfs(const std::string& how, const char* program) {
     std::printf("exec=%d\n", code);
   }
   return 0;
+}
+
+// fexec-chroot PROGRAM JAIL: opens PROGRAM (a static one), chroots into JAIL, and runs it through
+// its fd (execveat AT_EMPTY_PATH) as "PROGRAM payload 0", the way a sandbox opens its program
+// before it confines itself. Exits with the program's status, or the errno that stopped it.
+int cmd_fexec_chroot(const char* program, const char* jail) {
+  int fd = ::open(program, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::chroot(jail) != 0 || ::chdir("/") != 0) return errno;
+  static char arg0[] = "program", arg1[] = "payload", arg2[] = "0";
+  static char* const argv[] = {arg0, arg1, arg2, nullptr};
+  return in_child([&] {
+    ::syscall(SYS_execveat, fd, "", argv, no_env(), AT_EMPTY_PATH);
+    return errno;
+  });
 }
 
 // exec-climbing DIR: this program copied into an O_TMPFILE in /dev/shm (memory), then, from DIR
@@ -1309,6 +1333,7 @@ int main(int argc, char** argv) {
   if (command == "old-mmap-settid") return cmd_old_mmap_settid(std::atol(arg(2)));
   if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
+  if (command == "fexec-chroot") return cmd_fexec_chroot(arg(2), arg(3));
   if (command == "detached-tmpfs") {
     return cmd_detached_tmpfs(arg(2), argc > 3 ? argv[3] : nullptr);
   }

@@ -1,0 +1,66 @@
+#include "supervisor/kernel/namespace_root.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "supervisor/kernel/mount_table.h"
+
+namespace warden {
+namespace {
+
+// This thread's own namespace, root and working directory, kept to come back to.
+struct Home {
+  bool ready = false;
+  UniqueFd ns, root, cwd;
+};
+
+bool make_home(Home& home) {
+  if (home.ready) return true;
+  // setns(CLONE_NEWNS) refuses a thread that shares its root and working directory.
+  if (::unshare(CLONE_FS) != 0) return false;
+  home.ns = UniqueFd(::open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC));
+  home.root = UniqueFd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  home.cwd = UniqueFd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  home.ready = home.ns.valid() && home.root.valid() && home.cwd.valid();
+  return home.ready;
+}
+
+void go_home(const Home& home) {
+  if (::setns(home.ns.get(), CLONE_NEWNS) == 0 && ::fchdir(home.root.get()) == 0 &&
+      ::chroot(".") == 0 && ::fchdir(home.cwd.get()) == 0) {
+    return;
+  }
+  spdlog::critical("returning to memfd-warden's own mount namespace: {}; stopping",
+                   std::strerror(errno));
+  std::abort();
+}
+
+}  // namespace
+
+UniqueFd open_namespace_root(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/root", tid);
+  UniqueFd root(::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return {};
+  char link[2] = {};
+  if (::readlink(path, link, sizeof(link)) == 1 && link[0] == '/' &&
+      is_namespace_root_mount(root.get(), tid)) {
+    return root;  // not chrooted
+  }
+  thread_local Home home;
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/mnt", tid);
+  UniqueFd ns(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!ns.valid() || !make_home(home) || ::setns(ns.get(), CLONE_NEWNS) != 0) return {};
+  UniqueFd namespace_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  go_home(home);
+  return namespace_root;
+}
+
+}  // namespace warden
