@@ -22,7 +22,9 @@ namespace {
 #define SYS_statmount 457
 #endif
 constexpr unsigned long kNsGetMntnsId = 0x8008b705;  // NS_GET_MNTNS_ID: _IOR(0xb7, 0x5, __u64)
-constexpr uint64_t kStatmountMntBasic = 0x2;         // STATMOUNT_MNT_BASIC
+constexpr uint64_t kStatmountSbBasic = 0x1;          // STATMOUNT_SB_BASIC
+constexpr uint64_t kFuseMagic = 0x65735546, kTmpfsMagic = 0x01021994, kRamfsMagic = 0x858458f6,
+                   kHugetlbfsMagic = 0x958458f6;
 
 // statmount(2)'s request, with the namespace to look in (version 1, Linux 6.11).
 struct MountIdRequest {
@@ -44,31 +46,26 @@ std::optional<uint64_t> mount_id(int fd, unsigned int kind) {
   return static_cast<uint64_t>(sx.stx_mnt_id);
 }
 
-// Whether the kernel finds mount `unique` in `caller`'s mount namespace as that namespace's root
-// mount (its own parent); nullopt when it cannot say (before 6.11, or not allowed).
-std::optional<bool> kernel_finds_root_mount(uint64_t unique, pid_t caller) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/ns/mnt", caller);
-  int ns = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (ns < 0) return std::nullopt;
-  uint64_t ns_id = 0;
-  bool named = ::ioctl(ns, kNsGetMntnsId, &ns_id) == 0;
-  ::close(ns);
-  if (!named) return std::nullopt;
-  MountIdRequest request{sizeof(MountIdRequest), 0, unique, kStatmountMntBasic, ns_id};
+// The type of mount `unique` in mount namespace `namespace_id`, as the kernel names its
+// superblock (statmount, 6.11+: no table to read, and one above a chrooted caller's root too):
+// fuse, tmpfs (devtmpfs too), ramfs, hugetlbfs, or "other"; nullopt when it cannot say.
+std::optional<FilesystemType> type_in_namespace(uint64_t unique, uint64_t namespace_id) {
+  MountIdRequest request{sizeof(MountIdRequest), 0, unique, kStatmountSbBasic, namespace_id};
   alignas(8) char answer[4096];  // struct statmount, with room for what it grows
-  if (::syscall(SYS_statmount, &request, answer, sizeof(answer), 0) != 0) {
-    if (errno == ENOENT) return false;  // not in that namespace
-    return std::nullopt;
-  }
-  // struct statmount: size (4), spare (4), mask (8), sb_dev (8), sb_magic (8), sb_flags (4),
-  // fs_type (4), mnt_id (8), mnt_parent_id (8).
-  uint64_t mask = 0, id = 0, parent = 0;
+  if (::syscall(SYS_statmount, &request, answer, sizeof(answer), 0) != 0) return std::nullopt;
+  // struct statmount: size (4), spare (4), mask (8), sb_dev_major (4), sb_dev_minor (4), sb_magic.
+  uint64_t mask = 0, magic = 0;
   std::memcpy(&mask, answer + 8, sizeof(mask));
-  std::memcpy(&id, answer + 40, sizeof(id));
-  std::memcpy(&parent, answer + 48, sizeof(parent));
-  if (!(mask & kStatmountMntBasic)) return std::nullopt;
-  return id == unique && parent == id;
+  std::memcpy(&magic, answer + 24, sizeof(magic));
+  if (!(mask & kStatmountSbBasic)) return std::nullopt;
+  FilesystemType type;
+  const char* name = magic == kFuseMagic        ? "fuse"
+                     : magic == kTmpfsMagic     ? "tmpfs"
+                     : magic == kRamfsMagic     ? "ramfs"
+                     : magic == kHugetlbfsMagic ? "hugetlbfs"
+                                                : "other";
+  std::snprintf(type.name, sizeof(type.name), "%s", name);
+  return type;
 }
 
 // The type field (after " - ") of mount `id`'s line in the table at `path`.
@@ -137,20 +134,32 @@ std::optional<FilesystemType> listed_filesystem_type(int fd, pid_t caller) {
   if (unique) {
     if (auto known = recent_types().find(*unique)) return known;
   }
+  std::optional<FilesystemType> type;
+  if (unique) {
+    if (std::optional<uint64_t> namespace_id = mount_namespace_id(caller)) {
+      type = type_in_namespace(*unique, *namespace_id);
+    }
+  }
   std::optional<uint64_t> id = mount_id(fd, STATX_MNT_ID);
-  if (!id) return std::nullopt;
+  if (!type && !id) return std::nullopt;
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/mountinfo", caller);
-  std::optional<FilesystemType> type = type_in_table(path, *id);
+  if (!type) type = type_in_table(path, *id);
   if (!type) type = type_in_table("/proc/self/mountinfo", *id);
   if (type && unique) recent_types().remember(*unique, *type);
   return type;
 }
 
-bool is_namespace_root_mount(int fd, pid_t caller) {
-  std::optional<uint64_t> unique = mount_id(fd, STATX_MNT_ID_UNIQUE);
-  if (!unique) return false;
-  return kernel_finds_root_mount(*unique, caller).value_or(false);
+std::optional<uint64_t> mount_namespace_id(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/mnt", tid);
+  int ns = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) return std::nullopt;
+  uint64_t id = 0;
+  bool named = ::ioctl(ns, kNsGetMntnsId, &id) == 0;
+  ::close(ns);
+  if (!named) return std::nullopt;
+  return id;
 }
 
 }  // namespace warden

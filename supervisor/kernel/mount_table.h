@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -19,7 +20,8 @@ struct FilesystemType {
   bool is_memory() const;  // tmpfs, devtmpfs, ramfs, rootfs, hugetlbfs: pages only in memory
 };
 
-// The type of the mount that `fd` (ours; O_PATH is enough) is on, looked up by the mount's id in
+// The type of the mount that `fd` (ours; O_PATH is enough) is on: as the kernel names its
+// superblock in `caller`'s mount namespace (statmount, 6.11+), or else by the mount's id in
 // `caller`'s /proc/TID/mountinfo, then in memfd-warden's own (a mount id is the kernel's, the same
 // in every namespace: a chrooted caller's table leaves out the mounts above its root). nullopt
 // when neither lists it: a mount never attached (fsmount) or detached (MNT_DETACH), a
@@ -29,9 +31,8 @@ struct FilesystemType {
 // not once per library.
 std::optional<FilesystemType> listed_filesystem_type(int fd, pid_t caller);
 
-// Whether the mount `fd` is on is the root mount of `caller`'s mount namespace, as the kernel
-// says (statmount in the namespace NS_GET_MNTNS_ID names, Linux 6.11+): false when it is not,
-// or when the kernel cannot say.
-bool is_namespace_root_mount(int fd, pid_t caller);
+// The id of thread `tid`'s mount namespace (NS_GET_MNTNS_ID, Linux 6.11+: never reused), or
+// nullopt when the kernel does not give it.
+std::optional<uint64_t> mount_namespace_id(pid_t tid);
 
 }  // namespace warden

@@ -3,14 +3,13 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-
-#include "supervisor/kernel/mount_table.h"
 
 namespace warden {
 namespace {
@@ -46,21 +45,25 @@ void go_home(const Home& home) {
 
 UniqueFd open_namespace_root(pid_t tid) {
   char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/root", tid);
-  UniqueFd root(::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return {};
-  char link[2] = {};
-  if (::readlink(path, link, sizeof(link)) == 1 && link[0] == '/' &&
-      is_namespace_root_mount(root.get(), tid)) {
-    return root;  // not chrooted
-  }
-  thread_local Home home;
   std::snprintf(path, sizeof(path), "/proc/%d/ns/mnt", tid);
   UniqueFd ns(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!ns.valid() || !make_home(home) || ::setns(ns.get(), CLONE_NEWNS) != 0) return {};
-  UniqueFd namespace_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  go_home(home);
-  return namespace_root;
+  struct stat theirs {
+  }, ours{};
+  if (!ns.valid() || ::fstat(ns.get(), &theirs) != 0) return {};
+  if (::stat("/proc/thread-self/ns/mnt", &ours) == 0 && ours.st_ino == theirs.st_ino &&
+      ours.st_dev == theirs.st_dev) {
+    return UniqueFd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));  // our own namespace
+  }
+  thread_local Home home;
+  if (make_home(home) && ::setns(ns.get(), CLONE_NEWNS) == 0) {
+    UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    go_home(home);
+    return root;
+  }
+  // Not allowed in (memfd-warden without root): the caller's own root, which a chroot into a
+  // covered or detached tree can fool.
+  std::snprintf(path, sizeof(path), "/proc/%d/root", tid);
+  return UniqueFd(::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
 }
 
 }  // namespace warden

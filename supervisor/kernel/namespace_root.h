@@ -9,13 +9,14 @@
 
 namespace warden {
 
-// An O_PATH fd on the root directory of thread `tid`'s mount namespace, or an invalid fd when it
-// cannot be had. A caller that is not chrooted has it as its root (/proc/TID/root is "/", on its
-// namespace's root mount); for any other, the calling thread enters the namespace (setns), opens
-// "/" there and comes back, its own root and working directory restored. That takes
-// CAP_SYS_ADMIN over the namespace, and the calling thread's filesystem state becomes its own
-// (unshare(CLONE_FS), once). A failure to come back ends memfd-warden: it would go on judging
-// from the target's namespace.
+// An O_PATH fd on the root directory of thread `tid`'s mount namespace (as setns(2) gives it:
+// the topmost mount on the namespace's root, the system's root over rootfs), or an invalid fd.
+// For a caller in memfd-warden's own namespace, memfd-warden's root. For any other, the calling
+// thread enters the caller's namespace (setns), opens "/" there and comes back, its own root and
+// working directory restored; that takes CAP_SYS_ADMIN over the namespace and CAP_SYS_CHROOT,
+// and makes the calling thread's filesystem state its own (unshare(CLONE_FS), once). A failure to
+// come back ends memfd-warden: it would go on judging from the target's namespace. Where it may
+// not enter (memfd-warden without root), the caller's own root stands in.
 UniqueFd open_namespace_root(pid_t tid);
 
 }  // namespace warden
