@@ -1279,7 +1279,7 @@ TEST_CASE(
                                  1ull << 22 /* SYS_BOOT */ | 1ull << 38 /* PERFMON */ |
                                  1ull << 39 /* BPF */;
   auto root = run_warden({}, status);
-  REQUIRE(root.exit_code == 0);
+  REQUIRE_MESSAGE(root.exit_code == 0, root.err);
   CHECK((capabilities(root, "CapBnd:") & kReaching) == 0);
   CHECK((capabilities(root, "CapEff:") & kReaching) == 0);
   CHECK((capabilities(root, "CapEff:") & kChown) != 0);  // the rest stays: it is still root

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <boost/process.hpp>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -241,11 +242,23 @@ void read_audit(const std::string& path, RunResult& into) {
   }
 }
 
+namespace {
+
+// memfd-warden's own failure (exit 125) is written out, with what it said: a test that did not
+// expect one then shows why in its log, not only the code.
+void show_own_failure(const RunResult& result) {
+  if (result.exit_code != 125) return;
+  std::fprintf(stderr, "memfd-warden exited 125; it said:\n%s\n", result.err.c_str());
+}
+
+}  // namespace
+
 RunResult run_warden(const Args& warden_args, const Args& command) {
   TempDir dir;
   std::string audit = dir.file("audit.jsonl");
   RunResult result = spawn_and_wait(warden_bin(), warden_run_args(warden_args, audit, command));
   read_audit(audit, result);
+  show_own_failure(result);
   return result;
 }
 
@@ -256,6 +269,7 @@ RunResult run_warden_bounded(const Args& warden_args, const Args& command, int s
   args.insert(args.begin(), {"-k", "5", std::to_string(seconds), warden_bin()});
   RunResult result = spawn_and_wait(bp::search_path("timeout").string(), args);
   read_audit(audit, result);
+  show_own_failure(result);
   return result;
 }
 
