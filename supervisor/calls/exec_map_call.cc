@@ -154,7 +154,7 @@ void ExecMapCallHandler::handle(const TrappedRequest& request, CallChannel& chan
     }
     MemoryFile memory;
     if (file.valid()) {
-      TargetWait wait(request.tid);  // the caller's lookup of the file's name (FUSE directories)
+      TargetWait wait(request.tid);  // the walk of the file's name (an NFS directory may stall)
       memory = classify_memory_file(file.get(), link_, request.tid);
     }
     if (!runs_from_memory(memory.kind, CodeUse::kMapFile, !policy_.fuse_exec_allowed)) {
