@@ -22,16 +22,6 @@
 namespace warden {
 namespace {
 
-// A mount's id, or nullopt when the kernel does not say (before 5.8).
-std::optional<uint64_t> mount_of(int fd) {
-  struct statx sx {};
-  if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0 ||
-      !(sx.stx_mask & STATX_MNT_ID)) {
-    return std::nullopt;
-  }
-  return static_cast<uint64_t>(sx.stx_mnt_id);
-}
-
 // The kernel's internal shmem mount (shm_mnt), which holds every memfd and the file behind every
 // shared anonymous mapping: a memfd of ours tells its id (0 here: the mount is in no namespace)
 // and its device.
@@ -44,7 +34,7 @@ const InternalShmem& internal_shmem() {
     InternalShmem found;
     UniqueFd fd(::memfd_create("memfd-warden-mount-probe", MFD_CLOEXEC));
     struct stat st {};
-    if (fd.valid()) found.mount = mount_of(fd.get());
+    if (fd.valid()) found.mount = mount_id(fd.get(), STATX_MNT_ID);
     if (fd.valid() && ::fstat(fd.get(), &st) == 0) found.dev = st.st_dev;
     return found;
   }();
@@ -67,7 +57,7 @@ constexpr std::string_view kMemfdPrefix = "/memfd:", kDeletedSuffix = " (deleted
 // ptrace freeze, keep memfd-warden out, or answer it otherwise): a name that passes through one
 // is not shown to reach the file, which a mount covering it there would hide (too strict rather
 // than too lenient).
-bool reachable_by_name(pid_t caller, int fd, const struct stat& st) {
+bool reachable_by_name(CallerNamespace& caller, int fd, const struct stat& st) {
   UniqueFd root = open_namespace_root(caller);
   if (!root.valid()) return false;
   char link[4096];
@@ -166,7 +156,7 @@ bool cached_stat(int dirfd, const char* path, int flags, struct stat& out) {
 }
 
 bool on_kernel_shmem_mount(int fd) {
-  return internal_shmem_mount() && mount_of(fd) == internal_shmem_mount();
+  return internal_shmem_mount() && mount_id(fd, STATX_MNT_ID) == internal_shmem_mount();
 }
 
 MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
@@ -188,13 +178,14 @@ MemoryFile classify_memory_file(int fd, char (&link)[512], pid_t caller) {
   }
   // FUSE serves whatever its server reads from, named or not: the policy says what that is
   // (fuse_exec). Nothing is asked of it here.
-  std::optional<FilesystemType> type = listed_filesystem_type(fd, caller);
+  CallerNamespace caller_namespace(caller);
+  std::optional<FilesystemType> type = listed_filesystem_type(fd, caller_namespace);
   if (type && type->is_fuse()) {
     out.kind = MemoryFileKind::kFuse;
     return out;
   }
   // A named file is a file when the caller reaches this very file by its name.
-  if (out.st.st_nlink != 0 && reachable_by_name(caller, fd, out.st)) return out;
+  if (out.st.st_nlink != 0 && reachable_by_name(caller_namespace, fd, out.st)) return out;
   // Nobody can use its name. On a mount that no table lists: one never attached (fsmount) or
   // detached, whatever its type (an overlay over such a tmpfs too), or a kernel-internal one,
   // where the name says what it is (a hugetlbfs memfd, secretmem). Not asked either way: its type

@@ -1,7 +1,6 @@
 #include "supervisor/kernel/mount_table.h"
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -21,7 +20,6 @@ namespace {
 #ifndef SYS_statmount
 #define SYS_statmount 457
 #endif
-constexpr unsigned long kNsGetMntnsId = 0x8008b705;  // NS_GET_MNTNS_ID: _IOR(0xb7, 0x5, __u64)
 constexpr uint64_t kStatmountSbBasic = 0x1;          // STATMOUNT_SB_BASIC
 constexpr uint64_t kFuseMagic = 0x65735546, kTmpfsMagic = 0x01021994, kRamfsMagic = 0x858458f6,
                    kHugetlbfsMagic = 0x958458f6;
@@ -34,17 +32,6 @@ struct MountIdRequest {
   uint64_t param;
   uint64_t mnt_ns_id;
 };
-
-// A mount's id of one kind (STATX_MNT_ID: the one mountinfo lists; STATX_MNT_ID_UNIQUE), or
-// nullopt when the kernel does not give that kind.
-std::optional<uint64_t> mount_id(int fd, unsigned int kind) {
-  struct statx sx {};
-  if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, kind, &sx) != 0 ||
-      !(sx.stx_mask & kind)) {
-    return std::nullopt;
-  }
-  return static_cast<uint64_t>(sx.stx_mnt_id);
-}
 
 // The type of mount `unique` in mount namespace `namespace_id`, as the kernel names its
 // superblock (statmount, 6.11+: no table to read, and one above a chrooted caller's root too):
@@ -121,6 +108,15 @@ RecentTypes& recent_types() {
 
 }  // namespace
 
+std::optional<uint64_t> mount_id(int fd, unsigned int kind) {
+  struct statx sx {};
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, kind, &sx) != 0 ||
+      !(sx.stx_mask & kind)) {
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(sx.stx_mnt_id);
+}
+
 bool FilesystemType::is_fuse() const { return view() == "fuse" || view().starts_with("fuse."); }
 
 bool FilesystemType::is_memory() const {
@@ -129,37 +125,25 @@ bool FilesystemType::is_memory() const {
          type == "hugetlbfs";
 }
 
-std::optional<FilesystemType> listed_filesystem_type(int fd, pid_t caller) {
+std::optional<FilesystemType> listed_filesystem_type(int fd, CallerNamespace& caller) {
   std::optional<uint64_t> unique = mount_id(fd, STATX_MNT_ID_UNIQUE);
   if (unique) {
     if (auto known = recent_types().find(*unique)) return known;
   }
   std::optional<FilesystemType> type;
   if (unique) {
-    if (std::optional<uint64_t> namespace_id = mount_namespace_id(caller)) {
+    if (std::optional<uint64_t> namespace_id = caller.id()) {
       type = type_in_namespace(*unique, *namespace_id);
     }
   }
   std::optional<uint64_t> id = mount_id(fd, STATX_MNT_ID);
   if (!type && !id) return std::nullopt;
   char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/mountinfo", caller);
+  std::snprintf(path, sizeof(path), "/proc/%d/mountinfo", caller.tid());
   if (!type) type = type_in_table(path, *id);
   if (!type) type = type_in_table("/proc/self/mountinfo", *id);
   if (type && unique) recent_types().remember(*unique, *type);
   return type;
-}
-
-std::optional<uint64_t> mount_namespace_id(pid_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/ns/mnt", tid);
-  int ns = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (ns < 0) return std::nullopt;
-  uint64_t id = 0;
-  bool named = ::ioctl(ns, kNsGetMntnsId, &id) == 0;
-  ::close(ns);
-  if (!named) return std::nullopt;
-  return id;
 }
 
 }  // namespace warden

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string_view>
 
+#include "supervisor/kernel/caller_namespace.h"
+
 namespace warden {
 
 struct FilesystemType {
@@ -20,19 +22,19 @@ struct FilesystemType {
   bool is_memory() const;  // tmpfs, devtmpfs, ramfs, rootfs, hugetlbfs: pages only in memory
 };
 
+// The id of the mount `fd` is on, of one kind: STATX_MNT_ID (the one mountinfo lists, 5.8+) or
+// STATX_MNT_ID_UNIQUE (6.8+, never reused); nullopt when the kernel does not give that kind.
+std::optional<uint64_t> mount_id(int fd, unsigned int kind);
+
 // The type of the mount that `fd` (ours; O_PATH is enough) is on: as the kernel names its
-// superblock in `caller`'s mount namespace (statmount, 6.11+), or else by the mount's id in
-// `caller`'s /proc/TID/mountinfo, then in memfd-warden's own (a mount id is the kernel's, the same
+// superblock in `caller`'s mount namespace (statmount, 6.11+), or else by the mount's id in the
+// caller's /proc/TID/mountinfo, then in memfd-warden's own (a mount id is the kernel's, the same
 // in every namespace: a chrooted caller's table leaves out the mounts above its root). nullopt
 // when neither lists it: a mount never attached (fsmount) or detached (MNT_DETACH), a
 // kernel-internal one (hugetlbfs and secretmem files), or the kernel names no mount (before 5.8).
 // Remembered by the mount's unique id (Linux 6.8+, never reused; our fd holds the mount, so its
 // listed id cannot be reused meanwhile either): a container's program loads read the tables once,
 // not once per library.
-std::optional<FilesystemType> listed_filesystem_type(int fd, pid_t caller);
-
-// The id of thread `tid`'s mount namespace (NS_GET_MNTNS_ID, Linux 6.11+: never reused), or
-// nullopt when the kernel does not give it.
-std::optional<uint64_t> mount_namespace_id(pid_t tid);
+std::optional<FilesystemType> listed_filesystem_type(int fd, CallerNamespace& caller);
 
 }  // namespace warden

@@ -43,26 +43,24 @@ void go_home(const Home& home) {
 
 }  // namespace
 
-UniqueFd open_namespace_root(pid_t tid) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/ns/mnt", tid);
-  UniqueFd ns(::open(path, O_RDONLY | O_CLOEXEC));
+UniqueFd open_namespace_root(CallerNamespace& caller) {
   struct stat theirs {
   }, ours{};
-  if (!ns.valid() || ::fstat(ns.get(), &theirs) != 0) return {};
+  if (caller.fd() < 0 || ::fstat(caller.fd(), &theirs) != 0) return {};
   if (::stat("/proc/thread-self/ns/mnt", &ours) == 0 && ours.st_ino == theirs.st_ino &&
       ours.st_dev == theirs.st_dev) {
     return UniqueFd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));  // our own namespace
   }
   thread_local Home home;
-  if (make_home(home) && ::setns(ns.get(), CLONE_NEWNS) == 0) {
+  if (make_home(home) && ::setns(caller.fd(), CLONE_NEWNS) == 0) {
     UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     go_home(home);
     return root;
   }
   // Not allowed in (memfd-warden without root): the caller's own root, which a chroot into a
   // covered or detached tree can fool.
-  std::snprintf(path, sizeof(path), "/proc/%d/root", tid);
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/root", caller.tid());
   return UniqueFd(::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
 }
 

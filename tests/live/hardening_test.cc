@@ -276,9 +276,6 @@ TEST_CASE("an interpreter in memory behind a script under a write lease does not
   CHECK(run.count("deny") + run.count("kill") >= 1);
 }
 
-// warden_tiny_fuse serving `served` (/bin/true) as DIR/prog for UID (tests/probes/tiny_fuse.c),
-// from a child of ours; `hold` ("hold", "hold-getattr"): what it never answers. Unmounted and
-// killed by the destructor.
 // Where a FUSE test mounts: a new directory in dir. Nothing where it cannot (mounting FUSE needs
 // root), and the test that asked is skipped, with the reason said.
 std::optional<std::string> fuse_mount_point(const TempDir& dir) {
@@ -291,6 +288,27 @@ std::optional<std::string> fuse_mount_point(const TempDir& dir) {
   return mount_point;
 }
 
+// A command for a run in which the target serves FUSE itself: in a user and mount namespace of
+// its own (unshare -rm: a root target has lost CAP_SYS_ADMIN over ours), it starts
+// warden_tiny_fuse on `mount_point` serving /bin/true as prog (`mode`: "", "uncached", "hold";
+// tests/probes/tiny_fuse.c), waits until the server says it is mounted, and runs the shell text
+// `then`, in which $1 is the mount point and $3 on are `extra`.
+Args in_tree_fuse(const TempDir& dir, const std::string& mount_point, const std::string& mode,
+                  const std::string& then, const Args& extra = {}) {
+  std::string script =
+      "\"$0\" \"$1\" /bin/true 0 " + mode +
+      " > \"$2\" & "
+      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; " +
+      then;
+  Args command{"unshare", "-rm",           "sh",        "-c",
+               script,    tiny_fuse_bin(), mount_point, dir.file("said")};
+  command.insert(command.end(), extra.begin(), extra.end());
+  return command;
+}
+
+// warden_tiny_fuse serving `served` (/bin/true) as DIR/prog for UID (tests/probes/tiny_fuse.c),
+// from a child of ours; `hold` ("hold", "hold-getattr"): what it never answers. Unmounted and
+// killed by the destructor.
 class TinyFuse {
  public:
   TinyFuse(const std::string& mount_point, const char* uid, const char* hold = nullptr,
@@ -438,12 +456,8 @@ TEST_CASE("mapping a file of the target's own FUSE mount executable does not han
   const std::string& mount_point = *where;
   const std::string loader = "/lib64/ld-linux-x86-64.so.2";
   REQUIRE(std::filesystem::exists(loader));
-  std::string script =
-      "\"$0\" \"$1\" /bin/true 0 > \"$2\" & "
-      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; "
-      "\"$3\" \"$1/prog\"; status=$?; umount \"$1\"; exit $status";
-  Args command{"unshare",        "-rm", "sh", "-c", script, tiny_fuse_bin(), mount_point,
-               dir.file("said"), loader};
+  Args command = in_tree_fuse(
+      dir, mount_point, "", "\"$3\" \"$1/prog\"; status=$?; umount \"$1\"; exit $status", {loader});
   REQUIRE(run_native(command).exit_code == 0);  // control
   auto run = run_warden_bounded({}, command, 30);
   ::umount2(mount_point.c_str(), MNT_DETACH);
@@ -459,13 +473,9 @@ TEST_CASE("fuse_exec = deny: a program of the target's own FUSE mount neither ru
   auto where = fuse_mount_point(dir);
   if (!where) return;
   const std::string& mount_point = *where;
-  std::string script =
-      "\"$0\" \"$1\" /bin/true 0 > \"$2\" & "
-      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; "
-      "\"$1/prog\"; echo exec=$?; /lib64/ld-linux-x86-64.so.2 \"$1/prog\"; echo loader=$?; "
-      "umount \"$1\"";
-  Args command{"unshare", "-rm",           "sh",        "-c",
-               script,    tiny_fuse_bin(), mount_point, dir.file("said")};
+  Args command = in_tree_fuse(dir, mount_point, "",
+                              "\"$1/prog\"; echo exec=$?; /lib64/ld-linux-x86-64.so.2 \"$1/prog\"; "
+                              "echo loader=$?; umount \"$1\"");
   auto allowed = run_warden_bounded({}, command, 30);  // the control: the default policy
   CHECK(allowed.fact("exec") == "0");
   CHECK(allowed.fact("loader") == "0");
@@ -496,13 +506,11 @@ TEST_CASE("a tmpfs file mounted beneath the tree's own FUSE mount: refused witho
   if (!where) return;
   const std::string& mount_point = *where;
   std::string shm_file = "/dev/shm/warden-beneath-" + std::to_string(::getpid());
-  std::string script =
-      "\"$0\" \"$1\" /bin/true 0 uncached > \"$2\" & "  // every lookup asks the server
-      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; "
+  Args command = in_tree_fuse(  // uncached: every lookup asks the server
+      dir, mount_point, "uncached",
       "cp /bin/true \"$3\" && mount --bind \"$3\" \"$1/prog\" || exit 3; "
-      "/lib64/ld-linux-x86-64.so.2 \"$1/prog\"; echo loader=$?; umount \"$1/prog\"; umount \"$1\"";
-  Args command{"unshare",        "-rm",   "sh", "-c", script, tiny_fuse_bin(), mount_point,
-               dir.file("said"), shm_file};
+      "/lib64/ld-linux-x86-64.so.2 \"$1/prog\"; echo loader=$?; umount \"$1/prog\"; umount \"$1\"",
+      {shm_file});
   auto native = run_native(command);
   ::unlink(shm_file.c_str());
   REQUIRE(native.fact("loader") == "0");  // control
@@ -565,15 +573,8 @@ TEST_CASE("a FUSE filesystem of the target's that never answers a read does not 
     // The control: natively the exec waits for the held read (ended by timeout's SIGKILL).
     REQUIRE(run_native({"timeout", "-s", "KILL", "2", mount_point + "/prog"}).exit_code == 137);
   }
-  // Under memfd-warden the server runs in the tree, as the target's own, mounted in a user and
-  // mount namespace of the target's (a root target has lost CAP_SYS_ADMIN over ours).
-  std::string script =
-      "\"$0\" \"$1\" /bin/true 0 hold > \"$2\" & "
-      "for i in $(seq 200); do grep -q mounted \"$2\" && break; sleep 0.05; done; "
-      "exec \"$1/prog\"";
-  auto run = run_warden_bounded(
-      {}, {"unshare", "-rm", "sh", "-c", script, tiny_fuse_bin(), mount_point, dir.file("said")},
-      30);
+  // Under memfd-warden the server runs in the tree, as the target's own.
+  auto run = run_warden_bounded({}, in_tree_fuse(dir, mount_point, "hold", "exec \"$1/prog\""), 30);
   ::umount2(mount_point.c_str(), MNT_DETACH);  // the tree's own mount namespace took it along
   CHECK(run.exit_code == 125);
   CHECK(run.err.find("which the target held back") != std::string::npos);

@@ -221,14 +221,15 @@ TEST_CASE("a mount's filesystem type comes from the mount tables, not from the f
   }
   UniqueFd shm(::open("/dev/shm", O_PATH | O_CLOEXEC));
   REQUIRE(shm.valid());
+  CallerNamespace self(::getpid());
   for (int look = 0; look < 2; ++look) {  // the second from what the first remembered
-    auto listed = listed_filesystem_type(shm.get(), ::getpid());
+    auto listed = listed_filesystem_type(shm.get(), self);
     REQUIRE(listed.has_value());
     CHECK(listed->view() == "tmpfs");
   }
   // The kernel's own shmem mount, which holds memfds, is in no table.
   UniqueFd memfd(::memfd_create("type-test", MFD_CLOEXEC));
-  CHECK_FALSE(listed_filesystem_type(memfd.get(), ::getpid()).has_value());
+  CHECK_FALSE(listed_filesystem_type(memfd.get(), self).has_value());
 }
 
 TEST_CASE("memory files are told from files with a name") {
