@@ -525,6 +525,42 @@ TEST_CASE("a tmpfs file mounted beneath the tree's own FUSE mount: refused witho
   CHECK((*record)["file"] == "unreachable-file");
 }
 
+TEST_CASE("a tmpfs file run where the namespace's root is the tree's own FUSE mount: no hang") {
+  // The walk of a file's name starts at the root of the caller's mount namespace. A target that
+  // made its own FUSE mount that root (pivot_root) and runs a /dev/shm program it opened before
+  // (its mount detached with the old root): the walk asked the server, which under ptrace is
+  // frozen with the tree while a mapping is judged, until the stall watchdog killed the tree. A
+  // name from a FUSE root is not walked: the file is refused at once, on both backends.
+  TempDir dir;
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  const std::string& mount_point = *where;
+  std::string shm_file = "/dev/shm/warden-pivot-" + std::to_string(::getpid());
+  std::filesystem::copy_file(CONTAINER_PROBE_BIN, shm_file);  // static: the new root has no libc
+  struct Remove {
+    std::string path;
+    ~Remove() { ::unlink(path.c_str()); }
+  } remove{shm_file};
+  Args command = in_tree_fuse(dir, mount_point, "uncached",
+                              "\"$3\" fexec-pivot \"$4\" \"$1\"; echo exec=$?; umount \"$1\"",
+                              {attack_bin(), shm_file});
+  auto native = run_native(command);
+  REQUIRE(native.fact("map_errno") == "0");  // control
+  REQUIRE(native.fact("exec") == "0");
+  auto run = run_warden_bounded({}, command, 30);
+  ::umount2(mount_point.c_str(), MNT_DETACH);
+  CHECK(run.exit_code == 0);  // the script's own end: no watchdog (125)
+  CHECK(run.fact("map_errno") == std::to_string(EACCES));
+  CHECK(run.fact("exec") == std::to_string(EACCES));
+  for (const char* call : {"mmap", "execveat"}) {
+    CAPTURE(call);
+    const Json* record = find_record(run, call);
+    REQUIRE(record != nullptr);
+    CHECK((*record)["decision"] == "deny");
+    CHECK((*record)["file"] == "unreachable-file");
+  }
+}
+
 TEST_CASE(
     "a program in a chroot on a tmpfs runs: the chrooted caller's mount table leaves it out") {
   // A root target chrooted into a directory of /dev/shm sees no mount above its root in its

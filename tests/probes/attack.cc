@@ -482,18 +482,42 @@ int cmd_detached_tmpfs(const std::string& how, const char* program) {
   return 0;
 }
 
-// fexec-chroot PROGRAM JAIL: opens PROGRAM (a static one), chroots into JAIL, and runs it through
-// its fd (execveat AT_EMPTY_PATH) as "PROGRAM payload 0", the way a sandbox opens its program
-// before it confines itself. Exits with the program's status, or the errno that stopped it.
-int cmd_fexec_chroot(const char* program, const char* jail) {
-  int fd = ::open(program, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::chroot(jail) != 0 || ::chdir("/") != 0) return errno;
+// Runs the program open as `fd` through it (execveat AT_EMPTY_PATH) as "PROGRAM payload 0", in a
+// child. Returns the program's status, or the errno that stopped it.
+int run_through_fd(int fd) {
   static char arg0[] = "program", arg1[] = "payload", arg2[] = "0";
   static char* const argv[] = {arg0, arg1, arg2, nullptr};
   return in_child([&] {
     ::syscall(SYS_execveat, fd, "", argv, no_env(), AT_EMPTY_PATH);
     return errno;
   });
+}
+
+// fexec-chroot PROGRAM JAIL: opens PROGRAM (a static one), chroots into JAIL, and runs it through
+// its fd, the way a sandbox opens its program before it confines itself.
+int cmd_fexec_chroot(const char* program, const char* jail) {
+  int fd = ::open(program, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::chroot(jail) != 0 || ::chdir("/") != 0) return errno;
+  return run_through_fd(fd);
+}
+
+// fexec-pivot PROGRAM NEW_ROOT: opens PROGRAM (a static one), makes the mount at NEW_ROOT the root
+// of a mount namespace of its own (pivot_root, the old root then detached), and runs it through its
+// fd as fexec-chroot does, after mapping it executable (map_errno=0, or the errno that refused
+// it). Needs CAP_SYS_ADMIN (a user namespace of its own).
+int cmd_fexec_pivot(const char* program, const char* new_root) {
+  int fd = ::open(program, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::unshare(CLONE_NEWNS) != 0 ||
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 || ::chdir(new_root) != 0 ||
+      ::syscall(SYS_pivot_root, ".", ".") != 0 || ::umount2(".", MNT_DETACH) != 0 ||
+      ::chdir("/") != 0) {
+    return errno;
+  }
+  void* map = ::mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+  std::printf("map_errno=%d\n", map == MAP_FAILED ? errno : 0);
+  std::fflush(stdout);
+  if (map != MAP_FAILED) ::munmap(map, 4096);
+  return run_through_fd(fd);
 }
 
 // exec-climbing DIR: this program copied into an O_TMPFILE in /dev/shm (memory), then, from DIR
@@ -1334,6 +1358,7 @@ int main(int argc, char** argv) {
   if (command == "exec-path") return cmd_exec_path(std::atoi(arg(2)), arg(3));
   if (command == "exec-race") return cmd_exec_race(std::atoi(arg(2)), std::atol(arg(3)), arg(4));
   if (command == "fexec-chroot") return cmd_fexec_chroot(arg(2), arg(3));
+  if (command == "fexec-pivot") return cmd_fexec_pivot(arg(2), arg(3));
   if (command == "detached-tmpfs") {
     return cmd_detached_tmpfs(arg(2), argc > 3 ? argv[3] : nullptr);
   }
