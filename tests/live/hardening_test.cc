@@ -561,6 +561,44 @@ TEST_CASE("a tmpfs file run where the namespace's root is the tree's own FUSE mo
   }
 }
 
+TEST_CASE("memfd-warden without root judges a tmpfs file's name from the caller's own root") {
+  // Without root memfd-warden may not enter a target's mount namespace for its root; the
+  // caller's own root stands in (weaker against a chroot: docs/hardening.md). A program in
+  // /dev/shm still runs in a user and mount namespace of the target's, and the same file, its
+  // /dev/shm covered by another tmpfs there and run through an fd, still does not.
+  std::string program = "/dev/shm/warden-rootless-" + std::to_string(::getpid());
+  std::filesystem::copy_file("/bin/true", program);
+  struct Remove {
+    std::string path;
+    ~Remove() { ::unlink(path.c_str()); }
+  } remove{program};
+  std::filesystem::permissions(
+      program, std::filesystem::perms::owner_all | std::filesystem::perms::group_exec |
+                   std::filesystem::perms::others_exec | std::filesystem::perms::others_read);
+  Args command{"unshare",
+               "-rm",
+               "sh",
+               "-c",
+               "\"$0\"; echo named=$?; "
+               "unshare -m sh -c 'mount -t tmpfs t /dev/shm && /proc/self/fd/3; echo covered=$?' "
+               "3< \"$0\"",
+               program};
+  auto native = run_native({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "unshare", "-rm", "sh", "-c", command[4], program});
+  if (native.fact("named") != "0") {
+    MESSAGE("skipped: no user namespace for nobody here");
+    return;
+  }
+  REQUIRE(native.fact("covered") == "0");  // control
+  auto run = run_warden_as_nobody({"--log-level", "error"}, command);
+  CHECK(run.fact("named") == "0");
+  CHECK(run.fact("covered") == "126");  // the shell's "cannot execute": EACCES
+  const Json* record = find_record(run, "execve");
+  REQUIRE(record != nullptr);
+  CHECK((*record)["decision"] == "deny");
+  CHECK((*record)["file"] == "unreachable-file");
+}
+
 TEST_CASE(
     "a program in a chroot on a tmpfs runs: the chrooted caller's mount table leaves it out") {
   // A root target chrooted into a directory of /dev/shm sees no mount above its root in its
