@@ -96,6 +96,13 @@ Result<TargetPrivileges> privileges_for_user(std::string_view spec,
     return Error{
         0, "--user " + user + ": no passwd entry for it, so give its group: " + user + ":GROUP"};
   }
+  // (uid_t)-1 and (gid_t)-1 are not ids: setresuid and setresgid take them as "leave this one
+  // as it is", which would leave the target root.
+  if (out.uid == static_cast<uid_t>(-1) || out.gid == static_cast<gid_t>(-1)) {
+    return Error{0, "--user '" + std::string(spec) +
+                        "': 4294967295 is not a user or group id (the kernel reads it as "
+                        "\"unchanged\")"};
+  }
   out.group_count = 1;
   out.groups[0] = out.gid;
   if (entry) {
@@ -140,6 +147,19 @@ int apply_target_privileges(const TargetPrivileges& privileges, const char** ste
     *step = "setresuid";
     if (::syscall(SYS_setresuid, privileges.uid, privileges.uid, privileges.uid) != 0) {
       return errno;
+    }
+    // Whatever the ids were, the target must now hold exactly these and no others.
+    *step = "checking the ids it switched to";
+    uid_t ruid = 0, euid = 0, suid = 0;
+    gid_t rgid = 0, egid = 0, sgid = 0;
+    if (::getresuid(&ruid, &euid, &suid) != 0 || ::getresgid(&rgid, &egid, &sgid) != 0) {
+      return errno;
+    }
+    for (uid_t id : {ruid, euid, suid}) {
+      if (id != privileges.uid) return EPERM;
+    }
+    for (gid_t id : {rgid, egid, sgid}) {
+      if (id != privileges.gid) return EPERM;
     }
   }
   return 0;

@@ -1400,6 +1400,10 @@ TEST_CASE(
   auto bad = run_warden({"--user", "no-such-user-here"}, {"/bin/true"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("no such user") != std::string::npos);
+  // 4294967295 is (uid_t)-1, which setresuid takes as "unchanged": the target ran as root.
+  auto minus_one = run_warden({"--user", "4294967295:0"}, {"/usr/bin/id", "-u"});
+  CHECK(minus_one.exit_code == 2);
+  CHECK(minus_one.out.empty());
   // Without root, memfd-warden cannot switch users: an error before anything runs.
   TempDir dir;
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);

@@ -106,6 +106,14 @@ TEST_CASE("--user lookups: missing files name nobody, and a file that cannot be 
   REQUIRE(numbers);
   CHECK(numbers->uid == 65534);
   CHECK(numbers->group_count == 1);
+  // -1 is no id: setresuid(-1, -1, -1) changes nothing, and the target would stay root.
+  for (const char* minus_one : {"4294967295:0", "0:4294967295", "4294967295:4294967295"}) {
+    CAPTURE(minus_one);
+    auto refused = privileges_for_user(minus_one, files.database);
+    REQUIRE(!refused);
+    CHECK(refused.error().message().find("not a user or group id") != std::string::npos);
+  }
+  CHECK(privileges_for_user("4294967294:4294967294", files.database));
   auto name = privileges_for_user("alice", files.database);
   REQUIRE(!name);
   CHECK(name.error().message().find("no such user 'alice'") != std::string::npos);
