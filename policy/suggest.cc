@@ -26,11 +26,8 @@ void append_literal(std::string& glob, char c) {
 std::string quoted(std::string_view text) {
   std::string valid;
   for (size_t i = 0; i < text.size();) {
-    auto c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = length > 0 && i + length <= text.size();
-    for (size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 2;
-    if (ok) {
+    size_t length = utf8_sequence_length(text.substr(i));
+    if (length > 0) {
       valid.append(text.substr(i, length));
       i += length;
     } else {

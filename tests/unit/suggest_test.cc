@@ -1,12 +1,14 @@
 // Unit: `memfd-warden suggest`'s policy from observations: names generalised only where that is
 // safe, the policy parses, and decide() admits every create the runs made and nothing new.
+#include "policy/suggest.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "policy/decide.h"
 #include "policy/policy_parse.h"
-#include "policy/suggest.h"
+#include "policy/printable.h"
 
 namespace warden {
 namespace {
@@ -138,6 +140,18 @@ TEST_CASE("suggest: hostile names and programs come out as valid TOML that match
   CAPTURE(text);
   CHECK(decided(policy, "/tmp/we\"ird\xff/bin", hostile) == Action::kAllow);
   CHECK(decided(policy, "/tmp/we\"ird\xff/bin", "q") == Action::kDeny);
+  // Bytes that only look like UTF-8 (an overlong NUL, a surrogate, past U+10FFFF, cut short) are
+  // not: as text, TOML would read them back as other characters, and the run's own name would be
+  // refused (a review found "ov\xc0\x80" written as "ov\u00C0\u0080").
+  for (std::string name : {std::string("ov\xc0\x80", 4), std::string("su\xed\xa0\x80"),
+                           std::string("hi\xf4\x90\x80\x80"), std::string("ct\xe2\x82"),
+                           std::string("ok\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf")}) {
+    CAPTURE(printable(name));
+    Observations one;
+    one.creates.push_back({"/usr/bin/app", name, 1, CreateCall::kMemfdCreate, false});
+    Policy own = parsed(suggest_policy(one, {}));
+    CHECK(decided(own, "/usr/bin/app", name) == Action::kAllow);
+  }
   // No byte figures: the policy says how to get them instead of guessing.
   CHECK(text.find("--max-bytes 1T") != std::string::npos);
   CHECK_FALSE(policy.quota.max_bytes);
