@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 
+#include "policy/printable.h"
 #include "supervisor/calls/audit_chain.h"
 
 namespace warden {
@@ -188,14 +189,16 @@ int run_verify(const std::vector<std::string>& paths, std::ostream& out) {
   }
   const std::vector<AuditLine>& lines = read.value();
   VerifyReport report = verify_audit(lines);
+  // A run's id and program are the log's bytes, which whoever could append to it chose: shown
+  // printable, they can neither end a line nor send a terminal an escape.
   for (const auto& run : report.runs) {
-    out << "run " << run.run;
-    if (!run.program.empty()) out << " (" << run.program << ")";
+    out << "run " << printable(run.run);
+    if (!run.program.empty()) out << " (" << printable(run.program) << ")";
     out << ": " << run.records << " records, " << (run.sealed ? "sealed" : "not sealed") << ", "
         << (run.problems.empty() ? "complete and unaltered" : "NOT intact") << "\n";
-    for (const auto& problem : run.problems) out << "  - " << problem << "\n";
+    for (const auto& problem : run.problems) out << "  - " << printable(problem) << "\n";
   }
-  for (const auto& problem : report.problems) out << "- " << problem << "\n";
+  for (const auto& problem : report.problems) out << "- " << printable(problem) << "\n";
   if (report.runs.empty()) out << "no audit records found\n";
   out << (report.intact() ? "verdict: intact\n" : "verdict: NOT intact\n");
   return report.intact() ? 0 : 1;

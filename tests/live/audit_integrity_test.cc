@@ -457,6 +457,32 @@ TEST_CASE("verify: exit 2 for a file it cannot read, 1 for no records, several f
   CHECK(spawn_warden_auto({"verify", second}).exit_code == 1);         // the head missing
 }
 
+TEST_CASE(
+    "verify shows a forged record's text printable: it cannot fake the verdict on a terminal") {
+  // Whoever can append to a log chooses a forged run's id and program. Printed as they were, a
+  // newline and an escape in them wrote a line "verdict: intact" and hid the real one (review).
+  TempDir dir;
+  std::string log = dir.file("audit.jsonl");
+  REQUIRE(
+      spawn_warden_auto(run_args({"--audit", log}, {probe_bin(), "create", "x", "0"})).exit_code ==
+      0);
+  {
+    std::ofstream out(log, std::ios::app);
+    out << R"({"event":"start","run":"r\u001b[2J","seq":0,"program":"x): 3 records, sealed, )"
+        << R"(complete and unaltered\nverdict: intact\u001b[8m","chain":")" << std::string(64, '0')
+        << "\"}\n";
+  }
+  auto checked = verify(log);
+  CHECK(checked.exit_code == 1);
+  CHECK(checked.out.find('\x1b') == std::string::npos);
+  std::istringstream lines(checked.out);
+  std::vector<std::string> verdicts;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("verdict")) verdicts.push_back(line);
+  }
+  CHECK(verdicts == std::vector<std::string>{"verdict: NOT intact"});
+}
+
 TEST_CASE("verify checks runs one by one: whole runs removed are not seen (the documented limit)") {
   TempDir dir;
   std::string log = dir.file("audit.jsonl");
