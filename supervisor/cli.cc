@@ -12,6 +12,7 @@
 #include "policy/default_policy.h"
 #include "policy/policy_parse.h"
 #include "policy/policy_print.h"
+#include "policy/printable.h"
 #include "policy/sizes.h"
 #include "supervisor/agent/oci_profile.h"
 #include "supervisor/calls/audit_observations.h"
@@ -22,6 +23,16 @@ namespace warden {
 namespace {
 
 int report_error(const std::string& message) { return exit_with_error(kExitUsage, message); }
+
+// The lines of a log that were not records (cut short by a full disk, most likely), said on stderr
+// for report and suggest, which read on without them.
+void warn_skipped(const std::vector<std::string>& skipped) {
+  if (skipped.empty()) return;
+  std::cerr << "memfd-warden: warning: " << skipped.size()
+            << " line(s) are not audit records (cut short?) and were skipped: "
+            << printable(skipped.front()) << (skipped.size() > 1 ? " and more" : "")
+            << "; `memfd-warden verify` says what the log lacks" << std::endl;
+}
 
 // `memfd-warden oci-profile`: the profile on stdout, what a merge kept as it was on stderr.
 int print_oci_profile(const std::string& socket, const std::optional<std::string>& policy_path,
@@ -362,12 +373,14 @@ CliOutcome parse_command_line(int argc, char** argv) {
   }
   if (suggest->parsed()) {
     auto lines = read_audit_lines(suggest_paths);
-    auto seen = lines ? observations_from_audit(*lines, suggest_container)
+    std::vector<std::string> skipped;
+    auto seen = lines ? observations_from_audit(*lines, suggest_container, &skipped)
                       : Result<Observations>(lines.error());
     if (!seen) {
       outcome.exit_code = report_error(seen.error().message());
       return outcome;
     }
+    warn_skipped(skipped);
     SuggestOptions options;
     options.headroom_percent = headroom;
     options.default_action = *action_from_name(suggest_default);
@@ -377,12 +390,14 @@ CliOutcome parse_command_line(int argc, char** argv) {
   }
   if (report->parsed()) {
     auto lines = read_audit_lines(report_paths);
-    auto runs = lines ? recorded_runs_from_audit(*lines, report_container)
+    std::vector<std::string> skipped;
+    auto runs = lines ? recorded_runs_from_audit(*lines, report_container, &skipped)
                       : Result<std::vector<RecordedRun>>(lines.error());
     if (!runs) {
       outcome.exit_code = report_error(runs.error().message());
       return outcome;
     }
+    warn_skipped(skipped);
     ReportFormat format = report_format == "html"       ? ReportFormat::kHtml
                           : report_format == "markdown" ? ReportFormat::kMarkdown
                                                         : ReportFormat::kText;

@@ -89,11 +89,15 @@ double seconds_of(const std::string& time) {
   return seconds;
 }
 
-// Calls `each(record)` for every record in `lines` (only those of `container`, when given).
-// The error names the first line that is not an audit record.
+// Calls `each(record)` for every record in `lines` (only those of `container`, when given). A
+// line that is not an audit record (one cut short by a full disk) is put in `skipped`; the error,
+// when no line is a record, names the first.
 template <typename Each>
 std::optional<Error> for_each_record(const std::vector<AuditLine>& lines,
-                                     const std::optional<std::string>& container, Each each) {
+                                     const std::optional<std::string>& container,
+                                     std::vector<std::string>* skipped, Each each) {
+  bool any = false;
+  std::optional<std::string> first_skipped;
   for (const auto& line : lines) {
     if (line.text.empty()) continue;
     rapidjson::Document record;
@@ -109,11 +113,18 @@ std::optional<Error> for_each_record(const std::vector<AuditLine>& lines,
                     event != record.MemberEnd() && event->value.IsString();
     }
     if (!record_like) {
-      return Error{0, line.where + ": not an audit record (a JSON object with \"run\" and "
-                                   "\"event\")"};
+      if (!first_skipped) first_skipped = line.where;
+      if (skipped) skipped->push_back(line.where);
+      continue;
     }
+    any = true;
     if (container && !matches_container(record, *container)) continue;
     each(static_cast<const Value&>(record));
+  }
+  if (!any && first_skipped) {
+    return Error{0, *first_skipped +
+                        ": not an audit record (a JSON object with \"run\" and "
+                        "\"event\")"};
   }
   return std::nullopt;
 }
@@ -124,10 +135,11 @@ const std::set<std::string> kExecCalls = {"execve", "execveat", "mmap", "mmap2",
 }  // namespace
 
 Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines,
-                                             const std::optional<std::string>& container) {
+                                             const std::optional<std::string>& container,
+                                             std::vector<std::string>* skipped) {
   Observations seen;
   std::set<std::string> runs, containers;
-  auto failed = for_each_record(lines, container, [&](const Value& record) {
+  auto failed = for_each_record(lines, container, skipped, [&](const Value& record) {
     runs.insert(text_of(record, "run"));
     if (std::string label = container_label(record); !label.empty()) containers.insert(label);
     std::string event = text_of(record, "event");
@@ -182,15 +194,21 @@ Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines
   }
   seen.sources.push_back(std::to_string(runs.size()) + " run" + (runs.size() == 1 ? "" : "s") +
                          ", " + std::to_string(seen.creates.size()) + " memfd creations");
+  if (skipped && !skipped->empty()) {
+    seen.sources.push_back(std::to_string(skipped->size()) +
+                           " line(s) that are not audit records, skipped (cut short?), the first " +
+                           skipped->front() + ": a call they held has no rule");
+  }
   for (const auto& name : containers) seen.sources.push_back("container " + name);
   return seen;
 }
 
 Result<std::vector<RecordedRun>> recorded_runs_from_audit(
-    const std::vector<AuditLine>& lines, const std::optional<std::string>& container) {
+    const std::vector<AuditLine>& lines, const std::optional<std::string>& container,
+    std::vector<std::string>* skipped) {
   std::vector<RecordedRun> runs;
   std::map<std::string, size_t> index;  // run id -> runs[]
-  auto failed = for_each_record(lines, container, [&](const Value& record) {
+  auto failed = for_each_record(lines, container, skipped, [&](const Value& record) {
     std::string id = text_of(record, "run");
     auto [slot, added] = index.try_emplace(id, runs.size());
     if (added) {

@@ -17,13 +17,17 @@
 namespace warden {
 
 // The observations in `lines`. With `container`, only the records whose container id, name or
-// pod equals it; an error when that leaves none. A line that is not an audit record is an error
-// naming it.
+// pod equals it; an error when that leaves none. A line that is not an audit record (a record a
+// full disk cut short) is skipped, and where it is goes into `skipped` (when given); when no line
+// is a record, that is an error naming the first.
 Result<Observations> observations_from_audit(const std::vector<AuditLine>& lines,
-                                             const std::optional<std::string>& container);
+                                             const std::optional<std::string>& container,
+                                             std::vector<std::string>* skipped = nullptr);
 
-// The runs in `lines`, in the order their start (or first) records come; `container` as above.
+// The runs in `lines`, in the order their start (or first) records come; `container` and
+// `skipped` as above.
 Result<std::vector<RecordedRun>> recorded_runs_from_audit(
-    const std::vector<AuditLine>& lines, const std::optional<std::string>& container);
+    const std::vector<AuditLine>& lines, const std::optional<std::string>& container,
+    std::vector<std::string>* skipped = nullptr);
 
 }  // namespace warden

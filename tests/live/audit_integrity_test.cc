@@ -560,6 +560,14 @@ TEST_CASE("a full disk cuts one record short, not the ones after it, and the los
   CHECK(run.err.find("the audit log is incomplete: " + std::to_string(lost) + " record") !=
         std::string::npos);
   CHECK(run.err.find("No space left on device") != std::string::npos);
+  // report and suggest read such a log: the line cut short is skipped, and said to be.
+  for (const char* command : {"report", "suggest"}) {
+    CAPTURE(command);
+    auto read = spawn_warden_auto({command, small + ".jsonl"});
+    CHECK(read.exit_code == 0);
+    CHECK(read.out.find("after2") != std::string::npos);
+    CHECK(read.err.find("1 line(s) are not audit records (cut short?)") != std::string::npos);
+  }
 }
 
 TEST_CASE("past RLIMIT_FSIZE memfd-warden is not killed: its audit writes fail, and it says so") {

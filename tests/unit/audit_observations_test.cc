@@ -1,6 +1,6 @@
 // Unit: reading audit logs back for suggest and report: a growth's bytes as they are after it,
-// records that are not records refused by line, and hostile shapes (nesting, odd types) that
-// end in an error rather than a crash.
+// lines that are not records skipped and named (alone, refused), and hostile shapes (nesting, odd
+// types) that end in an error rather than a crash.
 #include "supervisor/calls/audit_observations.h"
 
 #include <doctest/doctest.h>
@@ -76,7 +76,7 @@ TEST_CASE("audit observations: a create whose exe was not collected is said so, 
   CHECK(seen->creates[3].exe_recorded);
 }
 
-TEST_CASE("audit observations: a line that is not a record is an error naming it") {
+TEST_CASE("audit observations: a line that is not a record is skipped and named, alone an error") {
   const std::vector<std::string> bad_lines = {
       "{}",
       R"({"event":"start"})",
@@ -88,11 +88,33 @@ TEST_CASE("audit observations: a line that is not a record is an error naming it
       std::string(300000, '[')};  // nesting deep enough to exhaust a recursive parser's stack
   for (const auto& bad : bad_lines) {
     INFO(bad.substr(0, 40));
-    auto runs = recorded_runs_from_audit(lines_of({kStart, bad}), std::nullopt);
-    REQUIRE_FALSE(runs);
-    CHECK(runs.error().message().find("a.jsonl:2: not an audit record") == 0);
-    CHECK_FALSE(observations_from_audit(lines_of({kStart, bad}), std::nullopt));
+    std::vector<std::string> skipped;
+    auto runs = recorded_runs_from_audit(lines_of({kStart, bad, growth("allow", 0, 0, 1)}),
+                                         std::nullopt, &skipped);
+    REQUIRE(runs);
+    REQUIRE(runs->size() == 1);
+    CHECK(runs->front().decisions.size() == 1);  // the record after it, read whole
+    CHECK(skipped == std::vector<std::string>{"a.jsonl:2"});
+    skipped.clear();
+    auto seen = observations_from_audit(lines_of({kStart, bad}), std::nullopt, &skipped);
+    REQUIRE(seen);
+    CHECK(skipped == std::vector<std::string>{"a.jsonl:2"});
+    // No record at all: not an audit log, and the error says where.
+    auto alone = recorded_runs_from_audit(lines_of({bad}), std::nullopt);
+    REQUIRE_FALSE(alone);
+    CHECK(alone.error().message().find("a.jsonl:1: not an audit record") == 0);
+    CHECK_FALSE(observations_from_audit(lines_of({bad}), std::nullopt));
   }
+  // A record cut short by a full disk: the run's other records read on.
+  std::string cut = growth("allow", 0, 0, 4096);
+  std::vector<std::string> skipped;
+  auto runs = recorded_runs_from_audit(
+      lines_of({kStart, cut.substr(0, cut.size() / 2), growth("allow", 4096, 4096, 8192)}),
+      std::nullopt, &skipped);
+  REQUIRE(runs);
+  REQUIRE(runs->front().decisions.size() == 1);
+  CHECK(runs->front().decisions[0].bytes == 8192);
+  CHECK(skipped.size() == 1);
 }
 
 TEST_CASE("audit observations: odd values in a record are read as absent, never trusted") {
