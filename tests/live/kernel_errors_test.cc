@@ -39,8 +39,10 @@ TEST_CASE("refusals for bad input say why in the audit") {
   CHECK(fault.decisions.at(0)["name"].is_null());
   auto long_name = run_warden({}, {probe_bin(), "bad-pointer", "long", "0"});
   CHECK(long_name.decisions.at(0)["reason"] == "name-too-long");
+  CHECK(long_name.decisions.at(0)["name"].is_null());  // not read whole
   auto flags = run_warden({}, {probe_bin(), "bad-pointer", "max", "0x100"});
   CHECK(flags.decisions.at(0)["reason"] == "invalid-flags");
+  CHECK(flags.decisions.at(0)["name"].is_null());  // not read: the kernel checks flags first
   // A dry run lets through what the policy would refuse, not what the kernel refuses anyway.
   const struct {
     const char* kind;
