@@ -305,6 +305,10 @@ class Parser {
     }
     if (const auto* node = table.get("flags_any")) {
       if (!get_flags(*node, where + ": flags_any", rule.flags_any)) return false;
+      // None of no flags is ever set: such a rule could never match (0 reads as no condition).
+      if (rule.flags_any == 0) {
+        return fail(*node, where + ": flags_any = [] matches no call; list a flag or drop the key");
+      }
     }
     if (const auto* node = table.get("flags_all")) {
       if (!get_flags(*node, where + ": flags_all", rule.flags_all)) return false;

@@ -92,6 +92,8 @@ TEST_CASE("every class of mistake is refused with file:line:column") {
        "p.toml:3:13: rule 1: flags_all must be an array"},
       {"version = 1\n[[rule]]\nflags_none = [\"MFD_NOPE\"]\naction = \"deny\"\n",
        "p.toml:3:15: rule 1: flags_none: unknown flag \"MFD_NOPE\""},
+      {"version = 1\n[[rule]]\nflags_any = []\naction = \"deny\"\n",
+       "p.toml:3:13: rule 1: flags_any = [] matches no call"},
       {"version = 1\n[[rule]]\naction = \"deny\"\nerrno = \"EWHAT\"\n",
        "p.toml:4:9: rule 1: errno: unknown errno"},
       {"version = 1\n[[rule]]\naction = \"deny\"\nerrno = 0\n",
