@@ -221,7 +221,9 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
     case GrowthKind::kFtruncate:
       if (args.length >= 0) {
         new_size = static_cast<uint64_t>(args.length);
-        new_alloc_end = std::min(entry.alloc_end, new_size);  // shrinking frees what lies past it
+        // A size that does not grow frees what lies past it, KEEP_SIZE pages too; one that grows
+        // frees nothing (shmem_setattr), and pages past the new end stay held.
+        if (new_size <= size) new_alloc_end = std::min(entry.alloc_end, new_size);
       }
       break;
     case GrowthKind::kFallocate:

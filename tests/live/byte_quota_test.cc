@@ -98,6 +98,29 @@ TEST_CASE("fallocate with KEEP_SIZE past the end is charged although the size st
   CHECK(op(run, 10) == 0);  // ... so b can grow to the whole quota
 }
 
+TEST_CASE("a growing ftruncate keeps the pages a KEEP_SIZE fallocate put past the new size") {
+  // The kernel frees pages past the end only when the size does not grow. A growing ftruncate
+  // once cut the charge to the new size: 48 MiB held for 4 KiB charged, memfd after memfd
+  // (red-team review: 384 MiB under a 64 MiB limit).
+  const std::string text =
+      "create a ; fallocate-keep a 0 48M ; ftruncate a 4K ; create b ; fallocate-keep b 0 48M ; "
+      "ftruncate a 4K ; create c ; fallocate-keep c 0 48M";
+  auto native = run_native(script(text));
+  REQUIRE(op(native, 5) == 0);  // control: natively all of it is made
+  auto run = run_warden({"--max-bytes", "64M"}, script(text));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 3) == 0);
+  CHECK(op(run, 5) == ENOSPC);  // a still holds 48M: 48M + 48M > 64M
+  CHECK(op(run, 6) == 0);       // a same-size ftruncate frees what lies past the size ...
+  CHECK(op(run, 8) == 0);       // ... so c may take it
+  auto growth = growth_records(run);
+  REQUIRE(growth.size() == 5);
+  CHECK(growth[1]["syscall"] == "ftruncate");
+  CHECK(growth[1]["charge"]["new"] == 48 * kMiB);
+  CHECK(growth[3]["charge"]["new"] == 4096);
+}
+
 TEST_CASE("with --strict-writes, write and pwrite growth is checked and the data is exact") {
   auto run = run_warden(
       {"--max-bytes", "1M", "--strict-writes"},
