@@ -86,15 +86,24 @@ GrowthArgs decode_growth_args(TrappedCall call, Abi abi, const std::array<uint64
       break;
     case TrappedCall::kSendfile:
     case TrappedCall::kSendfile64:
+      // sendfile(out, in, offset, count): the offset is the source's; i386's sendfile takes a
+      // 32-bit off_t there, sendfile64 a loff_t.
       g.kind = GrowthKind::kWrite;
+      g.in_fd = as_int(a[1]);
+      g.in_offset_pointer = unsigned_long(abi, a[2]);
+      g.in_offset_size = i386 && call == TrappedCall::kSendfile ? 4 : 8;
       g.length = static_cast<int64_t>(unsigned_long(abi, a[3]));
       break;
     case TrappedCall::kSplice:
     case TrappedCall::kCopyFileRange:
+      // splice(in, off_in, out, off_out, len, flags), copy_file_range alike.
       g.kind = GrowthKind::kWrite;
+      g.in_fd = as_int(a[0]);
+      g.in_offset_pointer = unsigned_long(abi, a[1]);
       g.fd = as_int(a[2]);
       g.out_offset_pointer = unsigned_long(abi, a[3]);
       g.length = static_cast<int64_t>(unsigned_long(abi, a[4]));
+      g.copy_flags = static_cast<uint32_t>(a[5]);
       break;
     default:  // not a growth call
       break;

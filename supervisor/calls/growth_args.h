@@ -1,7 +1,6 @@
 // Decodes the arguments of a call that can grow a file (ftruncate, truncate, fallocate, the write
-// family)
-// from seccomp_data.args, for each ABI: i386 passes 64-bit values as register pairs and takes
-// 32-bit iovecs. Pure: a unit test pins every layout.
+// family, the copies) from seccomp_data.args, for each ABI: i386 passes 64-bit values as register
+// pairs and takes 32-bit iovecs. Pure: a unit test pins every layout.
 #pragma once
 
 #include <array>
@@ -26,8 +25,14 @@ struct GrowthArgs {
   uint64_t iov_count = 0;           // ... and its length
   bool compat_iov = false;          // ... made of 32-bit iovecs (i386, x32)
   uint64_t out_offset_pointer = 0;  // splice, copy_file_range: loff_t* for the destination
-  // True for the calls memfd-warden performs itself when they target a memfd (exactly, without
-  // races); the others (sendfile, splice, copy_file_range) are checked, then continued.
+  int in_fd = -1;                   // sendfile, copy_file_range: the source
+  uint64_t in_offset_pointer = 0;   // sendfile, copy_file_range: the source's offset in memory
+  unsigned in_offset_size = 8;      // ... a loff_t, or i386 sendfile's 32-bit off_t
+  unsigned copy_flags = 0;          // copy_file_range's flags
+  // True for the writes memfd-warden performs itself from bytes it read when they target a
+  // memfd (exactly, without races). Copies (sendfile, copy_file_range) from a regular file it
+  // performs itself too, on its own references; the others (splice, sendfile from anything
+  // else) are checked, then continued.
   bool emulated = false;
 };
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string_view>
 
+#include "supervisor/calls/carried_copy.h"
 #include "supervisor/kernel/caller_creds.h"
 #include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/kernel_abi.h"
@@ -217,6 +218,9 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   uint64_t new_size = size;
   uint64_t write_position = 0;
   TargetIovecs data;
+  std::optional<CopySource> source;  // a copy memfd-warden carries out itself
+  std::optional<int64_t> out_offset;
+  uint64_t copy_length = 0;
   switch (args.kind) {
     case GrowthKind::kFtruncate:
       if (args.length >= 0) {
@@ -257,20 +261,40 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
         }
         if (data.total > 0) new_size = std::max(size, write_position + data.total);
       } else {
-        // sendfile / splice / copy_file_range: at most `length` bytes at the destination's
-        // position (or *off_out). Checked here, then continued: see docs/memory-quotas.md.
-        uint64_t position =
+        // sendfile / splice / copy_file_range: at most `length` bytes (a size_t) at the
+        // destination's position (or *off_out). See docs/memory-quotas.md.
+        write_position =
             append ? size : static_cast<uint64_t>(::lseek(call.file.get(), 0, SEEK_CUR));
         if (args.out_offset_pointer != 0) {
           int64_t off = 0;
           if (read_target_memory(call.channel.memory_reader(), call.tid, args.out_offset_pointer,
-                                 &off, sizeof(off)) == sizeof(off) &&
-              off >= 0) {
-            position = static_cast<uint64_t>(off);
+                                 &off, sizeof(off)) != sizeof(off)) {
+            respond(call, -EFAULT);
+            return;
           }
+          if (off < 0) {
+            respond(call, -EINVAL);
+            return;
+          }
+          out_offset = off;
+          write_position = static_cast<uint64_t>(off);
         }
-        if (args.length > 0)
-          new_size = std::max(size, position + static_cast<uint64_t>(args.length));
+        copy_length = static_cast<uint64_t>(args.length);
+        if (copies_from_a_file(call.syscall.call)) {
+          CopySourceLookup lookup =
+              open_copy_source(call.syscall.call, args, call.pidfd, call.channel.memory_reader(),
+                               call.tid, write_position, copy_length);
+          if (lookup.error != 0) {
+            respond(call, -lookup.error);
+            return;
+          }
+          source = std::move(lookup.source);
+          if (source) copy_length = source->bound;
+        }
+        if (copy_length > 0) {
+          uint64_t end = write_position + copy_length;
+          new_size = std::max(size, end < write_position ? UINT64_MAX : end);
+        }
       }
       break;
     }
@@ -339,6 +363,19 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
       ::lseek(call.file.get(), static_cast<off_t>(write_position + static_cast<uint64_t>(result)),
               SEEK_SET);
     }
+  } else if (source) {
+    uint64_t limit = fsize_limit(call.tid);
+    if (copy_length > 0 && write_position + copy_length > limit) {
+      // Past RLIMIT_FSIZE the kernel copies what fits, or fails with EFBIG and SIGXFSZ.
+      if (write_position >= limit) {
+        sys::pidfd_send_signal(call.pidfd, SIGXFSZ);
+        respond(call, -EFBIG);
+        return;
+      }
+      copy_length = limit - write_position;
+    }
+    result = carry_out_copy(call.syscall.call, args, *source, call.file.get(), out_offset,
+                            copy_length, call.channel, call.tid, clears_setid_bits(call.st));
   } else {
     // Booked at the bound before it runs: the kernel's result is not seen, and a target that
     // never touches this memfd again would otherwise hold it uncounted. The next checked call

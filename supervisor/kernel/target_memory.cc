@@ -79,6 +79,24 @@ ssize_t read_target_memory(MemoryReader reader, pid_t tid, uint64_t address, voi
   return read_memory(reader, tid, address, static_cast<char*>(buffer), size, false);
 }
 
+int write_target_memory(MemoryReader reader, pid_t tid, uint64_t address, const void* data,
+                        size_t size) {
+  TargetWait wait(tid);  // a page the target must fill, as for a read
+  if (reader == MemoryReader::kProcessVm) {
+    iovec local{const_cast<void*>(data), size};
+    iovec remote{reinterpret_cast<void*>(address), size};
+    ssize_t wrote = ::process_vm_writev(tid, &local, 1, &remote, 1, 0);
+    if (wrote == static_cast<ssize_t>(size)) return 0;
+    if (wrote >= 0 || (errno != EPERM && errno != ENOSYS)) return -EFAULT;
+  }
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/mem", tid);
+  UniqueFd mem(::open(path, O_WRONLY | O_CLOEXEC));
+  if (!mem.valid()) return -errno;
+  ssize_t wrote = ::pwrite(mem.get(), data, size, static_cast<off_t>(address));
+  return wrote == static_cast<ssize_t>(size) ? 0 : -EFAULT;
+}
+
 NameRead read_target_name(MemoryReader reader, pid_t tid, uint64_t address, char* buffer) {
   return read_target_string(reader, tid, address, buffer, kMaxMemfdName + 1);
 }

@@ -1,7 +1,7 @@
-// Reads the caller's memory: a NUL-terminated memfd name or path, once, the way the kernel's
-// strnlen_user would see it (EFAULT for an unreadable byte before the NUL, EINVAL past 249 bytes),
-// or plain bytes (iovecs, data, arguments in memory). Reads are split at page boundaries so that
-// a string ending just before an unmapped page still reads.
+// Reads the caller's memory (and writes a call's result back into it): a NUL-terminated memfd name
+// or path, once, the way the kernel's strnlen_user would see it (EFAULT for an unreadable byte
+// before the NUL, EINVAL past 249 bytes), or plain bytes (iovecs, data, arguments in memory). Reads
+// are split at page boundaries so that a string ending just before an unmapped page still reads.
 #pragma once
 
 #include <sys/types.h>
@@ -38,6 +38,13 @@ enum class MemoryReader : uint8_t { kProcessVm, kProcMem };
 // under some LSMs).
 ssize_t read_target_memory(MemoryReader reader, pid_t tid, uint64_t address, void* buffer,
                            size_t size);
+
+// Writes `size` bytes to `address` in the caller's memory, as the kernel's put_user would for a
+// call's result (a copy's updated offset): 0, or -errno (-EFAULT where it cannot). kProcMem
+// writes through /proc/TID/mem, which also writes a read-only page the caller's own call would
+// fault on.
+int write_target_memory(MemoryReader reader, pid_t tid, uint64_t address, const void* data,
+                        size_t size);
 
 // `buffer` must hold kMaxMemfdName + 1 bytes.
 NameRead read_target_name(MemoryReader reader, pid_t tid, uint64_t address, char* buffer);

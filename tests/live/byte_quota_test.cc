@@ -243,6 +243,85 @@ TEST_CASE("with --strict-writes, sendfile and copy_file_range into a memfd are c
   CHECK(control.fact_number("size.a") == 32 * 1024);  // the op works without us too
 }
 
+TEST_CASE("with --strict-writes, a copy is booked at what it can copy and carried out as such") {
+  // copy_file_range and sendfile from a file copy no further than the source's end: that, not
+  // the length asked for, is booked, and memfd-warden makes the copy itself with no more than
+  // that. A length of 2^64 - 1 was booked as nothing (a review: 200 MiB in under a 64 MiB limit).
+  const std::string text =
+      "create src ; pwrite src 0 32K ; create a ; copy_file_range a max ; create b ; "
+      "copy_file_range b max ; create c ; copy_file_range c max ; size c ; "
+      "copy_file_range a max";
+  auto native = run_native(script(text));
+  REQUIRE(op(native, 8) == 0);  // control
+  REQUIRE(native.fact_number("size.c") == 32 * 1024);
+  REQUIRE(op(native, 10) == EOVERFLOW);  // a's position + 2^64 - 1 wraps
+  auto run = run_warden({"--max-bytes", "96K", "--strict-writes"}, script(text));
+  REQUIRE(run.exit_code == 0);
+  CHECK(op(run, 4) == 0);
+  CHECK(op(run, 6) == 0);       // 32K + 64K: up to the limit
+  CHECK(op(run, 8) == ENOSPC);  // 32K + 96K > 96K
+  CHECK(run.fact_number("size.c") == 0);
+  CHECK(op(run, 10) == EOVERFLOW);  // the kernel's check of the length asked for
+  auto growth = growth_records(run);
+  REQUIRE(growth.size() == 4);
+  CHECK(growth[1]["charge"]["new"] == 32 * 1024);  // the source's 32K, not 2^64 - 1
+  // The offsets the calls keep in memory move as natively, and so do the file positions.
+  const std::string offsets =
+      "create src ; pwrite src 0 32K ; create a ; pwrite a 0 1K ; copy-offsets a 1000";
+  auto natively = run_native(script(offsets));
+  auto warded = run_warden({"--max-bytes", "1M", "--strict-writes"}, script(offsets));
+  for (const char* fact :
+       {"cfr", "cfr_in", "cfr_out", "sent", "sent_from", "src_pos", "exe_pos", "pos"}) {
+    CAPTURE(fact);
+    CHECK(warded.fact(fact) == natively.fact(fact));
+  }
+  CHECK(warded.fact("cfr_out") == "1100");
+  // i386's sendfile keeps its offset as a 32-bit off_t, and nothing past it is written.
+  const std::string narrow = "create a ; sendfile32 a 1000 ; size a";
+  auto narrow_native = run_native(script(narrow));
+  REQUIRE(narrow_native.fact("sent32") == "1000");  // control
+  REQUIRE(narrow_native.fact("offset32") == "1008");
+  auto narrow_warded = run_warden({"--max-bytes", "1M", "--strict-writes"}, script(narrow));
+  CHECK(narrow_warded.fact("sent32") == "1000");
+  CHECK(narrow_warded.fact("offset32") == "1008");
+  CHECK(narrow_warded.fact("beyond32") == "5a5a5a5a");
+  CHECK(narrow_warded.fact_number("size.a") == 1000);
+  CHECK(find_record(narrow_warded, "sendfile") != nullptr);
+  CHECK(find_record(warded, "copy_file_range") != nullptr);
+  CHECK(find_record(warded, "sendfile") != nullptr);
+}
+
+TEST_CASE("with --strict-writes cp and cat and Python copy a small file into a memfd") {
+  // coreutils' cp asks copy_file_range for about 2^63 bytes, which the kernel refuses across
+  // filesystems (EXDEV) and cp then writes; Python's shutil asks sendfile for 8 MiB. Both were
+  // refused as the whole length (ENOSPC) under a 4 MiB limit (review).
+  std::string program =
+      "import os, subprocess, sys\n"
+      "fd = os.memfd_create('copy', 0)\n"
+      "os.dup2(fd, 3)\n"
+      "status = subprocess.run(sys.argv[1:], pass_fds=[3]).returncode\n"
+      "print(f'status={status}')\n"
+      "print(f'size={os.fstat(3).st_size}')\n";
+  std::string source = "/etc/services";
+  if (!std::filesystem::exists(source)) source = "/etc/passwd";
+  auto expected = std::to_string(std::filesystem::file_size(source));
+  std::vector<Args> tools = {
+      {"cp", source, "/dev/fd/3"},
+      {"sh", "-c", "cat \"$0\" > /dev/fd/3", source},
+      {"python3", "-c", "import shutil, sys; shutil.copyfile(sys.argv[1], '/dev/fd/3')", source}};
+  for (const auto& tool : tools) {
+    CAPTURE(tool[0]);
+    Args command{"python3", "-c", program};
+    command.insert(command.end(), tool.begin(), tool.end());
+    auto native = run_native(command);
+    REQUIRE(native.fact("size") == expected);  // control
+    auto run = run_warden({"--max-bytes", "4M", "--strict-writes"}, command);
+    CHECK(run.fact("status") == "0");
+    CHECK(run.fact("size") == expected);
+    CHECK(run.count("deny") == 0);
+  }
+}
+
 TEST_CASE("with --strict-writes, what sendfile and splice add counts against the next memfd") {
   // Continued calls are booked at their bound: memfds filled only that way, and never touched
   // again, cannot add up past the limit.

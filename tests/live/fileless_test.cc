@@ -17,13 +17,6 @@ namespace {
 constexpr int kSealSeal = 0x1;
 constexpr int kSealExec = 0x20;
 
-const Json* find_record(const RunResult& run, const std::string& syscall) {
-  for (const auto& r : run.decisions) {
-    if (r.value("syscall", "") == syscall) return &r;
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 TEST_CASE("by default an admitted memfd is sealed against execution and closed to new seals") {

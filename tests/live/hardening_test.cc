@@ -27,13 +27,6 @@
 namespace warden::test {
 namespace {
 
-const Json* find_record(const RunResult& run, const std::string& syscall) {
-  for (const auto& r : run.decisions) {
-    if (r.value("syscall", "") == syscall) return &r;
-  }
-  return nullptr;
-}
-
 // An unsealed memfd from outside the tree (inherited: no CLOEXEC) holding the payload.
 class OutsideMemfd {
  public:

@@ -85,6 +85,13 @@ size_t RunResult::count(const std::string& decision) const {
   return n;
 }
 
+const Json* RunResult::record_of(const std::string& syscall) const {
+  for (const auto& record : decisions) {
+    if (record.value("syscall", "") == syscall) return &record;
+  }
+  return nullptr;
+}
+
 namespace {
 
 std::string slurp(const std::string& path) {

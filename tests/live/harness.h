@@ -81,7 +81,14 @@ struct RunResult {
   long fact_number(const std::string& key) const;
   // Decision records whose "decision" field is `decision`.
   size_t count(const std::string& decision) const;
+  // The first decision record of `syscall`, or nullptr.
+  const Json* record_of(const std::string& syscall) const;
 };
+
+// The first decision record of `syscall` in `run`, or nullptr.
+inline const Json* find_record(const RunResult& run, const std::string& syscall) {
+  return run.record_of(syscall);
+}
 
 // memfd-warden run WARDEN_ARGS --audit FILE -- COMMAND. The audit goes to a fresh file.
 RunResult run_warden(const Args& warden_args, const Args& command);

@@ -775,8 +775,9 @@ int cmd_wait_default() {
   return 1;
 }
 
-// Sizes in scripts: a number with an optional K, M or G (binary).
+// Sizes in scripts: a number with an optional K, M or G (binary), or "max": SIZE_MAX as a length.
 long long parse_size(const char* text) {
+  if (std::strcmp(text, "max") == 0) return -1;
   char* end = nullptr;
   long long value = std::strtoll(text, &end, 10);
   switch (*end) {
@@ -800,8 +801,9 @@ char pattern(long long pos) { return static_cast<char>((pos * 7 + 3) % 251); }
 //   punch N OFF LEN | write N LEN | pwrite N OFF LEN | writev N LEN | pwritev N OFF LEN |
 //   pwritev2 N OFF LEN | splice N LEN (onto the end, from a pipe) | ftruncate32 N SIZE |
 //   truncate32 N SIZE (i386's ftruncate64, truncate64) | append N LEN | sendfile N LEN |
-//   copy_file_range N LEN | check N OFF LEN | size N | map N LEN | touch N LEN | unmap N | close N
-//   | fork-hold N | release-child | inherit N FD | nodump
+//   copy_file_range N LEN (LEN may be "max") | copy-offsets N LEN | sendfile32 N LEN | check N OFF
+//   LEN | size N | map N LEN | touch N LEN | unmap N | close N | fork-hold N | release-child |
+//   inherit N FD | nodump
 int cmd_script(int argc, char** argv) {
   std::map<std::string, int> fds;
   std::map<std::string, std::pair<char*, size_t>> maps;
@@ -906,6 +908,41 @@ int cmd_script(int argc, char** argv) {
       // needs) into the memfd at its file position.
       loff_t from = 0;
       check(::copy_file_range(fds["src"], &from, fd, nullptr, static_cast<size_t>(a), 0));
+    } else if (verb == "copy-offsets") {
+      // copy_file_range from "src" at offset 0 into N at offset 100, and sendfile of this
+      // executable from offset 0 into N at its position, A bytes each, both with the offsets
+      // in memory: prints what each returned and where the offsets and positions are after.
+      loff_t in = 0, out = 100;
+      ssize_t copied = ::copy_file_range(fds["src"], &in, fd, &out, static_cast<size_t>(a), 0);
+      int source = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+      off_t from = 0;
+      ssize_t sent = ::sendfile(fd, source, &from, static_cast<size_t>(a));
+      std::printf("cfr=%zd\ncfr_in=%lld\ncfr_out=%lld\nsent=%zd\nsent_from=%lld\n", copied,
+                  static_cast<long long>(in), static_cast<long long>(out), sent,
+                  static_cast<long long>(from));
+      std::printf("src_pos=%lld\nexe_pos=%lld\npos=%lld\n",
+                  static_cast<long long>(::lseek(fds["src"], 0, SEEK_CUR)),
+                  static_cast<long long>(::lseek(source, 0, SEEK_CUR)),
+                  static_cast<long long>(::lseek(fd, 0, SEEK_CUR)));
+      ::close(source);
+      check(copied < 0 || sent < 0 ? -1 : 0);
+    } else if (verb == "sendfile32") {
+      // i386's sendfile (int $0x80, 187) of A bytes of this executable, from offset 8 kept as a
+      // 32-bit off_t below 4 GiB, into N at its position: prints what it returned and the offset.
+      int source = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+      void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+      if (low == MAP_FAILED) return errno;
+      auto* offset = static_cast<int32_t*>(low);
+      offset[0] = 8;
+      offset[1] = 0x5a5a5a5a;  // beyond the off_t: must stay as it is
+      long sent = 187;
+      asm volatile("int $0x80" : "+a"(sent) : "b"(fd), "c"(source), "d"(offset), "S"(a) : "memory");
+      std::printf("sent32=%ld\noffset32=%d\nbeyond32=%x\n", sent, offset[0],
+                  static_cast<unsigned>(offset[1]));
+      ::close(source);
+      if (sent < 0) errno = static_cast<int>(-sent);
+      check(sent < 0 ? -1 : 0);
     } else if (verb == "check") {
       std::vector<char> data(static_cast<size_t>(b));
       ssize_t got = ::pread(fd, data.data(), data.size(), a);

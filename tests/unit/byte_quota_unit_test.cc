@@ -196,9 +196,34 @@ TEST_CASE("growth arguments decode per ABI") {
   auto splice = decode_growth_args(TrappedCall::kSplice, Abi::kX86_64,
                                    with_args({4, 0, 9, 0x3000, 65536, 0}));
   CHECK(splice.fd == 9);  // the destination, not the source
+  CHECK(splice.in_fd == 4);
   CHECK(splice.out_offset_pointer == 0x3000);
   CHECK(splice.length == 65536);
   CHECK_FALSE(splice.emulated);
+  // copy_file_range(in, off_in, out, off_out, len, flags); a length is a size_t: 2^64 - 1 is
+  // no -1 to the handler, which reads it unsigned.
+  auto copy = decode_growth_args(TrappedCall::kCopyFileRange, Abi::kX86_64,
+                                 with_args({4, 0x1000, 9, 0x3000, ~0ULL, 0}));
+  CHECK(copy.in_fd == 4);
+  CHECK(copy.in_offset_pointer == 0x1000);
+  CHECK(copy.fd == 9);
+  CHECK(static_cast<uint64_t>(copy.length) == ~0ULL);
+  CHECK(copy.copy_flags == 0);
+  // sendfile(out, in, offset, count): the offset is the source's; i386's sendfile has a 32-bit
+  // off_t there, its sendfile64 a loff_t.
+  auto sendfile =
+      decode_growth_args(TrappedCall::kSendfile, Abi::kX86_64, with_args({9, 4, 0x2000, 4096}));
+  CHECK(sendfile.fd == 9);
+  CHECK(sendfile.in_fd == 4);
+  CHECK(sendfile.in_offset_pointer == 0x2000);
+  CHECK(sendfile.in_offset_size == 8);
+  CHECK(sendfile.length == 4096);
+  auto narrow =
+      decode_growth_args(TrappedCall::kSendfile, Abi::kI386, with_args({9, 4, 0x2000, 4096}));
+  CHECK(narrow.in_offset_size == 4);
+  auto wide =
+      decode_growth_args(TrappedCall::kSendfile64, Abi::kI386, with_args({9, 4, 0x2000, 4096}));
+  CHECK(wide.in_offset_size == 8);
 }
 
 TEST_CASE("syscall numbers per ABI, as the filter and the decoder both see them") {
