@@ -990,6 +990,13 @@ TEST_CASE("byte quotas hold against AIO writes and truncate(PATH)") {
   CHECK(within.exit_code == 0);
   CHECK(within.fact("size") == "32768");
   CHECK(within.summary.value()["peak_bytes"] == 32768);
+  // A trailing slash asks for a directory: the kernel answers ENOTDIR and truncates nothing
+  // (review: memfd-warden truncated the memfd).
+  Args slash{attack_bin(), "truncate-path", "32768", "/"};
+  REQUIRE(run_native(slash).exit_code == ENOTDIR);  // control
+  auto slashed = run_warden({"--max-bytes", "64K"}, slash);
+  CHECK(slashed.exit_code == ENOTDIR);
+  CHECK(slashed.fact("size") == "0");
 }
 
 // truncate(PATH) then execve of the same file, at once, in a fresh child each time. Prints how

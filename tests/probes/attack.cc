@@ -835,12 +835,13 @@ int cmd_aio(long size) {
   return event.res < 0 ? static_cast<int>(-event.res) : 0;
 }
 
-// truncate-path SIZE: grows a memfd to SIZE through truncate("/proc/self/fd/N").
-int cmd_truncate_path(long size) {
+// truncate-path SIZE [SUFFIX]: grows a memfd to SIZE through truncate("/proc/self/fd/N"), with
+// SUFFIX ("/": a name that must be a directory) after it.
+int cmd_truncate_path(long size, const char* suffix) {
   int fd = static_cast<int>(::syscall(SYS_memfd_create, "by-path", 0));
   if (fd < 0) return errno;
   char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d%s", fd, suffix);
   int err = ::truncate(path, size) == 0 ? 0 : errno;
   struct stat st {};
   ::fstat(fd, &st);
@@ -1378,7 +1379,7 @@ int main(int argc, char** argv) {
   if (command == "reach") return cmd_reach();
   if (command == "decoy") return cmd_decoy(arg(2));
   if (command == "aio") return cmd_aio(std::atol(arg(2)));
-  if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)));
+  if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)), arg(3));
   if (command == "userns-truncate") return cmd_userns_truncate(arg(2));
   if (command == "secret-flight") {
     return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)), std::string(arg(4)) == "nested");
