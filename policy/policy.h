@@ -57,6 +57,7 @@ struct Quota {
   int ftruncate_errno = kDefaultFtruncateErrno;  // an ftruncate over a byte limit
   int write_errno = kDefaultWriteErrno;          // fallocate or a write over a byte limit
   bool strict_writes = false;  // also check growth through the write family (costly)
+  std::string strict_writes_at;  // "LINE:COLUMN" of the key in its file, for later errors
 
   bool has_byte_limit() const { return max_bytes || max_memfd_bytes; }
 };

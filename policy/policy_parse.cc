@@ -262,6 +262,8 @@ class Parser {
     }
     if (const auto* node = table.get("strict_writes")) {
       if (!get_bool(*node, "quota.strict_writes", quota.strict_writes)) return false;
+      quota.strict_writes_at = std::to_string(node->source().begin.line) + ":" +
+                               std::to_string(node->source().begin.column);
     }
     return true;
   }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -66,8 +67,13 @@ Result<Policy> load_policy_file(const std::optional<std::string>& path) {
   if (!path) return parse_policy(default_policy_text(), "<default policy>");
   std::ifstream in(*path, std::ios::binary);
   if (!in) return errno_error("cannot read policy file " + *path);
+  std::error_code ignored;
+  if (std::filesystem::is_directory(*path, ignored)) {
+    return Error{0, "cannot read policy file " + *path + ": it is a directory"};
+  }
   std::ostringstream text;
   text << in.rdbuf();
+  if (in.bad()) return errno_error("cannot read policy file " + *path);
   return parse_policy(text.str(), *path);
 }
 

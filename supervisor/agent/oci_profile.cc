@@ -245,7 +245,9 @@ std::optional<bool> inside_route(const Value& args, const Route& route) {
 
 Result<void> check_container_policy(const Policy& policy, std::string_view origin) {
   if (policy.quota.strict_writes) {
-    return Error{0, std::string(origin) +
+    std::string where(origin);
+    if (!policy.quota.strict_writes_at.empty()) where += ":" + policy.quota.strict_writes_at;
+    return Error{0, where +
                         ": quota.strict_writes cannot hold in a container: it needs write(2) "
                         "routed to the agent, and runc refuses SCMP_ACT_NOTIFY on write (its "
                         "own writes to the agent would deadlock). Remove strict_writes; the byte "

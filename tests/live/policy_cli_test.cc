@@ -49,6 +49,11 @@ TEST_CASE("every class of bad policy: exit 2, file:line:column, and the target n
     CHECK(check.exit_code == 2);
     CHECK(check.err.find(policy + c.where) != std::string::npos);
   }
+  // A directory is no policy file: said so, not read as an empty policy (review).
+  TempDir dir;
+  auto directory = run_warden_raw({"check", dir.path().string()});
+  CHECK(directory.exit_code == 2);
+  CHECK(directory.err.find(dir.path().string() + ": it is a directory") != std::string::npos);
 }
 
 TEST_CASE("check prints the normalized policy, which parses back to itself") {
