@@ -10,7 +10,8 @@ HTML element, a script end tag and a terminal escape); one without a byte limit.
 - html, opened in headless Chromium: the page's script drew one chart per run with a point per
   recorded decision (refusals ringed), the bytes chart only where bytes were tracked, the hostile
   name is text and no element; a screenshot shows the first executable's colour and the rings;
-- bad input: a missing file and a line that is not a record fail with exit 2 and say which.
+- bad input: a missing file, and a file with no record, fail with exit 2 and say which; a line
+  that is not a record among records (one cut short) is skipped and named on stderr.
 
 Usage: check_report.py MEMFD_WARDEN PROBE SHM_CACHE
 Chromium is required; without it the test fails under CI=true and is skipped (77) otherwise.
@@ -172,9 +173,14 @@ def check_bad_input(warden, tmp):
           "a missing file: exit 2, named")
     junk = tmp / "junk.jsonl"
     junk.write_text('{"event":"start","run":"x"}\nnot json\n')
-    bad = subprocess.run([warden, "report", str(junk)], capture_output=True, text=True)
-    check(bad.returncode == 2 and "junk.jsonl:2" in bad.stderr,
-          f"a line that is not a record: exit 2, file:line ({bad.stderr.strip()})")
+    cut = subprocess.run([warden, "report", str(junk)], capture_output=True, text=True)
+    check(cut.returncode == 0 and "junk.jsonl:2" in cut.stderr and "skipped" in cut.stderr,
+          f"a line that is not a record (cut short): skipped, file:line said ({cut.stderr.strip()})")
+    only_junk = tmp / "only-junk.jsonl"
+    only_junk.write_text("not json\n")
+    bad = subprocess.run([warden, "report", str(only_junk)], capture_output=True, text=True)
+    check(bad.returncode == 2 and "only-junk.jsonl:1: not an audit record" in bad.stderr,
+          f"no record at all: exit 2, file:line ({bad.stderr.strip()})")
 
 
 def check_page(warden, audit, tmp, chromium):

@@ -141,7 +141,7 @@ TEST_CASE("oci-profile: a policy that needs writes routed cannot be had in a con
       policy_from("version = 1\n[quota]\nmax_bytes = \"1M\"\nstrict_writes = true\n"),
       "strict.toml");
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().message().find("strict.toml: quota.strict_writes") == 0);
+  CHECK(refused.error().message().find("strict.toml:4:17: quota.strict_writes") == 0);
   CHECK(refused.error().message().find("runc refuses SCMP_ACT_NOTIFY on write") !=
         std::string::npos);
 }
