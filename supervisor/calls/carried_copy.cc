@@ -1,6 +1,7 @@
 #include "supervisor/calls/carried_copy.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -12,6 +13,7 @@
 #include "supervisor/kernel/caller_creds.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/memory_file.h"
+#include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/target_memory.h"
 #include "supervisor/kernel/target_wait.h"
 
@@ -44,9 +46,9 @@ int write_offset(MemoryReader reader, pid_t tid, uint64_t address, unsigned size
 
 }  // namespace
 
-bool copies_from_a_file(TrappedCall call) {
+bool may_carry_out(TrappedCall call) {
   return call == TrappedCall::kSendfile || call == TrappedCall::kSendfile64 ||
-         call == TrappedCall::kCopyFileRange;
+         call == TrappedCall::kCopyFileRange || call == TrappedCall::kSplice;
 }
 
 CopySourceLookup open_copy_source(TrappedCall call, const GrowthArgs& args, int pidfd,
@@ -61,6 +63,21 @@ CopySourceLookup open_copy_source(TrappedCall call, const GrowthArgs& args, int 
   struct stat st {};
   if (!cached_fstat(file.get(), st)) {
     lookup.error = errno;
+    return lookup;
+  }
+  if (call == TrappedCall::kSplice) {
+    // From a pipe (one end of a splice is one): what it holds now, moved without waiting, which
+    // is what the kernel moves too (it returns once the pipe runs dry). An empty pipe would keep
+    // the caller waiting: that call is continued, as is one with an offset for the pipe (ESPIPE).
+    int available = 0;
+    if (!S_ISFIFO(st.st_mode) || args.in_offset_pointer != 0 ||
+        ::ioctl(file.get(), FIONREAD, &available) != 0 || available <= 0) {
+      return lookup;
+    }
+    CopySource source;
+    source.bound = std::min(length, static_cast<uint64_t>(available));
+    source.file = std::move(file);
+    lookup.source = std::move(source);
     return lookup;
   }
   // The memory devices (/dev/null, zero, random, urandom) never keep a reader waiting either.
@@ -85,45 +102,70 @@ CopySourceLookup open_copy_source(TrappedCall call, const GrowthArgs& args, int 
     position = ::lseek(file.get(), 0, SEEK_CUR);  // the description is the caller's: so is this
   }
   // The kernel's checks of the length asked for, which the shorter one memfd-warden copies with
-  // would pass: copy_file_range's "offsets don't wrap" (EOVERFLOW), sendfile's positions past
-  // the largest offset (EINVAL). Its flags come first (EINVAL, from the copy itself).
+  // would pass, in the kernel's order; then its cap on one call (MAX_RW_COUNT).
   auto in_position = static_cast<uint64_t>(position);
-  if (call == TrappedCall::kCopyFileRange && args.copy_flags == 0 &&
-      (in_position + length < in_position || out_position + length < out_position)) {
-    lookup.error = EOVERFLOW;
-    return lookup;
-  }
-  if (call != TrappedCall::kCopyFileRange && (static_cast<int64_t>(in_position + length) < 0 ||
-                                              static_cast<int64_t>(out_position + length) < 0)) {
-    lookup.error = EINVAL;
-    return lookup;
-  }
-  // i386's sendfile keeps a 32-bit off_t: no position past 2^31 - 1 (EOVERFLOW at it).
-  if (args.in_offset_size == 4) {
-    constexpr uint64_t kMaxNonLfs = 0x7fffffff;
-    if (in_position >= kMaxNonLfs) {
-      lookup.error = length == 0 ? 0 : EOVERFLOW;
-      if (lookup.error != 0) return lookup;
+  if (call == TrappedCall::kCopyFileRange) {
+    // "Offsets don't wrap" (EOVERFLOW); its flags come first (EINVAL, from the copy itself).
+    if (args.copy_flags == 0 &&
+        (in_position + length < in_position || out_position + length < out_position)) {
+      lookup.error = EOVERFLOW;
+      return lookup;
     }
-    length = std::min(length, kMaxNonLfs - std::min(in_position, kMaxNonLfs));
+    length = std::min(length, kMaxRwCount);
+  } else {
+    // sendfile: each position plus the count must stay an offset (EINVAL), the count being cut
+    // to MAX_RW_COUNT between the two checks; i386's sendfile with a 32-bit off_t in memory goes
+    // no further than 2^31 - 1 (EOVERFLOW at it).
+    if (static_cast<int64_t>(in_position + length) < 0) {
+      lookup.error = EINVAL;
+      return lookup;
+    }
+    length = std::min(length, kMaxRwCount);
+    if (static_cast<int64_t>(out_position + length) < 0) {
+      lookup.error = EINVAL;
+      return lookup;
+    }
+    constexpr uint64_t kMaxNonLfs = 0x7fffffff;
+    if (args.in_offset_size == 4 && args.in_offset_pointer != 0 &&
+        in_position + length > kMaxNonLfs) {
+      if (in_position >= kMaxNonLfs) {
+        lookup.error = EOVERFLOW;
+        return lookup;
+      }
+      length = kMaxNonLfs - in_position;
+    }
   }
-  // The kernel copies no further than the source's end. A source that grows meanwhile gives a
-  // shorter copy than natively, never a longer one than booked; one byte is left to a copy at
-  // the end, which then copies nothing or the byte that came.
+  // The kernel copies no further than the source's end (a device has none). A source that grows
+  // meanwhile gives a shorter copy than natively, never a longer one than booked.
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  uint64_t remaining = !S_ISREG(st.st_mode) ? length  // a device has no end
-                       : position >= 0 && static_cast<uint64_t>(position) < size
-                           ? size - static_cast<uint64_t>(position)
-                           : 0;
-  source.bound = std::min(length, std::max<uint64_t>(remaining, 1));
+  uint64_t remaining = !S_ISREG(st.st_mode) ? length : in_position < size ? size - in_position : 0;
+  source.bound = std::min(length, remaining);
   source.file = std::move(file);
   lookup.source = std::move(source);
   return lookup;
 }
 
 int64_t carry_out_copy(TrappedCall call, const GrowthArgs& args, CopySource& source,
-                       int destination, std::optional<int64_t> out_offset, uint64_t length,
+                       int destination, uint64_t out_position, uint64_t length,
                        CallChannel& channel, pid_t tid, bool as_caller) {
+  // The copy lands at the position that was booked, never at the destination's file position
+  // as it is when the copy runs: another thread may move that (lseek is not trapped). So
+  // copy_file_range and splice are given the position; sendfile, which takes none, writes
+  // through a description of our own, opened on the memfd and set there. The caller's position
+  // then moves on as the kernel would move it.
+  UniqueFd own;
+  int target = destination;
+  if (call == TrappedCall::kSendfile || call == TrappedCall::kSendfile64) {
+    // What the kernel checks first, as our own description would not show it.
+    if ((::fcntl(source.file.get(), F_GETFL) & O_ACCMODE) == O_WRONLY) return -EBADF;
+    int flags = ::fcntl(destination, F_GETFL);
+    if ((flags & O_ACCMODE) == O_RDONLY) return -EBADF;
+    if (flags & O_APPEND) return -EINVAL;
+    own = UniqueFd(::open(SelfFdPath(destination).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!own.valid()) return -errno;
+    if (::lseek(own.get(), static_cast<off_t>(out_position), SEEK_SET) < 0) return -errno;
+    target = own.get();
+  }
   std::optional<CallerCredsScope> caller;
   if (as_caller) {
     caller.emplace(tid);
@@ -132,7 +174,7 @@ int64_t carry_out_copy(TrappedCall call, const GrowthArgs& args, CopySource& sou
   // In pieces, each a wait of its own when the source may be the caller's own file (FUSE): a
   // piece held back ends the tree (target_wait.h), a long copy from a disk does not.
   bool shmem_source = on_kernel_shmem_mount(source.file.get());
-  loff_t in = source.offset.value_or(0), out = out_offset.value_or(0);
+  loff_t in = source.offset.value_or(0), out = static_cast<loff_t>(out_position);
   uint64_t copied = 0;
   int error = 0;
   do {  // once at least: a copy of 0 bytes still gets the kernel's checks of the two files
@@ -140,11 +182,16 @@ int64_t carry_out_copy(TrappedCall call, const GrowthArgs& args, CopySource& sou
     size_t piece = static_cast<size_t>(std::min(length - copied, kCopyPiece));
     std::optional<TargetWait> wait;
     if (!shmem_source) wait.emplace(tid);
-    ssize_t got =
-        call == TrappedCall::kCopyFileRange
-            ? ::copy_file_range(source.file.get(), source.offset ? &in : nullptr, destination,
-                                out_offset ? &out : nullptr, piece, args.copy_flags)
-            : ::sendfile(destination, source.file.get(), source.offset ? &in : nullptr, piece);
+    ssize_t got = 0;
+    if (call == TrappedCall::kCopyFileRange) {
+      got = ::copy_file_range(source.file.get(), source.offset ? &in : nullptr, target, &out, piece,
+                              args.copy_flags);
+    } else if (call == TrappedCall::kSplice) {
+      got = ::splice(source.file.get(), nullptr, target, &out, piece,
+                     args.copy_flags | SPLICE_F_NONBLOCK);
+    } else {
+      got = ::sendfile(target, source.file.get(), source.offset ? &in : nullptr, piece);
+    }
     if (got < 0) {
       error = errno;
       break;
@@ -153,16 +200,22 @@ int64_t carry_out_copy(TrappedCall call, const GrowthArgs& args, CopySource& sou
     if (got == 0) break;  // the source's end
   } while (copied < length);
   caller.reset();
-  if (copied == 0 && error != 0) return -error;  // as the kernel: an error only if nothing moved
+  int64_t result = copied > 0 || error == 0 ? static_cast<int64_t>(copied) : -error;
+  if (copied > 0 && args.out_offset_pointer == 0) {
+    ::lseek(destination, static_cast<off_t>(out_position + copied), SEEK_SET);
+  }
+  // The offsets in memory, as each call writes them back: copy_file_range both, only after a
+  // copy; sendfile its source's and splice its destination's, whatever came of the copy.
   MemoryReader reader = channel.memory_reader();
-  if (source.offset &&
-      write_offset(reader, tid, args.in_offset_pointer, args.in_offset_size, in) != 0) {
-    return -EFAULT;
+  bool faulted = false;
+  bool write_back = call != TrappedCall::kCopyFileRange || copied > 0;
+  if (write_back && source.offset) {
+    faulted |= write_offset(reader, tid, args.in_offset_pointer, args.in_offset_size, in) != 0;
   }
-  if (out_offset && write_offset(reader, tid, args.out_offset_pointer, 8, out) != 0) {
-    return -EFAULT;
+  if (write_back && args.out_offset_pointer != 0) {
+    faulted |= write_offset(reader, tid, args.out_offset_pointer, 8, out) != 0;
   }
-  return static_cast<int64_t>(copied);
+  return faulted ? -EFAULT : result;
 }
 
 }  // namespace warden

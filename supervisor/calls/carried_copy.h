@@ -1,9 +1,9 @@
 // Performs a target's copy into a memfd in the supervisor (sendfile from a regular file or a
-// memory device, copy_file_range), on its own references to both open file descriptions
-// (pidfd_getfd) and with the length it checked: what lands is at most what was booked, whatever a
-// second thread does to the fd numbers, the offsets in memory or the source in the meantime. A
-// continued copy could promise none of that (docs/memory-quotas.md). Used when quota.strict_writes
-// is on.
+// memory device, copy_file_range, splice from a pipe that holds data), on its own references to
+// both open file descriptions (pidfd_getfd) and with the length it checked: what lands is at most
+// what was booked, whatever a second thread does to the fd numbers, the offsets in memory or the
+// source in the meantime. A continued copy could promise none of that (docs/memory-quotas.md). Used
+// when quota.strict_writes is on.
 #pragma once
 
 #include <sys/types.h>
@@ -27,28 +27,29 @@ struct CopySource {
 
 struct CopySourceLookup {
   int error = 0;                     // what the kernel would answer first (EBADF, EFAULT, EINVAL)
-  std::optional<CopySource> source;  // none: a copy continued as it is (sendfile from a pipe)
+  std::optional<CopySource> source;  // none: a copy continued as it is (from an empty pipe)
 };
 
 // Whether `call` is a copy memfd-warden may carry out itself: sendfile, sendfile64,
-// copy_file_range.
-bool copies_from_a_file(TrappedCall call);
+// copy_file_range, splice.
+bool may_carry_out(TrappedCall call);
 
 // The source of such a call, for a copy of at most `length` bytes to `out_position`:
 // copy_file_range always (the kernel takes only regular files, and answers the rest itself),
 // sendfile when its source is a regular file or /dev/null, zero, random or urandom (a pipe or
-// another device may make a copy wait for ever).
+// another device may make a copy wait for ever), splice from a pipe that holds data (at most
+// what it holds, without waiting).
 CopySourceLookup open_copy_source(TrappedCall call, const GrowthArgs& args, int pidfd,
                                   MemoryReader reader, pid_t tid, uint64_t out_position,
                                   uint64_t length);
 
-// Copies at most `length` bytes from `source` into `destination` (ours), at `out_offset` when the
-// call gave one (copy_file_range's *off_out), else at the destination's position, in pieces while
-// the caller waits; writes the offsets the call gave back into the caller's memory as the kernel
-// would. With `as_caller` (a set-ID file) the copy runs with the caller's credentials. Returns
-// bytes copied, or -errno when nothing was.
+// Copies at most `length` bytes from `source` into `destination` (ours, the caller's
+// description) at `out_position`, the position that was booked, in pieces while the caller
+// waits; moves the caller's position on, and writes the offsets the call keeps in memory back,
+// as the kernel would. With `as_caller` (a set-ID file) the copy runs with the caller's
+// credentials. Returns bytes copied, or -errno when nothing was.
 int64_t carry_out_copy(TrappedCall call, const GrowthArgs& args, CopySource& source,
-                       int destination, std::optional<int64_t> out_offset, uint64_t length,
+                       int destination, uint64_t out_position, uint64_t length,
                        CallChannel& channel, pid_t tid, bool as_caller);
 
 }  // namespace warden

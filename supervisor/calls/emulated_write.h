@@ -16,9 +16,6 @@
 
 namespace warden {
 
-// The kernel's limit on one read or write (MAX_RW_COUNT).
-inline constexpr uint64_t kMaxRwCount = 0x7ffff000;
-
 // A write's data as iovecs in the target's memory (one for write/pwrite64), validated the way
 // the kernel does (count, total), with the total capped at kMaxRwCount.
 struct TargetIovecs {

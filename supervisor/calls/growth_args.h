@@ -11,6 +11,9 @@
 
 namespace warden {
 
+// The kernel's limit on one read, write or copy (MAX_RW_COUNT).
+inline constexpr uint64_t kMaxRwCount = 0x7ffff000;
+
 struct GrowthArgs {
   int fd = -1;  // the file that may grow (the destination of a copy)
   uint64_t path = 0;  // truncate, truncate64: the file is named by this path instead

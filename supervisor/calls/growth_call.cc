@@ -221,7 +221,6 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   uint64_t write_position = 0;
   TargetIovecs data;
   std::optional<CopySource> source;  // a copy memfd-warden carries out itself
-  std::optional<int64_t> out_offset;
   uint64_t copy_length = 0;
   switch (args.kind) {
     case GrowthKind::kFtruncate:
@@ -278,11 +277,10 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
             respond(call, -EINVAL);
             return;
           }
-          out_offset = off;
           write_position = static_cast<uint64_t>(off);
         }
         copy_length = static_cast<uint64_t>(args.length);
-        if (copies_from_a_file(call.syscall.call)) {
+        if (may_carry_out(call.syscall.call)) {
           CopySourceLookup lookup =
               open_copy_source(call.syscall.call, args, call.pidfd, call.channel.memory_reader(),
                                call.tid, write_position, copy_length);
@@ -376,7 +374,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
       }
       copy_length = limit - write_position;
     }
-    result = carry_out_copy(call.syscall.call, args, *source, call.file.get(), out_offset,
+    result = carry_out_copy(call.syscall.call, args, *source, call.file.get(), write_position,
                             copy_length, call.channel, call.tid, clears_setid_bits(call.st));
   } else {
     // Booked at the bound before it runs: the kernel's result is not seen, and a target that

@@ -291,6 +291,73 @@ TEST_CASE("with --strict-writes, a copy is booked at what it can copy and carrie
   CHECK(find_record(warded, "sendfile") != nullptr);
 }
 
+TEST_CASE("with --strict-writes a copy lands where it was booked whatever moves the position") {
+  // The copies memfd-warden carries out once ran at the memfd's file position as it was when
+  // they ran, which another thread may move (lseek is not trapped): booked at 0, landed at 1 GiB,
+  // and the hole then filled through a mapping (review: 930 MiB under 64 MiB). They now land at
+  // the booked position.
+  for (const char* how : {"cfr", "sendfile", "splice"}) {
+    CAPTURE(how);
+    Args command{attack_bin(), "copy-position-race", how, "300"};
+    REQUIRE(run_native(command).fact("escaped") == "1");  // control: natively it lands there
+    auto run = run_warden({"--max-bytes", "64M", "--strict-writes"}, command);
+    CHECK(run.exit_code == 0);
+    CHECK(run.fact("escaped") == "0");
+    REQUIRE(run.summary);
+    CHECK((*run.summary)["peak_bytes"].get<uint64_t>() <= 64 * kMiB);
+  }
+}
+
+TEST_CASE("with --strict-writes a copy loop that fills the limit exactly ends as natively") {
+  // At the source's end a copy books nothing and returns 0, as natively: it was booked a byte,
+  // and the last call of a loop that had filled the limit failed with ENOSPC (review). And one
+  // call copies at most MAX_RW_COUNT (2 GiB less a page), which is what is booked.
+  TempDir dir;
+  std::string source = dir.file("source");
+  {
+    std::ofstream out(source, std::ios::binary);
+    out << std::string(1 << 20, 's');
+  }
+  std::string loop =
+      "import os, sys\n"
+      "source, memfd, total = os.open(sys.argv[1], os.O_RDONLY), os.memfd_create('fill'), 0\n"
+      "while (n := os.sendfile(memfd, source, None, 65536)) > 0:\n"
+      "    total += n\n"
+      "print(f'total={total}')\n";
+  auto native = run_native({"python3", "-c", loop, source});
+  REQUIRE(native.fact("total") == "1048576");  // control
+  auto run = run_warden({"--max-bytes", "1M", "--strict-writes"}, {"python3", "-c", loop, source});
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("total") == "1048576");
+  CHECK(run.count("deny") == 0);
+  std::string big =
+      "import os\n"
+      "zero, memfd = os.open('/dev/zero', os.O_RDONLY), os.memfd_create('big')\n"
+      "print(f'sent={os.sendfile(memfd, zero, None, 3 << 30)}')\n";
+  auto big_native = run_native({"python3", "-c", big});
+  REQUIRE(big_native.fact("sent") == std::to_string(0x7ffff000));  // control
+  auto big_run = run_warden({"--max-bytes", "2560M", "--strict-writes"}, {"python3", "-c", big});
+  CHECK(big_run.fact("sent") == std::to_string(0x7ffff000));
+}
+
+TEST_CASE("with --strict-writes a splice from a pipe is booked at what the pipe holds") {
+  // The kernel moves what the pipe holds and returns once it runs dry: 16K of 1M asked for. The
+  // whole 1M was booked, and refused under a 64K limit; memfd-warden now moves it itself.
+  const std::string text = "create a ; splice a 16K 1M ; size a ; splice a 16K ; size a";
+  auto native = run_native(script(text));
+  REQUIRE(op(native, 2) == 0);  // control
+  REQUIRE(native.fact("splice_at") == "32768");
+  auto run = run_warden({"--max-bytes", "64K", "--strict-writes"}, script(text));
+  CHECK(op(run, 2) == 0);
+  CHECK(op(run, 4) == 0);
+  CHECK(run.fact_number("size.a") == 32 * 1024);
+  CHECK(run.fact("splice_at") == "32768");  // the offset written back, as natively
+  auto growth = growth_records(run);
+  REQUIRE(growth.size() == 2);
+  CHECK(growth[0]["syscall"] == "splice");
+  CHECK(growth[0]["charge"]["new"] == 16 * 1024);
+}
+
 TEST_CASE("with --strict-writes cp and cat and Python copy a small file into a memfd") {
   // coreutils' cp asks copy_file_range for about 2^63 bytes, which the kernel refuses across
   // filesystems (EXDEV) and cp then writes; Python's shutil asks sendfile for 8 MiB. Both were

@@ -835,6 +835,51 @@ int cmd_aio(long size) {
   return event.res < 0 ? static_cast<int>(-event.res) : 0;
 }
 
+// copy-position-race HOW ROUNDS: a second thread keeps moving a memfd's file position between 0
+// and 1 GiB while this one copies 4 MiB into it at that position, ROUNDS times or until the memfd
+// is past 1 GiB. HOW: cfr (copy_file_range from a 4 MiB memfd), sendfile (from /dev/zero), splice
+// (64 KiB from a pipe). A copy booked at one position and made at another lands past what was
+// checked. Prints escaped=0|1 and size_mib=N.
+int cmd_copy_position_race(const std::string& how, long rounds) {
+  constexpr off_t kFar = off_t{1} << 30;
+  constexpr size_t kPiece = 4 << 20;
+  int source = static_cast<int>(::syscall(SYS_memfd_create, "race-source", MFD_CLOEXEC));
+  int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  int memfd = static_cast<int>(::syscall(SYS_memfd_create, "race-target", MFD_CLOEXEC));
+  if (source < 0 || zero < 0 || memfd < 0 || ::ftruncate(source, kPiece) != 0) return errno;
+  std::atomic<bool> stop{false};
+  std::thread mover([&] {
+    for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      ::lseek(memfd, (i & 1) ? kFar : 0, SEEK_SET);
+    }
+  });
+  struct stat st {};
+  bool escaped = false;
+  std::vector<char> chunk(64 << 10, 'p');
+  for (long i = 0; i < rounds && !escaped; ++i) {
+    if (how == "cfr") {
+      loff_t in = 0;
+      (void)::copy_file_range(source, &in, memfd, nullptr, kPiece, 0);
+    } else if (how == "sendfile") {
+      (void)::sendfile(memfd, zero, nullptr, kPiece);
+    } else {
+      int pipe_fds[2];
+      if (::pipe2(pipe_fds, O_CLOEXEC) != 0) break;
+      (void)!::write(pipe_fds[1], chunk.data(), chunk.size());
+      (void)::splice(pipe_fds[0], nullptr, memfd, nullptr, chunk.size(), 0);
+      ::close(pipe_fds[0]);
+      ::close(pipe_fds[1]);
+    }
+    ::fstat(memfd, &st);
+    escaped = st.st_size > kFar;
+  }
+  stop = true;
+  mover.join();
+  std::printf("escaped=%d\nsize_mib=%lld\n", escaped ? 1 : 0,
+              static_cast<long long>(st.st_size >> 20));
+  return 0;
+}
+
 // truncate-path SIZE [SUFFIX]: grows a memfd to SIZE through truncate("/proc/self/fd/N"), with
 // SUFFIX ("/": a name that must be a directory) after it.
 int cmd_truncate_path(long size, const char* suffix) {
@@ -1380,6 +1425,7 @@ int main(int argc, char** argv) {
   if (command == "decoy") return cmd_decoy(arg(2));
   if (command == "aio") return cmd_aio(std::atol(arg(2)));
   if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)), arg(3));
+  if (command == "copy-position-race") return cmd_copy_position_race(arg(2), std::atol(arg(3)));
   if (command == "userns-truncate") return cmd_userns_truncate(arg(2));
   if (command == "secret-flight") {
     return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)), std::string(arg(4)) == "nested");

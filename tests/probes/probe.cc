@@ -799,7 +799,7 @@ char pattern(long long pos) { return static_cast<char>((pos * 7 + 3) % 251); }
 // opN=ERRNO for each (0 on success). Ops:
 //   create N | secret N | ftruncate N SIZE | fallocate N OFF LEN | fallocate-keep N OFF LEN |
 //   punch N OFF LEN | write N LEN | pwrite N OFF LEN | writev N LEN | pwritev N OFF LEN |
-//   pwritev2 N OFF LEN | splice N LEN (onto the end, from a pipe) | ftruncate32 N SIZE |
+//   pwritev2 N OFF LEN | splice N LEN [ASK] (onto the end, from a pipe) | ftruncate32 N SIZE |
 //   truncate32 N SIZE (i386's ftruncate64, truncate64) | append N LEN | sendfile N LEN |
 //   copy_file_range N LEN (LEN may be "max") | copy-offsets N LEN | sendfile32 N LEN | check N OFF
 //   LEN | size N | map N LEN | touch N LEN | unmap N | close N | fork-hold N | release-child |
@@ -886,7 +886,8 @@ int cmd_script(int argc, char** argv) {
       iovec parts[2] = {{data.data(), half}, {data.data() + half, data.size() - half}};
       check(::pwritev2(fd, parts, 2, a, 0));
     } else if (verb == "splice") {
-      // A bytes (at most a pipe's 64 KiB) from a pipe onto the end of the memfd.
+      // A bytes (at most a pipe's 64 KiB) from a pipe onto the end of the memfd, asking for B
+      // bytes (A when not given); prints where the offset is after.
       int pipe_fds[2];
       if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return errno;
       struct stat st {};
@@ -895,7 +896,9 @@ int cmd_script(int argc, char** argv) {
       std::vector<char> data(static_cast<size_t>(a));
       for (size_t k = 0; k < data.size(); ++k) data[k] = pattern(at + static_cast<long long>(k));
       (void)!::write(pipe_fds[1], data.data(), data.size());
-      check(::splice(pipe_fds[0], nullptr, fd, &at, data.size(), 0));
+      size_t asked = words.size() > 3 ? static_cast<size_t>(b) : data.size();
+      check(::splice(pipe_fds[0], nullptr, fd, &at, asked, 0));
+      std::printf("splice_at=%lld\n", static_cast<long long>(at));
       ::close(pipe_fds[0]);
       ::close(pipe_fds[1]);
     } else if (verb == "sendfile") {
