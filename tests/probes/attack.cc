@@ -848,15 +848,21 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
   int memfd = static_cast<int>(::syscall(SYS_memfd_create, "race-target", MFD_CLOEXEC));
   if (source < 0 || zero < 0 || memfd < 0 || ::ftruncate(source, kPiece) != 0) return errno;
   std::atomic<bool> stop{false};
+  std::atomic<long> moves{0};
   std::thread mover([&] {
     for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
       ::lseek(memfd, (i & 1) ? kFar : 0, SEEK_SET);
+      moves.store(i + 1, std::memory_order_release);
     }
   });
   struct stat st {};
   bool escaped = false;
   std::vector<char> chunk(64 << 10, 'p');
+  long seen = 0;
   for (long i = 0; i < rounds && !escaped; ++i) {
+    // The mover has moved the position since the last copy (a loaded machine may not run it).
+    while (moves.load(std::memory_order_acquire) == seen) std::this_thread::yield();
+    seen = moves.load(std::memory_order_acquire);
     if (how == "cfr") {
       loff_t in = 0;
       (void)::copy_file_range(source, &in, memfd, nullptr, kPiece, 0);
