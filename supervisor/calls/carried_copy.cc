@@ -1,7 +1,6 @@
 #include "supervisor/calls/carried_copy.h"
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -48,7 +47,7 @@ int write_offset(MemoryReader reader, pid_t tid, uint64_t address, unsigned size
 
 bool may_carry_out(TrappedCall call) {
   return call == TrappedCall::kSendfile || call == TrappedCall::kSendfile64 ||
-         call == TrappedCall::kCopyFileRange || call == TrappedCall::kSplice;
+         call == TrappedCall::kCopyFileRange;
 }
 
 CopySourceLookup open_copy_source(TrappedCall call, const GrowthArgs& args, int pidfd,
@@ -65,21 +64,6 @@ CopySourceLookup open_copy_source(TrappedCall call, const GrowthArgs& args, int 
     lookup.error = errno;
     return lookup;
   }
-  if (call == TrappedCall::kSplice) {
-    // From a pipe (one end of a splice is one): what it holds now, moved without waiting, which
-    // is what the kernel moves too (it returns once the pipe runs dry). An empty pipe would keep
-    // the caller waiting: that call is continued, as is one with an offset for the pipe (ESPIPE).
-    int available = 0;
-    if (!S_ISFIFO(st.st_mode) || args.in_offset_pointer != 0 ||
-        ::ioctl(file.get(), FIONREAD, &available) != 0 || available <= 0) {
-      return lookup;
-    }
-    CopySource source;
-    source.bound = std::min(length, static_cast<uint64_t>(available));
-    source.file = std::move(file);
-    lookup.source = std::move(source);
-    return lookup;
-  }
   // The memory devices (/dev/null, zero, random, urandom) never keep a reader waiting either.
   bool memory_device = S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
                        (minor(st.st_rdev) == 3 || minor(st.st_rdev) == 5 ||
@@ -88,6 +72,14 @@ CopySourceLookup open_copy_source(TrappedCall call, const GrowthArgs& args, int 
     return lookup;  // continued
   }
   CopySource source;
+  source.mode = st.st_mode;
+  if (call == TrappedCall::kCopyFileRange && !S_ISREG(st.st_mode)) {
+    // EINVAL or EISDIR, which the kernel answers before any check of the length: a copy of
+    // nothing, booked as such, gets it.
+    source.file = std::move(file);
+    lookup.source = std::move(source);
+    return lookup;
+  }
   int64_t position = 0;
   if (args.in_offset_pointer != 0) {
     int64_t offset = 0;
@@ -148,24 +140,23 @@ CopySourceLookup open_copy_source(TrappedCall call, const GrowthArgs& args, int 
 int64_t carry_out_copy(TrappedCall call, const GrowthArgs& args, CopySource& source,
                        int destination, uint64_t out_position, uint64_t length,
                        CallChannel& channel, pid_t tid, bool as_caller) {
-  // The copy lands at the position that was booked, never at the destination's file position
-  // as it is when the copy runs: another thread may move that (lseek is not trapped). So
-  // copy_file_range and splice are given the position; sendfile, which takes none, writes
-  // through a description of our own, opened on the memfd and set there. The caller's position
-  // then moves on as the kernel would move it.
-  UniqueFd own;
-  int target = destination;
-  if (call == TrappedCall::kSendfile || call == TrappedCall::kSendfile64) {
-    // What the kernel checks first, as our own description would not show it.
-    if ((::fcntl(source.file.get(), F_GETFL) & O_ACCMODE) == O_WRONLY) return -EBADF;
-    int flags = ::fcntl(destination, F_GETFL);
-    if ((flags & O_ACCMODE) == O_RDONLY) return -EBADF;
-    if (flags & O_APPEND) return -EINVAL;
-    own = UniqueFd(::open(SelfFdPath(destination).c_str(), O_WRONLY | O_CLOEXEC));
-    if (!own.valid()) return -errno;
-    if (::lseek(own.get(), static_cast<off_t>(out_position), SEEK_SET) < 0) return -errno;
-    target = own.get();
+  // The copy lands at the position that was booked, through a description of memfd-warden's own
+  // opened on the memfd, at that position: the caller's description is the caller's to change
+  // meanwhile (its position with lseek, O_APPEND with fcntl, neither trapped), and a copy made
+  // through it landed where that said when it ran. The kernel's checks of the caller's
+  // description come first, as our own would pass them. The caller's position then moves on as
+  // the kernel would move it.
+  if ((::fcntl(source.file.get(), F_GETFL) & O_ACCMODE) == O_WRONLY) return -EBADF;
+  int flags = ::fcntl(destination, F_GETFL);
+  if ((flags & O_ACCMODE) == O_RDONLY) return -EBADF;
+  bool regular_source = S_ISREG(source.mode);
+  if ((flags & O_APPEND) && (call != TrappedCall::kCopyFileRange || regular_source)) {
+    return call == TrappedCall::kCopyFileRange ? -EBADF : -EINVAL;
   }
+  UniqueFd own(::open(SelfFdPath(destination).c_str(), O_WRONLY | O_CLOEXEC));
+  if (!own.valid()) return -errno;
+  if (::lseek(own.get(), static_cast<off_t>(out_position), SEEK_SET) < 0) return -errno;
+  int target = own.get();
   std::optional<CallerCredsScope> caller;
   if (as_caller) {
     caller.emplace(tid);
@@ -186,9 +177,6 @@ int64_t carry_out_copy(TrappedCall call, const GrowthArgs& args, CopySource& sou
     if (call == TrappedCall::kCopyFileRange) {
       got = ::copy_file_range(source.file.get(), source.offset ? &in : nullptr, target, &out, piece,
                               args.copy_flags);
-    } else if (call == TrappedCall::kSplice) {
-      got = ::splice(source.file.get(), nullptr, target, &out, piece,
-                     args.copy_flags | SPLICE_F_NONBLOCK);
     } else {
       got = ::sendfile(target, source.file.get(), source.offset ? &in : nullptr, piece);
     }
@@ -205,7 +193,7 @@ int64_t carry_out_copy(TrappedCall call, const GrowthArgs& args, CopySource& sou
     ::lseek(destination, static_cast<off_t>(out_position + copied), SEEK_SET);
   }
   // The offsets in memory, as each call writes them back: copy_file_range both, only after a
-  // copy; sendfile its source's and splice its destination's, whatever came of the copy.
+  // copy; sendfile its source's, whatever came of the copy.
   MemoryReader reader = channel.memory_reader();
   bool faulted = false;
   bool write_back = call != TrappedCall::kCopyFileRange || copied > 0;

@@ -264,6 +264,14 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
       } else {
         // sendfile / splice / copy_file_range: at most `length` bytes (a size_t) at the
         // destination's position (or *off_out). See docs/memory-quotas.md.
+        bool splice = call.syscall.call == TrappedCall::kSplice;
+        if (splice && args.length == 0) {
+          // The kernel answers a splice of nothing with 0 before it looks at anything.
+          if (int err = call.channel.pass_through(); err != 0 && err != ENOENT) {
+            spdlog::error("continuing a splice: {}", std::strerror(err));
+          }
+          return;
+        }
         write_position =
             append ? size : static_cast<uint64_t>(::lseek(call.file.get(), 0, SEEK_CUR));
         if (args.out_offset_pointer != 0) {
@@ -280,6 +288,11 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
           write_position = static_cast<uint64_t>(off);
         }
         copy_length = static_cast<uint64_t>(args.length);
+        if (splice && (static_cast<int64_t>(copy_length) < 0 ||
+                       static_cast<int64_t>(write_position + copy_length) < 0)) {
+          respond(call, -EINVAL);  // the kernel's check of a length past any offset
+          return;
+        }
         if (may_carry_out(call.syscall.call)) {
           CopySourceLookup lookup =
               open_copy_source(call.syscall.call, args, call.pidfd, call.channel.memory_reader(),

@@ -838,7 +838,9 @@ int cmd_aio(long size) {
 // copy-position-race HOW ROUNDS: a second thread keeps moving a memfd's file position between 0
 // and 1 GiB while this one copies 4 MiB into it at that position, ROUNDS times or until the memfd
 // is past 1 GiB. HOW: cfr (copy_file_range from a 4 MiB memfd), sendfile (from /dev/zero), splice
-// (64 KiB from a pipe). A copy booked at one position and made at another lands past what was
+// (64 KiB from a pipe); cfr-append: the second thread turns O_APPEND on and off instead, and each
+// copy goes to offset 0 (which O_APPEND, set after the kernel's check, sends to the end), until the
+// memfd is past 64 MiB. A copy booked at one position and made at another lands past what was
 // checked. Prints escaped=0|1 and size_mib=N.
 int cmd_copy_position_race(const std::string& how, long rounds) {
   constexpr off_t kFar = off_t{1} << 30;
@@ -851,7 +853,11 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
   std::atomic<long> moves{0};
   std::thread mover([&] {
     for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      ::lseek(memfd, (i & 1) ? kFar : 0, SEEK_SET);
+      if (how == "cfr-append") {
+        ::fcntl(memfd, F_SETFL, (i & 1) ? O_APPEND : 0);
+      } else {
+        ::lseek(memfd, (i & 1) ? kFar : 0, SEEK_SET);
+      }
       moves.store(i + 1, std::memory_order_release);
     }
   });
@@ -866,6 +872,9 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
     if (how == "cfr") {
       loff_t in = 0;
       (void)::copy_file_range(source, &in, memfd, nullptr, kPiece, 0);
+    } else if (how == "cfr-append") {
+      loff_t in = 0, out = 0;
+      (void)::copy_file_range(source, &in, memfd, &out, kPiece, 0);
     } else if (how == "sendfile") {
       (void)::sendfile(memfd, zero, nullptr, kPiece);
     } else {
@@ -877,7 +886,7 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
       ::close(pipe_fds[1]);
     }
     ::fstat(memfd, &st);
-    escaped = st.st_size > kFar;
+    escaped = st.st_size > (how == "cfr-append" ? off_t{64} << 20 : kFar);
   }
   stop = true;
   mover.join();
