@@ -287,6 +287,19 @@ TEST_CASE("with --strict-writes, a copy is booked at what it can copy and carrie
   CHECK(narrow_warded.fact("beyond32") == "5a5a5a5a");
   CHECK(narrow_warded.fact_number("size.a") == 1000);
   CHECK(find_record(narrow_warded, "sendfile") != nullptr);
+  // Offsets written back only after a copy, both tried (a read-only off_in: EFAULT, off_out still
+  // moves); i386's 32-bit cap only for an offset in memory (review).
+  const std::string edges =
+      "create src ; pwrite src 0 32K ; create a ; copy-writeback a 5 ; sendfile32-far a 10 ; "
+      "size a";
+  auto edges_native = run_native(script(edges));
+  REQUIRE(edges_native.fact("wb_first_errno") == std::to_string(EFAULT));  // control
+  REQUIRE(edges_native.fact("far32") == "10");
+  auto edges_warded = run_warden({"--max-bytes", "1M", "--strict-writes"}, script(edges));
+  for (const char* fact : {"wb_first", "wb_first_errno", "wb_out", "wb_end", "far32", "size.a"}) {
+    CAPTURE(fact);
+    CHECK(edges_warded.fact(fact) == edges_native.fact(fact));
+  }
   CHECK(find_record(warded, "copy_file_range") != nullptr);
   CHECK(find_record(warded, "sendfile") != nullptr);
 }

@@ -946,6 +946,40 @@ int cmd_script(int argc, char** argv) {
       ::close(source);
       if (sent < 0) errno = static_cast<int>(-sent);
       check(sent < 0 ? -1 : 0);
+    } else if (verb == "copy-writeback") {
+      // copy_file_range's offsets in memory, as the kernel writes them back: A bytes from "src"
+      // with off_in on a read-only page and off_out at 3 (EFAULT, yet off_out moves on); then
+      // at src's end with off_out on a read-only page (0: nothing copied, nothing written).
+      auto* page = static_cast<loff_t*>(
+          ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+      if (page == MAP_FAILED) return errno;
+      page[0] = 0;
+      struct stat st {};
+      ::fstat(fds["src"], &st);
+      page[1] = st.st_size;
+      ::mprotect(page, 4096, PROT_READ);
+      loff_t out = 3;
+      ssize_t first = ::copy_file_range(fds["src"], &page[0], fd, &out, static_cast<size_t>(a), 0);
+      int first_errno = first < 0 ? errno : 0;
+      loff_t in = st.st_size;
+      ssize_t at_end = ::copy_file_range(fds["src"], &in, fd, &page[1], static_cast<size_t>(a), 0);
+      std::printf("wb_first=%zd\nwb_first_errno=%d\nwb_out=%lld\nwb_end=%zd\n", first, first_errno,
+                  static_cast<long long>(out), at_end);
+      ::munmap(page, 4096);
+    } else if (verb == "sendfile32-far") {
+      // i386's sendfile (187) with no offset in memory, from a sparse 3 GiB file whose position
+      // is 2^31 + 16: the 32-bit offset's cap is only for an offset in memory, so A bytes come.
+      int source = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+      if (source < 0 || ::ftruncate(source, 3LL << 30) != 0 ||
+          ::lseek(source, (1LL << 31) + 16, SEEK_SET) < 0) {
+        return errno;
+      }
+      long sent = 187;
+      asm volatile("int $0x80" : "+a"(sent) : "b"(fd), "c"(source), "d"(0), "S"(a) : "memory");
+      std::printf("far32=%ld\n", sent);
+      ::close(source);
+      if (sent < 0) errno = static_cast<int>(-sent);
+      check(sent < 0 ? -1 : 0);
     } else if (verb == "check") {
       std::vector<char> data(static_cast<size_t>(b));
       ssize_t got = ::pread(fd, data.data(), data.size(), a);
