@@ -48,6 +48,19 @@ uint64_t fsize_limit(pid_t tid) {
   return ec == std::errc() ? soft : RLIM_INFINITY;  // "unlimited" is no number
 }
 
+// How much of a write or copy of `length` bytes at `position` the caller's RLIMIT_FSIZE lets
+// through, as the kernel cuts it: all of it, the part below the limit, or none at all past it:
+// -EFBIG, with SIGXFSZ sent to the caller.
+int64_t within_fsize_limit(pid_t tid, int pidfd, uint64_t position, uint64_t length) {
+  uint64_t limit = fsize_limit(tid);
+  if (length == 0 || position + length <= limit) return static_cast<int64_t>(length);
+  if (position >= limit) {
+    sys::pidfd_send_signal(pidfd, SIGXFSZ);
+    return -EFBIG;
+  }
+  return static_cast<int64_t>(limit - position);
+}
+
 uint64_t charge_of(uint64_t size, uint64_t alloc_end) {
   return size > alloc_end ? size : alloc_end;
 }
@@ -354,16 +367,13 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   if (args.kind != GrowthKind::kWrite) {
     result = perform_resize(call);
   } else if (args.emulated) {
-    uint64_t limit = fsize_limit(call.tid);
-    uint64_t end = write_position + data.total;
-    if (data.total > 0 && end > limit) {
-      // Past RLIMIT_FSIZE the kernel writes what fits, or fails with EFBIG and SIGXFSZ.
-      if (write_position >= limit) {
-        sys::pidfd_send_signal(call.pidfd, SIGXFSZ);
-        respond(call, -EFBIG);
-        return;
-      }
-      uint64_t keep = limit - write_position;
+    int64_t allowed = within_fsize_limit(call.tid, call.pidfd, write_position, data.total);
+    if (allowed < 0) {
+      respond(call, allowed);
+      return;
+    }
+    if (static_cast<uint64_t>(allowed) < data.total) {
+      uint64_t keep = static_cast<uint64_t>(allowed);
       for (auto& segment : data.segments) {
         segment.iov_len = std::min<uint64_t>(segment.iov_len, keep);
         keep -= segment.iov_len;
@@ -377,18 +387,14 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
               SEEK_SET);
     }
   } else if (source) {
-    uint64_t limit = fsize_limit(call.tid);
-    if (copy_length > 0 && write_position + copy_length > limit) {
-      // Past RLIMIT_FSIZE the kernel copies what fits, or fails with EFBIG and SIGXFSZ.
-      if (write_position >= limit) {
-        sys::pidfd_send_signal(call.pidfd, SIGXFSZ);
-        respond(call, -EFBIG);
-        return;
-      }
-      copy_length = limit - write_position;
+    int64_t allowed = within_fsize_limit(call.tid, call.pidfd, write_position, copy_length);
+    if (allowed < 0) {
+      respond(call, allowed);
+      return;
     }
     result = carry_out_copy(call.syscall.call, args, *source, call.file.get(), write_position,
-                            copy_length, call.channel, call.tid, clears_setid_bits(call.st));
+                            static_cast<uint64_t>(allowed), call.channel, call.tid,
+                            clears_setid_bits(call.st));
   } else {
     // Booked at the bound before it runs: the kernel's result is not seen, and a target that
     // never touches this memfd again would otherwise hold it uncounted. The next checked call

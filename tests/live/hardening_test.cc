@@ -281,6 +281,15 @@ std::optional<std::string> fuse_mount_point(const TempDir& dir) {
   return mount_point;
 }
 
+// The first record of `call` in `run` is a refusal of a file of kind `file` (memory_file.h).
+void check_refused(const RunResult& run, const char* call, const char* file) {
+  CAPTURE(call);
+  const Json* record = find_record(run, call);
+  REQUIRE(record != nullptr);
+  CHECK((*record)["decision"] == "deny");
+  CHECK((*record)["file"] == file);
+}
+
 // A command for a run in which the target serves FUSE itself: in a user and mount namespace of
 // its own (unshare -rm: a root target has lost CAP_SYS_ADMIN over ours), it starts
 // warden_tiny_fuse on `mount_point` serving /bin/true as prog (`mode`: "", "uncached", "hold";
@@ -512,10 +521,7 @@ TEST_CASE("a tmpfs file mounted beneath the tree's own FUSE mount: refused witho
   ::umount2(mount_point.c_str(), MNT_DETACH);
   CHECK(run.exit_code == 0);           // the script's own end: no watchdog (125)
   CHECK(run.fact("loader") == "127");  // ld.so's "cannot map"
-  const Json* record = find_record(run, "mmap");
-  REQUIRE(record != nullptr);
-  CHECK((*record)["decision"] == "deny");
-  CHECK((*record)["file"] == "unreachable-file");
+  check_refused(run, "mmap", "unreachable-file");
 }
 
 TEST_CASE("a tmpfs file run where the namespace's root is the tree's own FUSE mount: no hang") {
@@ -530,10 +536,7 @@ TEST_CASE("a tmpfs file run where the namespace's root is the tree's own FUSE mo
   const std::string& mount_point = *where;
   std::string shm_file = "/dev/shm/warden-pivot-" + std::to_string(::getpid());
   std::filesystem::copy_file(CONTAINER_PROBE_BIN, shm_file);  // static: the new root has no libc
-  struct Remove {
-    std::string path;
-    ~Remove() { ::unlink(path.c_str()); }
-  } remove{shm_file};
+  RemovedAtEnd remove{shm_file};
   Args command = in_tree_fuse(dir, mount_point, "uncached",
                               "\"$3\" fexec-pivot \"$4\" \"$1\"; echo exec=$?; umount \"$1\"",
                               {attack_bin(), shm_file});
@@ -545,13 +548,7 @@ TEST_CASE("a tmpfs file run where the namespace's root is the tree's own FUSE mo
   CHECK(run.exit_code == 0);  // the script's own end: no watchdog (125)
   CHECK(run.fact("map_errno") == std::to_string(EACCES));
   CHECK(run.fact("exec") == std::to_string(EACCES));
-  for (const char* call : {"mmap", "execveat"}) {
-    CAPTURE(call);
-    const Json* record = find_record(run, call);
-    REQUIRE(record != nullptr);
-    CHECK((*record)["decision"] == "deny");
-    CHECK((*record)["file"] == "unreachable-file");
-  }
+  for (const char* call : {"mmap", "execveat"}) check_refused(run, call, "unreachable-file");
 }
 
 TEST_CASE("memfd-warden without root judges a tmpfs file's name from the caller's own root") {
@@ -561,10 +558,7 @@ TEST_CASE("memfd-warden without root judges a tmpfs file's name from the caller'
   // /dev/shm covered by another tmpfs there and run through an fd, still does not.
   std::string program = "/dev/shm/warden-rootless-" + std::to_string(::getpid());
   std::filesystem::copy_file("/bin/true", program);
-  struct Remove {
-    std::string path;
-    ~Remove() { ::unlink(path.c_str()); }
-  } remove{program};
+  RemovedAtEnd remove{program};
   std::filesystem::permissions(
       program, std::filesystem::perms::owner_all | std::filesystem::perms::group_exec |
                    std::filesystem::perms::others_exec | std::filesystem::perms::others_read);
@@ -586,10 +580,7 @@ TEST_CASE("memfd-warden without root judges a tmpfs file's name from the caller'
   auto run = run_warden_as_nobody({"--log-level", "error"}, command);
   CHECK(run.fact("named") == "0");
   CHECK(run.fact("covered") == "126");  // the shell's "cannot execute": EACCES
-  const Json* record = find_record(run, "execve");
-  REQUIRE(record != nullptr);
-  CHECK((*record)["decision"] == "deny");
-  CHECK((*record)["file"] == "unreachable-file");
+  check_refused(run, "execve", "unreachable-file");
 }
 
 TEST_CASE(
@@ -603,10 +594,7 @@ TEST_CASE(
   }
   char jail[] = "/dev/shm/warden-jail-XXXXXX";
   REQUIRE(::mkdtemp(jail) != nullptr);
-  struct Remove {
-    std::string path;
-    ~Remove() { std::filesystem::remove_all(path); }
-  } remove{jail};
+  RemovedAtEnd remove{jail};
   std::filesystem::copy_file(CONTAINER_PROBE_BIN, std::string(jail) + "/probe");  // static
   Args command{"chroot", jail, "/probe", "jailed", "0"};
   REQUIRE(run_native(command).exit_code == 0);  // control
@@ -804,12 +792,8 @@ TEST_CASE("a file on a tmpfs or an overlay that no path reaches is neither mappe
       CHECK(run.fact("map_errno") == std::to_string(EACCES));
       CHECK(run.fact("exec") == std::to_string(EACCES));
       for (const char* call : {"mmap", "execveat"}) {
-        CAPTURE(call);
-        const Json* record = find_record(run, call);
-        REQUIRE(record != nullptr);
-        CHECK((*record)["decision"] == "deny");
-        CHECK((*record)["file"] == "unreachable-file");
-        CHECK((*record)["technique"] == "T1620");
+        check_refused(run, call, "unreachable-file");
+        CHECK((*find_record(run, call))["technique"] == "T1620");
       }
     }
   }

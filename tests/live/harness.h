@@ -53,6 +53,15 @@ inline constexpr int kSentinel = 33;  // EDOM
 inline constexpr const char* kSentinelName = "EDOM";
 inline constexpr int kSentinel2 = 76;  // ENOTUNIQ
 
+// A path (a file, or a directory with everything in it) removed at the end of the test.
+struct RemovedAtEnd {
+  std::string path;
+  ~RemovedAtEnd() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
 // A directory removed with everything in it at the end of the test.
 class TempDir {
  public:
