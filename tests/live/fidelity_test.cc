@@ -307,6 +307,8 @@ TEST_CASE(
     for (int attempt = 0; attempt < 5 && !won; ++attempt) {
       CAPTURE(attempt);
       auto run = run_warden({"--policy", allow_exec}, command);
+      CAPTURE(run.out);
+      CAPTURE(run.err);
       won = run.err.find("taking the strictest value, 2") != std::string::npos;
       const RunResult& expected = won ? strictest : lenient;
       CHECK(run.exit_code == expected.exit_code);

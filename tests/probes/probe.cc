@@ -250,7 +250,7 @@ int cmd_hit_reader(const std::string& signal_name, const std::string& name, unsi
 
 // stop-readers NAME FLAGS: as the first process of a PID namespace (under in-pidns), a thread
 // stops with SIGSTOP every other process that appears in the namespace, as soon as it appears
-// (it polls the next numbers with pidfd_open), while memfd_create(NAME, FLAGS) runs; the result
+// (it polls the next numbers with kill), while memfd_create(NAME, FLAGS) runs; the result
 // is then described as `create` does. Tells on stderr how many it stopped (readers_stopped=N).
 int cmd_stop_readers(const std::string& name, unsigned flags) {
   std::atomic<bool> done{false};
@@ -261,13 +261,11 @@ int cmd_stop_readers(const std::string& name, unsigned flags) {
     while (!done.load(std::memory_order_relaxed)) {
       for (pid_t pid = 2; pid < 32; ++pid) {
         if (pid == own || seen[pid]) continue;
-        int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-        if (fd < 0) continue;
-        if (::syscall(SYS_pidfd_send_signal, fd, SIGSTOP, nullptr, 0) == 0) {
+        // kill(), not a pidfd: a pidfd held for a moment would push the memfd's number up.
+        if (::kill(pid, SIGSTOP) == 0) {
           seen[pid] = true;
           stopped.fetch_add(1);
         }
-        ::close(fd);
       }
     }
   });
