@@ -13,6 +13,9 @@ void CallDispatcher::handle(const TrappedRequest& request, CallChannel& channel)
     case CallGroup::kWrite:
       growth_.handle(request, channel);
       return;
+    case CallGroup::kXattr:
+      xattr_.handle(request, channel);
+      return;
     case CallGroup::kExec:
       exec_.handle(request, channel);
       return;

@@ -4,13 +4,14 @@
 
 #include "policy/policy.h"
 #include "supervisor/calls/audit_log.h"
-#include "supervisor/calls/supervision.h"
 #include "supervisor/calls/call_channel.h"
 #include "supervisor/calls/exec_call.h"
 #include "supervisor/calls/exec_map_call.h"
 #include "supervisor/calls/growth_call.h"
 #include "supervisor/calls/memfd_call.h"
 #include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/calls/supervision.h"
+#include "supervisor/calls/xattr_call.h"
 
 namespace warden {
 
@@ -21,6 +22,7 @@ class CallDispatcher {
       : context_{policy, options.dry_run, options.record_names, ledger, audit, callers_},
         create_(context_),
         growth_(context_),
+        xattr_(context_),
         exec_(context_),
         exec_map_(context_) {}
 
@@ -34,6 +36,7 @@ class CallDispatcher {
   HandlerContext context_;
   MemfdCallHandler create_;
   GrowthCallHandler growth_;
+  XattrCallHandler xattr_;
   ExecCallHandler exec_;
   ExecMapCallHandler exec_map_;
 };

@@ -94,17 +94,10 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
   Call call{channel,     syscall, decode_growth_args(syscall.call, syscall.abi, request.args),
             request.tid, -1,      UniqueFd(),
             UniqueFd()};
-  // The comm and executable only when every record must name them; a refusal reads them later.
-  callers_.read(call.tid, caller_,
-                record_names_ ? CallerReader::Names::kRead : CallerReader::Names::kSkip);
-  call.pidfd = callers_.pidfd_for(call.tid, caller_, call.own_pidfd);
-  // Proves the pidfd names the caller (not a process that reused its pid) before we use it.
-  if (call.pidfd < 0 || !channel.caller_waiting()) {
-    if (call.pidfd >= 0 || errno == ESRCH) return;  // the caller is gone
-    // We cannot reach the caller's files: fail closed rather than let an unchecked call through.
-    spdlog::error("opening a pidfd for thread {}: {}; refusing its {}", call.tid,
-                  std::strerror(errno), trapped_call_name(syscall.call));
-    respond(call, -EPERM);
+  bool unreachable = false;
+  call.pidfd = caller_pidfd(call.tid, syscall, channel, caller_, call.own_pidfd, unreachable);
+  if (call.pidfd < 0) {
+    if (unreachable) respond(call, -EPERM);  // fail closed, never an unchecked call
     return;
   }
   if (call.args.path != 0) {

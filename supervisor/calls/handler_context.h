@@ -6,8 +6,10 @@
 
 #include "policy/policy.h"
 #include "supervisor/calls/audit_log.h"
-#include "supervisor/kernel/caller_info.h"
+#include "supervisor/calls/call_channel.h"
 #include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/kernel/caller_info.h"
+#include "supervisor/kernel/unique_fd.h"
 
 namespace warden {
 
@@ -30,6 +32,14 @@ class CallHandler {
         ledger_(context.ledger),
         audit_(context.audit),
         callers_(context.callers) {}
+
+  // For a call carried out on the caller's files: reads who the caller is into `caller` (its
+  // comm and executable only when every record names them), and returns a pidfd that reaches
+  // its fd table (the CallerReader's, or one opened into `own`), proved to name the caller: it
+  // still waits. -1 when the caller is gone (nothing to answer), or when its files cannot be
+  // reached (`unreachable`, logged): the call must then be refused rather than let through.
+  int caller_pidfd(pid_t tid, const TrappedSyscall& syscall, CallChannel& channel,
+                   CallerInfo& caller, UniqueFd& own, bool& unreachable);
 
   const Policy& policy_;
   bool dry_run_;

@@ -57,6 +57,7 @@ bool group_trapped(CallGroup group, TrapAction action, const TrapSet& traps) {
     case CallGroup::kCreate:
       return true;
     case CallGroup::kGrowth:
+    case CallGroup::kXattr:
       return traps.growth;
     case CallGroup::kWrite:
     case CallGroup::kAio:
@@ -96,7 +97,8 @@ std::vector<FilterRule> filter_rules(TrapAction action, const TrapSet& traps) {
       if (entry.abi != abi || entry.multiplexed) continue;
       if (!group_trapped(call_group(entry.call), action, traps)) continue;
       for (auto& when : conditions_for(entry.call, abi)) {
-        rules.push_back({abi, trapped_call_name(entry.call), FilterRule::Kind::kTrap, 0, when});
+        rules.push_back(
+            {abi, trapped_call_name(entry.call), FilterRule::Kind::kTrap, 0, when, entry.nr});
       }
     }
     if (action == TrapAction::kTrace) {

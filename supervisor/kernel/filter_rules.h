@@ -16,7 +16,7 @@ enum class TrapAction { kUserNotify, kTrace };
 
 // Which groups of calls the filter traps: creation always; the rest as the policy needs.
 struct TrapSet {
-  bool growth = false;    // ftruncate, fallocate, truncate: a byte limit is set
+  bool growth = false;    // ftruncate, fallocate, truncate, the setxattr family: a byte limit
   bool writes = false;    // the write family, and io_setup (refused): quota.strict_writes
   bool exec = false;      // exec = "deny" somewhere: execve, execveat, and the calls that make
                           // memory executable (mmap, mprotect, pkey_mprotect with PROT_EXEC of
@@ -45,6 +45,7 @@ struct FilterRule {
   Kind kind = Kind::kTrap;
   int errno_value = 0;         // kErrno: the call fails with it, never reaching us
   std::vector<ArgCheck> when;  // all must hold; empty: always
+  int32_t nr = -1;             // this ABI's number, for a call libseccomp cannot name
 };
 
 // Every rule, ABI by ABI (x86_64, i386, x32). A call with several rules traps when any matches.

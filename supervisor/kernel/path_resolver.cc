@@ -147,7 +147,8 @@ std::optional<ResolvedPath> resolve_quickly(int start, const PathLookup& lookup,
   }
   out.file = UniqueFd(static_cast<int>(fd));
   struct stat st {};
-  if (!lookup.follow_final && ::fstat(out.file.get(), &st) == 0 && S_ISLNK(st.st_mode)) {
+  if (!lookup.follow_final && !lookup.final_link_itself && ::fstat(out.file.get(), &st) == 0 &&
+      S_ISLNK(st.st_mode)) {
     out.file.reset();  // the last component, not followed (AT_SYMLINK_NOFOLLOW)
     out.error = ELOOP;
   }
@@ -308,7 +309,8 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
       rest = pending;
       continue;
     }
-    if (S_ISLNK(st.st_mode)) return fail(ELOOP);  // the last component, not followed
+    // The last component, not followed: refused (execveat), or the result itself (lsetxattr).
+    if (S_ISLNK(st.st_mode) && !lookup.final_link_itself) return fail(ELOOP);
     current = std::move(next_fd);
     if (trailing_slash && last && !S_ISDIR(st.st_mode)) return fail(ENOTDIR);
   }

@@ -25,6 +25,8 @@ struct PathLookup {
   int dirfd = -100;                  // AT_FDCWD, or the caller's directory fd (execveat, *at calls)
   std::string_view path;             // as the caller passed it
   bool follow_final = true;          // false: AT_SYMLINK_NOFOLLOW
+  bool final_link_itself = false;    // with follow_final false: a final symlink is the file
+                                     // (lsetxattr's), not ELOOP (execveat's)
   bool empty_path_is_dirfd = false;  // AT_EMPTY_PATH
   bool as_caller = false;            // search directories with the caller's credentials
 };

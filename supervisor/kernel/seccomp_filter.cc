@@ -1,10 +1,13 @@
 #include "supervisor/kernel/seccomp_filter.h"
 
+#include <linux/audit.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +63,7 @@ Result<FilterCtx> build_for_abi(Abi abi, TrapAction action, const std::vector<Fi
     uint32_t what = rule.kind == FilterRule::Kind::kTrap
                         ? trap
                         : SCMP_ACT_ERRNO(static_cast<uint16_t>(rule.errno_value));
+    if (nr == __NR_SCMP_ERROR && rule.nr >= 0) continue;  // unknown to libseccomp: see below
     rc = seccomp_rule_add_array(ctx.get(), what, nr, static_cast<unsigned>(checks.size()),
                                 checks.data());
     if (rc < 0 && rc != -EEXIST) {
@@ -67,6 +71,31 @@ Result<FilterCtx> build_for_abi(Abi abi, TrapAction action, const std::vector<Fi
     }
   }
   return ctx;
+}
+
+uint32_t audit_arch_of(Abi abi) {
+  return abi == Abi::kI386 ? AUDIT_ARCH_I386 : AUDIT_ARCH_X86_64;  // x32: numbers with a bit set
+}
+
+// The trapped calls libseccomp cannot name (newer than its tables: it maps numbers between ABIs
+// through names), as plain BPF ahead of its program: five instructions each, which load what
+// they compare and fall through to the next otherwise. libseccomp's program loads the
+// architecture first, so it starts from nothing they left.
+std::vector<sock_filter> unnamed_traps(TrapAction action, const std::vector<FilterRule>& rules) {
+  uint32_t trap = action == TrapAction::kUserNotify ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_TRACE;
+  std::vector<sock_filter> out;
+  for (const auto& rule : rules) {
+    if (rule.kind != FilterRule::Kind::kTrap || rule.nr < 0 || !rule.when.empty() ||
+        seccomp_syscall_resolve_name(rule.name) != __NR_SCMP_ERROR) {
+      continue;
+    }
+    out.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+    out.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, audit_arch_of(rule.abi), 0, 3));
+    out.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+    out.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(rule.nr), 0, 1));
+    out.push_back(BPF_STMT(BPF_RET | BPF_K, trap));
+  }
+  return out;
 }
 
 }  // namespace
@@ -91,9 +120,12 @@ Result<BpfProgram> build_filter(TrapAction action, TrapSet traps) {
   struct stat st {};
   if (::fstat(out.get(), &st) != 0) return errno_error("fstat of the BPF export");
   BpfProgram program;
-  program.instructions.resize(static_cast<size_t>(st.st_size) / sizeof(sock_filter));
-  size_t bytes = program.instructions.size() * sizeof(sock_filter);
-  if (::pread(out.get(), program.instructions.data(), bytes, 0) != static_cast<ssize_t>(bytes)) {
+  program.instructions = unnamed_traps(action, rules);
+  size_t ahead = program.instructions.size();
+  program.instructions.resize(ahead + static_cast<size_t>(st.st_size) / sizeof(sock_filter));
+  size_t bytes = (program.instructions.size() - ahead) * sizeof(sock_filter);
+  if (::pread(out.get(), program.instructions.data() + ahead, bytes, 0) !=
+      static_cast<ssize_t>(bytes)) {
     return errno_error("reading back the BPF export");
   }
   return program;

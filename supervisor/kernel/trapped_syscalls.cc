@@ -15,7 +15,7 @@ struct CallInfo {
   CallGroup group;
 };
 
-constexpr std::array<CallInfo, 27> kCalls{{
+constexpr std::array<CallInfo, 31> kCalls{{
     {TrappedCall::kMemfdCreate, "memfd_create", CallGroup::kCreate},
     {TrappedCall::kMemfdSecret, "memfd_secret", CallGroup::kCreate},
     {TrappedCall::kFtruncate, "ftruncate", CallGroup::kGrowth},
@@ -32,6 +32,10 @@ constexpr std::array<CallInfo, 27> kCalls{{
     {TrappedCall::kCopyFileRange, "copy_file_range", CallGroup::kWrite},
     {TrappedCall::kTruncate, "truncate", CallGroup::kGrowth},
     {TrappedCall::kTruncate64, "truncate64", CallGroup::kGrowth},
+    {TrappedCall::kSetxattr, "setxattr", CallGroup::kXattr},
+    {TrappedCall::kLsetxattr, "lsetxattr", CallGroup::kXattr},
+    {TrappedCall::kFsetxattr, "fsetxattr", CallGroup::kXattr},
+    {TrappedCall::kSetxattrat, "setxattrat", CallGroup::kXattr},
     {TrappedCall::kExecve, "execve", CallGroup::kExec},
     {TrappedCall::kExecveat, "execveat", CallGroup::kExec},
     {TrappedCall::kMmap, "mmap", CallGroup::kExecMap},
@@ -60,6 +64,17 @@ static_assert(calls_in_enum_order());
 constexpr int32_t kI386Shmat = 397;
 constexpr int32_t kI386Ipc = 117;
 
+// Calls newer than libseccomp 2.5's tables, by the number every ABI shares since Linux 5.1
+// (x32's with __X32_SYSCALL_BIT).
+constexpr int32_t kSetxattratNr = 463;
+constexpr int32_t kX32SyscallBit = 0x40000000;
+
+int32_t number_of(uint32_t scmp_arch, const CallInfo& call) {
+  int nr = seccomp_syscall_resolve_name_arch(scmp_arch, call.name);
+  if (nr >= 0 || call.call != TrappedCall::kSetxattrat) return nr;
+  return scmp_arch == SCMP_ARCH_X32 ? kSetxattratNr | kX32SyscallBit : kSetxattratNr;
+}
+
 struct AbiInfo {
   Abi abi;
   uint32_t scmp_arch;
@@ -81,7 +96,7 @@ std::vector<TrappedSyscall> build_table() {
         table.push_back({call.call, abi.abi, abi.audit_arch, kI386Ipc, true});
         continue;
       }
-      int nr = seccomp_syscall_resolve_name_arch(abi.scmp_arch, call.name);
+      int nr = number_of(abi.scmp_arch, call);
       if (nr < 0) continue;  // the call does not exist on this ABI (ftruncate64 on x86_64 ...)
       table.push_back({call.call, abi.abi, abi.audit_arch, nr});
     }

@@ -32,6 +32,11 @@ enum class TrappedCall {
   // change a file's size by path (byte limits)
   kTruncate,
   kTruncate64,  // i386 only
+  // set an extended attribute (byte limits): a memfd's are kernel memory no charge counts
+  kSetxattr,
+  kLsetxattr,
+  kFsetxattr,
+  kSetxattrat,  // Linux 6.13; not in libseccomp 2.5's tables (numbered below)
   // running a program (exec = "deny": refused for memfds, T1620)
   kExecve,
   kExecveat,
@@ -52,7 +57,7 @@ enum class TrappedCall {
 };
 
 // Which groups of calls a filter traps.
-enum class CallGroup { kCreate, kGrowth, kWrite, kAio, kExec, kExecMap, kIoUring, kClone };
+enum class CallGroup { kCreate, kGrowth, kWrite, kXattr, kAio, kExec, kExecMap, kIoUring, kClone };
 
 const char* abi_name(Abi abi);
 const char* trapped_call_name(TrappedCall call);

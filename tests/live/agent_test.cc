@@ -956,6 +956,36 @@ TEST_CASE("agent: a byte quota holds per container, with the profile oci-profile
   CHECK(run_native({std::string(CONTAINER_PROBE_BIN), "b2", "0", "786432"}).exit_code == 0);
 }
 
+TEST_CASE("agent: with a byte limit a container's memfd takes no extended attribute") {
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  std::string policy = dir.write("quota.toml", "version = 1\n[quota]\nmax_bytes = \"1M\"\n");
+  Agent agent(dir, {"--policy", policy});
+  Json profile = generated_profile({"--socket", agent.socket(), "--policy", policy});
+  std::string id = container_id("xattrs");
+  auto run = run_container(
+      make_bundle(dir, "xattrs", {"/bin/probe", "--xattrs"}, agent.socket(), "", profile), id);
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("fsetxattr") == std::to_string(EOPNOTSUPP));
+  // setxattrat reaches the agent only where the runtime's libseccomp can name it (2.6 and
+  // later); Debian 12's runc (2.5.4) leaves it out of the container's filter, and the memfd
+  // takes the attribute (docs/memory-quotas.md).
+  auto runtime = run_native({"runc", "--version"});
+  bool named = runtime.out.find("libseccomp: 2.5.") == std::string::npos;
+  CHECK(run.fact("setxattrat") == (named ? std::to_string(ENOSYS) : "0"));
+  agent.stop(SIGTERM);
+  bool refused = false;
+  for (const auto& r : records_of(audit_records(agent.audit()), id)) {
+    refused |= r["event"] == "decision" && r["syscall"] == "fsetxattr" &&
+               r["reason"] == "memfd-xattr" && r["name"] == "attributes";
+  }
+  CHECK(refused);
+  // Control: without the agent the memfd takes both.
+  auto native = run_native({std::string(CONTAINER_PROBE_BIN), "--xattrs"});
+  CHECK(native.fact("fsetxattr") == "0");
+  CHECK(native.fact("setxattrat") == "0");
+}
+
 TEST_CASE("agent: two containers at once, each decided by its own policy") {
   SKIP_WITHOUT_CONTAINERS();
   TempDir dir;

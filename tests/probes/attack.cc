@@ -895,6 +895,61 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
   return 0;
 }
 
+// xattr-swap HOW ROUNDS DIR: a second thread keeps swapping what a name means between a file in
+// DIR and a memfd, while this one sets ROUNDS user.* attributes of 1 KiB through that name. HOW:
+// fd (dup2 of the file and the memfd onto one fd number, then fsetxattr), path (two symlinks,
+// one to the file and one to /proc/self/fd/M, exchanged by renameat2, then setxattr). Each set
+// waits until the swapper has swapped since the last. Prints on_memfd= and on_file= (attributes
+// each holds at the end).
+int cmd_xattr_swap(const std::string& how, long rounds, const std::string& dir) {
+  constexpr int kSwapped = 900;  // the fd number that names one and then the other
+  std::string file_path = dir + "/swapped", a = dir + "/a", b = dir + "/b";
+  int file = ::open(file_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int memfd = static_cast<int>(::syscall(SYS_memfd_create, "swap-target", MFD_CLOEXEC));
+  if (file < 0 || memfd < 0 || ::dup2(file, kSwapped) < 0) return errno;
+  std::string proc_memfd = "/proc/self/fd/" + std::to_string(memfd);
+  if (::symlink(file_path.c_str(), a.c_str()) != 0 || ::symlink(proc_memfd.c_str(), b.c_str()) != 0)
+    return errno;
+  std::atomic<bool> stop{false};
+  std::atomic<long> swaps{0};
+  std::thread swapper([&] {
+    for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      if (how == "fd") {
+        ::dup3((i & 1) ? file : memfd, kSwapped, O_CLOEXEC);
+      } else {
+        ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE);
+      }
+      swaps.store(i + 1, std::memory_order_release);
+    }
+  });
+  std::vector<char> value(1024, 'x');
+  long seen = 0;
+  for (long i = 0; i < rounds; ++i) {
+    while (swaps.load(std::memory_order_acquire) == seen) std::this_thread::yield();
+    seen = swaps.load(std::memory_order_acquire);
+    std::string name = "user.r" + std::to_string(i);
+    if (how == "fd") {
+      (void)::fsetxattr(kSwapped, name.c_str(), value.data(), value.size(), 0);
+    } else {
+      (void)::setxattr(a.c_str(), name.c_str(), value.data(), value.size(), 0);
+    }
+  }
+  stop = true;
+  swapper.join();
+  auto count = [](int fd) {
+    std::vector<char> names(1 << 20);
+    ssize_t listed = ::flistxattr(fd, names.data(), names.size());
+    long held = 0;
+    for (ssize_t i = 0; i < listed; i += static_cast<ssize_t>(std::strlen(&names[i])) + 1) ++held;
+    return held;
+  };
+  std::printf("on_memfd=%ld\non_file=%ld\n", count(memfd), count(file));
+  ::unlink(a.c_str());
+  ::unlink(b.c_str());
+  ::unlink(file_path.c_str());
+  return 0;
+}
+
 // truncate-path SIZE [SUFFIX]: grows a memfd to SIZE through truncate("/proc/self/fd/N"), with
 // SUFFIX ("/": a name that must be a directory) after it.
 int cmd_truncate_path(long size, const char* suffix) {
@@ -1441,6 +1496,7 @@ int main(int argc, char** argv) {
   if (command == "aio") return cmd_aio(std::atol(arg(2)));
   if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)), arg(3));
   if (command == "copy-position-race") return cmd_copy_position_race(arg(2), std::atol(arg(3)));
+  if (command == "xattr-swap") return cmd_xattr_swap(arg(2), std::atol(arg(3)), arg(4));
   if (command == "userns-truncate") return cmd_userns_truncate(arg(2));
   if (command == "secret-flight") {
     return cmd_secret_flight(std::atol(arg(2)), std::atol(arg(3)), std::string(arg(4)) == "nested");

@@ -9,6 +9,9 @@
 //   memfd_create with its name in a page that a userfaultfd of ours must fill, and that nobody
 //   fills: the call waits for as long as the userfaultfd lives. Exits 3 without a userfaultfd
 //   (CAP_SYS_PTRACE, or vm.unprivileged_userfaultfd), else with the call's errno.
+// container_probe --xattrs
+//   a memfd, then a user.* attribute set on it with fsetxattr and with setxattrat (Linux 6.13,
+//   syscall 463): prints fsetxattr= and setxattrat= (0 or the errno). Exits 0.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static int uffd_name(void) {
@@ -36,8 +40,22 @@ static int uffd_name(void) {
   return syscall(SYS_memfd_create, page, 0) < 0 ? errno : 0;
 }
 
+static int xattrs(void) {
+  int fd = (int)syscall(SYS_memfd_create, "attributes", 0);
+  if (fd < 0) return errno;
+  printf("fsetxattr=%d\n", fsetxattr(fd, "user.a", "v", 1, 0) == 0 ? 0 : errno);
+  struct {
+    unsigned long long value;
+    unsigned size, flags;
+  } args = {(unsigned long)"v", 1, 0};
+  long at = syscall(463, fd, "", AT_EMPTY_PATH, "user.b", &args, sizeof(args));
+  printf("setxattrat=%d\n", at == 0 ? 0 : errno);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "--uffd-name") == 0) return uffd_name();
+  if (argc == 2 && strcmp(argv[1], "--xattrs") == 0) return xattrs();
   if (argc < 3) return 64;
   long fd = syscall(SYS_memfd_create, argv[1], strtoul(argv[2], NULL, 0));
   if (fd < 0) return errno;

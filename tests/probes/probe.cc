@@ -3,6 +3,7 @@
 // lines on stdout. Tests run it with and without the supervisor and compare.
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/falloc.h>
 #include <linux/filter.h>
 #include <linux/futex.h>
@@ -22,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -1648,6 +1650,116 @@ int cmd_load(int processes, int threads, int seconds) {
   return 0;
 }
 
+// xattr-cases DIR: extended attributes set every way the kernel takes them, on a file in DIR, a
+// directory, a symlink, a memfd, and with each bad argument in turn; prints CASE=ERRNO (0 for
+// success) for each, then memfd_xattrs= (how many attributes the memfd holds at the end). A
+// child that has become nobody tries a root-owned file and a memfd of its own (nobody_*). The
+// i386 fsetxattr (int $0x80, 228) of a memfd is i386_memfd.
+int cmd_xattr_cases(const std::string& dir) {
+  std::string file = dir + "/file", link = dir + "/link";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int memfd = static_cast<int>(::syscall(SYS_memfd_create, "xattrs", 0));
+  int opath = ::open(file.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0 || memfd < 0 || opath < 0 || ::symlink("file", link.c_str()) != 0) return errno;
+  std::string proc_memfd = "/proc/self/fd/" + std::to_string(memfd);
+  std::string long_name = "user." + std::string(250, 'n');  // 255 bytes: the longest
+  std::string too_long = long_name + "n";
+  static char big[XATTR_SIZE_MAX + 1];
+  auto report = [](const char* name, long rc) {
+    std::printf("%s=%d\n", name, rc == 0 ? 0 : errno);
+  };
+  report("f_file", ::fsetxattr(fd, "user.a", "v", 1, 0));
+  report("f_file_again", ::fsetxattr(fd, "user.a", "vv", 2, 0));
+  report("f_create_exists", ::fsetxattr(fd, "user.a", "v", 1, XATTR_CREATE));
+  report("f_replace_missing", ::fsetxattr(fd, "user.b", "v", 1, XATTR_REPLACE));
+  report("f_empty_value", ::fsetxattr(fd, "user.c", nullptr, 0, 0));
+  report("f_largest", ::fsetxattr(fd, "user.d", big, XATTR_SIZE_MAX, 0));
+  report("f_longest_name", ::fsetxattr(fd, long_name.c_str(), "v", 1, 0));
+  report("f_trusted", ::fsetxattr(fd, "trusted.a", "v", 1, 0));
+  report("f_security", ::fsetxattr(fd, "security.a", "v", 1, 0));
+  report("f_unknown_prefix", ::fsetxattr(fd, "nosuch.a", "v", 1, 0));
+  report("f_bad_flags", ::fsetxattr(fd, "user.a", "v", 1, 0x100));
+  report("f_empty_name", ::fsetxattr(fd, "", "v", 1, 0));
+  report("f_name_too_long", ::fsetxattr(fd, too_long.c_str(), "v", 1, 0));
+  report("f_too_big", ::fsetxattr(fd, "user.a", big, XATTR_SIZE_MAX + 1, 0));
+  report("f_bad_value", ::fsetxattr(fd, "user.a", nullptr, 1, 0));
+  report("f_bad_name", ::fsetxattr(fd, nullptr, "v", 1, 0));
+  report("f_bad_fd", ::fsetxattr(999, "user.a", "v", 1, 0));
+  report("f_bad_fd_bad_flags", ::fsetxattr(999, "user.a", "v", 1, 0x100));
+  report("f_opath", ::fsetxattr(opath, "user.a", "v", 1, 0));
+  report("f_memfd", ::fsetxattr(memfd, "user.a", "v", 1, 0));
+  report("f_memfd_trusted", ::fsetxattr(memfd, "trusted.a", "v", 1, 0));
+  report("f_memfd_security", ::fsetxattr(memfd, "security.a", "v", 1, 0));
+  // A POSIX ACL, u::rw-,g::r--,o::r-- (version 2; tags USER_OBJ, GROUP_OBJ, OTHER).
+  struct __attribute__((packed)) {
+    uint32_t version;
+    struct __attribute__((packed)) {
+      uint16_t tag, perm;
+      uint32_t id;
+    } entries[3];
+  } acl = {2, {{0x01, 6, ~0u}, {0x04, 4, ~0u}, {0x20, 4, ~0u}}};
+  report("f_memfd_acl", ::fsetxattr(memfd, "system.posix_acl_access", &acl, sizeof(acl), 0));
+  report("f_memfd_bad_flags", ::fsetxattr(memfd, "user.a", "v", 1, 0x100));
+  report("f_memfd_too_big", ::fsetxattr(memfd, "user.a", big, XATTR_SIZE_MAX + 1, 0));
+  report("p_file", ::setxattr(file.c_str(), "user.p", "v", 1, 0));
+  report("p_dir", ::setxattr(dir.c_str(), "user.p", "v", 1, 0));
+  report("p_follow_link", ::setxattr(link.c_str(), "user.q", "v", 1, 0));
+  report("l_link", ::lsetxattr(link.c_str(), "user.q", "v", 1, 0));
+  report("l_link_trusted", ::lsetxattr(link.c_str(), "trusted.q", "v", 1, 0));
+  report("l_link_slash", ::lsetxattr((link + "/").c_str(), "user.q", "v", 1, 0));
+  report("p_trailing_slash", ::setxattr((file + "/").c_str(), "user.p", "v", 1, 0));
+  report("p_missing", ::setxattr((dir + "/none").c_str(), "user.p", "v", 1, 0));
+  report("p_missing_bad_flags", ::setxattr((dir + "/none").c_str(), "user.p", "v", 1, 0x100));
+  report("p_empty", ::setxattr("", "user.p", "v", 1, 0));
+  report("p_bad_path", ::setxattr(nullptr, "user.p", "v", 1, 0));
+  report("p_memfd", ::setxattr(proc_memfd.c_str(), "user.p", "v", 1, 0));
+  report("l_memfd_link", ::lsetxattr(proc_memfd.c_str(), "user.p", "v", 1, 0));
+  // setxattrat (6.13): struct xattr_args { u64 value; u32 size; u32 flags; }.
+  struct {
+    uint64_t value;
+    uint32_t size, flags;
+  } args{reinterpret_cast<uintptr_t>("v"), 1, 0};
+  report("at_file", ::syscall(463, AT_FDCWD, file.c_str(), 0, "user.t", &args, sizeof(args)));
+  report("at_memfd", ::syscall(463, memfd, "", AT_EMPTY_PATH, "user.t", &args, sizeof(args)));
+  // i386: the name and value below 4 GiB, where a 32-bit pointer reaches them.
+  auto* low = static_cast<char*>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
+  if (low != MAP_FAILED) {
+    std::strcpy(low, "user.i");
+    long result = 228, name = static_cast<long>(reinterpret_cast<uintptr_t>(low));
+    asm volatile("int $0x80"
+                 : "+a"(result)
+                 : "b"(static_cast<long>(memfd)), "c"(name), "d"(name), "S"(1L), "D"(0L)
+                 : "memory");
+    std::printf("i386_memfd=%ld\n", -result);
+  }
+  std::fflush(stdout);  // before the fork, or the child prints it all again
+  pid_t child = ::fork();
+  if (child == 0) {
+    int own = static_cast<int>(::syscall(SYS_memfd_create, "nobody", 0));
+    int rd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+        ::setresuid(65534, 65534, 65534) != 0) {
+      _exit(errno);
+    }
+    report("nobody_root_file", ::fsetxattr(rd, "user.n", "v", 1, 0));
+    report("nobody_root_path", ::setxattr(file.c_str(), "user.n", "v", 1, 0));
+    report("nobody_trusted", ::fsetxattr(rd, "trusted.n", "v", 1, 0));
+    report("nobody_memfd", ::fsetxattr(own, "user.n", "v", 1, 0));
+    std::fflush(stdout);
+    _exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  char names[4096];
+  ssize_t listed = ::flistxattr(memfd, names, sizeof(names));
+  int held = 0;
+  for (ssize_t i = 0; i < listed; i += static_cast<ssize_t>(std::strlen(names + i)) + 1) ++held;
+  std::printf("memfd_xattrs=%d\n", held);
+  std::fflush(stdout);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int usage() {
   std::fprintf(
       stderr,
@@ -1665,7 +1777,8 @@ int usage() {
       "  i386-memfd NAME | lifeline DIR | own-filter allow|listener|refuse-sealing|zero-sealing "
       "NAME\n"
       "  restart-storm N | load PROCESSES THREADS SECONDS\n"
-      "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N | hold-inotify SECONDS\n");
+      "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N | hold-inotify SECONDS\n"
+      "  xattr-cases DIR\n");
   return 64;
 }
 
@@ -1718,6 +1831,7 @@ int main(int argc, char** argv) {
   if (command == "restart-storm") return cmd_restart_storm(std::atol(arg(2)));
   if (command == "load") return cmd_load(std::atoi(arg(2)), std::atoi(arg(3)), std::atoi(arg(4)));
   if (command == "i386-memfd") return cmd_i386_memfd(arg(2));
+  if (command == "xattr-cases") return cmd_xattr_cases(arg(2));
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));

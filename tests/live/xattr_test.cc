@@ -1,0 +1,126 @@
+// Live: extended attributes under a byte limit. A memfd's attributes are kernel memory that no
+// charge counts, so with a byte limit a memfd takes none (EOPNOTSUPP); every other file takes
+// them as natively, from memfd-warden's own reference to the file, as the caller, so a second
+// thread that swaps a memfd in after the check gets nothing onto it
+// (supervisor/calls/xattr_call.h).
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+
+#include "tests/live/harness.h"
+
+namespace warden::test {
+namespace {
+
+// The probe's cases in a directory of their own (it makes a file and a symlink there).
+RunResult cases(const Args* warden_args) {
+  TempDir dir;
+  Args command{probe_bin(), "xattr-cases", dir.path().string()};
+  return warden_args ? run_warden(*warden_args, command) : run_native(command);
+}
+
+// Fact by fact, so that a failure names the case.
+void check_facts(const RunResult& run, const std::map<std::string, std::string>& expected) {
+  for (const auto& [key, value] : expected) {
+    CAPTURE(key);
+    CHECK(run.fact(key) == value);
+  }
+  CHECK(run.facts.size() == expected.size());
+}
+
+// The cases that set an attribute on a memfd, and succeed natively.
+constexpr const char* kOnMemfd[] = {"f_memfd", "f_memfd_trusted", "f_memfd_security", "f_memfd_acl",
+                                    "p_memfd", "i386_memfd",      "nobody_memfd"};
+
+}  // namespace
+
+TEST_CASE(
+    "with a byte limit a memfd takes no extended attribute and other files take them as natively") {
+  auto native = cases(nullptr);
+  REQUIRE(native.exit_code == 0);
+  for (const char* key : kOnMemfd) REQUIRE(native.fact(key) == "0");  // control: they land
+  REQUIRE(native.fact_number("memfd_xattrs") == 6);
+  // setxattrat is Linux 6.13's.
+  REQUIRE(native.fact("at_file") == "0");
+  // The tree's root keeps its capabilities, as the native run's (trusted.* and security.*).
+  Args limited_args{"--keep-caps", "--max-bytes", "64M"};
+  auto limited = cases(&limited_args);
+  CHECK(limited.exit_code == 0);
+  auto expected = native.facts;
+  for (const char* key : kOnMemfd) expected[key] = std::to_string(EOPNOTSUPP);
+  expected["at_file"] = expected["at_memfd"] = std::to_string(ENOSYS);
+  expected["memfd_xattrs"] = "0";
+  // Everything else as natively: the kernel's argument checks in its order (bad flags before a
+  // bad fd), EEXIST and ENODATA, symlinks, trailing slashes, an O_PATH fd, a root-owned file for
+  // nobody (EACCES: set with the caller's credentials, not memfd-warden's).
+  check_facts(limited, expected);
+  size_t refused = 0;
+  for (const auto& record : limited.decisions) {
+    if (record.value("reason", "") != "memfd-xattr") continue;
+    ++refused;
+    CHECK(record["decision"] == "deny");
+    std::string call = record["syscall"];
+    CAPTURE(call);
+    CHECK(record["errno"] == (call == "setxattrat" ? "ENOSYS" : "EOPNOTSUPP"));
+    if (call == "fsetxattr") CHECK((record["name"] == "xattrs" || record["name"] == "nobody"));
+    if (call == "setxattr") CHECK(record["path"].get<std::string>().starts_with("/proc/self/fd/"));
+  }
+  CHECK(refused == 9);  // the seven above and the two setxattrat
+  const Json* i386 = nullptr;
+  for (const auto& record : limited.decisions) {
+    if (record.value("abi", "") == "i386") i386 = &record;
+  }
+  REQUIRE(i386 != nullptr);
+  CHECK((*i386)["syscall"] == "fsetxattr");
+
+  SUBCASE("no byte limit: nothing is trapped") {
+    Args free_args{"--keep-caps"};
+    auto unlimited = cases(&free_args);
+    check_facts(unlimited, native.facts);
+    for (const auto& record : unlimited.decisions) CHECK(record["syscall"] == "memfd_create");
+  }
+  SUBCASE("any byte limit: one memfd's, or a rule's") {
+    TempDir dir;
+    std::string rule = dir.write("rule.toml",
+                                 "version = 1\n[[rule]]\nname = \"pool-*\"\naction = \"allow\"\n"
+                                 "max_bytes = \"1MiB\"\n");
+    for (const Args& limit : {Args{"--max-memfd-bytes", "1M"}, Args{"--policy", rule}}) {
+      CAPTURE(limit[0]);
+      Args args{"--keep-caps"};
+      args.insert(args.end(), limit.begin(), limit.end());
+      auto run = cases(&args);
+      CHECK(run.fact("f_memfd") == std::to_string(EOPNOTSUPP));
+      CHECK(run.fact("f_file") == "0");
+      CHECK(run.fact("memfd_xattrs") == "0");
+    }
+  }
+  SUBCASE("a dry run lets them through, audited as would-deny") {
+    Args dry_args{"--keep-caps", "--max-bytes", "64M", "--dry-run"};
+    auto dry = cases(&dry_args);
+    check_facts(dry, native.facts);
+    size_t would = 0;
+    for (const auto& record : dry.decisions) {
+      if (record.value("reason", "") == "memfd-xattr") would += record["decision"] == "would-deny";
+    }
+    CHECK(would == 9);
+  }
+}
+
+TEST_CASE(
+    "with a byte limit a thread that swaps a memfd in under an fd or a path gets no attribute onto "
+    "it") {
+  for (const char* how : {"fd", "path"}) {
+    CAPTURE(how);
+    TempDir native_dir, dir;
+    auto native = run_native({attack_bin(), "xattr-swap", how, "300", native_dir.path().string()});
+    REQUIRE(native.fact_number("on_memfd") > 0);  // control: natively the swap lands
+    auto run = run_warden({"--max-bytes", "64M"},
+                          {attack_bin(), "xattr-swap", how, "300", dir.path().string()});
+    CHECK(run.exit_code == 0);
+    CHECK(run.fact("on_memfd") == "0");
+    CHECK(run.fact_number("on_file") > 0);
+  }
+}
+
+}  // namespace warden::test
