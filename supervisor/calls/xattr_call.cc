@@ -7,12 +7,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/calls/memfd_ledger.h"
 #include "supervisor/kernel/caller_creds.h"
 #include "supervisor/kernel/kernel_abi.h"
+#include "supervisor/kernel/memory_file.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/target_memory.h"
@@ -80,7 +82,7 @@ void XattrCallHandler::handle(const TrappedRequest& request, CallChannel& channe
       break;
     default:
       // setxattrat: refused whole (its arguments in a struct of a size the caller chooses).
-      refuse_on_memfd(call, {});
+      refuse_on_memfd(call, std::nullopt);
       return;
   }
   call.name_pointer = a[1];
@@ -104,9 +106,13 @@ void XattrCallHandler::handle(const TrappedRequest& request, CallChannel& channe
     respond(call, error);
     return;
   }
+  // Every file of the kernel's own shmem mount, whose attributes no mount limit bounds either:
+  // the memfds, and the files behind shared anonymous mappings and System V segments (reached
+  // through /proc/PID/map_files).
   char link[512];
-  if (auto memfd = memfd_identity(call.file.get(), link)) {
-    refuse_on_memfd(call, memfd->name);
+  auto memfd = memfd_identity(call.file.get(), link);
+  if (memfd || on_kernel_shmem_mount(call.file.get())) {
+    refuse_on_memfd(call, memfd ? std::optional(memfd->name) : std::nullopt);
     return;
   }
   if (!set_by_us(call.name)) {
@@ -193,14 +199,14 @@ int XattrCallHandler::set_as_caller(Call& call) {
   return rc == 0 ? 0 : -errno;
 }
 
-void XattrCallHandler::refuse_on_memfd(Call& call, std::string_view memfd_name) {
+void XattrCallHandler::refuse_on_memfd(Call& call, std::optional<std::string_view> memfd_name) {
   bool at = call.request.syscall.call == TrappedCall::kSetxattrat;
   int error = at ? ENOSYS : EOPNOTSUPP;
   DecisionRecord record;
   record.syscall = trapped_call_name(call.request.syscall.call);
   record.abi = abi_name(call.request.syscall.abi);
   record.tid = call.tid;
-  if (!at) record.name = memfd_name;
+  record.name = memfd_name;
   record.fd = call.fd;
   if (call.by_path) record.path = std::string_view(call.path_text, call.path_length);
   record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;

@@ -1,8 +1,10 @@
 // Handles the calls that set an extended attribute, trapped when a byte limit is set: a memfd's
 // attributes are kernel memory that no charge counts (each value up to 64 KiB, as many as the
-// target likes), so a memfd gets none. On a memfd, setxattr, lsetxattr and fsetxattr fail with
-// EOPNOTSUPP, what tmpfs answered for user.* attributes before Linux 6.6, with an audit record;
-// setxattrat (6.13, which libc's setxattr family does not use) fails with ENOSYS, as before 6.13.
+// target likes), so a memfd gets none, nor any other file of the kernel's shmem mount (behind a
+// shared anonymous mapping or a System V segment). There setxattr, lsetxattr and fsetxattr fail
+// with EOPNOTSUPP, what tmpfs answered for user.* attributes before Linux 6.6, with an audit
+// record; setxattrat (6.13, which libc's setxattr family does not use) fails with ENOSYS, as
+// before 6.13.
 //
 // A file named by an fd number or a path can be swapped for a memfd by a second thread after a
 // check, so the call is never left to the kernel to look up again: memfd-warden reads the
@@ -17,6 +19,8 @@
 #include <linux/limits.h>
 
 #include <array>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "supervisor/calls/call_channel.h"
@@ -40,7 +44,8 @@ class XattrCallHandler : CallHandler {
   int reach_file(Call& call);
   // The call made by memfd-warden on its reference, as the caller: 0 or -errno.
   int set_as_caller(Call& call);
-  void refuse_on_memfd(Call& call, std::string_view memfd_name);
+  // A memfd (named in the record), or another file of the kernel's shmem mount.
+  void refuse_on_memfd(Call& call, std::optional<std::string_view> memfd_name);
   void respond(Call& call, int result);
 
   CallerInfo caller_;

@@ -19,6 +19,7 @@
 #include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -1682,7 +1683,8 @@ int cmd_xattr_cases(const std::string& dir) {
   report("f_empty_name", ::fsetxattr(fd, "", "v", 1, 0));
   report("f_name_too_long", ::fsetxattr(fd, too_long.c_str(), "v", 1, 0));
   report("f_too_big", ::fsetxattr(fd, "user.a", big, XATTR_SIZE_MAX + 1, 0));
-  report("f_bad_value", ::fsetxattr(fd, "user.a", nullptr, 1, 0));
+  static const void* volatile no_value = nullptr;  // a bad pointer the compiler does not see
+  report("f_bad_value", ::fsetxattr(fd, "user.a", no_value, 1, 0));
   report("f_bad_name", ::fsetxattr(fd, nullptr, "v", 1, 0));
   report("f_bad_fd", ::fsetxattr(999, "user.a", "v", 1, 0));
   report("f_bad_fd_bad_flags", ::fsetxattr(999, "user.a", "v", 1, 0x100));
@@ -1713,6 +1715,21 @@ int cmd_xattr_cases(const std::string& dir) {
   report("p_empty", ::setxattr("", "user.p", "v", 1, 0));
   report("p_bad_path", ::setxattr(nullptr, "user.p", "v", 1, 0));
   report("p_memfd", ::setxattr(proc_memfd.c_str(), "user.p", "v", 1, 0));
+  // The kernel's shmem files behind a shared anonymous mapping and a System V segment, reached
+  // through /proc/self/map_files (CAP_SYS_ADMIN).
+  auto map_file = [](void* start) {
+    char path[96];
+    std::snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+                  static_cast<unsigned long>(reinterpret_cast<uintptr_t>(start)),
+                  static_cast<unsigned long>(reinterpret_cast<uintptr_t>(start) + 4096));
+    return std::string(path);
+  };
+  void* shared = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  int segment = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+  void* attached = segment >= 0 ? ::shmat(segment, nullptr, 0) : nullptr;
+  if (segment >= 0) ::shmctl(segment, IPC_RMID, nullptr);
+  report("p_anon_shared", ::setxattr(map_file(shared).c_str(), "user.s", "v", 1, 0));
+  report("p_sysv", ::setxattr(map_file(attached).c_str(), "user.s", "v", 1, 0));
   report("l_memfd_link", ::lsetxattr(proc_memfd.c_str(), "user.p", "v", 1, 0));
   // setxattrat (6.13): struct xattr_args { u64 value; u32 size; u32 flags; }.
   struct {
