@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/memory_file.h"
 #include "supervisor/kernel/path_resolver.h"
+#include "supervisor/kernel/posix_acl_ids.h"
 #include "supervisor/kernel/self_fd.h"
 #include "supervisor/kernel/target_memory.h"
 #include "supervisor/kernel/target_wait.h"
@@ -26,10 +28,14 @@ namespace {
 
 constexpr const char* kReason = "memfd-xattr";
 
-// The namespaces whose checks memfd-warden makes as the kernel would, acting with the caller's
-// credentials: file permissions, and CAP_SYS_ADMIN over the host for trusted.*.
-bool set_by_us(std::string_view name) {
-  return name.starts_with("user.") || name.starts_with("trusted.");
+// /proc/TID/uid_map or gid_map, as memfd-warden's namespace numbers the outside ids.
+IdMap read_id_map(pid_t tid, const char* which) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/%s", tid, which);
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  char text[4096];  // 340 lines at most, the kernel's limit
+  ssize_t got = fd.valid() ? ::read(fd.get(), text, sizeof(text)) : -1;
+  return got > 0 ? parse_id_map(std::string_view(text, static_cast<size_t>(got))) : IdMap{};
 }
 
 }  // namespace
@@ -79,6 +85,8 @@ void XattrCallHandler::handle(const TrappedRequest& request, CallChannel& channe
       break;
     case TrappedCall::kFsetxattr:
       call.fd = static_cast<int>(a[0]);
+      // The kernel takes fsetxattr(AT_FDCWD, ...) as the working directory (path_setxattrat).
+      call.by_path = call.fd == AT_FDCWD;
       break;
     default:
       // setxattrat: refused whole (its arguments in a struct of a size the caller chooses).
@@ -115,15 +123,6 @@ void XattrCallHandler::handle(const TrappedRequest& request, CallChannel& channe
     refuse_on_memfd(call, memfd ? std::optional(memfd->name) : std::nullopt);
     return;
   }
-  if (!set_by_us(call.name)) {
-    // Not a memfd now; the kernel looks the file up again, so a swap can still put one there,
-    // for the namespaces above only (see the header).
-    if (int err = channel.pass_through(); err != 0 && err != ENOENT) {
-      spdlog::error("continuing {}: {}", trapped_call_name(request.syscall.call),
-                    std::strerror(err));
-    }
-    return;
-  }
   respond(call, set_as_caller(call));
 }
 
@@ -158,17 +157,21 @@ int XattrCallHandler::reach_file(Call& call) {
     return 0;
   }
   TargetWait wait(call.tid);  // the caller's path, and the filesystems it passes
-  NameRead read = read_target_string(call.channel.memory_reader(), call.tid, call.path,
-                                     call.path_text, sizeof(call.path_text));
-  if (read.status == NameStatus::kFault) return -EFAULT;
-  if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
-  if (read.status != NameStatus::kOk) return -EPERM;
-  call.path_length = read.length;
-  // Searched with the caller's credentials: the kernel's lookup would be the caller's.
   PathLookup lookup;
+  if (call.fd == AT_FDCWD) {
+    lookup.empty_path_is_dirfd = true;  // no path: the working directory itself
+  } else {
+    NameRead read = read_target_string(call.channel.memory_reader(), call.tid, call.path,
+                                       call.path_text, sizeof(call.path_text));
+    if (read.status == NameStatus::kFault) return -EFAULT;
+    if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
+    if (read.status != NameStatus::kOk) return -EPERM;
+    call.path_length = read.length;
+  }
+  // Searched with the caller's credentials: the kernel's lookup would be the caller's.
   lookup.tid = call.tid;
   lookup.caller_pidfd = call.pidfd;
-  lookup.path = std::string_view(call.path_text, read.length);
+  lookup.path = std::string_view(call.path_text, call.path_length);
   lookup.follow_final = call.follow;
   lookup.final_link_itself = true;
   lookup.as_caller = true;
@@ -185,6 +188,12 @@ int XattrCallHandler::reach_file(Call& call) {
 }
 
 int XattrCallHandler::set_as_caller(Call& call) {
+  // An ACL names users and groups as the caller's namespace numbers them (posix_acl_ids.h).
+  if (call.size > 0 && is_posix_acl_name(call.name) && !in_our_user_namespace(call.tid) &&
+      !map_acl_ids(value_.data(), call.size, read_id_map(call.tid, "uid_map"),
+                   read_id_map(call.tid, "gid_map"))) {
+    return -EINVAL;
+  }
   TargetWait wait(call.tid);  // a file of the caller's own FUSE server
   CallerCredsScope as_caller(call.tid);
   if (!as_caller.ok()) return -EPERM;
@@ -224,7 +233,7 @@ void XattrCallHandler::refuse_on_memfd(Call& call, std::optional<std::string_vie
   audit_.write(record);  // before the answer
   if (!dry_run_) {
     respond(call, -error);
-  } else if (at || !set_by_us(call.name)) {
+  } else if (at) {
     call.channel.pass_through();
   } else {
     respond(call, set_as_caller(call));

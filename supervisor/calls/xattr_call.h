@@ -7,13 +7,11 @@
 // before 6.13.
 //
 // A file named by an fd number or a path can be swapped for a memfd by a second thread after a
-// check, so the call is never left to the kernel to look up again: memfd-warden reads the
-// arguments once, takes its own reference to the file (pidfd_getfd, or the caller's path
-// resolved as the caller would: kernel/path_resolver.h), and sets user.* and trusted.*
-// attributes itself, on that reference, with the caller's credentials (kernel/caller_creds.h).
-// Other namespaces (security.*, whose checks an LSM makes against the calling task, and names
-// the kernel refuses) are continued once the file is known not to be a memfd: a swap then needs
-// CAP_SYS_ADMIN over the host, or sets security.capability, one small value per file.
+// check, and a name rewritten, so the call is never left to the kernel to read again: memfd-warden
+// reads the arguments once, takes its own reference to the file (pidfd_getfd, or the caller's
+// path resolved as the caller would: kernel/path_resolver.h), and sets the attribute itself, on
+// that reference, with the caller's credentials (kernel/caller_creds.h); a POSIX ACL's ids are
+// mapped from the caller's user namespace first (kernel/posix_acl_ids.h).
 #pragma once
 
 #include <linux/limits.h>

@@ -1,8 +1,8 @@
 // Acting as the caller for a permission check: while a CallerCredsScope lives, this thread's
-// filesystem uid and gid, supplementary groups and effective capabilities are the calling
-// thread's, so an open() memfd-warden makes on the caller's behalf (an emulated truncate) is
-// allowed or refused exactly as the caller's own would be. Raw per-thread syscalls: glibc's
-// wrappers would change every thread of memfd-warden.
+// effective and filesystem uid and gid, supplementary groups and effective capabilities are the
+// calling thread's (its real and saved ids stay memfd-warden's), so an open() memfd-warden makes on
+// the caller's behalf (an emulated truncate) is allowed or refused exactly as the caller's own
+// would be. Raw per-thread syscalls: glibc's wrappers would change every thread of memfd-warden.
 //
 // Where memfd-warden cannot take on other credentials (it is not root), the scope changes
 // nothing: the target then runs as memfd-warden's own user.
@@ -30,11 +30,13 @@ class CallerCredsScope {
  private:
   bool ok_ = false;
   bool switched_ = false;
-  uid_t old_fsuid_ = 0;
-  gid_t old_fsgid_ = 0;
+  gid_t old_egid_ = 0;
   std::vector<gid_t> old_groups_;
   __user_cap_data_struct old_caps_[2] = {};
 };
+
+// Whether TID's user namespace is memfd-warden's own (false when that cannot be told).
+bool in_our_user_namespace(pid_t tid);
 
 // Whether the kernel may clear set-ID bits of this file when it is truncated, grown or written
 // (a regular file with S_ISUID or S_ISGID): it clears them unless the writer holds CAP_FSETID,

@@ -351,6 +351,56 @@ class TinyFuse {
 };
 
 TEST_CASE(
+    "a FUSE mount of root's without allow_other stays closed to nobody in calls memfd-warden makes "
+    "for it") {
+  // The kernel lets no one but a FUSE mount's owner in without allow_other, judged by the real,
+  // effective and saved ids (not the filesystem ones). memfd-warden carries setxattr and
+  // truncate(PATH) out itself as the caller, and once did so as root for nobody (review).
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  auto where = fuse_mount_point(dir);
+  if (!where) return;
+  const char* script =
+      "import os, sys\n"
+      "for name, call in (('setxattr', lambda: os.setxattr(sys.argv[1], 'user.x', b'v')),\n"
+      "                   ('truncate', lambda: os.truncate(sys.argv[1], 0))):\n"
+      "    try:\n"
+      "        call(); print(name + '=0')\n"
+      "    except OSError as e:\n"
+      "        print(name + '=' + str(e.errno))\n";
+  // Both calls on prog of a mount for `owner`, by nobody: natively, and under memfd-warden.
+  // nullopt where FUSE cannot be mounted (the test is then skipped).
+  auto attempt = [&](const std::string& mount_point,
+                     const char* owner) -> std::optional<std::pair<RunResult, RunResult>> {
+    REQUIRE(::mkdir(mount_point.c_str(), 0755) == 0);
+    TinyFuse server(mount_point, owner);
+    if (!server.mounted()) return std::nullopt;
+    Args command{"/usr/bin/python3", "-c", script, mount_point + "/prog"};
+    Args native{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    native.insert(native.end(), command.begin(), command.end());
+    return std::pair(run_native(native),
+                     run_warden({"--user", "65534:65534", "--max-bytes", "64M"}, command));
+  };
+  auto roots = attempt(*where + "-root", "0");
+  if (!roots) return;
+  auto& [native, run] = *roots;
+  REQUIRE(native.fact("setxattr") == std::to_string(EACCES));  // control
+  REQUIRE(native.fact("truncate") == std::to_string(EACCES));
+  CHECK(run.fact("setxattr") == std::to_string(EACCES));
+  CHECK(run.fact("truncate") == std::to_string(EACCES));
+  // A documented difference: nobody's own mount. The kernel judges the real and saved ids too,
+  // which memfd-warden keeps its own: EACCES, where natively the server answers (this one
+  // implements neither call).
+  auto nobodys = attempt(*where + "-nobody", "65534");
+  REQUIRE(nobodys);
+  auto& [native_own, own] = *nobodys;
+  CHECK(native_own.fact("setxattr") == std::to_string(EOPNOTSUPP));  // control
+  CHECK(native_own.fact("truncate") != std::to_string(EACCES));
+  CHECK(own.fact("setxattr") == std::to_string(EACCES));
+  CHECK(own.fact("truncate") == std::to_string(EACCES));
+}
+
+TEST_CASE(
     "a path memfd-warden cannot walk in a FUSE mount: judged when loaded under ptrace and refused "
     "under user notification") {
   // A user's FUSE mount without allow_other (sshfs, rclone) lets no one else in, root included,

@@ -4,7 +4,11 @@
 // thread that swaps a memfd in after the check gets nothing onto it
 // (supervisor/calls/xattr_call.h).
 #include <doctest/doctest.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -115,10 +119,53 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("with a byte limit an ACL set from a user namespace names the users it named there") {
+  // nobody, root in a user namespace of its own (0 inside is 65534 outside), sets on its own file
+  // an ACL naming user 0 (so 65534), then one naming user 5 (unmapped: EINVAL). memfd-warden
+  // sets it from its own namespace, where 0 would be root.
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+  auto acl_user = [](const std::string& file) -> long {
+    struct __attribute__((packed)) {
+      uint32_t version;
+      struct __attribute__((packed)) {
+        uint16_t tag, perm;
+        uint32_t id;
+      } entries[5];
+    } acl{};
+    if (::getxattr(file.c_str(), "system.posix_acl_access", &acl, sizeof(acl)) != sizeof(acl))
+      return -1;
+    return acl.entries[1].id;
+  };
+  for (const char* id : {"0", "5"}) {
+    CAPTURE(id);
+    std::string native_file = dir.file(std::string("native-") + id);
+    std::string file = dir.file(std::string("warden-") + id);
+    for (const auto& f : {native_file, file}) {
+      std::ofstream(f) << "x";
+      REQUIRE(::chown(f.c_str(), 65534, 65534) == 0);
+    }
+    auto native = run_native({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              probe_bin(), "in-userns", "xattr-acl", native_file, id});
+    auto run = run_warden({"--user", "nobody", "--max-bytes", "64M"},
+                          {probe_bin(), "in-userns", "xattr-acl", file, id});
+    CHECK(run.fact("acl") == native.fact("acl"));
+    if (std::string(id) == "0") {
+      REQUIRE(native.fact("acl") == "0");
+      CHECK(acl_user(native_file) == 65534);  // control
+      CHECK(acl_user(file) == 65534);
+    } else {
+      CHECK(native.fact("acl") == std::to_string(EINVAL));
+    }
+  }
+}
+
 TEST_CASE(
     "with a byte limit a thread that swaps a memfd in under an fd or a path gets no attribute onto "
     "it") {
-  for (const char* how : {"fd", "path"}) {
+  // fd-acl and fd-flip: an ACL (whose checks are the owner's, no capability), and a name the
+  // kernel reads again after the check, which were once left to the kernel (review).
+  for (const char* how : {"fd", "path", "fd-acl", "fd-flip"}) {
     CAPTURE(how);
     TempDir native_dir, dir;
     auto native = run_native({attack_bin(), "xattr-swap", how, "300", native_dir.path().string()});

@@ -898,9 +898,11 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
 // xattr-swap HOW ROUNDS DIR: a second thread keeps swapping what a name means between a file in
 // DIR and a memfd, while this one sets ROUNDS user.* attributes of 1 KiB through that name. HOW:
 // fd (dup2 of the file and the memfd onto one fd number, then fsetxattr), path (two symlinks,
-// one to the file and one to /proc/self/fd/M, exchanged by renameat2, then setxattr). Each set
-// waits until the swapper has swapped since the last. Prints on_memfd= and on_file= (attributes
-// each holds at the end).
+// one to the file and one to /proc/self/fd/M, exchanged by renameat2, then setxattr); fd-acl
+// (the fd swapped, a POSIX ACL of 100 named users set each time); fd-flip (the fd swapped, and
+// with it the attribute's name between security.flip, with the file, and user.fN, with the
+// memfd). Each set waits until the swapper has swapped since the last. Prints on_memfd= and
+// on_file= (attributes each holds at the end).
 int cmd_xattr_swap(const std::string& how, long rounds, const std::string& dir) {
   constexpr int kSwapped = 900;  // the fd number that names one and then the other
   std::string file_path = dir + "/swapped", a = dir + "/a", b = dir + "/b";
@@ -912,10 +914,18 @@ int cmd_xattr_swap(const std::string& how, long rounds, const std::string& dir) 
     return errno;
   std::atomic<bool> stop{false};
   std::atomic<long> swaps{0};
+  char name_buffer[32] = "security.flip";  // rewritten by the swapper for fd-flip
   std::thread swapper([&] {
     for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      if (how == "fd") {
+      if (how != "path") {
         ::dup3((i & 1) ? file : memfd, kSwapped, O_CLOEXEC);
+        if (how == "fd-flip") {
+          if (i & 1) {
+            std::strcpy(name_buffer, "security.flip");
+          } else {
+            std::snprintf(name_buffer, sizeof(name_buffer), "user.f%ld", i);
+          }
+        }
       } else {
         ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE);
       }
@@ -923,6 +933,16 @@ int cmd_xattr_swap(const std::string& how, long rounds, const std::string& dir) 
     }
   });
   std::vector<char> value(1024, 'x');
+  // version 2; u::rw-, 100 named users r--, g::r--, m::r--, o::r-- (as 32-bit words).
+  std::vector<uint32_t> acl{2, 0x01 | (6 << 16), ~0u};
+  for (uint32_t user = 1000; user < 1100; ++user) {
+    acl.push_back(0x02 | (4 << 16));
+    acl.push_back(user);
+  }
+  for (uint32_t tag : {0x04u, 0x10u, 0x20u}) {
+    acl.push_back(tag | (4 << 16));
+    acl.push_back(~0u);
+  }
   long seen = 0;
   for (long i = 0; i < rounds; ++i) {
     while (swaps.load(std::memory_order_acquire) == seen) std::this_thread::yield();
@@ -930,6 +950,10 @@ int cmd_xattr_swap(const std::string& how, long rounds, const std::string& dir) 
     std::string name = "user.r" + std::to_string(i);
     if (how == "fd") {
       (void)::fsetxattr(kSwapped, name.c_str(), value.data(), value.size(), 0);
+    } else if (how == "fd-acl") {
+      (void)::fsetxattr(kSwapped, "system.posix_acl_access", acl.data(), acl.size() * 4, 0);
+    } else if (how == "fd-flip") {
+      (void)::fsetxattr(kSwapped, name_buffer, value.data(), value.size(), 0);
     } else {
       (void)::setxattr(a.c_str(), name.c_str(), value.data(), value.size(), 0);
     }

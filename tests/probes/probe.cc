@@ -1651,6 +1651,26 @@ int cmd_load(int processes, int threads, int seconds) {
   return 0;
 }
 
+// xattr-acl FILE ID: sets on FILE the POSIX ACL u::rw-,u:ID:r--,g::r--,m::r--,o::r-- (ID as this
+// process's user namespace numbers it); prints acl=ERRNO (0 for success).
+int cmd_xattr_acl(const char* file, const char* id) {
+  struct __attribute__((packed)) {
+    uint32_t version;
+    struct __attribute__((packed)) {
+      uint16_t tag, perm;
+      uint32_t id;
+    } entries[5];
+  } acl = {2,
+           {{0x01, 6, ~0u},
+            {0x02, 4, static_cast<uint32_t>(std::strtoul(id, nullptr, 10))},
+            {0x04, 4, ~0u},
+            {0x10, 4, ~0u},
+            {0x20, 4, ~0u}}};
+  int set = ::setxattr(file, "system.posix_acl_access", &acl, sizeof(acl), 0) == 0 ? 0 : errno;
+  std::printf("acl=%d\n", set);
+  return 0;
+}
+
 // xattr-cases DIR: extended attributes set every way the kernel takes them, on a file in DIR, a
 // directory, a symlink, a memfd, and with each bad argument in turn; prints CASE=ERRNO (0 for
 // success) for each, then memfd_xattrs= (how many attributes the memfd holds at the end). A
@@ -1703,6 +1723,8 @@ int cmd_xattr_cases(const std::string& dir) {
   report("f_memfd_acl", ::fsetxattr(memfd, "system.posix_acl_access", &acl, sizeof(acl), 0));
   report("f_memfd_bad_flags", ::fsetxattr(memfd, "user.a", "v", 1, 0x100));
   report("f_memfd_too_big", ::fsetxattr(memfd, "user.a", big, XATTR_SIZE_MAX + 1, 0));
+  // fsetxattr(AT_FDCWD, ...): the working directory, on Linux 6.13 and later.
+  if (::chdir(dir.c_str()) == 0) report("f_cwd", ::fsetxattr(AT_FDCWD, "user.w", "v", 1, 0));
   report("p_file", ::setxattr(file.c_str(), "user.p", "v", 1, 0));
   report("p_dir", ::setxattr(dir.c_str(), "user.p", "v", 1, 0));
   report("p_follow_link", ::setxattr(link.c_str(), "user.q", "v", 1, 0));
@@ -1750,7 +1772,18 @@ int cmd_xattr_cases(const std::string& dir) {
                  : "memory");
     std::printf("i386_memfd=%ld\n", -result);
   }
-  std::fflush(stdout);  // before the fork, or the child prints it all again
+  std::fflush(stdout);  // before the forks, or each child prints it all again
+  // 1500 supplementary groups: a /proc/PID/status longer than 8 KiB, its capabilities last.
+  pid_t grouped = ::fork();
+  if (grouped == 0) {
+    std::vector<gid_t> groups(1500);
+    for (size_t i = 0; i < groups.size(); ++i) groups[i] = static_cast<gid_t>(100000 + i);
+    if (::setgroups(groups.size(), groups.data()) != 0) _exit(errno);
+    report("many_groups", ::fsetxattr(fd, "user.g", "v", 1, 0));
+    std::fflush(stdout);
+    _exit(0);
+  }
+  ::waitpid(grouped, nullptr, 0);
   pid_t child = ::fork();
   if (child == 0) {
     int own = static_cast<int>(::syscall(SYS_memfd_create, "nobody", 0));
@@ -1795,7 +1828,7 @@ int usage() {
       "NAME\n"
       "  restart-storm N | load PROCESSES THREADS SECONDS\n"
       "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N | hold-inotify SECONDS\n"
-      "  xattr-cases DIR\n");
+      "  xattr-cases DIR | xattr-acl FILE ID\n");
   return 64;
 }
 
@@ -1849,6 +1882,7 @@ int main(int argc, char** argv) {
   if (command == "load") return cmd_load(std::atoi(arg(2)), std::atoi(arg(3)), std::atoi(arg(4)));
   if (command == "i386-memfd") return cmd_i386_memfd(arg(2));
   if (command == "xattr-cases") return cmd_xattr_cases(arg(2));
+  if (command == "xattr-acl") return cmd_xattr_acl(arg(2), arg(3));
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));
