@@ -18,6 +18,7 @@
 #include "supervisor/kernel/inotify_limits.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/memory_file.h"
+#include "supervisor/kernel/mount_table.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/proc_status.h"
 #include "supervisor/kernel/self_fd.h"
@@ -184,6 +185,9 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
   SelfFdPath self(resolved.file.get());
   CallerCredsScope as_caller(call.tid);
   if (!as_caller.ok()) return -EPERM;
+  // FUSE without allow_other would judge this thread's real and saved ids, which stay ours.
+  if (as_caller.root_in_effect_only() && on_fuse_mount(resolved.file.get(), call.tid))
+    return -EACCES;
   call.file = UniqueFd(::open(self.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!call.file.valid()) return -errno;
   // The lookup and the open used what /proc/TID said (root, cwd, credentials), read after the

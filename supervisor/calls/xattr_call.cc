@@ -16,6 +16,7 @@
 #include "supervisor/kernel/caller_creds.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/memory_file.h"
+#include "supervisor/kernel/mount_table.h"
 #include "supervisor/kernel/path_resolver.h"
 #include "supervisor/kernel/posix_acl_ids.h"
 #include "supervisor/kernel/self_fd.h"
@@ -33,9 +34,14 @@ IdMap read_id_map(pid_t tid, const char* which) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/%s", tid, which);
   UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  char text[4096];  // 340 lines at most, the kernel's limit
-  ssize_t got = fd.valid() ? ::read(fd.get(), text, sizeof(text)) : -1;
-  return got > 0 ? parse_id_map(std::string_view(text, static_cast<size_t>(got))) : IdMap{};
+  // 340 lines at most, the kernel's limit, of up to 33 bytes each.
+  char text[340 * 33];
+  size_t length = 0;
+  for (ssize_t got = 0; fd.valid() && length < sizeof(text); length += static_cast<size_t>(got)) {
+    got = ::read(fd.get(), text + length, sizeof(text) - length);
+    if (got <= 0) break;
+  }
+  return parse_id_map(std::string_view(text, length));
 }
 
 }  // namespace
@@ -189,14 +195,15 @@ int XattrCallHandler::reach_file(Call& call) {
 
 int XattrCallHandler::set_as_caller(Call& call) {
   // An ACL names users and groups as the caller's namespace numbers them (posix_acl_ids.h).
-  if (call.size > 0 && is_posix_acl_name(call.name) && !in_our_user_namespace(call.tid) &&
-      !map_acl_ids(value_.data(), call.size, read_id_map(call.tid, "uid_map"),
-                   read_id_map(call.tid, "gid_map"))) {
-    return -EINVAL;
+  if (call.size > 0 && is_posix_acl_name(call.name) && !in_our_user_namespace(call.tid)) {
+    map_acl_ids(value_.data(), call.size, read_id_map(call.tid, "uid_map"),
+                read_id_map(call.tid, "gid_map"));
   }
   TargetWait wait(call.tid);  // a file of the caller's own FUSE server
   CallerCredsScope as_caller(call.tid);
   if (!as_caller.ok()) return -EPERM;
+  // FUSE without allow_other would judge this thread's real and saved ids, which stay ours.
+  if (as_caller.root_in_effect_only() && on_fuse_mount(call.file.get(), call.tid)) return -EACCES;
   // The credentials just taken on were the caller's only if it still waits (no reused tid).
   if (!call.channel.caller_waiting()) return -ESRCH;
   const void* value = call.size == 0 ? nullptr : value_.data();

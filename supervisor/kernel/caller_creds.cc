@@ -16,8 +16,8 @@ namespace warden {
 namespace {
 
 struct Creds {
-  uid_t euid = 0;
-  gid_t egid = 0;
+  uid_t ruid = 0, euid = 0, suid = 0;
+  gid_t rgid = 0, egid = 0, sgid = 0;
   uid_t fsuid = 0;
   gid_t fsgid = 0;
   std::vector<gid_t> groups;
@@ -25,9 +25,8 @@ struct Creds {
 };
 
 // "Uid:" / "Gid:" list the real, effective, saved and filesystem ids.
-bool effective_and_fs(const char* line, unsigned long& effective, unsigned long& fs) {
-  unsigned long real = 0, saved = 0;
-  return std::sscanf(line, "%lu %lu %lu %lu", &real, &effective, &saved, &fs) == 4;
+bool four_ids(const char* line, unsigned long (&ids)[4]) {
+  return std::sscanf(line, "%lu %lu %lu %lu", &ids[0], &ids[1], &ids[2], &ids[3]) == 4;
 }
 
 bool read_creds(pid_t tid, Creds& out) {
@@ -48,17 +47,20 @@ bool read_creds(pid_t tid, Creds& out) {
     size_t at = text.find(key);
     return at == std::string::npos ? nullptr : text.c_str() + at + std::strlen(key);
   };
-  unsigned long effective = 0, fs = 0;
+  unsigned long u[4], g[4];
   const char* uid = field("\nUid:");
   const char* gid = field("\nGid:");
   const char* groups = field("\nGroups:");
   const char* caps = field("\nCapEff:");
-  if (!uid || !gid || !groups || !caps || !effective_and_fs(uid, effective, fs)) return false;
-  out.euid = static_cast<uid_t>(effective);
-  out.fsuid = static_cast<uid_t>(fs);
-  if (!effective_and_fs(gid, effective, fs)) return false;
-  out.egid = static_cast<gid_t>(effective);
-  out.fsgid = static_cast<gid_t>(fs);
+  if (!uid || !gid || !groups || !caps || !four_ids(uid, u) || !four_ids(gid, g)) return false;
+  out.ruid = static_cast<uid_t>(u[0]);
+  out.euid = static_cast<uid_t>(u[1]);
+  out.suid = static_cast<uid_t>(u[2]);
+  out.fsuid = static_cast<uid_t>(u[3]);
+  out.rgid = static_cast<gid_t>(g[0]);
+  out.egid = static_cast<gid_t>(g[1]);
+  out.sgid = static_cast<gid_t>(g[2]);
+  out.fsgid = static_cast<gid_t>(g[3]);
   for (const char* p = groups;;) {
     char* end = nullptr;
     unsigned long group = std::strtoul(p, &end, 10);
@@ -115,6 +117,8 @@ CallerCredsScope::CallerCredsScope(pid_t tid) {
   // (FUSE lets no one but a mount's owner in without allow_other); the real and saved ids stay
   // ours, so that the target, whose ids these may be, cannot signal this thread meanwhile, and we
   // can come back.
+  root_in_effect_only_ = caller.euid == 0 && caller.egid == 0 &&
+                         (caller.ruid | caller.suid | caller.rgid | caller.sgid) != 0;
   if (::syscall(SYS_setgroups, caller.groups.size(), caller.groups.data()) != 0) return;
   switched_ = true;
   if (::syscall(SYS_setresgid, -1, caller.egid, -1) != 0) return;
@@ -136,12 +140,23 @@ CallerCredsScope::CallerCredsScope(pid_t tid) {
 
 CallerCredsScope::~CallerCredsScope() {
   if (!switched_) return;
-  // Back to an effective uid of 0 (the real and saved ones are 0), which puts the permitted set
-  // back in effect and the filesystem ids with the effective ones; then the rest as it was.
-  ::syscall(SYS_setresuid, -1, 0, -1);
-  ::syscall(SYS_setresgid, -1, old_egid_, -1);
-  ::syscall(SYS_setgroups, old_groups_.size(), old_groups_.data());
-  capset_self(old_caps_);
+  // The permitted set in effect first: a root caller's effective set may lack CAP_SETGID, and its
+  // groups would stay on this thread (review). Then an effective uid of 0 (the real and saved
+  // ones are 0), which puts the filesystem ids back with it, and the rest as it was.
+  __user_cap_data_struct caps[2];
+  std::memcpy(caps, old_caps_, sizeof(caps));
+  caps[0].effective = caps[0].permitted;
+  caps[1].effective = caps[1].permitted;
+  bool back = capset_self(caps) == 0 && ::syscall(SYS_setresuid, -1, 0, -1) == 0 &&
+              ::syscall(SYS_setresgid, -1, old_egid_, -1) == 0 &&
+              ::syscall(SYS_setgroups, old_groups_.size(), old_groups_.data()) == 0 &&
+              capset_self(old_caps_) == 0;
+  if (!back) {
+    // This thread would act with ids or groups the target chose: nothing may run on.
+    std::fprintf(stderr, "memfd-warden: cannot restore its own credentials: %s\n",
+                 std::strerror(errno));
+    std::abort();
+  }
 }
 
 }  // namespace warden

@@ -26,10 +26,15 @@ class CallerCredsScope {
   CallerCredsScope& operator=(const CallerCredsScope&) = delete;
 
   bool ok() const { return ok_; }
+  // The caller's effective uid and gid are 0 but a real or saved one is not (a set-user-ID
+  // program of root's). This thread keeps its own real and saved ids 0, so a check that takes
+  // them too (FUSE without allow_other lets in only the mount's owner) would let it in.
+  bool root_in_effect_only() const { return root_in_effect_only_; }
 
  private:
   bool ok_ = false;
   bool switched_ = false;
+  bool root_in_effect_only_ = false;
   gid_t old_egid_ = 0;
   std::vector<gid_t> old_groups_;
   __user_cap_data_struct old_caps_[2] = {};

@@ -146,4 +146,10 @@ std::optional<FilesystemType> listed_filesystem_type(int fd, CallerNamespace& ca
   return type;
 }
 
+bool on_fuse_mount(int fd, pid_t caller) {
+  CallerNamespace caller_namespace(caller);
+  std::optional<FilesystemType> type = listed_filesystem_type(fd, caller_namespace);
+  return !type || type->is_fuse();
+}
+
 }  // namespace warden

@@ -37,4 +37,9 @@ std::optional<uint64_t> mount_id(int fd, unsigned int kind);
 // not once per library.
 std::optional<FilesystemType> listed_filesystem_type(int fd, CallerNamespace& caller);
 
+// Whether `fd` (ours) is a file of a FUSE filesystem, as the mount tables above say: no server is
+// asked (one that answers no statfs would hide its mount from fstatfs). A mount no table lists is
+// taken for one: a caller of it is then refused rather than let in.
+bool on_fuse_mount(int fd, pid_t caller);
+
 }  // namespace warden

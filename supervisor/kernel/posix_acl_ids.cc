@@ -10,6 +10,7 @@ constexpr uint32_t kAclVersion = 2;   // POSIX_ACL_XATTR_VERSION
 constexpr uint16_t kAclUser = 0x02;   // ACL_USER
 constexpr uint16_t kAclGroup = 0x08;  // ACL_GROUP
 constexpr size_t kHeader = 4, kEntry = 8;
+constexpr uint32_t kInvalidId = ~0u;  // (uid_t)-1: no user, in any namespace
 
 }  // namespace
 
@@ -48,22 +49,23 @@ bool is_posix_acl_name(std::string_view name) {
   return name == "system.posix_acl_access" || name == "system.posix_acl_default";
 }
 
-bool map_acl_ids(char* value, size_t size, const IdMap& uids, const IdMap& gids) {
-  if (size < kHeader || (size - kHeader) % kEntry != 0) return true;
+size_t map_acl_ids(char* value, size_t size, const IdMap& uids, const IdMap& gids) {
+  if (size < kHeader || (size - kHeader) % kEntry != 0) return 0;
   uint32_t version = 0;
   std::memcpy(&version, value, sizeof(version));
-  if (version != kAclVersion) return true;
+  if (version != kAclVersion) return 0;
+  size_t unmapped = 0;
   for (size_t at = kHeader; at < size; at += kEntry) {
     uint16_t tag = 0;
     uint32_t id = 0;
     std::memcpy(&tag, value + at, sizeof(tag));
     if (tag != kAclUser && tag != kAclGroup) continue;
     std::memcpy(&id, value + at + 4, sizeof(id));
-    auto mapped = map_id(tag == kAclUser ? uids : gids, id);
-    if (!mapped) return false;
-    std::memcpy(value + at + 4, &*mapped, sizeof(*mapped));
+    uint32_t mapped = map_id(tag == kAclUser ? uids : gids, id).value_or(kInvalidId);
+    unmapped += mapped == kInvalidId;
+    std::memcpy(value + at + 4, &mapped, sizeof(mapped));
   }
-  return true;
+  return unmapped;
 }
 
 }  // namespace warden

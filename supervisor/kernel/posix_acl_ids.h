@@ -27,8 +27,10 @@ std::optional<uint32_t> map_id(const IdMap& map, uint32_t inside);
 bool is_posix_acl_name(std::string_view name);
 
 // Rewrites in place the ids of the named user and group entries of `value` from the caller's
-// numbering to memfd-warden's. False when one has no mapping, where the kernel answers EINVAL. A
-// value that is no well-formed version-2 ACL is left for the kernel to refuse.
-bool map_acl_ids(char* value, size_t size, const IdMap& uids, const IdMap& gids);
+// numbering to memfd-warden's. One with no mapping becomes the invalid id (-1), which the kernel
+// refuses with EINVAL after its own earlier checks (a read-only mount's EROFS first), as it would
+// the caller's. A value that is no well-formed version-2 ACL is left for the kernel to refuse.
+// Returns how many ids had no mapping.
+size_t map_acl_ids(char* value, size_t size, const IdMap& uids, const IdMap& gids);
 
 }  // namespace warden

@@ -20,7 +20,7 @@ std::vector<uint32_t> acl(std::initializer_list<std::pair<uint32_t, uint32_t>> e
   return words;
 }
 
-bool map(std::vector<uint32_t>& words, const IdMap& uids, const IdMap& gids) {
+size_t map(std::vector<uint32_t>& words, const IdMap& uids, const IdMap& gids) {
   return map_acl_ids(reinterpret_cast<char*>(words.data()), words.size() * 4, uids, gids);
 }
 
@@ -44,29 +44,33 @@ TEST_CASE("an ACL's named users and groups are mapped, the other entries left al
   // USER_OBJ, USER 0, USER 12, GROUP_OBJ, GROUP 0, MASK, OTHER.
   auto words =
       acl({{0x01, ~0u}, {0x02, 0}, {0x02, 12}, {0x04, ~0u}, {0x08, 0}, {0x10, ~0u}, {0x20, ~0u}});
-  CHECK(map(words, uids, gids));
+  CHECK(map(words, uids, gids) == 0);
   CHECK(words[2] == ~0u);
   CHECK(words[4] == 65534u);
   CHECK(words[6] == 2002u);
   CHECK(words[8] == ~0u);
   CHECK(words[10] == 65534u);
   CHECK(words[12] == ~0u);
-  // A name with no mapping is the kernel's EINVAL.
+  // A name with no mapping becomes the invalid id: the kernel's EINVAL, after its own checks.
   auto unmapped = acl({{0x01, ~0u}, {0x02, 5}, {0x04, ~0u}, {0x10, ~0u}, {0x20, ~0u}});
-  CHECK_FALSE(map(unmapped, uids, gids));
-  auto unmapped_group = acl({{0x08, 7}});
-  CHECK_FALSE(map(unmapped_group, uids, gids));
+  CHECK(map(unmapped, uids, gids) == 1);
+  CHECK(unmapped[4] == ~0u);
+  auto unmapped_group = acl({{0x08, 7}, {0x02, 0}});
+  CHECK(map(unmapped_group, uids, gids) == 1);
+  CHECK(unmapped_group[2] == ~0u);
+  CHECK(unmapped_group[4] == 65534u);
 }
 
 TEST_CASE("a value that is no version-2 ACL is left for the kernel to refuse") {
   IdMap none;
   auto words = acl({{0x02, 5}});
   words[0] = 1;  // another version
-  CHECK(map(words, none, none));
+  CHECK(map(words, none, none) == 0);
   CHECK(words[2] == 5u);
   std::vector<char> odd(7, '\x02');  // not a header and whole entries
-  CHECK(map_acl_ids(odd.data(), odd.size(), none, none));
-  CHECK(map_acl_ids(nullptr, 0, none, none));
+  CHECK(map_acl_ids(odd.data(), odd.size(), none, none) == 0);
+  CHECK(odd == std::vector<char>(7, '\x02'));
+  CHECK(map_acl_ids(nullptr, 0, none, none) == 0);
 }
 
 }  // namespace warden
