@@ -128,7 +128,8 @@ CliOutcome parse_command_line(int argc, char** argv) {
   run->add_option("--max-live", max_live, "memfds alive at once across the tree")->type_name("N");
   run->add_option("--max-bytes", max_bytes,
                   "Bytes the tree's live memfds may hold in all (e.g. 512MiB, 2G); with any byte "
-                  "limit memfds take no extended attributes (EOPNOTSUPP)")
+                  "limit memfds take no extended attributes (EOPNOTSUPP), and once the tree takes "
+                  "on a Landlock domain, truncate and setxattr by path fail (EACCES)")
       ->type_name("SIZE");
   run->add_option("--max-memfd-bytes", max_memfd_bytes, "Bytes any one memfd may hold")
       ->type_name("SIZE");

@@ -16,6 +16,9 @@ void CallDispatcher::handle(const TrappedRequest& request, CallChannel& channel)
     case CallGroup::kXattr:
       xattr_.handle(request, channel);
       return;
+    case CallGroup::kLandlock:
+      landlock_.handle(request, channel);
+      return;
     case CallGroup::kExec:
       exec_.handle(request, channel);
       return;

@@ -8,6 +8,7 @@
 #include "supervisor/calls/exec_call.h"
 #include "supervisor/calls/exec_map_call.h"
 #include "supervisor/calls/growth_call.h"
+#include "supervisor/calls/landlock_call.h"
 #include "supervisor/calls/memfd_call.h"
 #include "supervisor/calls/memfd_ledger.h"
 #include "supervisor/calls/supervision.h"
@@ -19,10 +20,12 @@ class CallDispatcher {
  public:
   CallDispatcher(const Policy& policy, const SuperviseOptions& options, MemfdLedger& ledger,
                  AuditLog& audit)
-      : context_{policy, options.dry_run, options.record_names, ledger, audit, callers_},
+      : context_{policy, options.dry_run, options.record_names, ledger,
+                 audit,  callers_,        confinement_},
         create_(context_),
         growth_(context_),
         xattr_(context_),
+        landlock_(context_),
         exec_(context_),
         exec_map_(context_) {}
 
@@ -33,10 +36,12 @@ class CallDispatcher {
 
  private:
   CallerReader callers_;
+  TreeConfinement confinement_;
   HandlerContext context_;
   MemfdCallHandler create_;
   GrowthCallHandler growth_;
   XattrCallHandler xattr_;
+  LandlockCallHandler landlock_;
   ExecCallHandler exec_;
   ExecMapCallHandler exec_map_;
 };

@@ -77,6 +77,7 @@ struct GrowthCallHandler::Call {
   UniqueFd own_pidfd;
   UniqueFd file;  // our reference to the caller's open file description
   struct stat st {};
+  bool answered = false;  // by open_by_path, which left the call to nobody else
 };
 
 void GrowthCallHandler::respond(Call& call, int64_t result) {
@@ -105,10 +106,9 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
     // truncate(PATH): carried out here on the file the path reaches, opened as the caller would
     // open it, so that the kernel never looks the path up again (a second thread could point
     // it at a memfd after our check).
-    if (int64_t error = open_by_path(call); error != 0) {
-      respond(call, error);
-      return;
-    }
+    int64_t error = open_by_path(call);
+    if (error != 0) respond(call, error);
+    if (error != 0 || call.answered) return;
   } else {
     call.file = UniqueFd(sys::pidfd_getfd(call.pidfd, call.args.fd));
     if (!call.file.valid()) {
@@ -182,6 +182,10 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
   if (lookup.path.ends_with('/') && !S_ISDIR(st.st_mode)) return -ENOTDIR;
   if (S_ISDIR(st.st_mode)) return -EISDIR;
   if (!S_ISREG(st.st_mode)) return -EINVAL;
+  if (answered_in_landlock(call.syscall, call.tid, call.channel, caller_, lookup.path)) {
+    call.answered = true;
+    return 0;
+  }
   SelfFdPath self(resolved.file.get());
   CallerCredsScope as_caller(call.tid);
   if (!as_caller.ok()) return -EPERM;

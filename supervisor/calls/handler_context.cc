@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "supervisor/calls/audit_log.h"
+
 namespace warden {
 
 int CallHandler::caller_pidfd(pid_t tid, const TrappedSyscall& syscall, CallChannel& channel,
@@ -20,6 +22,30 @@ int CallHandler::caller_pidfd(pid_t tid, const TrappedSyscall& syscall, CallChan
                 trapped_call_name(syscall.call));
   unreachable = true;
   return -1;
+}
+
+bool CallHandler::answered_in_landlock(const TrappedSyscall& syscall, pid_t tid,
+                                       CallChannel& channel, CallerInfo& caller,
+                                       std::string_view path) {
+  if (!confinement_.landlock) return false;
+  DecisionRecord record;
+  record.syscall = trapped_call_name(syscall.call);
+  record.abi = abi_name(syscall.abi);
+  record.tid = tid;
+  record.path = path;
+  record.decision = dry_run_ ? Decision::kWouldDeny : Decision::kDeny;
+  record.errno_value = EACCES;
+  record.reason = "landlock";
+  record.quota = ledger_.state();
+  if (!caller.names_read) callers_.read_names(tid, caller);  // a refusal names the caller
+  describe_caller(record, caller);
+  if (!channel.caller_waiting()) return true;  // gone: nobody gets the answer
+  audit_.write(record);                        // before the answer
+  int err = dry_run_ ? channel.pass_through() : channel.fail(EACCES);
+  if (err != 0 && err != ENOENT) {
+    spdlog::error("answering {}: {}", trapped_call_name(syscall.call), std::strerror(err));
+  }
+  return true;
 }
 
 }  // namespace warden

@@ -1,8 +1,10 @@
 // What every call handler works with: the policy, whether this is a dry run, whether records of
-// allowed calls name the caller's executable, the ledger of live memfds, the audit log, and the
-// reader that says who a caller is. One CallDispatcher owns the
-// pieces; each handler keeps references.
+// allowed calls name the caller's executable, the ledger of live memfds, the audit log, the
+// reader that says who a caller is, and what the tree has done to confine itself. One
+// CallDispatcher owns the pieces; each handler keeps references.
 #pragma once
+
+#include <string_view>
 
 #include "policy/policy.h"
 #include "supervisor/calls/audit_log.h"
@@ -13,6 +15,14 @@
 
 namespace warden {
 
+// What a tree has done to confine itself that memfd-warden, acting for a caller, cannot take on.
+struct TreeConfinement {
+  // A task in the tree asked for a Landlock domain (landlock_restrict_self, trapped with a byte
+  // limit). Which tasks are in one cannot be read from outside, so this holds for the whole tree
+  // from then on (CallHandler::answered_in_landlock).
+  bool landlock = false;
+};
+
 struct HandlerContext {
   const Policy& policy;
   bool dry_run;
@@ -20,6 +30,7 @@ struct HandlerContext {
   MemfdLedger& ledger;
   AuditLog& audit;
   CallerReader& callers;
+  TreeConfinement& confinement;
 };
 
 // The base of the call handlers: the context's pieces, as members.
@@ -31,7 +42,8 @@ class CallHandler {
         record_names_(context.record_names),
         ledger_(context.ledger),
         audit_(context.audit),
-        callers_(context.callers) {}
+        callers_(context.callers),
+        confinement_(context.confinement) {}
 
   // For a call carried out on the caller's files: reads who the caller is into `caller` (its
   // comm and executable only when every record names them), and returns a pidfd that reaches
@@ -41,12 +53,24 @@ class CallHandler {
   int caller_pidfd(pid_t tid, const TrappedSyscall& syscall, CallChannel& channel,
                    CallerInfo& caller, UniqueFd& own, bool& unreachable);
 
+  // For a call memfd-warden would carry out on the file a path of the caller's reaches (truncate,
+  // setxattr, lsetxattr), once the tree has asked for a Landlock domain: memfd-warden is in none
+  // of the tree's domains, so it would act with access rights the caller may lack (truncate) and
+  // reach other processes' /proc entries that Landlock keeps the caller out of. Such a call is
+  // refused with EACCES, Landlock's own answer, with an audit record (reason "landlock"); a dry
+  // run records would-deny and leaves the call to the kernel, which judges it in the caller's
+  // domain. True when the call was answered here (or its caller is gone); false, with no record,
+  // before any domain.
+  bool answered_in_landlock(const TrappedSyscall& syscall, pid_t tid, CallChannel& channel,
+                            CallerInfo& caller, std::string_view path);
+
   const Policy& policy_;
   bool dry_run_;
   bool record_names_;
   MemfdLedger& ledger_;
   AuditLog& audit_;
   CallerReader& callers_;
+  TreeConfinement& confinement_;
 };
 
 }  // namespace warden

@@ -129,7 +129,15 @@ void XattrCallHandler::handle(const TrappedRequest& request, CallChannel& channe
     refuse_on_memfd(call, memfd ? std::optional(memfd->name) : std::nullopt);
     return;
   }
+  if (answered_in_landlock(call)) return;
   respond(call, set_as_caller(call));
+}
+
+bool XattrCallHandler::answered_in_landlock(Call& call) {
+  // A path of the caller's; not fsetxattr's AT_FDCWD, the caller's own working directory.
+  return call.by_path && call.fd != AT_FDCWD &&
+         CallHandler::answered_in_landlock(call.request.syscall, call.tid, call.channel, caller_,
+                                           std::string_view(call.path_text, call.path_length));
 }
 
 int XattrCallHandler::read_attribute(Call& call) {
@@ -242,7 +250,7 @@ void XattrCallHandler::refuse_on_memfd(Call& call, std::optional<std::string_vie
     respond(call, -error);
   } else if (at) {
     call.channel.pass_through();
-  } else {
+  } else if (!answered_in_landlock(call)) {
     respond(call, set_as_caller(call));
   }
 }

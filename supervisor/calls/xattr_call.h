@@ -42,6 +42,8 @@ class XattrCallHandler : CallHandler {
   int reach_file(Call& call);
   // The call made by memfd-warden on its reference, as the caller: 0 or -errno.
   int set_as_caller(Call& call);
+  // By a path, in a tree that asked for a Landlock domain: see CallHandler's.
+  bool answered_in_landlock(Call& call);
   // A memfd (named in the record), or another file of the kernel's shmem mount.
   void refuse_on_memfd(Call& call, std::optional<std::string_view> memfd_name);
   void respond(Call& call, int result);

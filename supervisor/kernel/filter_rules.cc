@@ -58,6 +58,7 @@ bool group_trapped(CallGroup group, TrapAction action, const TrapSet& traps) {
       return true;
     case CallGroup::kGrowth:
     case CallGroup::kXattr:
+    case CallGroup::kLandlock:  // only byte limits carry calls out by path
       return traps.growth;
     case CallGroup::kWrite:
     case CallGroup::kAio:

@@ -16,7 +16,8 @@ enum class TrapAction { kUserNotify, kTrace };
 
 // Which groups of calls the filter traps: creation always; the rest as the policy needs.
 struct TrapSet {
-  bool growth = false;    // ftruncate, fallocate, truncate, the setxattr family: a byte limit
+  bool growth = false;    // ftruncate, fallocate, truncate, the setxattr family,
+                          // landlock_restrict_self: a byte limit
   bool writes = false;    // the write family, and io_setup (refused): quota.strict_writes
   bool exec = false;      // exec = "deny" somewhere: execve, execveat, and the calls that make
                           // memory executable (mmap, mprotect, pkey_mprotect with PROT_EXEC of

@@ -15,7 +15,7 @@ struct CallInfo {
   CallGroup group;
 };
 
-constexpr std::array<CallInfo, 31> kCalls{{
+constexpr std::array<CallInfo, 32> kCalls{{
     {TrappedCall::kMemfdCreate, "memfd_create", CallGroup::kCreate},
     {TrappedCall::kMemfdSecret, "memfd_secret", CallGroup::kCreate},
     {TrappedCall::kFtruncate, "ftruncate", CallGroup::kGrowth},
@@ -36,6 +36,7 @@ constexpr std::array<CallInfo, 31> kCalls{{
     {TrappedCall::kLsetxattr, "lsetxattr", CallGroup::kXattr},
     {TrappedCall::kFsetxattr, "fsetxattr", CallGroup::kXattr},
     {TrappedCall::kSetxattrat, "setxattrat", CallGroup::kXattr},
+    {TrappedCall::kLandlockRestrictSelf, "landlock_restrict_self", CallGroup::kLandlock},
     {TrappedCall::kExecve, "execve", CallGroup::kExec},
     {TrappedCall::kExecveat, "execveat", CallGroup::kExec},
     {TrappedCall::kMmap, "mmap", CallGroup::kExecMap},

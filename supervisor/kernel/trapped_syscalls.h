@@ -37,6 +37,8 @@ enum class TrappedCall {
   kLsetxattr,
   kFsetxattr,
   kSetxattrat,  // Linux 6.13; not in libseccomp 2.5's tables (numbered below)
+  // take on a Landlock domain (byte limits): memfd-warden, outside it, then acts by no path
+  kLandlockRestrictSelf,
   // running a program (exec = "deny": refused for memfds, T1620)
   kExecve,
   kExecveat,
@@ -57,7 +59,18 @@ enum class TrappedCall {
 };
 
 // Which groups of calls a filter traps.
-enum class CallGroup { kCreate, kGrowth, kWrite, kXattr, kAio, kExec, kExecMap, kIoUring, kClone };
+enum class CallGroup {
+  kCreate,
+  kGrowth,
+  kWrite,
+  kXattr,
+  kLandlock,
+  kAio,
+  kExec,
+  kExecMap,
+  kIoUring,
+  kClone
+};
 
 const char* abi_name(Abi abi);
 const char* trapped_call_name(TrappedCall call);

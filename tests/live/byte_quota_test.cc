@@ -161,11 +161,14 @@ TEST_CASE("with --strict-writes, write and pwrite growth is checked and the data
   CHECK(refused[2]["quota"]["bytes"] == 2 * kMiB + 100 * 1024);
 }
 
-TEST_CASE("quota.ftruncate_errno and quota.write_errno choose the refusals - and a refused write writes nothing") {
+TEST_CASE(
+    "quota.ftruncate_errno and quota.write_errno choose the refusals - and a refused write writes "
+    "nothing") {
   TempDir dir;
-  auto policy = dir.write("errnos.toml",
-                          "version = 1\n[quota]\nmax_bytes = \"1MiB\"\nftruncate_errno = \"EDQUOT\"\n"
-                          "write_errno = \"EDOM\"\nstrict_writes = true\n");
+  auto policy =
+      dir.write("errnos.toml",
+                "version = 1\n[quota]\nmax_bytes = \"1MiB\"\nftruncate_errno = \"EDQUOT\"\n"
+                "write_errno = \"EDOM\"\nstrict_writes = true\n");
   auto run = run_warden({"--policy", policy},
                         script("create a ; write a 900K ; write a 300K ; size a ; ftruncate a 2M ; "
                                "fallocate a 0 2M ; pwrite a 1000K 100K ; size a"));

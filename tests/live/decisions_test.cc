@@ -206,9 +206,12 @@ TEST_CASE("dry-run allows what it would deny or kill, and audits it as would-den
   CHECK(quota.summary.value()["decisions"]["would-deny"] == 2);
 }
 
-TEST_CASE("--fail-on-deny: exit 3 when the target succeeded but a call was, or would have been, refused") {
+TEST_CASE(
+    "--fail-on-deny: exit 3 when the target succeeded but a call was, or would have been, "
+    "refused") {
   TempDir dir;
-  auto policy = policy_file(dir, "[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"EDOM\"\n");
+  auto policy =
+      policy_file(dir, "[[rule]]\nname = \"evil*\"\naction = \"deny\"\nerrno = \"EDOM\"\n");
   auto trial = run_warden({"--policy", policy, "--dry-run", "--fail-on-deny"},
                           {probe_bin(), "create", "evil-1", "0"});
   CHECK(trial.exit_code == 3);
@@ -232,8 +235,8 @@ TEST_CASE("--fail-on-deny: exit 3 when the target succeeded but a call was, or w
   CHECK(enforced.exit_code == 3);
   CHECK(enforced.err.find("1 calls were refused") != std::string::npos);
   // ... and one that fails keeps its own status.
-  auto failing = run_warden({"--policy", policy, "--fail-on-deny"},
-                            {probe_bin(), "create", "evil-3", "0"});
+  auto failing =
+      run_warden({"--policy", policy, "--fail-on-deny"}, {probe_bin(), "create", "evil-3", "0"});
   CHECK(failing.exit_code == kSentinel);
   // Control: without the option the coping target's 0 stands.
   CHECK(run_warden({"--policy", policy}, {"/bin/sh", "-c", coping}).exit_code == 0);

@@ -4,7 +4,6 @@
 // default (where only the differences listed in docs/fidelity.md may show), and compares every
 // fact the probe reports.
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -25,9 +24,9 @@ constexpr unsigned kCloexec = 0x1, kAllowSealing = 0x2, kHugetlb = 0x4, kNoexecS
                    kExec = 0x10;
 constexpr long kSealSeal = 0x1, kSealExec = 0x20;
 
-const char* const kFacts[] = {"fd",   "link",  "seals", "cloexec", "mode",       "uid",
-                              "gid",  "size",  "accmode", "rw",    "mmap",       "fork_shared",
-                              "add_write_seal", "seals_after"};
+const char* const kFacts[] = {"fd",   "link",        "seals",          "cloexec",    "mode",
+                              "uid",  "gid",         "size",           "accmode",    "rw",
+                              "mmap", "fork_shared", "add_write_seal", "seals_after"};
 
 std::string exec_allowed(const TempDir& dir) {
   return dir.write("exec-allowed.toml", "version = 1\nexec = \"allow\"\n");
@@ -101,8 +100,8 @@ TEST_CASE("every flag combination the kernel takes or refuses: same answer, same
 TEST_CASE("seals before and after F_ADD_SEALS: sealable exactly when the kernel makes it so") {
   // MFD_NOEXEC_SEAL without MFD_ALLOW_SEALING stays sealable natively (it implies it); so must
   // our memfd, under the default policy too (which adds the exec seal to every memfd).
-  for (unsigned f : {0u, kAllowSealing, kNoexecSeal, kNoexecSeal | kCloexec, kHugetlb,
-                     kHugetlb | kNoexecSeal}) {
+  for (unsigned f :
+       {0u, kAllowSealing, kNoexecSeal, kNoexecSeal | kCloexec, kHugetlb, kHugetlb | kNoexecSeal}) {
     CAPTURE(hex(f));
     auto native = run_native({probe_bin(), "create", "seals", hex(f)});
     auto by_default = run_warden({}, {probe_bin(), "create", "seals", hex(f)});
@@ -180,7 +179,8 @@ class HugePageReservation {
     }
     std::ofstream(kPath) << original_ + pages << std::endl;
     changed_ = true;
-    if (free_pages() < pages) problem_ = "the kernel could not reserve " + std::to_string(pages) + " huge pages";
+    if (free_pages() < pages)
+      problem_ = "the kernel could not reserve " + std::to_string(pages) + " huge pages";
   }
   ~HugePageReservation() {
     if (changed_) std::ofstream(kPath) << original_ << std::endl;
@@ -208,7 +208,8 @@ class HugePageReservation {
 
 }  // namespace
 
-TEST_CASE("vm.memfd_noexec of the caller's PID namespace: 0, 1 and 2, nested, changed while it runs") {
+TEST_CASE(
+    "vm.memfd_noexec of the caller's PID namespace: 0, 1 and 2, nested, changed while it runs") {
   // Namespaces made as an unprivileged container runtime makes them (a user namespace with each),
   // so the target can set the sysctl with the capabilities memfd-warden leaves it.
   std::vector<Args> scenarios;
@@ -319,7 +320,9 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("vm.memfd_noexec of the tree's own namespace, written by a root target that kept its capabilities") {
+TEST_CASE(
+    "vm.memfd_noexec of the tree's own namespace, written by a root target that kept its "
+    "capabilities") {
   // Natively: a PID namespace of its own (unshare), so the host's value is left alone.
   TempDir dir;
   std::string allow_exec = exec_allowed(dir);

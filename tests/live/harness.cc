@@ -79,6 +79,14 @@ long RunResult::fact_number(const std::string& key) const {
   return std::stol(it->second);
 }
 
+void check_facts(const RunResult& run, const std::map<std::string, std::string>& expected) {
+  for (const auto& [key, value] : expected) {
+    CAPTURE(key);
+    CHECK(run.fact(key) == value);
+  }
+  CHECK(run.facts.size() == expected.size());
+}
+
 size_t RunResult::count(const std::string& decision) const {
   size_t n = 0;
   for (const auto& record : decisions) n += record.value("decision", "") == decision ? 1 : 0;

@@ -94,6 +94,10 @@ struct RunResult {
   const Json* record_of(const std::string& syscall) const;
 };
 
+// Checks that `run` printed exactly the facts `expected`, fact by fact, so that a failure names
+// the case.
+void check_facts(const RunResult& run, const std::map<std::string, std::string>& expected);
+
 // The first decision record of `syscall` in `run`, or nullptr.
 inline const Json* find_record(const RunResult& run, const std::string& syscall) {
   return run.record_of(syscall);

@@ -68,10 +68,10 @@ TEST_CASE("check prints the normalized policy, which parses back to itself") {
   CHECK(first.out.find("flags_any = [\"MFD_CLOEXEC\", \"MFD_EXEC\"]") != std::string::npos);
   CHECK(first.out.find("max_calls = 9") != std::string::npos);
   // Every default written out, the rule's syscall included.
-  for (const char* line : {"default = \"allow\"\n", "exec = \"deny\"\n", "io_uring = \"deny\"\n",
-                           "errno = \"EMFILE\"\n", "ftruncate_errno = \"EFBIG\"\n",
-                           "write_errno = \"ENOSPC\"\n", "strict_writes = false\n",
-                           "syscall = \"memfd_create\"\n"}) {
+  for (const char* line :
+       {"default = \"allow\"\n", "exec = \"deny\"\n", "io_uring = \"deny\"\n",
+        "errno = \"EMFILE\"\n", "ftruncate_errno = \"EFBIG\"\n", "write_errno = \"ENOSPC\"\n",
+        "strict_writes = false\n", "syscall = \"memfd_create\"\n"}) {
     CAPTURE(line);
     CHECK(first.out.find(line) != std::string::npos);
   }

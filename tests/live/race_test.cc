@@ -77,7 +77,8 @@ TEST_CASE("name race, a sleeping flipper woken during the call: never a memfd wi
   check_allowed_names_good(run);
 }
 
-TEST_CASE("name race with a sleeping flipper, control: without the supervisor both names get through") {
+TEST_CASE(
+    "name race with a sleeping flipper, control: without the supervisor both names get through") {
   check_control_breaches({probe_bin(), "race-wake", "5000"});
 }
 
@@ -103,7 +104,8 @@ TEST_CASE("name race with a rewritten sleeper, control: its loop gets denied nam
 // With the leader as the creator, the exec'ing thread takes over the pid of the call being
 // decided: that call's caller is gone, and the new image must not be answered or resumed in its
 // place before its exec event is handled.
-TEST_CASE("a thread that execs while another's create is decided: the run ends, every round exits 0") {
+TEST_CASE(
+    "a thread that execs while another's create is decided: the run ends, every round exits 0") {
   for (const char* creator : {"thread", "leader"}) {
     CAPTURE(creator);
     auto run = run_warden({}, {probe_bin(), "exec-while-creating", "200", creator});

@@ -22,9 +22,10 @@ TEST_CASE("suggest: the workload passes the policy its dry run suggests, a varia
   TempDir dir;
   std::string trial_audit = dir.file("trial.jsonl");
   // A byte limit far above anything makes the trial record growth, so bytes can be suggested.
-  Args trial_args{"run", "--dry-run", "--max-bytes", "1T", "--policy",
-                  dir.write("deny-all.toml", "version = 1\ndefault = \"deny\"\n"), "--audit",
-                  trial_audit, "--"};
+  Args trial_args{
+      "run",     "--dry-run", "--max-bytes",
+      "1T",      "--policy",  dir.write("deny-all.toml", "version = 1\ndefault = \"deny\"\n"),
+      "--audit", trial_audit, "--"};
   for (const auto& arg : workload(kWorkload)) trial_args.push_back(arg);
   auto trial = run_warden_raw(trial_args);
   REQUIRE(trial.exit_code == 0);
@@ -60,8 +61,8 @@ TEST_CASE("suggest: the workload passes the policy its dry run suggests, a varia
   // (128 KiB seen, plus 25%).
   auto renamed = run_warden({"--policy", policy}, workload("create other-name"));
   CHECK(renamed.fact("op1") == std::to_string(EPERM));
-  auto grown = run_warden({"--policy", policy},
-                          workload("create cache-505 ; ftruncate cache-505 1M"));
+  auto grown =
+      run_warden({"--policy", policy}, workload("create cache-505 ; ftruncate cache-505 1M"));
   CHECK(grown.fact("op1") == "0");
   CHECK(grown.fact("op2") == std::to_string(EFBIG));
   // Control: natively the variant's calls all succeed.

@@ -24,15 +24,6 @@ RunResult cases(const Args* warden_args) {
   return warden_args ? run_warden(*warden_args, command) : run_native(command);
 }
 
-// Fact by fact, so that a failure names the case.
-void check_facts(const RunResult& run, const std::map<std::string, std::string>& expected) {
-  for (const auto& [key, value] : expected) {
-    CAPTURE(key);
-    CHECK(run.fact(key) == value);
-  }
-  CHECK(run.facts.size() == expected.size());
-}
-
 // The cases that set an attribute on a memfd, and succeed natively.
 constexpr const char* kOnMemfd[] = {"f_memfd",     "f_memfd_trusted", "f_memfd_security",
                                     "f_memfd_acl", "p_memfd",         "p_anon_shared",

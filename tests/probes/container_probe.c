@@ -12,6 +12,10 @@
 // container_probe --xattrs
 //   a memfd, then a user.* attribute set on it with fsetxattr and with setxattrat (Linux 6.13,
 //   syscall 463): prints fsetxattr= and setxattrat= (0 or the errno). Exits 0.
+// container_probe --landlock
+//   a file in /dev/shm, then a Landlock domain that handles truncation and allows it nowhere, and
+//   truncate(2) of the file: prints landlock= (landlock_restrict_self) and, when that succeeded,
+//   truncate= (0 or the errno). Exits 0.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -53,9 +58,27 @@ static int xattrs(void) {
   return 0;
 }
 
+static int landlock(void) {
+  char path[64];
+  snprintf(path, sizeof(path), "/dev/shm/landlocked-%d", (int)getpid());
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  unsigned long long handled = 1ULL << 14;  // LANDLOCK_ACCESS_FS_TRUNCATE (ABI 3, Linux 6.2)
+  int ruleset = (int)syscall(SYS_landlock_create_ruleset, &handled, sizeof(handled), 0);
+  long restricted = -1;
+  if (ruleset >= 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) {
+    restricted = syscall(SYS_landlock_restrict_self, ruleset, 0);
+  }
+  printf("landlock=%d\n", restricted == 0 ? 0 : errno);
+  if (restricted == 0) printf("truncate=%d\n", truncate(path, 4096) == 0 ? 0 : errno);
+  unlink(path);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc == 2 && strcmp(argv[1], "--uffd-name") == 0) return uffd_name();
   if (argc == 2 && strcmp(argv[1], "--xattrs") == 0) return xattrs();
+  if (argc == 2 && strcmp(argv[1], "--landlock") == 0) return landlock();
   if (argc < 3) return 64;
   long fd = syscall(SYS_memfd_create, argv[1], strtoul(argv[2], NULL, 0));
   if (fd < 0) return errno;

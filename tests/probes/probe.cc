@@ -1651,6 +1651,56 @@ int cmd_load(int processes, int threads, int seconds) {
   return 0;
 }
 
+// landlock FILE: a child takes on a Landlock domain that handles truncation and allows it
+// nowhere, then truncates FILE by path (in_truncate), a path that does not resolve
+// (in_truncate_missing), FILE through its parent's fd (in_other_fd:
+// Landlock keeps it out of processes outside its domain), its own memfd by path
+// (in_truncate_memfd), FILE through an fd opened before the domain (in_ftruncate_early), and sets
+// an attribute on FILE by path (in_setxattr) and by that fd (in_fsetxattr). Then the parent, in
+// no domain, truncates FILE by path (out_truncate). Prints each as CASE=ERRNO (0 for success),
+// landlock= (the child's landlock_restrict_self: EOPNOTSUPP or ENOSYS without Landlock, and then
+// nothing else), and size= (FILE's size at the end).
+int cmd_landlock(const char* file) {
+  constexpr uint64_t kAccessFsTruncate = 1ULL << 14;  // Landlock ABI 3 (Linux 6.2)
+  int early = ::open(file, O_RDWR | O_CLOEXEC);
+  int memfd = static_cast<int>(::syscall(SYS_memfd_create, "landlocked", 0));
+  if (early < 0 || memfd < 0) return errno;
+  std::string other_fd = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(early);
+  std::string own_memfd = "/proc/self/fd/" + std::to_string(memfd);
+  auto report = [](const char* name, long rc) {
+    std::printf("%s=%d\n", name, rc == 0 ? 0 : errno);
+  };
+  std::fflush(stdout);
+  pid_t child = ::fork();
+  if (child == 0) {
+    uint64_t handled = kAccessFsTruncate;  // struct landlock_ruleset_attr, ABI 1's size
+    int ruleset =
+        static_cast<int>(::syscall(SYS_landlock_create_ruleset, &handled, sizeof(handled), 0));
+    long restricted = -1;
+    if (ruleset >= 0 && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0) {
+      restricted = ::syscall(SYS_landlock_restrict_self, ruleset, 0);
+    }
+    report("landlock", restricted);
+    if (restricted != 0) _exit(0);
+    report("in_truncate", ::truncate(file, 10));
+    report("in_truncate_missing", ::truncate((std::string(file) + ".missing").c_str(), 10));
+    report("in_other_fd", ::truncate(other_fd.c_str(), 12));
+    report("in_truncate_memfd", ::truncate(own_memfd.c_str(), 4096));
+    report("in_ftruncate_early", ::ftruncate(early, 11));
+    report("in_setxattr", ::setxattr(file, "user.landlocked", "v", 1, 0));
+    report("in_fsetxattr", ::fsetxattr(early, "user.landlocked", "vv", 2, 0));
+    std::fflush(stdout);
+    _exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  report("out_truncate", ::truncate(file, 13));
+  struct stat st {};
+  ::fstat(early, &st);
+  std::printf("size=%lld\n", static_cast<long long>(st.st_size));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 // xattr-acl FILE ID: sets on FILE the POSIX ACL u::rw-,u:ID:r--,g::r--,m::r--,o::r-- (ID as this
 // process's user namespace numbers it); prints acl=ERRNO (0 for success).
 int cmd_xattr_acl(const char* file, const char* id) {
@@ -1828,7 +1878,7 @@ int usage() {
       "NAME\n"
       "  restart-storm N | load PROCESSES THREADS SECONDS\n"
       "  exit CODE | raise SIGNAL | abort | segv | jobctl-race N | hold-inotify SECONDS\n"
-      "  xattr-cases DIR | xattr-acl FILE ID\n");
+      "  xattr-cases DIR | xattr-acl FILE ID | landlock FILE\n");
   return 64;
 }
 
@@ -1883,6 +1933,7 @@ int main(int argc, char** argv) {
   if (command == "i386-memfd") return cmd_i386_memfd(arg(2));
   if (command == "xattr-cases") return cmd_xattr_cases(arg(2));
   if (command == "xattr-acl") return cmd_xattr_acl(arg(2), arg(3));
+  if (command == "landlock") return cmd_landlock(arg(2));
   if (command == "shm-route") return cmd_shm_route();
   if (command == "thread-exec") return cmd_thread_exec(argv[0], arg(2), arg(3));
   if (command == "vfork") return cmd_vfork(argv[0], arg(2), arg(3));

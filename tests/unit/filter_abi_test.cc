@@ -185,6 +185,28 @@ TEST_CASE("with a byte limit the setxattr family traps on every ABI and setxattr
   CHECK(verdict(*limited, AUDIT_ARCH_AARCH64, 463) == SECCOMP_RET_KILL_PROCESS);
 }
 
+TEST_CASE(
+    "with a byte limit landlock_restrict_self traps on every ABI, and without one it passes") {
+  auto limited = build_filter(TrapAction::kUserNotify, TrapSet{true, false, false, false, true});
+  auto free = build_filter(TrapAction::kUserNotify, TrapSet{});
+  auto traced = build_filter(TrapAction::kTrace, TrapSet{true, false, false, false, true});
+  REQUIRE(limited.has_value());
+  REQUIRE(free.has_value());
+  REQUIRE(traced.has_value());
+  // 446 on every ABI since Linux 5.13.
+  for (uint32_t nr : {446u, kX32Bit | 446u}) {
+    CAPTURE(nr);
+    CHECK(verdict(*limited, AUDIT_ARCH_X86_64, static_cast<int32_t>(nr)) == SECCOMP_RET_USER_NOTIF);
+    CHECK(verdict(*traced, AUDIT_ARCH_X86_64, static_cast<int32_t>(nr)) == SECCOMP_RET_TRACE);
+    CHECK(verdict(*free, AUDIT_ARCH_X86_64, static_cast<int32_t>(nr)) == SECCOMP_RET_ALLOW);
+  }
+  CHECK(verdict(*limited, AUDIT_ARCH_I386, 446) == SECCOMP_RET_USER_NOTIF);
+  CHECK(verdict(*free, AUDIT_ARCH_I386, 446) == SECCOMP_RET_ALLOW);
+  // Landlock's other calls pass: only taking on a domain matters.
+  CHECK(verdict(*limited, AUDIT_ARCH_X86_64, 444) == SECCOMP_RET_ALLOW);
+  CHECK(verdict(*limited, AUDIT_ARCH_X86_64, 445) == SECCOMP_RET_ALLOW);
+}
+
 TEST_CASE("a kernel without x32 answers x32 calls itself: the filter leaves them all alone") {
   TrapSet no_x32{true, true, true, true, false};
   for (auto action : {TrapAction::kUserNotify, TrapAction::kTrace}) {

@@ -67,7 +67,8 @@ struct Fixture {
     REQUIRE(opened_audit.has_value());
     ledger.emplace(std::move(opened_ledger.value()));
     audit.emplace(std::move(opened_audit.value()));
-    handler.emplace(HandlerContext{policy, false, record_names, *ledger, *audit, callers});
+    handler.emplace(
+        HandlerContext{policy, false, record_names, *ledger, *audit, callers, confinement});
     child = ::fork();
     if (child == 0) {
       for (;;) ::pause();
@@ -97,6 +98,7 @@ struct Fixture {
   std::optional<MemfdLedger> ledger;
   std::optional<AuditLog> audit;
   CallerReader callers;
+  TreeConfinement confinement;
   std::optional<MemfdCallHandler> handler;
   pid_t child = -1;
   bool reaped = false;
