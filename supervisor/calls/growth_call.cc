@@ -178,8 +178,6 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
   if (!resolved.file.valid()) return -resolved.error;
   struct stat st {};
   if (!cached_fstat(resolved.file.get(), st)) return -errno;
-  // A trailing slash asks for a directory (or a symlink to one), as the kernel's lookup does.
-  if (lookup.path.ends_with('/') && !S_ISDIR(st.st_mode)) return -ENOTDIR;
   if (S_ISDIR(st.st_mode)) return -EISDIR;
   if (!S_ISREG(st.st_mode)) return -EINVAL;
   if (answered_in_landlock(call.syscall, call.tid, call.channel, caller_, lookup.path)) {

@@ -192,12 +192,6 @@ int XattrCallHandler::reach_file(Call& call) {
   ResolvedPath resolved = resolve_caller_path(lookup);
   if (!resolved.file.valid()) return -resolved.error;
   call.file = std::move(resolved.file);
-  // A trailing slash asks for a directory (or a symlink to one), as the kernel's lookup does.
-  if (lookup.path.ends_with('/')) {
-    struct stat st {};
-    if (::fstat(call.file.get(), &st) != 0) return -errno;
-    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
-  }
   return 0;
 }
 

@@ -297,6 +297,10 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
         if (followed < 0 && (errno == EACCES || errno == EPERM)) return fail_reaching_caller(errno);
         if (followed < 0) return fail(errno);
         current = UniqueFd(followed);
+        // A trailing slash asks for a directory, as after any other last component.
+        struct stat target_st {};
+        if (::fstat(current.get(), &target_st) != 0) return fail(errno);
+        if (trailing_slash && last && !S_ISDIR(target_st.st_mode)) return fail(ENOTDIR);
         continue;
       }
       char target[4096];

@@ -797,6 +797,17 @@ TEST_CASE("an unsealed memfd from outside the tree does not run by any path form
   }
 }
 
+TEST_CASE("an exec of a memfd's magic link with a trailing slash gets the kernel's ENOTDIR") {
+  // The slash asks for a directory: natively the lookup fails, and nothing runs. memfd-warden's
+  // lookup fails the same way, so the call is the kernel's to refuse, with no record.
+  OutsideMemfd payload;
+  Args command{attack_bin(), "exec-path", payload.number(), "trailing-slash"};
+  REQUIRE(run_native(command).fact("trailing-slash") == std::to_string(ENOTDIR));
+  auto run = run_warden({}, command);
+  CHECK(run.fact("trailing-slash") == std::to_string(ENOTDIR));
+  CHECK(find_record(run, "execve") == nullptr);
+}
+
 TEST_CASE("fs.protected_symlinks does not blind the exec check to a link its owner follows") {
   // With the sysctl on (Debian's default), root may not follow a link in a sticky,
   // world-writable directory that someone else owns; the link's owner may. memfd-warden's lookup

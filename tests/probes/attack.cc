@@ -122,6 +122,8 @@ int exec_path_form(int fd, const std::string& form, const std::string& scratch) 
     std::snprintf(path, sizeof(path), "/proc/self/./fd/%d", fd);
   } else if (form == "slashes") {
     std::snprintf(path, sizeof(path), "//proc///self//fd/%d", fd);
+  } else if (form == "trailing-slash") {
+    std::snprintf(path, sizeof(path), "/proc/self/fd/%d/", fd);  // asks for a directory
   } else if (form == "dotdot") {
     std::snprintf(path, sizeof(path), "/proc/self/fd/../fd/%d", fd);
   } else if (form == "long") {

@@ -864,7 +864,7 @@ int cmd_script(int argc, char** argv) {
     } else if (verb == "ftruncate32" || verb == "truncate32") {
       // i386's ftruncate64(fd, low, high) or truncate64("/proc/self/fd/N", low, high) through
       // int $0x80, the path below 4 GiB where a 32-bit pointer reaches it.
-      long result = verb == "ftruncate32" ? 194 : 193;
+      long rax = verb == "ftruncate32" ? 194 : 193;
       long first = fd;
       if (verb == "truncate32") {
         void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
@@ -874,11 +874,11 @@ int cmd_script(int argc, char** argv) {
         first = static_cast<long>(reinterpret_cast<uintptr_t>(low));
       }
       asm volatile("int $0x80"
-                   : "+a"(result)
+                   : "+a"(rax)
                    : "b"(first), "c"(a & 0xffffffffLL), "d"(a >> 32)
                    : "memory");
-      if (result < 0) errno = static_cast<int>(-result);
-      check(result < 0 ? -1 : 0);
+      if (rax < 0) errno = static_cast<int>(-rax);
+      check(rax < 0 ? -1 : 0);
     } else if (verb == "pwritev2") {
       // B bytes at offset A, in two parts, flags 0.
       std::vector<char> data(static_cast<size_t>(b));
@@ -1782,6 +1782,7 @@ int cmd_xattr_cases(const std::string& dir) {
   report("l_link_trusted", ::lsetxattr(link.c_str(), "trusted.q", "v", 1, 0));
   report("l_link_slash", ::lsetxattr((link + "/").c_str(), "user.q", "v", 1, 0));
   report("p_trailing_slash", ::setxattr((file + "/").c_str(), "user.p", "v", 1, 0));
+  report("p_memfd_slash", ::setxattr((proc_memfd + "/").c_str(), "user.p", "v", 1, 0));
   report("p_missing", ::setxattr((dir + "/none").c_str(), "user.p", "v", 1, 0));
   report("p_missing_bad_flags", ::setxattr((dir + "/none").c_str(), "user.p", "v", 1, 0x100));
   report("p_empty", ::setxattr("", "user.p", "v", 1, 0));
