@@ -129,8 +129,8 @@ std::optional<Error> for_each_record(const std::vector<AuditLine>& lines,
   return std::nullopt;
 }
 
-const std::set<std::string> kExecCalls = {"execve", "execveat", "mmap", "mmap2", "mprotect",
-                                          "pkey_mprotect", "shmat"};
+const std::set<std::string> kExecCalls = {"execve",   "execveat",      "mmap", "mmap2",
+                                          "mprotect", "pkey_mprotect", "shmat"};
 
 }  // namespace
 
@@ -276,8 +276,9 @@ Result<std::vector<RecordedRun>> recorded_runs_from_audit(
         bool admitted = decision.decision == "allow" || decision.decision == "would-deny" ||
                         decision.decision == "would-kill";
         if (admitted && before && after) {
-          decision.bytes = *after >= *before ? decision.bytes + (*after - *before)
-                                             : decision.bytes - std::min(decision.bytes, *before - *after);
+          decision.bytes = *after >= *before
+                               ? decision.bytes + (*after - *before)
+                               : decision.bytes - std::min(decision.bytes, *before - *after);
         }
       }
       run.decisions.push_back(std::move(decision));

@@ -22,13 +22,12 @@ struct Entry {
   std::string event;
   std::string_view prefix;  // the bytes the chain covers
   ChainValue chain{};
-  std::optional<RunKey> key;       // summary: the disclosed key
-  std::optional<uint64_t> count;   // summary: records in the run
+  std::optional<RunKey> key;      // summary: the disclosed key
+  std::optional<uint64_t> count;  // summary: records in the run
 };
 
 std::string range(uint64_t first, uint64_t last) {
-  return first == last ? std::to_string(first)
-                       : std::to_string(first) + "-" + std::to_string(last);
+  return first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
 }
 
 // Splits a chained record into the part the chain covers and the chain value.
@@ -75,9 +74,8 @@ void check_run(RunVerdict& verdict, const std::vector<Entry>& entries) {
       continue;
     }
     if (entry.seq > expected) {
-      verdict.problems.push_back("records " + range(expected, entry.seq - 1) +
-                                 " missing before " + entry.line->where +
-                                 " (the log was cut or records removed)");
+      verdict.problems.push_back("records " + range(expected, entry.seq - 1) + " missing before " +
+                                 entry.line->where + " (the log was cut or records removed)");
     } else if (chain_mac(*seal->key, previous, entry.prefix) != entry.chain) {
       verdict.problems.push_back(entry.line->where + ": record " + std::to_string(entry.seq) +
                                  " was changed, or forged (its chain value does not match)");

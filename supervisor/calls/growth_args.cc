@@ -38,11 +38,13 @@ GrowthArgs decode_growth_args(TrappedCall call, Abi abi, const std::array<uint64
       break;
     case TrappedCall::kTruncate:
       g.fd = -1;
+      g.by_path = true;
       g.path = unsigned_long(abi, a[0]);
       g.length = signed_long(abi, a[1]);
       break;
     case TrappedCall::kTruncate64:  // i386 only
       g.fd = -1;
+      g.by_path = true;
       g.path = unsigned_long(abi, a[0]);
       g.length = pair(a[1], a[2]);
       break;

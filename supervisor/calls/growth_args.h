@@ -15,8 +15,9 @@ namespace warden {
 inline constexpr uint64_t kMaxRwCount = 0x7ffff000;
 
 struct GrowthArgs {
-  int fd = -1;  // the file that may grow (the destination of a copy)
-  uint64_t path = 0;  // truncate, truncate64: the file is named by this path instead
+  int fd = -1;           // the file that may grow (the destination of a copy)
+  bool by_path = false;  // truncate, truncate64: the file is named by a path instead ...
+  uint64_t path = 0;     // ... at this address (which may be 0: EFAULT)
   GrowthKind kind = GrowthKind::kFtruncate;
   int64_t length = 0;               // ftruncate: new size; fallocate: length; writes: byte count
   int64_t offset = 0;               // fallocate offset, or an explicit write position

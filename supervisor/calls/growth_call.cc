@@ -102,7 +102,7 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
     if (unreachable) respond(call, -EPERM);  // fail closed, never an unchecked call
     return;
   }
-  if (call.args.path != 0) {
+  if (call.args.by_path) {
     // truncate(PATH): carried out here on the file the path reaches, opened as the caller would
     // open it, so that the kernel never looks the path up again (a second thread could point
     // it at a memfd after our check).
@@ -167,23 +167,24 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
   if (read.status == NameStatus::kFault) return -EFAULT;
   if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
   if (read.status != NameStatus::kOk) return -EPERM;  // we cannot read the caller: fail closed
-  if (call.args.length < 0) return -EINVAL;           // vfs_truncate checks the length first
+  if (call.args.length < 0) return -EINVAL;           // checked after the copy, before the lookup
   // Search and write permission are the caller's, not ours.
   PathLookup lookup;
   lookup.tid = call.tid;
   lookup.caller_pidfd = call.pidfd;
   lookup.path = std::string_view(path, read.length);
   lookup.as_caller = true;
+  // Before the lookup, which from outside a domain would answer what Landlock hides.
+  if (answered_in_landlock(call.syscall, call.tid, call.channel, caller_, lookup.path)) {
+    call.answered = true;
+    return 0;
+  }
   ResolvedPath resolved = resolve_caller_path(lookup);
   if (!resolved.file.valid()) return -resolved.error;
   struct stat st {};
   if (!cached_fstat(resolved.file.get(), st)) return -errno;
   if (S_ISDIR(st.st_mode)) return -EISDIR;
   if (!S_ISREG(st.st_mode)) return -EINVAL;
-  if (answered_in_landlock(call.syscall, call.tid, call.channel, caller_, lookup.path)) {
-    call.answered = true;
-    return 0;
-  }
   SelfFdPath self(resolved.file.get());
   CallerCredsScope as_caller(call.tid);
   if (!as_caller.ok()) return -EPERM;

@@ -9,11 +9,11 @@
 #include "policy/policy.h"
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/calls/call_channel.h"
-#include "supervisor/kernel/caller_info.h"
 #include "supervisor/calls/emulated_write.h"
 #include "supervisor/calls/growth_args.h"
 #include "supervisor/calls/handler_context.h"
 #include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/kernel/caller_info.h"
 
 namespace warden {
 

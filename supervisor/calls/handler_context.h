@@ -56,7 +56,9 @@ class CallHandler {
   // For a call memfd-warden would carry out on the file a path of the caller's reaches (truncate,
   // setxattr, lsetxattr), once the tree has asked for a Landlock domain: memfd-warden is in none
   // of the tree's domains, so it would act with access rights the caller may lack (truncate) and
-  // reach other processes' /proc entries that Landlock keeps the caller out of. Such a call is
+  // reach other processes' /proc entries that Landlock keeps the caller out of; even its lookup
+  // would tell the caller what Landlock hides (whether a name exists there, what kind of file it
+  // is). So, asked after the arguments are read and before the path is looked up, such a call is
   // refused with EACCES, Landlock's own answer, with an audit record (reason "landlock"); a dry
   // run records would-deny and leaves the call to the kernel, which judges it in the caller's
   // domain. True when the call was answered here (or its caller is gone); false, with no record,

@@ -8,9 +8,9 @@
 #include "policy/policy.h"
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/calls/call_channel.h"
-#include "supervisor/kernel/caller_info.h"
 #include "supervisor/calls/handler_context.h"
 #include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/kernel/caller_info.h"
 #include "supervisor/kernel/target_memory.h"
 
 namespace warden {

@@ -92,9 +92,7 @@ class MemfdLedger {
   // returned in the target before its next call is always seen.
   void drain();
 
-  QuotaState state() const {
-    return {calls_, entries_.size(), bytes_, rule_usage_, count_live_};
-  }
+  QuotaState state() const { return {calls_, entries_.size(), bytes_, rule_usage_, count_live_}; }
   uint64_t peak_live() const { return peak_live_; }
   uint64_t peak_bytes() const { return peak_bytes_; }
 

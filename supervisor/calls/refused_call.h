@@ -11,8 +11,8 @@
 
 #include "supervisor/calls/audit_log.h"
 #include "supervisor/calls/call_channel.h"
-#include "supervisor/kernel/caller_info.h"
 #include "supervisor/calls/handler_context.h"
+#include "supervisor/kernel/caller_info.h"
 
 namespace warden {
 

@@ -26,8 +26,8 @@ struct SuperviseOptions {
 };
 
 struct SuperviseResult {
-  int exit_code = 125;   // the target's status (128+N after signal N), or ours
-  std::string error;     // set when memfd-warden itself failed (exit_code 125, 126, 127)
+  int exit_code = 125;  // the target's status (128+N after signal N), or ours
+  std::string error;    // set when memfd-warden itself failed (exit_code 125, 126, 127)
   // memfd-warden's own failure (125), not a program it could not run (126, 127): the summary's
   // "error".
   bool failed_itself() const { return exit_code == 125 && !error.empty(); }

@@ -116,6 +116,13 @@ void XattrCallHandler::handle(const TrappedRequest& request, CallChannel& channe
     respond(call, error);
     return;
   }
+  if (int error = read_path(call); error != 0) {
+    respond(call, error);
+    return;
+  }
+  // Before the lookup, which from outside a domain would answer what Landlock hides (whether a
+  // name exists, what kind of file it is, in another process's /proc/PID/fd, cwd and root).
+  if (answered_in_landlock(call)) return;
   if (int error = reach_file(call); error != 0) {
     respond(call, error);
     return;
@@ -129,7 +136,6 @@ void XattrCallHandler::handle(const TrappedRequest& request, CallChannel& channe
     refuse_on_memfd(call, memfd ? std::optional(memfd->name) : std::nullopt);
     return;
   }
-  if (answered_in_landlock(call)) return;
   respond(call, set_as_caller(call));
 }
 
@@ -160,6 +166,18 @@ int XattrCallHandler::read_attribute(Call& call) {
   return got < 0 ? -EPERM : 0;
 }
 
+int XattrCallHandler::read_path(Call& call) {
+  if (!call.by_path || call.fd == AT_FDCWD) return 0;
+  TargetWait wait(call.tid);  // the caller's memory
+  NameRead read = read_target_string(call.channel.memory_reader(), call.tid, call.path,
+                                     call.path_text, sizeof(call.path_text));
+  if (read.status == NameStatus::kFault) return -EFAULT;
+  if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
+  if (read.status != NameStatus::kOk) return -EPERM;  // we cannot read the caller: fail closed
+  call.path_length = read.length;
+  return 0;
+}
+
 int XattrCallHandler::reach_file(Call& call) {
   if (!call.by_path) {
     call.file = UniqueFd(sys::pidfd_getfd(call.pidfd, call.fd));
@@ -170,18 +188,9 @@ int XattrCallHandler::reach_file(Call& call) {
     if (status & O_PATH) return -EBADF;  // the kernel takes no O_PATH fd here
     return 0;
   }
-  TargetWait wait(call.tid);  // the caller's path, and the filesystems it passes
+  TargetWait wait(call.tid);  // the filesystems the path passes
   PathLookup lookup;
-  if (call.fd == AT_FDCWD) {
-    lookup.empty_path_is_dirfd = true;  // no path: the working directory itself
-  } else {
-    NameRead read = read_target_string(call.channel.memory_reader(), call.tid, call.path,
-                                       call.path_text, sizeof(call.path_text));
-    if (read.status == NameStatus::kFault) return -EFAULT;
-    if (read.status == NameStatus::kTooLong) return -ENAMETOOLONG;
-    if (read.status != NameStatus::kOk) return -EPERM;
-    call.path_length = read.length;
-  }
+  lookup.empty_path_is_dirfd = call.fd == AT_FDCWD;  // no path: the working directory itself
   // Searched with the caller's credentials: the kernel's lookup would be the caller's.
   lookup.tid = call.tid;
   lookup.caller_pidfd = call.pidfd;
@@ -244,7 +253,7 @@ void XattrCallHandler::refuse_on_memfd(Call& call, std::optional<std::string_vie
     respond(call, -error);
   } else if (at) {
     call.channel.pass_through();
-  } else if (!answered_in_landlock(call)) {
+  } else {
     respond(call, set_as_caller(call));
   }
 }

@@ -38,6 +38,8 @@ class XattrCallHandler : CallHandler {
   // Reads the attribute's name and value from the caller as the kernel copies them, before it
   // looks at the file: 0 or -errno.
   int read_attribute(Call& call);
+  // setxattr, lsetxattr: the path, as the kernel copies it after the attribute: 0 or -errno.
+  int read_path(Call& call);
   // Our reference to the file the call names: 0 or -errno.
   int reach_file(Call& call);
   // The call made by memfd-warden on its reference, as the caller: 0 or -errno.

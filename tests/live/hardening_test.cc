@@ -1069,6 +1069,13 @@ TEST_CASE("byte quotas hold against AIO writes and truncate(PATH)") {
   auto slashed = run_warden({"--max-bytes", "64K"}, slash);
   CHECK(slashed.exit_code == ENOTDIR);
   CHECK(slashed.fact("size") == "0");
+  // The arguments in the kernel's order: a null path is EFAULT, not taken for an fd (review:
+  // EBADF), and a negative length EINVAL before the lookup (6.18: after the path is copied).
+  auto native_args = run_native({attack_bin(), "truncate-args"});
+  REQUIRE(native_args.fact("null") == std::to_string(EFAULT));
+  REQUIRE(native_args.fact("negative") == std::to_string(EINVAL));
+  check_facts(run_warden({"--max-bytes", "64K"}, {attack_bin(), "truncate-args"}),
+              native_args.facts);
 }
 
 // truncate(PATH) then execve of the same file, at once, in a fresh child each time. Prints how

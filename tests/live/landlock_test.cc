@@ -39,10 +39,13 @@ TEST_CASE(
   auto control = native_cases();
   if (!control) return;
   const RunResult& native = *control;
-  // Control: Landlock refuses the truncation by path, and the reach into the parent's fd; the
-  // rest succeeds (Landlock has no right over attributes, nor over an fd opened before).
+  // Control: Landlock refuses the truncation by path, and every reach into the parent's /proc
+  // entries; the rest succeeds (Landlock has no right over attributes, nor over an fd opened
+  // before), or fails in the lookup.
   REQUIRE(native.fact("in_truncate") == kEacces);
   REQUIRE(native.fact("in_other_fd") == kEacces);
+  REQUIRE(native.fact("in_other_missing") == kEacces);
+  REQUIRE(native.fact("in_other_memfd") == kEacces);
   REQUIRE(native.fact("in_truncate_missing") == std::to_string(ENOENT));
   REQUIRE(native.fact("in_truncate_memfd") == "0");
   REQUIRE(native.fact("in_setxattr") == "0");
@@ -53,11 +56,13 @@ TEST_CASE(
   auto limited = landlock_cases(&limited_args);
   CHECK(limited.exit_code == 0);
   auto expected = native.facts;
-  // The lookup's own errors first (in_truncate_missing: ENOENT). Refused with Landlock's own
-  // answer: what Landlock refuses (memfd-warden carried the first
-  // out before), and, failing closed, the calls by path that Landlock would let through, the
-  // parent's too. Calls on an fd go on as natively.
-  for (const char* key : {"in_truncate_memfd", "in_setxattr", "out_truncate"}) {
+  // Refused with Landlock's own answer, before any lookup: what Landlock refuses (memfd-warden
+  // carried in_truncate out before, and its lookups answered ENOENT for in_other_missing and
+  // EOPNOTSUPP for in_other_memfd, which Landlock hides), and, failing closed, the calls by path
+  // that Landlock would let through or the lookup fail, the parent's too. Calls on an fd go on as
+  // natively.
+  for (const char* key :
+       {"in_truncate_missing", "in_truncate_memfd", "in_setxattr", "out_truncate"}) {
     expected[key] = kEacces;
   }
   expected["size"] = "11";  // the ftruncate of the early fd only
@@ -81,9 +86,12 @@ TEST_CASE(
     ++refused[std::string(record["syscall"]) + " " +
               (path.starts_with("/proc/") ? "proc" : "file")];
   }
-  // in_truncate, out_truncate; in_other_fd, in_truncate_memfd; in_setxattr.
-  CHECK(refused == std::map<std::string, int>{
-                       {"truncate file", 2}, {"truncate proc", 2}, {"setxattr file", 1}});
+  // in_truncate, in_truncate_missing, out_truncate; in_other_fd, in_other_missing,
+  // in_truncate_memfd; in_setxattr; in_other_memfd.
+  CHECK(refused == std::map<std::string, int>{{"truncate file", 3},
+                                              {"truncate proc", 3},
+                                              {"setxattr file", 1},
+                                              {"setxattr proc", 1}});
 }
 
 TEST_CASE("a Landlock domain is left to the kernel without a byte limit, and in a dry run") {
@@ -102,7 +110,7 @@ TEST_CASE("a Landlock domain is left to the kernel without a byte limit, and in 
   auto dry = landlock_cases(&dry_args);
   CHECK(dry.exit_code == 0);
   check_facts(dry, native.facts);
-  CHECK(dry.count("would-deny") == 5);
+  CHECK(dry.count("would-deny") == 8);
   CHECK(dry.count("deny") == 0);
   CHECK(dry.record_of("landlock_restrict_self") != nullptr);
 }

@@ -990,6 +990,19 @@ int cmd_truncate_path(long size, const char* suffix) {
   return err;
 }
 
+// truncate-args: truncate's argument checks in the kernel's order: a null path (null), a null
+// path with a negative length (null_negative), and a negative length for a path that does not
+// exist (negative). Prints each as CASE=ERRNO.
+int cmd_truncate_args() {
+  auto report = [](const char* name, long rc) {
+    std::printf("%s=%d\n", name, rc == 0 ? 0 : errno);
+  };
+  report("null", ::syscall(SYS_truncate, nullptr, 1));
+  report("null_negative", ::syscall(SYS_truncate, nullptr, -1));
+  report("negative", ::truncate("/no-such-dir/no-such-file", -1));
+  return 0;
+}
+
 // userns-truncate PATH: makes a user namespace of its own (a full effective set, valid only
 // inside it), then, without an exec, truncate(PATH, 0). Exits with the errno, 3 when it cannot
 // make the namespace.
@@ -1521,6 +1534,7 @@ int main(int argc, char** argv) {
   if (command == "decoy") return cmd_decoy(arg(2));
   if (command == "aio") return cmd_aio(std::atol(arg(2)));
   if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)), arg(3));
+  if (command == "truncate-args") return cmd_truncate_args();
   if (command == "copy-position-race") return cmd_copy_position_race(arg(2), std::atol(arg(3)));
   if (command == "xattr-swap") return cmd_xattr_swap(arg(2), std::atol(arg(3)), arg(4));
   if (command == "userns-truncate") return cmd_userns_truncate(arg(2));

@@ -1653,8 +1653,9 @@ int cmd_load(int processes, int threads, int seconds) {
 
 // landlock FILE: a child takes on a Landlock domain that handles truncation and allows it
 // nowhere, then truncates FILE by path (in_truncate), a path that does not resolve
-// (in_truncate_missing), FILE through its parent's fd (in_other_fd:
-// Landlock keeps it out of processes outside its domain), its own memfd by path
+// (in_truncate_missing), FILE through its parent's fd (in_other_fd: Landlock keeps it out of
+// processes outside its domain; so too a missing name under the parent's cwd, in_other_missing,
+// and an attribute on the parent's memfd, in_other_memfd), its own memfd by path
 // (in_truncate_memfd), FILE through an fd opened before the domain (in_ftruncate_early), and sets
 // an attribute on FILE by path (in_setxattr) and by that fd (in_fsetxattr). Then the parent, in
 // no domain, truncates FILE by path (out_truncate). Prints each as CASE=ERRNO (0 for success),
@@ -1665,7 +1666,10 @@ int cmd_landlock(const char* file) {
   int early = ::open(file, O_RDWR | O_CLOEXEC);
   int memfd = static_cast<int>(::syscall(SYS_memfd_create, "landlocked", 0));
   if (early < 0 || memfd < 0) return errno;
-  std::string other_fd = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(early);
+  std::string parent = "/proc/" + std::to_string(::getpid());
+  std::string other_fd = parent + "/fd/" + std::to_string(early);
+  std::string other_memfd = parent + "/fd/" + std::to_string(memfd);
+  std::string other_missing = parent + "/cwd/no-such-file";
   std::string own_memfd = "/proc/self/fd/" + std::to_string(memfd);
   auto report = [](const char* name, long rc) {
     std::printf("%s=%d\n", name, rc == 0 ? 0 : errno);
@@ -1685,6 +1689,8 @@ int cmd_landlock(const char* file) {
     report("in_truncate", ::truncate(file, 10));
     report("in_truncate_missing", ::truncate((std::string(file) + ".missing").c_str(), 10));
     report("in_other_fd", ::truncate(other_fd.c_str(), 12));
+    report("in_other_missing", ::truncate(other_missing.c_str(), 12));
+    report("in_other_memfd", ::setxattr(other_memfd.c_str(), "user.landlocked", "v", 1, 0));
     report("in_truncate_memfd", ::truncate(own_memfd.c_str(), 4096));
     report("in_ftruncate_early", ::ftruncate(early, 11));
     report("in_setxattr", ::setxattr(file, "user.landlocked", "v", 1, 0));

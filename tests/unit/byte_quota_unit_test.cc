@@ -178,6 +178,18 @@ TEST_CASE("growth arguments decode per ABI") {
                                      with_args({3, 0xdeadbeefffffffffULL}));
   CHECK(negative.length == -1);
   CHECK(negative.fd == 3);
+  CHECK_FALSE(negative.by_path);
+  // truncate names its file by a path, even a null one (EFAULT, not an fd).
+  auto by_null_path =
+      decode_growth_args(TrappedCall::kTruncate, Abi::kX86_64, with_args({0, 4096}));
+  CHECK(by_null_path.by_path);
+  CHECK(by_null_path.path == 0);
+  CHECK(by_null_path.length == 4096);
+  auto truncate64 =
+      decode_growth_args(TrappedCall::kTruncate64, Abi::kI386, with_args({0x8000, 0x1000, 0x1}));
+  CHECK(truncate64.by_path);
+  CHECK(truncate64.path == 0x8000);
+  CHECK(truncate64.length == (1LL << 32 | 0x1000));
   auto pwrite =
       decode_growth_args(TrappedCall::kPwrite64, Abi::kI386, with_args({7, 0x1000, 100, 0x5, 0x1}));
   CHECK(pwrite.has_offset);
