@@ -189,6 +189,36 @@ std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
   return {};  // a procfs of a namespace the caller is not in: no "self" there
 }
 
+namespace {
+
+// Whether `dir`, a directory of the procfs mounted at some proc root, is the caller's own process
+// directory there (/proc/TGID, or /proc/TID of a thread of its group) or lies below it (fd,
+// task/T, map_files). The kernel lets a process into its own entries whatever its credentials
+// and dumpability (same_thread_group in ptrace_may_access, proc_fd_permission). Made as
+// memfd-warden: the caller may not search them.
+bool in_callers_own_entries(int dir, pid_t tid) {
+  UniqueFd here(::dup(dir));
+  // At most /proc/X/task/T/fd: four steps up to the root.
+  for (int depth = 0; depth < 4 && here.valid() && !is_proc_root(here.get()); ++depth) {
+    UniqueFd up(::openat(here.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!up.valid()) return false;
+    if (is_proc_root(up.get())) {
+      // `here` is /proc/X: its thread group, as that procfs numbers it, against the caller's.
+      std::string status = read_small(here.get(), "status");
+      size_t at = status.find("\nTgid:\t");
+      std::string own = caller_in_proc(up.get(), tid, false);
+      if (at == std::string::npos || own.empty()) return false;
+      size_t from = at + 7;
+      return status.compare(from, own.size(), own) == 0 && status.size() > from + own.size() &&
+             status[from + own.size()] == '\n';
+    }
+    here = std::move(up);
+  }
+  return false;
+}
+
+}  // namespace
+
 ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   TargetWait wait(lookup.tid);  // the caller's own filesystem (FUSE) may hold a lookup back
   ResolvedPath out;
@@ -252,6 +282,19 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     struct stat here {};
     if (::fstat(current.get(), &here) != 0) return fail(errno);
     if (!S_ISDIR(here.st_mode)) return fail(ENOTDIR);
+    if (lookup.as_caller) {
+      // In the caller's own procfs entries the lookup is memfd-warden's: the kernel would let
+      // the caller in whatever its credentials. Anywhere else, the caller's.
+      bool own = false;
+      if (on_procfs(current.get())) {
+        caller_creds.reset();
+        own = in_callers_own_entries(current.get(), lookup.tid);
+      }
+      if (!own && !caller_creds) {
+        caller_creds.emplace(lookup.tid);
+        if (!caller_creds->ok()) return fail(EPERM);
+      }
+    }
     if (part == ".") continue;
     if (part == "..") {
       // ".." never leaves the caller's root (chroot semantics); the kernel crosses mounts.

@@ -6,8 +6,10 @@
 //
 // Lookups run with memfd-warden's own credentials (a path the caller may not search still
 // resolves, for a check after which the kernel refuses the call itself), or, with `as_caller`,
-// with the caller's (caller_creds.h) for a call memfd-warden carries out on the caller's behalf.
-// The caller's root and working directory are opened first, as memfd-warden, either way.
+// with the caller's (caller_creds.h) for a call memfd-warden carries out on the caller's behalf,
+// but for the caller's own entries of a procfs, which the kernel lets a process into whatever its
+// credentials and dumpability. The caller's root and working directory are opened first, as
+// memfd-warden, either way.
 #pragma once
 
 #include <sys/types.h>

@@ -1200,8 +1200,9 @@ TEST_CASE(
 
 // What a caller's truncate(PATH) and growth calls get when memfd-warden carries them out (a byte
 // limit): the kernel's own errors, RLIMIT_FSIZE's EFBIG and SIGXFSZ, each compared with the same
-// calls natively. Two documented differences: a caller that made itself non-dumpable gets EACCES
-// for its own /proc/self/fd paths, and a truncate(PATH) raises IN_OPEN and IN_CLOSE_WRITE
+// calls natively; a caller that made itself non-dumpable still reaches its own /proc/self/fd
+// paths (memfd-warden judged them as the caller, who may not search them: EACCES). One
+// documented difference: a truncate(PATH) raises IN_OPEN and IN_CLOSE_WRITE
 // (docs/memory-quotas.md).
 constexpr const char* kGrowthErrors = R"(import ctypes, os, select, signal, struct, subprocess, sys
 d = sys.argv[1]
@@ -1248,6 +1249,17 @@ while select.select([watch], [], [], 0.5)[0]:  # until half a second passes with
         seen.append({0x20: "open", 0x2: "modify", 0x8: "close_write"}.get(mask, hex(mask)))
         data = data[16 + length:]
 print("truncate_events=" + "+".join(seen))
+ready, done = os.pipe(), os.pipe()
+child = os.fork()
+if child == 0:  # another process of the same user, not dumpable: its entries are closed to us
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    os.write(ready[1], b"x")
+    os.read(done[0], 1)
+    os._exit(0)
+os.read(ready[0], 1)
+attempt("undumpable-other", lambda: os.truncate(f"/proc/{child}/fd/{fd}", 100))
+os.write(done[1], b"x")
+os.waitpid(child, 0)
 libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
 attempt("undumpable-path", lambda: os.truncate(f"/proc/self/fd/{fd}", 100))
 )";
@@ -1311,14 +1323,14 @@ TEST_CASE("growth calls carried out by memfd-warden fail as the kernel's own wou
                                       {"fsize-fallocate", EFBIG},
                                       {"fsize-path", EFBIG},
                                       {"within", 0},
+                                      {"undumpable-other", EACCES},
                                       {"undumpable-path", 0}};
   for (const auto& [name, error] : expected) {
     CAPTURE(name);
     CHECK(native.fact_number(name) == error);
-    // The one difference: memfd-warden is not the caller's own process.
-    CHECK(supervised.fact_number(name) == (name == "undumpable-path" ? EACCES : error));
+    CHECK(supervised.fact_number(name) == error);
   }
-  // The other: memfd-warden opens the file to truncate it, which inotify watchers see.
+  // The difference: memfd-warden opens the file to truncate it, which inotify watchers see.
   CHECK(native.fact("truncate_events") == "modify");
   CHECK(supervised.fact("truncate_events") == "open+modify+close_write");
   // SIGXFSZ's default action, natively and under memfd-warden alike.
