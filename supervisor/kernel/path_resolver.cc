@@ -194,8 +194,10 @@ namespace {
 // Whether `dir`, a directory of the procfs mounted at some proc root, is the caller's own process
 // directory there (/proc/TGID, or /proc/TID of a thread of its group) or lies below it (fd,
 // task/T, map_files). The kernel lets a process into its own entries whatever its credentials
-// and dumpability (same_thread_group in ptrace_may_access, proc_fd_permission). Made as
-// memfd-warden: the caller may not search them.
+// and dumpability (same_thread_group in ptrace_may_access, proc_fd_permission). But not its
+// map_files, whose links the kernel follows only for a caller with CAP_SYS_ADMIN or
+// CAP_CHECKPOINT_RESTORE, whoever's they are. Made as memfd-warden: the caller may not search
+// them.
 bool in_callers_own_entries(int dir, pid_t tid) {
   UniqueFd here(::dup(dir));
   // At most /proc/X/task/T/fd: four steps up to the root.
@@ -208,6 +210,10 @@ bool in_callers_own_entries(int dir, pid_t tid) {
       size_t at = status.find("\nTgid:\t");
       std::string own = caller_in_proc(up.get(), tid, false);
       if (at == std::string::npos || own.empty()) return false;
+      UniqueFd map_files(::openat(here.get(), "map_files", O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (depth == 1 && (!map_files.valid() || identity_of(map_files.get()) == identity_of(dir))) {
+        return false;  // `dir` is map_files (or cannot be told from it)
+      }
       size_t from = at + 7;
       return status.compare(from, own.size(), own) == 0 && status.size() > from + own.size() &&
              status[from + own.size()] == '\n';

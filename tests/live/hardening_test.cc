@@ -1249,6 +1249,12 @@ while select.select([watch], [], [], 0.5)[0]:  # until half a second passes with
         seen.append({0x20: "open", 0x2: "modify", 0x8: "close_write"}.get(mask, hex(mask)))
         data = data[16 + length:]
 print("truncate_events=" + "+".join(seen))
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+mapped = libc.mmap(None, 4096, 1, 2, os.open(f"{d}/file", os.O_RDONLY), 0)  # PROT_READ, PRIVATE
+# Its own map_files entry: the kernel follows it only for CAP_SYS_ADMIN (or CHECKPOINT_RESTORE).
+attempt("map-files", lambda: os.truncate(f"/proc/self/map_files/{mapped:x}-{mapped + 4096:x}", 10))
 ready, done = os.pipe(), os.pipe()
 child = os.fork()
 if child == 0:  # another process of the same user, not dumpable: its entries are closed to us
@@ -1323,6 +1329,7 @@ TEST_CASE("growth calls carried out by memfd-warden fail as the kernel's own wou
                                       {"fsize-fallocate", EFBIG},
                                       {"fsize-path", EFBIG},
                                       {"within", 0},
+                                      {"map-files", EPERM},
                                       {"undumpable-other", EACCES},
                                       {"undumpable-path", 0}};
   for (const auto& [name, error] : expected) {
