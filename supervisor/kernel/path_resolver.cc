@@ -197,13 +197,17 @@ namespace {
 // and dumpability (same_thread_group in ptrace_may_access, proc_fd_permission). But not its
 // map_files, whose links the kernel follows only for a caller with CAP_SYS_ADMIN or
 // CAP_CHECKPOINT_RESTORE, whoever's they are. Made as memfd-warden: the caller may not search
-// them.
+// them. Every step up must stay in one mount: ".." from the root of a mount is the parent of its
+// mount point, so a bind of another process's entries over one of the caller's own (a mount
+// namespace of the target's) would otherwise climb to the caller's /proc/TGID.
 bool in_callers_own_entries(int dir, pid_t tid) {
   UniqueFd here(::dup(dir));
+  uint64_t mount = identity_of(dir).mount;
+  if (mount == 0) return false;  // no mount id to hold the climb to
   // At most /proc/X/task/T/fd: four steps up to the root.
   for (int depth = 0; depth < 4 && here.valid() && !is_proc_root(here.get()); ++depth) {
     UniqueFd up(::openat(here.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!up.valid()) return false;
+    if (!up.valid() || identity_of(up.get()).mount != mount) return false;
     if (is_proc_root(up.get())) {
       // `here` is /proc/X: its thread group, as that procfs numbers it, against the caller's.
       std::string status = read_small(here.get(), "status");
@@ -211,7 +215,10 @@ bool in_callers_own_entries(int dir, pid_t tid) {
       std::string own = caller_in_proc(up.get(), tid, false);
       if (at == std::string::npos || own.empty()) return false;
       UniqueFd map_files(::openat(here.get(), "map_files", O_PATH | O_DIRECTORY | O_CLOEXEC));
-      if (depth == 1 && (!map_files.valid() || identity_of(map_files.get()) == identity_of(dir))) {
+      struct stat a {
+      }, b{};
+      if (depth == 1 && (!map_files.valid() || ::fstat(map_files.get(), &a) != 0 ||
+                         ::fstat(dir, &b) != 0 || (a.st_dev == b.st_dev && a.st_ino == b.st_ino))) {
         return false;  // `dir` is map_files (or cannot be told from it)
       }
       size_t from = at + 7;

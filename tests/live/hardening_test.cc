@@ -1264,6 +1264,23 @@ if child == 0:  # another process of the same user, not dumpable: its entries ar
     os._exit(0)
 os.read(ready[0], 1)
 attempt("undumpable-other", lambda: os.truncate(f"/proc/{child}/fd/{fd}", 100))
+uid = os.getuid()
+prober = os.fork()
+if prober == 0:  # in a user and mount namespace of its own, binds over its own /proc/self/fd
+    me = os.getpid()
+    if libc.unshare(0x10000000 | 0x00020000) != 0:  # CLONE_NEWUSER | CLONE_NEWNS
+        os._exit(1)
+    open("/proc/self/setgroups", "w").write("deny")
+    open("/proc/self/uid_map", "w").write(f"0 {uid} 1")
+    # The other process's entries, under a path that starts with its own.
+    libc.mount(f"/proc/{child}".encode(), f"/proc/{me}/fd".encode(), None, 4096, None)  # MS_BIND
+    attempt("overmount-other", lambda: os.truncate(f"/proc/self/fd/fd/{fd}", 100))
+    # Its own map_files, under the name of its fd directory.
+    libc.mount(f"/proc/{me}/map_files".encode(), f"/proc/{me}/fd".encode(), None, 4096, None)
+    attempt("overmount-map-files",
+            lambda: os.truncate(f"/proc/self/fd/{mapped:x}-{mapped + 4096:x}", 10))
+    os._exit(0)
+os.waitpid(prober, 0)
 os.write(done[1], b"x")
 os.waitpid(child, 0)
 libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
@@ -1331,6 +1348,8 @@ TEST_CASE("growth calls carried out by memfd-warden fail as the kernel's own wou
                                       {"within", 0},
                                       {"map-files", EPERM},
                                       {"undumpable-other", EACCES},
+                                      {"overmount-other", EACCES},
+                                      {"overmount-map-files", EPERM},
                                       {"undumpable-path", 0}};
   for (const auto& [name, error] : expected) {
     CAPTURE(name);
