@@ -278,6 +278,31 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     caller_creds.emplace(lookup.tid);
     if (!caller_creds->ok()) return fail(EPERM);
   }
+  // openat(current, name, flags) as the lookup's credentials. Where the caller's are refused in
+  // a procfs, and `current` is among the caller's own entries there, again as memfd-warden: the
+  // kernel lets a process into its own entries whatever its credentials. Asked only after a
+  // refusal, so that a lookup the caller may make costs nothing more.
+  auto open_in = [&](const char* name, int flags) -> int {
+    int fd = ::openat(current.get(), name, flags);
+    if (fd >= 0 || !caller_creds || (errno != EACCES && errno != EPERM) ||
+        !on_procfs(current.get())) {
+      return fd;
+    }
+    int refused = errno;
+    caller_creds.reset();
+    if (in_callers_own_entries(current.get(), lookup.tid)) {
+      fd = ::openat(current.get(), name, flags);
+      refused = errno;
+    }
+    caller_creds.emplace(lookup.tid);
+    if (!caller_creds->ok()) {  // gone: nothing more is looked up as memfd-warden
+      if (fd >= 0) ::close(fd);
+      errno = EPERM;
+      return -1;
+    }
+    errno = refused;
+    return fd;
+  };
   if (std::optional<ResolvedPath> quick = resolve_quickly(start, lookup, absolute)) {
     // It never left start's mount (RESOLVE_NO_XDEV): a failure was there.
     quick->in_fuse = !quick->file.valid() && on_fuse(start);
@@ -295,25 +320,12 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     struct stat here {};
     if (::fstat(current.get(), &here) != 0) return fail(errno);
     if (!S_ISDIR(here.st_mode)) return fail(ENOTDIR);
-    if (lookup.as_caller) {
-      // In the caller's own procfs entries the lookup is memfd-warden's: the kernel would let
-      // the caller in whatever its credentials. Anywhere else, the caller's.
-      bool own = false;
-      if (on_procfs(current.get())) {
-        caller_creds.reset();
-        own = in_callers_own_entries(current.get(), lookup.tid);
-      }
-      if (!own && !caller_creds) {
-        caller_creds.emplace(lookup.tid);
-        if (!caller_creds->ok()) return fail(EPERM);
-      }
-    }
     if (part == ".") continue;
     if (part == "..") {
       // ".." never leaves the caller's root (chroot semantics); the kernel crosses mounts.
       if (!root_id) root_id = identity_of(root.get());
       if (identity_of(current.get()) == *root_id) continue;
-      int up = ::openat(current.get(), "..", O_PATH | O_CLOEXEC);
+      int up = open_in("..", O_PATH | O_CLOEXEC);
       if (up < 0) return fail(errno);
       current = UniqueFd(up);
       continue;
@@ -334,7 +346,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
       rest = pending;
       continue;
     }
-    int next = ::openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    int next = open_in(name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0) return fail(errno);
     UniqueFd next_fd(next);
     struct stat st {};
@@ -349,7 +361,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
         // A magic link (fd/N, map_files/..., cwd, root, exe): its target is a file, not a path.
         // The kernel follows it for us as it would for the caller (the process it names is
         // given by the directory, not by the reader).
-        int followed = ::openat(current.get(), name.c_str(), O_PATH | O_CLOEXEC);
+        int followed = open_in(name.c_str(), O_PATH | O_CLOEXEC);
         if (followed < 0 && (errno == EACCES || errno == EPERM)) return fail_reaching_caller(errno);
         if (followed < 0) return fail(errno);
         current = UniqueFd(followed);
