@@ -94,9 +94,14 @@ std::string_view next_component(std::string_view& rest, bool& trailing_slash) {
   return part;
 }
 
-// The whole text of a small /proc file, or empty.
+// The whole text of a small /proc file in `dirfd`, or empty. The directory may have been
+// reached through the caller's mounts, so the file must be the procfs's own, not one the caller
+// mounted over it (RESOLVE_NO_XDEV).
 std::string read_small(int dirfd, const char* path) {
-  UniqueFd fd(::openat(dirfd, path, O_RDONLY | O_CLOEXEC));
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS;
+  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dirfd, path, &how, sizeof(how))));
   if (!fd.valid()) return {};
   std::string text(8192, '\0');
   ssize_t got = ::read(fd.get(), text.data(), text.size() - 1);
@@ -104,10 +109,21 @@ std::string read_small(int dirfd, const char* path) {
   return text;
 }
 
+// Whether `name` in `dir` is the directory's own entry, not something mounted over it.
+bool not_mounted_over(int dir, const char* name) {
+  struct statx a {
+  }, b{};
+  return ::statx(dir, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) == 0 &&
+         ::statx(dir, name, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &b) == 0 &&
+         (a.stx_mask & STATX_MNT_ID) && (b.stx_mask & STATX_MNT_ID) && a.stx_mnt_id == b.stx_mnt_id;
+}
+
+// Whether the links `a` in `a_dir` and `b` in `b_dir` (procfs ns/ entries) reach one inode.
 bool same_inode(int a_dir, const char* a, int b_dir, const char* b) {
   struct stat x {
   }, y{};
-  return ::fstatat(a_dir, a, &x, 0) == 0 && ::fstatat(b_dir, b, &y, 0) == 0 &&
+  return not_mounted_over(a_dir, a) && not_mounted_over(b_dir, b) &&
+         ::fstatat(a_dir, a, &x, 0) == 0 && ::fstatat(b_dir, b, &y, 0) == 0 &&
          x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 

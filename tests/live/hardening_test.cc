@@ -1279,6 +1279,9 @@ if prober == 0:  # in a user and mount namespace of its own, binds over its own 
     libc.mount(f"/proc/{me}/map_files".encode(), f"/proc/{me}/fd".encode(), None, 4096, None)
     attempt("overmount-map-files",
             lambda: os.truncate(f"/proc/self/fd/{mapped:x}-{mapped + 4096:x}", 10))
+    # Its own status over the other process's: that process's entries still are not its own.
+    libc.mount(f"/proc/{me}/status".encode(), f"/proc/{child}/status".encode(), None, 4096, None)
+    attempt("overmount-status", lambda: os.truncate(f"/proc/{child}/fd/{fd}", 100))
     os._exit(0)
 os.waitpid(prober, 0)
 os.write(done[1], b"x")
@@ -1350,6 +1353,7 @@ TEST_CASE("growth calls carried out by memfd-warden fail as the kernel's own wou
                                       {"undumpable-other", EACCES},
                                       {"overmount-other", EACCES},
                                       {"overmount-map-files", EPERM},
+                                      {"overmount-status", EACCES},
                                       {"undumpable-path", 0}};
   for (const auto& [name, error] : expected) {
     CAPTURE(name);
