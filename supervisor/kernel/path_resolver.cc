@@ -230,7 +230,12 @@ bool in_callers_own_entries(int dir, pid_t tid) {
       size_t at = status.find("\nTgid:\t");
       std::string own = caller_in_proc(up.get(), tid, false);
       if (at == std::string::npos || own.empty()) return false;
-      UniqueFd map_files(::openat(here.get(), "map_files", O_PATH | O_DIRECTORY | O_CLOEXEC));
+      // Its own map_files, not one mounted over it (and hiding it) in the caller's namespace.
+      open_how how{};
+      how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+      how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS;
+      UniqueFd map_files(
+          static_cast<int>(::syscall(SYS_openat2, here.get(), "map_files", &how, sizeof(how))));
       struct stat a {
       }, b{};
       if (depth == 1 && (!map_files.valid() || ::fstat(map_files.get(), &a) != 0 ||

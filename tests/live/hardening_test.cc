@@ -1282,6 +1282,11 @@ if prober == 0:  # in a user and mount namespace of its own, binds over its own 
     # Its own status over the other process's: that process's entries still are not its own.
     libc.mount(f"/proc/{me}/status".encode(), f"/proc/{child}/status".encode(), None, 4096, None)
     attempt("overmount-status", lambda: os.truncate(f"/proc/{child}/fd/{fd}", 100))
+    # Its own map_files, reached through an fd once something hides them: still its own.
+    hidden = os.open(f"/proc/{me}/map_files", os.O_PATH)
+    libc.mount(f"/proc/{me}/task".encode(), f"/proc/{me}/map_files".encode(), None, 4096, None)
+    attempt("overmount-hidden-map-files", lambda: os.truncate(
+        f"/proc/thread-self/fd/{hidden}/{mapped:x}-{mapped + 4096:x}", 10))
     os._exit(0)
 os.waitpid(prober, 0)
 os.write(done[1], b"x")
@@ -1354,6 +1359,7 @@ TEST_CASE("growth calls carried out by memfd-warden fail as the kernel's own wou
                                       {"overmount-other", EACCES},
                                       {"overmount-map-files", EPERM},
                                       {"overmount-status", EACCES},
+                                      {"overmount-hidden-map-files", EPERM},
                                       {"undumpable-path", 0}};
   for (const auto& [name, error] : expected) {
     CAPTURE(name);
