@@ -173,7 +173,7 @@ std::optional<ResolvedPath> resolve_quickly(int start, const PathLookup& lookup,
 
 }  // namespace
 
-std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
+std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self, bool* hidden) {
   // A procfs shows a task's NStgid from its own PID namespace inwards. The caller's full list,
   // ours first, is [t0 .. tn]; if this procfs belongs to namespace level i, the caller is the
   // entry named t_i there and its list reads [t_i .. tn]. A candidate that shows exactly that
@@ -187,9 +187,17 @@ std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self) {
   std::vector<long> tgids = ns_ids(status, "\nNStgid:");
   std::vector<long> pids = ns_ids(status, "\nNSpid:");
   if (tgids.empty() || tgids.size() != pids.size()) return {};
+  // The procfs's own entries: something the caller mounted over one (a directory with a status
+  // file of its own making) must not pass for it. One that hides a candidate leaves the answer
+  // unknown.
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS;
   for (size_t level = 0; level < tgids.size(); ++level) {
     std::string name = std::to_string(tgids[level]);
-    UniqueFd candidate(::openat(proc_root, name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd candidate(
+        static_cast<int>(::syscall(SYS_openat2, proc_root, name.c_str(), &how, sizeof(how))));
+    if (!candidate.valid() && errno == EXDEV && hidden != nullptr) *hidden = true;
     if (!candidate.valid()) continue;
     std::vector<long> seen = ns_ids(read_small(candidate.get(), "status"), "\nNStgid:");
     if (!std::equal(seen.begin(), seen.end(), tgids.begin() + static_cast<long>(level),
@@ -225,11 +233,21 @@ bool in_callers_own_entries(int dir, pid_t tid) {
     UniqueFd up(::openat(here.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!up.valid() || identity_of(up.get()).mount != mount) return false;
     if (is_proc_root(up.get())) {
-      // `here` is /proc/X: its thread group, as that procfs numbers it, against the caller's.
-      std::string status = read_small(here.get(), "status");
-      size_t at = status.find("\nTgid:\t");
-      std::string own = caller_in_proc(up.get(), tid, false);
-      if (at == std::string::npos || own.empty()) return false;
+      // `here` is /proc/X. Its thread group is the caller's if both are in one PID namespace
+      // with one innermost tgid, read from X's own files (the climb and RESOLVE_NO_XDEV keep
+      // the caller's mounts out) and from the caller's entry in memfd-warden's /proc. No name
+      // is looked up in the caller's view of the procfs, where it may have mounted anything.
+      char own[32];
+      std::snprintf(own, sizeof(own), "/proc/%d", tid);
+      UniqueFd caller(::open(own, O_PATH | O_DIRECTORY | O_CLOEXEC));
+      std::vector<long> theirs = ns_ids(read_small(here.get(), "status"), "\nNStgid:");
+      std::vector<long> ours = caller.valid()
+                                   ? ns_ids(read_small(caller.get(), "status"), "\nNStgid:")
+                                   : std::vector<long>{};
+      if (theirs.empty() || ours.empty() || theirs.back() != ours.back() ||
+          !same_inode(here.get(), "ns/pid", caller.get(), "ns/pid")) {
+        return false;
+      }
       // Its own map_files, not one mounted over it (and hiding it) in the caller's namespace.
       open_how how{};
       how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
@@ -242,9 +260,7 @@ bool in_callers_own_entries(int dir, pid_t tid) {
                          ::fstat(dir, &b) != 0 || (a.st_dev == b.st_dev && a.st_ino == b.st_ino))) {
         return false;  // `dir` is map_files (or cannot be told from it)
       }
-      size_t from = at + 7;
-      return status.compare(from, own.size(), own) == 0 && status.size() > from + own.size() &&
-             status[from + own.size()] == '\n';
+      return true;
     }
     here = std::move(up);
   }
@@ -356,12 +372,16 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
       // Resolved against the reader, which is the caller, not us. Found out as ourselves: it
       // reads the namespace of that procfs's pid 1, which may be memfd-warden's own init.
       caller_creds.reset();
-      std::string target = caller_in_proc(current.get(), lookup.tid, name == "thread-self");
+      bool hidden = false;
+      std::string target =
+          caller_in_proc(current.get(), lookup.tid, name == "thread-self", &hidden);
       if (lookup.as_caller) {
         caller_creds.emplace(lookup.tid);
         if (!caller_creds->ok()) return fail(EPERM);
       }
-      if (target.empty()) return fail(ENOENT);
+      // Hidden: the caller mounted over its own entry, which the kernel would follow. Which
+      // file that reaches is not known here, and a check must not take it for missing.
+      if (target.empty()) return hidden ? fail_reaching_caller(EACCES) : fail(ENOENT);
       if (++links > kMaxSymlinks) return fail(ELOOP);
       pending = target + (rest.empty() && !trailing_slash ? "" : "/") + std::string(rest);
       rest = pending;

@@ -49,8 +49,9 @@ struct ResolvedPath {
 ResolvedPath resolve_caller_path(const PathLookup& lookup);
 
 // The caller's pid ("self") or "TGID/task/TID" ("thread-self") as the procfs mounted at
-// `proc_root` numbers it; empty when the caller is not visible there (the kernel says ENOENT).
-// Exposed for tests.
-std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self);
+// `proc_root` numbers it; empty when the caller is not visible there (the kernel says ENOENT), or
+// when something is mounted over one of the entries that could be the caller's (then `hidden`, if
+// given, is set: the answer is unknown). Exposed for tests.
+std::string caller_in_proc(int proc_root, pid_t tid, bool thread_self, bool* hidden = nullptr);
 
 }  // namespace warden

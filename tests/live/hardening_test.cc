@@ -808,6 +808,52 @@ TEST_CASE("an exec of a memfd's magic link with a trailing slash gets the kernel
   CHECK(find_record(run, "execve") == nullptr);
 }
 
+// A target in a user and mount namespace of its own mounts a directory of its own over its
+// /proc/PID, whose fd/N leads (through a bind of the real /proc/PID) to the payload memfd, and
+// runs /proc/self/fd/N: the kernel follows the mounts to the memfd.
+constexpr const char* kHiddenSelf = R"(import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+d, fd, attack = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+me, uid, gid = os.getpid(), os.getuid(), os.getgid()
+if libc.unshare(0x10000000 | 0x00020000) != 0:  # CLONE_NEWUSER | CLONE_NEWNS
+    sys.exit(3)
+open("/proc/self/setgroups", "w").write("deny")
+open("/proc/self/uid_map", "w").write(f"0 {uid} 1")
+open("/proc/self/gid_map", "w").write(f"0 {gid} 1")
+os.makedirs(f"{d}/real")
+os.makedirs(f"{d}/fake/fd")
+libc.mount(f"/proc/{me}".encode(), f"{d}/real".encode(), None, 4096, None)  # MS_BIND
+os.symlink(f"{d}/real/fd/{fd}", f"{d}/fake/fd/{fd}")
+libc.mount(f"{d}/fake".encode(), f"/proc/{me}".encode(), None, 4096, None)
+try:
+    os.execv(f"/proc/self/fd/{fd}", [attack, "payload"])
+except OSError as e:
+    sys.exit(e.errno)
+)";
+
+TEST_CASE(
+    "a /proc/PID mounted over by the target is not taken for no such file by the exec check") {
+  OutsideMemfd payload;
+  TempDir dir;
+  Args command{"/usr/bin/python3", dir.write("hidden.py", kHiddenSelf), dir.path().string(),
+               payload.number(), attack_bin()};
+  TempDir native_dir;
+  command[2] = native_dir.path().string();
+  // The payload ran from memory (it exits 0: under the mount it cannot read its own /proc entries
+  // to tell where it came from; a failed exec exits with its errno).
+  REQUIRE(run_native(command).exit_code == 0);
+  command[2] = dir.path().string();
+  // memfd-warden cannot find the caller's own entry under the mount: the file that would run is
+  // unknown, and the exec is refused (it took the path for one that does not resolve, and let the
+  // kernel run the memfd).
+  auto run = run_warden({}, command);
+  CHECK(run.exit_code == EACCES);
+  const Json* exec = find_record(run, "execve");
+  REQUIRE(exec != nullptr);
+  CHECK((*exec)["decision"] == "deny");
+  CHECK((*exec)["reason"] == "target-unreadable");
+}
+
 TEST_CASE("fs.protected_symlinks does not blind the exec check to a link its owner follows") {
   // With the sysctl on (Debian's default), root may not follow a link in a sticky,
   // world-writable directory that someone else owns; the link's owner may. memfd-warden's lookup
