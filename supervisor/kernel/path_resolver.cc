@@ -368,7 +368,9 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
       continue;
     }
     std::string name(part);
-    if ((name == "self" || name == "thread-self") && is_proc_root(current.get())) {
+    // The procfs's own "self" (a mount over it, even of a symlink, is followed as any other).
+    if ((name == "self" || name == "thread-self") && is_proc_root(current.get()) &&
+        not_mounted_over(current.get(), name.c_str())) {
       // Resolved against the reader, which is the caller, not us. Found out as ourselves: it
       // reads the namespace of that procfs's pid 1, which may be memfd-warden's own init.
       caller_creds.reset();

@@ -808,50 +808,80 @@ TEST_CASE("an exec of a memfd's magic link with a trailing slash gets the kernel
   CHECK(find_record(run, "execve") == nullptr);
 }
 
-// A target in a user and mount namespace of its own mounts a directory of its own over its
-// /proc/PID, whose fd/N leads (through a bind of the real /proc/PID) to the payload memfd, and
-// runs /proc/self/fd/N: the kernel follows the mounts to the memfd.
-constexpr const char* kHiddenSelf = R"(import ctypes, os, sys
+// The start of a Python target in a user and mount namespace of its own (argv: a directory of its
+// own, the payload memfd's number, the attack binary); what follows ends with an exec that runs
+// the payload natively, through mounts it makes. Exits 3 when it cannot make them.
+constexpr const char* kOwnMounts = R"(import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
-d, fd, attack = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+d, m, attack = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t = os.open(attack, os.O_RDONLY)
 me, uid, gid = os.getpid(), os.getuid(), os.getgid()
 if libc.unshare(0x10000000 | 0x00020000) != 0:  # CLONE_NEWUSER | CLONE_NEWNS
     sys.exit(3)
 open("/proc/self/setgroups", "w").write("deny")
 open("/proc/self/uid_map", "w").write(f"0 {uid} 1")
 open("/proc/self/gid_map", "w").write(f"0 {gid} 1")
-os.makedirs(f"{d}/real")
-os.makedirs(f"{d}/fake/fd")
-libc.mount(f"/proc/{me}".encode(), f"{d}/real".encode(), None, 4096, None)  # MS_BIND
-os.symlink(f"{d}/real/fd/{fd}", f"{d}/fake/fd/{fd}")
-libc.mount(f"{d}/fake".encode(), f"/proc/{me}".encode(), None, 4096, None)
-try:
-    os.execv(f"/proc/self/fd/{fd}", [attack, "payload"])
-except OSError as e:
-    sys.exit(e.errno)
+def run(path):
+    try:
+        os.execv(path, [attack, "payload"])
+    except OSError as e:
+        sys.exit(e.errno)
 )";
 
-TEST_CASE(
-    "a /proc/PID mounted over by the target is not taken for no such file by the exec check") {
+// Runs kOwnMounts and then `mounts` natively, where the exec must succeed (the payload exits 0:
+// under the mounts it cannot read its own /proc entries to tell where it came from; a failed exec
+// exits with its errno), and under memfd-warden, where it must be refused with a record: the
+// record.
+Json refused_through_mounts(const char* mounts) {
   OutsideMemfd payload;
-  TempDir dir;
-  Args command{"/usr/bin/python3", dir.write("hidden.py", kHiddenSelf), dir.path().string(),
-               payload.number(), attack_bin()};
-  TempDir native_dir;
-  command[2] = native_dir.path().string();
-  // The payload ran from memory (it exits 0: under the mount it cannot read its own /proc entries
-  // to tell where it came from; a failed exec exits with its errno).
+  TempDir native_dir, dir;
+  std::string script = dir.write("mounts.py", std::string(kOwnMounts) + mounts);
+  Args command{"/usr/bin/python3", script, native_dir.path().string(), payload.number(),
+               attack_bin()};
   REQUIRE(run_native(command).exit_code == 0);
   command[2] = dir.path().string();
-  // memfd-warden cannot find the caller's own entry under the mount: the file that would run is
-  // unknown, and the exec is refused (it took the path for one that does not resolve, and let the
-  // kernel run the memfd).
   auto run = run_warden({}, command);
   CHECK(run.exit_code == EACCES);
   const Json* exec = find_record(run, "execve");
   REQUIRE(exec != nullptr);
   CHECK((*exec)["decision"] == "deny");
-  CHECK((*exec)["reason"] == "target-unreadable");
+  return *exec;
+}
+
+TEST_CASE(
+    "a /proc/PID mounted over by the target is not taken for no such file by the exec check") {
+  // A directory of its own over its /proc/PID, whose fd/M leads (through a bind of the real
+  // /proc/PID) to the payload memfd, then /proc/self/fd/M. memfd-warden cannot find the caller's
+  // own entry under the mount: the file that would run is unknown, and the exec is refused (it
+  // took the path for one that does not resolve, and let the kernel run the memfd).
+  Json exec = refused_through_mounts(R"(os.makedirs(f"{d}/real")
+os.makedirs(f"{d}/fake/fd")
+libc.mount(f"/proc/{me}".encode(), f"{d}/real".encode(), None, 4096, None)  # MS_BIND
+os.symlink(f"{d}/real/fd/{m}", f"{d}/fake/fd/{m}")
+libc.mount(f"{d}/fake".encode(), f"/proc/{me}".encode(), None, 4096, None)
+run(f"/proc/self/fd/{m}")
+)");
+  CHECK(exec["reason"] == "target-unreadable");
+}
+
+TEST_CASE(
+    "a symlink the target mounts over /proc/self is followed by the exec check as the kernel "
+    "does") {
+  // A symlink over its procfs's "self" (open_tree and move_mount) to a directory of its own
+  // whose fd/T leads to the payload memfd, where its real fd T is the program on disk; then
+  // /proc/self/fd/T. memfd-warden followed the real "self" to the program on disk, and let the
+  // kernel run the memfd (review).
+  Json exec = refused_through_mounts(R"(os.makedirs(f"{d}/fake/fd")
+os.symlink(f"/proc/{me}/fd/{m}", f"{d}/fake/fd/{t}")
+os.symlink(f"{d}/fake", f"{d}/link")
+# open_tree(AT_FDCWD, link, OPEN_TREE_CLONE | AT_SYMLINK_NOFOLLOW | O_CLOEXEC)
+tree = libc.syscall(428, -100, f"{d}/link".encode(), 1 | 0x100 | 0o2000000)
+# move_mount(tree, "", AT_FDCWD, "/proc/self", MOVE_MOUNT_F_EMPTY_PATH)
+if tree < 0 or libc.syscall(429, tree, b"", -100, b"/proc/self", 4) != 0:
+    sys.exit(3)
+run(f"/proc/self/fd/{t}")
+)");
+  CHECK(exec["name"] == "from-outside");
 }
 
 TEST_CASE("fs.protected_symlinks does not blind the exec check to a link its owner follows") {
