@@ -400,7 +400,15 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     }
     if (S_ISLNK(st.st_mode) && (!last || trailing_slash || lookup.follow_final)) {
       if (++links > kMaxSymlinks) return fail(ELOOP);
-      if (on_procfs(next) && !is_proc_root(current.get())) {
+      bool procfs_link = on_procfs(next);
+      if (procfs_link && identity_of(next).mount != identity_of(current.get()).mount) {
+        // A procfs link away from its place: mounted over another name, or elsewhere (open_tree
+        // and move_mount). A magic link there leads to a file, "self" to what its new directory
+        // holds under the caller's pid: which, the kernel knows as it follows it, and a check
+        // must neither read it as text nor follow it as memfd-warden.
+        return fail_reaching_caller(EACCES);
+      }
+      if (procfs_link && !is_proc_root(current.get())) {
         // A magic link (fd/N, map_files/..., cwd, root, exe): its target is a file, not a path.
         // The kernel follows it for us as it would for the caller (the process it names is
         // given by the directory, not by the reader).
