@@ -51,7 +51,9 @@ std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[5
   Found found;
   found.fd = std::move(start);
   bool may_name_another = true;  // a program or a script's interpreter, not an ELF's loader
-  for (int depth = 0; depth <= kMaxInterpreterDepth; ++depth) {
+  // Depths 0 to kMaxInterpreterDepth are programs and scripts' interpreters; an ELF among them
+  // has its loader mapped without a depth of its own, so one more file may follow the last.
+  for (int depth = 0; depth <= kMaxInterpreterDepth + 1; ++depth) {
     found.file = classify_memory_file(found.fd.get(), link, tid);
     if (runs_from_memory(found.file.kind, CodeUse::kExec, fuse_counts)) return found;
     if (found.file.kind == MemoryFileKind::kUnknown) {
@@ -67,6 +69,8 @@ std::optional<Found> find_memory_image(UniqueFd start, pid_t tid, char (&link)[5
     }
     auto interpreter = program_interpreter(readable.get());
     if (!interpreter) return std::nullopt;
+    // A script there would need a deeper interpreter: the kernel refuses the exec (ELOOP).
+    if (interpreter->is_program && depth == kMaxInterpreterDepth) return std::nullopt;
     PathLookup lookup;
     lookup.tid = tid;
     lookup.path = interpreter->path;

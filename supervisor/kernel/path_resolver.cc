@@ -361,7 +361,18 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     if (part == "..") {
       // ".." never leaves the caller's root (chroot semantics); the kernel crosses mounts.
       if (!root_id) root_id = identity_of(root.get());
-      if (identity_of(current.get()) == *root_id) continue;
+      if (identity_of(current.get()) == *root_id) {
+        // Stays at the root, and then, as the kernel steps into whatever is mounted where it
+        // stands, onto a mount over the root in the caller's namespace, if any: RESOLVE_IN_ROOT
+        // makes the root ours for this one step, and the kernel does the rest.
+        open_how how{};
+        how.flags = O_PATH | O_CLOEXEC;
+        how.resolve = RESOLVE_IN_ROOT;
+        int up = static_cast<int>(::syscall(SYS_openat2, current.get(), "..", &how, sizeof(how)));
+        if (up < 0) return fail(errno);
+        current = UniqueFd(up);
+        continue;
+      }
       int up = open_in("..", O_PATH | O_CLOEXEC);
       if (up < 0) return fail(errno);
       current = UniqueFd(up);

@@ -76,7 +76,7 @@ std::optional<Interpreter> program_interpreter(int fd) {
   }
   // The kernel's loaders go by e_machine (at the same offset in both layouts), never EI_CLASS:
   // binfmt_elf reads an EM_X86_64 file in the 64-bit layout whatever its class byte says;
-  // compat_binfmt_elf reads EM_386 (and x32's EM_X86_64, class 32) in the 32-bit one.
+  // compat_binfmt_elf reads EM_386, EM_486 (and x32's EM_X86_64, class 32) in the 32-bit one.
   Elf32_Half machine = 0;
   std::memcpy(&machine, head + offsetof(Elf32_Ehdr, e_machine), sizeof(machine));
   if (machine == EM_X86_64 && text.size() >= sizeof(Elf64_Ehdr)) {
@@ -86,7 +86,9 @@ std::optional<Interpreter> program_interpreter(int fd) {
       return Interpreter{*path, false};
     if (head[EI_CLASS] != ELFCLASS32) return std::nullopt;  // not x32
   }
-  if (machine == EM_386 || machine == EM_X86_64) {
+  // elf_check_arch_ia32 takes EM_486 (6, glibc's EM_IAMCU) as EM_386.
+  constexpr Elf32_Half kEm486 = 6;
+  if (machine == EM_386 || machine == kEm486 || machine == EM_X86_64) {
     Elf32_Ehdr header;
     std::memcpy(&header, head, sizeof(header));
     if (auto path = elf_interpreter<Elf32_Ehdr, Elf32_Phdr>(fd, header))

@@ -30,9 +30,11 @@ namespace {
 // An unsealed memfd from outside the tree (inherited: no CLOEXEC) holding the payload.
 class OutsideMemfd {
  public:
-  OutsideMemfd() : fd_(::memfd_create("from-outside", 0)) {
+  // A copy of `source` (the attack probe by default).
+  explicit OutsideMemfd(const std::string& source_path = attack_bin())
+      : fd_(::memfd_create("from-outside", 0)) {
     REQUIRE(fd_ >= 0);
-    int source = ::open(attack_bin().c_str(), O_RDONLY | O_CLOEXEC);
+    int source = ::open(source_path.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat st {};
     REQUIRE(::fstat(source, &st) == 0);
     REQUIRE(::sendfile(fd_, source, nullptr, static_cast<size_t>(st.st_size)) == st.st_size);
@@ -832,16 +834,22 @@ def run(path):
 // or 0 where the mounts hide its own /proc entries, which tell where it came from; a failed exec
 // exits with its errno), and under memfd-warden, where it must be refused with a record: the
 // record.
+// Runs the Python script TEXT (argv: a directory of its own, then ARGS) natively and under
+// memfd-warden, each run with a fresh directory: the native exit status, and the supervised run.
+std::pair<int, RunResult> python_both_ways(const std::string& text, const Args& args) {
+  TempDir native_dir, dir;
+  Args command{"/usr/bin/python3", dir.write("script.py", text), native_dir.path().string()};
+  command.insert(command.end(), args.begin(), args.end());
+  int native = run_native(command).exit_code;
+  command[2] = dir.path().string();
+  return {native, run_warden({}, command)};
+}
+
 Json refused_through_mounts(const char* mounts) {
   OutsideMemfd payload;
-  TempDir native_dir, dir;
-  std::string script = dir.write("mounts.py", std::string(kOwnMounts) + mounts);
-  Args command{"/usr/bin/python3", script, native_dir.path().string(), payload.number(),
-               attack_bin()};
-  int native = run_native(command).exit_code;
+  auto [native, run] =
+      python_both_ways(std::string(kOwnMounts) + mounts, {payload.number(), attack_bin()});
   REQUIRE((native == 0 || native == 77));
-  command[2] = dir.path().string();
-  auto run = run_warden({}, command);
   CHECK(run.exit_code == EACCES);
   const Json* exec = find_record(run, "execve");
   REQUIRE(exec != nullptr);
@@ -909,6 +917,62 @@ run(f"{d}/x/fd/{m}")
     CAPTURE(script);
     CHECK(refused_through_mounts(mounts)["reason"] == "target-unreadable");
   }
+}
+
+TEST_CASE(
+    "a \"..\" at the caller's root steps onto what is mounted over it, as the kernel's does") {
+  // A tmpfs over "/" in its own mount namespace leaves the process's root underneath: "/x" is
+  // there, "/../x" in the tmpfs. memfd-warden stayed underneath (review): ENOENT, and the kernel
+  // ran the memfd the tmpfs's link led to.
+  Json exec = refused_through_mounts(R"(libc.mount(b"tmpfs", b"/", b"tmpfs", 0, None)
+os.symlink(f"/proc/{me}/fd/{m}", "/../x")
+run("/../x")
+)");
+  CHECK(exec["name"] == "from-outside");
+}
+
+// A chain of SCRIPTS scripts in DIR, each naming the next as its interpreter, ending at a copy of
+// /bin/true whose PT_INTERP (its loader) is /proc/self/fd/LOADER; runs the first. Exits with the
+// errno of a failed exec.
+constexpr const char* kLoaderChain = R"(import os, sys
+d, loader, scripts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+image = open("/bin/true", "rb").read()
+old = b"/lib64/ld-linux-x86-64.so.2\0"
+new = f"/proc/self/fd/{loader}".encode().ljust(len(old), b"\0")
+assert image.count(old) == 1
+open(f"{d}/program", "wb").write(image.replace(old, new))
+os.chmod(f"{d}/program", 0o755)
+following = f"{d}/program"
+for i in reversed(range(scripts)):
+    open(f"{d}/s{i}", "w").write(f"#!{following}\n")
+    os.chmod(f"{d}/s{i}", 0o755)
+    following = f"{d}/s{i}"
+try:
+    os.execv(following, [following])
+except OSError as e:
+    sys.exit(e.errno)
+)";
+
+TEST_CASE("a program at the last interpreter depth has its loader judged") {
+  // The kernel runs programs and scripts' interpreters to depth 5, and maps an ELF's loader
+  // without a depth of its own. memfd-warden judged files to depth 5 and never the loader of a
+  // program at depth 5 (review): five scripts, then a program whose loader is a memfd, ran.
+  OutsideMemfd loader("/lib64/ld-linux-x86-64.so.2");
+  for (int scripts : {0, 4, 5}) {
+    CAPTURE(scripts);
+    auto [native, run] = python_both_ways(kLoaderChain, {loader.number(), std::to_string(scripts)});
+    REQUIRE(native == 0);  // /bin/true, loaded by the memfd
+    CHECK(run.exit_code == EACCES);
+    const Json* exec = find_record(run, "execve");
+    REQUIRE(exec != nullptr);
+    CHECK((*exec)["decision"] == "deny");
+    CHECK((*exec)["name"] == "from-outside");
+  }
+  // Six: the kernel refuses the exec itself (ELOOP), and memfd-warden leaves it to the kernel.
+  auto [native, run] = python_both_ways(kLoaderChain, {loader.number(), "6"});
+  REQUIRE(native == ELOOP);
+  CHECK(run.exit_code == ELOOP);
+  CHECK(find_record(run, "execve") == nullptr);
 }
 
 TEST_CASE("fs.protected_symlinks does not blind the exec check to a link its owner follows") {

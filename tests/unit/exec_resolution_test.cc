@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -167,6 +168,39 @@ TEST_CASE("interpreters are read as binfmt_script and binfmt_elf read them") {
   UniqueFd ld(::open(loader->path.c_str(), O_RDONLY | O_CLOEXEC));
   REQUIRE(ld.valid());
   CHECK_FALSE(program_interpreter(ld.get()).has_value());
+  // An ELF32 marked EM_486, which the kernel's 32-bit loader takes as EM_386 (review: its
+  // loader went unread, and a loader in memory ran): its PT_INTERP is read as an i386 one's.
+  for (Elf32_Half machine : {Elf32_Half{EM_386}, Elf32_Half{6}}) {
+    CAPTURE(machine);
+    const std::string wanted = "/proc/self/fd/9";
+    Elf32_Ehdr header{};
+    std::memcpy(header.e_ident, ELFMAG, SELFMAG);
+    header.e_ident[EI_CLASS] = ELFCLASS32;
+    header.e_ident[EI_DATA] = ELFDATA2LSB;
+    header.e_ident[EI_VERSION] = EV_CURRENT;
+    header.e_type = ET_EXEC;
+    header.e_machine = machine;
+    header.e_version = EV_CURRENT;
+    header.e_phoff = sizeof(Elf32_Ehdr);
+    header.e_ehsize = sizeof(Elf32_Ehdr);
+    header.e_phentsize = sizeof(Elf32_Phdr);
+    header.e_phnum = 1;
+    Elf32_Phdr interp{};
+    interp.p_type = PT_INTERP;
+    interp.p_offset = sizeof(Elf32_Ehdr) + sizeof(Elf32_Phdr);
+    interp.p_filesz = static_cast<Elf32_Word>(wanted.size() + 1);
+    std::string elf(reinterpret_cast<const char*>(&header), sizeof(header));
+    elf.append(reinterpret_cast<const char*>(&interp), sizeof(interp));
+    elf.append(wanted);
+    elf.push_back('\0');
+    elf.resize(512, '\0');
+    TempFile file(elf);
+    UniqueFd fd = file.open();
+    auto found = program_interpreter(fd.get());
+    REQUIRE(found.has_value());
+    CHECK(found->path == wanted);
+    CHECK_FALSE(found->is_program);
+  }
   // The kernel loads an EM_X86_64 file in the 64-bit layout whatever its class byte says (a
   // /bin/true with class 0 or 1 runs natively): its loader is found all the same.
   std::ifstream in("/bin/true", std::ios::binary);
