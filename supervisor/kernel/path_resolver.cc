@@ -22,6 +22,7 @@
 #include "supervisor/kernel/caller_creds.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/target_wait.h"
+#include "supervisor/kernel/thread_root.h"
 
 namespace warden {
 namespace {
@@ -287,7 +288,8 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   UniqueFd root = open_proc(lookup.tid, "root");
   if (!root.valid() && (errno == EACCES || errno == EPERM)) return fail_reaching_caller(errno);
   if (!root.valid()) return fail(errno);
-  std::optional<Identity> root_id;  // wanted only for ".."
+  std::optional<Identity> root_id;   // wanted only for ".."
+  std::optional<bool> root_is_ours;  // likewise
 
   auto start_dir = [&]() -> UniqueFd {
     if (lookup.dirfd == AT_FDCWD) return open_proc(lookup.tid, "cwd");
@@ -373,8 +375,47 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
         current = UniqueFd(up);
         continue;
       }
-      int up = open_in("..", O_PATH | O_CLOEXEC);
-      if (up < 0) return fail(errno);
+      if (!root_is_ours) root_is_ours = is_own_root(root.get());
+      if (*root_is_ours) {
+        int up = open_in("..", O_PATH | O_CLOEXEC);
+        if (up < 0) return fail(errno);
+        current = UniqueFd(up);
+        continue;
+      }
+      // Another root: the step is the kernel's with the caller's root as this thread's, where a
+      // ".." from a mount over a chrooted caller's root stays, and ours would climb past it.
+      // The caller's search permission first (may_lookup), as in open_in; then the step, as
+      // memfd-warden (CAP_SYS_CHROOT; and /proc, read for the caller's credentials, is ours
+      // only outside its root).
+      if (caller_creds &&
+          ::syscall(SYS_faccessat2, current.get(), "", X_OK, AT_EMPTY_PATH | AT_EACCESS) != 0) {
+        int refused = errno;
+        if (refused != EACCES && refused != EPERM) return fail(refused);
+        caller_creds.reset();
+        bool own = on_procfs(current.get()) && in_callers_own_entries(current.get(), lookup.tid);
+        caller_creds.emplace(lookup.tid);
+        if (!caller_creds->ok()) return fail(EPERM);
+        if (!own) return fail(refused);
+      }
+      int up = -1, error = 0;
+      {
+        bool acting = caller_creds.has_value();
+        caller_creds.reset();
+        {
+          ThreadRootScope in_callers_root(root.get());
+          if (!in_callers_root.ok()) return fail_reaching_caller(EACCES);  // unknown: refused
+          up = ::openat(current.get(), "..", O_PATH | O_CLOEXEC);
+          error = errno;
+        }  // the thread's own root again
+        if (acting) {
+          caller_creds.emplace(lookup.tid);
+          if (!caller_creds->ok()) {
+            if (up >= 0) ::close(up);
+            return fail(EPERM);
+          }
+        }
+      }
+      if (up < 0) return fail(error);
       current = UniqueFd(up);
       continue;
     }

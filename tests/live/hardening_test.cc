@@ -836,20 +836,21 @@ def run(path):
 // record.
 // Runs the Python script TEXT (argv: a directory of its own, then ARGS) natively and under
 // memfd-warden, each run with a fresh directory: the native exit status, and the supervised run.
-std::pair<int, RunResult> python_both_ways(const std::string& text, const Args& args) {
+std::pair<RunResult, RunResult> python_both_ways(const std::string& text, const Args& args,
+                                                 const Args& warden_args = {}) {
   TempDir native_dir, dir;
   Args command{"/usr/bin/python3", dir.write("script.py", text), native_dir.path().string()};
   command.insert(command.end(), args.begin(), args.end());
-  int native = run_native(command).exit_code;
+  RunResult native = run_native(command);
   command[2] = dir.path().string();
-  return {native, run_warden({}, command)};
+  return {native, run_warden(warden_args, command)};
 }
 
 Json refused_through_mounts(const char* mounts) {
   OutsideMemfd payload;
   auto [native, run] =
       python_both_ways(std::string(kOwnMounts) + mounts, {payload.number(), attack_bin()});
-  REQUIRE((native == 0 || native == 77));
+  REQUIRE((native.exit_code == 0 || native.exit_code == 77));
   CHECK(run.exit_code == EACCES);
   const Json* exec = find_record(run, "execve");
   REQUIRE(exec != nullptr);
@@ -931,6 +932,53 @@ run("/../x")
   CHECK(exec["name"] == "from-outside");
 }
 
+// After kOwnMounts: a chroot into a tmpfs of its own (/proc and /usr bound in), and a tmpfs mounted
+// over that root. The process's root stays underneath; "/.." is the tmpfs over it, and so is
+// "/../..": the kernel's ".." from the root of a mount over the caller's root stays there.
+constexpr const char* kChrootCovered = R"(os.makedirs(f"{d}/R")
+open(f"{d}/victim", "w").write("outside the chroot")
+outside = os.open(f"{d}/victim", os.O_RDONLY)
+libc.mount(b"none", f"{d}/R".encode(), b"tmpfs", 0, None)
+for place in ("proc", "usr"):  # and the libraries a program from memory loads, by merged /usr
+    os.makedirs(f"{d}/R/{place}")
+    libc.mount(f"/{place}".encode(), f"{d}/R/{place}".encode(), None, 0x1000 | 0x4000, None)
+for place in ("lib", "lib64"):
+    os.symlink(f"usr/{place}", f"{d}/R/{place}")
+os.chroot(f"{d}/R")
+os.chdir("/")
+libc.mount(b"none", b"/", b"tmpfs", 0, None)
+)";
+
+TEST_CASE(
+    "a chrooted caller's \"..\" from a mount over its root stays there, as the kernel's does") {
+  // memfd-warden climbed past the caller's root (review): an exec of "/../../x", a link in the
+  // tmpfs to the memfd, failed to resolve for it and the kernel ran the memfd; a truncate of
+  // "/../../victim" changed the victim outside the chroot, not the one the kernel would.
+  Json exec = refused_through_mounts(
+      (std::string(kChrootCovered) + R"(os.symlink(f"/proc/{me}/fd/{m}", "/../x")
+run("/../../x")
+)")
+          .c_str());
+  CHECK(exec["name"] == "from-outside");
+  OutsideMemfd payload;
+  auto [native, limited] =
+      python_both_ways(std::string(kOwnMounts) + kChrootCovered + R"(
+open("/../victim", "w").write("inside the chroot")
+try:
+    os.truncate("/../../victim", 3)
+    print("truncated=0")
+except OSError as e:
+    print(f"truncated={e.errno}")
+print(f"inside={os.stat('/../victim').st_size}")
+print(f"outside={os.fstat(outside).st_size}")
+)",
+                       {payload.number(), attack_bin()}, {"--max-bytes", "64M"});
+  REQUIRE(native.fact("truncated") == "0");
+  REQUIRE(native.fact("inside") == "3");
+  REQUIRE(native.fact("outside") == "18");
+  check_facts(limited, native.facts);
+}
+
 // A chain of SCRIPTS scripts in DIR, each naming the next as its interpreter, ending at a copy of
 // /bin/true whose PT_INTERP (its loader) is /proc/self/fd/LOADER; runs the first. Exits with the
 // errno of a failed exec.
@@ -961,7 +1009,7 @@ TEST_CASE("a program at the last interpreter depth has its loader judged") {
   for (int scripts : {0, 4, 5}) {
     CAPTURE(scripts);
     auto [native, run] = python_both_ways(kLoaderChain, {loader.number(), std::to_string(scripts)});
-    REQUIRE(native == 0);  // /bin/true, loaded by the memfd
+    REQUIRE(native.exit_code == 0);  // /bin/true, loaded by the memfd
     CHECK(run.exit_code == EACCES);
     const Json* exec = find_record(run, "execve");
     REQUIRE(exec != nullptr);
@@ -970,7 +1018,7 @@ TEST_CASE("a program at the last interpreter depth has its loader judged") {
   }
   // Six: the kernel refuses the exec itself (ELOOP), and memfd-warden leaves it to the kernel.
   auto [native, run] = python_both_ways(kLoaderChain, {loader.number(), "6"});
-  REQUIRE(native == ELOOP);
+  REQUIRE(native.exit_code == ELOOP);
   CHECK(run.exit_code == ELOOP);
   CHECK(find_record(run, "execve") == nullptr);
 }
