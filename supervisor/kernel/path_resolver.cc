@@ -27,7 +27,8 @@
 namespace warden {
 namespace {
 
-constexpr int kMaxSymlinks = 40;  // the kernel's MAXSYMLINKS
+constexpr int kMaxSymlinks = 40;    // the kernel's MAXSYMLINKS
+constexpr int kScopedRetries = 16;  // for a RESOLVE_IN_ROOT step that a rename or mount spoilt
 constexpr ino_t kProcRootIno = 1;
 
 struct Identity {
@@ -367,11 +368,18 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
         // Stays at the root, and then, as the kernel steps into whatever is mounted where it
         // stands, onto a mount over the root in the caller's namespace, if any: RESOLVE_IN_ROOT
         // makes the root ours for this one step, and the kernel does the rest.
+        // A scoped lookup's ".." fails with EAGAIN when any rename or mount ran meanwhile (which
+        // a sibling can make happen at will), where the caller's own never does: again, a few
+        // times, then unknown, never a path that does not resolve.
         open_how how{};
         how.flags = O_PATH | O_CLOEXEC;
         how.resolve = RESOLVE_IN_ROOT;
-        int up = static_cast<int>(::syscall(SYS_openat2, current.get(), "..", &how, sizeof(how)));
-        if (up < 0) return fail(errno);
+        int up = -1;
+        for (int attempt = 0; attempt < kScopedRetries && up < 0; ++attempt) {
+          up = static_cast<int>(::syscall(SYS_openat2, current.get(), "..", &how, sizeof(how)));
+          if (up < 0 && errno != EAGAIN) return fail(errno);
+        }
+        if (up < 0) return fail_reaching_caller(EACCES);
         current = UniqueFd(up);
         continue;
       }
