@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "supervisor/kernel/caller_creds.h"
+#include "supervisor/kernel/file_identity.h"
 #include "supervisor/kernel/kernel_abi.h"
 #include "supervisor/kernel/target_wait.h"
 #include "supervisor/kernel/thread_root.h"
@@ -30,24 +31,6 @@ namespace {
 constexpr int kMaxSymlinks = 40;    // the kernel's MAXSYMLINKS
 constexpr int kScopedRetries = 16;  // for a RESOLVE_IN_ROOT step that a rename or mount spoilt
 constexpr ino_t kProcRootIno = 1;
-
-struct Identity {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  uint64_t mount = 0;
-  bool operator==(const Identity&) const = default;
-};
-
-Identity identity_of(int fd) {
-  struct statx sx {};
-  Identity id;
-  if (::statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &sx) == 0) {
-    id.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-    id.ino = sx.stx_ino;
-    id.mount = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
-  }
-  return id;
-}
 
 bool is_proc_root(int fd) {
   struct statfs fs {};
@@ -109,15 +92,6 @@ std::string read_small(int dirfd, const char* path) {
   ssize_t got = ::read(fd.get(), text.data(), text.size() - 1);
   text.resize(got > 0 ? static_cast<size_t>(got) : 0);
   return text;
-}
-
-// Whether `name` in `dir` is the directory's own entry, not something mounted over it.
-bool not_mounted_over(int dir, const char* name) {
-  struct statx a {
-  }, b{};
-  return ::statx(dir, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) == 0 &&
-         ::statx(dir, name, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &b) == 0 &&
-         (a.stx_mask & STATX_MNT_ID) && (b.stx_mask & STATX_MNT_ID) && a.stx_mnt_id == b.stx_mnt_id;
 }
 
 // Whether the links `a` in `a_dir` and `b` in `b_dir` (procfs ns/ entries) reach one inode.
@@ -228,12 +202,10 @@ namespace {
 // namespace of the target's) would otherwise climb to the caller's /proc/TGID.
 bool in_callers_own_entries(int dir, pid_t tid) {
   UniqueFd here(::dup(dir));
-  uint64_t mount = identity_of(dir).mount;
-  if (mount == 0) return false;  // no mount id to hold the climb to
   // At most /proc/X/task/T/fd: four steps up to the root.
   for (int depth = 0; depth < 4 && here.valid() && !is_proc_root(here.get()); ++depth) {
     UniqueFd up(::openat(here.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!up.valid() || identity_of(up.get()).mount != mount) return false;
+    if (!up.valid() || !same_mount(up.get(), dir)) return false;
     if (is_proc_root(up.get())) {
       // `here` is /proc/X. Its thread group is the caller's if both are in one PID namespace
       // with one innermost tgid, read from X's own files (the climb and RESOLVE_NO_XDEV keep
@@ -289,7 +261,6 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   UniqueFd root = open_proc(lookup.tid, "root");
   if (!root.valid() && (errno == EACCES || errno == EPERM)) return fail_reaching_caller(errno);
   if (!root.valid()) return fail(errno);
-  std::optional<Identity> root_id;   // wanted only for ".."
   std::optional<bool> root_is_ours;  // likewise
 
   auto start_dir = [&]() -> UniqueFd {
@@ -363,8 +334,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     if (part == ".") continue;
     if (part == "..") {
       // ".." never leaves the caller's root (chroot semantics); the kernel crosses mounts.
-      if (!root_id) root_id = identity_of(root.get());
-      if (identity_of(current.get()) == *root_id) {
+      if (same_place(current.get(), root.get())) {
         // Stays at the root, and then, as the kernel steps into whatever is mounted where it
         // stands, onto a mount over the root in the caller's namespace, if any: RESOLVE_IN_ROOT
         // makes the root ours for this one step, and the kernel does the rest.
@@ -461,7 +431,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     if (S_ISLNK(st.st_mode) && (!last || trailing_slash || lookup.follow_final)) {
       if (++links > kMaxSymlinks) return fail(ELOOP);
       bool procfs_link = on_procfs(next);
-      if (procfs_link && identity_of(next).mount != identity_of(current.get()).mount) {
+      if (procfs_link && !same_mount(next, current.get())) {
         // A procfs link away from its place: mounted over another name, or elsewhere (open_tree
         // and move_mount). A magic link there leads to a file, "self" to what its new directory
         // holds under the caller's pid: which, the kernel knows as it follows it, and a check

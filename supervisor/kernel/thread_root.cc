@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "supervisor/kernel/file_identity.h"
+
 namespace warden {
 namespace {
 
@@ -21,21 +23,11 @@ struct OwnFs {
 };
 thread_local OwnFs own;
 
-bool same_directory(int a, int b) {
-  struct statx x {
-  }, y{};
-  return ::statx(a, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &x) == 0 &&
-         ::statx(b, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &y) == 0 &&
-         (x.stx_mask & STATX_MNT_ID) && (y.stx_mask & STATX_MNT_ID) &&
-         x.stx_mnt_id == y.stx_mnt_id && x.stx_dev_major == y.stx_dev_major &&
-         x.stx_dev_minor == y.stx_dev_minor && x.stx_ino == y.stx_ino;
-}
-
 }  // namespace
 
 bool is_own_root(int root) {
   int mine = ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  bool same = mine >= 0 && same_directory(mine, root);
+  bool same = mine >= 0 && same_place(mine, root);
   if (mine >= 0) ::close(mine);
   return same;
 }
