@@ -980,6 +980,71 @@ print(f"outside={os.fstat(outside).st_size}")
 }
 
 TEST_CASE(
+    "without CAP_SYS_CHROOT memfd-warden refuses a chrooted caller's \"..\" across a mount, never "
+    "climbs past its root") {
+  // For a caller in another root, a ".." that the kernel takes within one mount is followed in
+  // one scoped lookup; any other is taken with the caller's root made the serving thread's for
+  // the step, which takes chroot. memfd-warden without CAP_SYS_CHROOT cannot take that step, and
+  // must refuse the path (EACCES for the truncate it carries out, the exec refused as unknown),
+  // not take it some other way. The same run with the capability is the control: the refusals
+  // come from the capability alone.
+  const std::string script = std::string(kOwnMounts) + R"(os.makedirs(f"{d}/R")
+libc.mount(b"none", f"{d}/R".encode(), b"tmpfs", 0, None)
+for place in ("proc", "usr"):
+    os.makedirs(f"{d}/R/{place}")
+    libc.mount(f"/{place}".encode(), f"{d}/R/{place}".encode(), None, 0x1000 | 0x4000, None)
+for place in ("lib", "lib64"):
+    os.symlink(f"usr/{place}", f"{d}/R/{place}")
+os.chroot(f"{d}/R")
+os.chdir("/")
+os.makedirs("/sub")
+open("/victim", "w").write("inside the chroot")
+for fact, path, size in (("within", "/sub/../victim", 3), ("across", "/usr/../victim", 5)):
+    try:
+        os.truncate(path, size)
+        print(f"{fact}=0")
+    except OSError as e:
+        print(f"{fact}={e.errno}")
+print(f"size={os.stat('/victim').st_size}")
+for fact, path in (("exec", "/usr/bin/true"), ("exec_up", "/sub/../usr/bin/true")):
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execv(path, ["true"])
+        except OSError as e:
+            os._exit(e.errno)
+    print(f"{fact}={os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])}")
+)";
+  OutsideMemfd payload;
+  const Args limit{"--max-bytes", "64M"};
+  auto [native, with_chroot] = python_both_ways(script, {payload.number(), attack_bin()}, limit);
+  REQUIRE(native.exit_code == 0);
+  check_facts(native,
+              {{"within", "0"}, {"across", "0"}, {"size", "5"}, {"exec", "0"}, {"exec_up", "0"}});
+  check_facts(with_chroot, native.facts);
+
+  TempDir dir, audit_dir;
+  std::string audit = audit_dir.file("audit.jsonl");
+  Args command{"setpriv", "--bounding-set=-sys_chroot", "--inh-caps=-sys_chroot", warden_bin()};
+  Args rest = warden_run_args(limit, audit,
+                              {"/usr/bin/python3", dir.write("script.py", script),
+                               dir.path().string(), payload.number(), attack_bin()});
+  command.insert(command.end(), rest.begin(), rest.end());
+  RunResult without = run_native(command);
+  read_audit(audit, without);
+  CHECK(without.exit_code == 0);
+  check_facts(without, {{"within", "0"},
+                        {"across", std::to_string(EACCES)},
+                        {"size", "3"},
+                        {"exec", "0"},
+                        {"exec_up", std::to_string(EACCES)}});
+  const Json* exec = find_record(without, "execve");
+  REQUIRE(exec != nullptr);
+  CHECK((*exec)["decision"] == "deny");
+  CHECK((*exec)["reason"] == "target-unreadable");
+}
+
+TEST_CASE(
     "a rename loop beside a \"..\" at the caller's root does not get an exec past the check") {
   // memfd-warden takes that ".." with RESOLVE_IN_ROOT, which the kernel fails with EAGAIN when a
   // rename ran meanwhile; taken for a path that does not resolve, the exec was let through, and
