@@ -932,12 +932,8 @@ run("/../x")
   CHECK(exec["name"] == "from-outside");
 }
 
-// After kOwnMounts: a chroot into a tmpfs of its own (/proc and /usr bound in), and a tmpfs mounted
-// over that root. The process's root stays underneath; "/.." is the tmpfs over it, and so is
-// "/../..": the kernel's ".." from the root of a mount over the caller's root stays there.
-constexpr const char* kChrootCovered = R"(os.makedirs(f"{d}/R")
-open(f"{d}/victim", "w").write("outside the chroot")
-outside = os.open(f"{d}/victim", os.O_RDONLY)
+// After kOwnMounts: a chroot into a tmpfs of its own, with /proc and /usr bound in.
+constexpr const char* kChrootTmpfs = R"(os.makedirs(f"{d}/R")
 libc.mount(b"none", f"{d}/R".encode(), b"tmpfs", 0, None)
 for place in ("proc", "usr"):  # and the libraries a program from memory loads, by merged /usr
     os.makedirs(f"{d}/R/{place}")
@@ -946,7 +942,15 @@ for place in ("lib", "lib64"):
     os.symlink(f"usr/{place}", f"{d}/R/{place}")
 os.chroot(f"{d}/R")
 os.chdir("/")
-libc.mount(b"none", b"/", b"tmpfs", 0, None)
+)";
+
+// After kOwnMounts: a file outside the chroot, kChrootTmpfs, and a tmpfs mounted over that root.
+// The process's root stays underneath; "/.." is the tmpfs over it, and so is "/../..": the
+// kernel's ".." from the root of a mount over the caller's root stays there.
+const std::string kChrootCovered = std::string(
+                                       R"(open(f"{d}/victim", "w").write("outside the chroot")
+outside = os.open(f"{d}/victim", os.O_RDONLY)
+)") + kChrootTmpfs + R"(libc.mount(b"none", b"/", b"tmpfs", 0, None)
 )";
 
 TEST_CASE(
@@ -954,11 +958,10 @@ TEST_CASE(
   // memfd-warden climbed past the caller's root (review): an exec of "/../../x", a link in the
   // tmpfs to the memfd, failed to resolve for it and the kernel ran the memfd; a truncate of
   // "/../../victim" changed the victim outside the chroot, not the one the kernel would.
-  Json exec = refused_through_mounts(
-      (std::string(kChrootCovered) + R"(os.symlink(f"/proc/{me}/fd/{m}", "/../x")
+  Json exec = refused_through_mounts((kChrootCovered + R"(os.symlink(f"/proc/{me}/fd/{m}", "/../x")
 run("/../../x")
 )")
-          .c_str());
+                                         .c_str());
   CHECK(exec["name"] == "from-outside");
   OutsideMemfd payload;
   auto [native, limited] =
@@ -988,16 +991,7 @@ TEST_CASE(
   // must refuse the path (EACCES for the truncate it carries out, the exec refused as unknown),
   // not take it some other way. The same run with the capability is the control: the refusals
   // come from the capability alone.
-  const std::string script = std::string(kOwnMounts) + R"(os.makedirs(f"{d}/R")
-libc.mount(b"none", f"{d}/R".encode(), b"tmpfs", 0, None)
-for place in ("proc", "usr"):
-    os.makedirs(f"{d}/R/{place}")
-    libc.mount(f"/{place}".encode(), f"{d}/R/{place}".encode(), None, 0x1000 | 0x4000, None)
-for place in ("lib", "lib64"):
-    os.symlink(f"usr/{place}", f"{d}/R/{place}")
-os.chroot(f"{d}/R")
-os.chdir("/")
-os.makedirs("/sub")
+  const std::string script = std::string(kOwnMounts) + kChrootTmpfs + R"(os.makedirs("/sub")
 open("/victim", "w").write("inside the chroot")
 for fact, path, size in (("within", "/sub/../victim", 3), ("across", "/usr/../victim", 5)):
     try:
