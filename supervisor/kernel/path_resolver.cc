@@ -28,8 +28,7 @@
 namespace warden {
 namespace {
 
-constexpr int kMaxSymlinks = 40;    // the kernel's MAXSYMLINKS
-constexpr int kScopedRetries = 16;  // for a RESOLVE_IN_ROOT step that a rename or mount spoilt
+constexpr int kMaxSymlinks = 40;  // the kernel's MAXSYMLINKS
 constexpr ino_t kProcRootIno = 1;
 
 bool is_proc_root(int fd) {
@@ -261,7 +260,7 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
   UniqueFd root = open_proc(lookup.tid, "root");
   if (!root.valid() && (errno == EACCES || errno == EPERM)) return fail_reaching_caller(errno);
   if (!root.valid()) return fail(errno);
-  std::optional<bool> root_is_ours;  // likewise
+  std::optional<bool> root_is_ours;  // asked at the first ".." only
 
   auto start_dir = [&]() -> UniqueFd {
     if (lookup.dirfd == AT_FDCWD) return open_proc(lookup.tid, "cwd");
@@ -333,26 +332,9 @@ ResolvedPath resolve_caller_path(const PathLookup& lookup) {
     if (!S_ISDIR(here.st_mode)) return fail(ENOTDIR);
     if (part == ".") continue;
     if (part == "..") {
-      // ".." never leaves the caller's root (chroot semantics); the kernel crosses mounts.
-      if (same_place(current.get(), root.get())) {
-        // Stays at the root, and then, as the kernel steps into whatever is mounted where it
-        // stands, onto a mount over the root in the caller's namespace, if any: RESOLVE_IN_ROOT
-        // makes the root ours for this one step, and the kernel does the rest.
-        // A scoped lookup's ".." fails with EAGAIN when any rename or mount ran meanwhile (which
-        // a sibling can make happen at will), where the caller's own never does: again, a few
-        // times, then unknown, never a path that does not resolve.
-        open_how how{};
-        how.flags = O_PATH | O_CLOEXEC;
-        how.resolve = RESOLVE_IN_ROOT;
-        int up = -1;
-        for (int attempt = 0; attempt < kScopedRetries && up < 0; ++attempt) {
-          up = static_cast<int>(::syscall(SYS_openat2, current.get(), "..", &how, sizeof(how)));
-          if (up < 0 && errno != EAGAIN) return fail(errno);
-        }
-        if (up < 0) return fail_reaching_caller(EACCES);
-        current = UniqueFd(up);
-        continue;
-      }
+      // The kernel's own "..", with the caller's root as the root of the thread that takes it:
+      // it never climbs past that root, and steps onto whatever the caller's namespace has
+      // mounted where it arrives (a mount over the root included), as the caller's would.
       if (!root_is_ours) root_is_ours = is_own_root(root.get());
       if (*root_is_ours) {
         int up = open_in("..", O_PATH | O_CLOEXEC);

@@ -1000,7 +1000,8 @@ for fact, path, size in (("within", "/sub/../victim", 3), ("across", "/usr/../vi
     except OSError as e:
         print(f"{fact}={e.errno}")
 print(f"size={os.stat('/victim').st_size}")
-for fact, path in (("exec", "/usr/bin/true"), ("exec_up", "/sub/../usr/bin/true")):
+for fact, path in (("exec", "/usr/bin/true"), ("exec_up", "/sub/../usr/bin/true"),
+                   ("exec_root", "/../usr/bin/true")):
     child = os.fork()
     if child == 0:
         try:
@@ -1013,8 +1014,12 @@ for fact, path in (("exec", "/usr/bin/true"), ("exec_up", "/sub/../usr/bin/true"
   const Args limit{"--max-bytes", "64M"};
   auto [native, with_chroot] = python_both_ways(script, {payload.number(), attack_bin()}, limit);
   REQUIRE(native.exit_code == 0);
-  check_facts(native,
-              {{"within", "0"}, {"across", "0"}, {"size", "5"}, {"exec", "0"}, {"exec_up", "0"}});
+  check_facts(native, {{"within", "0"},
+                       {"across", "0"},
+                       {"size", "5"},
+                       {"exec", "0"},
+                       {"exec_up", "0"},
+                       {"exec_root", "0"}});
   check_facts(with_chroot, native.facts);
 
   TempDir dir, audit_dir;
@@ -1031,7 +1036,8 @@ for fact, path in (("exec", "/usr/bin/true"), ("exec_up", "/sub/../usr/bin/true"
                         {"across", std::to_string(EACCES)},
                         {"size", "3"},
                         {"exec", "0"},
-                        {"exec_up", std::to_string(EACCES)}});
+                        {"exec_up", std::to_string(EACCES)},
+                        {"exec_root", std::to_string(EACCES)}});
   const Json* exec = find_record(without, "execve");
   REQUIRE(exec != nullptr);
   CHECK((*exec)["decision"] == "deny");
@@ -1040,10 +1046,11 @@ for fact, path in (("exec", "/usr/bin/true"), ("exec_up", "/sub/../usr/bin/true"
 
 TEST_CASE(
     "a rename loop beside a \"..\" at the caller's root does not get an exec past the check") {
-  // memfd-warden takes that ".." with RESOLVE_IN_ROOT, which the kernel fails with EAGAIN when a
+  // memfd-warden took that ".." with RESOLVE_IN_ROOT, which the kernel fails with EAGAIN when a
   // rename ran meanwhile; taken for a path that does not resolve, the exec was let through, and
-  // the kernel ran the memfd (review: 1 to 14 of 300-400 raced execs). A sibling renames in a
-  // loop while the target execs "/../x" (round 6's link in a tmpfs over "/") 300 times.
+  // the kernel ran the memfd (review: 1 to 14 of 300-400 raced execs). Now the kernel's own
+  // ".." takes it, with no such failure. A sibling renames in a loop while the target execs
+  // "/../x" (round 6's link in a tmpfs over "/") 300 times.
   OutsideMemfd payload;
   auto [native, run] = python_both_ways(std::string(kOwnMounts) + R"(import time
 open(f"{d}/a", "w").close()
