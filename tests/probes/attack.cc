@@ -842,8 +842,9 @@ int cmd_aio(long size) {
 // is past 1 GiB. HOW: cfr (copy_file_range from a 4 MiB memfd), sendfile (from /dev/zero), splice
 // (64 KiB from a pipe); cfr-append: the second thread turns O_APPEND on and off instead, and each
 // copy goes to offset 0 (which O_APPEND, set after the kernel's check, sends to the end), until the
-// memfd is past 64 MiB. A copy booked at one position and made at another lands past what was
-// checked. Prints escaped=0|1 and size_mib=N.
+// memfd is past 64 MiB; write-append: the same with a 4 MiB pwrite at 0 (natively O_APPEND, read
+// once when the write starts, decides where all of it goes). A copy booked at one position and
+// made at another lands past what was checked. Prints escaped=0|1 and size_mib=N.
 int cmd_copy_position_race(const std::string& how, long rounds) {
   constexpr off_t kFar = off_t{1} << 30;
   constexpr size_t kPiece = 4 << 20;
@@ -855,7 +856,7 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
   std::atomic<long> moves{0};
   std::thread mover([&] {
     for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      if (how == "cfr-append") {
+      if (how == "cfr-append" || how == "write-append") {
         ::fcntl(memfd, F_SETFL, (i & 1) ? O_APPEND : 0);
       } else {
         ::lseek(memfd, (i & 1) ? kFar : 0, SEEK_SET);
@@ -866,6 +867,7 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
   struct stat st {};
   bool escaped = false;
   std::vector<char> chunk(64 << 10, 'p');
+  std::vector<char> bytes(how == "write-append" ? kPiece : 0, 'w');
   long seen = 0;
   for (long i = 0; i < rounds && !escaped; ++i) {
     // The mover has moved the position since the last copy (a loaded machine may not run it).
@@ -877,6 +879,8 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
     } else if (how == "cfr-append") {
       loff_t in = 0, out = 0;
       (void)::copy_file_range(source, &in, memfd, &out, kPiece, 0);
+    } else if (how == "write-append") {
+      (void)!::pwrite(memfd, bytes.data(), bytes.size(), 0);
     } else if (how == "sendfile") {
       (void)::sendfile(memfd, zero, nullptr, kPiece);
     } else {
@@ -888,7 +892,8 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
       ::close(pipe_fds[1]);
     }
     ::fstat(memfd, &st);
-    escaped = st.st_size > (how == "cfr-append" ? off_t{64} << 20 : kFar);
+    bool appending = how == "cfr-append" || how == "write-append";
+    escaped = st.st_size > (appending ? off_t{64} << 20 : kFar);
   }
   stop = true;
   mover.join();
