@@ -110,6 +110,15 @@ void GrowthCallHandler::handle(const TrappedRequest& request, CallChannel& chann
     if (error != 0) respond(call, error);
     if (error != 0 || call.answered) return;
   } else {
+    // What the kernel answers before it looks the fd up: a negative size or position.
+    bool negative =
+        call.args.kind == GrowthKind::kFtruncate
+            ? call.args.length < 0
+            : call.args.kind == GrowthKind::kWrite && call.args.has_offset && call.args.offset < 0;
+    if (negative) {
+      respond(call, -EINVAL);
+      return;
+    }
     call.file = UniqueFd(sys::pidfd_getfd(call.pidfd, call.args.fd));
     if (!call.file.valid()) {
       // EBADF: no such fd, the kernel's own answer. Anything else: fail closed.
@@ -245,7 +254,10 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
       }
       break;
     case GrowthKind::kFallocate:
-      if (args.offset >= 0 && args.length > 0 && !(args.mode & FALLOC_FL_PUNCH_HOLE)) {
+      // A memfd (shmem, hugetlbfs) takes no mode but KEEP_SIZE and PUNCH_HOLE; an end past the
+      // largest offset is the kernel's EFBIG. Neither grows anything.
+      if (args.offset >= 0 && args.length > 0 && (args.mode & ~FALLOC_FL_KEEP_SIZE) == 0 &&
+          args.length <= INT64_MAX - args.offset) {
         uint64_t end = static_cast<uint64_t>(args.offset) + static_cast<uint64_t>(args.length);
         new_alloc_end = std::max(entry.alloc_end, end);
         if (!(args.mode & FALLOC_FL_KEEP_SIZE)) new_size = std::max(size, end);
@@ -329,6 +341,23 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
         }
       }
       break;
+    }
+  }
+  // A call the kernel refuses whatever the quota says grows nothing, and gets the kernel's own
+  // answer when it is carried out: not a quota's refusal (review: a growing ftruncate of a
+  // read-only description got EFBIG where natively EINVAL, a write past a memfd sealed against
+  // growth ENOSPC where natively EPERM). What decides it cannot change meanwhile: a
+  // description's access mode is fixed, and a seal is never taken off.
+  if (new_size > size || new_alloc_end > entry.alloc_end) {
+    bool read_only = (::fcntl(call.file.get(), F_GETFL) & O_ACCMODE) == O_RDONLY;
+    int seals = ::fcntl(call.file.get(), F_GET_SEALS);
+    bool sealed_grow = seals > 0 && (seals & F_SEAL_GROW);
+    bool sealed_write = seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
+    bool refused = args.kind == GrowthKind::kWrite ? args.emulated && (sealed_write || sealed_grow)
+                                                   : read_only || sealed_grow;
+    if (refused) {
+      new_size = size;
+      new_alloc_end = entry.alloc_end;
     }
   }
   uint64_t new_charge = charge_of(new_size, new_alloc_end);

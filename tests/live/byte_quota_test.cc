@@ -185,6 +185,61 @@ TEST_CASE(
   CHECK(native.fact_number("size.a") == 1200 * 1024);
 }
 
+TEST_CASE(
+    "a growth the kernel refuses for its own reasons gets the kernel's answer, not a quota's") {
+  // Each asks for a gigabyte, far past the limit, in a way the kernel refuses whatever the limit
+  // (review: each got the quota's EFBIG or ENOSPC; the negative ones EBADF, the empty write to a
+  // read-only description 0). The facts must be the native run's.
+  TempDir dir;
+  std::string text = R"(import ctypes, fcntl, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+G = 1 << 30
+def fact(name, call):
+    try:
+        call()
+        print(f"{name}=0")
+    except OSError as e:
+        print(f"{name}={e.errno}")
+def fallocate(fd, mode, offset, length):
+    if libc.fallocate(fd, mode, offset, length) != 0:
+        raise OSError(ctypes.get_errno(), "fallocate")
+m = os.memfd_create("plain")
+ro = os.open(f"/proc/self/fd/{m}", os.O_RDONLY)
+s = os.memfd_create("sealed", os.MFD_ALLOW_SEALING)
+os.ftruncate(s, 4096)
+fcntl.fcntl(s, fcntl.F_ADD_SEALS, fcntl.F_SEAL_GROW)
+w = os.memfd_create("write-sealed", os.MFD_ALLOW_SEALING)
+fcntl.fcntl(w, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE)
+fact("zero_range", lambda: fallocate(m, 0x10, 0, G))
+fact("collapse", lambda: fallocate(m, 0x08, 0, G))
+fact("past_largest", lambda: fallocate(m, 0, 1 << 62, 1 << 62))
+fact("ro_ftruncate", lambda: os.ftruncate(ro, G))
+fact("ro_write_nothing", lambda: os.write(ro, b""))
+fact("sealed_ftruncate", lambda: os.ftruncate(s, G))
+fact("sealed_fallocate", lambda: fallocate(s, 1, 0, G))
+fact("sealed_pwrite", lambda: os.pwrite(s, b"x" * 4096, G))
+fact("write_sealed_pwrite", lambda: os.pwrite(w, b"x" * 4096, G))
+fact("negative_ftruncate", lambda: os.ftruncate(999, -1))
+fact("negative_pwrite", lambda: os.pwrite(999, b"x", -1))
+fact("plain_grows", lambda: os.ftruncate(m, G))
+print(f"sizes={os.fstat(m).st_size},{os.fstat(s).st_size},{os.fstat(w).st_size}")
+)";
+  Args command{"/usr/bin/python3", dir.write("refused.py", text)};
+  auto native = run_native(command);
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(native.fact("zero_range") == std::to_string(EOPNOTSUPP));
+  REQUIRE(native.fact("past_largest") == std::to_string(EFBIG));
+  REQUIRE(native.fact("sealed_pwrite") == std::to_string(EPERM));
+  REQUIRE(native.fact("plain_grows") == "0");
+  auto run = run_warden({"--max-bytes", "1M", "--strict-writes"}, command);
+  REQUIRE(run.exit_code == 0);
+  std::map<std::string, std::string> expected = native.facts;
+  expected["plain_grows"] = std::to_string(EFBIG);  // the control: the quota still refuses
+  expected["sizes"] = "0,4096,0";
+  check_facts(run, expected);
+}
+
 TEST_CASE("the command line's limits replace the policy file's, looser or tighter") {
   TempDir dir;
   auto tight = dir.write("tight.toml",
