@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <array>
 #include <initializer_list>
 
 #include "policy/printable.h"
@@ -110,17 +111,38 @@ Result<std::optional<PolicyRequest>> requested_policy(const ContainerState& stat
 
 ContainerIdentity container_identity(const ContainerState& state) {
   ContainerIdentity identity{state.id, state.bundle, "", "", ""};
-  auto first = [&](std::initializer_list<const char*> keys) {
-    for (const char* key : keys) {
-      auto it = state.annotations.find(key);
-      if (it != state.annotations.end()) return it->second;
-    }
-    return std::string();
+  // Each runtime's own keys: its marker, then pod, namespace and container. A pod's author may
+  // add annotations that a runtime passes through, so a spec that holds keys of both is taken
+  // for neither (review: an author's CRI-O keys beat containerd's true ones): the author can
+  // leave its pod unnamed, never name another.
+  struct Keys {
+    const char* marker;
+    std::array<const char*, 3> fields;
   };
-  identity.pod = first({"io.kubernetes.pod.name", "io.kubernetes.cri.sandbox-name"});
-  identity.pod_namespace =
-      first({"io.kubernetes.pod.namespace", "io.kubernetes.cri.sandbox-namespace"});
-  identity.container = first({"io.kubernetes.container.name", "io.kubernetes.cri.container-name"});
+  constexpr Keys kCrio{
+      "io.kubernetes.cri-o.ContainerType",
+      {"io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.container.name"}};
+  constexpr Keys kContainerd{
+      "io.kubernetes.cri.container-type",
+      {"io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-namespace",
+       "io.kubernetes.cri.container-name"}};
+  auto present = [&](const Keys& keys) {
+    if (state.annotations.contains(keys.marker)) return true;
+    for (const char* key : keys.fields) {
+      if (state.annotations.contains(key)) return true;
+    }
+    return false;
+  };
+  bool crio = present(kCrio), containerd = present(kContainerd);
+  if (crio == containerd) return identity;  // neither, or both: unnamed
+  const Keys& keys = crio ? kCrio : kContainerd;
+  auto value = [&](const char* key) {
+    auto it = state.annotations.find(key);
+    return it == state.annotations.end() ? std::string() : it->second;
+  };
+  identity.pod = value(keys.fields[0]);
+  identity.pod_namespace = value(keys.fields[1]);
+  identity.container = value(keys.fields[2]);
   return identity;
 }
 

@@ -52,7 +52,7 @@ Result<std::optional<PolicyRequest>> requested_policy(const ContainerState& stat
 
 // Who the container is, for audit records: id and bundle, and the Kubernetes pod name, namespace
 // and container name where the annotations carry them (CRI-O's io.kubernetes.* or containerd's
-// io.kubernetes.cri.* keys); empty when absent.
+// io.kubernetes.cri.* keys); empty when absent, and when keys of both runtimes are there.
 ContainerIdentity container_identity(const ContainerState& state);
 
 }  // namespace warden

@@ -58,6 +58,36 @@ TEST_CASE("crun's 0.2.0 message, containerd's annotations, the annotation naming
   CHECK(requested_policy(*plain).value() == std::nullopt);
 }
 
+TEST_CASE("a spec with both runtimes' Kubernetes keys names no pod") {
+  // containerd sets io.kubernetes.cri.*, CRI-O io.kubernetes.pod.* and the rest; a pod's author
+  // may add either through annotations a runtime passes on. First match let an author's CRI-O
+  // keys name another pod on containerd (review). Either runtime's marker counts as its key.
+  ContainerState state;
+  state.id = "c9";
+  state.annotations = {{"io.kubernetes.cri.container-type", "container"},
+                       {"io.kubernetes.cri.sandbox-name", "job-9"},
+                       {"io.kubernetes.cri.sandbox-namespace", "ci"},
+                       {"io.kubernetes.cri.container-name", "build"}};
+  auto containerd = container_identity(state);
+  CHECK(containerd.pod == "job-9");
+  CHECK(containerd.pod_namespace == "ci");
+  CHECK(containerd.container == "build");
+  state.annotations["io.kubernetes.pod.name"] = "payments-api";  // an author's, passed through
+  state.annotations["io.kubernetes.pod.namespace"] = "prod";
+  auto both = container_identity(state);
+  CHECK(both.id == "c9");
+  CHECK(both.pod.empty());
+  CHECK(both.pod_namespace.empty());
+  CHECK(both.container.empty());
+  ContainerState crio;
+  crio.annotations = {{"io.kubernetes.cri-o.ContainerType", "container"},
+                      {"io.kubernetes.pod.name", "web-1"},
+                      {"io.kubernetes.cri.sandbox-name", "forged"}};
+  CHECK(container_identity(crio).pod.empty());
+  crio.annotations.erase("io.kubernetes.cri.sandbox-name");
+  CHECK(container_identity(crio).pod == "web-1");
+}
+
 TEST_CASE("the profile's listenerMetadata wins over the annotation") {
   ContainerState state;
   state.annotations["io.memfd-warden.policy"] = "loose";
