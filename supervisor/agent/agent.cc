@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "supervisor/agent/agent_socket.h"
 #include "supervisor/agent/oci_profile.h"
 #include "supervisor/agent/oci_state.h"
+#include "supervisor/agent/session_handoff.h"
 #include "supervisor/backends/notify_session.h"
 #include "supervisor/backends/stall_watchdog.h"
 #include "supervisor/calls/memfd_ledger.h"
@@ -116,12 +118,14 @@ Policy deny_everything(const Policy& base) {
   return policy;
 }
 
-// The forked session: serves one container's listener until its last task is gone. Dies with
-// the agent (PR_SET_PDEATHSIG): the runtime's filter then fails the container's trapped calls
-// with ENOSYS, never lets them through unchecked.
+// The forked session: serves one container's listener, and those the agent hands over on
+// `control` for processes started in it later (runc exec), until the last task of each is gone.
+// Dies with the agent (PR_SET_PDEATHSIG): the runtime's filter then fails the container's
+// trapped calls with ENOSYS, never lets them through unchecked.
 [[noreturn]] void run_session(pid_t agent, const Policy& policy, const ContainerState& state,
-                              UniqueFd listener, const AuditDestination& destination,
-                              bool record_exe, const std::string& refusal) {
+                              UniqueFd listener, UniqueFd control,
+                              const AuditDestination& destination, bool record_exe,
+                              const std::string& refusal) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (::getppid() != agent) ::_exit(1);
   std::string who = "container " + state.id;
@@ -136,9 +140,9 @@ Policy deny_everything(const Policy& base) {
   audit->set_container(container_identity(state));
   audit->write_start(kVersion, who);
   auto ledger = MemfdLedger::open(policy.rules.size(), policy.counts_live());
-  auto notify = NotifyFd::adopt(std::move(listener));
-  if (!ledger || !notify) {
-    std::string failure = !ledger ? ledger.error().message() : notify.error().message();
+  auto first = NotifyFd::adopt(std::move(listener));
+  if (!ledger || !first) {
+    std::string failure = !ledger ? ledger.error().message() : first.error().message();
     spdlog::error("{}: {}; its calls fail (ENOSYS) from now on", who, failure);
     audit->write_failure_summary(failure);  // the run ends sealed, with the reason
     ::_exit(1);
@@ -153,7 +157,9 @@ Policy deny_everything(const Policy& base) {
     if (init_pidfd.valid()) sys::pidfd_send_signal(init_pidfd.get(), SIGKILL);
   });
   if (!watched) spdlog::warn("{}: {}", who, watched.error().message());
-  notify->enable_sync_wakeup();
+  std::vector<NotifyFd> listeners;
+  listeners.push_back(std::move(first.value()));
+  listeners.back().enable_sync_wakeup();
   if (!refusal.empty())
     spdlog::error(
         "{}: {}: every memfd it asks for is refused (EPERM), and nothing runs from memory", who,
@@ -167,22 +173,60 @@ Policy deny_everything(const Policy& base) {
   if (state.pid > 0 && session.scopes().fix_if_unwritable(state.pid)) {
     spdlog::debug("{}: its vm.memfd_noexec cannot change; read once", who);
   }
-  pollfd sources[3] = {
-      {notify->fd(), POLLIN, 0}, {ledger->event_fd(), POLLIN, 0}, {audit->watch_fd(), POLLIN, 0}};
+  // A listener handed over: served from now on, by the same ledger, quotas and audit run.
+  // Returns 0 when one was taken, else receive_listener()'s errno.
+  auto take_handed_over = [&]() -> int {
+    UniqueFd handed;
+    pid_t pid = 0;
+    if (int err = receive_listener(control.get(), handed, pid); err != 0) return err;
+    auto adopted = NotifyFd::adopt(std::move(handed));
+    if (!adopted) {  // its calls fail (ENOSYS) with the fd closed
+      spdlog::error("{}: process {}: {}", who, pid, adopted.error().message());
+      return 0;
+    }
+    adopted->enable_sync_wakeup();
+    listeners.push_back(std::move(adopted.value()));
+    spdlog::info("{}: process {} started in it is served by this session", who, pid);
+    return 0;
+  };
+  std::vector<pollfd> sources;
   std::string failure;  // ours, when the session ends before its container
   for (;;) {
-    if (::poll(sources, 3, -1) < 0) {
+    if (listeners.empty()) {
+      // The last task is gone. Whatever the agent sent before this is still served; a later
+      // send fails, and the agent starts a new session for it.
+      if (control.valid()) ::shutdown(control.get(), SHUT_RD);
+      while (control.valid() && take_handed_over() == 0) {
+      }
+      control.reset();
+      if (listeners.empty()) break;
+    }
+    sources.assign({{control.get(), POLLIN, 0},
+                    {ledger->event_fd(), POLLIN, 0},
+                    {audit->watch_fd(), POLLIN, 0}});
+    for (const auto& notify : listeners) sources.push_back({notify.fd(), POLLIN, 0});
+    if (::poll(sources.data(), sources.size(), -1) < 0) {
       if (errno == EINTR) continue;
       failure = std::string("poll: ") + std::strerror(errno);
       break;
     }
-    if (sources[0].revents & POLLIN) {
-      if (int err = session.serve_one(*notify); err != 0) {
-        failure = std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err);
-        break;
+    for (size_t i = listeners.size(); i-- > 0;) {
+      short events = sources[3 + i].revents;
+      if (events & POLLIN) {
+        if (int err = session.serve_one(listeners[i]); err != 0) {
+          failure = std::string("SECCOMP_IOCTL_NOTIF_RECV: ") + std::strerror(err);
+          break;
+        }
+      } else if (events & (POLLHUP | POLLERR)) {
+        listeners.erase(listeners.begin() + static_cast<long>(i));  // no task uses its filter
       }
+    }
+    if (!failure.empty()) break;
+    if (sources[0].revents & POLLIN) {
+      int err = take_handed_over();
+      if (err != 0 && err != EAGAIN && err != EINTR) control.reset();  // the agent is gone
     } else if (sources[0].revents & (POLLHUP | POLLERR)) {
-      break;  // no task of the container uses the filter any more
+      control.reset();
     }
     if (sources[1].revents & POLLIN) ledger->drain();
     if (sources[2].revents & POLLIN) audit->check_watch();
@@ -261,6 +305,12 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
   spdlog::info("serving containers on {}{}", command.socket_path,
                socket->from_systemd ? " (from systemd)" : "");
   pid_t self = ::getpid();
+  // The sessions running, by container id, with our end of each one's handoff channel.
+  struct Session {
+    pid_t pid;
+    UniqueFd control;
+  };
+  std::map<std::string, Session> sessions;
   std::vector<Client> clients;
   std::vector<pollfd> sources;
   bool stopping = false;
@@ -281,7 +331,9 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
       signalfd_siginfo info{};
       while (::read(signals.get(), &info, sizeof(info)) == sizeof(info)) {
         if (info.ssi_signo == SIGCHLD) {
-          while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+          for (pid_t ended; (ended = ::waitpid(-1, nullptr, WNOHANG)) > 0;) {
+            std::erase_if(sessions,
+                          [ended](const auto& entry) { return entry.second.pid == ended; });
           }
         } else if (info.ssi_signo == SIGHUP) {
           auto reloaded = load_agent_policies(command);
@@ -355,24 +407,54 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
           }
           UniqueFd seccomp = std::move(client.fds[state->seccomp_fd_index]);
           client.fds.clear();  // any other fd it sent is closed, never used
-          pid_t session = ::fork();
-          if (session == 0) {
-            listener->reset();
-            // Nothing of the other clients stays open in the session: their sockets, and the fds
-            // a client part-way through its message has sent (another container's listener).
-            for (auto& other : clients) {
-              other.socket.reset();
-              other.fds.clear();
+          // A process started in a container already served (runc exec) joins its session: one
+          // ledger, one set of quotas, one audit run per container (review: four execs held
+          // four times the container's max_live). A session that is ending refuses it (EPIPE).
+          auto start_session = [&](UniqueFd container_listener) {
+            int ends[2] = {-1, -1};
+            if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
+              spdlog::error("container {}: socketpair: {}; its calls fail (ENOSYS)", state->id,
+                            std::strerror(errno));
+              return;
             }
-            run_session(self, *policy, *state, std::move(seccomp), command.audit,
-                        command.record_exe, refusal);
-          }
-          if (session < 0) {
-            spdlog::error("container {}: fork: {}; its calls fail (ENOSYS)", state->id,
-                          std::strerror(errno));
-          } else {
+            UniqueFd ours(ends[0]), theirs(ends[1]);
+            pid_t session = ::fork();
+            if (session == 0) {
+              listener->reset();
+              ours.reset();
+              // Nothing of the other clients or sessions stays open in the session: their
+              // sockets, the fds a client part-way through its message has sent (another
+              // container's listener), and the other sessions' channels.
+              for (auto& other : clients) {
+                other.socket.reset();
+                other.fds.clear();
+              }
+              for (auto& [id, other] : sessions) other.control.reset();
+              run_session(self, *policy, *state, std::move(container_listener), std::move(theirs),
+                          command.audit, command.record_exe, refusal);
+            }
+            if (session < 0) {
+              spdlog::error("container {}: fork: {}; its calls fail (ENOSYS)", state->id,
+                            std::strerror(errno));
+              return;
+            }
             spdlog::info("container {}: session {}", state->id, session);
+            sessions[state->id] = Session{session, std::move(ours)};
+          };
+          auto running = sessions.find(state->id);
+          if (running != sessions.end()) {
+            int err = send_listener(running->second.control.get(), seccomp.get(), state->pid);
+            if (err == 0) {
+              spdlog::info("container {}: process {} handed to its session {}", state->id,
+                           state->pid, running->second.pid);
+              seccomp.reset();
+            } else {
+              spdlog::info("container {}: its session {} is ending ({}); a new one serves {}",
+                           state->id, running->second.pid, std::strerror(err), state->pid);
+              sessions.erase(running);
+            }
           }
+          if (seccomp.valid()) start_session(std::move(seccomp));
         }
       }
       if (!why.empty()) spdlog::warn("dropped a client: {}", why);

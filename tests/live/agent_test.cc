@@ -977,6 +977,54 @@ TEST_CASE("agent: a byte quota holds per container, with the profile oci-profile
   CHECK(run_native({std::string(CONTAINER_PROBE_BIN), "b2", "0", "786432"}).exit_code == 0);
 }
 
+TEST_CASE("agent: a process runc exec starts in a container is held to the container's quotas") {
+  // runc hands the agent a listener for each process it execs into a container (Kubernetes'
+  // exec probes, kubectl exec). Each got a session of its own, with a ledger of its own, and so
+  // the container's quotas over again (review: four sessions held 1,024 memfds under
+  // max_live = 256). It now joins the container's session: one ledger, one audit run.
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  QuotaAgent limited(dir);
+  Agent& agent = limited.agent;
+  std::string holder =
+      make_bundle(dir, "holder", {"/bin/probe", "a", "0", "786432", "hold", "/met/done"},
+                  agent.socket(), "", limited.profile);
+  share_met(dir, holder);
+  std::string id = container_id("execd");
+  int holder_exit = -1;
+  std::thread first([&] { holder_exit = run_container(holder, id).exit_code; });
+  for (int i = 0; i < 3000 && !audit_has(agent.audit(), "allow", "a"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto exec = [&](const char* name, const char* size) {
+    return run_native({"timeout", "60", "runc", "exec", id, "/bin/probe", name, "0", size});
+  };
+  auto over = exec("b", "786432");  // 768 KiB more, with the holder's 768 KiB held: over 1 MiB
+  auto under = exec("c", "4096");   // the control: served, and under the limit
+  std::ofstream(dir.path() / "met/done").close();
+  first.join();
+  CHECK(holder_exit == 0);
+  CHECK(over.exit_code == EFBIG);
+  CHECK(under.exit_code == 0);
+  agent.stop(SIGTERM);
+  auto records = records_of(audit_records(agent.audit()), id);
+  int starts = 0, summaries = 0;
+  bool refused = false, allowed = false;
+  for (const auto& r : records) {
+    starts += r["event"] == "start";
+    summaries += r["event"] == "summary";
+    refused |= r.value("name", "") == "b" && r.value("decision", "") == "deny" &&
+               r.value("reason", "") == "quota.max_bytes";
+    allowed |= r.value("name", "") == "c" && r.value("syscall", "") == "ftruncate" &&
+               r.value("decision", "") == "allow";
+  }
+  CHECK(starts == 1);  // one run for the container, its exec'd processes included
+  CHECK(summaries == 1);
+  CHECK(refused);
+  CHECK(allowed);
+  CHECK(run_warden_raw({"verify", agent.audit()}).exit_code == 0);
+}
+
 TEST_CASE("agent: with a byte limit a container's memfd takes no extended attribute") {
   SKIP_WITHOUT_CONTAINERS();
   TempDir dir;
