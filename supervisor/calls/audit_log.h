@@ -1,6 +1,7 @@
 // The JSON-lines audit log: a start record, one object per decision, one summary at exit. Each
 // record goes out in a single write(2), so lines from the target sharing stderr never interleave
-// inside ours. Names, comms and paths are attacker-chosen bytes: they are JSON-escaped, and bytes
+// inside ours (on a pipe, for records up to PIPE_BUF: a longer one, naming a long path, may be
+// split when the reader falls behind; docs/containers.md, "Limits"). Names, comms and paths are attacker-chosen bytes: they are JSON-escaped, and bytes
 // that are not UTF-8 are kept exactly in a companion "<field>_hex".
 //
 // Every record is chained (audit_chain.h) and the summary seals the chain. Destinations: stderr,
