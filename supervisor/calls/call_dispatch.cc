@@ -19,6 +19,9 @@ void CallDispatcher::handle(const TrappedRequest& request, CallChannel& channel)
     case CallGroup::kLandlock:
       landlock_.handle(request, channel);
       return;
+    case CallGroup::kSeal:
+      seal_.handle(request, channel);
+      return;
     case CallGroup::kExec:
       exec_.handle(request, channel);
       return;

@@ -11,6 +11,7 @@
 #include "supervisor/calls/landlock_call.h"
 #include "supervisor/calls/memfd_call.h"
 #include "supervisor/calls/memfd_ledger.h"
+#include "supervisor/calls/seal_call.h"
 #include "supervisor/calls/supervision.h"
 #include "supervisor/calls/xattr_call.h"
 
@@ -26,6 +27,7 @@ class CallDispatcher {
         growth_(context_),
         xattr_(context_),
         landlock_(context_),
+        seal_(context_),
         exec_(context_),
         exec_map_(context_) {}
 
@@ -42,6 +44,7 @@ class CallDispatcher {
   GrowthCallHandler growth_;
   XattrCallHandler xattr_;
   LandlockCallHandler landlock_;
+  SealCallHandler seal_;
   ExecCallHandler exec_;
   ExecMapCallHandler exec_map_;
 };

@@ -1,5 +1,6 @@
 #include "supervisor/kernel/filter_rules.h"
 
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -47,6 +48,9 @@ Conditions conditions_for(TrappedCall call, Abi abi) {
       return {{bits_set(0, READ_IMPLIES_EXEC)}};
     case TrappedCall::kClone:
       return {{bits_set(0, CLONE_UNTRACED)}};
+    case TrappedCall::kFcntl:
+    case TrappedCall::kFcntl64:
+      return {{ArgCheck{1, 0xffffffff, F_ADD_SEALS}}};
     default:
       return {{}};
   }
@@ -61,6 +65,7 @@ bool group_trapped(CallGroup group, TrapAction action, const TrapSet& traps) {
     case CallGroup::kLandlock:  // only byte limits carry calls out by path
       return traps.growth;
     case CallGroup::kWrite:
+    case CallGroup::kSeal:
     case CallGroup::kAio:
       return traps.writes;
     case CallGroup::kExec:

@@ -15,7 +15,7 @@ struct CallInfo {
   CallGroup group;
 };
 
-constexpr std::array<CallInfo, 32> kCalls{{
+constexpr std::array<CallInfo, 34> kCalls{{
     {TrappedCall::kMemfdCreate, "memfd_create", CallGroup::kCreate},
     {TrappedCall::kMemfdSecret, "memfd_secret", CallGroup::kCreate},
     {TrappedCall::kFtruncate, "ftruncate", CallGroup::kGrowth},
@@ -30,6 +30,8 @@ constexpr std::array<CallInfo, 32> kCalls{{
     {TrappedCall::kSendfile64, "sendfile64", CallGroup::kWrite},
     {TrappedCall::kSplice, "splice", CallGroup::kWrite},
     {TrappedCall::kCopyFileRange, "copy_file_range", CallGroup::kWrite},
+    {TrappedCall::kFcntl, "fcntl", CallGroup::kSeal},
+    {TrappedCall::kFcntl64, "fcntl64", CallGroup::kSeal},
     {TrappedCall::kTruncate, "truncate", CallGroup::kGrowth},
     {TrappedCall::kTruncate64, "truncate64", CallGroup::kGrowth},
     {TrappedCall::kSetxattr, "setxattr", CallGroup::kXattr},

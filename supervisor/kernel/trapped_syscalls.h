@@ -29,6 +29,10 @@ enum class TrappedCall {
   kSendfile64,  // i386 only
   kSplice,
   kCopyFileRange,
+  // seal a file (quota.strict_writes: fcntl with F_ADD_SEALS only), which the kernel does between
+  // whole writes, and memfd-warden's pieces of one must not let in
+  kFcntl,
+  kFcntl64,  // i386 only
   // change a file's size by path (byte limits)
   kTruncate,
   kTruncate64,  // i386 only
@@ -65,6 +69,7 @@ enum class CallGroup {
   kWrite,
   kXattr,
   kLandlock,
+  kSeal,
   kAio,
   kExec,
   kExecMap,

@@ -334,9 +334,15 @@ TEST_CASE("with --strict-writes, a copy is booked at what it can copy and carrie
     CHECK(warded.fact(fact) == natively.fact(fact));
   }
   CHECK(warded.fact("cfr_out") == "1100");
+  CHECK(find_record(warded, "copy_file_range") != nullptr);
+  CHECK(find_record(warded, "sendfile") != nullptr);
   // i386's sendfile keeps its offset as a 32-bit off_t, and nothing past it is written.
   const std::string narrow = "create a ; sendfile32 a 1000 ; size a";
   auto narrow_native = run_native(script(narrow));
+  if (narrow_native.exit_code == 128 + SIGSEGV) {
+    MESSAGE("i386's sendfile and the offset edges skipped: this kernel runs no i386 calls");
+    return;
+  }
   REQUIRE(narrow_native.fact("sent32") == "1000");  // control
   REQUIRE(narrow_native.fact("offset32") == "1008");
   auto narrow_warded = run_warden({"--max-bytes", "1M", "--strict-writes"}, script(narrow));
@@ -358,8 +364,6 @@ TEST_CASE("with --strict-writes, a copy is booked at what it can copy and carrie
     CAPTURE(fact);
     CHECK(edges_warded.fact(fact) == edges_native.fact(fact));
   }
-  CHECK(find_record(warded, "copy_file_range") != nullptr);
-  CHECK(find_record(warded, "sendfile") != nullptr);
 }
 
 TEST_CASE("with --strict-writes a copy lands where it was booked whatever moves the position") {
@@ -381,6 +385,20 @@ TEST_CASE("with --strict-writes a copy lands where it was booked whatever moves 
     REQUIRE(run.summary);
     CHECK((*run.summary)["peak_bytes"].get<uint64_t>() <= 64 * kMiB);
   }
+}
+
+TEST_CASE("with --strict-writes a seal asked for during a write waits for it, as natively") {
+  // memfd-warden writes in pieces; the kernel's write holds the file's lock throughout, and a seal
+  // waits for it. A seal let through landed between two pieces and ended the write short (review:
+  // 9 and 18 MiB of 256). Now memfd-warden makes the seal itself, between two trapped calls.
+  Args command{attack_bin(), "seal-race", "20"};
+  auto native = run_native(command);
+  REQUIRE(native.exit_code == 0);
+  REQUIRE(native.fact("short") == "0");  // the kernel's guarantee, which the test holds us to
+  auto run = run_warden({"--max-bytes", "1G", "--strict-writes"}, command);
+  CHECK(run.exit_code == 0);
+  CHECK(run.fact("short") == "0");
+  CHECK(run.fact_number("whole") + run.fact_number("refused") == 20);
 }
 
 TEST_CASE("with --strict-writes a copy loop that fills the limit exactly ends as natively") {

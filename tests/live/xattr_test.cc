@@ -35,8 +35,14 @@ TEST_CASE(
     "with a byte limit a memfd takes no extended attribute and other files take them as natively") {
   auto native = cases(nullptr);
   REQUIRE(native.exit_code == 0);
-  for (const char* key : kOnMemfd) REQUIRE(native.fact(key) == "0");  // control: they land
-  REQUIRE(native.fact_number("memfd_xattrs") == 6);
+  // Where the machine runs no i386 calls (int $0x80 dies), that one case is left out.
+  bool i386_usable = native.fact("i386_memfd") != "unusable";
+  if (!i386_usable) MESSAGE("the i386 case skipped: this machine runs no i386 calls (int $0x80)");
+  auto on_memfd = [&](const char* key) { return i386_usable || std::string(key) != "i386_memfd"; };
+  for (const char* key : kOnMemfd) {
+    if (on_memfd(key)) REQUIRE(native.fact(key) == "0");  // control: they land
+  }
+  REQUIRE(native.fact_number("memfd_xattrs") == (i386_usable ? 6 : 5));
   // setxattrat is Linux 6.13's.
   REQUIRE(native.fact("at_file") == "0");
   // The tree's root keeps its capabilities, as the native run's (trusted.* and security.*).
@@ -44,7 +50,9 @@ TEST_CASE(
   auto limited = cases(&limited_args);
   CHECK(limited.exit_code == 0);
   auto expected = native.facts;
-  for (const char* key : kOnMemfd) expected[key] = std::to_string(EOPNOTSUPP);
+  for (const char* key : kOnMemfd) {
+    if (on_memfd(key)) expected[key] = std::to_string(EOPNOTSUPP);
+  }
   expected["at_file"] = expected["at_memfd"] = std::to_string(ENOSYS);
   expected["memfd_xattrs"] = "0";
   // Everything else as natively: the kernel's argument checks in its order (bad flags before a
@@ -69,13 +77,15 @@ TEST_CASE(
       CHECK(path.starts_with("/proc/self/"));
     }
   }
-  CHECK(refused == 11);  // the nine above and the two setxattrat
+  CHECK(refused == (i386_usable ? 11 : 10));  // the nine above and the two setxattrat
   const Json* i386 = nullptr;
   for (const auto& record : limited.decisions) {
     if (record.value("abi", "") == "i386") i386 = &record;
   }
-  REQUIRE(i386 != nullptr);
-  CHECK((*i386)["syscall"] == "fsetxattr");
+  if (i386_usable) {
+    REQUIRE(i386 != nullptr);
+    CHECK((*i386)["syscall"] == "fsetxattr");
+  }
 
   SUBCASE("no byte limit: nothing is trapped") {
     Args free_args{"--keep-caps"};
@@ -106,7 +116,7 @@ TEST_CASE(
     for (const auto& record : dry.decisions) {
       if (record.value("reason", "") == "memfd-xattr") would += record["decision"] == "would-deny";
     }
-    CHECK(would == 11);
+    CHECK(would == (i386_usable ? 11 : 10));
   }
 }
 

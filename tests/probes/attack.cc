@@ -902,6 +902,42 @@ int cmd_copy_position_race(const std::string& how, long rounds) {
   return 0;
 }
 
+// seal-race ROUNDS: each round a second thread seals a fresh memfd against writing
+// (F_ADD_SEALS, F_SEAL_WRITE) about 2 ms into a 64 MiB write to it from this one. The kernel's
+// write holds the file's lock throughout, and the seal waits for it: the write is whole, or
+// refused (EPERM) when the seal came first. Prints whole=, refused= and short= (writes that
+// ended part way, which the kernel never makes here).
+int cmd_seal_race(long rounds) {
+  constexpr size_t kLength = size_t{64} << 20;
+  std::vector<char> bytes(kLength, 's');
+  long whole = 0, refused = 0, cut = 0;
+  for (long i = 0; i < rounds; ++i) {
+    int memfd = static_cast<int>(
+        ::syscall(SYS_memfd_create, "sealed-late", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (memfd < 0) return errno;
+    std::atomic<bool> go{false};
+    std::thread sealer([&] {
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      ::usleep(2000);
+      (void)::fcntl(memfd, F_ADD_SEALS, F_SEAL_WRITE);
+    });
+    go.store(true, std::memory_order_release);
+    ssize_t written = ::write(memfd, bytes.data(), bytes.size());
+    int error = errno;
+    sealer.join();
+    if (written == static_cast<ssize_t>(kLength)) {
+      ++whole;
+    } else if (written < 0 && error == EPERM) {
+      ++refused;
+    } else {
+      ++cut;
+    }
+    ::close(memfd);
+  }
+  std::printf("whole=%ld\nrefused=%ld\nshort=%ld\n", whole, refused, cut);
+  return 0;
+}
+
 // xattr-swap HOW ROUNDS DIR: a second thread keeps swapping what a name means between a file in
 // DIR and a memfd, while this one sets ROUNDS user.* attributes of 1 KiB through that name. HOW:
 // fd (dup2 of the file and the memfd onto one fd number, then fsetxattr), path (two symlinks,
@@ -1541,6 +1577,7 @@ int main(int argc, char** argv) {
   if (command == "truncate-path") return cmd_truncate_path(std::atol(arg(2)), arg(3));
   if (command == "truncate-args") return cmd_truncate_args();
   if (command == "copy-position-race") return cmd_copy_position_race(arg(2), std::atol(arg(3)));
+  if (command == "seal-race") return cmd_seal_race(std::atol(arg(2)));
   if (command == "xattr-swap") return cmd_xattr_swap(arg(2), std::atol(arg(3)), arg(4));
   if (command == "userns-truncate") return cmd_userns_truncate(arg(2));
   if (command == "secret-flight") {

@@ -1731,7 +1731,8 @@ int cmd_xattr_acl(const char* file, const char* id) {
 // directory, a symlink, a memfd, and with each bad argument in turn; prints CASE=ERRNO (0 for
 // success) for each, then memfd_xattrs= (how many attributes the memfd holds at the end). A
 // child that has become nobody tries a root-owned file and a memfd of its own (nobody_*). The
-// i386 fsetxattr (int $0x80, 228) of a memfd is i386_memfd.
+// i386 fsetxattr (int $0x80, 228) of a memfd is i386_memfd ("unusable" where the machine runs
+// no i386 calls).
 int cmd_xattr_cases(const std::string& dir) {
   std::string file = dir + "/file", link = dir + "/link";
   int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1821,13 +1822,24 @@ int cmd_xattr_cases(const std::string& dir) {
   auto* low = static_cast<char*>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
                                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
   if (low != MAP_FAILED) {
+    // In a child: a machine without i386 calls kills it (SIGSEGV), and says so as "unusable".
     std::strcpy(low, "user.i");
-    long result = 228, name = static_cast<long>(reinterpret_cast<uintptr_t>(low));
-    asm volatile("int $0x80"
-                 : "+a"(result)
-                 : "b"(static_cast<long>(memfd)), "c"(name), "d"(name), "S"(1L), "D"(0L)
-                 : "memory");
-    std::printf("i386_memfd=%ld\n", -result);
+    std::fflush(stdout);
+    pid_t child = ::fork();
+    if (child == 0) {
+      long result = 228, name = static_cast<long>(reinterpret_cast<uintptr_t>(low));
+      asm volatile("int $0x80"
+                   : "+a"(result)
+                   : "b"(static_cast<long>(memfd)), "c"(name), "d"(name), "S"(1L), "D"(0L)
+                   : "memory");
+      std::printf("i386_memfd=%ld\n", -result);
+      std::fflush(stdout);
+      ::_exit(0);
+    }
+    int status = 0;
+    if (child > 0 && ::waitpid(child, &status, 0) == child && WIFSIGNALED(status)) {
+      std::printf("i386_memfd=unusable\n");
+    }
   }
   std::fflush(stdout);  // before the forks, or each child prints it all again
   // 1500 supplementary groups: a /proc/PID/status longer than 8 KiB, its capabilities last.

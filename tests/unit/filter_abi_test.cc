@@ -62,6 +62,9 @@ bool should_trap(TrappedCall call, Abi abi, const Args& a, bool trace) {
       return (a[0] & kReadImpliesExec) != 0;
     case TrappedCall::kClone:
       return trace && (a[0] & kUntraced);
+    case TrappedCall::kFcntl:
+    case TrappedCall::kFcntl64:
+      return static_cast<uint32_t>(a[1]) == 1033;  // F_ADD_SEALS, as the kernel takes its cmd
     default:
       return true;
   }
@@ -91,6 +94,8 @@ TEST_CASE(
         {0x00800000 | 17, 0, 0, 0, 0, 0},                            // CLONE_UNTRACED|SIGCHLD
         {21, 5, 0100000, 0, 0, 0},                                   // ipc(SHMAT, SHM_EXEC)
         {5, 0, 0100000, 0, 0, 0},                                    // shmat SHM_EXEC
+        {3, 1033, 0x8, 0, 0, 0},                                     // fcntl(3, F_ADD_SEALS)
+        {3, 0xffffffff00000409ULL, 0x8, 0, 0, 0},                    // ... its cmd's high half set
         {0xffffffff00000000ULL, 0, 0xffffffff00000000ULL, 0, 0, 0},  // high halves only
         kNoisy,
     };
