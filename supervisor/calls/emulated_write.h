@@ -28,8 +28,9 @@ TargetIovecs read_target_iovecs(MemoryReader reader, pid_t tid, const GrowthArgs
 
 class EmulatedWriter {
  public:
-  // Writes `data` (in the target `tid`) to `fd` at `position`, chunk by chunk, re-checking the
-  // notification before each chunk is written. Returns bytes written, or -errno when nothing
+  // Writes `data` (in the target `tid`) to `fd` at `position`, chunk by chunk, each at its own
+  // position whatever O_APPEND `fd` has by then, re-checking the notification before each chunk
+  // is written. Returns bytes written, or -errno when nothing
   // was (EFAULT when the first byte cannot be read). With `as_caller` (a set-ID file, see
   // clears_setid_bits()) the first chunk is written with the caller's credentials, so that the
   // kernel clears the file's set-ID bits, or keeps them, as for the caller's own write.

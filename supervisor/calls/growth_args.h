@@ -13,6 +13,9 @@ namespace warden {
 
 // The kernel's limit on one read, write or copy (MAX_RW_COUNT).
 inline constexpr uint64_t kMaxRwCount = 0x7ffff000;
+// pwritev2's flags that choose where a write goes.
+inline constexpr int kRwfAppend = 0x10;    // RWF_APPEND
+inline constexpr int kRwfNoAppend = 0x20;  // RWF_NOAPPEND (6.9): this write ignores O_APPEND
 
 struct GrowthArgs {
   int fd = -1;           // the file that may grow (the destination of a copy)

@@ -29,8 +29,12 @@
 namespace warden {
 namespace {
 
-constexpr int kRwfAppend = 0x10;    // RWF_APPEND
-constexpr int kRwfNoAppend = 0x20;  // RWF_NOAPPEND (6.9): this write ignores O_APPEND
+// FMODE_WRITE, as the kernel's checks of a write, ftruncate and fallocate ask it: an access mode
+// of O_WRONLY or O_RDWR (3, neither, opens a file for ioctls only).
+bool open_for_writing(int fd) {
+  int mode = ::fcntl(fd, F_GETFL) & O_ACCMODE;
+  return mode == O_WRONLY || mode == O_RDWR;
+}
 
 // The caller's RLIMIT_FSIZE (the kernel checks it for memfds too), or RLIM_INFINITY. prlimit()
 // of another user's process takes CAP_SYS_RESOURCE, which even root may lack (a container's);
@@ -266,7 +270,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
     case GrowthKind::kWrite: {
       // The kernel's first check of a write (vfs_write, vfs_writev), a write of nothing included:
       // the caller's description must be open for writing.
-      if (args.emulated && (::fcntl(call.file.get(), F_GETFL) & O_ACCMODE) == O_RDONLY) {
+      if (args.emulated && !open_for_writing(call.file.get())) {
         respond(call, -EBADF);
         return;
       }
@@ -349,7 +353,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   // growth ENOSPC where natively EPERM). What decides it cannot change meanwhile: a
   // description's access mode is fixed, and a seal is never taken off.
   if (new_size > size || new_alloc_end > entry.alloc_end) {
-    bool read_only = (::fcntl(call.file.get(), F_GETFL) & O_ACCMODE) == O_RDONLY;
+    bool read_only = !open_for_writing(call.file.get());
     int seals = ::fcntl(call.file.get(), F_GET_SEALS);
     bool sealed_grow = seals > 0 && (seals & F_SEAL_GROW);
     bool sealed_write = seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
@@ -414,17 +418,10 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
         keep -= segment.iov_len;
       }
     }
-    // Through a description of memfd-warden's own, at the positions booked: the caller's is the
-    // caller's to change meanwhile (O_APPEND with fcntl, not trapped), and a write made through
-    // it went wherever that said when each piece ran (review: an overwrite booked as no growth
-    // doubled a memfd each round, 1594 MiB under 64 MiB). Whether it appends was read above,
-    // once, as the kernel reads it.
-    UniqueFd own(::open(SelfFdPath(call.file.get()).c_str(), O_WRONLY | O_CLOEXEC));
-    if (!own.valid()) {
-      respond(call, -errno);
-      return;
-    }
-    result = writer_.write(call.tid, call.channel, own.get(), data, write_position,
+    // On the caller's description, each piece at the position booked whatever O_APPEND says by
+    // then (EmulatedWriter::write): whether the write appends was read above, once, as the
+    // kernel reads it.
+    result = writer_.write(call.tid, call.channel, call.file.get(), data, write_position,
                            args.rwf_flags & ~kRwfAppend, clears_setid_bits(call.st));
     if (result > 0 && !args.has_offset) {
       // write/writev (and pwritev2 at -1) move the file position, as the kernel would.

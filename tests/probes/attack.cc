@@ -938,6 +938,24 @@ int cmd_seal_race(long rounds) {
   return 0;
 }
 
+// lease-write: a write lease on a memfd's only description (reopened write-only through
+// /proc/self/fd, the first closed), then a write through it, SIGIO left to kill. Natively the
+// leaseholder's own write breaks nothing. Prints lease=ERRNO and written=N (or -ERRNO).
+int cmd_lease_write() {
+  int memfd = static_cast<int>(::syscall(SYS_memfd_create, "leased", MFD_CLOEXEC));
+  if (memfd < 0) return errno;
+  std::string self = "/proc/self/fd/" + std::to_string(memfd);
+  int only = ::open(self.c_str(), O_WRONLY | O_CLOEXEC);
+  if (only < 0) return errno;
+  ::close(memfd);
+  int lease = ::fcntl(only, F_SETLEASE, F_WRLCK);
+  std::printf("lease=%d\n", lease == 0 ? 0 : errno);
+  std::fflush(stdout);
+  ssize_t written = ::write(only, "hello", 5);
+  std::printf("written=%zd\n", written >= 0 ? written : -static_cast<ssize_t>(errno));
+  return 0;
+}
+
 // xattr-swap HOW ROUNDS DIR: a second thread keeps swapping what a name means between a file in
 // DIR and a memfd, while this one sets ROUNDS user.* attributes of 1 KiB through that name. HOW:
 // fd (dup2 of the file and the memfd onto one fd number, then fsetxattr), path (two symlinks,
@@ -1578,6 +1596,7 @@ int main(int argc, char** argv) {
   if (command == "truncate-args") return cmd_truncate_args();
   if (command == "copy-position-race") return cmd_copy_position_race(arg(2), std::atol(arg(3)));
   if (command == "seal-race") return cmd_seal_race(std::atol(arg(2)));
+  if (command == "lease-write") return cmd_lease_write();
   if (command == "xattr-swap") return cmd_xattr_swap(arg(2), std::atol(arg(3)), arg(4));
   if (command == "userns-truncate") return cmd_userns_truncate(arg(2));
   if (command == "secret-flight") {
