@@ -118,6 +118,22 @@ Policy deny_everything(const Policy& base) {
   return policy;
 }
 
+// Which container a listener's process is in, for handing the listeners of processes started
+// in a container later (runc exec) to its session: the container's id, which is unique only
+// within one runtime's state directory (containerd has one per namespace), and the process's
+// mount namespace, which runc exec joins and no two containers share (runc makes one for each).
+// Empty when the process cannot be told apart: it then gets a session of its own.
+std::string session_key(const ContainerState& state) {
+  if (state.pid <= 0) return {};
+  UniqueFd pidfd(sys::pidfd_open(state.pid));
+  struct stat ns {};
+  std::string path = "/proc/" + std::to_string(state.pid) + "/ns/mnt";
+  if (!pidfd.valid() || ::stat(path.c_str(), &ns) != 0) return {};
+  // Still alive after the look: the pid was its own, not reused, when /proc was read.
+  if (sys::pidfd_send_signal(pidfd.get(), 0) != 0) return {};
+  return state.id + '\0' + std::to_string(ns.st_dev) + ':' + std::to_string(ns.st_ino);
+}
+
 // The forked session: serves one container's listener, and those the agent hands over on
 // `control` for processes started in it later (runc exec), until the last task of each is gone.
 // Dies with the agent (PR_SET_PDEATHSIG): the runtime's filter then fails the container's
@@ -305,7 +321,8 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
   spdlog::info("serving containers on {}{}", command.socket_path,
                socket->from_systemd ? " (from systemd)" : "");
   pid_t self = ::getpid();
-  // The sessions running, by container id, with our end of each one's handoff channel.
+  // The sessions running, by container (session_key), with our end of each one's handoff
+  // channel.
   struct Session {
     pid_t pid;
     UniqueFd control;
@@ -410,6 +427,7 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
           // A process started in a container already served (runc exec) joins its session: one
           // ledger, one set of quotas, one audit run per container (review: four execs held
           // four times the container's max_live). A session that is ending refuses it (EPIPE).
+          std::string key = session_key(*state);
           auto start_session = [&](UniqueFd container_listener) {
             int ends[2] = {-1, -1};
             if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
@@ -439,9 +457,10 @@ int run_agent(const AgentCommand& command, AgentPolicies policies) {
               return;
             }
             spdlog::info("container {}: session {}", state->id, session);
-            sessions[state->id] = Session{session, std::move(ours)};
+            if (key.empty()) return;  // not one an exec can be told to belong to
+            sessions[key] = Session{session, std::move(ours)};
           };
-          auto running = sessions.find(state->id);
+          auto running = key.empty() ? sessions.end() : sessions.find(key);
           if (running != sessions.end()) {
             int err = send_listener(running->second.control.get(), seccomp.get(), state->pid);
             if (err == 0) {

@@ -1025,6 +1025,50 @@ TEST_CASE("agent: a process runc exec starts in a container is held to the conta
   CHECK(run_warden_raw({"verify", agent.audit()}).exit_code == 0);
 }
 
+TEST_CASE("agent: a container with another's id under another runtime root is not handed to it") {
+  // Ids are unique only within one runtime's state directory (containerd keeps one per
+  // namespace). The agent once handed a listener to the session of any container with its id
+  // (review: a second container, under another root, ran under the first one's policy and
+  // quotas, its records in the first one's run). It now joins only a container whose mount
+  // namespace it is in, as a process runc exec starts is.
+  SKIP_WITHOUT_CONTAINERS();
+  TempDir dir;
+  QuotaAgent limited(dir);
+  Agent& agent = limited.agent;
+  std::string holder =
+      make_bundle(dir, "holder", {"/bin/probe", "a", "0", "786432", "hold", "/met/done"},
+                  agent.socket(), "", limited.profile);
+  share_met(dir, holder);
+  std::string other = make_bundle(dir, "other", {"/bin/probe", "b", "0", "786432"}, agent.socket(),
+                                  "", limited.profile);
+  std::string id = container_id("same-id");
+  {
+    Json config;
+    std::ifstream(fs::path(other) / "config.json") >> config;
+    config["linux"]["cgroupsPath"] = "/" + id + "-other";  // its own cgroup, as another root's
+    std::ofstream(fs::path(other) / "config.json") << config.dump(1);
+  }
+  std::string root = (dir.path() / "other-root").string();
+  int holder_exit = -1;
+  std::thread first([&] { holder_exit = run_container(holder, id).exit_code; });
+  for (int i = 0; i < 3000 && !audit_has(agent.audit(), "allow", "a"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // 768 KiB of its own: under its own quota, over the holder's.
+  auto second = run_native({"timeout", "60", "runc", "--root", root, "run", "--bundle", other, id});
+  (void)run_native({"runc", "--root", root, "delete", "-f", id});
+  std::ofstream(dir.path() / "met/done").close();
+  first.join();
+  CHECK(holder_exit == 0);
+  CHECK(second.exit_code == 0);
+  agent.stop(SIGTERM);
+  int starts = 0;
+  for (const auto& r : records_of(audit_records(agent.audit()), id))
+    starts += r["event"] == "start";
+  CHECK(starts == 2);  // a run each
+  CHECK(run_warden_raw({"verify", agent.audit()}).exit_code == 0);
+}
+
 TEST_CASE("agent: with a byte limit a container's memfd takes no extended attribute") {
   SKIP_WITHOUT_CONTAINERS();
   TempDir dir;
