@@ -215,8 +215,11 @@ int64_t GrowthCallHandler::open_by_path(Call& call) {
 int64_t GrowthCallHandler::perform_resize(Call& call) {
   const GrowthArgs& args = call.args;
   uint64_t size = static_cast<uint64_t>(call.st.st_size);
-  int64_t end = args.kind == GrowthKind::kFtruncate ? args.length : args.offset + args.length;
-  bool grows = end > 0 && static_cast<uint64_t>(end) > size &&
+  // An end past the largest offset is the kernel's EFBIG before any limit (vfs_fallocate).
+  int64_t end = args.length;
+  bool past_largest =
+      args.kind != GrowthKind::kFtruncate && __builtin_add_overflow(args.offset, args.length, &end);
+  bool grows = !past_largest && end > 0 && static_cast<uint64_t>(end) > size &&
                !(args.kind == GrowthKind::kFallocate && (args.mode & FALLOC_FL_KEEP_SIZE));
   if (grows && S_ISREG(call.st.st_mode) && static_cast<uint64_t>(end) > fsize_limit(call.tid)) {
     // What the kernel does past RLIMIT_FSIZE: SIGXFSZ to the caller, EFBIG from the call.

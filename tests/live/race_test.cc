@@ -30,9 +30,17 @@ RunResult run_race_under_policy(const Args& probe_command) {
   return run;
 }
 
+// An allowed name is never a denied one. It may be neither flip: a read that meets the flipper
+// part way through a name ("eood-name", seen under ASan, whose memcpy copies in pieces) gets a
+// mix, which the policy allows, and which is the name the memfd gets (the kernel's own read of
+// the name can tear the same way natively).
 void check_allowed_names_good(const RunResult& run) {
   for (const auto& record : run.decisions) {
-    if (record["decision"] == "allow") CHECK(record["name"] == "good-name");
+    if (record["decision"] != "allow") continue;
+    std::string name = record["name"];
+    CAPTURE(name);
+    CHECK_FALSE(name.starts_with("evil"));
+    CHECK(name.size() == 9);
   }
 }
 
