@@ -29,10 +29,11 @@
 namespace warden {
 namespace {
 
-// FMODE_WRITE, as the kernel's checks of a write, ftruncate and fallocate ask it: an access mode
-// of O_WRONLY or O_RDWR (3, neither, opens a file for ioctls only).
-bool open_for_writing(int fd) {
-  int mode = ::fcntl(fd, F_GETFL) & O_ACCMODE;
+// FMODE_WRITE, as the kernel's checks of a write, ftruncate and fallocate ask it, from a
+// description's status flags: an access mode of O_WRONLY or O_RDWR (3, neither, opens a file for
+// ioctls only).
+bool open_for_writing(int status_flags) {
+  int mode = status_flags & O_ACCMODE;
   return mode == O_WRONLY || mode == O_RDWR;
 }
 
@@ -251,6 +252,7 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   TargetIovecs data;
   std::optional<CopySource> source;  // a copy memfd-warden carries out itself
   uint64_t copy_length = 0;
+  std::optional<int> status_flags;  // the caller's description's (F_GETFL), once asked
   switch (args.kind) {
     case GrowthKind::kFtruncate:
       if (args.length >= 0) {
@@ -273,7 +275,8 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
     case GrowthKind::kWrite: {
       // The kernel's first check of a write (vfs_write, vfs_writev), a write of nothing included:
       // the caller's description must be open for writing.
-      if (args.emulated && !open_for_writing(call.file.get())) {
+      status_flags = ::fcntl(call.file.get(), F_GETFL);
+      if (args.emulated && !open_for_writing(*status_flags)) {
         respond(call, -EBADF);
         return;
       }
@@ -281,9 +284,8 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
         respond(call, -EINVAL);  // as the kernel answers both at once
         return;
       }
-      bool append =
-          ((::fcntl(call.file.get(), F_GETFL) & O_APPEND) && !(args.rwf_flags & kRwfNoAppend)) ||
-          (args.rwf_flags & kRwfAppend);
+      bool append = ((*status_flags & O_APPEND) && !(args.rwf_flags & kRwfNoAppend)) ||
+                    (args.rwf_flags & kRwfAppend);
       if (args.emulated) {
         data = read_target_iovecs(call.channel.memory_reader(), call.tid, args);
         if (data.error != 0) {
@@ -356,7 +358,8 @@ void GrowthCallHandler::handle_memfd(Call& call, MemfdEntry& entry) {
   // growth ENOSPC where natively EPERM). What decides it cannot change meanwhile: a
   // description's access mode is fixed, and a seal is never taken off.
   if (new_size > size || new_alloc_end > entry.alloc_end) {
-    bool read_only = !open_for_writing(call.file.get());
+    if (!status_flags) status_flags = ::fcntl(call.file.get(), F_GETFL);
+    bool read_only = !open_for_writing(*status_flags);
     int seals = ::fcntl(call.file.get(), F_GET_SEALS);
     bool sealed_grow = seals > 0 && (seals & F_SEAL_GROW);
     bool sealed_write = seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
